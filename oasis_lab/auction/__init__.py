@@ -1,0 +1,1 @@
+"""The combinatorial double auction of whitepaper section 4 and its baselines."""

@@ -1,0 +1,562 @@
+"""The market of section 4: inference tasks on one side, browser providers on the other.
+
+Notation (whitepaper section 4, with the indices of ``whitepaper-readings.md``): task ``i``
+requests ``C[i, t]`` units of inference of model type ``t`` (``demand``) and is worth ``v_i``
+(``value``) to its user for the whole bundle. Provider ``j`` is ``S_j = (s_j, w_j, c_j)``:
+``s[j, t]`` requests per second of type ``t`` it can serve (``speed``; 0 = cannot run ``t``),
+``w_j`` units of service per round (``capacity``) and ``c_j`` its true cost of running one round
+at full speed (``cost``). ``psi[j]`` holds the capability components of ``Psi`` (GPU compute,
+memory, bandwidth, CPU) that enter the provider bid density.
+
+A :class:`Market` is a bundle of validated, read-only numpy arrays. :func:`generate_market`
+draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_profiles.csv``.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "Market",
+    "MarketDtypeError",
+    "generate_market",
+    "SCENARIOS",
+    "Scenario",
+    "DATA_DIR",
+    "load_model_types",
+    "load_device_profiles",
+]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+_FORMAT_VERSION = 1
+
+
+class MarketDtypeError(TypeError, ValueError):
+    """An array of the wrong dtype: a ``TypeError`` that is also a ``ValueError``.
+
+    Callers that catch either (the issue's contract is ``ValueError``, Python's convention for
+    a wrong type is ``TypeError``) see it.
+    """
+
+
+def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
+    """Return ``values`` as a float64 array of ``ndim`` dimensions, or raise naming ``name``."""
+    try:
+        arr = np.asarray(values)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise MarketDtypeError(
+            f"{name} must hold real numbers (integer or floating dtype), got dtype {arr.dtype}"
+        )
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    return arr.astype(np.float64, copy=True)
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(k) for k in np.argwhere(mask)[0])
+
+
+def _fmt_index(idx: tuple[int, ...]) -> str:
+    return ", ".join(str(k) for k in idx)
+
+
+def _check_finite_and_sign(name: str, arr: np.ndarray, *, strictly_positive: bool = False) -> None:
+    """Raise ``ValueError`` naming the first non-finite or negative entry of ``arr``."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = _first_bad(bad)
+        raise ValueError(f"{name}[{_fmt_index(idx)}] = {arr[idx]} must be finite")
+    bad = arr <= 0 if strictly_positive else arr < 0
+    if bad.any():
+        idx = _first_bad(bad)
+        bound = "> 0" if strictly_positive else ">= 0"
+        raise ValueError(f"{name}[{_fmt_index(idx)}] = {arr[idx]} must be {bound}")
+
+
+def _names(name: str, values: Any, length: int, default_prefix: str) -> tuple[str, ...]:
+    if values is None:
+        return tuple(f"{default_prefix}{k}" for k in range(length))
+    if isinstance(values, str):
+        raise MarketDtypeError(f"{name} must be a sequence of strings, got the string {values!r}")
+    names = tuple(values)
+    if not all(isinstance(v, str) and v for v in names):
+        raise MarketDtypeError(f"{name} must be non-empty strings, got {names!r}")
+    if len(names) != length:
+        raise ValueError(f"{name} has {len(names)} names but the arrays have {length} columns")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name} must be unique, got {names!r}")
+    return names
+
+
+@dataclass(frozen=True, eq=False)
+class Market:
+    """Tasks and providers of one auction round (whitepaper section 4).
+
+    Parameters
+    ----------
+    demand : array_like, shape (n_tasks, n_types)
+        ``C[i, t] >= 0``: units of model type ``t`` that task ``i`` requests. A row of zeros is
+        allowed: such a task is never served (the pseudo-code's ``C = 0`` skip).
+    value : array_like, shape (n_tasks,)
+        ``v_i > 0``: the user's (adjusted) valuation of the whole bundle.
+    speed : array_like, shape (n_providers, n_types)
+        ``s[j, t] >= 0``: requests per second of type ``t``; 0 means provider ``j`` cannot run
+        ``t``. A provider with all-zero speeds is allowed and never trades.
+    capacity : array_like, shape (n_providers,)
+        ``w_j >= 0``: units of service per round (or time, under ``capacity="time"``).
+    cost : array_like, shape (n_providers,)
+        ``c_j >= 0``: true cost of running one round at full speed, in tokens.
+    psi : array_like, shape (n_providers, n_psi)
+        Capability components of ``Psi`` (each ``>= 0``).
+    model_types : sequence of str, length n_types
+        Names of the model types (columns of ``demand`` and ``speed``).
+    size : array_like, shape (n_tasks,), optional
+        Task size ``t_i`` for the user cost under ``task_size="size"`` (``>= 0``).
+    psi_names : sequence of str, optional
+        Names of the ``Psi`` components; ``psi_0, psi_1, ...`` when omitted.
+    priority : array_like of int, shape (n_tasks,), optional
+        Re-auction priority (``>= 0``; higher goes first). Zeros when omitted.
+
+    Raises
+    ------
+    ValueError
+        A shape, sign, finiteness or size problem, naming the field and the offending
+        index and value, e.g. ``capacity[3] = -1.0 must be >= 0``.
+    MarketDtypeError
+        (a ``TypeError`` and a ``ValueError``) an array that does not hold real numbers.
+
+    Notes
+    -----
+    Arrays are copied to float64 (``priority`` to int64) and made read-only, so a market can be
+    shared between mechanisms without one of them changing it under another.
+    """
+
+    demand: np.ndarray
+    value: np.ndarray
+    speed: np.ndarray
+    capacity: np.ndarray
+    cost: np.ndarray
+    psi: np.ndarray
+    model_types: tuple[str, ...]
+    size: np.ndarray | None = None
+    psi_names: tuple[str, ...] | None = None
+    priority: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        demand = _as_real_array("demand", self.demand, 2)
+        value = _as_real_array("value", self.value, 1)
+        speed = _as_real_array("speed", self.speed, 2)
+        capacity = _as_real_array("capacity", self.capacity, 1)
+        cost = _as_real_array("cost", self.cost, 1)
+        psi = _as_real_array("psi", self.psi, 2)
+        n_tasks, n_types = demand.shape
+        n_providers = speed.shape[0]
+        if n_tasks == 0:
+            raise ValueError("demand has no tasks (shape (0, ...)): a market needs at least one task")
+        if n_providers == 0:
+            raise ValueError(
+                "speed has no providers (shape (0, ...)): a market needs at least one provider"
+            )
+        if n_types == 0:
+            raise ValueError("demand has no model types (0 columns)")
+        if speed.shape[1] != n_types:
+            raise ValueError(
+                f"speed has {speed.shape[1]} model-type columns but demand has {n_types}"
+            )
+        for name, arr, n in (
+            ("value", value, n_tasks),
+            ("capacity", capacity, n_providers),
+            ("cost", cost, n_providers),
+        ):
+            if arr.shape[0] != n:
+                owner = "tasks" if name == "value" else "providers"
+                raise ValueError(f"{name} has length {arr.shape[0]} but there are {n} {owner}")
+        if psi.shape[0] != n_providers:
+            raise ValueError(f"psi has {psi.shape[0]} rows but there are {n_providers} providers")
+        _check_finite_and_sign("demand", demand)
+        _check_finite_and_sign("value", value, strictly_positive=True)
+        _check_finite_and_sign("speed", speed)
+        _check_finite_and_sign("capacity", capacity)
+        _check_finite_and_sign("cost", cost)
+        _check_finite_and_sign("psi", psi)
+        size = None
+        if self.size is not None:
+            size = _as_real_array("size", self.size, 1)
+            if size.shape[0] != n_tasks:
+                raise ValueError(f"size has length {size.shape[0]} but there are {n_tasks} tasks")
+            _check_finite_and_sign("size", size)
+        if self.priority is None:
+            priority = np.zeros(n_tasks, dtype=np.int64)
+        else:
+            raw = np.asarray(self.priority)
+            if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
+                raise MarketDtypeError(f"priority must hold integers, got dtype {raw.dtype}")
+            if raw.shape != (n_tasks,):
+                raise ValueError(f"priority has shape {raw.shape} but there are {n_tasks} tasks")
+            priority = raw.astype(np.int64, copy=True)
+            if (priority < 0).any():
+                idx = _first_bad(priority < 0)
+                raise ValueError(f"priority[{idx[0]}] = {priority[idx]} must be >= 0")
+        model_types = _names("model_types", self.model_types, n_types, "type_")
+        psi_names = _names("psi_names", self.psi_names, psi.shape[1], "psi_")
+        for name, arr in (
+            ("demand", demand),
+            ("value", value),
+            ("speed", speed),
+            ("capacity", capacity),
+            ("cost", cost),
+            ("psi", psi),
+            ("size", size),
+            ("priority", priority),
+        ):
+            if arr is not None:
+                arr.setflags(write=False)
+            set_(self, name, arr)
+        set_(self, "model_types", model_types)
+        set_(self, "psi_names", psi_names)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_tasks(self) -> int:
+        """Number of tasks ``m``."""
+        return int(self.demand.shape[0])
+
+    @property
+    def n_providers(self) -> int:
+        """Number of providers ``n``."""
+        return int(self.speed.shape[0])
+
+    @property
+    def n_types(self) -> int:
+        """Number of model types ``k``."""
+        return int(self.demand.shape[1])
+
+    @property
+    def task_units(self) -> np.ndarray:
+        """Total demanded units per task, ``sum_t C[i, t]``."""
+        return self.demand.sum(axis=1)
+
+    @property
+    def provider_unit_cost(self) -> np.ndarray:
+        """Provider per-unit price / true unit cost ``c_j / sum_t s[j, t]`` (section 4.1).
+
+        ``inf`` for a provider that can run nothing (it never trades).
+        """
+        total_speed = self.speed.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(total_speed > 0, self.cost / total_speed, np.inf)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def tasks(self) -> pd.DataFrame:
+        """One row per task: demand per model type, value, units, value per unit, priority."""
+        frame = pd.DataFrame(self.demand, columns=[f"demand[{t}]" for t in self.model_types])
+        frame.insert(0, "task", np.arange(self.n_tasks))
+        units = self.task_units
+        frame["units"] = units
+        frame["value"] = self.value
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame["value_per_unit"] = np.where(units > 0, self.value / units, np.nan)
+        if self.size is not None:
+            frame["size"] = self.size
+        frame["priority"] = self.priority
+        return frame.set_index("task")
+
+    @property
+    def providers(self) -> pd.DataFrame:
+        """One row per provider: speeds, capacity, cost, unit cost and ``Psi`` components."""
+        frame = pd.DataFrame(self.speed, columns=[f"speed[{t}]" for t in self.model_types])
+        frame.insert(0, "provider", np.arange(self.n_providers))
+        frame["capacity"] = self.capacity
+        frame["cost"] = self.cost
+        frame["unit_cost"] = self.provider_unit_cost
+        frame["runnable_types"] = (self.speed > 0).sum(axis=1)
+        for k, name in enumerate(self.psi_names):
+            frame[f"psi[{name}]"] = self.psi[:, k]
+        return frame.set_index("provider")
+
+    def __repr__(self) -> str:
+        return (
+            f"Market(n_tasks={self.n_tasks}, n_providers={self.n_providers}, "
+            f"model_types={list(self.model_types)}, psi_names={list(self.psi_names)})"
+        )
+
+    def replace(self, **changes: Any) -> "Market":
+        """Return a validated copy with some fields replaced (``dataclasses.replace``)."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise ValueError(f"unknown Market field(s): {sorted(unknown)}")
+        fields.update(changes)
+        return Market(**fields)
+
+    def equals(self, other: "Market") -> bool:
+        """Exact equality of every array and name (bitwise, NaN-free by construction)."""
+        if not isinstance(other, Market):
+            return False
+        for name in self.__dataclass_fields__:
+            a, b = getattr(self, name), getattr(other, name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if a is None or b is None or a.shape != b.shape or not np.array_equal(a, b):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the market to ``path`` as a compressed ``.npz`` (exact round trip).
+
+        The file is written next to its destination and renamed into place, so a failed save
+        never leaves a half-written market where an earlier one was.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+        arrays: dict[str, np.ndarray] = {
+            "format_version": np.array(_FORMAT_VERSION),
+            "demand": self.demand,
+            "value": self.value,
+            "speed": self.speed,
+            "capacity": self.capacity,
+            "cost": self.cost,
+            "psi": self.psi,
+            "priority": self.priority,
+            "model_types": np.array(self.model_types, dtype=np.str_),
+            "psi_names": np.array(self.psi_names, dtype=np.str_),
+        }
+        if self.size is not None:
+            arrays["size"] = self.size
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Market":
+        """Read a market written by :meth:`save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``path`` does not exist.
+        ValueError
+            The file is not a market file (corrupt, truncated, wrong format or fields missing).
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"market file {str(path)!r} does not exist")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                contents = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"market file {str(path)!r} is corrupt or not an .npz market: {exc}") from None
+        required = ["demand", "value", "speed", "capacity", "cost", "psi", "model_types"]
+        missing = [key for key in required if key not in contents]
+        if missing:
+            raise ValueError(f"market file {str(path)!r} lacks field(s) {missing}")
+        version = int(contents.get("format_version", -1))
+        if version != _FORMAT_VERSION:
+            raise ValueError(
+                f"market file {str(path)!r} has format version {version}, expected {_FORMAT_VERSION}"
+            )
+        return cls(
+            demand=contents["demand"],
+            value=contents["value"],
+            speed=contents["speed"],
+            capacity=contents["capacity"],
+            cost=contents["cost"],
+            psi=contents["psi"],
+            model_types=tuple(str(s) for s in contents["model_types"]),
+            size=contents.get("size"),
+            psi_names=tuple(str(s) for s in contents.get("psi_names", [])) or None,
+            priority=contents.get("priority"),
+        )
+
+
+# ---------------------------------------------------------------------- shipped data
+@lru_cache(maxsize=None)
+def _read_csv(name: str) -> pd.DataFrame:
+    path = DATA_DIR / name
+    if not path.exists():
+        raise FileNotFoundError(f"shipped data file {str(path)!r} is missing from the installation")
+    return pd.read_csv(path)
+
+
+def load_model_types() -> pd.DataFrame:
+    """Model types of ``data/model_types.csv`` (FLOPs per request, memory, popularity)."""
+    return _read_csv("model_types.csv").copy()
+
+
+def load_device_profiles() -> pd.DataFrame:
+    """Consumer GPUs of ``data/device_profiles.csv`` (FP32 TFLOPS, memory, power, share)."""
+    return _read_csv("device_profiles.csv").copy()
+
+
+# ---------------------------------------------------------------------- scenarios
+@dataclass(frozen=True)
+class Scenario:
+    """Knobs of a market scenario; see :data:`SCENARIOS`.
+
+    Attributes
+    ----------
+    supply_ratio : float
+        Expected total provider capacity over total task demand (units).
+    value_markup : float
+        Median task value per unit over the providers' median unit cost.
+    value_spread : float
+        Log-normal sigma of the per-unit task value.
+    integrated_weight : float
+        Multiplier of the sampling weight of integrated / Apple GPUs (low memory: many cannot
+        run the large model types).
+    description : str
+        One line for tables.
+    """
+
+    supply_ratio: float
+    value_markup: float
+    value_spread: float
+    integrated_weight: float
+    description: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "balanced": Scenario(1.0, 2.0, 0.35, 1.0, "capacity about equal to demand, values well above costs"),
+    "scarce_supply": Scenario(0.3, 2.0, 0.35, 1.0, "capacity about 30% of demand: tasks compete"),
+    "abundant_supply": Scenario(3.0, 2.0, 0.35, 1.0, "capacity about 3x demand: providers compete"),
+    "heterogeneous": Scenario(
+        1.0, 2.0, 0.5, 20.0, "mostly integrated GPUs: many providers cannot run the large models"
+    ),
+    "price_crossing": Scenario(
+        1.0, 1.0, 0.6, 1.0, "task per-unit values straddle provider per-unit prices"
+    ),
+}
+
+# Price level: the providers' median unit cost is scaled to this many tokens per unit, so the
+# default user cost e_i = t log2 t + 1 (a few tokens per unit) is comparable to it.
+_PRICE_LEVEL = 10.0
+# WebGPU reaches a fraction of a device's peak FP32 throughput.
+_EFFICIENCY_RANGE = (0.15, 0.45)
+_MAX_TYPES_PER_TASK_EXTRA = 0.15  # chance that a task also requests each other model type
+
+
+def generate_market(
+    n_tasks: int,
+    n_providers: int,
+    *,
+    n_types: int = 4,
+    scenario: str = "balanced",
+    seed: int | np.random.Generator = 0,
+) -> Market:
+    """Draw a seeded market grounded in the shipped model and device data (section 4).
+
+    Providers are consumer devices sampled from ``data/device_profiles.csv`` (weighted by
+    ``share``; integrated GPUs re-weighted by the scenario). Speed of type ``t`` is the device's
+    FP32 throughput times a WebGPU efficiency in ``[0.15, 0.45]`` over the type's FLOPs per
+    request; a device with less memory than the type needs gets speed 0. The cost of a round
+    is proportional to the device's power draw, scaled so the median provider unit cost
+    ``c_j / sum_t s[j, t]`` is 10 tokens. Tasks request a primary type (by popularity) plus
+    each other type with probability 0.15, a geometric number of units each; a task's value is
+    its units times a log-normal per-unit value around ``value_markup`` times the median unit
+    cost, plus the default user cost ``e_i = t log2 t + 1`` so the markup is surplus.
+    Capacities are Poisson draws whose total is about ``supply_ratio`` times the total demand.
+
+    Parameters
+    ----------
+    n_tasks, n_providers : int
+        Market size (both ``>= 1``).
+    n_types : int, default 4
+        Number of model types, the first ``n_types`` rows of ``data/model_types.csv``.
+    scenario : str, default "balanced"
+        A key of :data:`SCENARIOS`.
+    seed : int or numpy.random.Generator
+        Same seed, identical arrays.
+
+    Returns
+    -------
+    Market
+        With ``size`` = TFLOP of the task's requests and ``psi`` = (GPU TFLOPS, memory GB,
+        bandwidth GB/s, CPU cores).
+    """
+    for name, n in (("n_tasks", n_tasks), ("n_providers", n_providers), ("n_types", n_types)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(n).__name__} {n!r}")
+        if n < 1:
+            raise ValueError(f"{name} = {n} must be >= 1")
+    if scenario not in SCENARIOS:
+        raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
+    types = load_model_types()
+    if n_types > len(types):
+        raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")
+    types = types.iloc[:n_types]
+    devices = load_device_profiles()
+    spec = SCENARIOS[scenario]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+    # ---- providers
+    weights = devices["share"].to_numpy(dtype=float).copy()
+    weights[devices["kind"].isin(["integrated", "apple"]).to_numpy()] *= spec.integrated_weight
+    device = rng.choice(len(devices), size=n_providers, p=weights / weights.sum())
+    tflops = devices["fp32_tflops"].to_numpy(float)[device]
+    memory = devices["memory_gb"].to_numpy(float)[device]
+    efficiency = rng.uniform(*_EFFICIENCY_RANGE, size=n_providers)
+    gflop = types["gflop_per_request"].to_numpy(float)
+    fits = memory[:, None] >= types["memory_gb"].to_numpy(float)[None, :]
+    speed = np.where(fits, (tflops * efficiency * 1e3)[:, None] / gflop[None, :], 0.0)
+    power = devices["power_w"].to_numpy(float)[device] * rng.lognormal(0.0, 0.25, n_providers)
+    total_speed = speed.sum(axis=1)
+    raw_unit_cost = np.where(total_speed > 0, power / np.maximum(total_speed, 1e-300), np.nan)
+    scale = _PRICE_LEVEL / np.nanmedian(raw_unit_cost) if np.isfinite(raw_unit_cost).any() else 1.0
+    cost = power * scale
+    cpu_cores = rng.choice(np.array([4.0, 6.0, 8.0, 12.0, 16.0]), size=n_providers)
+    psi = np.column_stack(
+        [tflops, memory, devices["bandwidth_gbs"].to_numpy(float)[device], cpu_cores]
+    )
+
+    # ---- tasks
+    popularity = types["popularity"].to_numpy(float)
+    primary = rng.choice(n_types, size=n_tasks, p=popularity / popularity.sum())
+    requested = rng.random((n_tasks, n_types)) < _MAX_TYPES_PER_TASK_EXTRA
+    requested[np.arange(n_tasks), primary] = True
+    units = rng.geometric(0.4, size=(n_tasks, n_types)).astype(float)
+    demand = np.where(requested, units, 0.0)
+    task_units = demand.sum(axis=1)
+    per_unit = _PRICE_LEVEL * spec.value_markup * rng.lognormal(
+        -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
+    )
+    user_cost = task_units * np.log2(task_units) + 1.0
+    value = task_units * per_unit + user_cost
+    size = demand @ gflop / 1e3
+
+    # ---- capacity: Poisson around equal shares of supply_ratio x total demand, skewed by speed
+    share = np.where(total_speed > 0, np.sqrt(tflops * efficiency), 0.0)
+    if share.sum() == 0:
+        share = np.ones(n_providers)
+    mean_capacity = spec.supply_ratio * task_units.sum() * share / share.sum()
+    capacity = rng.poisson(mean_capacity).astype(float)
+
+    return Market(
+        demand=demand,
+        value=value,
+        speed=speed,
+        capacity=capacity,
+        cost=cost,
+        psi=psi,
+        model_types=tuple(types["name"]),
+        size=size,
+        psi_names=("gpu_tflops", "memory_gb", "bandwidth_gbs", "cpu_cores"),
+    )
