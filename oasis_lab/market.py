@@ -421,8 +421,8 @@ class Scenario:
     value_spread : float
         Log-normal sigma of the per-unit task value.
     integrated_weight : float
-        Multiplier of the sampling weight of integrated / Apple GPUs (low memory: many cannot
-        run the large model types).
+        Multiplier of the sampling weight of integrated GPUs (little memory: most cannot run
+        the large model types).
     description : str
         One line for tables.
     """
@@ -509,7 +509,7 @@ def generate_market(
 
     # ---- providers
     weights = devices["share"].to_numpy(dtype=float).copy()
-    weights[devices["kind"].isin(["integrated", "apple"]).to_numpy()] *= spec.integrated_weight
+    weights[(devices["kind"] == "integrated").to_numpy()] *= spec.integrated_weight
     device = rng.choice(len(devices), size=n_providers, p=weights / weights.sum())
     tflops = devices["fp32_tflops"].to_numpy(float)[device]
     memory = devices["memory_gb"].to_numpy(float)[device]
