@@ -288,6 +288,30 @@ class Market:
             frame[f"psi[{name}]"] = self.psi[:, k]
         return frame.set_index("provider")
 
+    def summary(self) -> pd.DataFrame:
+        """One-row overview: sizes, supply ratio, price levels and capability gaps."""
+        units = self.task_units
+        unit_cost = self.provider_unit_cost
+        finite = unit_cost[np.isfinite(unit_cost)]
+        median_cost = float(np.median(finite)) if finite.size else np.nan
+        served_units = units > 0
+        task_price = self.value[served_units] / units[served_units]
+        row: dict[str, Any] = {
+            "n_tasks": self.n_tasks,
+            "n_providers": self.n_providers,
+            "demand_units": float(units.sum()),
+            "capacity_units": float(self.capacity.sum()),
+            "supply_ratio": float(self.capacity.sum() / units.sum()) if units.sum() > 0 else np.inf,
+            "median_task_unit_price": float(np.median(task_price)) if task_price.size else np.nan,
+            "median_provider_unit_price": median_cost,
+            "tasks_below_median_provider_price": float((task_price < median_cost).mean())
+            if task_price.size
+            else np.nan,
+        }
+        for t, name in enumerate(self.model_types):
+            row[f"cannot_run[{name}]"] = float((self.speed[:, t] == 0).mean())
+        return pd.DataFrame([row])
+
     def __repr__(self) -> str:
         return (
             f"Market(n_tasks={self.n_tasks}, n_providers={self.n_providers}, "

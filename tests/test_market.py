@@ -232,3 +232,14 @@ def test_generator_uses_shipped_device_profiles() -> None:
 def test_generate_market_bad_arguments(kwargs, error, message) -> None:
     with pytest.raises(error, match=message):
         generate_market(**kwargs)
+
+
+def test_summary_by_hand() -> None:
+    row = small_market().summary().iloc[0]
+    assert row["demand_units"] == 7 and row["capacity_units"] == 7
+    assert row["supply_ratio"] == 1.0
+    # task unit prices 15, 12.5, 13.33; provider unit prices 6.67, 4 -> median 5.33
+    assert row["median_task_unit_price"] == pytest.approx(40 / 3)
+    assert row["median_provider_unit_price"] == pytest.approx((10 / 1.5 + 4) / 2)
+    assert row["tasks_below_median_provider_price"] == 0.0
+    assert row["cannot_run[diffusion]"] == 0.5 and row["cannot_run[llm]"] == 0.0
