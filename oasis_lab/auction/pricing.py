@@ -11,6 +11,20 @@ Notation: task ``i`` demands ``C[i, t]`` units and values the bundle at ``v_i``;
   under ``capacity="units"``. Under ``capacity="time"`` a unit of type ``t`` takes
   ``1 / s[j, t]`` of the round, so its true cost is ``c_j / s[j, t]``.
 
+- Pair price (4.2, PRICES line 13-15): ``P_ij = (p_provider_j + p_task_i) / 2``; when it lies
+  outside ``[p_provider_j, p_task_i]`` the paper falls back to ``p_provider_j``
+  (``price_rule="as_written"``); the corrected ``price_rule="no_trade"`` skips such a pair. With
+  a platform fee ``f`` (share of the payment the platform keeps) ``no_trade`` also skips pairs
+  where the provider's net price ``(1 - f) P_ij`` is below its ask: a pair trades iff
+  ``p_task_i >= p_provider_j (1 + f) / (1 - f)`` (:func:`ask_threshold`), which is the
+  interval condition when ``f = 0``.
+- Utilities (section 4): user ``v_i - (payment_i + e_i)`` if served, else 0; provider
+  ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (the paper's ``- sum_i A_ij`` read as minus
+  the true cost). With ``partial=True`` a task served a share ``sigma_i`` of its units earns
+  ``sigma_i (v_i - e_i) - payment_i``.
+- Social welfare (the project's objective, see ``whitepaper-readings.md``):
+  ``sum_i sigma_i (v_i - e_i) - sum_{j, t} unit_cost[j, t] units[j, t]``; payments cancel out.
+
 These are the shared ingredients of the greedy, the exact optimum and the checkers, so that
 they all measure welfare the same way.
 """
@@ -32,6 +46,11 @@ __all__ = [
     "provider_unit_price",
     "unit_cost_matrix",
     "capacity_use",
+    "ask_threshold",
+    "pair_price",
+    "user_utility",
+    "provider_utility",
+    "social_welfare",
 ]
 
 
@@ -128,3 +147,116 @@ def capacity_use(market: Market, params: AuctionParams = AuctionParams()) -> np.
     else:
         use = np.ones(market.speed.shape)
     return np.where(runnable, use, np.inf)
+
+
+def ask_threshold(provider_price: np.ndarray, fee: float = 0.0) -> np.ndarray:
+    """Lowest task per-unit price at which a pair trades under ``price_rule="no_trade"``.
+
+    A pair trades iff ``p_task >= p_provider (1 + fee) / (1 - fee)``: then the midpoint
+    ``P = (p_provider + p_task) / 2`` is at most ``p_task`` and the provider's net price
+    ``(1 - fee) P`` is at least ``p_provider``. With ``fee = 0`` this is ``p_provider <= p_task``,
+    the interval test of PRICES line 14. The greedy and :func:`pair_price` share this function
+    so that they agree to the last bit.
+    """
+    if not 0 <= fee < 1:
+        raise ValueError(f"fee = {fee!r} must be in [0, 1)")
+    return np.asarray(provider_price, dtype=float) * ((1 + fee) / (1 - fee))
+
+
+def pair_price(
+    provider_price: np.ndarray,
+    task_price: np.ndarray,
+    price_rule: str = "no_trade",
+    fee: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-unit price of a (task, provider) pair and whether it trades (section 4.2, lines 13-15).
+
+    Parameters
+    ----------
+    provider_price, task_price : array_like
+        ``p_provider_j`` (per-unit price of the provider for the unit's type) and ``p_task_i``,
+        broadcast together.
+    price_rule : {"no_trade", "as_written"}
+        ``"as_written"``: the midpoint, or ``p_provider`` when the midpoint is outside
+        ``[p_provider, p_task]`` (i.e. when ``p_provider > p_task``); every pair trades.
+        ``"no_trade"``: the midpoint where :func:`ask_threshold` allows it, no trade elsewhere.
+    fee : float
+        Platform share of the payment, in [0, 1).
+
+    Returns
+    -------
+    price : numpy.ndarray
+        What the user pays per unit (``nan`` where there is no trade).
+    trades : numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> pair_price(np.array([2.0, 6.0]), np.array([4.0, 4.0]), "as_written")
+    (array([3., 6.]), array([ True,  True]))
+    >>> pair_price(np.array([2.0, 6.0]), np.array([4.0, 4.0]), "no_trade")
+    (array([ 3., nan]), array([ True, False]))
+    """
+    if price_rule not in ("no_trade", "as_written"):
+        raise ValueError(f"price_rule = {price_rule!r} is not one of ['no_trade', 'as_written']")
+    pp, pt = np.broadcast_arrays(np.asarray(provider_price, float), np.asarray(task_price, float))
+    midpoint = (pp + pt) / 2
+    if price_rule == "as_written":
+        inside = (pp <= midpoint) & (midpoint <= pt)
+        return np.where(inside, midpoint, pp), np.isfinite(pp)
+    trades = pt >= ask_threshold(pp, fee)
+    return np.where(trades, midpoint, np.nan), trades
+
+
+def user_utility(
+    value: np.ndarray, user_cost_: np.ndarray, payment: np.ndarray, served_share: np.ndarray
+) -> np.ndarray:
+    """User utility ``sigma_i (v_i - e_i) - payment_i`` (section 4; 0 when not served).
+
+    ``served_share`` ``sigma_i`` is 1 for a served all-or-nothing task, 0 for an unserved one,
+    and the served share of its units under ``partial=True``.
+    """
+    share = np.asarray(served_share, dtype=float)
+    return np.where(share > 0, share * (value - user_cost_) - payment, 0.0)
+
+
+def provider_utility(revenue: np.ndarray, true_cost: np.ndarray) -> np.ndarray:
+    """Provider utility ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (section 4)."""
+    return np.asarray(revenue, dtype=float) - np.asarray(true_cost, dtype=float)
+
+
+def social_welfare(
+    market: Market,
+    served_share: np.ndarray,
+    units: np.ndarray,
+    params: AuctionParams = AuctionParams(),
+) -> float:
+    """Social welfare ``sum_i sigma_i (v_i - e_i) - sum_{j,t} unit_cost[j, t] units[j, t]``.
+
+    Parameters
+    ----------
+    market : Market
+    served_share : array_like, shape (n_tasks,)
+        ``sigma_i``: 1 / 0 for all-or-nothing tasks (or a bool mask), the served share of the
+        task's units under ``partial=True``.
+    units : array_like, shape (n_providers, n_types)
+        Units of each type each provider serves in total.
+    params : AuctionParams
+        ``alpha``, ``beta``, ``task_size`` (user cost) and ``capacity`` (unit cost) matter.
+
+    Returns
+    -------
+    float
+        Payments and the platform fee are transfers and cancel out.
+    """
+    share = np.asarray(served_share, dtype=float)
+    units = np.asarray(units, dtype=float)
+    if share.shape != (market.n_tasks,):
+        raise ValueError(f"served_share has shape {share.shape}, expected ({market.n_tasks},)")
+    if units.shape != market.speed.shape:
+        raise ValueError(f"units has shape {units.shape}, expected {market.speed.shape}")
+    gain = share * (market.value - user_costs(market, params))
+    unit_cost = unit_cost_matrix(market, params)
+    # inf * 0 where a type cannot run and nothing was served there: no cost.
+    with np.errstate(invalid="ignore"):
+        cost = np.where(units > 0, unit_cost * units, 0.0)
+    return float(gain[share > 0].sum() - cost.sum())
