@@ -10,9 +10,10 @@ from dataclasses import dataclass, fields, replace
 from numbers import Real
 from typing import Any
 
-__all__ = ["AuctionParams"]
+__all__ = ["AuctionParams", "CHOICES"]
 
-_CHOICES: dict[str, tuple[str, ...]] = {
+#: The allowed values of each string-valued reading of :class:`AuctionParams`.
+CHOICES: dict[str, tuple[str, ...]] = {
     "task_size": ("units", "size"),
     "normalize": ("max", "minmax"),
     "task_density": ("as_written", "surplus"),
@@ -97,7 +98,7 @@ class AuctionParams:
     fee: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, choices in _CHOICES.items():
+        for name, choices in CHOICES.items():
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")

@@ -1,0 +1,331 @@
+"""Independent checkers of an auction outcome (whitepaper section 4).
+
+Each checker recomputes what it verifies from the market and the trades alone (not from the
+result's own aggregates) and returns a :class:`CheckReport`:
+
+- :func:`check_feasible`: capacities ``sum_i A_ij <= w_j`` (in units or time, shared or per
+  type), served tasks fully served (``partial=False``) or at most served (``partial=True``),
+  unserved tasks without trades, only runnable types traded, positive units.
+- :func:`check_individual_rationality`: user utility ``sigma_i (v_i - e_i) - payment_i >= 0``
+  for served users and provider utility ``revenue_j - unit_cost * units >= 0`` for trading
+  providers, counted; and whether the result's own counts agree.
+- :func:`check_budget_balance`: payments equal revenues plus the platform fee, no negative
+  price.
+- :func:`check_prices`: every trade's unit price is the pair price rule's.
+
+The auction result is duck-typed (anything with ``trades``, ``served_share``, ``params`` and
+the payment arrays of :class:`~oasis_lab.auction.greedy.AuctionResult`), so exact baselines
+can be checked the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
+from oasis_lab.auction.pricing import (
+    capacity_use,
+    pair_price,
+    task_unit_price,
+    unit_cost_matrix,
+    user_costs,
+)
+
+__all__ = [
+    "CheckReport",
+    "check_feasible",
+    "check_individual_rationality",
+    "check_budget_balance",
+    "check_prices",
+    "check_all",
+]
+
+#: Relative tolerance of the checks (round-off of the ``capacity="time"`` reading and of sums).
+RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Outcome of one check.
+
+    Attributes
+    ----------
+    name : str
+        Which check.
+    ok : bool
+        No violation found (``bool(report)`` is the same).
+    counts : dict of str to int
+        Number of violations of each kind (all zero when ``ok``).
+    worst : float
+        Largest violation found, in the check's unit (units, time, tokens); 0 when ``ok``.
+    messages : tuple of str
+        The first few violations, readable.
+    """
+
+    name: str
+    ok: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    worst: float = 0.0
+    messages: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row table: check, ok, total violations, the counts by kind, worst, first message."""
+        counts = ", ".join(f"{key}={value}" for key, value in self.counts.items())
+        row: dict[str, Any] = {
+            "check": self.name,
+            "ok": self.ok,
+            "violations": sum(self.counts.values()),
+            "counts": counts,
+            "worst": self.worst,
+            "first": self.messages[0] if self.messages else "",
+        }
+        return pd.DataFrame([row])
+
+
+def _params(result: Any, params: AuctionParams | None) -> AuctionParams:
+    params = result.params if params is None else params
+    if not isinstance(params, AuctionParams):
+        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+    return params
+
+
+def _trade_arrays(market: Market, result: Any) -> tuple[np.ndarray, ...]:
+    if not isinstance(market, Market):
+        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    tr = result.trades
+    missing = {"task", "provider", "type", "units", "unit_price"} - set(tr.columns)
+    if missing:
+        raise ValueError(f"result.trades lacks column(s) {sorted(missing)}")
+    task = tr["task"].to_numpy(dtype=np.int64)
+    prov = tr["provider"].to_numpy(dtype=np.int64)
+    typ = tr["type"].to_numpy(dtype=np.int64)
+    for name, idx, n in (
+        ("task", task, market.n_tasks),
+        ("provider", prov, market.n_providers),
+        ("type", typ, market.n_types),
+    ):
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"result.trades[{name!r}] has indices outside [0, {n})")
+    return task, prov, typ, tr["units"].to_numpy(dtype=float), tr["unit_price"].to_numpy(dtype=float)
+
+
+def _report(name: str, bad: dict[str, np.ndarray], excess: dict[str, np.ndarray], describe) -> CheckReport:
+    counts = {key: int(mask.sum()) for key, mask in bad.items()}
+    worst = 0.0
+    messages: list[str] = []
+    for key, mask in bad.items():
+        if mask.any():
+            worst = max(worst, float(np.max(excess[key][mask])))
+            for idx in np.flatnonzero(mask)[:3]:
+                messages.append(describe(key, int(idx)))
+    return CheckReport(name, not any(counts.values()), counts, worst, tuple(messages))
+
+
+def check_feasible(market: Market, result: Any, params: AuctionParams | None = None) -> CheckReport:
+    """Capacity, demand and runnability constraints of section 4.
+
+    Parameters
+    ----------
+    market : Market
+    result : AuctionResult or alike
+    params : AuctionParams, optional
+        Readings (``capacity``, ``capacity_per_type``, ``partial``); ``result.params`` by default.
+
+    Returns
+    -------
+    CheckReport
+        Counts ``capacity`` (providers, or provider-types, over capacity), ``demand`` (served
+        tasks not served in full, or served beyond demand), ``unserved_traded``,
+        ``not_runnable`` and ``nonpositive_units`` (trades).
+    """
+    params = _params(result, params)
+    task, prov, typ, units, _ = _trade_arrays(market, result)
+    n_types = market.n_types
+    use = capacity_use(market, params)[prov, typ]
+    runnable = np.isfinite(use)
+    used = np.where(runnable, use * units, 0.0)
+    if params.capacity_per_type:
+        load = np.bincount(prov * n_types + typ, weights=used, minlength=market.n_providers * n_types)
+        cap = np.repeat(market.capacity, n_types)
+    else:
+        load = np.bincount(prov, weights=used, minlength=market.n_providers)
+        cap = market.capacity
+    over_cap = load - cap
+    cap_bad = over_cap > RTOL * np.maximum(1.0, cap)
+
+    got = np.bincount(task * n_types + typ, weights=units, minlength=market.n_tasks * n_types)
+    got = got.reshape(market.n_tasks, n_types)
+    share = np.asarray(result.served_share, dtype=float)
+    gap = np.abs(got - market.demand).max(axis=1)
+    over = (got - market.demand).max(axis=1)
+    tol = RTOL * np.maximum(1.0, market.demand.max(axis=1))
+    if params.partial:
+        # Served no more than asked, and the reported share is the served share of units.
+        units_total = market.task_units
+        true_share = np.divide(got.sum(axis=1), units_total, out=np.zeros(market.n_tasks), where=units_total > 0)
+        share_gap = np.abs(true_share - share)
+        demand_bad = (over > tol) | (share_gap > RTOL)
+        demand_excess = np.maximum(over, share_gap)
+    else:
+        demand_bad = (share > 0) & (gap > tol)
+        demand_excess = gap
+    unserved_traded = (share <= 0) & (got.sum(axis=1) > 0)
+    bad_trades = {"not_runnable": ~runnable, "nonpositive_units": ~(units > 0)}
+
+    def describe(key: str, idx: int) -> str:
+        if key == "capacity":
+            j = idx // n_types if params.capacity_per_type else idx
+            return f"provider {j} uses {load[idx]:.6g} of capacity {cap[idx]:.6g}"
+        if key == "demand":
+            return f"task {idx} got {got[idx].tolist()} of demand {market.demand[idx].tolist()}"
+        if key == "unserved_traded":
+            return f"task {idx} is not served but has {got[idx].sum():.6g} units traded"
+        return f"trade {idx} (task {task[idx]}, provider {prov[idx]}, type {typ[idx]}): {key}"
+
+    return _report(
+        "feasible",
+        {"capacity": cap_bad, "demand": demand_bad, "unserved_traded": unserved_traded, **bad_trades},
+        {
+            "capacity": over_cap,
+            "demand": demand_excess,
+            "unserved_traded": got.sum(axis=1),
+            "not_runnable": units,
+            "nonpositive_units": -units,
+        },
+        describe,
+    )
+
+
+def check_individual_rationality(
+    market: Market, result: Any, params: AuctionParams | None = None
+) -> CheckReport:
+    """Users' and providers' utilities (section 4) recomputed from the trades.
+
+    Returns
+    -------
+    CheckReport
+        Counts ``users`` (served users with ``sigma_i (v_i - e_i) - payment_i < 0``),
+        ``providers`` (trading providers with revenue below the true cost of their units) and
+        ``count_mismatch`` (1 if the result's own violation counts disagree with these).
+        ``worst`` is the largest loss in tokens.
+    """
+    params = _params(result, params)
+    task, prov, typ, units, price = _trade_arrays(market, result)
+    spend = units * price
+    payment = np.bincount(task, weights=spend, minlength=market.n_tasks)
+    revenue = (1 - params.fee) * np.bincount(prov, weights=spend, minlength=market.n_providers)
+    true_cost = np.bincount(prov, weights=unit_cost_matrix(market, params)[prov, typ] * units,
+                            minlength=market.n_providers)
+    share = np.asarray(result.served_share, dtype=float)
+    user_loss = payment - share * (market.value - user_costs(market, params))
+    provider_loss = true_cost - revenue
+    users = (share > 0) & (user_loss > RTOL * np.maximum(1.0, market.value))
+    trading = np.bincount(prov, minlength=market.n_providers) > 0
+    providers = trading & (provider_loss > RTOL * np.maximum(1.0, revenue))
+    reported = (int(result.ir_violations_users), int(result.ir_violations_providers))
+    mismatch = np.array([reported != (int(users.sum()), int(providers.sum()))])
+
+    def describe(key: str, idx: int) -> str:
+        if key == "users":
+            return f"user {idx} loses {user_loss[idx]:.6g} (pays {payment[idx]:.6g}, values {market.value[idx]:.6g})"
+        if key == "providers":
+            return f"provider {idx} loses {provider_loss[idx]:.6g} (earns {revenue[idx]:.6g})"
+        return f"result reports {reported} violations, recomputed {(int(users.sum()), int(providers.sum()))}"
+
+    return _report(
+        "individual_rationality",
+        {"users": users, "providers": providers, "count_mismatch": mismatch},
+        {"users": user_loss, "providers": provider_loss, "count_mismatch": np.zeros(1)},
+        describe,
+    )
+
+
+def check_budget_balance(market: Market, result: Any, params: AuctionParams | None = None) -> CheckReport:
+    """Payments equal revenues plus the platform fee; no negative price (section 4.2).
+
+    Returns
+    -------
+    CheckReport
+        Counts ``balance`` (1 if total payments differ from revenues plus ``fee`` times the
+        payments, or from the per-task / per-provider arrays of the result),
+        ``negative_price`` (trades).
+    """
+    params = _params(result, params)
+    task, prov, _, units, price = _trade_arrays(market, result)
+    spend = units * price
+    paid = np.bincount(task, weights=spend, minlength=market.n_tasks)
+    earned = np.bincount(prov, weights=spend, minlength=market.n_providers)
+    total = float(spend.sum())
+    scale = RTOL * max(1.0, total)
+    gaps = np.array(
+        [
+            abs(float(np.sum(result.task_payment)) - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))),
+            abs(float(result.budget_surplus) - params.fee * total),
+            float(np.abs(np.asarray(result.task_payment) - paid).max(initial=0.0)),
+            float(np.abs(np.asarray(result.provider_revenue) - (1 - params.fee) * earned).max(initial=0.0)),
+        ]
+    )
+    balance = np.array([bool((gaps > scale).any())])
+    negative = ~(price >= 0)
+
+    def describe(key: str, idx: int) -> str:
+        if key == "balance":
+            return (
+                f"payments {float(np.sum(result.task_payment)):.9g} != revenues "
+                f"{float(np.sum(result.provider_revenue)):.9g} + fee {float(result.budget_surplus):.9g}"
+                f" (gaps {gaps.tolist()})"
+            )
+        return f"trade {idx} has price {price[idx]!r}"
+
+    return _report(
+        "budget_balance",
+        {"balance": balance, "negative_price": negative},
+        {"balance": np.array([gaps.max()]), "negative_price": -np.nan_to_num(price, nan=np.inf)},
+        describe,
+    )
+
+
+def check_prices(market: Market, result: Any, params: AuctionParams | None = None) -> CheckReport:
+    """Every trade's unit price is the pair price rule of ``params`` (section 4.2).
+
+    Returns
+    -------
+    CheckReport
+        Counts ``wrong_price`` (trades whose price differs from
+        :func:`~oasis_lab.auction.pricing.pair_price`) and ``not_allowed`` (trades the rule
+        forbids, ``price_rule="no_trade"``).
+    """
+    params = _params(result, params)
+    task, prov, typ, _, price = _trade_arrays(market, result)
+    expected, allowed = pair_price(
+        unit_cost_matrix(market, params)[prov, typ], task_unit_price(market)[task], params.price_rule, params.fee
+    )
+    diff = np.abs(np.nan_to_num(expected, nan=np.inf) - price)
+    wrong = allowed & (diff > RTOL * np.maximum(1.0, np.abs(price)))
+
+    def describe(key: str, idx: int) -> str:
+        return f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, rule gives {expected[idx]:.9g}"
+
+    return _report(
+        "prices",
+        {"wrong_price": wrong, "not_allowed": ~allowed},
+        {"wrong_price": diff, "not_allowed": np.ones(len(price))},
+        describe,
+    )
+
+
+def check_all(market: Market, result: Any, params: AuctionParams | None = None) -> pd.DataFrame:
+    """All four checks as one table (one row per check), for notebooks."""
+    reports = [
+        check(market, result, params)
+        for check in (check_feasible, check_individual_rationality, check_budget_balance, check_prices)
+    ]
+    return pd.concat([r.to_frame() for r in reports], ignore_index=True)

@@ -1,0 +1,115 @@
+"""Re-auction of failed tasks (whitepaper section 4, last paragraph, and section 5).
+
+"If the provider fails to complete the task within the allotted time, the task will be
+inserted back into the auction with a higher demand ``v_i``", and a task reversed after a
+successful challenge "will then be returned to the auction with higher priority". The paper
+defines neither the raise nor the priority; the readings taken:
+
+- the raise is ``v_i (1 + bump)`` (``mode="multiplicative"``, default) or ``v_i + bump``
+  (``"additive"``), ``bump`` being ``AuctionParams.rebid_bump``;
+- the re-auctioned task's ``priority`` grows by one, and PRICES sorts higher priority first
+  (before bid density, :func:`oasis_lab.auction.density.task_order`);
+- a task enters the next round with the demand it has not been served (under the default
+  all-or-nothing reading: all of it) and the value of that remainder, pro rata, before the
+  raise; tasks with no demand are not re-auctioned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from oasis_lab.market import Market
+
+__all__ = ["rebid", "unserved_tasks"]
+
+_MODES = ("multiplicative", "additive")
+
+
+def _remaining_demand(market: Market, result: Any) -> np.ndarray:
+    tr = result.trades
+    flat = tr["task"].to_numpy(np.int64) * market.n_types + tr["type"].to_numpy(np.int64)
+    got = np.bincount(flat, weights=tr["units"].to_numpy(float), minlength=market.n_tasks * market.n_types)
+    return np.maximum(market.demand - got.reshape(market.demand.shape), 0.0)
+
+
+def unserved_tasks(market: Market, result: Any) -> np.ndarray:
+    """Indices (into ``market``) of the tasks :func:`rebid` puts into the next round.
+
+    Tasks with demand left after ``result``, in market order.
+    """
+    if not isinstance(market, Market):
+        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    if np.shape(result.served_share) != (market.n_tasks,):
+        raise ValueError(
+            f"result has {np.shape(result.served_share)[0]} tasks but the market has {market.n_tasks}"
+        )
+    left = _remaining_demand(market, result).sum(axis=1)
+    # Relative crumbs of the time reading do not make a task "unserved".
+    return np.flatnonzero(left > 1e-9 * np.maximum(1.0, market.task_units))
+
+
+def rebid(
+    market: Market,
+    result: Any,
+    bump: float | None = None,
+    mode: str | None = None,
+) -> Market:
+    """The market of the next round: unserved tasks with raised valuations and priority.
+
+    Parameters
+    ----------
+    market : Market
+        The round's market.
+    result : AuctionResult
+        Its outcome (``trades``, ``served_share``, ``params``).
+    bump : float, optional
+        Raise of the valuation (>= 0); ``result.params.rebid_bump`` by default.
+    mode : {"multiplicative", "additive"}, optional
+        ``v (1 + bump)`` or ``v + bump``; ``result.params.rebid_mode`` by default.
+
+    Returns
+    -------
+    Market
+        Rows are the tasks :func:`unserved_tasks` lists, in that order, with their remaining
+        demand, the raised value of that remainder and ``priority + 1``; the providers are
+        the same (capacity renews each round).
+
+    Raises
+    ------
+    ValueError
+        Every task was served (nothing to re-auction), a negative ``bump``, an unknown
+        ``mode``, or a result of another market.
+
+    Examples
+    --------
+    >>> from oasis_lab.market import generate_market
+    >>> from oasis_lab.auction.greedy import run_greedy
+    >>> market = generate_market(200, 10, scenario="scarce_supply", seed=0)
+    >>> nxt = rebid(market, run_greedy(market))
+    >>> int(nxt.priority.min())
+    1
+    """
+    bump = result.params.rebid_bump if bump is None else bump
+    mode = result.params.rebid_mode if mode is None else mode
+    if isinstance(bump, bool) or not isinstance(bump, (int, float, np.integer, np.floating)):
+        raise TypeError(f"bump must be a real number, got {bump!r}")
+    if not np.isfinite(bump) or bump < 0:
+        raise ValueError(f"bump = {bump!r} must be finite and >= 0")
+    if mode not in _MODES:
+        raise ValueError(f"mode = {mode!r} is not one of {list(_MODES)}")
+    idx = unserved_tasks(market, result)
+    if idx.size == 0:
+        raise ValueError("every task with demand was served: nothing to re-auction")
+    remaining = _remaining_demand(market, result)[idx]
+    share_left = remaining.sum(axis=1) / market.task_units[idx]
+    value = market.value[idx] * share_left
+    value = value * (1 + bump) if mode == "multiplicative" else value + bump
+    size = None if market.size is None else market.size[idx] * share_left
+    return market.replace(
+        demand=remaining,
+        value=value,
+        size=size,
+        priority=market.priority[idx] + 1,
+    )
