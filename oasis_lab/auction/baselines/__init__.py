@@ -8,7 +8,6 @@ from oasis_lab.auction.baselines.optimum import (
     FORMULATIONS,
     STATUSES,
     OptimumResult,
-    allocation_welfare,
     solve_optimum,
 )
 
@@ -17,6 +16,5 @@ __all__ = [
     "FORMULATIONS",
     "STATUSES",
     "OptimumResult",
-    "allocation_welfare",
     "solve_optimum",
 ]

@@ -21,7 +21,10 @@ from provider ``j``) is kept for small markets and is tested to agree. Readings:
 
 - ``capacity_per_type=True``: ``g[j, t] x[j, t] <= w_j`` for each type separately.
 - ``partial=True``: value earned pro rata. Task ``i`` earns ``(v_i - e_i) / sum_t C[i, t]``
-  per unit served, and ``z[i, t] in [0, 1]`` (share of ``C[i, t]`` served) replaces ``y_i``.
+  per unit served (``sigma_i (v_i - e_i)`` with ``sigma_i`` its served share, as
+  :func:`~oasis_lab.auction.pricing.social_welfare` counts it), and ``z[i, t] in [0, 1]``
+  (share of ``C[i, t]`` served) replaces ``y_i``. With ``split=False`` a (task, type) demand
+  is served whole by one provider or not at all, as in the greedy.
 - ``split=False``: each (task, type) demand goes to a single provider: binary
   ``b[i, j, t]`` with ``sum_j b[i, j, t] = y_i``, a generalized-assignment ILP (NP-hard);
   only the per-pair formulation expresses it. Its LP relaxation equals the compact LP
@@ -34,8 +37,9 @@ under ``split=False`` a (task, provider, type) whose demand exceeds the provider
 gets no column.
 
 The same model (sparse matrices) is solved by cvxpy (``backend="cvxpy"``, the reference,
-any MIP-capable cvxpy solver) or by ``scipy.optimize.milp`` (``backend="scipy"``, the same
-HiGHS without cvxpy's compile step, for the hundreds of tiny instances of the tests and VCG).
+``"HIGHS"`` or ``"SCIPY"``) or handed to HiGHS directly through highspy
+(``backend="highspy"``: the same solver without cvxpy's compile step, for the hundreds of tiny
+instances of the tests and VCG's re-solves; tested to agree).
 """
 
 from __future__ import annotations
@@ -50,21 +54,20 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
+from oasis_lab.auction.pricing import capacity_use, social_welfare, unit_cost_matrix, user_costs
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
 __all__ = [
     "OptimumResult",
     "solve_optimum",
-    "allocation_welfare",
     "FORMULATIONS",
     "BACKENDS",
     "STATUSES",
 ]
 
 FORMULATIONS = ("auto", "compact", "per_pair")
-BACKENDS = ("cvxpy", "scipy")
+BACKENDS = ("cvxpy", "highspy")
 #: Every status :func:`solve_optimum` reports. Only ``"optimal"`` comes with a welfare.
 STATUSES = (
     "optimal",
@@ -334,25 +337,19 @@ def _per_pair(
             lb, ub = np.zeros(n_cols), np.minimum(amount[cp_pair], x_cap[cp_prov, cp_type])
             unit_cols, unit_scale = a_cols, np.ones(n_c)
         else:
-            # b[i, j, t] binary provider choice, a[i, j, t] <= C[i, t] b[i, j, t] units.
-            n_cols, n_int = 2 * n_c, (n_c if integral else 0)
-            b_cols, a_cols = np.arange(n_c), n_c + np.arange(n_c)
-            c = np.concatenate([np.zeros(n_c), per_unit_value[cp_task] - cost_c])
-            rows_ub += [cp_pair]  # sum_j b <= 1
-            cols_ub += [b_cols]
-            vals_ub += [np.ones(n_c)]
+            # b[i, j, t] binary: provider j serves all of C[i, t] (the greedy's reading of
+            # split=False); a task may be served for some of its types, sum_j b <= 1.
+            n_cols, n_int = n_c, (n_c if integral else 0)
+            b_cols = np.arange(n_c)
+            c = (per_unit_value[cp_task] - cost_c) * amount[cp_pair]
+            rows_ub.append(cp_pair)
+            cols_ub.append(b_cols)
+            vals_ub.append(np.ones(n_c))
             b_ub_parts.append(np.ones(n_pairs))
             n_ub = n_pairs
-            link = n_ub + np.arange(n_c)  # a - C b <= 0
-            rows_ub += [link, link]
-            cols_ub += [a_cols, b_cols]
-            vals_ub += [np.ones(n_c), -amount[cp_pair]]
-            b_ub_parts.append(np.zeros(n_c))
-            n_ub += n_c
-            capacity_rows(a_cols, use_c)
-            lb = np.zeros(n_cols)
-            ub = np.concatenate([np.ones(n_c), amount[cp_pair]])
-            unit_cols, unit_scale = a_cols, np.ones(n_c)
+            capacity_rows(b_cols, use_c * amount[cp_pair])
+            lb, ub = np.zeros(n_cols), np.ones(n_cols)
+            unit_cols, unit_scale = b_cols, amount[cp_pair]
         task_cols = _empty_int()
         task_of_col = _empty_int()
         task_weight = np.zeros(0)
@@ -499,84 +496,60 @@ def _solve_cvxpy(model: _Model, solver: str, time_limit: float | None, mip_rel_g
     return _Raw(kind, zval, bound, solver_time, str(status))
 
 
-def _solve_scipy(model: _Model, time_limit: float | None, mip_rel_gap: float) -> _Raw:
-    from scipy.optimize import Bounds, LinearConstraint, milp
+def _solve_highspy(model: _Model, time_limit: float | None, mip_rel_gap: float) -> _Raw:
+    """Hand the model to HiGHS directly (the solver cvxpy calls, without cvxpy's compile)."""
+    import highspy as hp
 
-    constraints = []
-    if model.a_eq.shape[0]:
-        constraints.append(LinearConstraint(model.a_eq, model.b_eq, model.b_eq))
-    if model.a_ub.shape[0]:
-        constraints.append(LinearConstraint(model.a_ub, -np.inf, model.b_ub))
-    integrality = np.zeros(model.n_cols)
-    integrality[: model.n_int] = 1
-    options: dict[str, Any] = {"disp": False}
+    solver = hp.Highs()
+    solver.setOptionValue("output_flag", False)
     if time_limit is not None:
-        options["time_limit"] = float(time_limit)
+        solver.setOptionValue("time_limit", float(time_limit))
     if model.n_int:
-        options["mip_rel_gap"] = float(mip_rel_gap)
-    t0 = time.perf_counter()
-    res = milp(
-        -model.c,
-        integrality=integrality,
-        bounds=Bounds(model.lb, model.ub),
-        constraints=constraints,
-        options=options,
-    )
-    solver_time = time.perf_counter() - t0
-    kind = {0: "optimal", 1: "time_limit" if time_limit is not None else "solver_limit",
-            2: "infeasible", 3: "unbounded"}.get(int(res.status), "solver_error")
-    bound = math.nan
-    dual = getattr(res, "mip_dual_bound", None)
-    if model.n_int and dual is not None and np.isfinite(dual):
-        bound = -float(dual)
-    elif kind == "optimal" and res.fun is not None:
-        bound = -float(res.fun)
-    zval = None if res.x is None else np.asarray(res.x, dtype=float)
-    return _Raw(kind, zval, bound, solver_time, str(res.message))
+        solver.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    lp = hp.HighsLp()
+    n = model.n_cols
+    a = sp.vstack([model.a_eq, model.a_ub]).tocsc()
+    lp.num_col_ = n
+    lp.num_row_ = a.shape[0]
+    lp.sense_ = hp.ObjSense.kMaximize
+    lp.col_cost_ = model.c
+    lp.col_lower_ = model.lb
+    lp.col_upper_ = model.ub
+    lp.row_lower_ = np.concatenate([model.b_eq, np.full(model.a_ub.shape[0], -np.inf)])
+    lp.row_upper_ = np.concatenate([model.b_eq, model.b_ub])
+    lp.a_matrix_.format_ = hp.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    if model.n_int:
+        lp.integrality_ = [hp.HighsVarType.kInteger] * model.n_int + [
+            hp.HighsVarType.kContinuous
+        ] * (n - model.n_int)
+    solver.passModel(lp)
+    solver.run()
+    status = solver.getModelStatus()
+    info = solver.getInfo()
+    kinds = {
+        hp.HighsModelStatus.kOptimal: "optimal",
+        hp.HighsModelStatus.kTimeLimit: "time_limit",
+        hp.HighsModelStatus.kInfeasible: "infeasible",
+        hp.HighsModelStatus.kUnbounded: "unbounded",
+        hp.HighsModelStatus.kUnboundedOrInfeasible: "unbounded",
+        hp.HighsModelStatus.kIterationLimit: "solver_limit",
+        hp.HighsModelStatus.kSolutionLimit: "solver_limit",
+        hp.HighsModelStatus.kInterrupt: "solver_limit",
+    }
+    kind = kinds.get(status, "solver_error")
+    has_solution = int(info.primal_solution_status) == 2
+    zval = np.asarray(solver.getSolution().col_value, dtype=float) if has_solution else None
+    if model.n_int:
+        bound = float(info.mip_dual_bound)  # maximization: an upper bound on welfare
+    else:
+        bound = float(info.objective_function_value) if kind == "optimal" else math.nan
+    return _Raw(kind, zval, bound, float(solver.getRunTime()), solver.modelStatusToString(status))
 
 
 # ---------------------------------------------------------------------------- result
-def allocation_welfare(
-    market: Market,
-    served: np.ndarray,
-    units: np.ndarray,
-    params: AuctionParams = AuctionParams(),
-) -> float:
-    """Social welfare ``sum_i y_i (v_i - e_i) - sum_{j,t} u[j, t] x[j, t]`` (section 4).
-
-    Parameters
-    ----------
-    market : Market
-    served : numpy.ndarray, shape (n_tasks,)
-        ``y_i``: 1 for a task served in full, its served share under ``partial=True`` or a
-        relaxation.
-    units : numpy.ndarray, shape (n_providers, n_types)
-        ``x[j, t]``: units of type ``t`` provider ``j`` serves.
-    params : AuctionParams
-        The readings that define ``e_i`` and ``u[j, t]``.
-
-    Returns
-    -------
-    float
-        Welfare; ``-inf`` if units are placed where the type cannot run.
-    """
-    _check_args(market, params)
-    served = np.asarray(served, dtype=float)
-    units = np.asarray(units, dtype=float)
-    if served.shape != (market.n_tasks,):
-        raise ValueError(f"served has shape {served.shape}, expected ({market.n_tasks},)")
-    if units.shape != (market.n_providers, market.n_types):
-        raise ValueError(
-            f"units has shape {units.shape}, expected ({market.n_providers}, {market.n_types})"
-        )
-    surplus = market.value - user_costs(market, params)
-    cost = unit_cost_matrix(market, params)
-    placed = units > 0
-    if np.isinf(cost[placed]).any():
-        return -math.inf
-    return float(served @ surplus - (cost[placed] * units[placed]).sum())
-
-
 @dataclass(frozen=True, eq=False)
 class OptimumResult:
     """Exact welfare optimum (or LP bound) of one market (whitepaper section 4).
@@ -594,7 +567,7 @@ class OptimumResult:
     status : str
         One of :data:`STATUSES`.
     solver : str
-        ``"cvxpy/HIGHS"``, ``"scipy/HIGHS"``, ...
+        ``"cvxpy/HIGHS"``, ``"cvxpy/SCIPY"`` or ``"highspy/HIGHS"``.
     solve_time_s : float
         Wall time of the whole call: model build, compile and solve.
     gap : float
@@ -644,8 +617,8 @@ class OptimumResult:
 
     @property
     def n_served(self) -> float:
-        """Number of tasks served (sum of ``served``; fractional for a relaxation)."""
-        return float(np.nansum(self.served))
+        """Number of tasks served (sum of ``served``; fractional for a relaxation; ``nan`` if none found)."""
+        return float(np.sum(self.served))
 
     def trades(self, market: Market) -> pd.DataFrame:
         """Trades ``task, provider, type, units, unit_cost`` of the solution.
@@ -749,15 +722,15 @@ def solve_optimum(
     relax : bool, default False
         Solve the LP relaxation: an upper bound on the optimal welfare.
     solver : str, default "HIGHS"
-        cvxpy solver (``"HIGHS"`` or ``"SCIPY"``); ignored by ``backend="scipy"``.
+        cvxpy solver (``"HIGHS"`` or ``"SCIPY"``); ignored by ``backend="highspy"``.
     time_limit : float, optional
         Seconds the solver may run. When it stops on the limit, ``status="time_limit"``,
         ``welfare`` is ``nan`` and ``incumbent``, ``bound`` and ``gap`` tell how far it got.
     formulation : {"auto", "compact", "per_pair"}, default "auto"
         ``auto`` is compact unless ``split=False`` and not ``relax`` (a generalized-assignment
         problem that only the per-pair model expresses).
-    backend : {"cvxpy", "scipy"}, default "cvxpy"
-        cvxpy (the reference) or ``scipy.optimize.milp`` on the same matrices (no compile
+    backend : {"cvxpy", "highspy"}, default "cvxpy"
+        cvxpy (the reference) or HiGHS called directly on the same matrices (no compile
         step: for many tiny instances).
     mip_rel_gap : float, default 1e-7
         Relative gap at which HiGHS declares a MIP optimal (its own default, 1e-4, is too
@@ -800,13 +773,13 @@ def solve_optimum(
     model = _build_model(
         market, params, relax=relax, formulation=chosen, task_on=task_on, provider_on=provider_on
     )
-    solver_name = f"cvxpy/{solver}" if backend == "cvxpy" else "scipy/HIGHS"
+    solver_name = f"cvxpy/{solver}" if backend == "cvxpy" else "highspy/HIGHS"
     if model.n_cols == 0:  # nothing can trade: the empty allocation is optimal
         raw = _Raw("optimal", np.zeros(0), 0.0, 0.0, "no tradeable task")
     elif backend == "cvxpy":
         raw = _solve_cvxpy(model, solver, time_limit, mip_rel_gap)
     else:
-        raw = _solve_scipy(model, time_limit, mip_rel_gap)
+        raw = _solve_highspy(model, time_limit, mip_rel_gap)
     return _decode(market, params, model, raw, relax, solver_name, time.perf_counter() - t0)
 
 
@@ -850,7 +823,7 @@ def _decode(
                     "units": amount[keep],
                 }
             )
-        incumbent = allocation_welfare(market, served, units, params)
+        incumbent = social_welfare(market, served, units, params)
     bound = raw.bound if math.isfinite(raw.bound) else math.nan  # an infinite bound is no bound
     if raw.status == "optimal" and not math.isfinite(bound):
         bound = incumbent
