@@ -29,8 +29,11 @@ Readings taken
   (1.22 measured on a grid of 5 million float32 in ``[-86.9, 88.7]``; see
   ``tests/gpu/test_mathlib.py``).
 - GELU uses the tanh approximation (as GPT-2) in its exact sigmoid form
-  ``0.5 x (1 + tanh(u)) = x / (1 + exp(-2u))`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``: no
-  cancellation near 0 and no ``tanh`` needed.
+  ``0.5 x (1 + tanh(u)) = x sigmoid(2u)`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``: no
+  cancellation near 0 and no ``tanh`` needed; the divisor stays in ``[1, 2]``.
+- Shader compilers may apply inexact algebra to float ops (SPIR-V without ``NoContraction``):
+  Mesa's NIR was measured to rewrite ``(a * b) * literal``. The WGSL never multiplies a product
+  by a literal; GELU's constants are passed at run time.
 """
 
 from __future__ import annotations
@@ -65,7 +68,6 @@ GELU_C = f32_from_bits(0x3FCC422A)  # 2 sqrt(2/pi) = 1.5957691
 GELU_A = f32_from_bits(0x3D372713)  # 0.044715
 _HALF = np.float32(0.5)
 _ONE = np.float32(1.0)
-_TWO = np.float32(2.0)
 _ZERO = np.float32(0.0)
 _CLAMP_LO = np.float32(-90.0)
 _CLAMP_HI = np.float32(90.0)
@@ -111,21 +113,23 @@ def _exp_reduced(xc: np.ndarray) -> np.ndarray:
     biased = np.clip(n1 + 127, 0, 255).astype(np.uint32)  # clip only hides lanes zeroed below
     scale = (biased << np.uint32(23)).view(np.float32)
     y = p * scale
-    y = np.where(big, y * _TWO, y)
+    y = np.where(big, y + y, y)
     return np.where(n < -125, _ZERO, y).astype(np.float32, copy=False)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, tanh approximation in sigmoid form, bitwise twin of ``oasis_gelu`` in WGSL.
 
-    ``gelu(x) = x / (1 + exp(-t))``, ``t = c * (x + a * x^3)``, ``c = 2 sqrt(2/pi)``,
-    ``a = 0.044715``, evaluated as ``t = ((x*x)*x)*a; t = (x + t)*c``.
+    ``gelu(x) = x sigmoid(t)``, ``t = c * (x + a * x^3)``, ``c = 2 sqrt(2/pi)``,
+    ``a = 0.044715``, evaluated as ``t = ((x*x)*x)*a; t = (x + t)*c; e = exp(-|t|)`` and
+    ``x / (1 + e)`` for ``t >= 0``, ``(x * e) / (1 + e)`` for ``t < 0`` (divisor in ``[1, 2]``).
     """
     x = np.asarray(x, dtype=np.float32)
     with np.errstate(over="ignore"):  # x^3 may overflow for huge |x|; the limit is x or -0
         t = ((x * x) * x) * GELU_A
         t = (x + t) * GELU_C
-        return x / (_ONE + exp(-t))
+        e = exp(-np.abs(t))
+        return np.where(t >= _ZERO, x, x * e) / (_ONE + e)
 
 
 def pcg_hash(v: np.ndarray) -> np.ndarray:

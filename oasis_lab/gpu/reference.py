@@ -24,7 +24,7 @@ bias_add, add                 ``0.5 ulp`` (one correctly rounded add)
 relu, embedding (no pos.)     exact
 embedding (with positions)    ``0.5 ulp``
 exp (mathlib)                 ``1.5 ulp`` (1.22 measured), 0 below ``x = -86.99``
-gelu                          ``(4 + 3 |t|) ulp(y) + 4e-38``, ``t = 1.596 (x + 0.0447 x^3)``
+gelu                          ``(4 + 3 |t|) ulp(y) + 2e-37``, ``t = 1.596 (x + 0.0447 x^3)``
 softmax                       ``(C + 4 + 2 max|x - m|) u y`` per entry, ``m`` the row maximum
 layernorm                     ``(2C + 8) u (|x - mean| / std |gamma| + 1) + 0.5 ulp(beta)``
 attention                     ``(dh + T + 8) u (1 + |s|max) max|v| + tol of softmax``, see test

@@ -1,0 +1,56 @@
+// mathlib.wgsl: transcendentals from + - * / floor bitcast only (no built-in exp/tanh, no fma).
+// Prepended to kernels whose header says `// requires: mathlib`. No bindings.
+// Mirrored step by step in oasis_lab/gpu/mathlib.py (bitwise twin); constants are exact
+// hex-float literals so no compiler rounds a decimal differently.
+// Shader compilers may apply "inexact" algebra to SPIR-V float ops (naga emits no NoContraction):
+// Mesa's NIR was measured to rewrite (a * b) * constant, changing the rounding. So no expression
+// here multiplies a product by a literal: such constants arrive as run-time arguments instead
+// (oasis_gelu), and doubling is written y + y.
+
+// exp(x): k = floor(x log2e + 1/2); r = (x - k ln2_hi) - k ln2_lo; p = Horner(1/i!, i = 7..0);
+// y = p 2^k with 2^k built by bitcast. 0 when k < -125 (subnormal result), inf on overflow.
+// Accuracy: <= 1.5 ulp against float64 (1.22 measured).
+fn oasis_exp(x: f32) -> f32 {
+    let xc = min(max(x, -90.0), 90.0);
+    let k = floor(xc * 0x1.715476p+0f + 0.5);
+    let r = (xc - k * 0x1.62e4p-1f) - k * 0x1.7f7d1cp-20f;
+    var p = 0x1.a01a02p-13f;
+    p = p * r + 0x1.6c16c2p-10f;
+    p = p * r + 0x1.111112p-7f;
+    p = p * r + 0x1.555556p-5f;
+    p = p * r + 0x1.555556p-3f;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    let n = i32(k);
+    let big = n > 127;
+    // 2^128 is not a float32: scale by 2^(n-1), then by 2 (exact, or IEEE overflow to inf).
+    let n1 = select(n, min(n - 1, 128), big);
+    var y = p * bitcast<f32>(u32(n1 + 127) << 23u);
+    y = select(y, y + y, big);
+    return select(y, 0.0, n < -125);
+}
+
+// GELU, tanh approximation in sigmoid form: x sigmoid(t), t = c (x + a x^3), with a = 0.044715
+// and c = 2 sqrt(2/pi) passed at run time (as literals the compiler reassociates
+// ((x * x) * x) * a). With e = exp(-|t|): x / (1 + e) for t >= 0, (x e) / (1 + e) for t < 0, so
+// the divisor stays in [1, 2] (lavapipe flushed x / 3e38 to 0 where numpy gives 3e-38).
+fn oasis_gelu(x: f32, a: f32, c: f32) -> f32 {
+    var t = ((x * x) * x) * a;
+    t = (x + t) * c;
+    let e = oasis_exp(-abs(t));
+    return select(x * e, x, t >= 0.0) / (1.0 + e);
+}
+
+// PCG output permutation hash (Jarzynski and Olano 2020), wrapping u32 arithmetic.
+fn oasis_pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// Uniform float in [0, 1) for stream `seed` at position `index`; both steps exact.
+fn oasis_uniform01(seed: u32, index: u32) -> f32 {
+    let h = oasis_pcg(index + oasis_pcg(seed));
+    return f32(h >> 8u) * 0x1p-24f;
+}

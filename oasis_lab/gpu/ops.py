@@ -1,0 +1,250 @@
+"""The WGSL kernels of ``kernels/`` as numpy-in, numpy-out functions (whitepaper sections 2, 5).
+
+Every function has the name, signature and checks of its bitwise twin in
+:mod:`oasis_lab.gpu.reference`, and returns the same bits on engines that neither reassociate nor
+fuse float operations (lavapipe, llvmpipe GL and SwiftShader were measured to be such engines;
+the integer ops are exact everywhere). Inputs must be C-contiguous arrays of the exact dtype
+(float32, int32 token ids, int8); nothing is cast silently, because a cast changes the bits.
+
+Each call uploads its arguments (model weights, being read-only arrays, are uploaded once per
+device), runs one compute pass from the cached pipeline and reads the result back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oasis_lab.gpu import _check, mathlib
+from oasis_lab.gpu import reference as ref
+from oasis_lab.gpu.device import run_kernel
+
+__all__ = [
+    "matmul",
+    "bias_add",
+    "add",
+    "relu",
+    "gelu",
+    "softmax",
+    "layernorm",
+    "attention",
+    "embedding",
+    "sample",
+    "int8_matmul",
+    "int8_matmul_requant",
+    "MATMUL_KERNELS",
+]
+
+MATMUL_KERNELS = ("auto", "naive", "blocked")
+_MAX_GROUPS = 65535
+
+
+def _u32(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.uint32)
+
+
+def _params(*fields: int | float | np.floating) -> np.ndarray:
+    """Pack 4-byte uniform fields: Python ints as u32/i32 bits, float32 scalars as their bits."""
+    out = np.zeros(len(fields), dtype=np.uint32)
+    for i, f in enumerate(fields):
+        if isinstance(f, (float, np.floating)):
+            out[i] = np.float32(f).view(np.uint32)
+        else:
+            out[i] = np.array(int(f), dtype=np.int64).astype(np.uint32)
+    return out
+
+
+def _grid(n: int, per_group: int) -> tuple[tuple[int, int, int], int]:
+    """2-D dispatch covering ``n`` items with ``per_group`` per workgroup; returns (groups, stride)."""
+    groups = -(-n // per_group)
+    gx = min(groups, _MAX_GROUPS)
+    gy = -(-groups // gx)
+    return (gx, gy, 1), gx * per_group
+
+
+def _f32(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
+
+
+# ----------------------------------------------------------------------------- float ops
+def matmul(a: np.ndarray, b: np.ndarray, kernel: str = "auto") -> np.ndarray:
+    """Fixed-order float32 ``a @ b`` on WebGPU; twin of :func:`reference.matmul`.
+
+    Parameters
+    ----------
+    a : ndarray of float32, shape (M, K)
+    b : ndarray of float32, shape (K, N)
+    kernel : {"auto", "naive", "blocked"}
+        ``blocked`` (register-blocked, 8 x 8 outputs per invocation) needs ``N % 4 == 0``;
+        ``auto`` uses it then and ``naive`` otherwise. All give the same bits.
+    """
+    a, b = ref.check_matmul(a, b)
+    if kernel not in MATMUL_KERNELS:
+        raise ValueError(f"kernel = {kernel!r} is unknown; choose one of {MATMUL_KERNELS}")
+    m, k = a.shape
+    n = b.shape[1]
+    if kernel == "blocked" and n % 4:
+        raise ValueError(f"kernel = 'blocked' needs N % 4 == 0, got N = {n}")
+    if m == 0 or n == 0 or k == 0:
+        return np.zeros((m, n), dtype=np.float32)
+    if kernel == "naive" or (kernel == "auto" and n % 4):
+        groups = (-(-n // 8), -(-m // 8), 1)
+        name = "matmul_naive"
+    else:
+        groups = (-(-(n // 4) // 16), -(-m // 64), 1)
+        name = "matmul_blocked"
+    out = run_kernel(name, _params(m, n, k, 0), [("a", a), ("b", b)], 4 * m * n, groups)
+    return _f32(out, (m, n))
+
+
+def _elementwise(kernel: str, entry: str, inputs: list, n: int, cols: int, shape) -> np.ndarray:
+    if n == 0:
+        return np.zeros(shape, dtype=np.float32)
+    groups, stride = _grid(n, 256)
+    # GELU's constants travel as run-time values: as literals the compiler reassociates them.
+    params = _params(n, cols, stride, 0, mathlib.GELU_A, mathlib.GELU_C)
+    out = run_kernel(kernel, params, inputs, 4 * n, groups, entry=entry)
+    return _f32(out, shape)
+
+
+def bias_add(x: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``x + bias`` over the last axis; twin of :func:`reference.bias_add`."""
+    x, bias = ref.check_bias(x, bias)
+    return _elementwise("binary", "bias_add", [("x", x), ("bias", bias)], x.size, bias.size, x.shape)
+
+
+def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Elementwise ``x + y``; twin of :func:`reference.add`."""
+    x, y = ref.check_same(x, y)
+    return _elementwise("binary", "add", [("x", x), ("y", y)], x.size, 1, x.shape)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)`` as a select; twin of :func:`reference.relu`."""
+    x = _check.array("x", x, np.float32)
+    return _elementwise("unary", "relu", [("x", x)], x.size, 1, x.shape)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU (tanh approximation, mathlib exp); twin of :func:`reference.gelu`."""
+    x = _check.array("x", x, np.float32)
+    return _elementwise("unary", "gelu", [("x", x)], x.size, 1, x.shape)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row softmax, max-subtracted; twin of :func:`reference.softmax`."""
+    x = ref.check_rows("x", x)
+    rows, cols = x.shape
+    if x.size == 0:
+        return x.copy()
+    out = run_kernel("softmax", _params(rows, cols, 0, 0), [("x", x)], 4 * x.size,
+                     (-(-rows // 64), 1, 1))
+    return _f32(out, x.shape)
+
+
+def layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Two-pass row layernorm; twin of :func:`reference.layernorm`."""
+    x, gamma, beta, eps32 = ref.check_layernorm(x, gamma, beta, eps)
+    rows, cols = x.shape
+    if rows == 0:
+        return x.copy()
+    out = run_kernel(
+        "layernorm", _params(rows, cols, eps32, 0), [("x", x), ("gamma", gamma), ("beta", beta)],
+        4 * x.size, (-(-rows // 64), 1, 1),
+    )
+    return _f32(out, x.shape)
+
+
+def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_heads: int) -> np.ndarray:
+    """Causal scaled dot-product attention; twin of :func:`reference.attention`."""
+    q, k, v, h = ref.check_attention(q, k, v, n_heads)
+    t, d = q.shape
+    if t == 0 or d == 0:
+        return np.zeros_like(q)
+    scale = ref.attention_scale(d // h)
+    out = run_kernel(
+        "attention", _params(t, d, h, scale), [("q", q), ("k", k), ("v", v)], 4 * q.size,
+        (-(-t // 64), h, 1),
+    )
+    return _f32(out, q.shape)
+
+
+def embedding(ids: np.ndarray, table: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+    """Token (and position) embedding lookup; twin of :func:`reference.embedding`."""
+    ids, table, positions = ref.check_embedding(ids, table, positions)
+    t, d = ids.shape[0], table.shape[1]
+    if t == 0 or d == 0:
+        return np.zeros((t, d), dtype=np.float32)
+    has_pos = positions is not None
+    pos = positions if has_pos else np.zeros(1, dtype=np.float32)
+    groups, stride = _grid(t * d, 256)
+    out = run_kernel(
+        "embedding", _params(t, d, int(has_pos), stride),
+        [("ids", ids), ("table", table), ("positions", pos)], 4 * t * d, groups,
+    )
+    return _f32(out, (t, d))
+
+
+def sample(probs: np.ndarray, seed: int) -> np.ndarray:
+    """Inverse-CDF draw per row with randomness fixed by ``seed``; twin of :func:`reference.sample`."""
+    probs, s = ref.check_probs(probs, seed)
+    rows, cols = probs.shape
+    if rows == 0:
+        return np.zeros(0, dtype=np.int32)
+    out = run_kernel("sample", _params(rows, cols, s, 0), [("probs", probs)], 4 * rows,
+                     (-(-rows // 64), 1, 1))
+    return np.frombuffer(out, dtype=np.int32).copy()
+
+
+# ----------------------------------------------------------------------------- integer ops
+def _pack_rows(x: np.ndarray) -> np.ndarray:
+    """int8 ``(R, K)`` -> uint32 ``(R, ceil(K/4))``, four lanes per word, zero-padded (exact)."""
+    r, k = x.shape
+    k4 = -(-k // 4)
+    padded = np.zeros((r, 4 * k4), dtype=np.int8)
+    padded[:, :k] = x
+    return padded.view(np.uint32)
+
+
+def _int8_mm(a: np.ndarray, b: np.ndarray, bias, mult: int, shift: int, relu: bool, requant: bool):
+    m, k = a.shape
+    n = b.shape[1]
+    ap = _pack_rows(a)
+    bp = _pack_rows(np.ascontiguousarray(b.T))
+    bias_arr = bias if requant else np.zeros(1, dtype=np.int32)
+    params = _params(m, n, ap.shape[1], int(requant), mult, shift, 0 if relu else -128, 0)
+    out = run_kernel(
+        "int8_matmul", params, [("a", ap), ("b", bp), ("bias", bias_arr)], 4 * m * n,
+        (-(-n // 8), -(-m // 8), 1),
+    )
+    return np.frombuffer(out, dtype=np.int32).reshape(m, n)
+
+
+def int8_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact int8 x int8 -> int32 product; twin of :func:`reference.int8_matmul`."""
+    a, b = ref.check_int8_matmul(a, b)
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0 or k == 0:
+        return np.zeros((m, n), dtype=np.int32)
+    return _int8_mm(a, b, None, 1, 17, False, requant=False).copy()
+
+
+def int8_matmul_requant(
+    a: np.ndarray,
+    b: np.ndarray,
+    bias: np.ndarray,
+    multiplier: int,
+    shift: int,
+    relu: bool = False,
+) -> np.ndarray:
+    """Quantized linear layer with fixed-point requantization; twin of
+    :func:`reference.int8_matmul_requant`."""
+    a, b = ref.check_int8_matmul(a, b)
+    bias, mult, s = ref.check_requant(b.shape[1], bias, multiplier, shift)
+    m, k = a.shape
+    n = b.shape[1]
+    if m == 0 or n == 0:
+        return np.zeros((m, n), dtype=np.int8)
+    if k == 0:  # no products: requantize the bias alone (exact on the host)
+        return ref.requantize(np.broadcast_to(bias.astype(np.int64), (m, n)), mult, s, bool(relu))
+    return _int8_mm(a, b, bias, mult, s, bool(relu), requant=True).astype(np.int8)
