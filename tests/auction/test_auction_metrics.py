@@ -1,0 +1,96 @@
+"""The independent checkers catch each kind of broken outcome."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from oasis_lab.market import generate_market
+from oasis_lab.params import AuctionParams
+from oasis_lab.auction.greedy import run_greedy
+from oasis_lab.auction.metrics import (
+    check_all,
+    check_budget_balance,
+    check_feasible,
+    check_individual_rationality,
+    check_prices,
+)
+
+
+@pytest.fixture(scope="module")
+def market():
+    return generate_market(200, 20, scenario="price_crossing", seed=4)
+
+
+@pytest.fixture(scope="module")
+def result(market):
+    return run_greedy(market)
+
+
+def with_trades(result, trades):
+    return dataclasses.replace(result, trades=trades)
+
+
+def test_a_greedy_outcome_passes_every_check(market, result):
+    table = check_all(market, result)
+    assert table["ok"].all(), table
+    assert list(table["check"]) == ["feasible", "individual_rationality", "budget_balance", "prices"]
+
+
+def test_capacity_excess_is_caught(market, result):
+    trades = result.trades.copy()
+    j = int(trades.loc[0, "provider"])
+    trades.loc[0, "units"] += market.capacity[j] + 1
+    report = check_feasible(market, with_trades(result, trades))
+    assert not report and report.counts["capacity"] == 1 and report.worst >= 1
+    assert report.counts["demand"] == 1  # the task now gets more than it asked for
+    assert f"provider {j} uses" in report.messages[0]
+
+
+def test_partly_served_and_unserved_traded_tasks_are_caught(market, result):
+    dropped = with_trades(result, result.trades.iloc[1:])
+    assert check_feasible(market, dropped).counts["demand"] == 1
+    i = int(result.trades.loc[0, "task"])
+    share = result.served_share.copy()
+    share[i] = 0.0
+    report = check_feasible(market, dataclasses.replace(result, served_share=share))
+    assert report.counts["unserved_traded"] == 1
+
+
+def test_unrunnable_type_is_caught():
+    market = generate_market(100, 20, scenario="heterogeneous", seed=2)
+    result = run_greedy(market)
+    trades = result.trades.copy()
+    cannot = np.argwhere(market.speed == 0)
+    j, t = cannot[0]
+    trades.loc[0, ["provider", "type"]] = [j, t]
+    assert check_feasible(market, with_trades(result, trades)).counts["not_runnable"] == 1
+
+
+def test_ir_violations_of_the_as_written_rule_are_counted(market):
+    result = run_greedy(market, AuctionParams(price_rule="as_written"))
+    report = check_individual_rationality(market, result)
+    assert report.counts["users"] == result.ir_violations_users > 0
+    assert report.counts["count_mismatch"] == 0
+    assert report.worst > 0
+    lied = dataclasses.replace(result, ir_violations_users=0)
+    assert check_individual_rationality(market, lied).counts["count_mismatch"] == 1
+
+
+def test_budget_imbalance_and_wrong_prices_are_caught(market, result):
+    revenue = result.provider_revenue.copy()
+    revenue[int(np.argmax(revenue))] += 1.0
+    assert check_budget_balance(market, dataclasses.replace(result, provider_revenue=revenue)).counts["balance"] == 1
+    trades = result.trades.copy()
+    trades.loc[0, "unit_price"] *= 1.01
+    assert check_prices(market, with_trades(result, trades)).counts["wrong_price"] == 1
+
+
+def test_checkers_refuse_foreign_results(market, result):
+    other = generate_market(10, 3, seed=0)
+    with pytest.raises(ValueError, match="outside"):
+        check_feasible(other, result)
+    with pytest.raises(ValueError, match="lacks column"):
+        check_prices(market, with_trades(result, result.trades.drop(columns="unit_price")))
