@@ -1,4 +1,5 @@
-// unary.wgsl: y = f(x) elementwise; entries `relu` (select, +0 for x <= 0) and `gelu` (mathlib).
+// unary.wgsl: y = f(x) elementwise; entries `relu` (select, +0 for x <= 0), `gelu` and `exp`
+// (mathlib).
 // requires: mathlib
 // Bindings: 0 uniform Params {n, cols (unused), stride, gelu_a, gelu_c}, 1 x, 2 y. Workgroup 256,
 // 2-D dispatch. The GELU constants come from the host (mathlib.GELU_A, GELU_C), never literals.
@@ -19,4 +20,11 @@ fn gelu(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.y * P.stride + gid.x;
     if (i >= P.n) { return; }
     y[i] = oasis_gelu(x[i], P.gelu_a, P.gelu_c);
+}
+
+@compute @workgroup_size(256)
+fn exp(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.y * P.stride + gid.x;
+    if (i >= P.n) { return; }
+    y[i] = oasis_exp(x[i]);
 }

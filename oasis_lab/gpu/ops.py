@@ -24,6 +24,7 @@ __all__ = [
     "add",
     "relu",
     "gelu",
+    "exp",
     "softmax",
     "layernorm",
     "attention",
@@ -128,6 +129,12 @@ def gelu(x: np.ndarray) -> np.ndarray:
     """GELU (tanh approximation, mathlib exp); twin of :func:`reference.gelu`."""
     x = _check.array("x", x, np.float32)
     return _elementwise("unary", "gelu", [("x", x)], x.size, 1, x.shape)
+
+
+def exp(x: np.ndarray) -> np.ndarray:
+    """Elementwise mathlib ``exp``; twin of :func:`reference.exp`."""
+    x = _check.array("x", x, np.float32)
+    return _elementwise("unary", "exp", [("x", x)], x.size, 1, x.shape)
 
 
 def softmax(x: np.ndarray) -> np.ndarray:

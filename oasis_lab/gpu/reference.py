@@ -53,6 +53,7 @@ __all__ = [
     "add",
     "relu",
     "gelu",
+    "exp",
     "softmax",
     "layernorm",
     "attention",
@@ -251,6 +252,12 @@ def gelu(x: np.ndarray) -> np.ndarray:
     """GELU (tanh approximation) through :func:`oasis_lab.gpu.mathlib.gelu`."""
     x = _check.array("x", x, np.float32)
     return mathlib.gelu(x)
+
+
+def exp(x: np.ndarray) -> np.ndarray:
+    """Elementwise ``exp`` through :func:`oasis_lab.gpu.mathlib.exp` (the kernels' exp)."""
+    x = _check.array("x", x, np.float32)
+    return mathlib.exp(x)
 
 
 def _seq_sum_cols(e: np.ndarray) -> np.ndarray:

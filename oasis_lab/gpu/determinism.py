@@ -1,0 +1,259 @@
+"""Determinism report: do repeated runs give one trace, and is it the numpy reference's?
+
+Whitepaper section 5: a fault proof recomputes one layer and compares it with the provider's
+committed output, so an honest provider must be reproducible (same bits run after run) and
+agree with the referee (same bits as the reference). :func:`check` measures both, per node:
+
+- ``distinct``: number of distinct output digests over ``runs`` runs (1 = run-to-run
+  deterministic).
+- ``equal_reference``: the first run's output equals the numpy reference trace bit for bit
+  (end to end: differences upstream propagate downstream).
+- ``equal_local``: recomputing the node with the numpy reference from the *same* opened inputs
+  (the referee's check, :func:`oasis_lab.gpu.model.run_node`) gives the same bits; this
+  isolates the kernel that differs.
+- ``max_ulp``, ``max_abs``: largest distance to the reference trace where not equal (ulp =
+  distance between the float32 bit patterns in order; integers: absolute difference).
+
+A single op can be checked too: ``check("softmax")`` builds a one-node model with seeded inputs
+(:func:`op_model`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.gpu import _check
+from oasis_lab.gpu.model import (
+    MODEL_NAMES,
+    OPS,
+    InputSpec,
+    Model,
+    Node,
+    Trace,
+    array_digest,
+    example_inputs,
+    load_model,
+    run,
+    run_node,
+)
+
+__all__ = ["DeterminismReport", "check", "op_model", "ulp_distance", "OP_EXAMPLES"]
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise distance in float32 ulp (``+0`` and ``-0`` are 0 apart); ``|a - b|`` for integers."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"a has shape {a.shape} but b has shape {b.shape}")
+    if a.dtype.kind in "iu":
+        return np.abs(a.astype(np.int64) - b.astype(np.int64))
+    if a.dtype != np.float32 or b.dtype != np.float32:
+        raise TypeError(f"ulp_distance needs float32 or integer arrays, got {a.dtype} and {b.dtype}")
+
+    def ordered(x: np.ndarray) -> np.ndarray:
+        i = x.view(np.int32).astype(np.int64)
+        mag = i & 0x7FFFFFFF
+        return np.where(i < 0, -mag, mag)
+
+    return np.abs(ordered(a) - ordered(b))
+
+
+#: Seeded example shapes of single-op checks: op -> (input specs, weight shapes, attrs).
+OP_EXAMPLES: dict[str, tuple[dict[str, InputSpec], dict[str, tuple], dict[str, Any]]] = {
+    "matmul": ({"x": InputSpec((67, 130), "float32", -2, 2)}, {"w": (130, 92)}, {"weight": "w"}),
+    "bias_add": ({"x": InputSpec((67, 130), "float32", -2, 2)}, {"b": (130,)}, {"bias": "b"}),
+    "add": ({"x": InputSpec((67, 130), "float32", -2, 2), "y": InputSpec((67, 130), "float32", -2, 2)}, {}, {}),
+    "relu": ({"x": InputSpec((67, 130), "float32", -2, 2)}, {}, {}),
+    "gelu": ({"x": InputSpec((67, 130), "float32", -8, 8)}, {}, {}),
+    "softmax": ({"x": InputSpec((67, 130), "float32", -8, 8)}, {}, {}),
+    "layernorm": (
+        {"x": InputSpec((67, 130), "float32", -2, 2)},
+        {"g": (130,), "b": (130,)},
+        {"gamma": "g", "beta": "b", "eps": 1e-5},
+    ),
+    "attention": (
+        {n: InputSpec((45, 64), "float32", -2, 2) for n in "qkv"}, {}, {"n_heads": 4},
+    ),
+    "embedding": ({"ids": InputSpec((45,), "int32", 0, 100)}, {"t": (100, 64), "p": (64, 64)},
+                  {"table": "t", "positions": "p"}),
+    "sample": ({"p": InputSpec((45, 100), "float32", 0, 1)}, {}, {}),
+    "int8_matmul": ({"x": InputSpec((67, 130), "int8", -128, 128)}, {"w": (130, 92)}, {"weight": "w"}),
+    "int8_matmul_requant": (
+        {"x": InputSpec((67, 130), "int8", -128, 128)},
+        {"w": (130, 92), "b": (92,)},
+        {"weight": "w", "bias": "b", "multiplier": 23456, "shift": 30, "relu": True},
+    ),
+}
+
+
+def op_model(op: str, seed: int = 0) -> tuple[Model, dict[str, np.ndarray]]:
+    """A one-node model of ``op`` with seeded weights and inputs (shapes of :data:`OP_EXAMPLES`,
+    deliberately not multiples of the workgroup sizes)."""
+    if op not in OP_EXAMPLES:
+        raise ValueError(f"op = {op!r} is unknown; choose one of {sorted(OP_EXAMPLES)}")
+    specs, wshapes, attrs = OP_EXAMPLES[op]
+    rng = np.random.default_rng(seed)
+    weights: dict[str, np.ndarray] = {}
+    for name, shape in wshapes.items():
+        if op.startswith("int8"):
+            lo, hi = (-128, 128) if name == "w" else (-2**20, 2**20)
+            dtype = np.int8 if name == "w" else np.int32
+            weights[name] = rng.integers(lo, hi, size=shape).astype(dtype)
+        else:
+            weights[name] = rng.standard_normal(shape).astype(np.float32)
+    inputs = {}
+    for name, spec in specs.items():
+        if spec.dtype == "float32":
+            x = rng.uniform(spec.low, spec.high, size=spec.shape).astype(np.float32)
+            if op == "sample":
+                x = (x / x.sum(axis=1, keepdims=True)).astype(np.float32)
+            inputs[name] = x
+        else:
+            inputs[name] = rng.integers(spec.low, spec.high, size=spec.shape).astype(spec.dtype)
+    model = Model(op, tuple(specs), (Node(op, op, tuple(specs), attrs),), weights, specs)
+    return model, inputs
+
+
+@dataclass(frozen=True, eq=False)
+class DeterminismReport:
+    """Per-node determinism of one model (or op) on one backend; see the module docstring."""
+
+    target: str
+    backend: str
+    engine: str
+    runs: int
+    seed: int
+    node_names: tuple[str, ...]
+    ops: tuple[str, ...]
+    distinct: np.ndarray
+    equal_reference: np.ndarray
+    equal_local: np.ndarray
+    max_ulp: np.ndarray
+    max_abs: np.ndarray
+
+    @property
+    def deterministic(self) -> bool:
+        """Every node gave one digest over all runs."""
+        return bool((self.distinct == 1).all())
+
+    @property
+    def bitwise_reference(self) -> bool:
+        """Every node equals the numpy reference bit for bit."""
+        return bool(self.equal_reference.all() and self.equal_local.all())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per node."""
+        return pd.DataFrame(
+            {
+                "node": list(self.node_names),
+                "op": list(self.ops),
+                "distinct_hashes": self.distinct,
+                "equal_reference": self.equal_reference,
+                "equal_local": self.equal_local,
+                "max_ulp": self.max_ulp,
+                "max_abs": self.max_abs,
+            }
+        )
+
+    def summary(self) -> str:
+        """One line: target, engine, runs, determinism and reference agreement."""
+        return (
+            f"{self.target} on {self.backend} ({self.engine}), {self.runs} runs: "
+            f"{int((self.distinct == 1).sum())}/{len(self.distinct)} nodes deterministic, "
+            f"{int(self.equal_reference.sum())}/{len(self.distinct)} bitwise equal to numpy "
+            f"(max {float(self.max_ulp.max(initial=0)):.0f} ulp)"
+        )
+
+
+def _engine(backend: str) -> str:
+    if backend == "numpy":
+        return f"numpy {np.__version__}"
+    from oasis_lab.gpu.device import adapter_info
+
+    info = adapter_info()
+    return f"{info['device']} ({info['backend_type']}, {info['adapter_type']})"
+
+
+def check(
+    target: Model | str,
+    runs: int = 20,
+    *,
+    backend: str = "webgpu",
+    inputs: dict[str, np.ndarray] | None = None,
+    seed: int = 0,
+) -> DeterminismReport:
+    """Run ``target`` ``runs`` times on ``backend`` and compare every node with the numpy reference.
+
+    Parameters
+    ----------
+    target : Model or str
+        A model, a shipped model name (:data:`~oasis_lab.gpu.model.MODEL_NAMES`) or an op name
+        (a one-node model from :func:`op_model`).
+    runs : int
+        Repetitions (``>= 1``).
+    backend : {"webgpu", "numpy"}
+    inputs : dict, optional
+        Model inputs; default the seeded example inputs.
+    seed : int
+        Seed of the example inputs and of the ``sample`` nodes.
+
+    Returns
+    -------
+    DeterminismReport
+    """
+    n_runs = _check.integer("runs", runs, lo=1)
+    if isinstance(target, str):
+        if target in MODEL_NAMES:
+            model = load_model(target)
+            default_inputs = example_inputs(model, seed)
+        elif target in OPS:
+            model, default_inputs = op_model(target, seed)
+        else:
+            raise ValueError(
+                f"target = {target!r} is neither a model {list(MODEL_NAMES)} nor an op {sorted(OPS)}"
+            )
+    elif isinstance(target, Model):
+        model = target
+        default_inputs = example_inputs(model, seed) if inputs is None else {}
+    else:
+        raise TypeError(f"target must be a Model or a name, got {type(target).__name__}")
+    feed = default_inputs if inputs is None else inputs
+    engine = _engine(backend)
+    traces: list[Trace] = [run(model, feed, backend=backend, seed=seed) for _ in range(n_runs)]
+    reference = run(model, feed, backend="numpy", seed=seed)
+    first = traces[0]
+    n = len(model.nodes)
+    distinct = np.array([len({array_digest(t.outputs[i]) for t in traces}) for i in range(n)])
+    eq_ref = np.zeros(n, dtype=bool)
+    eq_local = np.zeros(n, dtype=bool)
+    max_ulp = np.zeros(n)
+    max_abs = np.zeros(n)
+    values = dict(feed)
+    for i, node in enumerate(model.nodes):
+        out, want = first.outputs[i], reference.outputs[i]
+        eq_ref[i] = out.dtype == want.dtype and out.shape == want.shape and out.tobytes() == want.tobytes()
+        local = run_node(model, i, [values[s] for s in node.inputs], backend="numpy", seed=seed)
+        eq_local[i] = local.tobytes() == out.tobytes()
+        values[node.name] = out
+        if not eq_ref[i] and out.size:
+            max_ulp[i] = float(ulp_distance(out, want).max())
+            max_abs[i] = float(np.abs(out.astype(np.float64) - want.astype(np.float64)).max())
+    return DeterminismReport(
+        target=model.name,
+        backend=backend,
+        engine=engine,
+        runs=n_runs,
+        seed=int(seed),
+        node_names=model.node_names,
+        ops=tuple(nd.op for nd in model.nodes),
+        distinct=distinct,
+        equal_reference=eq_ref,
+        equal_local=eq_local,
+        max_ulp=max_ulp,
+        max_abs=max_abs,
+    )
