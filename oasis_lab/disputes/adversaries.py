@@ -1,0 +1,511 @@
+"""Dispute strategies: the honest party and the adversaries a researcher extends (section 5).
+
+A strategy decides what a party computes and commits to (:meth:`Strategy.prepare`) and how it
+plays the dispute game of :mod:`oasis_lab.disputes.bisection`: reveal commitments at split
+points (the defending provider), choose the first disagreeing part (the challenger), open node
+inputs and outputs for the referee. :class:`Strategy` itself is the honest party; an adversary
+overrides one or more hooks. ``honest`` is the ground truth the studies score against (an
+honest provider must never be convicted, a cheater always).
+
+Provider adversaries: :class:`PerturbNode` (one chosen node wrong), :class:`SkipNode` (a lazy
+provider skips a node), :class:`ModelSwap` (runs a cheaper substitute model),
+:class:`WrongAfter` (correct up to a node, made up afterwards), :class:`BelowTolerance` (a few
+ULPs at one node), :class:`Launder` (a few ULPs, then a real cheat later),
+:class:`Equivocator` (inconsistent reveals or openings). Challenger adversaries:
+:class:`LyingChallenger` (commits a wrong trace against an honest provider),
+:class:`RandomChallenger` (random parts, fabricated claims), :class:`FakeFinalChallenger`.
+Either side: :class:`Timeout` (no answer within the round's clock). :class:`OtherDevice` is an
+*honest* provider whose device rounds one node differently from the referee's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from oasis_lab.disputes.trace import (
+    DIGEST_SIZE,
+    CommittedTrace,
+    Computation,
+    InputOpening,
+    Perturbation,
+    make_input_opening,
+)
+
+__all__ = [
+    "PartyState",
+    "Reply",
+    "Choice",
+    "Strategy",
+    "Honest",
+    "PerturbNode",
+    "SkipNode",
+    "ModelSwap",
+    "WrongAfter",
+    "BelowTolerance",
+    "OtherDevice",
+    "Launder",
+    "Equivocator",
+    "LyingChallenger",
+    "RandomChallenger",
+    "FakeFinalChallenger",
+    "Timeout",
+    "perturb_element",
+    "shift_ulps",
+]
+
+
+@dataclass(frozen=True)
+class PartyState:
+    """What a party holds during a dispute.
+
+    Attributes
+    ----------
+    trace : CommittedTrace
+        The trace whose head the party published.
+    computation : Computation
+        The disputed computation (graph, digests).
+    rng : numpy.random.Generator
+        The party's randomness (seeded by the dispute).
+    alt : CommittedTrace or None
+        A second trace an equivocating party keeps.
+    """
+
+    trace: CommittedTrace
+    computation: Computation
+    rng: np.random.Generator
+    alt: CommittedTrace | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Commitments revealed at the requested nodes, shape ``(m, 32)``, and the answer time."""
+
+    values: np.ndarray
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The challenger's pick: the first part it disagrees with.
+
+    ``claim`` is its own commitment at the part's end (``None`` for the last part, whose end is
+    already disputed); choosing part ``j`` accepts the provider's commitment at the end of part
+    ``j - 1``.
+    """
+
+    part: int
+    claim: bytes | None
+    latency_s: float = 0.0
+
+
+# --- perturbation helpers -------------------------------------------------------------------
+
+
+def perturb_element(output: np.ndarray, *, scale: float = 0.01, element: int = 0) -> np.ndarray:
+    """Copy of ``output`` with one element visibly wrong.
+
+    Floats move by ``scale * max(1, |x|)``, integers by 1 (wrapping), booleans flip.
+    """
+    out = np.array(output, copy=True)
+    flat = out.reshape(-1)
+    if flat.size == 0:
+        raise ValueError("cannot perturb an empty output")
+    i = element % flat.size
+    kind = out.dtype.kind
+    if kind == "f":
+        x = flat[i]
+        step = scale * max(1.0, abs(float(x))) if math.isfinite(float(x)) else 1.0
+        new = out.dtype.type(float(x) + step) if math.isfinite(float(x)) else out.dtype.type(0)
+        if new == x:  # scale below the spacing at x: fall back to one ULP
+            new = np.nextafter(x, out.dtype.type(np.inf))
+        flat[i] = new
+    elif kind in "iu":
+        info = np.iinfo(out.dtype)
+        flat[i] = flat[i] + 1 if flat[i] < info.max else info.min
+    elif kind == "b":
+        flat[i] = not flat[i]
+    else:
+        raise TypeError(f"cannot perturb an output of dtype {out.dtype}")
+    return out
+
+
+def shift_ulps(output: np.ndarray, ulps: int = 1, *, element: int = 0) -> np.ndarray:
+    """Copy of ``output`` with one float element moved ``ulps`` units in the last place up."""
+    out = np.array(output, copy=True)
+    flat = out.reshape(-1)
+    if out.dtype.kind != "f":
+        return perturb_element(out, element=element)
+    i = element % flat.size
+    x = flat[i]
+    for _ in range(int(ulps)):
+        x = np.nextafter(x, out.dtype.type(np.inf))
+    flat[i] = x
+    return out
+
+
+def _resolve(computation: Computation, node: int | str) -> int:
+    return computation.graph.node_index(node)
+
+
+# --- the honest party -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """The honest party; adversaries override hooks.
+
+    Hooks
+    -----
+    prepare(computation, rng) -> PartyState
+        Run the computation and commit. Honest: the honest trace.
+    reveal(state, nodes, round_no) -> Reply
+        Commitments at ``nodes`` (round 0: the final commitment). Honest: its own chain.
+    choose(state, nodes, revealed, round_no) -> Choice
+        The first part whose end commitment differs from its own (or the last part).
+    open_inputs(state, k) -> InputOpening
+        Node ``k``'s inputs with their chain path, from its own trace.
+    open_output(state, k) -> ndarray
+        Its output of node ``k``.
+    """
+
+    @property
+    def honest(self) -> bool:
+        """Ground truth: does this party follow the protocol and compute correctly?"""
+        return True
+
+    @property
+    def label(self) -> str:
+        """Short description for transcripts and tables."""
+        fields_ = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"{type(self).__name__}({fields_})"
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        return PartyState(computation.honest_trace, computation, rng)
+
+    def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
+        return Reply(state.trace.chain[nodes])
+
+    def choose(
+        self, state: PartyState, nodes: np.ndarray, revealed: np.ndarray, round_no: int
+    ) -> Choice:
+        own = state.trace.chain[nodes]
+        diff = np.any(own != revealed, axis=1)
+        if diff.any():
+            j = int(np.argmax(diff))
+            return Choice(j, own[j].tobytes())
+        return Choice(len(nodes), None)
+
+    def open_inputs(self, state: PartyState, k: int) -> InputOpening:
+        return make_input_opening(state.trace, state.computation.graph, k)
+
+    def open_output(self, state: PartyState, k: int) -> np.ndarray:
+        return state.trace.output(k)
+
+
+@dataclass(frozen=True)
+class Honest(Strategy):
+    """The honest party: computes correctly, reveals and opens its own trace."""
+
+
+# --- provider adversaries --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PerturbNode(Strategy):
+    """Computes honestly except that one element of node ``node``'s output is wrong by
+    ``scale`` (relative); later nodes compute on the wrong value. The dispute must name
+    exactly ``node``."""
+
+    node: int | str = 0
+    scale: float = 0.01
+    element: int = 0
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def _perturbation(self) -> Perturbation:
+        scale, element = self.scale, self.element
+        return lambda k, out, ins: perturb_element(out, scale=scale, element=element)
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+        return PartyState(computation.trace({k: self._perturbation()}), computation, rng)
+
+
+@dataclass(frozen=True)
+class SkipNode(Strategy):
+    """A lazy provider: skips node ``node``, passing its first input through when the shapes
+    match (a skipped layer) and zeros otherwise."""
+
+    node: int | str = 0
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+
+        def skip(k: int, out: np.ndarray, ins: Sequence[np.ndarray]) -> np.ndarray:
+            for x in ins:
+                x = np.asarray(x)
+                if x.shape == out.shape and x.dtype == out.dtype:
+                    return x.copy()
+            return np.zeros_like(out)
+
+        return PartyState(computation.trace({k: skip}), computation, rng)
+
+
+@dataclass(frozen=True)
+class ModelSwap(Strategy):
+    """Runs a cheaper substitute of the agreed model (weights rounded through float16 for an
+    executed model, other weights for a synthetic one) and claims the agreed model's genesis.
+    The dispute names the first node whose output the swap changes."""
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        return PartyState(computation.substitute().honest_trace, computation, rng)
+
+
+@dataclass(frozen=True)
+class WrongAfter(Strategy):
+    """Correct up to and including node ``node``, then makes up every later output (random
+    values of the right shape) instead of computing. The dispute names ``node + 1``."""
+
+    node: int | str = 0
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+        if k >= computation.n_nodes - 1:
+            raise ValueError(f"WrongAfter node = {self.node!r} is the last node: nothing is wrong")
+        gen = np.random.default_rng(rng.integers(2**63))
+
+        def made_up(j: int, out: np.ndarray, ins: Sequence[np.ndarray]) -> np.ndarray:
+            if out.dtype.kind == "f":
+                fake = gen.uniform(1.0, 2.0, size=out.shape).astype(out.dtype)
+            else:
+                fake = perturb_element(out)
+            return fake if not np.array_equal(fake, out) else perturb_element(out)
+
+        perturb = {j: made_up for j in range(k + 1, computation.n_nodes)}
+        return PartyState(computation.trace(perturb), computation, rng)
+
+
+@dataclass(frozen=True)
+class BelowTolerance(Strategy):
+    """Moves one element of node ``node`` by ``ulps`` ULPs: convicted in exact mode, upheld
+    by a tolerance referee whose ``max_ulp >= ulps``."""
+
+    node: int | str = 0
+    ulps: int = 1
+    element: int = 0
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+        ulps, element = self.ulps, self.element
+        return PartyState(
+            computation.trace({k: lambda j, out, ins: shift_ulps(out, ulps, element=element)}),
+            computation,
+            rng,
+        )
+
+
+@dataclass(frozen=True)
+class OtherDevice(BelowTolerance):
+    """An *honest* provider whose device rounds node ``node`` ``ulps`` ULPs away from the
+    referee's (e.g. a different ``exp``). Exact mode convicts it: a wrongful slash."""
+
+    @property
+    def honest(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Launder(Strategy):
+    """A few ULPs at ``small_node``, then a real cheat (``scale``) at ``big_node``.
+
+    The hash chain diverges first at ``small_node``; a tolerance referee upholds it there and
+    never sees ``big_node``. Exact mode convicts at ``small_node``.
+    """
+
+    small_node: int | str = 0
+    big_node: int | str = 1
+    ulps: int = 1
+    scale: float = 0.5
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        a, b = _resolve(computation, self.small_node), _resolve(computation, self.big_node)
+        if not a < b:
+            raise ValueError(f"small_node = {self.small_node!r} must come before big_node = {self.big_node!r}")
+        ulps, scale = self.ulps, self.scale
+        perturb: dict[int, Perturbation] = {
+            a: lambda j, out, ins: shift_ulps(out, ulps),
+            b: lambda j, out, ins: perturb_element(out, scale=scale),
+        }
+        return PartyState(computation.trace(perturb), computation, rng)
+
+
+@dataclass(frozen=True)
+class Equivocator(Strategy):
+    """A cheater at ``node`` that answers inconsistently with its own commitments.
+
+    ``mode="reveal"``: publishes the cheated final commitment but reveals the honest chain at
+    split points, steering the dispute to the last node, where its claim cannot be opened
+    from the agreed prefix. ``mode="inputs"``: reveals its cheated chain consistently but
+    opens altered inputs to the referee, trying to make the recomputation match its output.
+    """
+
+    node: int | str = 0
+    mode: str = "reveal"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("reveal", "inputs"):
+            raise ValueError(f"mode = {self.mode!r} is not one of ['reveal', 'inputs']")
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+        cheated = computation.trace({k: lambda j, out, ins: perturb_element(out)})
+        return PartyState(cheated, computation, rng, alt=computation.honest_trace)
+
+    def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
+        if self.mode == "reveal" and round_no > 0 and state.alt is not None:
+            return Reply(state.alt.chain[nodes])
+        return Reply(state.trace.chain[nodes])
+
+    def open_inputs(self, state: PartyState, k: int) -> InputOpening:
+        source = state.alt if self.mode == "reveal" and state.alt is not None else state.trace
+        opening = make_input_opening(source, state.computation.graph, k)
+        if self.mode == "inputs" and opening.outputs:
+            outs = list(opening.outputs)
+            outs[-1] = perturb_element(outs[-1])
+            opening = InputOpening(
+                opening.node, opening.input_nodes, tuple(outs), opening.start_commitment, opening.path
+            )
+        return opening
+
+
+# --- challenger adversaries ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LyingChallenger(PerturbNode):
+    """A challenger that commits to a trace wrong at ``node`` and challenges an honest
+    provider with it. The dispute names ``node`` and the referee upholds the provider."""
+
+
+@dataclass(frozen=True)
+class RandomChallenger(Strategy):
+    """A challenger that publishes a fabricated final commitment and, each round, picks a
+    random part and claims a random commitment for its end."""
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
+        return Reply(state.rng.integers(0, 256, size=(len(nodes), DIGEST_SIZE), dtype=np.uint8))
+
+    def choose(
+        self, state: PartyState, nodes: np.ndarray, revealed: np.ndarray, round_no: int
+    ) -> Choice:
+        j = int(state.rng.integers(0, len(nodes) + 1))
+        claim = (
+            state.rng.integers(0, 256, size=DIGEST_SIZE, dtype=np.uint8).tobytes()
+            if j < len(nodes)
+            else None
+        )
+        return Choice(j, claim)
+
+
+@dataclass(frozen=True)
+class FakeFinalChallenger(Strategy):
+    """Computes honestly but publishes a fabricated final commitment: every split point then
+    agrees and the dispute walks to the last node, where the referee upholds the provider."""
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
+        values = np.array(state.trace.chain[nodes], copy=True)
+        if round_no == 0:
+            values[:, 0] ^= 0xFF
+        return Reply(values)
+
+    def choose(
+        self, state: PartyState, nodes: np.ndarray, revealed: np.ndarray, round_no: int
+    ) -> Choice:
+        return Choice(len(nodes), None)
+
+
+# --- either side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timeout(Strategy):
+    """Plays like ``base`` but answers round ``at_round`` after ``latency_s`` seconds (past
+    the round's clock by default): the party loses by default."""
+
+    base: Strategy = field(default_factory=Honest)
+    at_round: int = 1
+    latency_s: float = math.inf
+
+    @property
+    def honest(self) -> bool:
+        return False
+
+    @property
+    def label(self) -> str:
+        return f"Timeout(base={self.base.label}, at_round={self.at_round}, latency_s={self.latency_s})"
+
+    def _late(self, round_no: int) -> float:
+        return self.latency_s if round_no == self.at_round else 0.0
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        return self.base.prepare(computation, rng)
+
+    def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
+        r = self.base.reveal(state, nodes, round_no)
+        return Reply(r.values, r.latency_s + self._late(round_no))
+
+    def choose(
+        self, state: PartyState, nodes: np.ndarray, revealed: np.ndarray, round_no: int
+    ) -> Choice:
+        c = self.base.choose(state, nodes, revealed, round_no)
+        return Choice(c.part, c.claim, c.latency_s + self._late(round_no))
+
+    def open_inputs(self, state: PartyState, k: int) -> InputOpening:
+        return self.base.open_inputs(state, k)
+
+    def open_output(self, state: PartyState, k: int) -> np.ndarray:
+        return self.base.open_output(state, k)
+
+
+def describe(strategy: Any) -> str:
+    """Label of a strategy (its class and fields)."""
+    return strategy.label if isinstance(strategy, Strategy) else repr(strategy)

@@ -1,0 +1,621 @@
+"""The k-way bisection game over the model DAG (whitepaper section 5).
+
+Section 5 uses "the interactive bisection scheme" of Arbitrum [8] over "the topological order
+of the model DAG", after which "a single service provider is assigned to recompute". The game
+implemented here, between a provider ``P`` (defender) and a challenger ``C``, each holding a
+committed trace (:mod:`oasis_lab.disputes.trace`) of ``n`` nodes:
+
+* Round 0: both publish their final commitments ``c_{n-1}``; equal ones end the challenge
+  (``challenger_wrong``, reason ``no_disagreement``).
+* Invariant: the parties agree on ``c_{lo-1}`` (``c_{-1}`` is the public genesis) and
+  disagree on ``c_hi``. While ``lo < hi``: ``P`` reveals its commitments at the ends of the
+  first ``a - 1`` of ``a = min(arity, hi - lo + 1)`` near-equal parts of ``[lo, hi]``; ``C``
+  picks the first part whose end it disagrees with (accepting the end of the part before) and
+  states its own commitment there. After ``r`` rounds at most ``ceil(n / arity^r)`` nodes
+  remain, so the game takes at most ``ceil(log_arity n)`` rounds.
+* With ``lo = hi = k``: ``P`` opens node ``k``'s inputs against the agreed ``c_{k-1}``; the
+  referee (:mod:`oasis_lab.disputes.referee`) recomputes node ``k`` and rules.
+
+A party that answers after the round's clock loses (``timeout``); one whose answer is not
+well formed loses (``malformed``); a challenger whose claimed commitment equals the
+provider's contradicts its own challenge (``no_disagreement``); a party whose opening does
+not match its commitments loses (``failed_opening``).
+
+Because the hash chain makes disagreement monotone, an honest challenger against a provider
+whose trace first diverges at node ``k`` always isolates exactly ``k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
+from oasis_lab.disputes.graph import DisputeGraph
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
+from oasis_lab.disputes.trace import (
+    DIGEST_SIZE,
+    CommitmentMismatch,
+    Computation,
+    ModelComputation,
+    SyntheticComputation,
+    verify_input_opening,
+    verify_output_opening,
+)
+
+__all__ = [
+    "max_rounds",
+    "split_points",
+    "RoundRecord",
+    "DisputeOutcome",
+    "DisputeBatch",
+    "play",
+    "run_dispute",
+    "run_disputes",
+    "as_computation",
+]
+
+
+def max_rounds(n_nodes: int, arity: int) -> int:
+    """``ceil(log_arity(n_nodes))`` in exact integer arithmetic: the game's round bound."""
+    if isinstance(arity, bool) or not isinstance(arity, (int, np.integer)) or arity < 2:
+        raise ValueError(f"arity = {arity!r} must be an integer >= 2")
+    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
+        raise ValueError(f"n_nodes = {n_nodes!r} must be an integer >= 1")
+    rounds, reach = 0, 1
+    while reach < n_nodes:
+        reach *= int(arity)
+        rounds += 1
+    return rounds
+
+
+def split_points(lo: int, hi: int, arity: int) -> np.ndarray:
+    """Ends of the first ``a - 1`` of ``a = min(arity, hi - lo + 1)`` near-equal parts of
+    ``[lo, hi]`` (the first ``(hi - lo + 1) mod a`` parts are one node longer)."""
+    size = hi - lo + 1
+    if size < 2:
+        raise ValueError(f"cannot split [{lo}, {hi}]: fewer than two nodes")
+    a = min(int(arity), size)
+    base, rem = divmod(size, a)
+    sizes = np.full(a, base, dtype=np.int64)
+    sizes[:rem] += 1
+    return lo + np.cumsum(sizes[:-1]) - 1
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One round of the transcript (round 0: the final commitments).
+
+    ``revealed`` and ``claim`` are hex prefixes of the commitments exchanged.
+    """
+
+    round: int
+    lo: int
+    hi: int
+    split_points: tuple[int, ...]
+    revealed: tuple[str, ...]
+    part: int
+    claim: str
+    new_lo: int
+    new_hi: int
+
+
+@dataclass(frozen=True)
+class DisputeOutcome:
+    """Result of one dispute.
+
+    Attributes
+    ----------
+    model : str
+    n_nodes, arity : int
+    disputed_node : int
+        The isolated node ``k`` (``-1`` when the dispute ended before isolating one).
+    disputed_name : str
+    rounds : int
+        Bisection rounds played (round 0, the final commitments, not counted).
+    max_rounds : int
+        ``ceil(log_arity(n_nodes))``.
+    hashes_exchanged : int
+        Commitments and digests sent: 2 final commitments, ``a - 1`` per round from the
+        provider, 1 per round from the challenger (unless it picks the last part), and the
+        opening path of the disputed node's inputs.
+    bytes_opened : int
+        Output bytes opened to the referee (inputs; plus both outputs in tolerance mode).
+    referee_flops : float
+        FLOPs the referee spent (the disputed node's).
+    referee_flops_share : float
+        ``referee_flops`` over the whole inference's FLOPs.
+    verdict : str
+        ``provider_guilty``, ``challenger_wrong`` or ``ambiguous``.
+    reason : str
+        See :class:`~oasis_lab.disputes.referee.Ruling`.
+    provider, challenger : str
+        Strategy labels.
+    provider_honest, challenger_honest : bool
+        Ground truth of the strategies.
+    transcript : tuple of RoundRecord
+    ruling : Ruling or None
+        The referee's ruling when it ruled.
+    """
+
+    model: str
+    n_nodes: int
+    arity: int
+    disputed_node: int
+    disputed_name: str
+    rounds: int
+    max_rounds: int
+    hashes_exchanged: int
+    bytes_opened: int
+    referee_flops: float
+    referee_flops_share: float
+    verdict: str
+    reason: str
+    provider: str
+    challenger: str
+    provider_honest: bool
+    challenger_honest: bool
+    transcript: tuple[RoundRecord, ...] = field(default=(), repr=False)
+    ruling: Ruling | None = field(default=None, repr=False)
+
+    @property
+    def provider_convicted(self) -> bool:
+        """Whether the provider was found guilty."""
+        return self.verdict == "provider_guilty"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The transcript, one row per round."""
+        return pd.DataFrame(
+            [
+                {
+                    "round": r.round,
+                    "interval": f"[{r.lo}, {r.hi}]",
+                    "split_points": list(r.split_points),
+                    "provider_reveals": list(r.revealed),
+                    "challenger_picks": r.part,
+                    "challenger_claims": r.claim,
+                    "next_interval": f"[{r.new_lo}, {r.new_hi}]",
+                }
+                for r in self.transcript
+            ]
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers as a dict (for tables and JSON)."""
+        return {
+            "model": self.model,
+            "n_nodes": self.n_nodes,
+            "arity": self.arity,
+            "provider": self.provider,
+            "challenger": self.challenger,
+            "disputed_node": self.disputed_node,
+            "disputed_name": self.disputed_name,
+            "rounds": self.rounds,
+            "max_rounds": self.max_rounds,
+            "hashes_exchanged": self.hashes_exchanged,
+            "bytes_opened": self.bytes_opened,
+            "referee_flops": self.referee_flops,
+            "referee_flops_share": self.referee_flops_share,
+            "verdict": self.verdict,
+            "reason": self.reason,
+        }
+
+
+def _hex(b: bytes | np.ndarray) -> str:
+    return (b.tobytes() if isinstance(b, np.ndarray) else b).hex()[:12]
+
+
+def _well_formed(values: Any, m: int) -> bool:
+    return (
+        isinstance(values, np.ndarray)
+        and values.dtype == np.uint8
+        and values.shape == (m, DIGEST_SIZE)
+    )
+
+
+class _Ended(Exception):
+    """Internal: the dispute ended early with a verdict."""
+
+    def __init__(self, verdict: str, reason: str, detail: str = "") -> None:
+        super().__init__(detail)
+        self.ruling = Ruling(verdict, reason, detail=detail)
+
+
+def play(
+    computation: Computation,
+    provider: Strategy,
+    challenger: Strategy,
+    *,
+    params: DisputeParams | None = None,
+    referee: Referee | None = None,
+    seed: int | tuple[int, ...] = 0,
+    record: bool = True,
+) -> DisputeOutcome:
+    """Play one dispute over ``computation`` (whitepaper section 5).
+
+    Parameters
+    ----------
+    computation : Computation
+        The disputed inference (executed model or synthetic).
+    provider, challenger : Strategy
+        The parties (:class:`~oasis_lab.disputes.adversaries.Honest` or an adversary).
+    params : DisputeParams, optional
+        Arity, comparison, round clock.
+    referee : Referee, optional
+        Default: the one ``params`` describes.
+    seed : int or tuple of int
+        Seeds the parties' randomness (non-negative).
+    record : bool, default True
+        Keep the round-by-round transcript (off in large batches).
+
+    Returns
+    -------
+    DisputeOutcome
+    """
+    params = params if params is not None else DisputeParams()
+    referee = referee if referee is not None else Referee.from_params(params)
+    graph = computation.graph
+    n = graph.n_nodes
+    arity = params.arity
+    clock = params.round_timeout_s
+    base = [int(x) for x in np.atleast_1d(seed)]
+    p_rng = np.random.default_rng([*base, 0])
+    c_rng = np.random.default_rng([*base, 1])
+    ps: PartyState = provider.prepare(computation, p_rng)
+    cs: PartyState = challenger.prepare(computation, c_rng)
+    transcript: list[RoundRecord] = []
+    hashes = 0
+    bytes_opened = 0
+    rounds = 0
+    k = -1
+    ruling: Ruling
+
+    try:
+        # round 0: final commitments
+        last = np.array([n - 1])
+        rp = provider.reveal(ps, last, 0)
+        if not _well_formed(rp.values, 1):
+            raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
+        if rp.latency_s > clock:
+            raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
+        rc = challenger.reveal(cs, last, 0)
+        if not _well_formed(rc.values, 1):
+            raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
+        if rc.latency_s > clock:
+            raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
+        hashes += 2
+        p_hi = rp.values[0].tobytes()
+        q_hi = rc.values[0].tobytes()
+        if record:
+            transcript.append(
+                RoundRecord(0, 0, n - 1, (n - 1,), (_hex(p_hi),), 0, _hex(q_hi), 0, n - 1)
+            )
+        if p_hi == q_hi:
+            raise _Ended("challenger_wrong", "no_disagreement", "final commitments are equal")
+
+        lo, hi = 0, n - 1
+        agreed = computation.genesis
+        while lo < hi:
+            rounds += 1
+            pts = split_points(lo, hi, arity)
+            m = len(pts)
+            rp = provider.reveal(ps, pts, rounds)
+            if not _well_formed(rp.values, m):
+                raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
+            if rp.latency_s > clock:
+                raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
+            hashes += m
+            ch = challenger.choose(cs, pts, rp.values, rounds)
+            if ch.latency_s > clock:
+                raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
+            j = ch.part
+            if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:
+                raise _Ended("challenger_wrong", "malformed", f"round {rounds}: part {j!r} invalid")
+            new_lo = lo if j == 0 else int(pts[j - 1]) + 1
+            new_hi = int(pts[j]) if j < m else hi
+            claim_hex = ""
+            if j > 0:
+                agreed = rp.values[j - 1].tobytes()
+            if j < m:
+                if not isinstance(ch.claim, bytes) or len(ch.claim) != DIGEST_SIZE:
+                    raise _Ended("challenger_wrong", "malformed", f"round {rounds}: no claim")
+                hashes += 1
+                p_hi = rp.values[j].tobytes()
+                q_hi = ch.claim
+                claim_hex = _hex(q_hi)
+            if record:
+                transcript.append(
+                    RoundRecord(
+                        rounds,
+                        lo,
+                        hi,
+                        tuple(int(x) for x in pts),
+                        tuple(_hex(v) for v in rp.values),
+                        j,
+                        claim_hex,
+                        new_lo,
+                        new_hi,
+                    )
+                )
+            if j < m and p_hi == q_hi:
+                raise _Ended(
+                    "challenger_wrong",
+                    "no_disagreement",
+                    f"round {rounds}: challenger claims the provider's own commitment",
+                )
+            lo, hi = new_lo, new_hi
+
+        # one node left: open its inputs and let the referee rule
+        k = lo
+        opening = provider.open_inputs(ps, k)
+        try:
+            verify_input_opening(opening, graph, agreed, computation.digest)
+        except CommitmentMismatch as exc:
+            raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
+        hashes += opening.hashes
+        bytes_opened += opening.nbytes
+        recomputed = referee.recompute(computation, k, opening.outputs)
+        if referee.comparison == "exact":
+            ruling = referee.rule_exact(computation, recomputed, agreed, p_hi, q_hi)
+        else:
+            po = np.asarray(provider.open_output(ps, k))
+            try:
+                verify_output_opening(agreed, p_hi, computation.digest(po))
+            except CommitmentMismatch as exc:
+                raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
+            co = np.asarray(challenger.open_output(cs, k))
+            try:
+                verify_output_opening(agreed, q_hi, computation.digest(co))
+            except CommitmentMismatch as exc:
+                raise _Ended("challenger_wrong", "failed_opening", f"node {k}: {exc}") from None
+            bytes_opened += po.nbytes + co.nbytes
+            ruling = referee.rule_tolerance(recomputed, po, co)
+    except _Ended as end:
+        ruling = end.ruling
+
+    total = float(graph.flops.sum())
+    flops = float(graph.flops[k]) if k >= 0 else 0.0
+    return DisputeOutcome(
+        model=graph.name,
+        n_nodes=n,
+        arity=arity,
+        disputed_node=k,
+        disputed_name=graph.node_names[k] if k >= 0 else "",
+        rounds=rounds,
+        max_rounds=max_rounds(n, arity),
+        hashes_exchanged=hashes,
+        bytes_opened=bytes_opened,
+        referee_flops=flops,
+        referee_flops_share=flops / total if total > 0 else 0.0,
+        verdict=ruling.verdict,
+        reason=ruling.reason,
+        provider=describe(provider),
+        challenger=describe(challenger),
+        provider_honest=provider.honest,
+        challenger_honest=challenger.honest,
+        transcript=tuple(transcript),
+        ruling=ruling,
+    )
+
+
+def as_computation(
+    model: Any,
+    inputs: dict[str, np.ndarray] | None = None,
+    *,
+    backend: str = "numpy",
+    seed: int = 0,
+) -> Computation:
+    """A :class:`Computation` from a computation, a :class:`DisputeGraph` (synthetic values),
+    a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``."""
+    if isinstance(model, Computation):
+        if inputs is not None:
+            raise ValueError("inputs must be None when model is already a Computation")
+        return model
+    if isinstance(model, DisputeGraph):
+        if inputs is not None:
+            raise ValueError("inputs must be None for a synthetic DisputeGraph")
+        return SyntheticComputation(model, seed=seed)
+    from oasis_lab.gpu import model as gpu_model
+
+    if isinstance(model, str):
+        model = gpu_model.load_model(model)
+    if not hasattr(model, "nodes") or not hasattr(model, "input_names"):
+        raise TypeError(
+            f"model must be a Computation, DisputeGraph, model name or Model, got {type(model).__name__}"
+        )
+    if inputs is None:
+        inputs = gpu_model.example_inputs(model, seed=seed)
+    return ModelComputation(model, inputs, backend=backend, seed=seed)
+
+
+def _params(params: DisputeParams | None, arity: int | None) -> DisputeParams:
+    params = params if params is not None else DisputeParams()
+    if not isinstance(params, DisputeParams):
+        raise TypeError(f"params must be DisputeParams, got {type(params).__name__}")
+    return params if arity is None else params.replace(arity=arity)
+
+
+def run_dispute(
+    model: Any,
+    inputs: dict[str, np.ndarray] | None = None,
+    provider: Strategy | None = None,
+    challenger: Strategy | None = None,
+    *,
+    arity: int | None = None,
+    referee: Referee | None = None,
+    params: DisputeParams | None = None,
+    seed: int = 0,
+    backend: str = "numpy",
+    record: bool = True,
+) -> DisputeOutcome:
+    """Challenge one inference and play the dispute to a verdict (whitepaper section 5).
+
+    Parameters
+    ----------
+    model : Computation, DisputeGraph, str or oasis_lab.gpu.model.Model
+        What was computed. A name or ``Model`` is executed on ``backend`` with ``inputs``
+        (default: ``example_inputs(model, seed)``); a ``DisputeGraph`` gets synthetic values.
+    inputs : dict of str to ndarray, optional
+    provider, challenger : Strategy, optional
+        Default :class:`~oasis_lab.disputes.adversaries.Honest`.
+    arity : int, optional
+        Overrides ``params.arity`` (``>= 2``).
+    referee : Referee, optional
+        Default: ``Referee.from_params(params)``.
+    params : DisputeParams, optional
+    seed : int
+    backend : str
+        Backend of the honest run of an executed model.
+    record : bool
+        Keep the transcript.
+
+    Returns
+    -------
+    DisputeOutcome
+
+    Examples
+    --------
+    >>> from oasis_lab.disputes.graph import synthetic_graph
+    >>> from oasis_lab.disputes.adversaries import PerturbNode
+    >>> out = run_dispute(synthetic_graph(100), provider=PerturbNode(node=37), arity=4)
+    >>> out.disputed_node, out.verdict, out.rounds <= out.max_rounds
+    (37, 'provider_guilty', True)
+    """
+    params = _params(params, arity)
+    computation = as_computation(model, inputs, backend=backend, seed=seed)
+    return play(
+        computation,
+        provider if provider is not None else Honest(),
+        challenger if challenger is not None else Honest(),
+        params=params,
+        referee=referee,
+        seed=seed,
+        record=record,
+    )
+
+
+@dataclass(frozen=True)
+class DisputeBatch:
+    """Many disputes over one computation, as parallel arrays.
+
+    Attributes
+    ----------
+    model : str
+    n_nodes, arity : int
+    provider, challenger : tuple of str
+        Strategy labels.
+    provider_honest, challenger_honest : ndarray of bool
+    disputed_node, rounds, hashes_exchanged, bytes_opened : ndarray of int64
+    referee_flops, referee_flops_share : ndarray of float64
+    verdict : ndarray of int8
+        Index into :data:`~oasis_lab.disputes.referee.VERDICTS`.
+    reason : tuple of str
+    """
+
+    model: str
+    n_nodes: int
+    arity: int
+    provider: tuple[str, ...]
+    challenger: tuple[str, ...]
+    provider_honest: np.ndarray
+    challenger_honest: np.ndarray
+    disputed_node: np.ndarray
+    rounds: np.ndarray
+    hashes_exchanged: np.ndarray
+    bytes_opened: np.ndarray
+    referee_flops: np.ndarray
+    referee_flops_share: np.ndarray
+    verdict: np.ndarray
+    reason: tuple[str, ...]
+
+    @property
+    def convicted(self) -> np.ndarray:
+        """Whether each provider was found guilty."""
+        return self.verdict == VERDICTS.index("provider_guilty")
+
+    @property
+    def wrongly_convicted(self) -> np.ndarray:
+        """Honest providers found guilty (must stay empty in exact mode on one device)."""
+        return self.convicted & self.provider_honest
+
+    @property
+    def cheaters_upheld(self) -> np.ndarray:
+        """Cheating providers challenged by an honest challenger and not convicted."""
+        return ~self.provider_honest & self.challenger_honest & ~self.convicted
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per dispute."""
+        return pd.DataFrame(
+            {
+                "provider": list(self.provider),
+                "challenger": list(self.challenger),
+                "provider_honest": self.provider_honest,
+                "challenger_honest": self.challenger_honest,
+                "disputed_node": self.disputed_node,
+                "rounds": self.rounds,
+                "hashes_exchanged": self.hashes_exchanged,
+                "bytes_opened": self.bytes_opened,
+                "referee_flops": self.referee_flops,
+                "referee_flops_share": self.referee_flops_share,
+                "verdict": np.asarray(VERDICTS, dtype=object)[self.verdict],
+                "reason": list(self.reason),
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of verdicts, wrongful convictions and cost maxima."""
+        return {
+            "disputes": int(self.verdict.size),
+            **{v: int(np.sum(self.verdict == i)) for i, v in enumerate(VERDICTS)},
+            "wrongly_convicted": int(self.wrongly_convicted.sum()),
+            "cheaters_upheld": int(self.cheaters_upheld.sum()),
+            "max_rounds": int(self.rounds.max()) if self.rounds.size else 0,
+            "round_bound": max_rounds(self.n_nodes, self.arity),
+            "mean_hashes": float(self.hashes_exchanged.mean()) if self.rounds.size else 0.0,
+        }
+
+
+def run_disputes(
+    computation: Computation,
+    pairs: Sequence[tuple[Strategy, Strategy]],
+    *,
+    params: DisputeParams | None = None,
+    arity: int | None = None,
+    referee: Referee | None = None,
+    seed: int = 0,
+) -> DisputeBatch:
+    """Play one dispute per ``(provider, challenger)`` pair over ``computation``.
+
+    Dispute ``i`` is seeded with ``(seed, i)``; transcripts are not kept.
+    """
+    params = _params(params, arity)
+    if not isinstance(computation, Computation):
+        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
+    referee = referee if referee is not None else Referee.from_params(params)
+    outs = [
+        play(computation, p, c, params=params, referee=referee, seed=(seed, i), record=False)
+        for i, (p, c) in enumerate(pairs)
+    ]
+    vcode = {v: i for i, v in enumerate(VERDICTS)}
+    return DisputeBatch(
+        model=computation.name,
+        n_nodes=computation.n_nodes,
+        arity=params.arity,
+        provider=tuple(o.provider for o in outs),
+        challenger=tuple(o.challenger for o in outs),
+        provider_honest=np.array([o.provider_honest for o in outs], dtype=bool),
+        challenger_honest=np.array([o.challenger_honest for o in outs], dtype=bool),
+        disputed_node=np.array([o.disputed_node for o in outs], dtype=np.int64),
+        rounds=np.array([o.rounds for o in outs], dtype=np.int64),
+        hashes_exchanged=np.array([o.hashes_exchanged for o in outs], dtype=np.int64),
+        bytes_opened=np.array([o.bytes_opened for o in outs], dtype=np.int64),
+        referee_flops=np.array([o.referee_flops for o in outs], dtype=np.float64),
+        referee_flops_share=np.array([o.referee_flops_share for o in outs], dtype=np.float64),
+        verdict=np.array([vcode[o.verdict] for o in outs], dtype=np.int8),
+        reason=tuple(o.reason for o in outs),
+    )

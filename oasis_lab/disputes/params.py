@@ -1,0 +1,159 @@
+"""Frozen, validated parameters of the optimistic fault proofs (whitepaper section 5).
+
+Every reading of section 5 that the code takes is a field of :class:`DisputeParams`; what each
+changes is measured in ``docs/mechanism.md`` ("Fault proofs").
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from oasis_lab.params import _check_real
+
+__all__ = ["DisputeParams", "COMPARISONS", "SLASH_REMAINDER"]
+
+COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
+SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    x = _check_real(name, value)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} = {value!r} must be in [0, 1]")
+    return x
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} = {value!r} must be >= {minimum}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class DisputeParams:
+    """Parameters of the dispute game, the referee and the slashing ledger (section 5).
+
+    Parameters
+    ----------
+    arity : int, default 2
+        Parts per round of the dissection: 2 is bisection, ``k`` is k-way dissection, in which
+        the defending provider reveals ``arity - 1`` commitments per round. A dispute over
+        ``n`` nodes ends in at most ``ceil(log_arity(n))`` rounds.
+    comparison : {"exact", "tolerance"}, default "exact"
+        How the referee compares its recomputed node with the parties' claims: bitwise (through
+        the hash chain) or within ``atol`` / ``max_ulp`` on the opened outputs.
+    atol : float, default 0.0
+        Absolute tolerance (``comparison="tolerance"``): elements within ``atol`` agree.
+    max_ulp : int, default 4
+        ULP tolerance (``comparison="tolerance"``): elements at most ``max_ulp`` units in the
+        last place apart agree. An element agrees when either threshold holds.
+    round_timeout_s : float, default 60.0
+        The clock of one round: a party whose answer takes longer loses the dispute.
+    referee_backend : str, default "numpy"
+        Backend the referee recomputes the disputed node on (``"numpy"`` or ``"webgpu"``).
+    provider_stake : int, default 10_000
+        Tokens a provider locks before it may accept tasks.
+    challenger_bond : int, default 1_000
+        Tokens a challenger locks when it opens a challenge; forfeited when it is wrong.
+    slash_fraction : float, default 1.0
+        Share of a convicted provider's stake that is slashed (the rest is returned when it is
+        removed). The paper removes cheaters "with prejudice": the default slashes everything.
+    challenger_reward_fraction : float, default 0.5
+        Share of the slashed stake paid to the challenger who proved the fault.
+    referee_reward_fraction : float, default 0.1
+        Share of the forfeited amount (slashed stake or lost bond) paid to the referee, the
+        "service provider assigned to recompute" whom the paper also rewards.
+    slash_remainder : {"burn", "platform"}, default "burn"
+        Where the rest of a slashed stake or forfeited bond goes.
+    bond_to_provider_fraction : float, default 0.5
+        Share of a wrong challenger's bond paid to the provider it had barred.
+    reauction_priority : bool, default True
+        A task whose payment was reversed after a conviction re-enters the auction with
+        priority (the paper's "returned to the auction with higher priority").
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the field and the bad value, e.g. ``arity = 1 must be >= 2``.
+    """
+
+    arity: int = 2
+    comparison: str = "exact"
+    atol: float = 0.0
+    max_ulp: int = 4
+    round_timeout_s: float = 60.0
+    referee_backend: str = "numpy"
+    provider_stake: int = 10_000
+    challenger_bond: int = 1_000
+    slash_fraction: float = 1.0
+    challenger_reward_fraction: float = 0.5
+    referee_reward_fraction: float = 0.1
+    slash_remainder: str = "burn"
+    bond_to_provider_fraction: float = 0.5
+    reauction_priority: bool = True
+
+    def __post_init__(self) -> None:
+        _check_int("arity", self.arity, 2)
+        object.__setattr__(self, "arity", int(self.arity))
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"comparison = {self.comparison!r} is not one of {list(COMPARISONS)}")
+        if self.slash_remainder not in SLASH_REMAINDER:
+            raise ValueError(
+                f"slash_remainder = {self.slash_remainder!r} is not one of {list(SLASH_REMAINDER)}"
+            )
+        if not isinstance(self.referee_backend, str) or not self.referee_backend:
+            raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
+        if _check_real("atol", self.atol) < 0:
+            raise ValueError(f"atol = {self.atol!r} must be >= 0")
+        object.__setattr__(self, "max_ulp", _check_int("max_ulp", self.max_ulp, 0))
+        timeout = _check_real("round_timeout_s", self.round_timeout_s)
+        if timeout <= 0:
+            raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")
+        object.__setattr__(self, "provider_stake", _check_int("provider_stake", self.provider_stake, 0))
+        object.__setattr__(
+            self, "challenger_bond", _check_int("challenger_bond", self.challenger_bond, 0)
+        )
+        for name in (
+            "slash_fraction",
+            "challenger_reward_fraction",
+            "referee_reward_fraction",
+            "bond_to_provider_fraction",
+        ):
+            _check_fraction(name, getattr(self, name))
+        if self.challenger_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
+            raise ValueError(
+                "challenger_reward_fraction + referee_reward_fraction = "
+                f"{self.challenger_reward_fraction + self.referee_reward_fraction!r} must be <= 1"
+            )
+        if self.bond_to_provider_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
+            raise ValueError(
+                "bond_to_provider_fraction + referee_reward_fraction = "
+                f"{self.bond_to_provider_fraction + self.referee_reward_fraction!r} must be <= 1"
+            )
+        if not isinstance(self.reauction_priority, bool):
+            raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
+        if not math.isfinite(self.atol):
+            raise ValueError(f"atol = {self.atol!r} must be finite")
+
+    def replace(self, **changes: Any) -> "DisputeParams":
+        """Return a validated copy with some fields changed."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown DisputeParams field(s): {sorted(unknown)}")
+        return replace(self, **changes)
+
+    def label(self) -> str:
+        """Short name of the readings that differ from the defaults, for tables and plots."""
+        default = DisputeParams()
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
+        return ", ".join(parts) or "defaults"

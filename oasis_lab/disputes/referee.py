@@ -1,0 +1,237 @@
+"""The referee: recompute the one disputed node and rule (whitepaper section 5).
+
+Section 5: "a single service provider is assigned to recompute each layer [...] If at any point
+there is a discrepancy between the challenged inference and the recomputed inference, the
+challenger [...] rewarded and the challenged service provider is punished." After the
+bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``; the referee
+
+1. checks the provider's opening of node ``k``'s inputs against ``c_{k-1}``,
+2. recomputes ``r = f_k(inputs)`` on its backend (``numpy`` reference or ``webgpu``), and
+3. compares ``r`` with each party's claim for node ``k``:
+
+* ``comparison="exact"``: through the chain, ``H(c_{k-1} | d(r))`` against ``c_k`` of each
+  party (bitwise: only the hashes are needed, no output is opened);
+* ``comparison="tolerance"``: each party opens ``o_k`` (checked against its ``c_k``) and
+  ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs.
+
+Verdict: the provider's claim agrees -> ``challenger_wrong`` (the provider is upheld, the
+benefit of the doubt goes to the defender); else the challenger's agrees -> ``provider_guilty``;
+else ``ambiguous`` (the referee agrees with neither: nobody is slashed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from oasis_lab.disputes.trace import Computation, chain_step
+
+__all__ = [
+    "VERDICTS",
+    "Ruling",
+    "Referee",
+    "ulp_distance",
+    "outputs_agree",
+]
+
+#: The three verdicts, in the order of their integer codes in batch results.
+VERDICTS: tuple[str, ...] = ("provider_guilty", "challenger_wrong", "ambiguous")
+
+_ORDERED_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise distance in units in the last place between two float arrays.
+
+    Floats are mapped to integers that are ordered like the floats (sign-magnitude to two's
+    complement), so the distance counts representable values between ``a`` and ``b``;
+    ``+0`` and ``-0`` are 0 apart. A NaN on either side gives the maximum distance. Integer
+    arrays give their absolute difference.
+
+    Raises
+    ------
+    TypeError
+        When the dtypes differ or are not numeric.
+    ValueError
+        When the shapes differ.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.dtype != b.dtype:
+        raise TypeError(f"cannot compare dtypes {a.dtype} and {b.dtype}")
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")
+    if a.dtype.kind in "iub":
+        return np.abs(a.astype(np.int64) - b.astype(np.int64)).astype(np.uint64)
+    if a.dtype.kind != "f" or a.dtype.itemsize not in _ORDERED_INT:
+        raise TypeError(f"ulp_distance needs float16/32/64 or integer arrays, got {a.dtype}")
+    it = _ORDERED_INT[a.dtype.itemsize]
+    big = np.iinfo(it).min
+
+    def ordered(x: np.ndarray) -> np.ndarray:
+        i = x.view(it).astype(np.int64)
+        return np.where(i < 0, np.int64(big) - i, i)
+
+    oa, ob = ordered(a), ordered(b)
+    # unsigned wrap-around subtraction: exact even when the signed difference overflows
+    ua, ub = oa.astype(np.uint64), ob.astype(np.uint64)
+    d = np.where(oa >= ob, ua - ub, ub - ua)
+    nan = np.isnan(a) | np.isnan(b)
+    return np.where(nan, np.iinfo(np.uint64).max, d)
+
+
+def outputs_agree(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, max_ulp: int = 0) -> bool:
+    """Whether every element of ``a`` and ``b`` is within ``atol`` or ``max_ulp`` ULPs.
+
+    ``atol = 0, max_ulp = 0`` is bitwise equality of the values (with ``+0 == -0``). Arrays of
+    different dtype or shape never agree.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    if a.dtype.kind not in "fiub":
+        return bool(np.array_equal(a, b))
+    close = ulp_distance(a, b) <= np.uint64(max_ulp)
+    if atol > 0 and a.dtype.kind == "f":
+        with np.errstate(invalid="ignore", over="ignore"):
+            close |= np.abs(a.astype(np.float64) - b.astype(np.float64)) <= atol
+    return bool(np.all(close))
+
+
+@dataclass(frozen=True)
+class Ruling:
+    """What the referee decided about the disputed node.
+
+    Attributes
+    ----------
+    verdict : str
+        One of :data:`VERDICTS`.
+    reason : str
+        ``"referee"`` (a comparison decided), ``"failed_opening"`` (a party's opening did not
+        match its commitment), ``"no_disagreement"``, ``"timeout"``, ``"malformed"``.
+    provider_agrees, challenger_agrees : bool or None
+        Whether each party's claim agrees with the recomputed output (None: not compared).
+    max_ulp_provider, max_ulp_challenger : int or None
+        Largest element ULP distance of each opened output (tolerance mode only).
+    detail : str
+        One line for the transcript.
+    """
+
+    verdict: str
+    reason: str
+    provider_agrees: bool | None = None
+    challenger_agrees: bool | None = None
+    max_ulp_provider: int | None = None
+    max_ulp_challenger: int | None = None
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict = {self.verdict!r} is not one of {list(VERDICTS)}")
+
+
+def _verdict(provider_ok: bool, challenger_ok: bool) -> str:
+    if provider_ok:
+        return "challenger_wrong"
+    if challenger_ok:
+        return "provider_guilty"
+    return "ambiguous"
+
+
+@dataclass(frozen=True)
+class Referee:
+    """A referee: which backend it recomputes on and how it compares.
+
+    Parameters
+    ----------
+    backend : str, default "numpy"
+        Passed to :meth:`Computation.recompute` (``oasis_lab.gpu.model.run_node``).
+    comparison : {"exact", "tolerance"}, default "exact"
+    atol : float, default 0.0
+    max_ulp : int, default 0
+        Tolerances of ``comparison="tolerance"``.
+    """
+
+    backend: str = "numpy"
+    comparison: str = "exact"
+    atol: float = 0.0
+    max_ulp: int = 0
+
+    def __post_init__(self) -> None:
+        if self.comparison not in ("exact", "tolerance"):
+            raise ValueError(f"comparison = {self.comparison!r} is not one of ['exact', 'tolerance']")
+        if not isinstance(self.backend, str):
+            raise TypeError(f"backend must be a string, got {self.backend!r}")
+        if self.atol < 0 or self.max_ulp < 0:
+            raise ValueError(f"tolerances must be >= 0, got atol={self.atol}, max_ulp={self.max_ulp}")
+
+    @classmethod
+    def from_params(cls, params: "object") -> "Referee":
+        """The referee a :class:`~oasis_lab.disputes.params.DisputeParams` describes."""
+        return cls(
+            backend=params.referee_backend,  # type: ignore[attr-defined]
+            comparison=params.comparison,  # type: ignore[attr-defined]
+            atol=params.atol,  # type: ignore[attr-defined]
+            max_ulp=params.max_ulp,  # type: ignore[attr-defined]
+        )
+
+    def recompute(
+        self, computation: Computation, k: int, inputs: Sequence[np.ndarray]
+    ) -> np.ndarray:
+        """Recompute node ``k`` from its opened inputs on this referee's backend."""
+        return computation.recompute(k, inputs, backend=self.backend)
+
+    def rule_exact(
+        self,
+        computation: Computation,
+        recomputed: np.ndarray,
+        agreed_prev: bytes,
+        provider_claim: bytes,
+        challenger_claim: bytes,
+    ) -> Ruling:
+        """Exact comparison: ``H(c_{k-1} | d(r))`` against both parties' ``c_k``."""
+        ref = chain_step(agreed_prev, computation.digest(recomputed))
+        p_ok = ref == provider_claim
+        c_ok = ref == challenger_claim
+        verdict = _verdict(p_ok, c_ok)
+        return Ruling(
+            verdict,
+            "referee",
+            provider_agrees=p_ok,
+            challenger_agrees=c_ok,
+            detail=f"recomputed commitment {ref.hex()[:12]}: provider "
+            f"{'agrees' if p_ok else 'differs'}, challenger {'agrees' if c_ok else 'differs'}",
+        )
+
+    def rule_tolerance(
+        self,
+        recomputed: np.ndarray,
+        provider_output: np.ndarray,
+        challenger_output: np.ndarray,
+    ) -> Ruling:
+        """Tolerance comparison of the recomputed output with both opened outputs."""
+
+        def dist(x: np.ndarray) -> int | None:
+            x = np.asarray(x)
+            r = np.asarray(recomputed)
+            if x.dtype != r.dtype or x.shape != r.shape or r.dtype.kind not in "fiub":
+                return None
+            d = ulp_distance(x, r)
+            return int(d.max()) if d.size else 0
+
+        p_ok = outputs_agree(provider_output, recomputed, atol=self.atol, max_ulp=self.max_ulp)
+        c_ok = outputs_agree(challenger_output, recomputed, atol=self.atol, max_ulp=self.max_ulp)
+        dp, dc = dist(provider_output), dist(challenger_output)
+        return Ruling(
+            _verdict(p_ok, c_ok),
+            "referee",
+            provider_agrees=p_ok,
+            challenger_agrees=c_ok,
+            max_ulp_provider=dp,
+            max_ulp_challenger=dc,
+            detail=f"max ULP distance: provider {dp}, challenger {dc} "
+            f"(tolerance {self.max_ulp} ULP or atol {self.atol:g})",
+        )
