@@ -27,8 +27,10 @@ from provider ``j``) is kept for small markets and is tested to agree. Readings:
   is served whole by one provider or not at all, as in the greedy.
 - ``split=False``: each (task, type) demand goes to a single provider: binary
   ``b[i, j, t]`` with ``sum_j b[i, j, t] = y_i``, a generalized-assignment ILP (NP-hard);
-  only the per-pair formulation expresses it. Its LP relaxation equals the compact LP
-  (a fractional ``b`` is a split), so ``relax=True`` uses the compact model.
+  only the per-pair formulation expresses it. Its LP relaxation is at least as tight as the
+  compact LP (a fractional ``b`` is a split, and the pairs whose demand does not fit the
+  provider are gone), which stays available as the cheaper, weaker bound
+  (``formulation="compact", relax=True``).
 - ``relax=True``: ``y`` (and ``b``) in ``[0, 1]``, the LP relaxation, an upper bound.
 
 Exact reductions keep models small: a task with ``v_i - e_i <= 0``, with no demand, or with
@@ -727,8 +729,9 @@ def solve_optimum(
         Seconds the solver may run. When it stops on the limit, ``status="time_limit"``,
         ``welfare`` is ``nan`` and ``incumbent``, ``bound`` and ``gap`` tell how far it got.
     formulation : {"auto", "compact", "per_pair"}, default "auto"
-        ``auto`` is compact unless ``split=False`` and not ``relax`` (a generalized-assignment
-        problem that only the per-pair model expresses).
+        ``auto`` is compact unless ``split=False`` (a generalized-assignment problem that only
+        the per-pair model expresses; with ``relax=True``, ``"compact"`` gives the weaker split
+        LP bound at a fraction of the size).
     backend : {"cvxpy", "highspy"}, default "cvxpy"
         cvxpy (the reference) or HiGHS called directly on the same matrices (no compile
         step: for many tiny instances).
@@ -769,7 +772,7 @@ def solve_optimum(
         )
     chosen = formulation
     if chosen == "auto":
-        chosen = "per_pair" if (not params.split and not relax) else "compact"
+        chosen = "compact" if params.split else "per_pair"
     model = _build_model(
         market, params, relax=relax, formulation=chosen, task_on=task_on, provider_on=provider_on
     )
