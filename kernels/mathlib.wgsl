@@ -5,10 +5,12 @@
 // Shader compilers may apply "inexact" algebra to SPIR-V float ops (naga emits no NoContraction):
 // Mesa's NIR was measured to rewrite (a * b) * constant, changing the rounding. So no expression
 // here multiplies a product by a literal: such constants arrive as run-time arguments instead
-// (oasis_gelu), and doubling is written y + y.
+// (oasis_gelu), and 2^k is applied as two run-time factors (y * 2.0 and y + y were
+// both rewritten so that 2^127 * 2 overflowed before multiplying p).
 
 // exp(x): k = floor(x log2e + 1/2); r = (x - k ln2_hi) - k ln2_lo; p = Horner(1/i!, i = 7..0);
-// y = p 2^k with 2^k built by bitcast. 0 when k < -125 (subnormal result), inf on overflow.
+// y = (p 2^(k>>1)) 2^(k-(k>>1)), powers of two built by bitcast. 0 when k < -125 (the result
+// would be subnormal, and engines differ in flushing those), inf on overflow.
 // Accuracy: <= 1.5 ulp against float64 (1.22 measured).
 fn oasis_exp(x: f32) -> f32 {
     let xc = min(max(x, -90.0), 90.0);
@@ -22,19 +24,18 @@ fn oasis_exp(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
+    // 2^k as two run-time factors 2^(k>>1) 2^(k - (k>>1)), both normal for |k| <= 130, so no
+    // branch and no literal: each multiply is exact, or rounds once to +inf on overflow.
     let n = i32(k);
-    let big = n > 127;
-    // 2^128 is not a float32: scale by 2^(n-1), then by 2 (exact, or IEEE overflow to inf).
-    let n1 = select(n, min(n - 1, 128), big);
-    var y = p * bitcast<f32>(u32(n1 + 127) << 23u);
-    y = select(y, y + y, big);
+    let n1 = n >> 1u;
+    let y = (p * bitcast<f32>(u32(n1 + 127) << 23u)) * bitcast<f32>(u32(n - n1 + 127) << 23u);
     return select(y, 0.0, n < -125);
 }
 
 // GELU, tanh approximation in sigmoid form: x sigmoid(t), t = c (x + a x^3), with a = 0.044715
 // and c = 2 sqrt(2/pi) passed at run time (as literals the compiler reassociates
 // ((x * x) * x) * a). With e = exp(-|t|): x / (1 + e) for t >= 0, (x e) / (1 + e) for t < 0, so
-// the divisor stays in [1, 2] (lavapipe flushed x / 3e38 to 0 where numpy gives 3e-38).
+// the divisor stays in [1, 2] and exp never overflows.
 fn oasis_gelu(x: f32, a: f32, c: f32) -> f32 {
     var t = ((x * x) * x) * a;
     t = (x + t) * c;

@@ -7,7 +7,8 @@ are exact IEEE-754 operations on every engine measured. So the kernels compute `
 operations only, and this module performs the very same float32 operations in the same order, so
 that a kernel's output and the numpy reference agree bit for bit.
 
-``exp(x)`` (Cody-Waite range reduction, degree-7 Taylor polynomial, exponent by bitcast):
+``exp(x)`` (Cody-Waite range reduction, degree-7 Taylor polynomial, exponent by bitcast,
+applied as two factors ``2^(k>>1) 2^(k-(k>>1))`` so that each is a normal float32):
 
 .. math::
     k = \\lfloor x \\log_2 e + 1/2 \\rfloor,\\quad
@@ -107,14 +108,14 @@ def _exp_reduced(xc: np.ndarray) -> np.ndarray:
     for c in EXP_COEFFS[1:]:
         p = p * r + c
     n = k.astype(np.int32)
-    big = n > 127
-    # 2^128 is not a float32: scale by 2^(n-1) then by 2 (exact, or IEEE overflow to inf).
-    n1 = np.where(big, np.minimum(n - 1, 128), n)
-    biased = np.clip(n1 + 127, 0, 255).astype(np.uint32)  # clip only hides lanes zeroed below
-    scale = (biased << np.uint32(23)).view(np.float32)
-    y = p * scale
-    y = np.where(big, y + y, y)
+    n1 = n >> 1
+    y = (p * _pow2(n1)) * _pow2(n - n1)
     return np.where(n < -125, _ZERO, y).astype(np.float32, copy=False)
+
+
+def _pow2(n: np.ndarray) -> np.ndarray:
+    """``2^n`` for ``-126 <= n <= 127`` by building the float32 exponent field (exact)."""
+    return ((n + 127).astype(np.uint32) << np.uint32(23)).view(np.float32)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
