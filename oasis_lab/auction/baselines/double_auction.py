@@ -269,6 +269,8 @@ class DPClearingResult(DoubleAuctionResult):
 
     Attributes
     ----------
+    price : float
+        The drawn clearing price (also when nobody trades at it).
     epsilon : float
     sensitivity : float
         ``Delta = hi - lo`` of the grid.
@@ -284,6 +286,7 @@ class DPClearingResult(DoubleAuctionResult):
         ``sum_p Pr[p] gains(p)``.
     """
 
+    price: float = math.nan
     epsilon: float = math.inf
     sensitivity: float = math.nan
     grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -294,7 +297,7 @@ class DPClearingResult(DoubleAuctionResult):
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
-        out.update(epsilon=self.epsilon, expected_welfare=self.expected_welfare)
+        out.update(price=self.price, epsilon=self.epsilon, expected_welfare=self.expected_welfare)
         return out
 
 
@@ -510,7 +513,7 @@ def dp_clearing_price(
     prob[so[:n]] = 1.0
     return _result(
         "dp", bids, asks, bo[:n], so[:n], price, price, k, bo, so, prob, start,
-        epsilon=float(epsilon), sensitivity=delta, grid=grid, scores=scores,
+        price=price, epsilon=float(epsilon), sensitivity=delta, grid=grid, scores=scores,
         probabilities=probs, gains=gains, expected_welfare=float(probs @ gains),
     )
 
