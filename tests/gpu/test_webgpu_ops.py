@@ -1,0 +1,194 @@
+"""Every WGSL kernel against its numpy twin: bitwise equal on this engine, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oasis_lab.gpu import device
+from oasis_lab.gpu import reference as R
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def f32(rng, *shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+MATMUL_SHAPES = [(1, 1, 1), (0, 5, 3), (4, 0, 3), (3, 5, 0), (7, 13, 5), (65, 33, 68), (130, 257, 72)]
+
+
+@pytest.mark.parametrize("m,k,n", MATMUL_SHAPES)
+def test_matmul_kernels_equal_reference(gpu, m, k, n):
+    rng = np.random.default_rng(m * 1000 + k + n)
+    a, b = f32(rng, m, k), f32(rng, k, n)
+    want = R.matmul(a, b)
+    assert same_bits(gpu.matmul(a, b, kernel="naive"), want)
+    assert same_bits(gpu.matmul(a, b), want)
+    if n % 4 == 0:
+        assert same_bits(gpu.matmul(a, b, kernel="blocked"), want)
+
+
+@settings(max_examples=12, deadline=None)
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n4=st.integers(1, 20), seed=st.integers(0, 99))
+def test_blocked_matmul_equals_naive_on_random_shapes(gpu, m, k, n4, seed):
+    rng = np.random.default_rng(seed)
+    a, b = f32(rng, m, k, scale=3.0), f32(rng, k, 4 * n4)
+    assert same_bits(gpu.matmul(a, b, kernel="blocked"), gpu.matmul(a, b, kernel="naive"))
+    assert same_bits(gpu.matmul(a, b, kernel="blocked"), R.matmul(a, b))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (0, 4), (3, 0), (17, 33), (300, 257)])
+def test_elementwise_ops_equal_reference(gpu, shape):
+    rng = np.random.default_rng(sum(shape))
+    x, y = f32(rng, *shape, scale=6.0), f32(rng, *shape)
+    bias = f32(rng, shape[1])
+    assert same_bits(gpu.add(x, y), R.add(x, y))
+    assert same_bits(gpu.bias_add(x, bias), R.bias_add(x, bias))
+    assert same_bits(gpu.relu(x), R.relu(x))
+    assert same_bits(gpu.gelu(x), R.gelu(x))
+    assert same_bits(gpu.exp(x), R.exp(x))
+
+
+def test_mathlib_exp_and_gelu_equal_reference_over_the_whole_range(gpu):
+    x = np.concatenate([
+        np.linspace(-100.0, 100.0, 400_001), np.linspace(-1.0, 1.0, 100_001),
+        np.linspace(86.0, 89.5, 100_001), np.linspace(-88.0, -86.0, 100_001),
+        [0.0, -0.0, 1e-30, -1e-30, 3e38, -3e38],
+    ]).astype(np.float32)
+    assert same_bits(gpu.exp(x), R.exp(x))
+    assert same_bits(gpu.gelu(x), R.gelu(x))
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (0, 5), (5, 0), (3, 7), (65, 130), (40, 1000)])
+def test_softmax_equals_reference(gpu, rows, cols):
+    rng = np.random.default_rng(rows + cols)
+    x = f32(rng, rows, cols, scale=10.0)
+    assert same_bits(gpu.softmax(x), R.softmax(x))
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (0, 4), (3, 7), (65, 130)])
+def test_layernorm_equals_reference(gpu, rows, cols):
+    rng = np.random.default_rng(rows * cols)
+    x, g, b = f32(rng, rows, cols, scale=3.0) + 2.0, f32(rng, cols), f32(rng, cols)
+    assert same_bits(gpu.layernorm(x, g, b, 1e-5), R.layernorm(x, g, b, 1e-5))
+
+
+@pytest.mark.parametrize("t,d,h", [(1, 1, 1), (0, 8, 2), (2, 8, 8), (37, 64, 4), (70, 96, 3)])
+def test_attention_equals_reference(gpu, t, d, h):
+    rng = np.random.default_rng(t + d + h)
+    q, k, v = (f32(rng, t, d, scale=2.0) for _ in range(3))
+    assert same_bits(gpu.attention(q, k, v, h), R.attention(q, k, v, h))
+
+
+@pytest.mark.parametrize("t", [0, 1, 19, 300])
+def test_embedding_equals_reference(gpu, t):
+    rng = np.random.default_rng(t)
+    ids = rng.integers(0, 50, t).astype(np.int32)
+    table, pos = f32(rng, 50, 24), f32(rng, 300, 24)
+    assert same_bits(gpu.embedding(ids, table, pos), R.embedding(ids, table, pos))
+    assert same_bits(gpu.embedding(ids, table), R.embedding(ids, table))
+    assert same_bits(R.embedding(ids, table), table[ids])
+
+
+@pytest.mark.parametrize("rows,cols", [(1, 1), (0, 3), (65, 7), (9, 500)])
+def test_sample_equals_reference(gpu, rows, cols):
+    rng = np.random.default_rng(rows)
+    p = R.softmax(f32(rng, rows, cols, scale=2.0))
+    for seed in (0, 1, 2**32 - 1):
+        assert same_bits(gpu.sample(p, seed), R.sample(p, seed))
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (0, 3, 2), (3, 0, 2), (13, 37, 22), (65, 130, 9)])
+def test_int8_ops_equal_exact_integer_products(gpu, m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    bias = rng.integers(-50_000, 50_000, n).astype(np.int32)
+    exact = a.astype(np.int64) @ b.astype(np.int64)
+    assert same_bits(gpu.int8_matmul(a, b), exact.astype(np.int32))
+    for relu in (False, True):
+        got = gpu.int8_matmul_requant(a, b, bias, 20_000, 24, relu)
+        assert same_bits(got, R.int8_matmul_requant(a, b, bias, 20_000, 24, relu))
+
+
+@settings(max_examples=25, deadline=None)
+@given(mult=st.integers(1, 2**15 - 1), shift=st.integers(17, 46), seed=st.integers(0, 999))
+def test_requantization_limbs_equal_64_bit_arithmetic(gpu, mult, shift, seed):
+    """The kernel's 16-bit-limb fixed point equals floor((acc*m + 2^(s-1)) / 2^s) at extremes."""
+    rng = np.random.default_rng(seed)
+    a = np.full((4, 4096), -128, np.int8)  # |acc| up to 4096 * 2^14 = 2^26, plus the bias
+    a[1] = 127
+    a[2] = rng.integers(-128, 128, 4096)
+    a[3] = 0
+    b = rng.choice(np.array([-128, 127], np.int8), size=(4096, 6))
+    bias = rng.integers(-(2**30) + 1, 2**30, 6).astype(np.int32)
+    acc = a.astype(np.int64) @ b.astype(np.int64) + bias
+    want = np.clip(np.floor_divide(acc * mult + 2 ** (shift - 1), 2**shift), -128, 127)
+    got = gpu.int8_matmul_requant(a, b, bias, mult, shift, False)
+    assert np.array_equal(got, want) and got.dtype == np.int8
+
+
+def test_bad_inputs_give_one_clear_error(gpu):
+    x = np.ones((4, 4), np.float32)
+    with pytest.raises(TypeError, match="a must have dtype float32, got float64"):
+        gpu.matmul(x.astype(np.float64), x)
+    with pytest.raises(TypeError, match="numpy array"):
+        gpu.relu([1.0, 2.0])
+    with pytest.raises(ValueError, match="a's columns \\(4\\) must equal b's rows \\(3\\)"):
+        gpu.matmul(x, np.ones((3, 2), np.float32))
+    with pytest.raises(ValueError, match="not C-contiguous"):
+        gpu.softmax(np.ones((6, 6), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match="must be finite"):
+        gpu.gelu(np.array([1.0, np.nan], np.float32))
+    with pytest.raises(ValueError, match="kernel = 'blocked' needs N % 4 == 0"):
+        gpu.matmul(x, np.ones((4, 3), np.float32), kernel="blocked")
+    with pytest.raises(TypeError, match="int8"):
+        gpu.int8_matmul(x, x)
+    with pytest.raises(ValueError, match="shift = 5 must be >= 17"):
+        gpu.int8_matmul_requant(np.ones((2, 2), np.int8), np.ones((2, 2), np.int8),
+                                np.zeros(2, np.int32), 100, 5)
+    with pytest.raises(ValueError, match="n_heads = 3 must divide"):
+        gpu.attention(x, x, x, 3)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        gpu.embedding(np.array([4], np.int32), x)
+
+
+def test_buffers_over_the_device_limit_are_refused(gpu):
+    limit = device.storage_limit()
+    big = np.zeros(limit // 4 + 1, np.float32)
+    with pytest.raises(ValueError, match="storage-binding limit"):
+        gpu.relu(big)
+    with pytest.raises(ValueError, match="workgroups, over the limit"):
+        gpu.matmul(np.ones((600_000, 1), np.float32), np.ones((1, 3), np.float32), kernel="naive")
+
+
+def test_warm_calls_reuse_pipelines(gpu):
+    x = np.ones((8, 8), np.float32)
+    gpu.softmax(x)
+    before = device.pipeline_cache_size()
+    for _ in range(5):
+        gpu.softmax(x)
+        gpu.matmul(x, x)
+    assert device.pipeline_cache_size() <= before + 1  # matmul's pipeline at most once
+
+
+def test_adapter_info_names_the_engine(gpu):
+    info = device.adapter_info()
+    assert info["backend_type"] and info["device"]
+    assert info["max_storage_binding_mb"] > 0
+
+
+def test_missing_adapter_raises_an_install_hint(monkeypatch):
+    import wgpu
+
+    monkeypatch.setattr(device, "_STATE", device._State())
+    monkeypatch.setattr(wgpu.gpu, "request_adapter_sync", lambda **kw: None)
+    with pytest.raises(device.GPUUnavailableError, match="mesa-vulkan-drivers"):
+        device.get_device()
+    with pytest.raises(device.GPUUnavailableError):  # remembered, fails fast
+        device.get_device()
