@@ -1,0 +1,534 @@
+"""The slashing ledger: escrow, stakes, bonds, slashing, rewards and reversal (section 5).
+
+Section 5 borrows "a slashing mechanism similar to that of Ethereum's Proof-of-Stake": while a
+challenge runs "the challenged provider is temporarily barred from accepting tasks"; when the
+provider is found at fault "the challenger and service providers are rewarded and the
+challenged service provider is punished. Punishments result in nefarious providers being
+removed from the network with prejudice and the invalid transaction being reversed. The user's
+task will then be returned to the auction with higher priority."
+
+Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
+------------------------------------------------------------------------------
+* Token amounts are integers. A user's payment waits in an escrow account per task during
+  the challenge window; :meth:`Ledger.settle` pays the provider, a challenge must come before.
+* A provider locks ``provider_stake`` before it may accept tasks; a challenger locks
+  ``challenger_bond`` per challenge.
+* ``provider_guilty``: ``floor(slash_fraction * stake)`` is slashed; the challenger gets
+  ``challenger_reward_fraction`` of it, the referee (the provider that recomputed, "service
+  providers are rewarded") ``referee_reward_fraction``, the rest is burned or goes to the
+  platform (``slash_remainder``). The bond returns to the challenger, the payment to the user
+  (reversal), the rest of the stake to the provider, who is removed for good; the task and
+  the provider's other unsettled tasks are refunded and queued for re-auction, the disputed
+  one with priority (``reauction_priority``).
+* ``challenger_wrong``: the bond is forfeited: ``bond_to_provider_fraction`` to the barred
+  provider, ``referee_reward_fraction`` to the referee, the rest burned / to the platform.
+* ``ambiguous`` (the referee agrees with neither): nobody is slashed, the bond returns, the
+  user is refunded and the task re-auctioned without priority.
+* Burned tokens move to the account ``burn``; deposits come from outside through ``mint``.
+  Every movement is a recorded :class:`Transfer`; :meth:`Ledger.check_conservation` replays
+  them and proves that accounts sum to what was minted. An invalid operation raises
+  :class:`LedgerError` naming the problem and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any
+
+import pandas as pd
+
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.referee import VERDICTS
+
+__all__ = ["LedgerError", "Transfer", "Ledger", "ACCOUNT_KINDS", "MINT", "BURN", "PLATFORM"]
+
+#: Kinds of participant accounts.
+ACCOUNT_KINDS: tuple[str, ...] = ("user", "provider", "challenger", "platform")
+MINT = "mint"
+BURN = "burn"
+PLATFORM = "platform"
+
+
+class LedgerError(ValueError):
+    """An invalid ledger operation (nothing was changed)."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One recorded movement of tokens.
+
+    Attributes
+    ----------
+    seq : int
+        Position in the log.
+    op : int
+        Operation number (transfers of one operation share it).
+    action : str
+        The operation (``deposit``, ``stake``, ``escrow``, ``settle``, ``challenge``,
+        ``slash``, ``reward``, ``reverse``, ...).
+    src, dst : str
+        Accounts (``mint`` is outside supply).
+    amount : int
+        Tokens moved (> 0).
+    memo : str
+    """
+
+    seq: int
+    op: int
+    action: str
+    src: str
+    dst: str
+    amount: int
+    memo: str = ""
+
+
+@dataclass
+class _Task:
+    user: str
+    provider: str
+    amount: int
+    status: str  # escrowed, challenged, settled, reversed, refunded
+
+
+@dataclass
+class _Challenge:
+    task: str
+    challenger: str
+    bond: int
+    status: str  # open, resolved
+    verdict: str = ""
+
+
+def _amount(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise LedgerError(f"{name} must be an integer number of tokens, got {value!r}")
+    if int(value) < 0:
+        raise LedgerError(f"{name} = {value} must be >= 0")
+    return int(value)
+
+
+def _share(amount: int, fraction: float) -> int:
+    # floor, so shares never exceed the amount; the remainder goes to burn / platform
+    return int(math.floor(amount * fraction))
+
+
+class Ledger:
+    """Accounts and the recorded transfers of the slashing mechanism (section 5).
+
+    Parameters
+    ----------
+    params : DisputeParams, optional
+        Stake, bond, slash and reward fractions, remainder destination, re-auction priority.
+
+    Examples
+    --------
+    >>> led = Ledger()
+    >>> led.open_account("alice", "user", deposit=100)
+    >>> led.open_account("gpu1", "provider", deposit=10_000)
+    >>> led.stake("gpu1")
+    >>> led.escrow("t1", "alice", "gpu1", 40)
+    >>> led.settle("t1")
+    >>> led.balance("gpu1"), led.check_conservation()["minted"]
+    (40, 10100)
+    """
+
+    def __init__(self, params: DisputeParams | None = None) -> None:
+        self.params = params if params is not None else DisputeParams()
+        if not isinstance(self.params, DisputeParams):
+            raise TypeError(f"params must be DisputeParams, got {type(self.params).__name__}")
+        self._balances: dict[str, int] = {BURN: 0, PLATFORM: 0}
+        self._kinds: dict[str, str] = {BURN: "system", PLATFORM: "platform"}
+        self._log: list[Transfer] = []
+        self._ops = 0
+        self._minted = 0
+        self._tasks: dict[str, _Task] = {}
+        self._challenges: dict[str, _Challenge] = {}
+        self._barred: dict[str, int] = {}
+        self._removed: set[str] = set()
+        self._reauction: list[tuple[str, bool]] = []
+
+    # ------------------------------------------------------------------ queries
+    @staticmethod
+    def stake_account(provider: str) -> str:
+        """Name of ``provider``'s stake account."""
+        return f"stake:{provider}"
+
+    @staticmethod
+    def escrow_account(task: str) -> str:
+        """Name of ``task``'s escrow account."""
+        return f"escrow:{task}"
+
+    @staticmethod
+    def bond_account(challenge: str) -> str:
+        """Name of ``challenge``'s bond account."""
+        return f"bond:{challenge}"
+
+    def balance(self, account: str) -> int:
+        """Tokens in ``account``."""
+        self._need(account)
+        return self._balances[account]
+
+    def stake_of(self, provider: str) -> int:
+        """Tokens ``provider`` has staked."""
+        self._need_kind(provider, "provider")
+        return self._balances[self.stake_account(provider)]
+
+    def is_barred(self, provider: str) -> bool:
+        """Whether a challenge against ``provider`` is running."""
+        return self._barred.get(provider, 0) > 0
+
+    def is_removed(self, provider: str) -> bool:
+        """Whether ``provider`` was convicted and removed."""
+        return provider in self._removed
+
+    def task_status(self, task: str) -> str:
+        """``escrowed``, ``challenged``, ``settled``, ``reversed`` or ``refunded``."""
+        if task not in self._tasks:
+            raise LedgerError(f"task = {task!r} is unknown")
+        return self._tasks[task].status
+
+    @property
+    def reauction_queue(self) -> tuple[tuple[str, bool], ...]:
+        """Tasks returned to the auction, as ``(task, priority)`` in the order returned."""
+        return tuple(self._reauction)
+
+    @property
+    def transfers(self) -> tuple[Transfer, ...]:
+        """Every transfer so far."""
+        return tuple(self._log)
+
+    def balances(self) -> pd.Series:
+        """All balances, by account (system accounts included)."""
+        return pd.Series(self._balances, name="balance", dtype="int64").sort_index()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The transfer log, one row per transfer."""
+        return pd.DataFrame(
+            [t.__dict__ for t in self._log],
+            columns=["seq", "op", "action", "src", "dst", "amount", "memo"],
+        )
+
+    def accounts(self) -> pd.DataFrame:
+        """Participant accounts: kind, balance, stake, barred, removed."""
+        rows = []
+        for name, kind in self._kinds.items():
+            if kind not in ACCOUNT_KINDS:
+                continue
+            rows.append(
+                {
+                    "account": name,
+                    "kind": kind,
+                    "balance": self._balances[name],
+                    "stake": self._balances.get(self.stake_account(name), 0),
+                    "barred": self.is_barred(name),
+                    "removed": self.is_removed(name),
+                }
+            )
+        return pd.DataFrame(rows, columns=["account", "kind", "balance", "stake", "barred", "removed"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """A comparable copy of the whole state (tests check failed operations change nothing)."""
+        return {
+            "balances": dict(self._balances),
+            "log": len(self._log),
+            "minted": self._minted,
+            "tasks": {k: (t.user, t.provider, t.amount, t.status) for k, t in self._tasks.items()},
+            "challenges": {
+                k: (c.task, c.challenger, c.bond, c.status, c.verdict) for k, c in self._challenges.items()
+            },
+            "barred": dict(self._barred),
+            "removed": set(self._removed),
+            "reauction": list(self._reauction),
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _need(self, account: str) -> None:
+        if account not in self._balances:
+            raise LedgerError(f"account = {account!r} is unknown")
+
+    def _need_kind(self, account: str, kind: str) -> None:
+        if self._kinds.get(account) != kind:
+            if account not in self._kinds:
+                raise LedgerError(f"account = {account!r} is unknown")
+            raise LedgerError(f"account = {account!r} is a {self._kinds[account]}, not a {kind}")
+
+    def _commit(self, action: str, moves: Iterable[tuple[str, str, int, str]]) -> None:
+        """Apply ``(src, dst, amount, memo)`` moves all together, or raise and change nothing."""
+        moves = [m for m in moves if m[2] > 0]
+        delta: dict[str, int] = {}
+        for src, dst, amount, _ in moves:
+            if src != MINT:
+                self._need(src)
+                delta[src] = delta.get(src, 0) - amount
+            self._need(dst)
+            delta[dst] = delta.get(dst, 0) + amount
+        # Check every intermediate step, not only the net: each transfer must be covered.
+        running = {a: self._balances[a] for a in delta}
+        for src, dst, amount, _ in moves:
+            if src != MINT:
+                running[src] -= amount
+                if running[src] < 0:
+                    raise LedgerError(
+                        f"{action}: account {src!r} holds {running[src] + amount}, cannot pay {amount}"
+                    )
+            running[dst] += amount
+        self._ops += 1
+        for src, dst, amount, memo in moves:
+            self._log.append(Transfer(len(self._log), self._ops, action, src, dst, amount, memo))
+            if src == MINT:
+                self._minted += amount
+        self._balances.update(running)
+
+    # ------------------------------------------------------------------ operations
+    def open_account(self, name: str, kind: str, *, deposit: int = 0) -> None:
+        """Create a participant account (``user``, ``provider``, ``challenger``), optionally
+        funded from outside."""
+        if not isinstance(name, str) or not name or ":" in name or name in (MINT, BURN, PLATFORM):
+            raise LedgerError(f"account name {name!r} is invalid (non-empty, no ':', not reserved)")
+        if kind not in ACCOUNT_KINDS or kind == "platform":
+            raise LedgerError(f"kind = {kind!r} is not one of ['user', 'provider', 'challenger']")
+        if name in self._kinds:
+            raise LedgerError(f"account = {name!r} exists already")
+        amount = _amount("deposit", deposit)
+        self._kinds[name] = kind
+        self._balances[name] = 0
+        if kind == "provider":
+            self._kinds[self.stake_account(name)] = "system"
+            self._balances[self.stake_account(name)] = 0
+        if amount:
+            self._commit("deposit", [(MINT, name, amount, "initial deposit")])
+
+    def deposit(self, account: str, amount: int) -> None:
+        """Add ``amount`` tokens from outside to ``account``."""
+        amount = _amount("amount", amount)
+        if self._kinds.get(account) not in ACCOUNT_KINDS:
+            raise LedgerError(f"account = {account!r} is not a participant account")
+        self._commit("deposit", [(MINT, account, amount, "")])
+
+    def stake(self, provider: str, amount: int | None = None) -> None:
+        """Lock ``amount`` (default ``params.provider_stake``) of ``provider``'s tokens."""
+        self._need_kind(provider, "provider")
+        if provider in self._removed:
+            raise LedgerError(f"provider {provider!r} was removed and cannot stake")
+        amount = _amount("amount", self.params.provider_stake if amount is None else amount)
+        self._commit("stake", [(provider, self.stake_account(provider), amount, "")])
+
+    def unstake(self, provider: str, amount: int) -> None:
+        """Return staked tokens; refused while a challenge runs or the provider holds unsettled
+        tasks (its stake backs them)."""
+        self._need_kind(provider, "provider")
+        amount = _amount("amount", amount)
+        if self.is_barred(provider):
+            raise LedgerError(f"provider {provider!r} is barred by a running challenge")
+        open_tasks = [k for k, t in self._tasks.items() if t.provider == provider and t.status in ("escrowed", "challenged")]
+        if open_tasks:
+            raise LedgerError(f"provider {provider!r} has unsettled tasks {open_tasks[:3]}")
+        self._commit("unstake", [(self.stake_account(provider), provider, amount, "")])
+
+    def escrow(self, task: str, user: str, provider: str, amount: int) -> None:
+        """The user pays ``amount`` into the task's escrow; ``provider`` accepts the task.
+
+        Refused when the provider is barred, removed or staked below ``params.provider_stake``.
+        """
+        if not isinstance(task, str) or not task or ":" in task:
+            raise LedgerError(f"task id {task!r} is invalid")
+        if task in self._tasks:
+            raise LedgerError(f"task = {task!r} exists already")
+        self._need_kind(user, "user")
+        self._need_kind(provider, "provider")
+        amount = _amount("amount", amount)
+        if provider in self._removed:
+            raise LedgerError(f"provider {provider!r} was removed from the network")
+        if self.is_barred(provider):
+            raise LedgerError(f"provider {provider!r} is barred while a challenge runs")
+        if self._balances[self.stake_account(provider)] < self.params.provider_stake:
+            raise LedgerError(
+                f"provider {provider!r} has staked {self._balances[self.stake_account(provider)]}, "
+                f"needs {self.params.provider_stake}"
+            )
+        if self._balances[user] < amount:
+            raise LedgerError(f"escrow: account {user!r} holds {self._balances[user]}, cannot pay {amount}")
+        acct = self.escrow_account(task)
+        self._balances[acct] = 0
+        self._kinds[acct] = "system"
+        try:
+            self._commit("escrow", [(user, acct, amount, task)])
+        except LedgerError:
+            del self._balances[acct], self._kinds[acct]
+            raise
+        self._tasks[task] = _Task(user, provider, amount, "escrowed")
+
+    def settle(self, task: str) -> None:
+        """The challenge window closed: pay the escrow to the provider."""
+        t = self._tasks.get(task)
+        if t is None:
+            raise LedgerError(f"task = {task!r} is unknown")
+        if t.status != "escrowed":
+            raise LedgerError(f"task {task!r} is {t.status}, cannot settle")
+        self._commit("settle", [(self.escrow_account(task), t.provider, t.amount, task)])
+        t.status = "settled"
+
+    def challenge(self, challenge: str, task: str, challenger: str, bond: int | None = None) -> None:
+        """``challenger`` challenges ``task`` before settlement, locking its bond; the provider
+        is barred until the challenge is resolved."""
+        if not isinstance(challenge, str) or not challenge or ":" in challenge:
+            raise LedgerError(f"challenge id {challenge!r} is invalid")
+        if challenge in self._challenges:
+            raise LedgerError(f"challenge = {challenge!r} exists already")
+        t = self._tasks.get(task)
+        if t is None:
+            raise LedgerError(f"task = {task!r} is unknown")
+        if t.status != "escrowed":
+            raise LedgerError(f"task {task!r} is {t.status}: only escrowed tasks can be challenged")
+        self._need_kind(challenger, "challenger")
+        bond = _amount("bond", self.params.challenger_bond if bond is None else bond)
+        if self._balances[challenger] < bond:
+            raise LedgerError(f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}")
+        acct = self.bond_account(challenge)
+        self._balances[acct] = 0
+        self._kinds[acct] = "system"
+        try:
+            self._commit("challenge", [(challenger, acct, bond, f"{challenge} on {task}")])
+        except LedgerError:
+            del self._balances[acct], self._kinds[acct]
+            raise
+        self._challenges[challenge] = _Challenge(task, challenger, bond, "open")
+        t.status = "challenged"
+        self._barred[t.provider] = self._barred.get(t.provider, 0) + 1
+
+    def resolve(self, challenge: str, verdict: str, *, referee: str | None = None) -> None:
+        """Apply the referee's verdict to a running challenge (see the module readings).
+
+        Parameters
+        ----------
+        challenge : str
+        verdict : {"provider_guilty", "challenger_wrong", "ambiguous"}
+        referee : str, optional
+            The provider that recomputed; paid ``referee_reward_fraction`` of what is forfeited
+            (without one, that share joins the remainder).
+        """
+        c = self._challenges.get(challenge)
+        if c is None:
+            raise LedgerError(f"challenge = {challenge!r} is unknown")
+        if c.status != "open":
+            raise LedgerError(f"challenge {challenge!r} was resolved already ({c.verdict})")
+        if verdict not in VERDICTS:
+            raise LedgerError(f"verdict = {verdict!r} is not one of {list(VERDICTS)}")
+        t = self._tasks[c.task]
+        if referee is not None:
+            self._need_kind(referee, "provider")
+            if referee == t.provider or referee in self._removed:
+                raise LedgerError(f"referee {referee!r} is the challenged or a removed provider")
+        p = self.params
+        remainder_to = BURN if p.slash_remainder == "burn" else PLATFORM
+        bond_acct, escrow_acct = self.bond_account(challenge), self.escrow_account(c.task)
+        moves: list[tuple[str, str, int, str]] = []
+        requeue: list[tuple[str, bool]] = []
+        refunded: list[str] = []
+        if verdict == "provider_guilty":
+            stake_acct = self.stake_account(t.provider)
+            stake = self._balances[stake_acct]
+            slashed = _share(stake, p.slash_fraction)
+            to_challenger = _share(slashed, p.challenger_reward_fraction)
+            to_referee = _share(slashed, p.referee_reward_fraction) if referee else 0
+            moves += [
+                (stake_acct, c.challenger, to_challenger, f"slash reward, {challenge}"),
+                (stake_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
+                (stake_acct, remainder_to, slashed - to_challenger - to_referee, f"slash remainder, {challenge}"),
+                (stake_acct, t.provider, stake - slashed, "unslashed stake returned on removal"),
+                (bond_acct, c.challenger, c.bond, "bond returned"),
+                (escrow_acct, t.user, t.amount, f"payment reversed, {c.task}"),
+            ]
+            requeue.append((c.task, p.reauction_priority))
+            # the removed provider's other unsettled tasks go back to their users and the auction
+            for k, other in self._tasks.items():
+                if other.provider == t.provider and other.status == "escrowed" and k != c.task:
+                    moves.append((self.escrow_account(k), other.user, other.amount, f"refund, provider removed, {k}"))
+                    refunded.append(k)
+                    requeue.append((k, False))
+            action = "slash"
+        elif verdict == "challenger_wrong":
+            to_provider = _share(c.bond, p.bond_to_provider_fraction)
+            to_referee = _share(c.bond, p.referee_reward_fraction) if referee else 0
+            moves += [
+                (bond_acct, t.provider, to_provider, f"bond to barred provider, {challenge}"),
+                (bond_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
+                (bond_acct, remainder_to, c.bond - to_provider - to_referee, f"bond remainder, {challenge}"),
+            ]
+            if t.provider in self._removed:
+                # upheld on this task, but convicted on another meanwhile: it is gone for good
+                moves.append((escrow_acct, t.user, t.amount, f"refund, provider removed, {c.task}"))
+                requeue.append((c.task, False))
+            action = "forfeit"
+        else:
+            moves += [
+                (bond_acct, c.challenger, c.bond, "bond returned (ambiguous)"),
+                (escrow_acct, t.user, t.amount, f"refund (ambiguous), {c.task}"),
+            ]
+            requeue.append((c.task, False))
+            action = "ambiguous"
+        self._commit(action, moves)
+        # state changes after the transfers succeeded (they cannot fail)
+        c.status, c.verdict = "resolved", verdict
+        self._barred[t.provider] -= 1
+        if verdict == "provider_guilty":
+            t.status = "reversed"
+            self._removed.add(t.provider)
+            for k in refunded:
+                self._tasks[k].status = "refunded"
+        elif verdict == "challenger_wrong":
+            # back in the window, it settles normally (refunded if the provider is gone)
+            t.status = "refunded" if t.provider in self._removed else "escrowed"
+        else:
+            t.status = "refunded"
+        self._reauction.extend(requeue)
+
+    # ------------------------------------------------------------------ invariants
+    def check_conservation(self) -> dict[str, int]:
+        """Prove that no token was created or lost.
+
+        Replays the transfer log from zero and checks that it reproduces every balance, that
+        no balance is negative, that all accounts together hold exactly what was minted, and
+        that each escrow and bond account holds what its task or challenge state says.
+
+        Returns
+        -------
+        dict
+            ``minted``, ``total`` (sum of balances), ``burned``, ``transfers``.
+
+        Raises
+        ------
+        LedgerError
+            Naming the first violated invariant.
+        """
+        replay = {a: 0 for a in self._balances}
+        minted = 0
+        for tr in self._log:
+            if tr.amount <= 0:
+                raise LedgerError(f"transfer {tr.seq} moves {tr.amount} <= 0 tokens")
+            if tr.src == MINT:
+                minted += tr.amount
+            else:
+                replay[tr.src] -= tr.amount
+            replay[tr.dst] += tr.amount
+        if replay != self._balances:
+            bad = next(a for a in replay if replay[a] != self._balances[a])
+            raise LedgerError(f"account {bad!r} holds {self._balances[bad]}, the log says {replay[bad]}")
+        negative = [a for a, v in self._balances.items() if v < 0]
+        if negative:
+            raise LedgerError(f"negative balance in {negative}")
+        total = sum(self._balances.values())
+        if total != minted or minted != self._minted:
+            raise LedgerError(f"accounts hold {total}, {minted} were minted")
+        for k, t in self._tasks.items():
+            want = t.amount if t.status in ("escrowed", "challenged") else 0
+            if self._balances[self.escrow_account(k)] != want:
+                raise LedgerError(f"escrow of task {k!r} holds {self._balances[self.escrow_account(k)]}, expected {want}")
+        for k, c in self._challenges.items():
+            want = c.bond if c.status == "open" else 0
+            if self._balances[self.bond_account(k)] != want:
+                raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
+        return {"minted": minted, "total": total, "burned": self._balances[BURN], "transfers": len(self._log)}
