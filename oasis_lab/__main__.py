@@ -16,6 +16,7 @@ from collections.abc import Sequence
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
+    "oasis_lab.auction.compare_cli",
 )
 
 
