@@ -17,6 +17,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
     "oasis_lab.auction.compare_cli",
+    "oasis_lab.disputes.cli",
 )
 
 

@@ -189,6 +189,9 @@ class DisputeCosts:
     node : ndarray of int64
         The first divergent (cheated) nodes costed.
     rounds, hashes_exchanged, bytes_opened : ndarray of int64
+    opening_hashes : ndarray of int64
+        The part of ``hashes_exchanged`` that opens the disputed node's inputs (the chain path
+        back to its earliest input); the rest is the bisection itself.
     referee_flops, referee_flops_share : ndarray of float64
     total_flops : float
     """
@@ -200,6 +203,7 @@ class DisputeCosts:
     node: np.ndarray
     rounds: np.ndarray
     hashes_exchanged: np.ndarray
+    opening_hashes: np.ndarray
     bytes_opened: np.ndarray
     referee_flops: np.ndarray
     referee_flops_share: np.ndarray
@@ -214,6 +218,8 @@ class DisputeCosts:
             "round_bound": self.round_bound,
             "rounds_max": int(self.rounds.max()),
             "rounds_mean": float(self.rounds.mean()),
+            "bisection_hashes_max": int((self.hashes_exchanged - self.opening_hashes).max()),
+            "opening_hashes_max": int(self.opening_hashes.max()),
             "hashes_mean": float(self.hashes_exchanged.mean()),
             "hashes_max": int(self.hashes_exchanged.max()),
             "opened_mb_max": float(self.bytes_opened.max() / 1e6),
@@ -230,6 +236,7 @@ class DisputeCosts:
                 "node": self.node,
                 "rounds": self.rounds,
                 "hashes_exchanged": self.hashes_exchanged,
+                "opening_hashes": self.opening_hashes,
                 "bytes_opened": self.bytes_opened,
                 "referee_flops": self.referee_flops,
                 "referee_flops_share": self.referee_flops_share,
@@ -283,8 +290,8 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         hashes += np.where(act, (a - 1) + (part < a - 1), 0)
         lo = np.where(act, lo + start, lo)
         hi = np.where(act, lo + length - 1, hi)
-    has_inputs = np.diff(graph.indptr)[k] > 0
-    hashes += graph.opening_span[k] + has_inputs
+    opening = graph.opening_span[k] + (np.diff(graph.indptr)[k] > 0)
+    hashes += opening
     total = float(graph.flops.sum())
     flops = graph.flops[k]
     return DisputeCosts(
@@ -295,6 +302,7 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         node=k,
         rounds=rounds,
         hashes_exchanged=hashes,
+        opening_hashes=opening,
         bytes_opened=graph.opened_input_bytes[k],
         referee_flops=flops,
         referee_flops_share=flops / total if total > 0 else np.zeros_like(flops),

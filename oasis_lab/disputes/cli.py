@@ -1,0 +1,185 @@
+"""``python -m oasis_lab dispute``: challenge one inference and show the transcript and ledger.
+
+Example: ``python -m oasis_lab dispute --model tiny-transformer --cheat-node 7 --arity 4``
+plays a dispute against a provider that perturbed node 7 of the executed tiny transformer,
+prints the round-by-round transcript and the referee's ruling, then applies the verdict to a
+fresh ledger (user payment in escrow, provider stake, challenger bond) and prints the
+transfers and the balances before and after. ``--costs`` prints the dispute-cost table of the
+tiny transformer, Llama-2-7B and SDXL instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pandas as pd
+
+from oasis_lab.disputes import adversaries as adv
+from oasis_lab.disputes.bisection import as_computation, play
+from oasis_lab.disputes.economics import cost_table
+from oasis_lab.disputes.graph import synthetic_graph
+from oasis_lab.disputes.ledger import Ledger
+from oasis_lab.disputes.params import COMPARISONS, DisputeParams
+from oasis_lab.disputes.profiles import PROFILES, profile_graph
+from oasis_lab.disputes.trace import Computation, SyntheticComputation
+
+__all__ = ["register_cli", "ADVERSARIES", "build_parties", "computation_for", "ledger_demo"]
+
+#: Adversary names of ``--adversary``: (provider or challenger, needs a node).
+ADVERSARIES: dict[str, tuple[str, bool]] = {
+    "perturb": ("provider", True),
+    "skip": ("provider", True),
+    "swap": ("provider", False),
+    "wrong-after": ("provider", True),
+    "below-tolerance": ("provider", True),
+    "equivocate": ("provider", True),
+    "equivocate-inputs": ("provider", True),
+    "timeout": ("provider", True),
+    "other-device": ("provider", True),
+    "lying-challenger": ("challenger", True),
+    "random-challenger": ("challenger", False),
+    "fake-final": ("challenger", False),
+    "honest": ("provider", False),
+}
+
+
+def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Computation:
+    """The disputed computation for a ``--model`` value.
+
+    ``tiny-transformer`` / ``quantized-mlp``: the executed model on its example inputs;
+    ``llama-2-7b`` / ``sdxl-base-1.0``: synthetic values on the published graph;
+    ``synthetic:N``: a synthetic DAG of ``N`` nodes.
+    """
+    if model in PROFILES:
+        return SyntheticComputation(profile_graph(model), seed=seed)
+    if model.startswith("synthetic:"):
+        try:
+            n = int(model.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"model = {model!r}: expected synthetic:<number of nodes>") from None
+        return SyntheticComputation(synthetic_graph(n, seed=seed), seed=seed)
+    return as_computation(model, backend=backend, seed=seed)
+
+
+def _node(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def build_parties(adversary: str, node: int | str | None, n_nodes: int) -> tuple[adv.Strategy, adv.Strategy]:
+    """(provider, challenger) strategies for ``--adversary`` and ``--cheat-node``."""
+    if adversary not in ADVERSARIES:
+        raise ValueError(f"adversary = {adversary!r} is not one of {sorted(ADVERSARIES)}")
+    if node is None:
+        node = n_nodes // 2
+    table: dict[str, Any] = {
+        "perturb": lambda: (adv.PerturbNode(node=node), adv.Honest()),
+        "skip": lambda: (adv.SkipNode(node=node), adv.Honest()),
+        "swap": lambda: (adv.ModelSwap(), adv.Honest()),
+        "wrong-after": lambda: (adv.WrongAfter(node=node), adv.Honest()),
+        "below-tolerance": lambda: (adv.BelowTolerance(node=node), adv.Honest()),
+        "equivocate": lambda: (adv.Equivocator(node=node), adv.Honest()),
+        "equivocate-inputs": lambda: (adv.Equivocator(node=node, mode="inputs"), adv.Honest()),
+        "timeout": lambda: (adv.Timeout(base=adv.PerturbNode(node=node), at_round=2), adv.Honest()),
+        "other-device": lambda: (adv.OtherDevice(node=node), adv.Honest()),
+        "lying-challenger": lambda: (adv.Honest(), adv.LyingChallenger(node=node)),
+        "random-challenger": lambda: (adv.Honest(), adv.RandomChallenger()),
+        "fake-final": lambda: (adv.Honest(), adv.FakeFinalChallenger()),
+        "honest": lambda: (adv.Honest(), adv.Honest()),
+    }
+    return table[adversary]()
+
+
+def ledger_demo(verdict: str, params: DisputeParams, *, payment: int = 100) -> tuple[Ledger, pd.DataFrame, int]:
+    """A fresh ledger with one escrowed task, its challenge resolved by ``verdict``.
+
+    Returns the ledger, the participant accounts before the challenge, and the log position
+    where the challenge's transfers start.
+    """
+    led = Ledger(params)
+    led.open_account("user", "user", deposit=payment)
+    led.open_account("provider", "provider", deposit=params.provider_stake)
+    led.open_account("referee", "provider", deposit=params.provider_stake)
+    led.open_account("challenger", "challenger", deposit=params.challenger_bond)
+    led.stake("provider")
+    led.stake("referee")
+    led.escrow("task-1", "user", "provider", payment)
+    before = led.accounts()
+    start = len(led.transfers)
+    led.challenge("challenge-1", "task-1", "challenger")
+    led.resolve("challenge-1", verdict, referee="referee")
+    if led.task_status("task-1") == "escrowed":
+        led.settle("task-1")  # upheld: the window closes and the provider is paid
+    return led, before, start
+
+
+def _run(args: argparse.Namespace) -> int:
+    params = DisputeParams(
+        arity=args.arity,
+        comparison=args.comparison,
+        max_ulp=args.max_ulp,
+        atol=args.atol,
+        referee_backend=args.referee_backend,
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+        if args.costs:
+            graphs = [computation_for(m).graph for m in ("tiny-transformer", "llama-2-7b", "sdxl-base-1.0")]
+            print(cost_table(graphs, tuple(args.cost_arities)).to_string(index=False))
+            return 0
+        comp = computation_for(args.model, backend=args.backend, seed=args.seed)
+        provider, challenger = build_parties(args.adversary, _node(args.cheat_node), comp.n_nodes)
+        out = play(comp, provider, challenger, params=params, seed=args.seed)
+        print(f"model {out.model}: {out.n_nodes} nodes, arity {out.arity}, comparison {params.comparison}")
+        print(f"provider   {out.provider}")
+        print(f"challenger {out.challenger}\n")
+        print(out.to_frame().to_string(index=False))
+        print()
+        node = f"node {out.disputed_node} ({out.disputed_name})" if out.disputed_node >= 0 else "no node"
+        print(f"disputed: {node} after {out.rounds} rounds (bound {out.max_rounds})")
+        print(
+            f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened}, referee FLOPs "
+            f"{out.referee_flops:.3g} ({100 * out.referee_flops_share:.3g}% of the inference)"
+        )
+        detail = out.ruling.detail if out.ruling is not None else ""
+        print(f"verdict: {out.verdict} ({out.reason}) {detail}\n")
+        led, before, start = ledger_demo(out.verdict, params, payment=args.payment)
+        print("accounts before the challenge")
+        print(before.to_string(index=False))
+        print("\ntransfers of the challenge")
+        print(led.to_frame().iloc[start:].to_string(index=False))
+        print("\naccounts after")
+        print(led.accounts().to_string(index=False))
+        print(f"\nre-auction queue {list(led.reauction_queue)}; conservation {led.check_conservation()}")
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add the ``dispute`` subcommand."""
+    parser = subparsers.add_parser(
+        "dispute",
+        help="challenge one inference: bisection transcript, verdict and ledger (section 5)",
+        description="Play one optimistic fault-proof dispute (whitepaper section 5) and apply "
+        "its verdict to a ledger; --costs prints the dispute-cost table instead.",
+    )
+    parser.add_argument(
+        "--model",
+        default="tiny-transformer",
+        help="tiny-transformer, quantized-mlp (executed), llama-2-7b, sdxl-base-1.0 "
+        "(synthetic values on the published graph) or synthetic:N",
+    )
+    parser.add_argument("--cheat-node", default=None, help="node index or name (default: the middle node)")
+    parser.add_argument("--adversary", choices=sorted(ADVERSARIES), default="perturb")
+    defaults = DisputeParams()
+    parser.add_argument("--arity", type=int, default=defaults.arity)
+    parser.add_argument("--comparison", choices=COMPARISONS, default=defaults.comparison)
+    parser.add_argument("--max-ulp", type=int, default=defaults.max_ulp)
+    parser.add_argument("--atol", type=float, default=defaults.atol)
+    parser.add_argument("--backend", default="numpy", help="backend of the provider's run (numpy, webgpu)")
+    parser.add_argument("--referee-backend", default=defaults.referee_backend)
+    parser.add_argument("--payment", type=int, default=100, help="task payment in escrow (tokens)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--costs", action="store_true", help="print the dispute-cost table and exit")
+    parser.add_argument("--cost-arities", type=int, nargs="+", default=[2, 4, 8, 16], metavar="K")
+    parser.set_defaults(func=_run)
