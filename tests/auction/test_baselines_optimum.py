@@ -330,3 +330,11 @@ def test_bad_market_type_raises() -> None:
         solve_optimum("market")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="params must be"):
         solve_optimum(generate_market(3, 2), params={"split": False})  # type: ignore[arg-type]
+
+
+def test_oversized_per_pair_model_is_refused_with_a_status() -> None:
+    m = generate_market(60, 40, seed=0)
+    res = solve_optimum(m, AuctionParams(split=False), max_variables=100)
+    assert res.status == "too_large" and math.isnan(res.welfare) and res.n_variables > 100
+    # The compact model of the same market is small and solves.
+    assert solve_optimum(m, max_variables=100).status == "optimal"

@@ -79,6 +79,7 @@ STATUSES = (
     "infeasible",
     "unbounded",
     "solver_error",
+    "too_large",
 )
 # cvxpy MIP-capable solvers whose options we know how to pass.
 _CVXPY_SOLVERS = ("HIGHS", "SCIPY")
@@ -711,6 +712,7 @@ def solve_optimum(
     mip_rel_gap: float = 1e-7,
     task_on: np.ndarray | None = None,
     provider_on: np.ndarray | None = None,
+    max_variables: int = 5_000_000,
 ) -> OptimumResult:
     """Maximize social welfare exactly: the ILP (or its LP relaxation) of section 4.
 
@@ -740,6 +742,9 @@ def solve_optimum(
         loose to compare mechanisms whose welfare differs by less than that).
     task_on, provider_on : numpy.ndarray of bool, optional
         Agents taking part (VCG re-solves without one agent); all by default.
+    max_variables : int, default 5,000,000
+        Refuse to build a larger model (``status="too_large"``, nothing solved): the per-pair
+        model of a 10,000 x 10,000 market would need about 10^8 columns.
 
     Returns
     -------
@@ -773,10 +778,16 @@ def solve_optimum(
     chosen = formulation
     if chosen == "auto":
         chosen = "compact" if params.split else "per_pair"
+    if isinstance(max_variables, bool) or not isinstance(max_variables, (int, np.integer)) or max_variables < 1:
+        raise ValueError(f"max_variables = {max_variables!r} must be a positive int")
+    solver_name = f"cvxpy/{solver}" if backend == "cvxpy" else "highspy/HIGHS"
+    if chosen == "per_pair":
+        size = _per_pair_size(market, params)
+        if size > max_variables:
+            return _too_large(market, params, relax, solver_name, size, time.perf_counter() - t0)
     model = _build_model(
         market, params, relax=relax, formulation=chosen, task_on=task_on, provider_on=provider_on
     )
-    solver_name = f"cvxpy/{solver}" if backend == "cvxpy" else "highspy/HIGHS"
     if model.n_cols == 0:  # nothing can trade: the empty allocation is optimal
         raw = _Raw("optimal", np.zeros(0), 0.0, 0.0, "no tradeable task")
     elif backend == "cvxpy":
@@ -784,6 +795,36 @@ def solve_optimum(
     else:
         raw = _solve_highspy(model, time_limit, mip_rel_gap)
     return _decode(market, params, model, raw, relax, solver_name, time.perf_counter() - t0)
+
+
+def _per_pair_size(market: Market, params: AuctionParams) -> int:
+    """Columns of the per-pair model before reductions: (task, type) demands x runnable providers."""
+    demands = (market.demand > 0).sum(axis=0)
+    runnable = ((market.speed > 0) & (market.capacity > 0)[:, None]).sum(axis=0)
+    return int(demands @ runnable) + market.n_tasks
+
+
+def _too_large(
+    market: Market, params: AuctionParams, relax: bool, solver_name: str, size: int, elapsed: float
+) -> OptimumResult:
+    return OptimumResult(
+        welfare=math.nan,
+        served=np.full(market.n_tasks, np.nan),
+        units=np.full((market.n_providers, market.n_types), np.nan),
+        status="too_large",
+        solver=solver_name,
+        solve_time_s=elapsed,
+        gap=math.nan,
+        bound=math.nan,
+        incumbent=math.nan,
+        relax=relax,
+        formulation="per_pair",
+        n_variables=size,
+        n_constraints=0,
+        solver_time_s=math.nan,
+        message=f"per-pair model would have about {size} columns (max_variables)",
+        params=params,
+    )
 
 
 def _decode(

@@ -1,0 +1,348 @@
+"""Greedy PRICES against exact optima and classic mechanisms (whitepaper sections 3 and 4).
+
+Section 4.2 presents PRICES as "a polynomial time combinatorial algorithm for Equation 1, which
+is NP-Hard". :func:`compare` measures what that buys and what it costs: on each market it
+runs the greedy under several readings of the paper, the exact ILP optimum, its LP
+relaxation (an upper bound) and, where they apply, VCG (small markets) and the double
+auctions McAfee, SBBA and the exponential-mechanism clearing price (single-type,
+unit-demand markets). All measure the same social welfare
+``sum_i sigma_i (v_i - e_i) - sum_{j,t} u[j, t] x[j, t]``.
+
+The welfare model (``capacity``, ``capacity_per_type``, ``split``, ``partial``, ``alpha``,
+``beta``, ``task_size``) comes from one :class:`~oasis_lab.params.AuctionParams`; a
+*reading* only changes how the greedy orders and prices (densities, price rule), so every
+reading of a market is measured against the same optimum.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.auction.baselines import (
+    DOUBLE_AUCTIONS,
+    run_double_auction,
+    solve_optimum,
+    unit_demand_market,
+    vcg,
+)
+from oasis_lab.auction.greedy import run_greedy
+from oasis_lab.market import SCENARIOS, Market, generate_market
+from oasis_lab.params import AuctionParams
+
+__all__ = [
+    "READINGS",
+    "MECHANISMS",
+    "WELFARE_FIELDS",
+    "compare",
+    "compare_markets",
+    "summarize",
+]
+
+#: Greedy readings compared by default: overrides of the density and price fields.
+READINGS: dict[str, dict[str, Any]] = {
+    "paper": {"price_rule": "as_written"},
+    "no_trade": {},
+    "capability": {"provider_density": "capability"},
+    "unit_cost": {"provider_density": "unit_cost"},
+    "surplus": {"task_density": "surplus"},
+    "surplus+unit_cost": {"task_density": "surplus", "provider_density": "unit_cost"},
+}
+
+#: Baselines :func:`compare` can add next to the greedy.
+MECHANISMS = ("ilp", "lp", "vcg") + DOUBLE_AUCTIONS
+
+#: Fields of AuctionParams that define the welfare model (a reading must not change them).
+WELFARE_FIELDS = ("alpha", "beta", "task_size", "partial", "capacity", "split", "capacity_per_type")
+
+_COLUMNS = [
+    "market", "n_tasks", "n_providers", "scenario", "seed", "mechanism", "reading",
+    "welfare", "ratio_opt", "ratio_lp", "served", "ir_violations_users",
+    "ir_violations_providers", "budget_surplus", "runtime_s", "speedup_vs_ilp", "status", "gap",
+]
+
+
+def _check_readings(readings: Mapping[str, Mapping[str, Any]], params: AuctionParams) -> dict[str, AuctionParams]:
+    if not isinstance(readings, Mapping) or not readings:
+        raise ValueError("readings must be a non-empty mapping of name -> AuctionParams overrides")
+    out = {}
+    for name, overrides in readings.items():
+        if isinstance(overrides, AuctionParams):
+            overrides = {f: getattr(overrides, f) for f in overrides.__dataclass_fields__
+                         if getattr(overrides, f) != getattr(AuctionParams(), f)}
+        bad = sorted(set(overrides) & set(WELFARE_FIELDS))
+        if bad:
+            raise ValueError(
+                f"reading {name!r} changes the welfare model ({bad}): set those in params, "
+                "so every reading is measured against the same optimum"
+            )
+        out[str(name)] = params.replace(**dict(overrides))
+    return out
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if (math.isfinite(a) and math.isfinite(b) and b > 0) else math.nan
+
+
+def compare_markets(
+    markets: Iterable[tuple[dict[str, Any], Market]],
+    params: AuctionParams = AuctionParams(),
+    *,
+    readings: Mapping[str, Mapping[str, Any]] = READINGS,
+    mechanisms: Sequence[str] = ("ilp", "lp", "vcg", "mcafee", "sbba", "dp"),
+    ilp_time_limit: float | None = None,
+    backend: str = "cvxpy",
+    greedy_repeats: int = 3,
+    vcg_max_tasks: int = 30,
+    epsilon: float = 1.0,
+    seed: int = 0,
+    progress: bool = False,
+    total: int | None = None,
+) -> pd.DataFrame:
+    """Run every mechanism on each given market; see :func:`compare` for the columns.
+
+    Parameters
+    ----------
+    markets : iterable of (dict, Market)
+        Each market with the labels to copy into its rows (``market``, ``scenario``,
+        ``seed``, ...).
+    params, readings, mechanisms, ilp_time_limit, backend, greedy_repeats, vcg_max_tasks, epsilon, seed
+        As in :func:`compare`.
+    progress : bool
+        Show a tqdm progress bar.
+    total : int, optional
+        Number of markets, for the progress bar.
+    """
+    if not isinstance(params, AuctionParams):
+        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+    unknown = [m for m in mechanisms if m not in MECHANISMS]
+    if unknown:
+        raise ValueError(f"mechanisms {unknown} are not among {list(MECHANISMS)}")
+    if isinstance(greedy_repeats, bool) or not isinstance(greedy_repeats, int) or greedy_repeats < 1:
+        raise ValueError(f"greedy_repeats = {greedy_repeats!r} must be an int >= 1")
+    reading_params = _check_readings(readings, params)
+    # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
+    # timings are not inflated by one-off costs.
+    tiny = generate_market(3, 2, seed=0)
+    run_greedy(tiny, params)
+    if any(m in mechanisms for m in ("ilp", "lp", "vcg")):
+        solve_optimum(tiny, params, backend=backend)
+    iterator: Iterable[tuple[dict[str, Any], Market]] = markets
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(markets, total=total, desc="compare", unit="market")
+    rows: list[dict[str, Any]] = []
+    for labels, market in iterator:
+        rows.extend(
+            _one_market(labels, market, params, reading_params, mechanisms, ilp_time_limit,
+                        backend, greedy_repeats, vcg_max_tasks, epsilon, seed)
+        )
+    frame = pd.DataFrame(rows)
+    for col in _COLUMNS:
+        if col not in frame:
+            frame[col] = np.nan
+    return frame[_COLUMNS + [c for c in frame.columns if c not in _COLUMNS]]
+
+
+def _one_market(
+    labels: dict[str, Any],
+    market: Market,
+    params: AuctionParams,
+    reading_params: dict[str, AuctionParams],
+    mechanisms: Sequence[str],
+    ilp_time_limit: float | None,
+    backend: str,
+    greedy_repeats: int,
+    vcg_max_tasks: int,
+    epsilon: float,
+    seed: int,
+) -> list[dict[str, Any]]:
+    base = {"n_tasks": market.n_tasks, "n_providers": market.n_providers, **labels}
+    rows: list[dict[str, Any]] = []
+    opt = lp = None
+    if "ilp" in mechanisms or "vcg" in mechanisms:
+        opt = solve_optimum(market, params, time_limit=ilp_time_limit, backend=backend)
+    if "lp" in mechanisms:
+        # The compact LP bounds every reading (for split=False it is the split relaxation);
+        # it stays cheap at any size, unlike the per-pair relaxation.
+        lp = solve_optimum(market, params, relax=True, backend=backend, formulation="compact")
+    w_opt = opt.welfare if opt is not None else math.nan
+    w_lp = lp.welfare if lp is not None else math.nan
+    t_opt = opt.solve_time_s if opt is not None and opt.ok else math.nan
+
+    def row(mechanism: str, reading: str, welfare: float, runtime: float, **extra: Any) -> None:
+        rows.append({
+            **base, "mechanism": mechanism, "reading": reading, "welfare": welfare,
+            "ratio_opt": _ratio(welfare, w_opt), "ratio_lp": _ratio(welfare, w_lp),
+            "runtime_s": runtime, "speedup_vs_ilp": _ratio(t_opt, runtime), **extra,
+        })
+
+    if opt is not None and "ilp" in mechanisms:
+        row("ilp", "", w_opt, opt.solve_time_s, served=opt.n_served, status=opt.status, gap=opt.gap,
+            ir_violations_users=0, ir_violations_providers=0)
+    if lp is not None:
+        row("lp", "", w_lp, lp.solve_time_s, served=lp.n_served, status=lp.status, gap=lp.gap)
+    for name, p in reading_params.items():
+        times = []
+        for _ in range(greedy_repeats):  # min of repeats: the machine is shared and noisy
+            g = run_greedy(market, p)
+            times.append(g.runtime_s)
+        row("greedy", name, g.welfare, min(times), served=float(g.served_share.sum()), status="ok",
+            ir_violations_users=g.ir_violations_users,
+            ir_violations_providers=g.ir_violations_providers, budget_surplus=g.budget_surplus)
+    if "vcg" in mechanisms and market.n_tasks <= vcg_max_tasks:
+        v = vcg(market, params, max_tasks=vcg_max_tasks, time_limit=ilp_time_limit)
+        row("vcg", "", v.welfare, v.runtime_s, served=v.optimum.n_served, status=v.status,
+            ir_violations_users=v.ir_violations_users,
+            ir_violations_providers=v.ir_violations_providers, budget_surplus=v.budget_surplus)
+    unit = market.n_types == 1 and bool(np.isin(market.demand, (0.0, 1.0)).all())
+    for mech in DOUBLE_AUCTIONS:
+        if mech in mechanisms and unit:
+            d = run_double_auction(market, mech, params, epsilon=epsilon, seed=seed)
+            row(mech, "", d.welfare, d.runtime_s, served=float(d.n_trades), status="ok",
+                ir_violations_users=0, ir_violations_providers=0, budget_surplus=d.budget_surplus)
+    return rows
+
+
+def _generated(
+    sizes: Sequence[int], scenarios: Sequence[str], seeds: int, n_types: int, unit_demand: bool
+):
+    for n in sizes:
+        for scenario in scenarios:
+            for s in range(seeds):
+                market = generate_market(n, n, n_types=1 if unit_demand else n_types, scenario=scenario, seed=s)
+                if unit_demand:
+                    market = unit_demand_market(market)
+                yield {"market": f"{scenario}/{n}/{s}", "scenario": scenario, "seed": s}, market
+
+
+def compare(
+    markets: Iterable[Market] | None = None,
+    params: AuctionParams = AuctionParams(),
+    *,
+    sizes: Sequence[int] = (100,),
+    scenarios: Sequence[str] | str = ("balanced",),
+    seeds: int = 1,
+    n_types: int = 4,
+    unit_demand: bool = False,
+    readings: Mapping[str, Mapping[str, Any]] = READINGS,
+    mechanisms: Sequence[str] = ("ilp", "lp", "vcg", "mcafee", "sbba", "dp"),
+    ilp_time_limit: float | None = None,
+    backend: str = "cvxpy",
+    greedy_repeats: int = 3,
+    vcg_max_tasks: int = 30,
+    epsilon: float = 1.0,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Greedy (each reading) vs ILP vs LP bound vs VCG and double auctions, one row per run.
+
+    Parameters
+    ----------
+    markets : iterable of Market, optional
+        Markets to compare; when omitted they are generated: ``sizes x scenarios x seeds``
+        with as many providers as tasks.
+    params : AuctionParams
+        The welfare model (and the fields the readings do not override).
+    sizes : sequence of int
+        Tasks (= providers) per generated market.
+    scenarios : sequence of str or "all"
+        Keys of :data:`~oasis_lab.market.SCENARIOS`.
+    seeds : int
+        Generated markets per size and scenario (seeds ``0 .. seeds - 1``).
+    n_types : int
+        Model types of the generated markets.
+    unit_demand : bool
+        Generate single-type, unit-demand markets (:func:`unit_demand_market`), where McAfee,
+        SBBA and the DP clearing price apply.
+    readings : mapping of name -> dict
+        Greedy readings: overrides of ``params`` (densities, price rule, normalization); see
+        :data:`READINGS`.
+    mechanisms : sequence of str
+        Baselines among :data:`MECHANISMS`. ``vcg`` runs only on markets of at most
+        ``vcg_max_tasks`` tasks; the double auctions only on unit-demand markets.
+    ilp_time_limit : float, optional
+        Per exact solve; a solve that hits it reports ``nan`` welfare and its status.
+    backend : {"cvxpy", "highspy"}
+        For the ILP and LP.
+    greedy_repeats : int
+        The greedy's runtime is the minimum over this many runs.
+    vcg_max_tasks : int
+    epsilon : float
+        Of the DP clearing price.
+    seed : int
+        SBBA's lottery and the DP draw.
+    progress : bool
+        tqdm progress bar over markets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``market, n_tasks, n_providers, scenario, seed, mechanism, reading, welfare,
+        ratio_opt`` (welfare / ILP optimum), ``ratio_lp`` (welfare / LP bound), ``served``
+        (tasks, or trades for the double auctions), ``ir_violations_users,
+        ir_violations_providers, budget_surplus, runtime_s, speedup_vs_ilp`` (ILP time /
+        this runtime), ``status, gap``.
+    """
+    if markets is None:
+        if isinstance(scenarios, str):
+            scenarios = sorted(SCENARIOS) if scenarios == "all" else [scenarios]
+        scenarios = list(scenarios)
+        bad = [s for s in scenarios if s not in SCENARIOS]
+        if bad:
+            raise ValueError(f"scenarios {bad} are unknown; choose among {sorted(SCENARIOS)} or 'all'")
+        sizes = list(sizes)
+        if not sizes or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
+            raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
+        if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+            raise ValueError(f"seeds = {seeds!r} must be a positive int")
+        source = _generated(sizes, scenarios, int(seeds), n_types, unit_demand)
+        total = len(sizes) * len(scenarios) * int(seeds)
+    else:
+        markets = list(markets)
+        for k, m in enumerate(markets):
+            if not isinstance(m, Market):
+                raise TypeError(f"markets[{k}] must be a Market, got {type(m).__name__}")
+        source = (({"market": f"market{k}", "scenario": "", "seed": k}, m) for k, m in enumerate(markets))
+        total = len(markets)
+    return compare_markets(
+        source, params, readings=readings, mechanisms=mechanisms, ilp_time_limit=ilp_time_limit,
+        backend=backend, greedy_repeats=greedy_repeats, vcg_max_tasks=vcg_max_tasks,
+        epsilon=epsilon, seed=seed, progress=progress, total=total,
+    )
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per size, scenario, mechanism and reading (the table the CLI prints).
+
+    Columns: ``welfare_ratio`` (mean welfare / ILP), ``ratio_min`` (worst market),
+    ``ratio_lp``, ``served``, ``ir_violations_users``, ``runtime_s``, ``speedup_vs_ilp``
+    (ILP time / runtime, geometric mean), ``markets`` and ``failed`` (runs without a welfare).
+    """
+    if frame.empty:
+        return frame
+    keys = ["n_tasks", "scenario", "mechanism", "reading"]
+    df = frame.copy()
+    df["log_speedup"] = np.log(df["speedup_vs_ilp"].astype(float))
+    grouped = df.groupby(keys, sort=True, dropna=False)
+    out = pd.DataFrame({
+        "welfare_ratio": grouped["ratio_opt"].mean(),
+        "ratio_min": grouped["ratio_opt"].min(),
+        "ratio_lp": grouped["ratio_lp"].mean(),
+        "served": grouped["served"].mean(),
+        "ir_violations_users": grouped["ir_violations_users"].mean(),
+        "runtime_s": grouped["runtime_s"].mean(),
+        "speedup_vs_ilp": np.exp(grouped["log_speedup"].mean()),
+        "markets": grouped["welfare"].size(),
+        "failed": grouped["welfare"].apply(lambda w: int(w.isna().sum())),
+    })
+    order = {m: k for k, m in enumerate(("greedy",) + MECHANISMS)}
+    out = out.reset_index()
+    out["_o"] = out["mechanism"].map(order)
+    return out.sort_values(["n_tasks", "scenario", "_o", "reading"]).drop(columns="_o").reset_index(drop=True)
