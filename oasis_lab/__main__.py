@@ -18,6 +18,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.auction.cli",
     "oasis_lab.auction.compare_cli",
     "oasis_lab.disputes.cli",
+    "oasis_lab.gpu.cli",
 )
 
 

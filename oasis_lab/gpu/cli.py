@@ -1,0 +1,86 @@
+"""``python -m oasis_lab kernels check`` and ``python -m oasis_lab bench`` (sections 2, 4.2, 5).
+
+``kernels check`` prints the determinism report (:func:`oasis_lab.gpu.determinism.check`) of every
+op and of the shipped models as tables, and exits 1 if any node is not deterministic or not
+bitwise equal to the numpy reference. ``bench`` prints the provider benchmark: op throughput on
+both backends, the measured provider row, projected rows for profiled devices, and the market
+rows they give.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["register_cli"]
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``kernels`` and ``bench`` subcommands."""
+    kernels = subparsers.add_parser("kernels", help="WebGPU kernel tools")
+    ksub = kernels.add_subparsers(dest="kernels_command", metavar="<command>")
+    check = ksub.add_parser("check", help="determinism report: per-node hashes and reference equality")
+    check.add_argument("--target", action="append", default=None,
+                       help="model or op name (repeatable); default: every op and both models")
+    check.add_argument("--runs", type=int, default=20, help="repetitions (default 20)")
+    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
+    check.add_argument("--seed", type=int, default=0)
+    check.set_defaults(func=_check)
+    kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])
+
+    bench = subparsers.add_parser("bench", help="provider benchmark: kernel throughput -> market speeds")
+    bench.add_argument("--size", default="small", choices=("small", "full"))
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
+    bench.add_argument("--seed", type=int, default=0)
+    bench.set_defaults(func=_bench)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from oasis_lab.gpu.determinism import OP_EXAMPLES, check
+    from oasis_lab.gpu.model import MODEL_NAMES
+
+    targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
+    ok = True
+    op_rows = []
+    with pd.option_context("display.max_rows", 200, "display.width", 140):
+        for target in targets:
+            report = check(target, runs=args.runs, backend=args.backend, seed=args.seed)
+            ok &= report.deterministic and report.bitwise_reference
+            if target in OP_EXAMPLES:
+                op_rows.append(report.to_frame().drop(columns="node"))
+                continue
+            print(f"\n{report.summary()}")
+            print(report.to_frame().to_string(index=False))
+        if op_rows:
+            print(f"\nops on {args.backend} ({report.engine}), {args.runs} runs each")
+            print(pd.concat(op_rows, ignore_index=True).to_string(index=False))
+    print("\nall deterministic and bitwise equal to the numpy reference" if ok
+          else "\nNOT all deterministic / bitwise equal: see the rows above")
+    return 0 if ok else 1
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from oasis_lab.gpu import bench
+
+    pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
+    numpy_ops = bench.time_ops("numpy", args.size, args.repeats, args.seed)
+    side = pb.ops[["op", "shape", "seconds", "gflops"]].merge(
+        numpy_ops[["op", "seconds", "gflops"]], on="op", suffixes=(f"_{args.backend}", "_numpy"))
+    side["speedup"] = side[f"seconds_numpy"] / side[f"seconds_{args.backend}"]
+    table = bench.provider_table(pb)
+    with pd.option_context("display.max_rows", 100, "display.width", 160, "display.precision", 4):
+        print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
+              f"min of {args.repeats} warm calls")
+        print(side.to_string(index=False))
+        print("\neffective GFLOP/s of each family's kernel mix:",
+              {k: round(v, 3) for k, v in pb.family_gflops.items()})
+        print("\nprovider rows (speed = requests/s; the first row is MEASURED here, the others are "
+              "PROJECTED from data/device_profiles.csv, not measured):")
+        print(table.to_string(index=False))
+        market = bench.market_from_benchmark(table, n_tasks=20, seed=args.seed)
+        print(f"\n{market!r}: providers as the auction sees them")
+        print(market.providers.head(5).to_string())
+    return 0
