@@ -13,6 +13,11 @@ result's own aggregates) and returns a :class:`CheckReport`:
   price.
 - :func:`check_prices`: every trade's unit price is the pair price rule's.
 
+And tables for notebooks: :func:`trade_prices` (each trade's two per-unit prices, the pair
+price and both sides' margins), :func:`provider_outcomes` (who wins: units, revenue, utility
+and capabilities per provider) and :func:`compare_readings` (the summary of several readings
+on several markets, with the exact optimum's welfare and the greedy's share of it).
+
 The auction result is duck-typed (anything with ``trades``, ``served_share``, ``params`` and
 the payment arrays of :class:`~oasis_lab.auction.greedy.AuctionResult`), so exact baselines
 can be checked the same way.
@@ -20,6 +25,7 @@ can be checked the same way.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +34,7 @@ import pandas as pd
 
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
+from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import (
     capacity_use,
     pair_price,
@@ -43,6 +50,9 @@ __all__ = [
     "check_budget_balance",
     "check_prices",
     "check_all",
+    "trade_prices",
+    "provider_outcomes",
+    "compare_readings",
 ]
 
 #: Relative tolerance of the checks (round-off of the ``capacity="time"`` reading and of sums).
@@ -329,3 +339,115 @@ def check_all(market: Market, result: Any, params: AuctionParams | None = None) 
         for check in (check_feasible, check_individual_rationality, check_budget_balance, check_prices)
     ]
     return pd.concat([r.to_frame() for r in reports], ignore_index=True)
+
+
+# ---------------------------------------------------------------------- tables for notebooks
+def trade_prices(market: Market, result: Any) -> pd.DataFrame:
+    """Each trade with the two per-unit prices it was struck between (sections 4.1, 4.2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The trades plus ``p_task`` (``v_i / sum_t C[i, t]``), ``p_provider`` (the provider's
+        per-unit price of the type), ``unit_cost`` (its true cost per unit; equal to
+        ``p_provider``), ``crossing`` (``p_provider > p_task``: the as-written fallback),
+        ``user_margin`` (``p_task - unit_price`` per unit) and ``provider_margin``
+        (``(1 - fee) unit_price - unit_cost`` per unit).
+    """
+    params = _params(result, None)
+    task, prov, typ, _, price = _trade_arrays(market, result)
+    frame = result.trades.copy()
+    cost = unit_cost_matrix(market, params)[prov, typ]
+    frame["p_task"] = task_unit_price(market)[task]
+    frame["p_provider"] = cost
+    frame["unit_cost"] = cost
+    frame["crossing"] = frame["p_provider"] > frame["p_task"]
+    frame["user_margin"] = frame["p_task"] - price
+    frame["provider_margin"] = (1 - params.fee) * price - cost
+    return frame
+
+
+def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
+    """One row per provider: units served, revenue, utility, unit cost and capabilities.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by provider: ``units``, ``trading``, ``revenue``, ``utility``, ``unit_cost``
+        (``c_j / sum_t s[j, t]``), ``runnable_types`` and one ``psi[...]`` column per
+        capability component, to see which providers the densities and Psi weights favour.
+    """
+    if not isinstance(market, Market):
+        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    tr = result.trades
+    units = np.bincount(tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float),
+                        minlength=market.n_providers)
+    frame = market.providers[["unit_cost", "runnable_types"] + [f"psi[{n}]" for n in market.psi_names]]
+    frame.insert(0, "units", units)
+    frame.insert(1, "trading", units > 0)
+    frame.insert(2, "revenue", np.asarray(result.provider_revenue, dtype=float))
+    frame.insert(3, "utility", np.asarray(result.provider_utility, dtype=float))
+    return frame
+
+
+_OPTIMUM_FIELDS = ("capacity", "capacity_per_type", "split", "partial", "alpha", "beta", "task_size")
+
+
+def compare_readings(
+    markets: Market | Mapping[Hashable, Market],
+    readings: Mapping[str, AuctionParams],
+    *,
+    optimum: bool = False,
+    key_names: Sequence[str] = ("market",),
+) -> pd.DataFrame:
+    """Run PRICES under several readings on several markets: one summary row per pair.
+
+    Parameters
+    ----------
+    markets : Market or mapping of key to Market
+        The markets; a key may be a tuple (e.g. ``(scenario, seed)``), spread over the
+        columns ``key_names``.
+    readings : mapping of name to AuctionParams
+        The readings to compare, by display name.
+    optimum : bool, default False
+        Also solve the exact welfare optimum of each market
+        (:func:`oasis_lab.auction.baselines.solve_optimum`, once per market and distinct
+        capacity / splitting / user-cost reading) and report ``optimum_welfare`` and
+        ``welfare_ratio`` = greedy welfare / optimum welfare.
+    key_names : sequence of str
+        Column names of the market keys.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Key columns, ``reading`` and the columns of :meth:`AuctionResult.summary`.
+    """
+    if isinstance(markets, Market):
+        markets = {"market": markets}
+    if not readings:
+        raise ValueError("readings is empty: give at least one name -> AuctionParams")
+    for name, params in readings.items():
+        if not isinstance(params, AuctionParams):
+            raise TypeError(f"readings[{name!r}] must be an AuctionParams, got {type(params).__name__}")
+    if optimum:
+        from oasis_lab.auction.baselines import solve_optimum  # the exact ILP (issue 4)
+    rows = []
+    for key, market in markets.items():
+        parts = key if isinstance(key, tuple) else (key,)
+        if len(parts) != len(key_names):
+            raise ValueError(f"market key {key!r} does not match key_names {list(key_names)}")
+        optima: dict[tuple, float] = {}
+        for name, params in readings.items():
+            row = run_greedy(market, params).summary()
+            row.insert(0, "reading", name)
+            for col, value in reversed(list(zip(key_names, parts))):
+                row.insert(0, col, [value])
+            if optimum:
+                model = tuple(getattr(params, f) for f in _OPTIMUM_FIELDS)
+                if model not in optima:
+                    opt = solve_optimum(market, params, backend="highspy")
+                    optima[model] = opt.welfare if opt.ok else float("nan")
+                row["optimum_welfare"] = optima[model]
+                row["welfare_ratio"] = row["welfare"] / optima[model] if optima[model] > 0 else float("nan")
+            rows.append(row)
+    return pd.concat(rows, ignore_index=True)

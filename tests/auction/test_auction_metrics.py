@@ -16,6 +16,9 @@ from oasis_lab.auction.metrics import (
     check_feasible,
     check_individual_rationality,
     check_prices,
+    compare_readings,
+    provider_outcomes,
+    trade_prices,
 )
 
 
@@ -94,3 +97,42 @@ def test_checkers_refuse_foreign_results(market, result):
         check_feasible(other, result)
     with pytest.raises(ValueError, match="lacks column"):
         check_prices(market, with_trades(result, result.trades.drop(columns="unit_price")))
+
+
+def test_trade_prices_by_rule(market):
+    # As written, a crossing pair (provider price above the task's) trades at the provider price:
+    # the user's margin per unit is negative there. With no_trade no pair crosses, and with no
+    # fee both sides get half the spread: (p_task - p_provider) / 2 each.
+    aw = trade_prices(market, run_greedy(market, AuctionParams(price_rule="as_written")))
+    crossing = aw[aw["crossing"]]
+    assert len(crossing) > 0
+    np.testing.assert_allclose(crossing["unit_price"], crossing["p_provider"])
+    assert (crossing["user_margin"] < 0).all()
+    nt = trade_prices(market, run_greedy(market))
+    assert not nt["crossing"].any()
+    half = (nt["p_task"] - nt["p_provider"]) / 2
+    np.testing.assert_allclose(nt["user_margin"], half, atol=1e-9)
+    np.testing.assert_allclose(nt["provider_margin"], half, atol=1e-9)
+
+
+def test_provider_outcomes_add_up(market, result):
+    table = provider_outcomes(market, result)
+    assert len(table) == market.n_providers
+    assert table["units"].sum() == pytest.approx(result.trades["units"].sum())
+    assert (table["trading"] == (table["units"] > 0)).all()
+
+
+def test_compare_readings_against_the_optimum():
+    markets = {(s, seed): generate_market(40, 6, scenario=s, seed=seed)
+               for s in ("balanced", "scarce_supply") for seed in (0, 1)}
+    readings = {"as written": AuctionParams(),
+                "as written prices": AuctionParams(price_rule="as_written"),
+                "surplus": AuctionParams(task_density="surplus", provider_density="unit_cost")}
+    table = compare_readings(markets, readings, optimum=True, key_names=("scenario", "seed"))
+    assert len(table) == 12
+    assert list(table.columns[:3]) == ["scenario", "seed", "reading"]
+    # A greedy allocation is feasible, so it never beats the exact optimum.
+    assert (table["welfare"] <= table["optimum_welfare"] * (1 + 1e-7) + 1e-9).all()
+    np.testing.assert_allclose(table["welfare_ratio"], table["welfare"] / table["optimum_welfare"])
+    with pytest.raises(TypeError, match="readings"):
+        compare_readings(markets, {"bad": {"price_rule": "no_trade"}})
