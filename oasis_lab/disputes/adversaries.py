@@ -264,8 +264,8 @@ class SkipNode(Strategy):
 
 @dataclass(frozen=True)
 class ModelSwap(Strategy):
-    """Runs a cheaper substitute of the agreed model (weights rounded through float16 for an
-    executed model, other weights for a synthetic one) and claims the agreed model's genesis.
+    """Runs a cheaper substitute of the agreed model (int8-quantized weights for an executed
+    model, other weights for a synthetic one) and claims the agreed model's genesis.
     The dispute names the first node whose output the swap changes."""
 
     @property

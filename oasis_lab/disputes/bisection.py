@@ -177,7 +177,7 @@ class DisputeOutcome:
                     "interval": f"[{r.lo}, {r.hi}]",
                     "split_points": list(r.split_points),
                     "provider_reveals": list(r.revealed),
-                    "challenger_picks": r.part,
+                    "challenger_picks": r.part if r.round > 0 else None,
                     "challenger_claims": r.claim,
                     "next_interval": f"[{r.new_lo}, {r.new_hi}]",
                 }

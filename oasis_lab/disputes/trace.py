@@ -435,17 +435,20 @@ class ModelComputation(Computation):
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
 
     def substitute(self) -> "ModelComputation":
-        # The cheap stand-in: every floating weight rounded through float16, as a provider
-        # serving a quantized copy of the agreed model would.
-        weights = {
-            k: (
-                np.asarray(v).astype(np.float16).astype(np.asarray(v).dtype)
-                if np.asarray(v).dtype.kind == "f"
-                else np.asarray(v)
-            )
-            for k, v in self.model.weights.items()
-        }
-        swapped = replace(self.model, weights=weights)
+        # The cheap stand-in a provider might serve: float weights quantized to int8
+        # (symmetric, per tensor) and dequantized, integer weights with their lowest bit dropped.
+        def cheaper(w: np.ndarray) -> np.ndarray:
+            w = np.asarray(w)
+            if w.dtype.kind == "f":
+                scale = float(np.max(np.abs(w))) / 127.0 if w.size else 0.0
+                if scale == 0.0:
+                    return w
+                return (np.round(w / scale) * scale).astype(w.dtype)
+            if w.dtype.kind in "iu":
+                return (w >> 1) << 1
+            return w
+
+        swapped = replace(self.model, weights={k: cheaper(v) for k, v in self.model.weights.items()})
         return ModelComputation(
             swapped, self.inputs, backend=self.backend, seed=self.seed, genesis=self.genesis
         )
