@@ -61,7 +61,7 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     Returns
     -------
     pandas.DataFrame
-        One row per tier (lowest first): ``providers``, ``trading`` (share of them that
+        One row per tier (lowest first, labelled ``Q1 <component> <min>-<max>``): ``providers``, ``trading`` (share of them that
         trade), ``units``, ``units_share``, ``revenue``, ``utility``, ``mean_unit_cost``.
     """
     if not 0 <= component < market.psi.shape[1]:
@@ -82,7 +82,10 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     )
     total = grouped["units"].sum()
     grouped.insert(3, "units_share", grouped["units"] / total if total > 0 else 0.0)
-    grouped.index = [f"{name} {lo:.4g}-{hi:.4g}" for lo, hi in zip(ranges["min"], ranges["max"])]
+    short = market.psi_names[component]
+    grouped.index = [
+        f"Q{k + 1} {short} {lo:.3g}-{hi:.3g}" for k, (lo, hi) in enumerate(zip(ranges["min"], ranges["max"]))
+    ]
     grouped.index.name = "tier"
     return grouped
 
