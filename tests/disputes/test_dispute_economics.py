@@ -1,0 +1,91 @@
+"""Deterrence closed forms, dispute cost tables and the challenge Monte Carlo (section 5)."""
+
+import numpy as np
+import pytest
+
+from oasis_lab.disputes.economics import (
+    challenge_probability,
+    cheating_gain,
+    cheating_pays,
+    cost_table,
+    deterrence_surface,
+    dispute_costs,
+    min_challenge_probability,
+    min_stake,
+    simulate_challenges,
+)
+from oasis_lab.disputes.graph import graph_from_edges, synthetic_graph
+from oasis_lab.disputes.params import DisputeParams
+
+
+def test_closed_forms():
+    assert challenge_probability(0.1, 0.2) == pytest.approx(1 - 0.9 * 0.8)
+    # p S >= G deters: p = 0.1, S = 1000, G = 100 is the frontier
+    assert not cheating_pays(0.1, 1000, 100)
+    assert cheating_pays(0.099, 1000, 100)
+    assert cheating_gain(0.1, 1000, 150, payment=100) == pytest.approx(150 - 110)
+    assert min_challenge_probability(1000, 100) == pytest.approx(0.1)
+    assert min_challenge_probability(900, 100, payment=100) == pytest.approx(0.1)
+    assert np.isinf(min_challenge_probability(0, 5))
+    assert min_stake(0.1, 100) == pytest.approx(1000)
+    assert min_stake(0.1, 100, payment=40, slash_fraction=0.5) == pytest.approx(1920)
+    assert min_stake(0.5, 10, payment=40) == 0.0
+    with pytest.raises(ValueError, match="p_user"):
+        challenge_probability(1.5, 0)
+    with pytest.raises(ValueError, match="gain"):
+        cheating_pays(0.1, 10, -1)
+
+
+def test_surface_frontier_matches_min_probability():
+    s = deterrence_surface(np.linspace(0, 1, 101), np.array([500.0, 1000.0, 2000.0]), gain=100.0)
+    assert s.margin.shape == (101, 3)
+    for j, stake in enumerate(s.stake):
+        first = s.p[np.argmax(s.deterred[:, j])]
+        assert first == pytest.approx(100.0 / stake, abs=0.01)
+    assert len(s.to_frame()) == 303
+
+
+def test_cost_model_known_answers():
+    # a chain of 8 nodes, arity 2: every node takes exactly 3 rounds
+    g = graph_from_edges("chain", [f"n{i}" for i in range(8)], ["op"] * 8,
+                         [[]] + [[i - 1] for i in range(1, 8)], np.arange(1, 9), [4] * 8)
+    c = dispute_costs(g, 2)
+    np.testing.assert_array_equal(c.rounds, [3] * 8)
+    np.testing.assert_allclose(c.referee_flops_share, np.arange(1, 9) / 36)
+    # node 0 reads only public inputs: no opening; others open one digest + start commitment
+    np.testing.assert_array_equal(c.opening_hashes, [0] + [2] * 7)
+    # arity 8 decides in one round; the challenger names a part unless it is the last one
+    c8 = dispute_costs(g, 8)
+    np.testing.assert_array_equal(c8.rounds, [1] * 8)
+    np.testing.assert_array_equal(c8.hashes_exchanged - c8.opening_hashes, [2 + 7 + 1] * 7 + [2 + 7])
+    table = cost_table({"chain": g}, (2, 8))
+    assert table["rounds_max"].tolist() == [3, 1]
+
+
+def test_monte_carlo_exact_mode_never_slashes_honest_on_one_device():
+    r = simulate_challenges(600, cheat_share=0.2, p_user=0.2, p_platform=0.1, lying_share=0.1,
+                            n_nodes=64, seed=3)
+    s = r.summary()
+    assert s["honest_wrongly_slashed"] == 0 and s["lying_challenges_won"] == 0
+    # every challenged cheater is convicted, no unchallenged one is
+    cheat = r.kind == 1
+    np.testing.assert_array_equal(r.convicted[cheat], r.challenged[cheat])
+    assert s["fraud_detected"] + s["fraud_undetected"] == s["cheated"]
+
+
+def test_monte_carlo_other_devices_exact_vs_tolerance():
+    kw = dict(cheat_share=0.0, other_device_share=0.5, p_user=0.5, p_platform=0.0, n_nodes=48, seed=7)
+    exact = simulate_challenges(200, **kw).summary()
+    tol = simulate_challenges(200, params=DisputeParams(comparison="tolerance", max_ulp=2), **kw).summary()
+    assert exact["honest_wrongly_slashed"] > 0  # bitwise comparison across devices convicts honest providers
+    assert tol["honest_wrongly_slashed"] == 0
+
+
+def test_monte_carlo_gain_tracks_prediction():
+    r = simulate_challenges(4000, cheat_share=0.5, p_user=0.1, p_platform=0.0, stake=300, gain=50, payment=100,
+                            n_nodes=32, seed=11)
+    # realised gain per cheat G - (S + P) * detected share vs G - p (S + P): binomial noise only
+    sd = (300 + 100) * np.sqrt(0.1 * 0.9 / r.summary()["cheated"])
+    assert abs(r.cheater_gain - r.predicted_cheater_gain) < 4 * sd
+    with pytest.raises(ValueError, match="n_tasks"):
+        simulate_challenges(0)
