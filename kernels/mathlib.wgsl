@@ -5,8 +5,8 @@
 // Shader compilers may apply "inexact" algebra to SPIR-V float ops (naga emits no NoContraction):
 // Mesa's NIR was measured to rewrite (a * b) * constant, changing the rounding. So no expression
 // here multiplies a product by a literal: such constants arrive as run-time arguments instead
-// (oasis_gelu), and 2^k is applied as two run-time factors (y * 2.0 and y + y were
-// both rewritten so that 2^127 * 2 overflowed before multiplying p).
+// (oasis_gelu), and 2^k is applied as two run-time factors (a final doubling y + y of
+// y = p * 2^127 was rewritten so that 2^127 * 2 overflowed to inf before multiplying p).
 
 // exp(x): k = floor(x log2e + 1/2); r = (x - k ln2_hi) - k ln2_lo; p = Horner(1/i!, i = 7..0);
 // y = (p 2^(k>>1)) 2^(k-(k>>1)), powers of two built by bitcast. 0 when k < -125 (the result
