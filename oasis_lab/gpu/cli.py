@@ -66,10 +66,12 @@ def _bench(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import bench
 
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
-    numpy_ops = bench.time_ops("numpy", args.size, args.repeats, args.seed)
-    side = pb.ops[["op", "shape", "seconds", "gflops"]].merge(
-        numpy_ops[["op", "seconds", "gflops"]], on="op", suffixes=(f"_{args.backend}", "_numpy"))
-    side["speedup"] = side[f"seconds_numpy"] / side[f"seconds_{args.backend}"]
+    side = pb.ops[["op", "shape", "seconds", "gflops"]]
+    if args.backend != "numpy":  # side by side with the bitwise numpy twins
+        numpy_ops = bench.time_ops("numpy", args.size, args.repeats, args.seed)
+        side = side.merge(numpy_ops[["op", "seconds", "gflops"]], on="op",
+                          suffixes=(f"_{args.backend}", "_numpy"))
+        side["numpy/webgpu"] = side["seconds_numpy"] / side[f"seconds_{args.backend}"]
     table = bench.provider_table(pb)
     with pd.option_context("display.max_rows", 100, "display.width", 160, "display.precision", 4):
         print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
