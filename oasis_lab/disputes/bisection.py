@@ -82,9 +82,9 @@ def split_points(lo: int, hi: int, arity: int) -> np.ndarray:
         raise ValueError(f"cannot split [{lo}, {hi}]: fewer than two nodes")
     a = min(int(arity), size)
     base, rem = divmod(size, a)
-    sizes = np.full(a, base, dtype=np.int64)
-    sizes[:rem] += 1
-    return lo + np.cumsum(sizes[:-1]) - 1
+    # plain integers: this runs once per round of every dispute, numpy calls cost more here
+    ends = [lo + j * base + min(j, rem) - 1 for j in range(1, a)]
+    return np.array(ends, dtype=np.int64)
 
 
 @dataclass(frozen=True)
