@@ -43,6 +43,7 @@ __all__ = [
     "storage_limit",
     "run_kernel",
     "pipeline_cache_size",
+    "mark_persistent",
 ]
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent.parent / "kernels"
@@ -73,6 +74,7 @@ _POOL: dict[tuple[int, int], list[Any]] = {}
 _POOL_BYTES = 0
 _POOL_CAP = 256 * 2**20
 _UPLOADED: dict[int, tuple[Any, Any]] = {}
+_PERSISTENT: dict[int, Any] = {}
 
 
 def ensure_runtime_dir() -> None:
@@ -217,8 +219,17 @@ def _forget_upload(key: int) -> None:
         entry[0].destroy()
 
 
+def mark_persistent(arr: np.ndarray) -> None:
+    """Let ``arr`` (a read-only array that owns its data, e.g. a model weight) be uploaded once
+    and kept on the device for as long as the array lives."""
+    if arr.flags.writeable or arr.base is not None:
+        raise ValueError("only read-only arrays that own their data can stay on the device")
+    _PERSISTENT[id(arr)] = weakref.ref(arr)
+    weakref.finalize(arr, _PERSISTENT.pop, id(arr), None)
+
+
 def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, int]:
-    """Upload ``arr``; read-only arrays that own their data (model weights) are uploaded once."""
+    """Upload ``arr``; arrays marked persistent (model weights) are uploaded once."""
     import wgpu
 
     nbytes = arr.nbytes
@@ -230,7 +241,8 @@ def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, i
         )
     bind = max(4, -(-nbytes // 4) * 4)
     device = get_device()
-    cacheable = not arr.flags.writeable and arr.base is None
+    ref = _PERSISTENT.get(id(arr))
+    cacheable = ref is not None and ref() is arr
     if cacheable:
         hit = _UPLOADED.get(id(arr))
         if hit is not None and hit[1]() is arr:

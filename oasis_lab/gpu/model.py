@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.gpu import _check, reference
+from oasis_lab.gpu import _check, device, reference
 
 __all__ = [
     "Node",
@@ -129,6 +129,7 @@ class Model:
         for key, w in dict(self.weights).items():
             arr = np.array(w, copy=True)  # the model owns read-only copies
             arr.setflags(write=False)
+            device.mark_persistent(arr)  # uploaded once per process on the webgpu backend
             weights[str(key)] = arr
         set_(self, "weights", MappingProxyType(weights))
         set_(self, "input_specs", MappingProxyType(dict(self.input_specs)))

@@ -27,7 +27,7 @@ exp (mathlib)                 ``1.5 ulp`` (1.22 measured), 0 below ``x = -86.99`
 gelu                          ``(4 + 3 |t|) ulp(y) + 2e-37``, ``t = 1.596 (x + 0.0447 x^3)``
 softmax                       ``(C + 4 + 2 max|x - m|) u y`` per entry, ``m`` the row maximum
 layernorm                     ``(2C + 8) u (|x - mean| / std |gamma| + 1) + 0.5 ulp(beta)``
-attention                     ``(dh + T + 8) u (1 + |s|max) max|v| + tol of softmax``, see test
+attention                     ``4 (dh + T + 8) u (1 + max|s|) max|v|`` (``s`` scaled scores)
 int8_matmul(_requant), sample exact (integers; ``sample`` is exact given the float32 ``probs``)
 ============================  =================================================================
 

@@ -146,3 +146,23 @@ def test_bad_inputs_name_the_problem(transformer):
         M.Model("m", ("x",), (M.Node("a", "conv", ("x",)),), {})
     with pytest.raises(ValueError, match="weight 'w'"):
         M.Model("m", ("x",), (M.Node("a", "matmul", ("x",), {"weight": "w"}),), {})
+
+
+# Digests of the seed-0 traces (numpy backend), recorded when the kernels' operation order was
+# fixed. A change here changes every provider's commitments: it must be deliberate.
+GOLDEN = {
+    ("tiny-transformer", "block0.attn"): "acc1a716ccad8c7d90840b93ddbfdee1490d98c431f550f78ed55ed98fbc344c",
+    ("tiny-transformer", "logits"): "ad7e5c3d991748ba9ad4fa88bb76596793b6f87ac7469299d38621ae0c77472b",
+    ("tiny-transformer", "probs"): "f970a37436c71fe50d72f015ebf32ca46479ebccd460b6aeee00b286cafb201f",
+    ("tiny-transformer", "next_token"): "52060533723d56a196e4051d00459807b9b78234becd732f0f71d21c45738268",
+    ("quantized-mlp", "logits"): "ef0113915d29f025b3f64a94b3686334a681167fd60ec4c870de7beaea6eb8b1",
+}
+
+
+@pytest.mark.parametrize("name", M.MODEL_NAMES)
+def test_trace_digests_match_the_recorded_golden_values(name):
+    model = M.load_model(name)
+    trace = M.run(model, M.example_inputs(model, seed=0), seed=0)
+    for (model_name, node), digest in GOLDEN.items():
+        if model_name == name:
+            assert M.array_digest(trace.output(node)) == digest, node
