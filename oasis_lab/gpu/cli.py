@@ -10,6 +10,7 @@ rows they give.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--runs", type=int, default=20, help="repetitions (default 20)")
     check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
     check.add_argument("--seed", type=int, default=0)
-    check.set_defaults(func=_check)
+    check.set_defaults(func=_needs_device(_check))
     kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])
 
     bench = subparsers.add_parser("bench", help="provider benchmark: kernel throughput -> market speeds")
@@ -34,7 +35,22 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
     bench.add_argument("--seed", type=int, default=0)
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=_needs_device(_bench))
+
+
+def _needs_device(command):
+    """Turn a missing WebGPU adapter into one line on stderr and exit status 2."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        from oasis_lab.gpu.device import GPUUnavailableError
+
+        try:
+            return command(args)
+        except GPUUnavailableError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapped
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -71,3 +71,11 @@ def test_cli_kernels_check_and_bench(capsys):
     out = capsys.readouterr().out
     assert "MEASURED" in out and "PROJECTED" in out and "speed[" in out
     assert main(["kernels", "check", "--target", "nope", "--backend", "numpy"]) == 2
+
+
+def test_cli_without_an_adapter_says_how_to_install_one(monkeypatch, capsys):
+    from oasis_lab.gpu import device
+
+    monkeypatch.setattr(device, "_STATE", device._State(error="no WebGPU adapter found. (test)"))
+    assert main(["kernels", "check", "--target", "relu", "--runs", "1"]) == 2
+    assert "no WebGPU adapter" in capsys.readouterr().err
