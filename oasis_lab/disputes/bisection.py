@@ -170,7 +170,7 @@ class DisputeOutcome:
 
     def to_frame(self) -> pd.DataFrame:
         """The transcript, one row per round."""
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             [
                 {
                     "round": r.round,
@@ -182,8 +182,12 @@ class DisputeOutcome:
                     "next_interval": f"[{r.new_lo}, {r.new_hi}]",
                 }
                 for r in self.transcript
-            ]
+            ],
+            columns=["round", "interval", "split_points", "provider_reveals", "challenger_picks",
+                     "challenger_claims", "next_interval"],
         )
+        frame["challenger_picks"] = frame["challenger_picks"].astype("Int64")
+        return frame
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers as a dict (for tables and JSON)."""

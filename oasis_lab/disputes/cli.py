@@ -19,12 +19,12 @@ from oasis_lab.disputes import adversaries as adv
 from oasis_lab.disputes.bisection import as_computation, play
 from oasis_lab.disputes.economics import cost_table
 from oasis_lab.disputes.graph import synthetic_graph
-from oasis_lab.disputes.ledger import Ledger
+from oasis_lab.disputes.ledger import single_task_ledger
 from oasis_lab.disputes.params import COMPARISONS, DisputeParams
 from oasis_lab.disputes.profiles import PROFILES, profile_graph
 from oasis_lab.disputes.trace import Computation, SyntheticComputation
 
-__all__ = ["register_cli", "ADVERSARIES", "build_parties", "computation_for", "ledger_demo"]
+__all__ = ["register_cli", "ADVERSARIES", "build_parties", "computation_for"]
 
 #: Adversary names of ``--adversary``: (provider or challenger, needs a node).
 ADVERSARIES: dict[str, tuple[str, bool]] = {
@@ -92,29 +92,6 @@ def build_parties(adversary: str, node: int | str | None, n_nodes: int) -> tuple
     return table[adversary]()
 
 
-def ledger_demo(verdict: str, params: DisputeParams, *, payment: int = 100) -> tuple[Ledger, pd.DataFrame, int]:
-    """A fresh ledger with one escrowed task, its challenge resolved by ``verdict``.
-
-    Returns the ledger, the participant accounts before the challenge, and the log position
-    where the challenge's transfers start.
-    """
-    led = Ledger(params)
-    led.open_account("user", "user", deposit=payment)
-    led.open_account("provider", "provider", deposit=params.provider_stake)
-    led.open_account("referee", "provider", deposit=params.provider_stake)
-    led.open_account("challenger", "challenger", deposit=params.challenger_bond)
-    led.stake("provider")
-    led.stake("referee")
-    led.escrow("task-1", "user", "provider", payment)
-    before = led.accounts()
-    start = len(led.transfers)
-    led.challenge("challenge-1", "task-1", "challenger")
-    led.resolve("challenge-1", verdict, referee="referee")
-    if led.task_status("task-1") == "escrowed":
-        led.settle("task-1")  # upheld: the window closes and the provider is paid
-    return led, before, start
-
-
 def _run(args: argparse.Namespace) -> int:
     params = DisputeParams(
         arity=args.arity,
@@ -144,7 +121,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         detail = out.ruling.detail if out.ruling is not None else ""
         print(f"verdict: {out.verdict} ({out.reason}) {detail}\n")
-        led, before, start = ledger_demo(out.verdict, params, payment=args.payment)
+        led, before, start = single_task_ledger(out.verdict, params, payment=args.payment)
         print("accounts before the challenge")
         print(before.to_string(index=False))
         print("\ntransfers of the challenge")

@@ -141,18 +141,22 @@ class DeterrenceSurface:
     def plot(self, ax: Any = None) -> Any:
         """Heat map of the expected gain of cheating with the ``p (f S + P) = G`` frontier."""
         import matplotlib.pyplot as plt
+        from matplotlib.colors import TwoSlopeNorm
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        lim = float(np.max(np.abs(self.margin))) or 1.0
-        mesh = ax.pcolormesh(self.stake, self.p, self.margin, cmap="RdBu_r", vmin=-lim, vmax=lim, shading="auto")
+        # separate scales on each side of 0, so the (small) region where cheating pays is visible
+        hi = max(float(self.margin.max()), 1e-9)
+        lo = min(float(self.margin.min()), -1e-9)
+        norm = TwoSlopeNorm(vmin=lo, vcenter=0.0, vmax=hi)
+        mesh = ax.pcolormesh(self.stake, self.p, self.margin, cmap="RdBu_r", norm=norm, shading="auto")
         ax.figure.colorbar(mesh, ax=ax, label="expected gain of cheating per task (tokens)")
         frontier = min_challenge_probability(self.slash_fraction * self.stake, self.gain, self.payment)
         ok = frontier <= self.p.max()
         ax.plot(self.stake[ok], frontier[ok], "k-", lw=2, label="p (f S + P) = G")
         ax.set_xlabel("provider stake S (tokens)")
         ax.set_ylabel("challenge probability p")
-        ax.set_title(f"cheating pays above red (G = {self.gain:g}, P = {self.payment:g})")
+        ax.set_title(f"red: cheating pays, blue: deterred (G = {self.gain:g}, P = {self.payment:g})")
         ax.legend(loc="upper right")
         return ax
 

@@ -43,7 +43,16 @@ import pandas as pd
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS
 
-__all__ = ["LedgerError", "Transfer", "Ledger", "ACCOUNT_KINDS", "MINT", "BURN", "PLATFORM"]
+__all__ = [
+    "LedgerError",
+    "Transfer",
+    "Ledger",
+    "single_task_ledger",
+    "ACCOUNT_KINDS",
+    "MINT",
+    "BURN",
+    "PLATFORM",
+]
 
 #: Kinds of participant accounts.
 ACCOUNT_KINDS: tuple[str, ...] = ("user", "provider", "challenger", "platform")
@@ -532,3 +541,38 @@ class Ledger:
             if self._balances[self.bond_account(k)] != want:
                 raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
         return {"minted": minted, "total": total, "burned": self._balances[BURN], "transfers": len(self._log)}
+
+
+def single_task_ledger(
+    verdict: str, params: DisputeParams | None = None, *, payment: int = 100
+) -> tuple[Ledger, pd.DataFrame, int]:
+    """A ledger with one escrowed task whose challenge ends in ``verdict``.
+
+    Accounts ``user`` (pays ``payment``), ``provider`` and ``referee`` (staked providers) and
+    ``challenger`` (funded with one bond). The challenge of ``task-1`` is resolved with
+    ``verdict``; when the provider is upheld the window then closes and it is paid.
+
+    Returns
+    -------
+    ledger : Ledger
+    before : DataFrame
+        Participant accounts just before the challenge.
+    start : int
+        Position in the transfer log where the challenge's transfers begin.
+    """
+    params = params if params is not None else DisputeParams()
+    led = Ledger(params)
+    led.open_account("user", "user", deposit=payment)
+    led.open_account("provider", "provider", deposit=params.provider_stake)
+    led.open_account("referee", "provider", deposit=params.provider_stake)
+    led.open_account("challenger", "challenger", deposit=params.challenger_bond)
+    led.stake("provider")
+    led.stake("referee")
+    led.escrow("task-1", "user", "provider", payment)
+    before = led.accounts()
+    start = len(led.transfers)
+    led.challenge("challenge-1", "task-1", "challenger")
+    led.resolve("challenge-1", verdict, referee="referee")
+    if led.task_status("task-1") == "escrowed":
+        led.settle("task-1")  # upheld: the challenge window closes and the provider is paid
+    return led, before, start

@@ -158,3 +158,16 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
         report = led.check_conservation()
         assert report["minted"] == minted == report["total"]
         assert min(led.balances()) >= 0
+
+
+def test_single_task_ledger_known_answers():
+    from oasis_lab.disputes.ledger import single_task_ledger
+
+    led, before, start = single_task_ledger("challenger_wrong", payment=100)
+    # default bond 1000: 500 to the provider, 100 to the referee, 400 burned; then the payment
+    assert led.balance("provider") == 500 + 100 and led.balance("referee") == 100
+    assert led.balance(BURN) == 400 and led.task_status("task-1") == "settled"
+    assert before.set_index("account").loc["challenger", "balance"] == 1000
+    led, _, _ = single_task_ledger("provider_guilty")
+    assert led.is_removed("provider") and led.balance("user") == 100
+    assert led.check_conservation()["burned"] == 4000
