@@ -318,3 +318,30 @@ def test_trades_frame_has_the_contract_columns():
     assert isinstance(summary, pd.DataFrame) and len(summary) == 1
     assert summary.loc[0, "welfare"] == pytest.approx(9.0)
     assert summary.loc[0, "tasks_served"] == 2
+
+
+def test_minmax_normalization_reorders_tasks():
+    # One type. Tasks C = 10, 5, 1 units, v = 50, 45, 49. Providers s = 1, 1; w = 5, 1;
+    # c = 1, 100 (provider prices 1 and 100; equal densities: H = [0, 1]).
+    m = Market(demand=[[10.0], [5.0], [1.0]], value=[50.0, 45.0, 49.0], speed=[[1.0], [1.0]],
+               capacity=[5.0, 1.0], cost=[1.0, 100.0], psi=[[1.0], [1.0]], model_types=("m",))
+    # max: C/10 = 1, .5, .1; v/50 = 1, .9, .98 -> t0 2, t1 .25 + .81 = 1.06,
+    #   t2 .01 + .9604 = .9704 -> G = [0, 1, 2].
+    # minmax ([min, max] -> [.001, 1]): C -> 1, .001 + .999 * 4/9 = .445, .001;
+    #   v ([45, 50]) -> 1, .001, .001 + .999 * .8 = .8002 -> t0 2, t1 .198, t2 .640 -> G = [0, 2, 1].
+    assert_array_equal(task_order(m), [0, 1, 2])
+    assert_array_equal(task_order(m, AuctionParams(normalize="minmax")), [0, 2, 1])
+    # e = t log2 t + 1: t0 10 * 3.3219 + 1 = 34.22 (budget 15.78), t1 5 * 2.3219 + 1 = 12.61
+    #   (budget 32.39), t2 1 (budget 48). Task prices 5, 9, 49.
+    # max order: t0 takes p0's 5 units at (1 + 5) / 2 = 3 (15 <= 15.78), p1 asks 100 > 5: 5
+    #   units short, rolled back. t1: p0 5 units at 5 = 25 <= 32.39. t2: p0 is full, p1 asks
+    #   100 > 49: unserved. Welfare 45 - 12.61 - 5 = 27.39.
+    r = run_greedy(m)
+    assert trades_of(r) == [(1, 0, 0, 5.0, 5.0)]
+    assert r.welfare == pytest.approx(45 - (5 * np.log2(5) + 1) - 5)
+    # minmax order: t0 rolled back as before; t2: p0 1 unit at (1 + 49) / 2 = 25 <= 48;
+    #   t1: p0's 4 units, 1 short: rolled back. Welfare 49 - 1 - 1 = 47.
+    rm = run_greedy(m, AuctionParams(normalize="minmax"))
+    assert trades_of(rm) == [(2, 0, 0, 1.0, 25.0)]
+    assert rm.welfare == pytest.approx(47.0)
+    assert_consistent(m, rm)
