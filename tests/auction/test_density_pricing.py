@@ -160,3 +160,16 @@ def test_density_and_price_arrays_have_the_market_shapes():
     assert provider_density(m).shape == (7,)
     assert sorted(task_order(m)) == list(range(50))
     assert sorted(provider_order(m)) == list(range(7))
+
+
+def test_task_size_reading_uses_the_size_column():
+    from oasis_lab.auction.pricing import user_costs
+
+    m = Market(demand=[[4.0], [2.0]], value=[30.0, 30.0], speed=[[1.0]], capacity=[6.0],
+               cost=[1.0], psi=[[1.0]], model_types=("m",), size=[8.0, 1.0])
+    # units: 4 log2 4 + 1 = 9, 2 log2 2 + 1 = 3; size: 8 log2 8 + 1 = 25, 1 log2 1 + 1 = 1
+    assert_allclose(user_costs(m), [9.0, 3.0])
+    assert_allclose(user_costs(m, AuctionParams(task_size="size")), [25.0, 1.0])
+    # The surplus density follows: (30 - 25) / 2 < (30 - 1) / sqrt(2).
+    s = AuctionParams(task_size="size", task_density="surplus")
+    assert_allclose(task_density(m, s), [2.5, 29 / np.sqrt(2)])
