@@ -206,6 +206,11 @@ def test_cvxpy_and_highspy_backends_agree() -> None:
         m = _small(2000 + seed)
         for params in (AuctionParams(), AuctionParams(split=False), AuctionParams(partial=True)):
             for relax in (False, True):
+                if seed == 0:  # cvxpy's other MIP-capable solver, through the same model
+                    c = solve_optimum(m, params, relax=relax, solver="SCIPY")
+                    assert c.solver == "cvxpy/SCIPY"
+                    assert c.welfare == pytest.approx(
+                        solve_optimum(m, params, relax=relax, backend="highspy").welfare, rel=1e-6, abs=1e-6)
                 a = solve_optimum(m, params, relax=relax)
                 b = solve_optimum(m, params, relax=relax, backend="highspy")
                 assert a.solver == "cvxpy/HIGHS" and b.solver == "highspy/HIGHS"
@@ -244,6 +249,22 @@ def test_solution_is_feasible_and_trades_add_up(formulation: str) -> None:
     welfare = res.served @ surplus - (trades["units"] * trades["unit_cost"]).sum()
     assert welfare == pytest.approx(res.welfare, rel=1e-9)
     assert np.isfinite(cost[trades["provider"], trades["type"]]).all()
+
+
+@pytest.mark.parametrize("formulation", ["compact", "per_pair"])
+def test_partial_solution_trades_match_served_shares(formulation: str) -> None:
+    m = generate_market(40, 15, scenario="scarce_supply", seed=8)
+    params = AuctionParams(partial=True)
+    res = solve_optimum(m, params, formulation=formulation, backend="highspy")
+    trades = res.trades(m)
+    got = np.zeros(m.demand.shape)
+    np.add.at(got, (trades["task"].to_numpy(), trades["type"].to_numpy()), trades["units"].to_numpy())
+    np.testing.assert_allclose(got, res.demand_served, atol=1e-6)
+    assert (got <= m.demand + 1e-6).all()
+    np.testing.assert_allclose(got.sum(axis=1) / m.task_units, res.served, atol=1e-9)
+    surplus = m.value - user_costs(m, params)
+    welfare = res.served @ surplus - (trades["units"] * trades["unit_cost"]).sum()
+    assert welfare == pytest.approx(res.welfare, rel=1e-9)
 
 
 def test_split_false_serves_each_task_type_from_one_provider() -> None:

@@ -110,6 +110,7 @@ class _Model:
     task_cols: np.ndarray
     task_of_col: np.ndarray
     task_weight: np.ndarray
+    task_col_type: np.ndarray  # model type of a z[i, t] column; -1 for y_i
     # Unit columns: units of `unit_type` from `unit_provider` (to `unit_task`, -1 = pooled)
     # equal to `unit_scale` times the column's value.
     unit_cols: np.ndarray
@@ -260,6 +261,7 @@ def _compact(
         task_cols=np.arange(n_task_cols),
         task_of_col=task_of_col,
         task_weight=weight,
+        task_col_type=pt if params.partial else np.full(n_task_cols, -1, dtype=np.int64),
         unit_cols=x_cols,
         unit_task=np.full(n_x, -1, dtype=np.int64),
         unit_provider=xj,
@@ -411,6 +413,7 @@ def _per_pair(
         task_cols=task_cols,
         task_of_col=task_of_col,
         task_weight=task_weight,
+        task_col_type=np.full(task_cols.shape[0], -1, dtype=np.int64),
         unit_cols=unit_cols,
         unit_task=cp_task,
         unit_provider=cp_prov,
@@ -593,6 +596,8 @@ class OptimumResult:
         The solver's own status text.
     pair_units : pandas.DataFrame
         Per-pair formulation only: ``task, provider, type, units`` of the solution.
+    demand_served : numpy.ndarray, shape (n_tasks, n_types)
+        Units of each task's demand of each type that the solution serves.
     """
 
     welfare: float
@@ -612,6 +617,7 @@ class OptimumResult:
     message: str = ""
     params: AuctionParams = field(default_factory=AuctionParams)
     pair_units: pd.DataFrame | None = None
+    demand_served: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
@@ -636,7 +642,7 @@ class OptimumResult:
         if self.pair_units is not None:
             frame = self.pair_units.copy()
         else:
-            frame = _northwest_corner(market, self.served, self.units)
+            frame = _northwest_corner(market, self.demand_served, self.units)
         frame["unit_cost"] = cost[frame["provider"].to_numpy(), frame["type"].to_numpy()]
         return frame.reset_index(drop=True)
 
@@ -670,11 +676,11 @@ class OptimumResult:
         )
 
 
-def _northwest_corner(market: Market, served: np.ndarray, units: np.ndarray) -> pd.DataFrame:
-    """Split aggregate ``units[j, t]`` between tasks' served demand ``C[i, t] y_i``, in index order."""
+def _northwest_corner(market: Market, demand_served: np.ndarray, units: np.ndarray) -> pd.DataFrame:
+    """Split aggregate ``units[j, t]`` between the tasks' served demand, in index order."""
     frames = []
     for t in range(market.n_types):  # n_types is a handful: the loop is over model types
-        need = market.demand[:, t] * served
+        need = demand_served[:, t]
         have = units[:, t]
         d_cum, s_cum = np.cumsum(need), np.cumsum(have)
         total = min(d_cum[-1], s_cum[-1])
@@ -842,6 +848,7 @@ def _decode(
     if raw.z is None:
         served = np.full(n_tasks, np.nan)
         units = np.full((n_prov, n_types), np.nan)
+        demand_served = np.full((n_tasks, n_types), np.nan)
         incumbent = math.nan
     else:
         z = np.clip(raw.z, model.lb, model.ub)
@@ -857,6 +864,16 @@ def _decode(
             got = np.bincount(model.unit_task, weights=amount, minlength=n_tasks)
             total = market.task_units
             served = np.where(total > 0, got / np.where(total > 0, total, 1.0), 0.0)
+        if model.formulation == "per_pair":
+            demand_served = np.zeros((n_tasks, n_types))
+            np.add.at(demand_served, (model.unit_task, model.unit_type), amount)
+        elif params.partial:
+            demand_served = np.zeros((n_tasks, n_types))
+            zt = z[model.task_cols]
+            i, t = model.task_of_col, model.task_col_type
+            demand_served[i, t] = market.demand[i, t] * zt
+        else:
+            demand_served = market.demand * served[:, None]
         if model.formulation == "per_pair":
             keep = amount > 1e-9
             pair_units = pd.DataFrame(
@@ -896,6 +913,7 @@ def _decode(
         message=raw.message,
         params=params,
         pair_units=pair_units,
+        demand_served=demand_served,
     )
 
 
