@@ -359,3 +359,19 @@ def test_oversized_per_pair_model_is_refused_with_a_status() -> None:
     assert res.status == "too_large" and math.isnan(res.welfare) and res.n_variables > 100
     # The compact model of the same market is small and solves.
     assert solve_optimum(m, max_variables=100).status == "optimal"
+
+
+def test_solver_banner_stays_out_of_stdout() -> None:
+    """HiGHS prints a licence banner on its first construction in a process; notebooks must not show it."""
+    import subprocess
+    import sys
+
+    code = (
+        "from oasis_lab.market import generate_market\n"
+        "from oasis_lab.auction.baselines import solve_optimum\n"
+        "m = generate_market(20, 5, seed=0)\n"
+        "print(solve_optimum(m).status, solve_optimum(m, backend='highspy').status)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "optimal optimal"
+    assert "HiGHS" not in out.stderr

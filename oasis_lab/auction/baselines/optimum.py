@@ -47,6 +47,8 @@ instances of the tests and VCG's re-solves; tested to agree).
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -502,6 +504,32 @@ def _solve_cvxpy(model: _Model, solver: str, time_limit: float | None, mip_rel_g
     return _Raw(kind, zval, bound, solver_time, str(status))
 
 
+_HIGHS_BANNER_SILENCED = False
+
+
+def _silence_highs_banner() -> None:
+    """Construct the process's first ``Highs`` with file descriptor 1 on ``/dev/null``.
+
+    HiGHS prints its licence banner from C++ on the first construction in a process, whatever
+    ``output_flag`` says later; it would land in every notebook that solves an optimum.
+    """
+    global _HIGHS_BANNER_SILENCED
+    if _HIGHS_BANNER_SILENCED:
+        return
+    import highspy as hp
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            hp.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _HIGHS_BANNER_SILENCED = True
+
+
 def _solve_highspy(model: _Model, time_limit: float | None, mip_rel_gap: float) -> _Raw:
     """Hand the model to HiGHS directly (the solver cvxpy calls, without cvxpy's compile)."""
     import highspy as hp
@@ -797,8 +825,11 @@ def solve_optimum(
     if model.n_cols == 0:  # nothing can trade: the empty allocation is optimal
         raw = _Raw("optimal", np.zeros(0), 0.0, 0.0, "no tradeable task")
     elif backend == "cvxpy":
+        if solver == "HIGHS":
+            _silence_highs_banner()
         raw = _solve_cvxpy(model, solver, time_limit, mip_rel_gap)
     else:
+        _silence_highs_banner()
         raw = _solve_highspy(model, time_limit, mip_rel_gap)
     return _decode(market, params, model, raw, relax, solver_name, time.perf_counter() - t0)
 
