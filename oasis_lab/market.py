@@ -485,6 +485,7 @@ def generate_market(
     n_types: int = 4,
     scenario: str = "balanced",
     seed: int | np.random.Generator = 0,
+    capacity_unit: str = "units",
 ) -> Market:
     """Draw a seeded market grounded in the shipped model and device data (section 4).
 
@@ -499,6 +500,14 @@ def generate_market(
     cost, plus the default user cost ``e_i = t log2 t + 1`` so the markup is surplus.
     Capacities are Poisson draws whose total is about ``supply_ratio`` times the total demand.
 
+    With ``capacity_unit="time"`` the market is drawn for the ``capacity="time"`` reading
+    of :class:`~oasis_lab.params.AuctionParams`: ``capacity[j]`` is seconds of compute per
+    round (gamma draws, equal means over the providers that can run something, totalling about
+    ``supply_ratio`` times the time the demand takes at median speeds), ``cost[j]`` is the cost of
+    one second (median 10 tokens), so a unit of type ``t`` costs ``c_j / s[j, t]``, and a task's
+    surplus is priced per type at the median of that cost: an SDXL image is worth far more than
+    a ResNet classification.
+
     Parameters
     ----------
     n_tasks, n_providers : int
@@ -509,6 +518,9 @@ def generate_market(
         A key of :data:`SCENARIOS`.
     seed : int or numpy.random.Generator
         Same seed, identical arrays.
+    capacity_unit : {"units", "time"}, default "units"
+        What ``capacity`` and ``cost`` count: units of service per round and the cost of a
+        round (the paper's reading), or seconds per round and the cost of a second.
 
     Returns
     -------
@@ -523,6 +535,8 @@ def generate_market(
             raise ValueError(f"{name} = {n} must be >= 1")
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
+    if capacity_unit not in ("units", "time"):
+        raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
     types = load_model_types()
     if n_types > len(types):
         raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")
@@ -543,9 +557,22 @@ def generate_market(
     speed = np.where(fits, (tflops * efficiency * 1e3)[:, None] / gflop[None, :], 0.0)
     power = devices["power_w"].to_numpy(float)[device] * rng.lognormal(0.0, 0.25, n_providers)
     total_speed = speed.sum(axis=1)
-    raw_unit_cost = np.where(total_speed > 0, power / np.maximum(total_speed, 1e-300), np.nan)
-    scale = _PRICE_LEVEL / np.nanmedian(raw_unit_cost) if np.isfinite(raw_unit_cost).any() else 1.0
-    cost = power * scale
+    runs_something = total_speed > 0
+    if capacity_unit == "time":
+        # c_j prices one second at full speed; the median provider's second costs _PRICE_LEVEL
+        cost = power * (_PRICE_LEVEL / np.median(power))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_unit_cost = np.where(speed > 0, cost[:, None] / speed, np.nan)
+            seconds_per_unit = np.where(speed > 0, 1.0 / speed, np.nan)
+        runnable_type = (speed > 0).any(axis=0)
+        type_price = np.zeros(n_types)
+        type_seconds = np.zeros(n_types)
+        type_price[runnable_type] = np.nanmedian(per_unit_cost[:, runnable_type], axis=0)
+        type_seconds[runnable_type] = np.nanmedian(seconds_per_unit[:, runnable_type], axis=0)
+    else:
+        raw_unit_cost = np.where(runs_something, power / np.maximum(total_speed, 1e-300), np.nan)
+        scale = _PRICE_LEVEL / np.nanmedian(raw_unit_cost) if runs_something.any() else 1.0
+        cost = power * scale
     cpu_cores = rng.choice(np.array([4.0, 6.0, 8.0, 12.0, 16.0]), size=n_providers)
     psi = np.column_stack(
         [tflops, memory, devices["bandwidth_gbs"].to_numpy(float)[device], cpu_cores]
@@ -563,15 +590,27 @@ def generate_market(
         -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
     )
     user_cost = task_units * np.log2(task_units) + 1.0
-    value = task_units * per_unit + user_cost
+    if capacity_unit == "time":
+        # the markup applies to what the bundle costs at median prices per type
+        per_unit = per_unit / _PRICE_LEVEL
+        value = (demand @ type_price) * per_unit + user_cost
+    else:
+        value = task_units * per_unit + user_cost
     size = demand @ gflop / 1e3
 
     # ---- capacity: Poisson around equal shares of supply_ratio x total demand, skewed by speed
     share = np.where(total_speed > 0, np.sqrt(tflops * efficiency), 0.0)
     if share.sum() == 0:
         share = np.ones(n_providers)
-    mean_capacity = spec.supply_ratio * task_units.sum() * share / share.sum()
-    capacity = rng.poisson(mean_capacity).astype(float)
+    if capacity_unit == "time":
+        # equal expected round lengths for providers that can run something
+        demand_seconds = float(demand.sum(axis=0) @ type_seconds)
+        n_active = max(int(runs_something.sum()), 1)
+        mean_seconds = spec.supply_ratio * demand_seconds / n_active
+        capacity = np.where(runs_something, rng.gamma(4.0, mean_seconds / 4.0, n_providers), 0.0)
+    else:
+        mean_capacity = spec.supply_ratio * task_units.sum() * share / share.sum()
+        capacity = rng.poisson(mean_capacity).astype(float)
 
     return Market(
         demand=demand,

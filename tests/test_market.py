@@ -243,3 +243,29 @@ def test_summary_by_hand() -> None:
     assert row["median_provider_unit_price"] == pytest.approx((10 / 1.5 + 4) / 2)
     assert row["tasks_below_median_provider_price"] == 0.0
     assert row["cannot_run[diffusion]"] == 0.5 and row["cannot_run[llm]"] == 0.0
+
+
+def test_time_markets_are_priced_per_second_and_per_type() -> None:
+    m = generate_market(3000, 400, scenario="balanced", seed=9, capacity_unit="time")
+    assert m.equals(generate_market(3000, 400, scenario="balanced", seed=9, capacity_unit="time"))
+    units = generate_market(3000, 400, scenario="balanced", seed=9)
+    # same devices and demand; only capacity, cost and value change meaning
+    np.testing.assert_array_equal(m.speed, units.speed)
+    np.testing.assert_array_equal(m.demand, units.demand)
+    assert np.median(m.cost) == pytest.approx(10.0)
+    # capacity in seconds: about the time the demand takes at median speeds
+    runnable = m.speed > 0
+    seconds = np.nanmedian(np.where(runnable, 1 / np.where(runnable, m.speed, 1), np.nan), axis=0)
+    demand_seconds = m.demand.sum(axis=0) @ seconds
+    assert 0.8 < m.capacity.sum() / demand_seconds < 1.2
+    assert (m.capacity[~runnable.any(axis=1)] == 0).all()
+    # an SDXL-only task is worth far more than a ResNet-only one with as many units
+    sdxl = (m.demand[:, 1] > 0) & (m.demand.sum(axis=1) == m.demand[:, 1])
+    resnet = (m.demand[:, 3] > 0) & (m.demand.sum(axis=1) == m.demand[:, 3])
+    per_unit = m.value / m.task_units
+    assert np.median(per_unit[sdxl]) > 100 * np.median(per_unit[resnet])
+
+
+def test_capacity_unit_is_validated() -> None:
+    with pytest.raises(ValueError, match="capacity_unit = 'hours' is not one of"):
+        generate_market(5, 5, capacity_unit="hours")

@@ -86,7 +86,11 @@ def params_from_args(args: argparse.Namespace) -> AuctionParams:
 
 def _run(args: argparse.Namespace) -> int:
     params = params_from_args(args)
-    market = generate_market(args.tasks, args.providers, n_types=args.types, scenario=args.scenario, seed=args.seed)
+    # the market's capacity and cost count what the --capacity reading says they count
+    market = generate_market(
+        args.tasks, args.providers, n_types=args.types, scenario=args.scenario, seed=args.seed,
+        capacity_unit=args.capacity,
+    )
     result = run_greedy(market, params)
     summary = result.summary().T.rename(columns={0: f"{args.scenario}, seed {args.seed}"})
     with pd.option_context("display.max_colwidth", 80, "display.float_format", "{:,.6g}".format):

@@ -211,12 +211,20 @@ def _one_market(
 
 
 def _generated(
-    sizes: Sequence[int], scenarios: Sequence[str], seeds: int, n_types: int, unit_demand: bool
+    sizes: Sequence[int],
+    scenarios: Sequence[str],
+    seeds: int,
+    n_types: int,
+    unit_demand: bool,
+    capacity_unit: str = "units",
 ):
     for n in sizes:
         for scenario in scenarios:
             for s in range(seeds):
-                market = generate_market(n, n, n_types=1 if unit_demand else n_types, scenario=scenario, seed=s)
+                market = generate_market(
+                    n, n, n_types=1 if unit_demand else n_types, scenario=scenario, seed=s,
+                    capacity_unit=capacity_unit,
+                )
                 if unit_demand:
                     market = unit_demand_market(market)
                 yield {"market": f"{scenario}/{n}/{s}", "scenario": scenario, "seed": s}, market
@@ -247,7 +255,8 @@ def compare(
     ----------
     markets : iterable of Market, optional
         Markets to compare; when omitted they are generated: ``sizes x scenarios x seeds``
-        with as many providers as tasks.
+        with as many providers as tasks, their capacity counted in the unit that
+        ``params.capacity`` reads (``generate_market(capacity_unit=...)``).
     params : AuctionParams
         The welfare model (and the fields the readings do not override).
     sizes : sequence of int
@@ -290,6 +299,8 @@ def compare(
         ir_violations_providers, budget_surplus, runtime_s, speedup_vs_ilp`` (ILP time /
         this runtime), ``status, gap``.
     """
+    if not isinstance(params, AuctionParams):
+        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
     if markets is None:
         if isinstance(scenarios, str):
             scenarios = sorted(SCENARIOS) if scenarios == "all" else [scenarios]
@@ -302,7 +313,7 @@ def compare(
             raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
         if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
             raise ValueError(f"seeds = {seeds!r} must be a positive int")
-        source = _generated(sizes, scenarios, int(seeds), n_types, unit_demand)
+        source = _generated(sizes, scenarios, int(seeds), n_types, unit_demand, params.capacity)
         total = len(sizes) * len(scenarios) * int(seeds)
     else:
         markets = list(markets)
