@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +28,12 @@ from oasis_lab.auction.baselines import solve_optimum  # noqa: E402
 from oasis_lab.auction.compare import READINGS  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy  # noqa: E402
 from oasis_lab.market import generate_market  # noqa: E402
+from oasis_lab.timing import best_of  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
 
 SPEEDUP_TARGET = 1000.0
 SHARE_TARGET = 0.95
 
-
-def best_of(fn, repeats: int):
-    best, value = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def main() -> int:

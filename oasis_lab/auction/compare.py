@@ -17,7 +17,6 @@ reading of a market is measured against the same optimum.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +47,7 @@ import pandas as pd
 from oasis_lab.gpu import _check
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import OPS, load_model, node_flops
+from oasis_lab.timing import best_of
 
 __all__ = [
     "SIZES",
@@ -96,13 +96,7 @@ def _module(backend: str) -> Any:
 def time_call(fn: Callable[[], Any], repeats: int = 5) -> float:
     """Seconds of the fastest of ``repeats`` warm calls (one untimed warm-up call first)."""
     n = _check.integer("repeats", repeats, lo=1)
-    fn()
-    best = np.inf
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return float(best)
+    return best_of(fn, n, warmup=True)[0]
 
 
 def _cases(size: str, seed: int) -> list[tuple[str, str, tuple, dict]]:

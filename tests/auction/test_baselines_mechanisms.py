@@ -24,7 +24,6 @@ from oasis_lab.auction.baselines import (
 )
 from oasis_lab.auction.pricing import user_costs
 from oasis_lab.market import Market, generate_market
-from oasis_lab.params import AuctionParams
 
 
 def _unit_market(net_values, asks, capacity=None) -> Market:

@@ -288,7 +288,6 @@ def _per_pair(
     units_total: np.ndarray,
 ) -> _Model:
     demand = market.demand
-    n_prov = market.n_providers
     n_pairs = pi.shape[0]
     # Candidate (pair p, provider j) columns: provider j runs the pair's type.
     cand = runnable[:, pt].T  # (n_pairs, n_prov)
