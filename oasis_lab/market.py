@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,11 @@ def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     return arr.astype(np.float64, copy=True)
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
 
 
 def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
@@ -244,12 +249,13 @@ class Market:
         """Number of model types ``k``."""
         return int(self.demand.shape[1])
 
-    @property
+    # Derived arrays are cached (the market is immutable) and read-only like the fields.
+    @cached_property
     def task_units(self) -> np.ndarray:
         """Total demanded units per task, ``sum_t C[i, t]``."""
-        return self.demand.sum(axis=1)
+        return _read_only(self.demand.sum(axis=1))
 
-    @property
+    @cached_property
     def provider_unit_cost(self) -> np.ndarray:
         """Provider per-unit price / true unit cost ``c_j / sum_t s[j, t]`` (section 4.1).
 
@@ -257,7 +263,7 @@ class Market:
         """
         total_speed = self.speed.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(total_speed > 0, self.cost / total_speed, np.inf)
+            return _read_only(np.where(total_speed > 0, self.cost / total_speed, np.inf))
 
     # ------------------------------------------------------------------ views
     @property
