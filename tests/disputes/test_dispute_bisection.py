@@ -216,3 +216,26 @@ def test_run_dispute_on_model_name_and_batch_summary():
     assert out.disputed_name == "fc2" and out.verdict == "provider_guilty"
     assert set(out.summary()) >= {"rounds", "hashes_exchanged", "referee_flops_share", "verdict"}
     assert len(out.to_frame()) == out.rounds + 1
+
+
+def test_webgpu_referee_and_provider_agree_with_numpy():
+    import os
+
+    from oasis_lab.gpu import device
+
+    reason = device.unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the WebGPU tests on lavapipe: {reason}")
+        pytest.skip(f"no WebGPU adapter: {reason}")
+    from oasis_lab.disputes.bisection import as_computation
+
+    numpy_comp = as_computation("tiny-transformer")
+    webgpu_comp = as_computation("tiny-transformer", backend="webgpu")
+    # same bits on both backends, so the traces' commitments are equal
+    np.testing.assert_array_equal(webgpu_comp.honest_trace.chain, numpy_comp.honest_trace.chain)
+    params = DisputeParams(arity=4, referee_backend="webgpu")
+    for k in (0, 7, 33, numpy_comp.n_nodes - 1):
+        out = play(webgpu_comp, adv.PerturbNode(node=k), adv.Honest(), params=params)
+        assert (out.disputed_node, out.verdict) == (k, "provider_guilty")
+    assert play(numpy_comp, adv.Honest(), adv.LyingChallenger(node=20), params=params).verdict == "challenger_wrong"
