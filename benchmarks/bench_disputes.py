@@ -27,13 +27,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oasis_lab.disputes.adversaries import Honest, PerturbNode  # noqa: E402
-from oasis_lab.disputes.bisection import as_computation, play, run_disputes  # noqa: E402
-from oasis_lab.disputes.economics import cost_table, dispute_costs  # noqa: E402
-from oasis_lab.disputes.graph import synthetic_graph  # noqa: E402
-from oasis_lab.disputes.params import DisputeParams  # noqa: E402
-from oasis_lab.disputes.profiles import profile_graph  # noqa: E402
-from oasis_lab.disputes.trace import SyntheticComputation  # noqa: E402
+from oasis_lab.disputes.adversaries import Honest, PerturbNode
+from oasis_lab.disputes.bisection import as_computation, play, run_disputes
+from oasis_lab.disputes.economics import cost_table, dispute_costs
+from oasis_lab.disputes.graph import synthetic_graph
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.profiles import profile_graph
+from oasis_lab.disputes.trace import SyntheticComputation
 
 TARGET_S = 10.0
 
@@ -101,12 +101,15 @@ def main() -> int:
             comp = as_computation("tiny-transformer", backend=backend)
             return play(comp, PerturbNode(node=7), Honest(), params=params)
 
-        try:
-            one()  # warm-up: device, pipelines
-            t, out = best_of(one, args.repeats)
-        except Exception as exc:  # no adapter: say so, keep the numpy row
-            print(f"{backend}: unavailable ({exc})")
-            continue
+        if backend == "webgpu":
+            from oasis_lab.gpu import device
+
+            reason = device.unavailable_reason()
+            if reason is not None:  # no adapter: say so, keep the numpy row
+                print(f"webgpu: unavailable ({reason})")
+                continue
+        one()  # warm-up: device, pipelines
+        t, out = best_of(one, args.repeats)
         rows.append({"backend (provider and referee)": backend, "seconds": t, "verdict": out.verdict,
                      "disputed_node": out.disputed_node, "rounds": out.rounds})
     frame = pd.DataFrame(rows)

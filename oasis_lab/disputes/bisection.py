@@ -49,15 +49,15 @@ from oasis_lab.disputes.trace import (
 )
 
 __all__ = [
-    "max_rounds",
-    "split_points",
-    "RoundRecord",
-    "DisputeOutcome",
     "DisputeBatch",
+    "DisputeOutcome",
+    "RoundRecord",
+    "as_computation",
+    "max_rounds",
     "play",
     "run_dispute",
     "run_disputes",
-    "as_computation",
+    "split_points",
 ]
 
 

@@ -24,7 +24,7 @@ from oasis_lab.disputes.params import COMPARISONS, DisputeParams
 from oasis_lab.disputes.profiles import PROFILES, profile_graph
 from oasis_lab.disputes.trace import Computation, SyntheticComputation
 
-__all__ = ["register_cli", "ADVERSARIES", "build_parties", "computation_for"]
+__all__ = ["ADVERSARIES", "build_parties", "computation_for", "register_cli"]
 
 #: Adversary names of ``--adversary``: (provider or challenger, needs a node).
 ADVERSARIES: dict[str, tuple[str, bool]] = {

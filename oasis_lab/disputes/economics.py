@@ -42,17 +42,17 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.trace import SyntheticComputation
 
 __all__ = [
+    "DeterrenceSurface",
+    "DisputeCosts",
+    "MonteCarloResult",
     "challenge_probability",
     "cheating_gain",
     "cheating_pays",
+    "cost_table",
+    "deterrence_surface",
+    "dispute_costs",
     "min_challenge_probability",
     "min_stake",
-    "DeterrenceSurface",
-    "deterrence_surface",
-    "DisputeCosts",
-    "dispute_costs",
-    "cost_table",
-    "MonteCarloResult",
     "simulate_challenges",
 ]
 

@@ -73,7 +73,7 @@ class DisputeGraph:
         flops = np.asarray(self.flops, dtype=np.float64)
         out_bytes = np.asarray(self.output_bytes, dtype=np.int64)
         if indptr.shape != (n + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
-            raise ValueError(f"indptr must be a non-decreasing (n_nodes + 1,) array from 0")
+            raise ValueError("indptr must be a non-decreasing (n_nodes + 1,) array from 0")
         if indices.shape != (indptr[-1],):
             raise ValueError(f"indices has {indices.size} entries, indptr says {indptr[-1]}")
         owner = np.repeat(np.arange(n), np.diff(indptr))

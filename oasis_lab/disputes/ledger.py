@@ -44,14 +44,14 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS
 
 __all__ = [
+    "ACCOUNT_KINDS",
+    "BURN",
+    "MINT",
+    "PLATFORM",
+    "Ledger",
     "LedgerError",
     "Transfer",
-    "Ledger",
     "single_task_ledger",
-    "ACCOUNT_KINDS",
-    "MINT",
-    "BURN",
-    "PLATFORM",
 ]
 
 #: Kinds of participant accounts.
@@ -121,7 +121,7 @@ def _amount(name: str, value: Any) -> int:
 
 def _share(amount: int, fraction: float) -> int:
     # floor, so shares never exceed the amount; the remainder goes to burn / platform
-    return int(math.floor(amount * fraction))
+    return math.floor(amount * fraction)
 
 
 class Ledger:

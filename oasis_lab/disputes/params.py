@@ -7,13 +7,13 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 import math
-from numbers import Integral
 from dataclasses import dataclass, fields, replace
+from numbers import Integral
 from typing import Any
 
 from oasis_lab.params import _check_real
 
-__all__ = ["DisputeParams", "COMPARISONS", "SLASH_REMAINDER"]
+__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
@@ -140,7 +140,7 @@ class DisputeParams:
         if not math.isfinite(self.atol):
             raise ValueError(f"atol = {self.atol!r} must be finite")
 
-    def replace(self, **changes: Any) -> "DisputeParams":
+    def replace(self, **changes: Any) -> DisputeParams:
         """Return a validated copy with some fields changed."""
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known

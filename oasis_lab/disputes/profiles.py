@@ -43,16 +43,16 @@ from oasis_lab.disputes.graph import DisputeGraph, graph_from_edges
 
 __all__ = [
     "ELEMENTWISE_FLOPS",
-    "PROFILE_COLUMNS",
     "PROFILES",
+    "PROFILE_COLUMNS",
     "PROFILE_DIR",
-    "llama2_7b_profile",
-    "sdxl_base_profile",
     "generate_profile",
-    "write_profiles",
-    "load_profile",
     "graph_from_profile",
+    "llama2_7b_profile",
+    "load_profile",
     "profile_graph",
+    "sdxl_base_profile",
+    "write_profiles",
 ]
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "model_graphs"
@@ -103,7 +103,7 @@ class _Builder:
                 "stage": stage,
                 "op": op,
                 "inputs": ";".join(inputs),
-                "flops": int(round(flops)),
+                "flops": round(flops),
                 "output_bytes": int(out_elems) * bytes_per,
                 "params": int(params),
                 "repeat": int(repeat),

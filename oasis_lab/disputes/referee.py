@@ -30,10 +30,10 @@ from oasis_lab.disputes.trace import Computation, chain_step
 
 __all__ = [
     "VERDICTS",
-    "Ruling",
     "Referee",
-    "ulp_distance",
+    "Ruling",
     "outputs_agree",
+    "ulp_distance",
 ]
 
 #: The three verdicts, in the order of their integer codes in batch results.
@@ -169,7 +169,7 @@ class Referee:
             raise ValueError(f"tolerances must be >= 0, got atol={self.atol}, max_ulp={self.max_ulp}")
 
     @classmethod
-    def from_params(cls, params: "object") -> "Referee":
+    def from_params(cls, params: object) -> Referee:
         """The referee a :class:`~oasis_lab.disputes.params.DisputeParams` describes."""
         return cls(
             backend=params.referee_backend,  # type: ignore[attr-defined]

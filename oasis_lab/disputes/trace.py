@@ -41,18 +41,18 @@ __all__ = [
     "DIGEST_SIZE",
     "CommitmentMismatch",
     "CommittedTrace",
-    "InputOpening",
     "Computation",
+    "InputOpening",
     "ModelComputation",
-    "SyntheticComputation",
     "Perturbation",
-    "output_digest",
+    "SyntheticComputation",
     "chain_step",
     "extend_chain",
     "genesis_commitment",
-    "verify_output_opening",
     "make_input_opening",
+    "output_digest",
     "verify_input_opening",
+    "verify_output_opening",
 ]
 
 DIGEST_SIZE = 32
@@ -152,7 +152,7 @@ class CommittedTrace:
         """Opened output of node ``k``."""
         return self.outputs[k]
 
-    def first_divergence(self, other: "CommittedTrace") -> int:
+    def first_divergence(self, other: CommittedTrace) -> int:
         """First node whose commitment differs from ``other``'s; ``n_nodes`` when none does."""
         if other.n_nodes != self.n_nodes:
             raise ValueError(f"traces have {self.n_nodes} and {other.n_nodes} nodes")
@@ -322,7 +322,7 @@ class Computation(ABC):
         """Recompute node ``k`` from the outputs of ``graph.inputs_of(k)`` (the referee's work)."""
 
     @abstractmethod
-    def substitute(self) -> "Computation":
+    def substitute(self) -> Computation:
         """A cheaper stand-in model with the same graph and genesis (what a model swap runs)."""
 
     @abstractmethod
@@ -434,7 +434,7 @@ class ModelComputation(Computation):
         args = self.node_arguments(k, given.__getitem__)
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
 
-    def substitute(self) -> "ModelComputation":
+    def substitute(self) -> ModelComputation:
         # The cheap stand-in a provider might serve: float weights quantized to int8
         # (symmetric, per tensor) and dequantized, integer weights with their lowest bit dropped.
         def cheaper(w: np.ndarray) -> np.ndarray:
@@ -573,7 +573,7 @@ class SyntheticComputation(Computation):
         _synthetic_node(self.salts[k], np.ascontiguousarray(rows), out)
         return out.view(np.float32)
 
-    def substitute(self) -> "SyntheticComputation":
+    def substitute(self) -> SyntheticComputation:
         sub = SyntheticComputation(self.graph, seed=self.seed, genesis=self.genesis)
         sub.salts = np.random.default_rng([self.seed, 1]).integers(
             0, 2**63, size=self.graph.n_nodes, dtype=np.uint64

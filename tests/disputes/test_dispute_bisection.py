@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from oasis_lab.disputes import adversaries as adv
-from oasis_lab.disputes.bisection import max_rounds, play, run_dispute, run_disputes, split_points
+from oasis_lab.disputes.bisection import (
+    max_rounds,
+    play,
+    run_dispute,
+    run_disputes,
+    split_points,
+)
 from oasis_lab.disputes.economics import dispute_costs
 from oasis_lab.disputes.graph import synthetic_graph
 from oasis_lab.disputes.params import DisputeParams

@@ -14,7 +14,7 @@ from oasis_lab.disputes.economics import (
     min_stake,
     simulate_challenges,
 )
-from oasis_lab.disputes.graph import graph_from_edges, synthetic_graph
+from oasis_lab.disputes.graph import graph_from_edges
 from oasis_lab.disputes.params import DisputeParams
 
 
@@ -74,7 +74,7 @@ def test_monte_carlo_exact_mode_never_slashes_honest_on_one_device():
 
 
 def test_monte_carlo_other_devices_exact_vs_tolerance():
-    kw = dict(cheat_share=0.0, other_device_share=0.5, p_user=0.5, p_platform=0.0, n_nodes=48, seed=7)
+    kw = {"cheat_share": 0.0, "other_device_share": 0.5, "p_user": 0.5, "p_platform": 0.0, "n_nodes": 48, "seed": 7}
     exact = simulate_challenges(200, **kw).summary()
     tol = simulate_challenges(200, params=DisputeParams(comparison="tolerance", max_ulp=2), **kw).summary()
     assert exact["honest_wrongly_slashed"] > 0  # bitwise comparison across devices convicts honest providers

@@ -163,7 +163,7 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
 def test_single_task_ledger_known_answers():
     from oasis_lab.disputes.ledger import single_task_ledger
 
-    led, before, start = single_task_ledger("challenger_wrong", payment=100)
+    led, before, _ = single_task_ledger("challenger_wrong", payment=100)
     # default bond 1000: 500 to the provider, 100 to the referee, 400 burned; then the payment
     assert led.balance("provider") == 500 + 100 and led.balance("referee") == 100
     assert led.balance(BURN) == 400 and led.task_status("task-1") == "settled"
