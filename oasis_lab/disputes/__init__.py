@@ -1,2 +1,23 @@
 """Optimistic fault proofs (whitepaper section 5): committed traces, k-way bisection over the
-model DAG, a referee recomputing one node, a slashing ledger and challenge economics."""
+model DAG, a referee recomputing one node, a slashing ledger and challenge economics.
+
+Layers inside, each importing only from those before it: ``params``, ``graph``, ``trace``,
+``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``, ``cli``.
+"""
+
+from oasis_lab.disputes.bisection import DisputeBatch, DisputeOutcome, play, run_dispute, run_disputes
+from oasis_lab.disputes.ledger import Ledger, LedgerError
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.referee import Referee
+
+__all__ = [
+    "DisputeBatch",
+    "DisputeOutcome",
+    "DisputeParams",
+    "Ledger",
+    "LedgerError",
+    "Referee",
+    "play",
+    "run_dispute",
+    "run_disputes",
+]
