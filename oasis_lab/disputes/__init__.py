@@ -5,7 +5,13 @@ Layers inside, each importing only from those before it: ``params``, ``graph``, 
 ``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``, ``cli``.
 """
 
-from oasis_lab.disputes.bisection import DisputeBatch, DisputeOutcome, play, run_dispute, run_disputes
+from oasis_lab.disputes.bisection import (
+    DisputeBatch,
+    DisputeOutcome,
+    play,
+    run_dispute,
+    run_disputes,
+)
 from oasis_lab.disputes.ledger import Ledger, LedgerError
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import Referee
