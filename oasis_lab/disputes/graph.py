@@ -200,7 +200,11 @@ def graph_from_edges(
     )
 
 
-def graph_from_model(model: Any, outputs: Sequence[np.ndarray] | None = None) -> DisputeGraph:
+def graph_from_model(
+    model: Any,
+    outputs: Sequence[np.ndarray] | None = None,
+    inputs: Any = None,
+) -> DisputeGraph:
     """The dispute graph of an ``oasis_lab.gpu.model.Model``.
 
     Parameters
@@ -210,6 +214,8 @@ def graph_from_model(model: Any, outputs: Sequence[np.ndarray] | None = None) ->
         earlier node's name. Only earlier nodes become graph edges: the rest are public.
     outputs : sequence of ndarray, optional
         Node outputs of one run, for ``output_bytes`` (zeros when omitted).
+    inputs : mapping of str to ndarray, optional
+        The run's inputs, for the FLOPs (default: the model's example input shapes).
 
     Returns
     -------
@@ -233,7 +239,7 @@ def graph_from_model(model: Any, outputs: Sequence[np.ndarray] | None = None) ->
         [node.name for node in model.nodes],
         [node.op for node in model.nodes],
         inputs,
-        np.asarray(node_flops(model), dtype=np.float64),
+        np.asarray(node_flops(model, inputs), dtype=np.float64),
         out_bytes,
     )
 

@@ -404,7 +404,7 @@ class ModelComputation(Computation):
 
     @cached_property
     def graph(self) -> DisputeGraph:  # type: ignore[override]
-        return graph_from_model(self.model, self._run)
+        return graph_from_model(self.model, self._run, self.inputs)
 
     def digest(self, output: np.ndarray) -> bytes:
         return output_digest(output)
