@@ -225,9 +225,7 @@ def graph_from_model(
     from oasis_lab.gpu.model import node_flops
 
     index = {node.name: k for k, node in enumerate(model.nodes)}
-    inputs = [
-        sorted({index[x] for x in node.inputs if x in index}) for node in model.nodes
-    ]
+    edges = [sorted({index[x] for x in node.inputs if x in index}) for node in model.nodes]
     n = len(model.nodes)
     out_bytes = (
         np.zeros(n, dtype=np.int64)
@@ -238,7 +236,7 @@ def graph_from_model(
         model.name,
         [node.name for node in model.nodes],
         [node.op for node in model.nodes],
-        inputs,
+        edges,
         np.asarray(node_flops(model, inputs), dtype=np.float64),
         out_bytes,
     )
