@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,17 +33,10 @@ from oasis_lab.disputes.graph import synthetic_graph
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.profiles import profile_graph
 from oasis_lab.disputes.trace import SyntheticComputation
+from oasis_lab.timing import best_of
 
 TARGET_S = 10.0
 
-
-def best_of(fn, repeats: int):
-    best, value = np.inf, None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, value
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from numbers import Real
 from typing import Any
 
-__all__ = ["AuctionParams", "CHOICES"]
+__all__ = ["AuctionParams", "CHOICES", "check_real"]
 
 #: The allowed values of each string-valued reading of :class:`AuctionParams`.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -24,7 +24,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_real(name: str, value: Any) -> float:
+def check_real(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float, or raise naming the parameter ``name``."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
     if not math.isfinite(float(value)):
@@ -102,14 +103,14 @@ class AuctionParams:
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
-        alpha = _check_real("alpha", self.alpha)
+        alpha = check_real("alpha", self.alpha)
         if alpha <= 1:
             raise ValueError(f"alpha = {self.alpha!r} must be > 1 (base of log_alpha)")
-        if _check_real("beta", self.beta) < 0:
+        if check_real("beta", self.beta) < 0:
             raise ValueError(f"beta = {self.beta!r} must be >= 0")
-        if _check_real("rebid_bump", self.rebid_bump) < 0:
+        if check_real("rebid_bump", self.rebid_bump) < 0:
             raise ValueError(f"rebid_bump = {self.rebid_bump!r} must be >= 0")
-        fee = _check_real("fee", self.fee)
+        fee = check_real("fee", self.fee)
         if not 0 <= fee < 1:
             raise ValueError(f"fee = {self.fee!r} must be in [0, 1)")
         for name in ("partial", "split", "capacity_per_type"):
@@ -118,7 +119,7 @@ class AuctionParams:
         if self.psi_weights is not None:
             if isinstance(self.psi_weights, (str, bytes)) or not hasattr(self.psi_weights, "__iter__"):
                 raise TypeError(f"psi_weights must be a sequence of numbers, got {self.psi_weights!r}")
-            weights = tuple(_check_real("psi_weights", w) for w in self.psi_weights)
+            weights = tuple(check_real("psi_weights", w) for w in self.psi_weights)
             for k, w in enumerate(weights):
                 if w < 0:
                     raise ValueError(f"psi_weights[{k}] = {w!r} must be >= 0")

@@ -269,3 +269,13 @@ def test_time_markets_are_priced_per_second_and_per_type() -> None:
 def test_capacity_unit_is_validated() -> None:
     with pytest.raises(ValueError, match="capacity_unit = 'hours' is not one of"):
         generate_market(5, 5, capacity_unit="hours")
+
+
+def test_model_type_flops_match_the_op_level_graphs() -> None:
+    """The auction's FLOPs per request and the disputes' graph profiles describe the same models."""
+    from oasis_lab.disputes.profiles import profile_graph
+
+    types = load_model_types().set_index("name")
+    for name, graph in (("llama-2-7b-chat", "llama-2-7b"), ("sdxl-base-1.0", "sdxl-base-1.0")):
+        total_gflop = profile_graph(graph).flops.sum() / 1e9
+        assert types.loc[name, "gflop_per_request"] == pytest.approx(total_gflop, rel=1e-3)

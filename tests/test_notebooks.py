@@ -40,4 +40,7 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
         cwd=str(NOTEBOOK_DIR),
         kernel_name="python3",
         progress_bar=False,
+        # a stalled kernel fails the test instead of blocking CI
+        start_timeout=120,
+        execution_timeout=300,
     )

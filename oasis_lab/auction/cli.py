@@ -31,7 +31,7 @@ _CHOICE_FIELDS = (
 )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -49,9 +49,9 @@ def register_cli(subparsers: Any) -> None:
         description="Run the whitepaper's greedy combinatorial double auction on a generated "
         "market and print the summary table (welfare, served tasks, IR violations).",
     )
-    parser.add_argument("--tasks", type=_positive_int, default=1000, help="number of tasks (1000)")
-    parser.add_argument("--providers", type=_positive_int, default=100, help="number of providers (100)")
-    parser.add_argument("--types", type=_positive_int, default=4, help="model types (4)")
+    parser.add_argument("--tasks", type=positive_int, default=1000, help="number of tasks (1000)")
+    parser.add_argument("--providers", type=positive_int, default=100, help="number of providers (100)")
+    parser.add_argument("--types", type=positive_int, default=4, help="model types (4)")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="balanced")
     parser.add_argument("--seed", type=int, default=0)
     defaults = AuctionParams()

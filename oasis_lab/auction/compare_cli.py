@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab.auction.cli import positive_int
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare, summarize
 from oasis_lab.market import SCENARIOS
 from oasis_lab.params import CHOICES, AuctionParams
@@ -34,14 +35,6 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def _names(kind: str, known: list[str]):
@@ -69,8 +62,8 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--sizes", type=_int_list, default=[100, 1000], help="tasks (= providers), comma-separated (100,1000)")
     parser.add_argument("--scenarios", type=_names("scenario", sorted(SCENARIOS)), default=["balanced"],
                         help="comma-separated scenarios or 'all' (balanced)")
-    parser.add_argument("--seeds", type=_positive_int, default=1, help="markets per size and scenario (1)")
-    parser.add_argument("--types", type=_positive_int, default=4, help="model types (4)")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="markets per size and scenario (1)")
+    parser.add_argument("--types", type=positive_int, default=4, help="model types (4)")
     parser.add_argument("--unit-demand", action="store_true",
                         help="single-type unit-demand markets, where McAfee, SBBA and the DP price apply")
     parser.add_argument("--readings", type=_names("reading", list(READINGS)), default=list(READINGS),
@@ -80,7 +73,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per exact solve")
     parser.add_argument("--backend", choices=("cvxpy", "highspy"), default="cvxpy")
     parser.add_argument("--epsilon", type=float, default=1.0, help="privacy of the DP clearing price (1.0)")
-    parser.add_argument("--repeats", type=_positive_int, default=3, help="greedy runs per market, min time kept (3)")
+    parser.add_argument("--repeats", type=positive_int, default=3, help="greedy runs per market, min time kept (3)")
     defaults = AuctionParams()
     parser.add_argument("--capacity", choices=CHOICES["capacity"], default=defaults.capacity)
     parser.add_argument("--task-size", choices=CHOICES["task_size"], default=defaults.task_size)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, replace
 from numbers import Integral
 from typing import Any
 
-from oasis_lab.params import _check_real
+from oasis_lab.params import check_real
 
 __all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
 
@@ -20,7 +20,7 @@ SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
 
 
 def _check_fraction(name: str, value: Any) -> float:
-    x = _check_real(name, value)
+    x = check_real(name, value)
     if not 0.0 <= x <= 1.0:
         raise ValueError(f"{name} = {value!r} must be in [0, 1]")
     return x
@@ -108,10 +108,10 @@ class DisputeParams:
             )
         if not isinstance(self.referee_backend, str) or not self.referee_backend:
             raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
-        if _check_real("atol", self.atol) < 0:
+        if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
         object.__setattr__(self, "max_ulp", _check_int("max_ulp", self.max_ulp, 0))
-        timeout = _check_real("round_timeout_s", self.round_timeout_s)
+        timeout = check_real("round_timeout_s", self.round_timeout_s)
         if timeout <= 0:
             raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")
         object.__setattr__(self, "provider_stake", _check_int("provider_stake", self.provider_stake, 0))
