@@ -29,6 +29,15 @@ def test_notebook_is_committed_clean(path: Path) -> None:
     assert not dirty, f"{path.name}: code cells {dirty} have outputs or execution counts"
     tagged = [c for c in notebook["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
+    # papermill must understand every assignment, or overrides are passed as "unknown"
+    source = "".join(tagged[0]["source"])
+    assigned = {
+        line.split("=", 1)[0].strip()
+        for line in source.splitlines()
+        if "=" in line.split("#", 1)[0] and not line.startswith((" ", "\t", "#"))
+    }
+    parsed = set(papermill.inspect_notebook(str(path)))
+    assert assigned == parsed, f"{path.name}: papermill cannot parse {sorted(assigned - parsed)}"
 
 
 @pytest.mark.notebook
