@@ -24,16 +24,18 @@ def array(
     ------
     TypeError
         ``x`` is not an ndarray or has another dtype (no silent casts: a float64 array in a
-        float32 kernel would change the bits).
+        float32 kernel would change the bits), including ``dtype`` in non-native byte order
+        (the kernels read the raw bytes, so a big-endian ``>f4`` array would be misread).
     ValueError
         Wrong number of dimensions, not C-contiguous, or (``finite``) a NaN/inf entry.
     """
     dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.dtype.type not in dtypes:
+    if x.dtype not in [np.dtype(d) for d in dtypes]:  # np.dtype(d) is native byte order
         want = " or ".join(np.dtype(d).name for d in dtypes)
-        raise TypeError(f"{name} must have dtype {want}, got {x.dtype}")
+        swapped = "" if x.dtype.isnative else " in non-native byte order"
+        raise TypeError(f"{name} must have dtype {want}, got {x.dtype}{swapped}")
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {x.shape}")
     if not x.flags.c_contiguous:

@@ -192,3 +192,14 @@ def test_missing_adapter_raises_an_install_hint(monkeypatch):
         device.get_device()
     with pytest.raises(device.GPUUnavailableError):  # remembered, fails fast
         device.get_device()
+
+
+def test_non_native_byte_order_is_refused_not_misread(gpu):
+    """The kernels read raw bytes: a big-endian float32 array used to come back as garbage."""
+    x = np.arange(6, dtype=">f4").reshape(2, 3)
+    for fn in (gpu.relu, R.relu):
+        with pytest.raises(TypeError, match="x must have dtype float32, got >f4 in non-native byte order"):
+            fn(x)
+    with pytest.raises(TypeError, match="b must have dtype float32"):
+        gpu.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), ">f4"))
+    assert same_bits(gpu.relu(x.astype(np.float32)), R.relu(x.astype(np.float32)))
