@@ -12,8 +12,10 @@ numpy arrays.
 Readings taken
 --------------
 - The adapter is taken as wgpu returns it ("high-performance" preference). wgpu silently falls
-  back to an OpenGL adapter when no Vulkan driver exists; :func:`adapter_info` reports the
-  backend so the determinism report can say which engine produced the bits.
+  back to an OpenGL adapter when no Vulkan driver exists: :func:`get_device` then warns
+  (:data:`OPENGL_FALLBACK_WARNING`: the bits were measured on Vulkan lavapipe, and the usual cause
+  is a missing driver package), and :func:`adapter_info` reports the backend so the determinism
+  report can say which engine produced the bits. The WebGPU tests fail on such an adapter in CI.
 - When no adapter exists at all, :func:`get_device` raises :class:`GPUUnavailableError` saying
   how to install one; the ``"numpy"`` backend keeps working.
 """
@@ -24,6 +26,7 @@ import os
 import re
 import tempfile
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,7 @@ import numpy as np
 __all__ = [
     "GPUUnavailableError",
     "KERNELS_DIR",
+    "OPENGL_FALLBACK_WARNING",
     "ensure_runtime_dir",
     "get_device",
     "is_available",
@@ -52,6 +56,13 @@ _INSTALL_HINT = (
     "no WebGPU adapter found. On Debian/Ubuntu install the Mesa Vulkan CPU driver: "
     "`apt-get install -y mesa-vulkan-drivers libvulkan1` (lavapipe), or use a machine with a "
     "Vulkan/Metal/D3D12 GPU driver. The numpy backend (backend='numpy') works without one."
+)
+
+
+OPENGL_FALLBACK_WARNING = (
+    "wgpu fell back to an OpenGL adapter ({device}): no Vulkan driver was found. The kernels' "
+    "bits were measured on Vulkan (lavapipe); install `mesa-vulkan-drivers libvulkan1` (or a GPU "
+    "driver) to run on it."
 )
 
 
@@ -115,6 +126,10 @@ def get_device() -> Any:
             _STATE.error = f"{_INSTALL_HINT} (wgpu said: {exc})"
             raise GPUUnavailableError(_STATE.error) from None
         _STATE.adapter, _STATE.device = adapter, device
+        info = adapter.info
+        if info.get("backend_type") == "OpenGL":  # wgpu's silent fallback when Vulkan is missing
+            warnings.warn(OPENGL_FALLBACK_WARNING.format(device=info.get("device", "?")),
+                          RuntimeWarning, stacklevel=2)
         return device
 
 

@@ -1,4 +1,5 @@
-"""One WebGPU device for the whole session; skip locally without an adapter, fail in CI."""
+"""One WebGPU device for the whole session; skip locally without an adapter, fail in CI (also
+when wgpu fell back to an OpenGL adapter: CI must run on Vulkan lavapipe)."""
 
 from __future__ import annotations
 
@@ -17,4 +18,7 @@ def gpu():
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the WebGPU tests on lavapipe: {reason}")
         pytest.skip(f"no WebGPU adapter: {reason}")
+    info = device.adapter_info()
+    if os.environ.get("CI") and info["backend_type"] == "OpenGL":
+        pytest.fail(device.OPENGL_FALLBACK_WARNING.format(device=info["device"]))
     return ops

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -203,3 +205,30 @@ def test_non_native_byte_order_is_refused_not_misread(gpu):
     with pytest.raises(TypeError, match="b must have dtype float32"):
         gpu.matmul(np.ones((2, 2), np.float32), np.ones((2, 2), ">f4"))
     assert same_bits(gpu.relu(x.astype(np.float32)), R.relu(x.astype(np.float32)))
+
+
+class _FakeAdapter:
+    """What wgpu returns: with ``backend="OpenGL"``, its fallback when no Vulkan driver exists."""
+
+    limits = {"max-storage-buffer-binding-size": 2**27, "max-buffer-size": 2**28}
+
+    def __init__(self, backend: str):
+        self.info = {"backend_type": backend, "device": "llvmpipe (fake)", "adapter_type": "CPU"}
+
+    def request_device_sync(self, required_limits):
+        assert required_limits["max-storage-buffer-binding-size"] == 2**27
+        return "device"
+
+
+def test_opengl_fallback_adapter_warns(monkeypatch):
+    import wgpu
+
+    monkeypatch.setattr(device, "_STATE", device._State())
+    monkeypatch.setattr(wgpu.gpu, "request_adapter_sync", lambda **kw: _FakeAdapter("OpenGL"))
+    with pytest.warns(RuntimeWarning, match=r"fell back to an OpenGL adapter \(llvmpipe \(fake\)\)"):
+        assert device.get_device() == "device"
+    monkeypatch.setattr(device, "_STATE", device._State())
+    monkeypatch.setattr(wgpu.gpu, "request_adapter_sync", lambda **kw: _FakeAdapter("Vulkan"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert device.get_device() == "device"  # Vulkan: no warning
