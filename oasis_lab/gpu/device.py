@@ -209,9 +209,11 @@ def pipeline_cache_size() -> int:
 
 
 def _take(size: int, usage: int) -> Any:
-    """A pooled buffer of at least ``size`` bytes (sizes rounded up to a power of two)."""
+    """A pooled buffer of at least ``size`` bytes (sizes rounded up to a power of two, but never
+    past the device's largest buffer: ``size`` may be allowed while its power of two is not)."""
     global _POOL_BYTES
     cap = max(256, 1 << (max(size, 1) - 1).bit_length())
+    cap = max(size, min(cap, int(get_device().limits["max-buffer-size"])))
     stack = _POOL.get((cap, usage))
     if stack:
         _POOL_BYTES -= cap
@@ -248,13 +250,13 @@ def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, i
     import wgpu
 
     nbytes = arr.nbytes
+    bind = max(4, -(-nbytes // 4) * 4)  # bindings are whole 4-byte words
     limit = storage_limit()
-    if nbytes > limit:
+    if bind > limit:
         raise ValueError(
             f"{name} needs {nbytes / 2**20:.1f} MiB, over this device's storage-binding limit "
             f"of {limit / 2**20:.0f} MiB"
         )
-    bind = max(4, -(-nbytes // 4) * 4)
     device = get_device()
     ref = _PERSISTENT.get(id(arr))
     cacheable = ref is not None and ref() is arr
@@ -307,7 +309,7 @@ def run_kernel(
 
     device = get_device()
     limit = storage_limit()
-    if out_nbytes > limit:
+    if -(-out_nbytes // 4) * 4 > limit:
         raise ValueError(
             f"the output needs {out_nbytes / 2**20:.1f} MiB, over this device's storage-binding "
             f"limit of {limit / 2**20:.0f} MiB"

@@ -232,3 +232,22 @@ def test_opengl_fallback_adapter_warns(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert device.get_device() == "device"  # Vulkan: no warning
+
+
+def test_buffer_sizes_respect_the_device_limits(monkeypatch):
+    """Pooled sizes round up to a power of two but not past max-buffer-size, and a binding is
+    whole 4-byte words: 9 bytes bind 12, over a 10-byte limit."""
+
+    class FakeDevice:
+        limits = {"max-buffer-size": 3 * 2**20}
+
+        def create_buffer(self, size, usage):
+            return ("buffer", size)
+
+    monkeypatch.setattr(device, "get_device", lambda: FakeDevice())
+    monkeypatch.setattr(device, "_POOL", {})
+    assert device._take(2**21 + 4, 1) == ("buffer", 3 * 2**20)
+    assert device._take(1000, 1) == ("buffer", 1024)
+    monkeypatch.setattr(device, "storage_limit", lambda: 10)
+    with pytest.raises(ValueError, match="ids needs .* storage-binding limit"):
+        device._input_buffer(np.zeros(9, np.int8), "ids", [])
