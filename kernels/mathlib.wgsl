@@ -10,7 +10,7 @@
 
 // exp(x): k = floor(x log2e + 1/2); r = (x - k ln2_hi) - k ln2_lo; p = Horner(1/i!, i = 7..0);
 // y = (p 2^(k>>1)) 2^(k-(k>>1)), powers of two built by bitcast. 0 when k < -125 (the result
-// would be subnormal, and engines differ in flushing those), inf on overflow.
+// could be subnormal, and engines differ in flushing those), inf on overflow.
 // Accuracy: <= 1.5 ulp against float64 (1.22 measured).
 fn oasis_exp(x: f32) -> f32 {
     let xc = min(max(x, -90.0), 90.0);

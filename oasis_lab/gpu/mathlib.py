@@ -22,13 +22,15 @@ compilers fuse in constant expressions only and so would break reproducibility).
 
 Readings taken
 --------------
-- Domain: results that would be subnormal are flushed to ``+0`` (``k < -125``, i.e.
-  ``x < -86.99``; the true value is below ``1.7e-38``), because engines differ in whether they
-  flush subnormals. Overflow gives ``+inf`` (``x > 88.7228``) through IEEE rounding of the final
-  scaling. NaN inputs are outside the contract: the op layer rejects non-finite inputs.
-- Accuracy against float64 ``exp`` on the normal range: at most :data:`EXP_MAX_ULP` ulp
-  (1.22 measured on a grid of 5 million float32 in ``[-86.9, 88.7]``; see
-  ``tests/gpu/test_mathlib.py``).
+- Domain: results at the edge of the subnormal range are flushed to ``+0`` (``k < -125``, i.e.
+  ``x < -86.99``, :data:`EXP_FLUSH_BELOW`; the true value is below ``1.7e-38``, within a factor
+  1.5 of the smallest normal float32, and ``p 2^k`` could be subnormal there), because engines
+  differ in whether they flush subnormals. Overflow gives ``+inf`` (``x > 88.7228``) through
+  IEEE rounding of the final scaling. NaN inputs are outside the contract: the op layer rejects
+  non-finite inputs.
+- Accuracy against float64 ``exp`` above the flush threshold: at most :data:`EXP_MAX_ULP` ulp
+  (1.22 measured on a grid of 5 million float32 in ``[-86.9, 88.7]``; checked in
+  ``tests/gpu/test_reference_accuracy.py``).
 - GELU uses the tanh approximation (as GPT-2) in its exact sigmoid form
   ``0.5 x (1 + tanh(u)) = x sigmoid(2u)`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``: no
   cancellation near 0 and no ``tanh`` needed; the divisor stays in ``[1, 2]``.

@@ -76,6 +76,19 @@ def test_bias_add_add_relu_embedding_are_exactly_rounded():
     assert np.array_equal(R.bias_add(x, b), (x.astype(np.float64) + b).astype(np.float32))
     assert np.array_equal(R.add(x, x), 2 * x)
     assert np.array_equal(R.relu(x), np.maximum(x, 0)) and not np.signbit(R.relu(-x * 0)).any()
+    ids = rng.integers(0, 50, 40).astype(np.int32)
+    assert np.array_equal(R.embedding(ids, x), x[ids])  # a lookup: exact
+    pos = rng.standard_normal((45, 30)).astype(np.float32)
+    with_pos = (x[ids].astype(np.float64) + pos[:40]).astype(np.float32)  # one rounding: 0.5 ulp
+    assert np.array_equal(R.embedding(ids, x, pos), with_pos)
+
+
+def test_exp_is_zero_exactly_below_its_documented_flush_threshold():
+    below = np.linspace(-200.0, mathlib.EXP_FLUSH_BELOW, 100_001).astype(np.float32)
+    assert (mathlib.exp(below) == 0).all()
+    above = np.linspace(-86.98, -80.0, 100_001).astype(np.float32)
+    y64 = np.exp(above.astype(np.float64))
+    assert (np.abs(mathlib.exp(above) - y64) <= mathlib.EXP_MAX_ULP * ulp(y64)).all()
 
 
 def test_softmax_within_its_bound():
