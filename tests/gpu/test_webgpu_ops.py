@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -251,3 +252,31 @@ def test_buffer_sizes_respect_the_device_limits(monkeypatch):
     monkeypatch.setattr(device, "storage_limit", lambda: 10)
     with pytest.raises(ValueError, match="ids needs .* storage-binding limit"):
         device._input_buffer(np.zeros(9, np.int8), "ids", [])
+
+
+# Built-ins whose results WGSL leaves to the engine (accuracy in ulp, fusion, or summation order).
+_INEXACT_BUILTINS = (
+    "fma", "exp", "exp2", "log", "log2", "pow", "sin", "cos", "tan", "sinh", "cosh", "tanh",
+    "asin", "acos", "atan", "atan2", "asinh", "acosh", "atanh", "inverseSqrt", "mix",
+    "smoothstep", "dot", "length", "distance", "normalize", "cross", "step", "ldexp", "frexp",
+)
+
+
+def _strip_comments(src: str) -> str:
+    return re.sub(r"//[^\n]*", "", src)
+
+
+# A call of one of them; not a declaration (unary.wgsl's entry point is named exp), not oasis_exp.
+_INEXACT_CALL = re.compile(r"(?<![\w.])(?<!fn )(" + "|".join(_INEXACT_BUILTINS) + r")\s*\(")
+
+
+def test_the_builtin_scan_sees_calls():
+    code = "let y = exp(x) + fma(a, b, c); fn exp(x: f32) { oasis_exp(x); } // tanh(x)"
+    assert _INEXACT_CALL.findall(_strip_comments(code)) == ["exp", "fma"]
+
+
+@pytest.mark.parametrize("path", sorted(device.KERNELS_DIR.glob("*.wgsl")), ids=lambda p: p.name)
+def test_kernels_use_no_fma_inexact_builtins_or_atomics(path):
+    code = _strip_comments(path.read_text())
+    assert not _INEXACT_CALL.findall(code), f"{path.name} calls {_INEXACT_CALL.findall(code)}"
+    assert "atomic" not in code, f"{path.name} uses atomics"
