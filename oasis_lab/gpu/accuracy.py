@@ -23,6 +23,7 @@ import pandas as pd
 
 from oasis_lab.gpu import _check
 from oasis_lab.gpu import reference as ref
+from oasis_lab.gpu.model import backend_module
 
 __all__ = [
     "ulp_error",
@@ -105,13 +106,7 @@ def ulp_errors(op: str, n: int = 128, seed: int = 0, backend: str = "numpy") -> 
     """
     size = _check.integer("n", n, lo=1)
     args = _inputs(op, np.random.default_rng(seed), size)
-    if backend == "webgpu":
-        from oasis_lab.gpu import ops as module
-    elif backend == "numpy":
-        module = ref
-    else:
-        raise ValueError(f"backend = {backend!r} is unknown; choose 'numpy' or 'webgpu'")
-    fn = getattr(module, op)
+    fn = getattr(backend_module(backend), op)
     if op == "attention":
         y = fn(*args, 4)
     elif op == "layernorm":

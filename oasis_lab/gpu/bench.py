@@ -46,7 +46,7 @@ import pandas as pd
 
 from oasis_lab.gpu import _check
 from oasis_lab.gpu import reference as ref
-from oasis_lab.gpu.model import OPS, load_model, node_flops
+from oasis_lab.gpu.model import OPS, backend_module, load_model, node_flops
 from oasis_lab.timing import best_of
 
 __all__ = [
@@ -81,16 +81,6 @@ SIZES: dict[str, dict[str, tuple[int, ...]]] = {
     "full": {"matmul": (512, 512, 512), "vector": (1 << 21,), "rows": (256, 1024),
              "attention": (128, 128, 4), "embedding": (512, 128), "int8": (512, 512, 512)},
 }
-
-
-def _module(backend: str) -> Any:
-    if backend == "numpy":
-        return ref
-    if backend == "webgpu":
-        from oasis_lab.gpu import ops
-
-        return ops
-    raise ValueError(f"backend = {backend!r} is unknown; choose 'webgpu' or 'numpy'")
 
 
 def time_call(fn: Callable[[], Any], repeats: int = 5) -> float:
@@ -168,7 +158,7 @@ def time_ops(
     DataFrame
         Columns ``op, shape, backend, seconds, gflops, gbs``.
     """
-    module = _module(backend)
+    module = backend_module(backend)
     rows = []
     for op, shape, args, attrs in _cases(size, seed):
         fn = getattr(module, op)

@@ -60,6 +60,7 @@ __all__ = [
     "run_node",
     "array_digest",
     "build_weights",
+    "backend_module",
 ]
 
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "models"
@@ -379,7 +380,9 @@ OPS: dict[str, OpSpec] = {
 }
 
 
-def _backend_module(backend: str) -> Any:
+def backend_module(backend: str) -> Any:
+    """The module whose functions run ``backend``'s ops: :mod:`~oasis_lab.gpu.reference` for
+    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"`` (same names and signatures)."""
     if backend == "numpy":
         return reference
     if backend == "webgpu":
@@ -424,7 +427,7 @@ def run(
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a Model, got {type(model).__name__}")
-    module = _backend_module(backend)
+    module = backend_module(backend)
     s = _check_seed(seed)
     if not isinstance(inputs, Mapping):
         raise TypeError(f"inputs must be a mapping of input name to array, got {type(inputs).__name__}")
@@ -488,7 +491,7 @@ def run_node(
     else:
         raise TypeError(f"node must be a node name or index, got {type(node).__name__}")
     nd = model.nodes[i]
-    module = _backend_module(backend)
+    module = backend_module(backend)
     if len(node_inputs) != len(nd.inputs):
         raise ValueError(
             f"node {nd.name!r} takes {len(nd.inputs)} inputs {list(nd.inputs)}, got {len(node_inputs)}"

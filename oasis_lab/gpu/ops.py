@@ -39,10 +39,6 @@ MATMUL_KERNELS = ("auto", "naive", "blocked")
 _MAX_GROUPS = 65535
 
 
-def _u32(*values: int) -> np.ndarray:
-    return np.array(values, dtype=np.uint32)
-
-
 def _params(*fields: int | float | np.floating) -> np.ndarray:
     """Pack 4-byte uniform fields: Python ints as u32/i32 bits, float32 scalars as their bits."""
     out = np.zeros(len(fields), dtype=np.uint32)
