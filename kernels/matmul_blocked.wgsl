@@ -3,6 +3,8 @@
 // covers 64 x 64 outputs. No workgroup memory and no barriers (barriers are costly on lavapipe).
 // Summation order per output element is the one of matmul_naive, bit for bit:
 // acc = 0; for k = 0..K-1: acc = acc + a[i,k] * b[k,j]   (vec4 lanes are independent elements).
+// Written out by hand: the same loop over `array<vec4<f32>, 8>` registers gave the same bits but ran
+// 7-9% slower on lavapipe at n = 1024 (17-18 vs 19 GFLOP/s).
 // Bindings: 0 uniform Params {m, n, k}, 1 a (m x k, f32), 2 b (k x n as vec4, n % 4 == 0),
 // 3 c (m x n as vec4). Rows past m are read clamped and not written; likewise the second vec4.
 struct Params { m: u32, n: u32, k: u32, _pad: u32 }
