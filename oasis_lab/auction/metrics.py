@@ -100,8 +100,19 @@ class CheckReport:
         return pd.DataFrame([row])
 
 
+def _check_result(result: Any, *attrs: str) -> None:
+    missing = [a for a in attrs if not hasattr(result, a)]
+    if missing:
+        raise TypeError(
+            f"result must be an AuctionResult (or have {', '.join(attrs)}), "
+            f"got {type(result).__name__} without {', '.join(missing)}"
+        )
+
+
 def _params(result: Any, params: AuctionParams | None) -> AuctionParams:
-    params = result.params if params is None else params
+    if params is None:
+        _check_result(result, "params")
+        params = result.params
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
     return params
@@ -110,6 +121,7 @@ def _params(result: Any, params: AuctionParams | None) -> AuctionParams:
 def _trade_arrays(market: Market, result: Any) -> tuple[np.ndarray, ...]:
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    _check_result(result, "trades", "served_share")
     tr = result.trades
     missing = {"task", "provider", "type", "units", "unit_price"} - set(tr.columns)
     if missing:

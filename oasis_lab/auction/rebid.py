@@ -21,16 +21,17 @@ from typing import Any
 import numpy as np
 
 from oasis_lab.market import Market
+from oasis_lab.params import CHOICES, check_real
+from oasis_lab.auction.metrics import _check_result, _trade_arrays
 
 __all__ = ["rebid", "unserved_tasks"]
 
-_MODES = ("multiplicative", "additive")
-
 
 def _remaining_demand(market: Market, result: Any) -> np.ndarray:
-    tr = result.trades
-    flat = tr["task"].to_numpy(np.int64) * market.n_types + tr["type"].to_numpy(np.int64)
-    got = np.bincount(flat, weights=tr["units"].to_numpy(float), minlength=market.n_tasks * market.n_types)
+    # _trade_arrays checks the market and that every trade's indices fit it.
+    task, _, typ, units, _ = _trade_arrays(market, result)
+    flat = task * market.n_types + typ
+    got = np.bincount(flat, weights=units, minlength=market.n_tasks * market.n_types)
     return np.maximum(market.demand - got.reshape(market.demand.shape), 0.0)
 
 
@@ -41,6 +42,7 @@ def unserved_tasks(market: Market, result: Any) -> np.ndarray:
     """
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    _check_result(result, "trades", "served_share")
     if np.shape(result.served_share) != (market.n_tasks,):
         raise ValueError(
             f"result has {np.shape(result.served_share)[0]} tasks but the market has {market.n_tasks}"
@@ -80,7 +82,10 @@ def rebid(
     ------
     ValueError
         Every task was served (nothing to re-auction), a negative ``bump``, an unknown
-        ``mode``, or a result of another market.
+        ``mode``, or a result of another market (task count, or trades whose indices do
+        not fit it).
+    TypeError
+        ``market`` not a Market, ``result`` not an auction result, ``bump`` not a number.
 
     Examples
     --------
@@ -91,14 +96,13 @@ def rebid(
     >>> int(nxt.priority.min())
     1
     """
+    _check_result(result, "trades", "served_share", "params")
     bump = result.params.rebid_bump if bump is None else bump
     mode = result.params.rebid_mode if mode is None else mode
-    if isinstance(bump, bool) or not isinstance(bump, (int, float, np.integer, np.floating)):
-        raise TypeError(f"bump must be a real number, got {bump!r}")
-    if not np.isfinite(bump) or bump < 0:
-        raise ValueError(f"bump = {bump!r} must be finite and >= 0")
-    if mode not in _MODES:
-        raise ValueError(f"mode = {mode!r} is not one of {list(_MODES)}")
+    if check_real("bump", bump) < 0:
+        raise ValueError(f"bump = {bump!r} must be >= 0")
+    if mode not in CHOICES["rebid_mode"]:
+        raise ValueError(f"mode = {mode!r} is not one of {list(CHOICES['rebid_mode'])}")
     idx = unserved_tasks(market, result)
     if idx.size == 0:
         raise ValueError("every task with demand was served: nothing to re-auction")

@@ -71,3 +71,17 @@ def test_rebid_errors():
     everyone = m.replace(capacity=np.array([10.0, 10.0]))
     with pytest.raises(ValueError, match="nothing to re-auction"):
         rebid(everyone, run_greedy(everyone))
+
+
+def test_rebid_refuses_a_result_of_another_market():
+    # Same number of tasks, fewer model types: the trades' type indices do not fit the market.
+    four = generate_market(10, 4, n_types=4, seed=0)
+    two = generate_market(10, 4, n_types=2, seed=0)
+    result = run_greedy(four)
+    assert result.trades["type"].max() >= 2
+    with pytest.raises(ValueError, match="type"):
+        rebid(two, result)
+    with pytest.raises(TypeError, match="result"):
+        rebid(four, None)
+    with pytest.raises(TypeError, match="bump"):
+        rebid(four, result, bump="0.1")
