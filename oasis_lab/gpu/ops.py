@@ -8,6 +8,17 @@ the integer ops are exact everywhere). Inputs must be C-contiguous arrays of the
 
 Each call uploads its arguments (model weights, being read-only arrays, are uploaded once per
 device), runs one compute pass from the cached pipeline and reads the result back.
+
+Loop budget: lavapipe (Mesa 22.3's llvmpipe) gives each shader invocation one loop limiter for
+all its loops together: a loop of ``n`` iterations takes ``n + 1`` passes, and after
+:data:`LOOP_PASS_BUDGET` passes in all the invocation stops looping, silently. A longer reduction
+used to return wrong bits with no error (a 1 x 70000 by 70000 x 4 matmul of ones gave 65535;
+softmax rows of 21845 columns and attention rows past token 481 at head width 32 were wrong).
+Each op therefore counts its kernel's passes per invocation and refuses sizes over the budget, on
+every engine: a referee on lavapipe must be able to recompute what a provider ran. Largest sizes:
+matmul ``K <= 65535``, softmax and layernorm ``<= 21844`` columns, sample ``<= 65535`` columns,
+attention ``4 T (dh + 1) + 3 T + dh + 3 <= 65536`` (``T <= 485`` at head width 32). Integer
+matmuls loop ``ceil(K / 4) <= 16384`` times and elementwise kernels do not loop.
 """
 
 from __future__ import annotations
@@ -33,10 +44,23 @@ __all__ = [
     "int8_matmul",
     "int8_matmul_requant",
     "MATMUL_KERNELS",
+    "LOOP_PASS_BUDGET",
 ]
 
 MATMUL_KERNELS = ("auto", "naive", "blocked")
 _MAX_GROUPS = 65535
+#: Loop passes (``iterations + 1`` per loop, all loops together) an invocation may run on
+#: lavapipe before it silently stops looping (measured; see the module docstring).
+LOOP_PASS_BUDGET = 65536
+
+
+def _check_loop_passes(what: str, passes: int) -> None:
+    """Refuse a call whose kernel would run more loop passes per invocation than lavapipe allows."""
+    if passes > LOOP_PASS_BUDGET:
+        raise ValueError(
+            f"{what}: the kernel would run {passes} loop passes per invocation, over the "
+            f"{LOOP_PASS_BUDGET} after which lavapipe silently stops looping (wrong bits, no error)"
+        )
 
 
 def _params(*fields: int | float | np.floating) -> np.ndarray:
@@ -81,6 +105,7 @@ def matmul(a: np.ndarray, b: np.ndarray, kernel: str = "auto") -> np.ndarray:
     n = b.shape[1]
     if kernel == "blocked" and n % 4:
         raise ValueError(f"kernel = 'blocked' needs N % 4 == 0, got N = {n}")
+    _check_loop_passes(f"K = {k} (a's columns) must be <= {LOOP_PASS_BUDGET - 1}", k + 1)
     if m == 0 or n == 0 or k == 0:
         return np.zeros((m, n), dtype=np.float32)
     if kernel == "naive" or (kernel == "auto" and n % 4):
@@ -137,6 +162,8 @@ def softmax(x: np.ndarray) -> np.ndarray:
     """Row softmax, max-subtracted; twin of :func:`reference.softmax`."""
     x = ref.check_rows("x", x)
     rows, cols = x.shape
+    # passes: max (cols - 1) + sum (cols) + divide (cols), each loop + 1
+    _check_loop_passes(f"x has {cols} columns, softmax allows <= 21844", 3 * cols + 2)
     if x.size == 0:
         return x.copy()
     out = run_kernel("softmax", _params(rows, cols, 0, 0), [("x", x)], 4 * x.size,
@@ -148,6 +175,8 @@ def layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1
     """Two-pass row layernorm; twin of :func:`reference.layernorm`."""
     x, gamma, beta, eps32 = ref.check_layernorm(x, gamma, beta, eps)
     rows, cols = x.shape
+    # passes: mean, variance and output loops over cols, each + 1
+    _check_loop_passes(f"x has {cols} columns, layernorm allows <= 21844", 3 * cols + 3)
     if rows == 0:
         return x.copy()
     out = run_kernel(
@@ -161,6 +190,15 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_heads: int) -> np.n
     """Causal scaled dot-product attention; twin of :func:`reference.attention`."""
     q, k, v, h = ref.check_attention(q, k, v, n_heads)
     t, d = q.shape
+    dh = d // h
+    # passes of the last query row (llvmpipe runs 8 rows in lock step, so the longest counts):
+    # three passes over T keys, scoring each (dh + 1), the last also summing p v (dh + 1), plus
+    # the zeroing loop
+    _check_loop_passes(
+        f"q has T = {t} tokens at head width dh = {dh}: attention needs "
+        "4 T (dh + 1) + 3 T + dh + 3 <= 65536",
+        4 * t * (dh + 1) + 3 * t + dh + 3,
+    )
     if t == 0 or d == 0:
         return np.zeros_like(q)
     scale = ref.attention_scale(d // h)
@@ -191,6 +229,8 @@ def sample(probs: np.ndarray, seed: int) -> np.ndarray:
     """Inverse-CDF draw per row with randomness fixed by ``seed``; twin of :func:`reference.sample`."""
     probs, s = ref.check_probs(probs, seed)
     rows, cols = probs.shape
+    _check_loop_passes(f"probs has {cols} columns, sample allows <= {LOOP_PASS_BUDGET - 1}",
+                       cols + 1)
     if rows == 0:
         return np.zeros(0, dtype=np.int32)
     out = run_kernel("sample", _params(rows, cols, s, 0), [("probs", probs)], 4 * rows,

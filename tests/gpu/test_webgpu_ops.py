@@ -280,3 +280,37 @@ def test_kernels_use_no_fma_inexact_builtins_or_atomics(path):
     code = _strip_comments(path.read_text())
     assert not _INEXACT_CALL.findall(code), f"{path.name} calls {_INEXACT_CALL.findall(code)}"
     assert "atomic" not in code, f"{path.name} uses atomics"
+
+
+def test_loops_up_to_the_lavapipe_budget_are_exact_and_longer_ones_refused(gpu):
+    """llvmpipe gives an invocation 65536 loop passes (iterations + 1 per loop, all loops
+    together) and then stops looping without an error: a 70000-long matmul of ones used to return
+    65535, softmax rows of 21845 columns and attention rows past token 481 (dh = 32) came out
+    wrong. At each op's largest allowed size the bits are the reference's; one more is refused."""
+    assert gpu.LOOP_PASS_BUDGET == 65536
+    rng = np.random.default_rng(0)
+    k = 65535
+    a, b = np.ones((1, k), np.float32), np.ones((k, 4), np.float32)
+    assert same_bits(gpu.matmul(a, b, kernel="blocked"), np.full((1, 4), k, np.float32))
+    with pytest.raises(ValueError, match="K = 65536 .* must be <= 65535.*lavapipe silently stops"):
+        gpu.matmul(np.ones((1, k + 1), np.float32), np.ones((k + 1, 4), np.float32))
+    x = f32(rng, 9, 21844, scale=3.0)
+    g, beta = f32(rng, 21844), f32(rng, 21844)
+    assert same_bits(gpu.softmax(x), R.softmax(x))
+    assert same_bits(gpu.layernorm(x, g, beta), R.layernorm(x, g, beta))
+    wide = np.ones((1, 21845), np.float32)
+    with pytest.raises(ValueError, match="x has 21845 columns, softmax allows <= 21844"):
+        gpu.softmax(wide)
+    with pytest.raises(ValueError, match="x has 21845 columns, layernorm allows <= 21844"):
+        gpu.layernorm(wide, wide[0], wide[0])
+    p = np.zeros((9, 65535), np.float32)
+    p[:, -1] = 1  # the pick is the last column: the loop runs to the end
+    assert (gpu.sample(p, 3) == 65534).all()
+    with pytest.raises(ValueError, match="probs has 65536 columns"):
+        gpu.sample(np.ones((1, 65536), np.float32), 0)
+    for t, dh in ((485, 32), (248, 64)):  # the largest T at each head width
+        q, kk, v = (f32(rng, t, 2 * dh) for _ in range(3))
+        assert same_bits(gpu.attention(q, kk, v, 2), R.attention(q, kk, v, 2)), (t, dh)
+        q = np.ones((t + 1, 2 * dh), np.float32)
+        with pytest.raises(ValueError, match=f"T = {t + 1} tokens at head width dh = {dh}"):
+            gpu.attention(q, q, q, 2)
