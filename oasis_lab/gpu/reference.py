@@ -357,15 +357,10 @@ def sample(probs: np.ndarray, seed: int) -> np.ndarray:
     probs, s = check_probs(probs, seed)
     r, v = probs.shape
     u = mathlib.uniform01(s, np.arange(r, dtype=np.uint32))
-    c = np.zeros(r, dtype=_F32)
-    out = np.full(r, v - 1, dtype=np.int32)
-    found = np.zeros(r, dtype=bool)
-    for j in range(v):
-        c += probs[:, j]
-        hit = ~found & (u < c)
-        out[hit] = j
-        found |= hit
-    return out
+    # cumsum accumulates strictly in column order in float32 (no pairwise blocking): these are
+    # the kernel's running sums c_j (p_0 rather than 0 + p_0 changes no comparison).
+    hit = u[:, None] < np.cumsum(probs, axis=1, dtype=_F32)
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), v - 1).astype(np.int32)
 
 
 # ----------------------------------------------------------------------------- integer ops
