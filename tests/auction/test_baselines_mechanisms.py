@@ -305,3 +305,31 @@ def test_dp_bad_arguments(kwargs: dict, match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         dp_clearing_price(**args)
+
+
+def test_dp_accepts_numpy_epsilon() -> None:
+    # A numpy scalar epsilon (e.g. from np.logspace) is a valid epsilon, not "<= 0".
+    args = dict(bids=[3.0, 2.0], asks=[1.0, 2.5], grid=[0.0, 1.0, 2.0, 3.0], seed=1)
+    for eps in (np.float32(0.5), np.float64(0.5), np.int64(2)):
+        res = dp_clearing_price(epsilon=eps, **args)
+        ref = dp_clearing_price(epsilon=float(eps), **args)
+        np.testing.assert_allclose(res.probabilities, ref.probabilities, rtol=1e-6)
+    with pytest.raises(ValueError, match="epsilon = nan"):
+        dp_clearing_price(epsilon=math.nan, **args)
+    with pytest.raises(TypeError, match="epsilon"):
+        dp_clearing_price(epsilon="1", **args)
+
+
+@pytest.mark.parametrize("mech", ["mcafee", "sbba", "dp"])
+def test_double_auctions_name_bad_arguments(mech: str) -> None:
+    m = _unit_market([5.0, 4.0, 3.0], [1.0, 2.0, 6.0])
+    with pytest.raises(TypeError, match="params"):
+        run_double_auction(m, mech, None)
+    # Checked up front, whatever the market: not only when SBBA's lottery or the draw runs.
+    if mech != "mcafee":
+        with pytest.raises(TypeError, match="seed"):
+            run_double_auction(m, mech, seed="x")
+    with pytest.raises(TypeError, match="bids"):
+        mcafee({"a": 1}, [1.0])
+    with pytest.raises(TypeError, match="asks"):
+        sbba([1.0], ["cheap"])

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,7 @@ def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> Doubl
     """
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab Market, got {type(market).__name__}")
+    _check_params(params)
     if market.n_types != 1:
         raise ValueError(
             f"double auctions need a single-model-type market, got n_types = {market.n_types} "
@@ -303,7 +305,10 @@ class DPClearingResult(DoubleAuctionResult):
 
 # ---------------------------------------------------------------------------- helpers
 def _as_side(name: str, x: Any) -> np.ndarray:
-    arr = np.asarray(x, dtype=float)
+    try:
+        arr = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a 1-dimensional array of numbers, got {x!r:.80}") from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
     if not np.isfinite(arr).all():
@@ -312,7 +317,16 @@ def _as_side(name: str, x: Any) -> np.ndarray:
 
 
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise TypeError(f"seed must be a non-negative int or a numpy.random.Generator, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _check_params(params: Any) -> None:
+    if not isinstance(params, AuctionParams):
+        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
 
 
 def _sorted(bids: np.ndarray, asks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -420,6 +434,7 @@ def sbba(bids: Any, asks: Any, seed: int | np.random.Generator = 0) -> DoubleAuc
         One price for everybody: ``budget_surplus == 0``.
     """
     start = time.perf_counter()
+    rng = _rng(seed)  # checked even when no lottery is drawn
     bids, asks = _as_side("bids", bids), _as_side("asks", asks)
     bo, so, k = _sorted(bids, asks)
     prob = np.zeros(asks.shape[0])
@@ -433,7 +448,7 @@ def sbba(bids: Any, asks: Any, seed: int | np.random.Generator = 0) -> DoubleAuc
         return _result("sbba", bids, asks, bo[:k], so[:k], next_ask, next_ask, k, bo, so, prob, start)
     price = bids[bo[k - 1]]
     prob[so[:k]] = (k - 1) / k
-    left_out = int(_rng(seed).integers(k))
+    left_out = int(rng.integers(k))
     sellers = np.delete(so[:k], left_out)
     return _result("sbba", bids, asks, bo[: k - 1], sellers, price, price, k, bo, so, prob, start)
 
@@ -487,11 +502,15 @@ def dp_clearing_price(
         Trades at the drawn price (one price: strongly budget balanced).
     """
     start = time.perf_counter()
+    rng = _rng(seed)
     bids, asks = _as_side("bids", bids), _as_side("asks", asks)
     grid = _as_side("grid", grid)
     if grid.shape[0] < 2 or not (np.diff(grid) > 0).all():
         raise ValueError("grid must hold at least two strictly increasing prices")
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, Real):
+        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__} {epsilon!r}")
+    epsilon = float(epsilon)
+    if not epsilon > 0:
         raise ValueError(f"epsilon = {epsilon!r} must be > 0 (math.inf for no privacy)")
     lo, hi = float(grid[0]), float(grid[-1])
     delta = hi - lo
@@ -505,7 +524,7 @@ def dp_clearing_price(
         logits -= logits.max()
         probs = np.exp(logits)
         probs /= probs.sum()
-    g = int(_rng(seed).choice(grid.shape[0], p=probs)) if not math.isinf(epsilon) else int(np.argmax(probs))
+    g = int(rng.choice(grid.shape[0], p=probs)) if not math.isinf(epsilon) else int(np.argmax(probs))
     price = float(grid[g])
     bo, so, k = _sorted(bids, asks)
     n = int(n_at[g])
@@ -551,6 +570,9 @@ def run_double_auction(
     """
     if mechanism not in DOUBLE_AUCTIONS:
         raise ValueError(f"mechanism = {mechanism!r} is not one of {list(DOUBLE_AUCTIONS)}")
+    _check_params(params)
+    if mechanism != "mcafee":
+        _rng(seed)  # a bad seed fails on every market, not only when a draw happens
     sides = unit_sides(market, params)
     if mechanism == "mcafee":
         res = mcafee(sides.bids, sides.asks)
