@@ -25,6 +25,7 @@ import pandas as pd
 
 from oasis_lab.auction.baselines import (
     DOUBLE_AUCTIONS,
+    check_epsilon,
     run_double_auction,
     solve_optimum,
     unit_demand_market,
@@ -119,11 +120,16 @@ def compare_markets(
     """
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+    if isinstance(mechanisms, str) or not isinstance(mechanisms, Iterable):
+        raise TypeError(f"mechanisms must be a sequence of names among {list(MECHANISMS)}, got {mechanisms!r}")
+    mechanisms = tuple(mechanisms)
     unknown = [m for m in mechanisms if m not in MECHANISMS]
     if unknown:
         raise ValueError(f"mechanisms {unknown} are not among {list(MECHANISMS)}")
-    if isinstance(greedy_repeats, bool) or not isinstance(greedy_repeats, int) or greedy_repeats < 1:
-        raise ValueError(f"greedy_repeats = {greedy_repeats!r} must be an int >= 1")
+    for name, value in (("greedy_repeats", greedy_repeats), ("vcg_max_tasks", vcg_max_tasks)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} = {value!r} must be an int >= 1")
+    epsilon = check_epsilon(epsilon)
     reading_params = _check_readings(readings, params)
     # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
     # timings are not inflated by one-off costs.
@@ -307,6 +313,8 @@ def compare(
         bad = [s for s in scenarios if s not in SCENARIOS]
         if bad:
             raise ValueError(f"scenarios {bad} are unknown; choose among {sorted(SCENARIOS)} or 'all'")
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+            raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
         sizes = list(sizes)
         if not sizes or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
             raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
@@ -315,6 +323,11 @@ def compare(
         source = _generated(sizes, scenarios, int(seeds), n_types, unit_demand, params.capacity)
         total = len(sizes) * len(scenarios) * int(seeds)
     else:
+        if isinstance(markets, Market) or not isinstance(markets, Iterable):
+            raise TypeError(
+                f"markets must be an iterable of Market (a list of one for a single market), "
+                f"got {type(markets).__name__}"
+            )
         markets = list(markets)
         for k, m in enumerate(markets):
             if not isinstance(m, Market):

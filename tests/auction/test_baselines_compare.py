@@ -67,6 +67,12 @@ def test_compare_explicit_markets_and_time_limit_failure() -> None:
         (dict(sizes=[0]), "positive ints"),
         (dict(seeds=0), "seeds = 0"),
         (dict(markets=["m"]), r"markets\[0\] must be a Market"),
+        (dict(markets=generate_market(5, 2, seed=0)), "markets must be an iterable of Market"),
+        (dict(markets=5), "markets must be an iterable of Market"),
+        (dict(sizes=10), "sizes = 10"),
+        (dict(mechanisms="ilp"), "mechanisms must be a sequence"),
+        (dict(epsilon=-1.0, mechanisms=["dp"]), "epsilon = -1.0"),
+        (dict(vcg_max_tasks="x"), "vcg_max_tasks = 'x'"),
     ],
 )
 def test_compare_bad_arguments(kwargs: dict, match: str) -> None:

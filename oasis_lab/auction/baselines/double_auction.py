@@ -64,6 +64,7 @@ __all__ = [
     "dp_clearing_price",
     "run_double_auction",
     "DOUBLE_AUCTIONS",
+    "check_epsilon",
 ]
 
 DOUBLE_AUCTIONS = ("mcafee", "sbba", "dp")
@@ -324,6 +325,16 @@ def _rng(seed: int | np.random.Generator) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def check_epsilon(epsilon: Any) -> float:
+    """``epsilon`` of the DP clearing price as a float ``> 0`` (``math.inf`` allowed), or raise."""
+    if isinstance(epsilon, bool) or not isinstance(epsilon, Real):
+        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__} {epsilon!r}")
+    epsilon = float(epsilon)
+    if not epsilon > 0:
+        raise ValueError(f"epsilon = {epsilon!r} must be > 0 (math.inf for no privacy)")
+    return epsilon
+
+
 def _check_params(params: Any) -> None:
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
@@ -507,11 +518,7 @@ def dp_clearing_price(
     grid = _as_side("grid", grid)
     if grid.shape[0] < 2 or not (np.diff(grid) > 0).all():
         raise ValueError("grid must hold at least two strictly increasing prices")
-    if isinstance(epsilon, bool) or not isinstance(epsilon, Real):
-        raise TypeError(f"epsilon must be a real number, got {type(epsilon).__name__} {epsilon!r}")
-    epsilon = float(epsilon)
-    if not epsilon > 0:
-        raise ValueError(f"epsilon = {epsilon!r} must be > 0 (math.inf for no privacy)")
+    epsilon = check_epsilon(epsilon)
     lo, hi = float(grid[0]), float(grid[-1])
     delta = hi - lo
     _, scores = gains_from_trade(np.clip(bids, lo, hi), np.clip(asks, lo, hi), grid)
