@@ -16,7 +16,8 @@ result's own aggregates) and returns a :class:`CheckReport`:
 And tables for notebooks: :func:`trade_prices` (each trade's two per-unit prices, the pair
 price and both sides' margins), :func:`provider_outcomes` (who wins: units, revenue, utility
 and capabilities per provider) and :func:`compare_readings` (the summary of several readings
-on several markets, with the exact optimum's welfare and the greedy's share of it).
+on several markets). Greedy readings against the exact optimum are
+:func:`oasis_lab.auction.compare.compare_markets`'s job.
 
 The auction result is duck-typed (anything with ``trades``, ``served_share``, ``params`` and
 the payment arrays of :class:`~oasis_lab.auction.greedy.AuctionResult`), so exact baselines
@@ -402,14 +403,10 @@ def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
     return frame
 
 
-_OPTIMUM_FIELDS = ("capacity", "capacity_per_type", "split", "partial", "alpha", "beta", "task_size")
-
-
 def compare_readings(
     markets: Market | Mapping[Hashable, Market],
     readings: Mapping[str, AuctionParams],
     *,
-    optimum: bool = False,
     key_names: Sequence[str] = ("market",),
 ) -> pd.DataFrame:
     """Run PRICES under several readings on several markets: one summary row per pair.
@@ -420,12 +417,8 @@ def compare_readings(
         The markets; a key may be a tuple (e.g. ``(scenario, seed)``), spread over the
         columns ``key_names``.
     readings : mapping of name to AuctionParams
-        The readings to compare, by display name.
-    optimum : bool, default False
-        Also solve the exact welfare optimum of each market
-        (:func:`oasis_lab.auction.baselines.solve_optimum`, once per market and distinct
-        capacity / splitting / user-cost reading) and report ``optimum_welfare`` and
-        ``welfare_ratio`` = greedy welfare / optimum welfare.
+        The readings to compare, by display name; any field may differ, the welfare model
+        included.
     key_names : sequence of str
         Column names of the market keys.
 
@@ -433,33 +426,32 @@ def compare_readings(
     -------
     pandas.DataFrame
         Key columns, ``reading`` and the columns of :meth:`AuctionResult.summary`.
+
+    See Also
+    --------
+    oasis_lab.auction.compare.compare_markets : the same readings against the exact optimum
+        (``mechanisms=("ilp",)``), its LP bound and the classic mechanisms.
     """
     if isinstance(markets, Market):
         markets = {"market": markets}
+    if not isinstance(markets, Mapping):
+        raise TypeError(f"markets must be a Market or a mapping of key -> Market, got {type(markets).__name__}")
+    if not isinstance(readings, Mapping):
+        raise TypeError(f"readings must be a mapping of name -> AuctionParams, got {type(readings).__name__}")
     if not readings:
         raise ValueError("readings is empty: give at least one name -> AuctionParams")
     for name, params in readings.items():
         if not isinstance(params, AuctionParams):
             raise TypeError(f"readings[{name!r}] must be an AuctionParams, got {type(params).__name__}")
-    if optimum:
-        from oasis_lab.auction.baselines import solve_optimum  # the exact ILP (issue 4)
     rows = []
     for key, market in markets.items():
         parts = key if isinstance(key, tuple) else (key,)
         if len(parts) != len(key_names):
             raise ValueError(f"market key {key!r} does not match key_names {list(key_names)}")
-        optima: dict[tuple, float] = {}
         for name, params in readings.items():
             row = run_greedy(market, params).summary()
             row.insert(0, "reading", name)
             for col, value in reversed(list(zip(key_names, parts))):
                 row.insert(0, col, [value])
-            if optimum:
-                model = tuple(getattr(params, f) for f in _OPTIMUM_FIELDS)
-                if model not in optima:
-                    opt = solve_optimum(market, params, backend="highspy")
-                    optima[model] = opt.welfare if opt.ok else float("nan")
-                row["optimum_welfare"] = optima[model]
-                row["welfare_ratio"] = row["welfare"] / optima[model] if optima[model] > 0 else float("nan")
             rows.append(row)
     return pd.concat(rows, ignore_index=True)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from oasis_lab.__main__ import main
-from oasis_lab.auction.compare import READINGS, compare, summarize
+from oasis_lab.auction.compare import READINGS, compare, compare_markets, summarize
 from oasis_lab.market import generate_market
 from oasis_lab.params import AuctionParams
 
@@ -56,6 +56,25 @@ def test_compare_explicit_markets_and_time_limit_failure() -> None:
     greedy = frame[frame["mechanism"] == "greedy"].iloc[0]
     assert math.isnan(greedy["ratio_opt"]) and greedy["welfare"] > 0  # no ratio to an unproved optimum
     assert summarize(frame).set_index("mechanism").loc["ilp", "failed"] == 1
+
+
+def test_compare_markets_keeps_labels_and_bounds_greedy_by_the_optimum() -> None:
+    # Notebook 02's use: labelled markets (more tasks than providers), density and price readings.
+    markets = [({"scenario": s, "seed": seed}, generate_market(40, 6, scenario=s, seed=seed))
+               for s in ("balanced", "scarce_supply") for seed in (0, 1)]
+    readings = {"as written": AuctionParams(),
+                "as written prices": AuctionParams(price_rule="as_written"),
+                "surplus": AuctionParams(task_density="surplus", provider_density="unit_cost")}
+    frame = compare_markets(markets, readings=readings, mechanisms=("ilp",), backend="highspy",
+                            greedy_repeats=1)
+    greedy = frame[frame["mechanism"] == "greedy"]
+    assert len(greedy) == 12
+    assert set(zip(greedy["scenario"], greedy["seed"])) == {(s, k) for s in ("balanced", "scarce_supply") for k in (0, 1)}
+    optimum = frame[frame["mechanism"] == "ilp"].set_index(["scenario", "seed"])["welfare"]
+    w_opt = optimum.loc[list(zip(greedy["scenario"], greedy["seed"]))].to_numpy()
+    # A greedy allocation is feasible, so it never beats the exact optimum.
+    assert (greedy["welfare"].to_numpy() <= w_opt * (1 + 1e-7) + 1e-9).all()
+    np.testing.assert_allclose(greedy["ratio_opt"], greedy["welfare"] / w_opt)
 
 
 @pytest.mark.parametrize(
