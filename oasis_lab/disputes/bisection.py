@@ -42,6 +42,7 @@ from oasis_lab.disputes.trace import (
     DIGEST_SIZE,
     CommitmentMismatch,
     Computation,
+    InputOpening,
     ModelComputation,
     SyntheticComputation,
     verify_input_opening,
@@ -357,8 +358,10 @@ def play(
         # one node left: open its inputs and let the referee rule
         k = lo
         opening = provider.open_inputs(ps, k)
+        if not isinstance(opening, InputOpening):
+            raise _Ended("provider_guilty", "malformed", f"node {k}: the opening is no InputOpening")
         try:
-            verify_input_opening(opening, graph, agreed, computation.digest)
+            verify_input_opening(opening, graph, agreed, computation.digest, node=k)
         except CommitmentMismatch as exc:
             raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
         hashes += opening.hashes

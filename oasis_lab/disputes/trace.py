@@ -234,6 +234,7 @@ class InputOpening:
 
 def make_input_opening(trace: CommittedTrace, graph: DisputeGraph, k: int) -> InputOpening:
     """Open node ``k``'s inputs from ``trace`` (what an honest party sends the referee)."""
+    k = graph.node_index(k)
     nodes = tuple(int(j) for j in graph.inputs_of(k))
     if not nodes:
         return InputOpening(k, (), (), b"", np.zeros((0, DIGEST_SIZE), np.uint8))
@@ -252,19 +253,26 @@ def verify_input_opening(
     graph: DisputeGraph,
     agreed_prev: bytes,
     digest: Callable[[np.ndarray], bytes],
+    *,
+    node: int,
 ) -> None:
-    """Check opened inputs of node ``k`` against the agreed commitment ``c_{k-1}``.
+    """Check opened inputs of node ``k = node`` against the agreed commitment ``c_{k-1}``.
 
-    The path digests must chain from ``start_commitment`` to ``agreed_prev``, and each opened
-    output must hash to its digest on the path. Collision resistance then makes the opened
-    inputs the ones both parties committed to.
+    The opening must be for ``node`` (the verifier names the node it asked about: with the
+    opening's own ``node`` trusted, a shorter path from a later start commitment can reach the
+    same ``c_{k-1}`` and open another node's inputs), the path digests must chain from
+    ``start_commitment`` to ``agreed_prev``, and each opened output must hash to its digest on
+    the path. Collision resistance then makes the opened inputs the ones both parties
+    committed to.
 
     Raises
     ------
     CommitmentMismatch
         Naming the first check that fails.
     """
-    k = opening.node
+    k = graph.node_index(node)
+    if opening.node != k:
+        raise CommitmentMismatch(f"opening is for node {opening.node!r}, the disputed node is {k}")
     expected = tuple(int(j) for j in graph.inputs_of(k))
     if opening.input_nodes != expected:
         raise CommitmentMismatch(

@@ -19,7 +19,7 @@ from oasis_lab.disputes.economics import dispute_costs
 from oasis_lab.disputes.graph import synthetic_graph
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import Referee
-from oasis_lab.disputes.trace import SyntheticComputation
+from oasis_lab.disputes.trace import InputOpening, SyntheticComputation
 
 gm = pytest.importorskip("oasis_lab.gpu.model")
 
@@ -211,7 +211,24 @@ def test_malformed_answers_lose(synth):
         def choose(self, state, nodes, revealed, round_no):
             return adv.Choice(99, None)
 
+    @dataclass(frozen=True)
+    class OpensOtherNode(adv.PerturbNode):
+        # opens node k - 1's inputs, whose path from c_{k-2} also ends at the agreed c_{k-1}
+        def open_inputs(self, state, k):
+            tr = state.trace
+            return InputOpening(k - 1, (k - 2,), (tr.output(k - 1),), tr.commitment(k - 2), tr.digests[k - 1 : k].copy())
+
+    @dataclass(frozen=True)
+    class NoOpening(adv.PerturbNode):
+        def open_inputs(self, state, k):
+            return None
+
     out = play(synth, Garbled(node=4), adv.Honest())
+    assert (out.verdict, out.reason) == ("provider_guilty", "malformed")
+    assert tuple(synth.graph.inputs_of(15)) == (7, 14)  # two inputs; the fake opens one
+    out = play(synth, OpensOtherNode(node=15), adv.Honest())
+    assert (out.disputed_node, out.verdict, out.reason) == (15, "provider_guilty", "failed_opening")
+    out = play(synth, NoOpening(node=15), adv.Honest())
     assert (out.verdict, out.reason) == ("provider_guilty", "malformed")
     out = play(synth, adv.Honest(), BadPick(node=4))
     assert (out.verdict, out.reason) == ("challenger_wrong", "malformed")

@@ -74,15 +74,22 @@ def test_input_opening_verifies_and_rejects_tampering():
     assert tuple(g.inputs_of(k)) == (7, 14)
     op = make_input_opening(tr, g, k)
     assert op.path.shape == (k - 7, 32) and op.hashes == k - 7 + 1
-    verify_input_opening(op, g, tr.commitment(k - 1), comp.digest)
+    verify_input_opening(op, g, tr.commitment(k - 1), comp.digest, node=k)
     with pytest.raises(CommitmentMismatch, match="agreed commitment"):
-        verify_input_opening(op, g, tr.commitment(k - 2), comp.digest)
+        verify_input_opening(op, g, tr.commitment(k - 2), comp.digest, node=k)
     fake = type(op)(op.node, op.input_nodes, (op.outputs[0] + np.float32(1), op.outputs[1]), op.start_commitment, op.path)
     with pytest.raises(CommitmentMismatch, match="node 7"):
-        verify_input_opening(fake, g, tr.commitment(k - 1), comp.digest)
+        verify_input_opening(fake, g, tr.commitment(k - 1), comp.digest, node=k)
     wrong_nodes = type(op)(op.node, (14,), op.outputs[1:], op.start_commitment, op.path)
     with pytest.raises(CommitmentMismatch, match="graph says"):
-        verify_input_opening(wrong_nodes, g, tr.commitment(k - 1), comp.digest)
+        verify_input_opening(wrong_nodes, g, tr.commitment(k - 1), comp.digest, node=k)
+    # node 14's inputs opened from a later start commitment also chain to c_14: the verifier's
+    # node, not the opening's, decides which inputs are checked
+    other = type(op)(14, (13,), (tr.output(14),), tr.commitment(13), tr.digests[14:15].copy())
+    with pytest.raises(CommitmentMismatch, match="opening is for node 14, the disputed node is 15"):
+        verify_input_opening(other, g, tr.commitment(k - 1), comp.digest, node=k)
+    with pytest.raises(ValueError, match="node = 99 is not a node"):
+        make_input_opening(tr, g, 99)
 
 
 def test_output_opening_mismatch_is_a_clear_error():
