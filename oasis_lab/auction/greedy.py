@@ -26,9 +26,10 @@ Readings taken (each a field of :class:`~oasis_lab.params.AuctionParams`, measur
   share ``sigma_i = served units / demanded units``.
 - **Budget** (PRICES lines 10 and 16, ``v_i <- v_i - q_i``): read as the task's remaining
   budget ``v_i - payment_i``. Under ``price_rule="no_trade"`` a task is rolled back as soon as
-  ``payment_i + e_i > v_i`` (user individual rationality), so no served user loses. Under
-  ``"as_written"`` the budget is only tracked (the paper never stops on it), so users may pay
-  more than their value: those are the counted IR violations. Empty tasks are skipped
+  ``payment_i + e_i > v_i`` (user individual rationality; with ``partial=True``, once its
+  walk ends, if ``payment_i > sigma_i (v_i - e_i)``), so no served user loses. Under
+  ``"as_written"`` the walk does not stop on the budget (the paper never does), so users may
+  pay more than their value: those are the counted IR violations. Empty tasks are skipped
   (``C = 0``).
 - **Prices**: task per-unit price ``v_i / sum_t C[i, t]``; provider per-unit price of type
   ``t`` ``unit_cost[j, t]`` (``c_j / sum_t s[j, t]`` as in section 4.1; ``c_j / s[j, t]`` under
@@ -63,6 +64,7 @@ from oasis_lab.auction.density import provider_order, psi_weights, task_order
 from oasis_lab.auction.pricing import (
     ask_threshold,
     capacity_use,
+    ir_violations,
     pair_price,
     provider_utility,
     social_welfare,
@@ -77,10 +79,6 @@ __all__ = ["AuctionResult", "run_greedy", "UNIT_EPS"]
 #: Remaining capacity (in units of a type) at or below which a provider counts as exhausted
 #: for that type: guards the ``capacity="time"`` reading against round-off crumbs.
 UNIT_EPS = 1e-9
-
-# Relative tolerance of the individual-rationality counts: utilities are recomputed from the
-# trades after the walk, in a different summation order than the walk's own budget check.
-_IR_RTOL = 1e-9
 
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 
@@ -458,8 +456,7 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
     u_provider = provider_utility(revenue, true_cost)
     served = share > 0
     trading = np.bincount(p_idx, minlength=n_providers) > 0
-    user_tol = _IR_RTOL * np.maximum(1.0, market.value)
-    provider_tol = _IR_RTOL * np.maximum(1.0, revenue)
+    ir_users, ir_providers = ir_violations(market.value, u_user, served, revenue, u_provider, trading)
     trades = pd.DataFrame(
         {"task": t_idx, "provider": p_idx, "type": type_idx, "units": units, "unit_price": price}
     )
@@ -472,8 +469,8 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
         user_utility=u_user,
         provider_utility=u_provider,
         welfare=social_welfare(market, share, units_pt, params),
-        ir_violations_users=int((served & (u_user < -user_tol)).sum()),
-        ir_violations_providers=int((trading & (u_provider < -provider_tol)).sum()),
+        ir_violations_users=int(ir_users.sum()),
+        ir_violations_providers=int(ir_providers.sum()),
         # The fee is the only wedge between payments and revenues (summing both would add
         # round-off noise); check_budget_balance compares the two sums independently.
         budget_surplus=float(params.fee * spend.sum()),

@@ -38,6 +38,7 @@ from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import (
     capacity_use,
+    ir_violations,
     pair_price,
     task_unit_price,
     unit_cost_matrix,
@@ -250,9 +251,8 @@ def check_individual_rationality(
     share = np.asarray(result.served_share, dtype=float)
     user_loss = payment - share * (market.value - user_costs(market, params))
     provider_loss = true_cost - revenue
-    users = (share > 0) & (user_loss > RTOL * np.maximum(1.0, market.value))
     trading = np.bincount(prov, minlength=market.n_providers) > 0
-    providers = trading & (provider_loss > RTOL * np.maximum(1.0, revenue))
+    users, providers = ir_violations(market.value, -user_loss, share > 0, revenue, -provider_loss, trading)
     reported = (int(result.ir_violations_users), int(result.ir_violations_providers))
     mismatch = np.array([reported != (int(users.sum()), int(providers.sum()))])
 

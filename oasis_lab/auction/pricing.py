@@ -50,8 +50,15 @@ __all__ = [
     "pair_price",
     "user_utility",
     "provider_utility",
+    "ir_violations",
+    "IR_RTOL",
     "social_welfare",
 ]
+
+#: Relative tolerance of an individual-rationality violation: utilities recomputed from the
+#: trades sum in another order than the walk's own budget check, so a loss must exceed
+#: ``IR_RTOL * max(1, v_i)`` (users) or ``IR_RTOL * max(1, revenue_j)`` (providers) to count.
+IR_RTOL = 1e-9
 
 
 def task_size(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
@@ -222,6 +229,28 @@ def user_utility(
 def provider_utility(revenue: np.ndarray, true_cost: np.ndarray) -> np.ndarray:
     """Provider utility ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (section 4)."""
     return np.asarray(revenue, dtype=float) - np.asarray(true_cost, dtype=float)
+
+
+def ir_violations(
+    value: np.ndarray,
+    user_utility_: np.ndarray,
+    served: np.ndarray,
+    revenue: np.ndarray,
+    provider_utility_: np.ndarray,
+    trading: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Individual-rationality violations (section 4's utilities), the one definition used by
+    the greedy's counts and by :func:`~oasis_lab.auction.metrics.check_individual_rationality`.
+
+    Returns
+    -------
+    users, providers : numpy.ndarray of bool
+        Served users with negative utility, trading providers with negative utility (beyond
+        :data:`IR_RTOL`).
+    """
+    users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.maximum(1.0, value))
+    providers = np.asarray(trading, bool) & (provider_utility_ < -IR_RTOL * np.maximum(1.0, revenue))
+    return users, providers
 
 
 def social_welfare(
