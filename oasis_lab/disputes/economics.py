@@ -156,7 +156,9 @@ class DeterrenceSurface:
         ax.plot(self.stake[ok], frontier[ok], "k-", lw=2, label="p (f S + P) = G")
         ax.set_xlabel("provider stake S (tokens)")
         ax.set_ylabel("challenge probability p")
-        ax.set_title(f"red: cheating pays, blue: deterred (G = {self.gain:g}, P = {self.payment:g})")
+        ax.set_title(
+            f"red: cheating pays, blue: deterred (G = {self.gain:g}, P = {self.payment:g}, f = {self.slash_fraction:g})"
+        )
         ax.legend(loc="upper right")
         return ax
 
