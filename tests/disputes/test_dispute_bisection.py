@@ -262,3 +262,23 @@ def test_webgpu_referee_and_provider_agree_with_numpy():
         out = play(webgpu_comp, adv.PerturbNode(node=k), adv.Honest(), params=params)
         assert (out.disputed_node, out.verdict) == (k, "provider_guilty")
     assert play(numpy_comp, adv.Honest(), adv.LyingChallenger(node=20), params=params).verdict == "challenger_wrong"
+
+
+def test_shift_ulps_equals_repeated_nextafter():
+    def brute(x, n):
+        for _ in range(n):
+            x = np.nextafter(x, x.dtype.type(np.inf))
+        return x
+
+    with np.errstate(over="ignore"):
+        for dt in (np.float16, np.float32, np.float64):
+            tiny = np.nextafter(dt(0), dt(1))
+            big = np.finfo(dt).max
+            for v in (dt(1), dt(-1), -tiny, -3 * tiny, dt(-0.0), dt(0), dt(np.inf), -dt(np.inf), big, -big, dt(np.nan)):
+                for n in (1, 2, 3, 7):
+                    got = adv.shift_ulps(np.array([dt(5), v], dtype=dt), n, element=1)
+                    assert got.tobytes() == np.array([dt(5), brute(v, n)], dtype=dt).tobytes(), (dt, v, n)
+    # O(1): a huge shift saturates at +inf at once
+    assert adv.shift_ulps(np.float32([1.0]), 10**12)[0] == np.inf
+    with pytest.raises(ValueError, match="ulps = 0 must be an integer >= 1"):
+        adv.shift_ulps(np.float32([1.0]), 0)
