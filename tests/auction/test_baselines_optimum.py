@@ -375,3 +375,15 @@ def test_solver_banner_stays_out_of_stdout() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "optimal optimal"
     assert "HiGHS" not in out.stderr
+
+
+def test_numpy_scalar_limits_are_accepted() -> None:
+    # A time limit or gap read from a numpy array is a number like any other.
+    m = generate_market(6, 3, seed=0)
+    ref = solve_optimum(m, backend="highspy")
+    for kwargs in (dict(time_limit=np.int64(30)), dict(time_limit=np.float32(30.0)),
+                   dict(mip_rel_gap=np.float32(1e-7))):
+        res = solve_optimum(m, backend="highspy", **kwargs)
+        assert res.ok and res.welfare == pytest.approx(ref.welfare, rel=1e-9)
+    with pytest.raises(ValueError, match="time_limit = nan"):
+        solve_optimum(m, time_limit=math.nan)

@@ -52,6 +52,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -799,9 +800,9 @@ def solve_optimum(
     if backend == "cvxpy" and solver not in _CVXPY_SOLVERS:
         raise ValueError(f"solver = {solver!r} is not one of {list(_CVXPY_SOLVERS)} (MIP-capable cvxpy solvers)")
     if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not time_limit > 0:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not time_limit > 0:
             raise ValueError(f"time_limit = {time_limit!r} must be a positive number of seconds or None")
-    if isinstance(mip_rel_gap, bool) or not isinstance(mip_rel_gap, (int, float)) or not 0 <= mip_rel_gap < 1:
+    if isinstance(mip_rel_gap, bool) or not isinstance(mip_rel_gap, Real) or not 0 <= mip_rel_gap < 1:
         raise ValueError(f"mip_rel_gap = {mip_rel_gap!r} must be in [0, 1)")
     if formulation == "compact" and not params.split and not relax:
         raise ValueError(
