@@ -36,7 +36,7 @@ import pandas as pd
 
 from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
 from oasis_lab.disputes.graph import DisputeGraph
-from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.params import DisputeParams, check_int
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
 from oasis_lab.disputes.trace import (
     DIGEST_SIZE,
@@ -64,13 +64,11 @@ __all__ = [
 
 def max_rounds(n_nodes: int, arity: int) -> int:
     """``ceil(log_arity(n_nodes))`` in exact integer arithmetic: the game's round bound."""
-    if isinstance(arity, bool) or not isinstance(arity, (int, np.integer)) or arity < 2:
-        raise ValueError(f"arity = {arity!r} must be an integer >= 2")
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)) or n_nodes < 1:
-        raise ValueError(f"n_nodes = {n_nodes!r} must be an integer >= 1")
+    arity = check_int("arity", arity, 2)
+    n_nodes = check_int("n_nodes", n_nodes, 1)
     rounds, reach = 0, 1
     while reach < n_nodes:
-        reach *= int(arity)
+        reach *= arity
         rounds += 1
     return rounds
 
@@ -81,7 +79,7 @@ def split_points(lo: int, hi: int, arity: int) -> np.ndarray:
     size = hi - lo + 1
     if size < 2:
         raise ValueError(f"cannot split [{lo}, {hi}]: fewer than two nodes")
-    a = min(int(arity), size)
+    a = min(check_int("arity", arity, 2), size)
     base, rem = divmod(size, a)
     # plain integers: this runs once per round of every dispute, numpy calls cost more here
     ends = [lo + j * base + min(j, rem) - 1 for j in range(1, a)]
@@ -262,8 +260,12 @@ def play(
     -------
     DisputeOutcome
     """
-    params = params if params is not None else DisputeParams()
+    params = _params(params, None)
     referee = referee if referee is not None else Referee.from_params(params)
+    if not isinstance(referee, Referee):
+        raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
+    if not isinstance(computation, Computation):
+        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     graph = computation.graph
     n = graph.n_nodes
     arity = params.arity

@@ -38,7 +38,7 @@ from oasis_lab.disputes.adversaries import (
 )
 from oasis_lab.disputes.bisection import max_rounds, run_disputes
 from oasis_lab.disputes.graph import DisputeGraph, synthetic_graph
-from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.params import DisputeParams, check_int
 from oasis_lab.disputes.trace import SyntheticComputation
 
 __all__ = [
@@ -273,9 +273,12 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         raise TypeError(f"graph must be a DisputeGraph, got {type(graph).__name__}")
     bound = max_rounds(graph.n_nodes, arity)
     n = graph.n_nodes
-    k = np.arange(n, dtype=np.int64) if nodes is None else np.asarray(nodes, dtype=np.int64).ravel()
-    if k.size and (k.min() < 0 or k.max() >= n):
-        raise ValueError(f"nodes must be in [0, {n - 1}]")
+    k = np.arange(n, dtype=np.int64) if nodes is None else np.asarray(nodes).ravel()
+    if k.dtype.kind not in "iu":
+        raise TypeError(f"nodes must be integer node indices, got dtype {k.dtype}")
+    k = k.astype(np.int64)
+    if k.size == 0 or k.min() < 0 or k.max() >= n:
+        raise ValueError(f"nodes must be non-empty and in [0, {n - 1}], got {nodes!r}")
     lo = np.zeros_like(k)
     hi = np.full_like(k, n - 1)
     rounds = np.zeros_like(k)
@@ -437,8 +440,7 @@ def simulate_challenges(
     -------
     MonteCarloResult
     """
-    if isinstance(n_tasks, bool) or not isinstance(n_tasks, (int, np.integer)) or n_tasks < 1:
-        raise ValueError(f"n_tasks = {n_tasks!r} must be an integer >= 1")
+    n_tasks = check_int("n_tasks", n_tasks, 1)
     for name, v in (("cheat_share", cheat_share), ("lying_share", lying_share), ("other_device_share", other_device_share)):
         _prob(name, v)
     if cheat_share + other_device_share > 1:

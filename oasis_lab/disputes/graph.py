@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.disputes.params import check_int
+
 __all__ = ["DisputeGraph", "graph_from_model", "synthetic_graph"]
 
 
@@ -269,12 +271,8 @@ def synthetic_graph(
     name : str, optional
         Graph name; default ``"synthetic-<n_nodes>"``.
     """
-    if isinstance(n_nodes, bool) or not isinstance(n_nodes, (int, np.integer)):
-        raise TypeError(f"n_nodes must be an integer, got {n_nodes!r}")
-    if n_nodes < 1:
-        raise ValueError(f"n_nodes = {n_nodes} must be >= 1")
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 2:
-        raise ValueError(f"block = {block!r} must be an integer >= 2")
+    n_nodes = check_int("n_nodes", n_nodes, 1)
+    block = check_int("block", block, 2)
     rng = np.random.default_rng(seed)
     inputs: list[list[int]] = []
     for k in range(n_nodes):

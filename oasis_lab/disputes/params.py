@@ -6,14 +6,13 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 from numbers import Integral
 from typing import Any
 
 from oasis_lab.params import check_real
 
-__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
+__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams", "check_int"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
@@ -26,7 +25,9 @@ def _check_fraction(name: str, value: Any) -> float:
     return x
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``int(value)``: ``TypeError`` unless an integer (bool excluded), ``ValueError`` below
+    ``minimum``; both name the argument and the value."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     if int(value) < minimum:
@@ -98,7 +99,7 @@ class DisputeParams:
     reauction_priority: bool = True
 
     def __post_init__(self) -> None:
-        _check_int("arity", self.arity, 2)
+        check_int("arity", self.arity, 2)
         object.__setattr__(self, "arity", int(self.arity))
         if self.comparison not in COMPARISONS:
             raise ValueError(f"comparison = {self.comparison!r} is not one of {list(COMPARISONS)}")
@@ -110,13 +111,13 @@ class DisputeParams:
             raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
         if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
-        object.__setattr__(self, "max_ulp", _check_int("max_ulp", self.max_ulp, 0))
+        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0))
         timeout = check_real("round_timeout_s", self.round_timeout_s)
         if timeout <= 0:
             raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")
-        object.__setattr__(self, "provider_stake", _check_int("provider_stake", self.provider_stake, 0))
+        object.__setattr__(self, "provider_stake", check_int("provider_stake", self.provider_stake, 0))
         object.__setattr__(
-            self, "challenger_bond", _check_int("challenger_bond", self.challenger_bond, 0)
+            self, "challenger_bond", check_int("challenger_bond", self.challenger_bond, 0)
         )
         for name in (
             "slash_fraction",
@@ -137,8 +138,6 @@ class DisputeParams:
             )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
-        if not math.isfinite(self.atol):
-            raise ValueError(f"atol = {self.atol!r} must be finite")
 
     def replace(self, **changes: Any) -> DisputeParams:
         """Return a validated copy with some fields changed."""

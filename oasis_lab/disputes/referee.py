@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oasis_lab.disputes.trace import Computation, chain_step
+from oasis_lab.params import check_real
 
 __all__ = [
     "VERDICTS",
@@ -165,8 +166,13 @@ class Referee:
             raise ValueError(f"comparison = {self.comparison!r} is not one of ['exact', 'tolerance']")
         if not isinstance(self.backend, str):
             raise TypeError(f"backend must be a string, got {self.backend!r}")
-        if self.atol < 0 or self.max_ulp < 0:
-            raise ValueError(f"tolerances must be >= 0, got atol={self.atol}, max_ulp={self.max_ulp}")
+        atol = check_real("atol", self.atol)
+        if isinstance(self.max_ulp, bool) or not isinstance(self.max_ulp, (int, np.integer)):
+            raise TypeError(f"max_ulp must be an integer, got {self.max_ulp!r}")
+        if atol < 0 or self.max_ulp < 0:
+            raise ValueError(
+                f"tolerances must be finite and >= 0, got atol={self.atol!r}, max_ulp={self.max_ulp!r}"
+            )
 
     @classmethod
     def from_params(cls, params: object) -> Referee:

@@ -198,6 +198,22 @@ def test_bad_inputs_are_clear_errors(synth):
         run_dispute(3.5)
     with pytest.raises(ValueError, match="last node"):
         play(synth, adv.WrongAfter(node=synth.n_nodes - 1), adv.Honest())
+    with pytest.raises(ValueError, match="arity = 1 must be >= 2"):
+        split_points(0, 9, 1)
+    with pytest.raises(TypeError, match="arity must be an integer"):
+        max_rounds(10, 2.5)
+    with pytest.raises(TypeError, match="params must be DisputeParams"):
+        play(synth, adv.Honest(), adv.Honest(), params={"arity": 1})
+    with pytest.raises(TypeError, match="referee must be a Referee"):
+        play(synth, adv.Honest(), adv.Honest(), referee="numpy")
+    with pytest.raises(TypeError, match="max_ulp must be an integer"):
+        Referee(comparison="tolerance", max_ulp=1.5)
+    with pytest.raises(TypeError, match="atol"):
+        Referee(atol="small")
+    with pytest.raises(TypeError, match="nodes must be integer"):
+        dispute_costs(synth.graph, 2, [1.5])
+    with pytest.raises(ValueError, match=r"nodes must be non-empty and in \[0, 96\]"):
+        dispute_costs(synth.graph, 2, [97])
 
 
 def test_malformed_answers_lose(synth):
