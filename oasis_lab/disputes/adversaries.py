@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -192,10 +192,8 @@ class Strategy:
         Its output of node ``k``.
     """
 
-    @property
-    def honest(self) -> bool:
-        """Ground truth: does this party follow the protocol and compute correctly?"""
-        return True
+    #: Ground truth: does this party follow the protocol and compute correctly?
+    honest: ClassVar[bool] = True
 
     @property
     def label(self) -> str:
@@ -244,9 +242,7 @@ class PerturbNode(Strategy):
     scale: float = 0.01
     element: int = 0
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def _perturbation(self) -> Perturbation:
         scale, element = self.scale, self.element
@@ -264,9 +260,7 @@ class SkipNode(Strategy):
 
     node: int | str = 0
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         k = _resolve(computation, self.node)
@@ -287,9 +281,7 @@ class ModelSwap(Strategy):
     model, other weights for a synthetic one) and claims the agreed model's genesis.
     The dispute names the first node whose output the swap changes."""
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         return PartyState(computation.substitute().honest_trace, computation, rng)
@@ -302,9 +294,7 @@ class WrongAfter(Strategy):
 
     node: int | str = 0
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         k = _resolve(computation, self.node)
@@ -332,9 +322,7 @@ class BelowTolerance(Strategy):
     ulps: int = 1
     element: int = 0
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         k = _resolve(computation, self.node)
@@ -351,9 +339,7 @@ class OtherDevice(BelowTolerance):
     """An *honest* provider whose device rounds node ``node`` ``ulps`` ULPs away from the
     referee's (e.g. a different ``exp``). Exact mode convicts it: a wrongful slash."""
 
-    @property
-    def honest(self) -> bool:
-        return True
+    honest: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -369,9 +355,7 @@ class Launder(Strategy):
     ulps: int = 1
     scale: float = 0.5
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         a, b = _resolve(computation, self.small_node), _resolve(computation, self.big_node)
@@ -402,9 +386,7 @@ class Equivocator(Strategy):
         if self.mode not in ("reveal", "inputs"):
             raise ValueError(f"mode = {self.mode!r} is not one of ['reveal', 'inputs']")
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
         k = _resolve(computation, self.node)
@@ -442,9 +424,7 @@ class RandomChallenger(Strategy):
     """A challenger that publishes a fabricated final commitment and, each round, picks a
     random part and claims a random commitment for its end."""
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
         return Reply(state.rng.integers(0, 256, size=(len(nodes), DIGEST_SIZE), dtype=np.uint8))
@@ -466,9 +446,7 @@ class FakeFinalChallenger(Strategy):
     """Computes honestly but publishes a fabricated final commitment: every split point then
     agrees and the dispute walks to the last node, where the referee upholds the provider."""
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
         values = np.array(state.trace.chain[nodes], copy=True)
@@ -494,9 +472,7 @@ class Timeout(Strategy):
     at_round: int = 1
     latency_s: float = math.inf
 
-    @property
-    def honest(self) -> bool:
-        return False
+    honest: ClassVar[bool] = False
 
     @property
     def label(self) -> str:
