@@ -291,6 +291,16 @@ class Ledger:
                 self._minted += amount
         self._balances.update(running)
 
+    def _open_funded(self, account: str, action: str, src: str, amount: int, memo: str) -> None:
+        """Create system ``account`` (an escrow or bond) funded by ``src``; on failure, no account."""
+        self._balances[account] = 0
+        self._kinds[account] = "system"
+        try:
+            self._commit(action, [(src, account, amount, memo)])
+        except LedgerError:
+            del self._balances[account], self._kinds[account]
+            raise
+
     # ------------------------------------------------------------------ operations
     def open_account(self, name: str, kind: str, *, deposit: int = 0) -> None:
         """Create a participant account (``user``, ``provider``, ``challenger``), optionally
@@ -360,14 +370,7 @@ class Ledger:
             )
         if self._balances[user] < amount:
             raise LedgerError(f"escrow: account {user!r} holds {self._balances[user]}, cannot pay {amount}")
-        acct = self.escrow_account(task)
-        self._balances[acct] = 0
-        self._kinds[acct] = "system"
-        try:
-            self._commit("escrow", [(user, acct, amount, task)])
-        except LedgerError:
-            del self._balances[acct], self._kinds[acct]
-            raise
+        self._open_funded(self.escrow_account(task), "escrow", user, amount, task)
         self._tasks[task] = _Task(user, provider, amount, "escrowed")
 
     def settle(self, task: str) -> None:
@@ -396,14 +399,7 @@ class Ledger:
         bond = _amount("bond", self.params.challenger_bond if bond is None else bond)
         if self._balances[challenger] < bond:
             raise LedgerError(f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}")
-        acct = self.bond_account(challenge)
-        self._balances[acct] = 0
-        self._kinds[acct] = "system"
-        try:
-            self._commit("challenge", [(challenger, acct, bond, f"{challenge} on {task}")])
-        except LedgerError:
-            del self._balances[acct], self._kinds[acct]
-            raise
+        self._open_funded(self.bond_account(challenge), "challenge", challenger, bond, f"{challenge} on {task}")
         self._challenges[challenge] = _Challenge(task, challenger, bond, "open")
         t.status = "challenged"
         self._barred[t.provider] = self._barred.get(t.provider, 0) + 1
