@@ -11,6 +11,7 @@ tiny transformer, Llama-2-7B and SDXL instead.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -26,21 +27,22 @@ from oasis_lab.disputes.trace import Computation, SyntheticComputation
 
 __all__ = ["ADVERSARIES", "build_parties", "computation_for", "register_cli"]
 
-#: Adversary names of ``--adversary``: (provider or challenger, needs a node).
-ADVERSARIES: dict[str, tuple[str, bool]] = {
-    "perturb": ("provider", True),
-    "skip": ("provider", True),
-    "swap": ("provider", False),
-    "wrong-after": ("provider", True),
-    "below-tolerance": ("provider", True),
-    "equivocate": ("provider", True),
-    "equivocate-inputs": ("provider", True),
-    "timeout": ("provider", True),
-    "other-device": ("provider", True),
-    "lying-challenger": ("challenger", True),
-    "random-challenger": ("challenger", False),
-    "fake-final": ("challenger", False),
-    "honest": ("provider", False),
+#: ``--adversary`` names: the (provider, challenger) pair for the ``--cheat-node`` value
+#: (ignored by ``swap``, ``random-challenger``, ``fake-final`` and ``honest``).
+ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = {
+    "perturb": lambda k: (adv.PerturbNode(node=k), adv.Honest()),
+    "skip": lambda k: (adv.SkipNode(node=k), adv.Honest()),
+    "swap": lambda k: (adv.ModelSwap(), adv.Honest()),
+    "wrong-after": lambda k: (adv.WrongAfter(node=k), adv.Honest()),
+    "below-tolerance": lambda k: (adv.BelowTolerance(node=k), adv.Honest()),
+    "equivocate": lambda k: (adv.Equivocator(node=k), adv.Honest()),
+    "equivocate-inputs": lambda k: (adv.Equivocator(node=k, mode="inputs"), adv.Honest()),
+    "timeout": lambda k: (adv.Timeout(base=adv.PerturbNode(node=k), at_round=2), adv.Honest()),
+    "other-device": lambda k: (adv.OtherDevice(node=k), adv.Honest()),
+    "lying-challenger": lambda k: (adv.Honest(), adv.LyingChallenger(node=k)),
+    "random-challenger": lambda k: (adv.Honest(), adv.RandomChallenger()),
+    "fake-final": lambda k: (adv.Honest(), adv.FakeFinalChallenger()),
+    "honest": lambda k: (adv.Honest(), adv.Honest()),
 }
 
 
@@ -72,24 +74,7 @@ def build_parties(adversary: str, node: int | str | None, n_nodes: int) -> tuple
     """(provider, challenger) strategies for ``--adversary`` and ``--cheat-node``."""
     if adversary not in ADVERSARIES:
         raise ValueError(f"adversary = {adversary!r} is not one of {sorted(ADVERSARIES)}")
-    if node is None:
-        node = n_nodes // 2
-    table: dict[str, Any] = {
-        "perturb": lambda: (adv.PerturbNode(node=node), adv.Honest()),
-        "skip": lambda: (adv.SkipNode(node=node), adv.Honest()),
-        "swap": lambda: (adv.ModelSwap(), adv.Honest()),
-        "wrong-after": lambda: (adv.WrongAfter(node=node), adv.Honest()),
-        "below-tolerance": lambda: (adv.BelowTolerance(node=node), adv.Honest()),
-        "equivocate": lambda: (adv.Equivocator(node=node), adv.Honest()),
-        "equivocate-inputs": lambda: (adv.Equivocator(node=node, mode="inputs"), adv.Honest()),
-        "timeout": lambda: (adv.Timeout(base=adv.PerturbNode(node=node), at_round=2), adv.Honest()),
-        "other-device": lambda: (adv.OtherDevice(node=node), adv.Honest()),
-        "lying-challenger": lambda: (adv.Honest(), adv.LyingChallenger(node=node)),
-        "random-challenger": lambda: (adv.Honest(), adv.RandomChallenger()),
-        "fake-final": lambda: (adv.Honest(), adv.FakeFinalChallenger()),
-        "honest": lambda: (adv.Honest(), adv.Honest()),
-    }
-    return table[adversary]()
+    return ADVERSARIES[adversary](n_nodes // 2 if node is None else node)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -29,3 +29,15 @@ def test_dispute_cli_bad_input(capsys):
     assert "arity = 1 must be >= 2" in capsys.readouterr().err
     assert main(["dispute", "--cheat-node", "no-such-node"]) == 2
     assert "no-such-node" in capsys.readouterr().err
+
+
+def test_dispute_cli_every_adversary(capsys):
+    from oasis_lab.disputes.cli import ADVERSARIES
+
+    challengers = {"lying-challenger", "random-challenger", "fake-final", "honest"}
+    for name in ADVERSARIES:
+        assert main(["dispute", "--model", "synthetic:40", "--adversary", name, "--cheat-node", "10"]) == 0
+        out = capsys.readouterr().out
+        # exact mode, one device: the cheating side loses (other-device: the wrongful slash)
+        expected = "challenger_wrong" if name in challengers else "provider_guilty"
+        assert f"verdict: {expected}" in out, name
