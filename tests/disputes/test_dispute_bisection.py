@@ -126,6 +126,18 @@ def test_every_cheater_is_convicted_exact_mode(tiny, synth, arity):
             assert out.rounds <= out.max_rounds
 
 
+def test_gross_cheaters_are_convicted_in_tolerance_mode_too(tiny, synth):
+    # every cheat but the few-ULP ones (BelowTolerance, Launder) is far outside 4 ULP
+    tol = DisputeParams(arity=3, comparison="tolerance", max_ulp=4)
+    for comp in (tiny, synth):
+        for make in PROVIDER_CHEATS:
+            cheat = make(comp.n_nodes)
+            if isinstance(cheat, (adv.BelowTolerance, adv.Launder)):
+                continue
+            out = play(comp, cheat, adv.Honest(), params=tol)
+            assert out.verdict == "provider_guilty", (comp.name, cheat.label, out.reason)
+
+
 def test_disputed_node_of_structured_cheats(tiny):
     n = tiny.n_nodes
     honest = tiny.honest_trace

@@ -30,6 +30,13 @@ def test_closed_forms():
     assert min_stake(0.1, 100) == pytest.approx(1000)
     assert min_stake(0.1, 100, payment=40, slash_fraction=0.5) == pytest.approx(1920)
     assert min_stake(0.5, 10, payment=40) == 0.0
+    # the minimum stake sits on the frontier: cheating gains exactly 0 there, pays just below
+    p, g, pay, f = 0.07, 130.0, 25.0, 0.6
+    s_min = float(min_stake(p, g, payment=pay, slash_fraction=f))
+    assert s_min == pytest.approx((g / p - pay) / f)
+    assert cheating_gain(p, f * s_min, g, payment=pay) == pytest.approx(0.0, abs=1e-9)
+    assert cheating_pays(p, f * (s_min - 1), g, payment=pay) and not cheating_pays(p, f * (s_min + 1), g, payment=pay)
+    assert min_challenge_probability(f * s_min, g, payment=pay) == pytest.approx(p)
     with pytest.raises(ValueError, match="p_user"):
         challenge_probability(1.5, 0)
     with pytest.raises(ValueError, match="gain"):
