@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from numbers import Real
 from typing import Any
 
-__all__ = ["AuctionParams", "CHOICES", "check_real"]
+__all__ = ["AuctionParams", "CHOICES", "ParamsMixin", "check_real"]
 
 #: The allowed values of each string-valued reading of :class:`AuctionParams`.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -33,8 +33,30 @@ def check_real(name: str, value: Any) -> float:
     return float(value)
 
 
+class ParamsMixin:
+    """``replace`` and ``label`` for the frozen parameter dataclasses of every layer."""
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a validated copy with some fields changed."""
+        known = {f.name for f in fields(self)}  # type: ignore[arg-type]
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown {type(self).__name__} field(s): {sorted(unknown)}")
+        return replace(self, **changes)  # type: ignore[type-var]
+
+    def label(self) -> str:
+        """Short name of the readings that differ from the defaults, for tables and plots."""
+        default = type(self)()
+        parts = [
+            f"{f.name}={getattr(self, f.name)}"
+            for f in fields(self)  # type: ignore[arg-type]
+            if getattr(self, f.name) != getattr(default, f.name)
+        ]
+        return ", ".join(parts) or "defaults"
+
+
 @dataclass(frozen=True)
-class AuctionParams:
+class AuctionParams(ParamsMixin):
     """Parameters of the combinatorial double auction (whitepaper section 4).
 
     Parameters
@@ -124,21 +146,3 @@ class AuctionParams:
                 if w < 0:
                     raise ValueError(f"psi_weights[{k}] = {w!r} must be >= 0")
             object.__setattr__(self, "psi_weights", weights)
-
-    def replace(self, **changes: Any) -> "AuctionParams":
-        """Return a validated copy with some fields changed."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown AuctionParams field(s): {sorted(unknown)}")
-        return replace(self, **changes)
-
-    def label(self) -> str:
-        """Short name of the readings that differ from the defaults, for tables and plots."""
-        default = AuctionParams()
-        parts = [
-            f"{f.name}={getattr(self, f.name)}"
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        ]
-        return ", ".join(parts) or "defaults"

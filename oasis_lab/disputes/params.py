@@ -6,11 +6,11 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
-from oasis_lab.params import check_real
+from oasis_lab.params import ParamsMixin, check_real
 
 __all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams", "check_int"]
 
@@ -36,7 +36,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
 
 
 @dataclass(frozen=True)
-class DisputeParams:
+class DisputeParams(ParamsMixin):
     """Parameters of the dispute game, the referee and the slashing ledger (section 5).
 
     Parameters
@@ -138,21 +138,3 @@ class DisputeParams:
             )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
-
-    def replace(self, **changes: Any) -> DisputeParams:
-        """Return a validated copy with some fields changed."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise ValueError(f"unknown DisputeParams field(s): {sorted(unknown)}")
-        return replace(self, **changes)
-
-    def label(self) -> str:
-        """Short name of the readings that differ from the defaults, for tables and plots."""
-        default = DisputeParams()
-        parts = [
-            f"{f.name}={getattr(self, f.name)}"
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        ]
-        return ", ".join(parts) or "defaults"

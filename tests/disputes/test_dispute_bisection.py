@@ -269,16 +269,7 @@ def test_run_dispute_on_model_name_and_batch_summary():
     assert len(out.to_frame()) == out.rounds + 1
 
 
-def test_webgpu_referee_and_provider_agree_with_numpy():
-    import os
-
-    from oasis_lab.gpu import device
-
-    reason = device.unavailable_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the WebGPU tests on lavapipe: {reason}")
-        pytest.skip(f"no WebGPU adapter: {reason}")
+def test_webgpu_referee_and_provider_agree_with_numpy(gpu):
     from oasis_lab.disputes.bisection import as_computation
 
     numpy_comp = as_computation("tiny-transformer")

@@ -1,5 +1,6 @@
-"""One WebGPU device for the whole session; skip locally without an adapter, fail in CI (also
-when wgpu fell back to an OpenGL adapter: CI must run on Vulkan lavapipe)."""
+"""Shared fixtures. ``gpu``: one WebGPU device for the whole session; skip locally without an
+adapter, fail in CI (also when wgpu fell back to an OpenGL adapter: CI must run on Vulkan
+lavapipe). Used by the gpu and the disputes tests."""
 
 from __future__ import annotations
 
