@@ -300,8 +300,8 @@ class Market:
         unit_cost = self.provider_unit_cost
         finite = unit_cost[np.isfinite(unit_cost)]
         median_cost = float(np.median(finite)) if finite.size else np.nan
-        served_units = units > 0
-        task_price = self.value[served_units] / units[served_units]
+        has_demand = units > 0
+        task_price = self.value[has_demand] / units[has_demand]
         row: dict[str, Any] = {
             "n_tasks": self.n_tasks,
             "n_providers": self.n_providers,
@@ -355,7 +355,7 @@ class Market:
         """
         path = Path(path)
         if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+            path = path.with_name(path.name + ".npz")
         arrays: dict[str, np.ndarray] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
@@ -604,10 +604,7 @@ def generate_market(
         value = task_units * per_unit + user_cost
     size = demand @ gflop / 1e3
 
-    # ---- capacity: Poisson around equal shares of supply_ratio x total demand, skewed by speed
-    share = np.where(total_speed > 0, np.sqrt(tflops * efficiency), 0.0)
-    if share.sum() == 0:
-        share = np.ones(n_providers)
+    # ---- capacity: about supply_ratio x the total demand
     if capacity_unit == "time":
         # equal expected round lengths for providers that can run something
         demand_seconds = float(demand.sum(axis=0) @ type_seconds)
@@ -615,6 +612,10 @@ def generate_market(
         mean_seconds = spec.supply_ratio * demand_seconds / n_active
         capacity = np.where(runs_something, rng.gamma(4.0, mean_seconds / 4.0, n_providers), 0.0)
     else:
+        # Poisson around shares skewed towards faster devices
+        share = np.where(runs_something, np.sqrt(tflops * efficiency), 0.0)
+        if share.sum() == 0:
+            share = np.ones(n_providers)
         mean_capacity = spec.supply_ratio * task_units.sum() * share / share.sum()
         capacity = rng.poisson(mean_capacity).astype(float)
 

@@ -165,7 +165,9 @@ def run_report(
                 progress_bar=False,
             )
         except Exception as exc:  # a failing notebook is reported, the others still run
-            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            # the last line of papermill's message names the failing cell's exception
+            last_line = (str(exc).strip().splitlines() or [""])[-1]
+            error = f"{type(exc).__name__}: {last_line}"
         seconds = time.perf_counter() - start
         target = output_dir / (f"{path.stem}.html" if not error else f"{path.stem}.failed.html")
         if executed.exists():
