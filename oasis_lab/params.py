@@ -5,12 +5,12 @@ See ``docs/mechanism.md`` for what each reading means and what it changes, measu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
-from numbers import Real
 from typing import Any
 
-__all__ = ["AuctionParams", "CHOICES", "ParamsMixin", "check_real"]
+from oasis_lab.checks import check_real
+
+__all__ = ["AuctionParams", "CHOICES", "ParamsMixin"]
 
 #: The allowed values of each string-valued reading of :class:`AuctionParams`.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -22,15 +22,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "capacity": ("units", "time"),
     "rebid_mode": ("multiplicative", "additive"),
 }
-
-
-def check_real(name: str, value: Any) -> float:
-    """Return ``value`` as a finite float, or raise naming the parameter ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{name} = {value!r} must be finite")
-    return float(value)
 
 
 class ParamsMixin:

@@ -38,7 +38,8 @@ from oasis_lab.disputes.adversaries import (
 )
 from oasis_lab.disputes.bisection import max_rounds, run_disputes
 from oasis_lab.disputes.graph import DisputeGraph, synthetic_graph
-from oasis_lab.disputes.params import DisputeParams, check_int
+from oasis_lab.checks import check_int
+from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.trace import SyntheticComputation
 
 __all__ = [

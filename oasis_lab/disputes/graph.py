@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.disputes.params import check_int
+from oasis_lab.checks import check_int
 
 __all__ = ["DisputeGraph", "graph_from_model", "synthetic_graph"]
 

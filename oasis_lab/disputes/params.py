@@ -7,32 +7,15 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 from typing import Any
 
-from oasis_lab.params import ParamsMixin, check_real
+from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.params import ParamsMixin
 
-__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams", "check_int"]
+__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    x = check_real(name, value)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"{name} = {value!r} must be in [0, 1]")
-    return x
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """``int(value)``: ``TypeError`` unless an integer (bool excluded), ``ValueError`` below
-    ``minimum``; both name the argument and the value."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} = {value!r} must be >= {minimum}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -125,7 +108,7 @@ class DisputeParams(ParamsMixin):
             "referee_reward_fraction",
             "bond_to_provider_fraction",
         ):
-            _check_fraction(name, getattr(self, name))
+            check_fraction(name, getattr(self, name))
         if self.challenger_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
             raise ValueError(
                 "challenger_reward_fraction + referee_reward_fraction = "

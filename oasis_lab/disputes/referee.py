@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oasis_lab.disputes.trace import Computation, chain_step
-from oasis_lab.params import check_real
+from oasis_lab.checks import check_real
 
 __all__ = [
     "VERDICTS",

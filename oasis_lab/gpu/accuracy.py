@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from oasis_lab.gpu import _check
+from oasis_lab.checks import check_int
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import backend_module
 
@@ -104,7 +104,7 @@ def ulp_errors(op: str, n: int = 128, seed: int = 0, backend: str = "numpy") -> 
 
     ``backend="webgpu"`` runs the kernel (same bits as the twin where reproducible).
     """
-    size = _check.integer("n", n, lo=1)
+    size = check_int("n", n, 1)
     args = _inputs(op, np.random.default_rng(seed), size)
     fn = getattr(backend_module(backend), op)
     if op == "attention":
@@ -124,9 +124,9 @@ def accuracy_table(n: int = 128, seed: int = 0, backend: str = "numpy") -> pd.Da
     of the largest exact output (the scale the rounding errors live on).
     """
     rows = []
-    rng_seed = _check.integer("seed", seed, lo=0)
+    rng_seed = check_int("seed", seed, 0)
     for op in ACCURACY_OPS:
-        args = _inputs(op, np.random.default_rng(rng_seed), _check.integer("n", n, lo=1))
+        args = _inputs(op, np.random.default_rng(rng_seed), check_int("n", n, 1))
         y64 = float64_op(op, *args)
         err = ulp_errors(op, n, rng_seed, backend)
         y = err * np.spacing(np.abs(y64).astype(np.float32)).reshape(-1).astype(np.float64)
@@ -153,8 +153,8 @@ def order_variants(
         compare-exchange float atomics across workgroups do. One list of results per variant.
     """
     a, b = ref.check_matmul(a, b)
-    s = _check.integer("splits", splits, lo=1)
-    runs = _check.integer("random_runs", random_runs, lo=1)
+    s = check_int("splits", splits, 1)
+    runs = check_int("random_runs", random_runs, 1)
     k = a.shape[1]
     fixed = ref.matmul(a, b)
     chunks = np.array_split(np.arange(k), s)
@@ -199,7 +199,7 @@ def literal_reassociation_probe(n: int = 65536, seed: int = 0) -> pd.DataFrame:
     from oasis_lab.gpu.mathlib import GELU_A
     from oasis_lab.gpu.determinism import ulp_distance
 
-    size = _check.integer("n", n, lo=1)
+    size = check_int("n", n, 1)
     x = np.random.default_rng(seed).uniform(-30, 30, size).astype(np.float32)
     want = ((x * x) * x) * GELU_A
     groups = -(-size // 256)

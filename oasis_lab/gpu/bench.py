@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.gpu import _check
+from oasis_lab.checks import check_int
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import OPS, backend_module, load_model, node_flops
 from oasis_lab.timing import best_of
@@ -85,7 +85,7 @@ SIZES: dict[str, dict[str, tuple[int, ...]]] = {
 
 def time_call(fn: Callable[[], Any], repeats: int = 5) -> float:
     """Seconds of the fastest of ``repeats`` warm calls (one untimed warm-up call first)."""
-    n = _check.integer("repeats", repeats, lo=1)
+    n = check_int("repeats", repeats, 1)
     return best_of(fn, n, warmup=True)[0]
 
 
@@ -174,7 +174,7 @@ def time_ops(
 def matmul_gflops(n: int, kernel: str = "blocked", repeats: int = 3, seed: int = 0) -> float:
     """GFLOP/s of an ``n x n x n`` float32 matmul: a WebGPU kernel (``"naive"``/``"blocked"``),
     the fixed-order numpy twin (``"reference"``) or numpy/BLAS ``@`` (``"blas"``)."""
-    size = _check.integer("n", n, lo=1)
+    size = check_int("n", n, 1)
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((size, size)).astype(np.float32)
     b = rng.standard_normal((size, size)).astype(np.float32)

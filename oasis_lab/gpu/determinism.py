@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.gpu import _check
+from oasis_lab.checks import check_int
 from oasis_lab.gpu.model import (
     MODEL_NAMES,
     OPS,
@@ -206,7 +206,7 @@ def check(
     -------
     DeterminismReport
     """
-    n_runs = _check.integer("runs", runs, lo=1)
+    n_runs = check_int("runs", runs, 1)
     if isinstance(target, str):
         if target in MODEL_NAMES:
             model = load_model(target)

@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.gpu import _check, device, reference
+from oasis_lab.checks import check_int
+from oasis_lab.gpu import device, reference
 
 __all__ = [
     "Node",
@@ -394,7 +395,7 @@ def backend_module(backend: str) -> Any:
 
 # ============================================================================ running
 def _check_seed(seed: Any) -> int:
-    return _check.integer("seed", seed, lo=0, hi=2**32 - 1)
+    return check_int("seed", seed, 0, 2**32 - 1)
 
 
 def run(

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from oasis_lab.gpu import _check, mathlib
+from oasis_lab.checks import check_array
+from oasis_lab.gpu import mathlib
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.device import run_kernel
 
@@ -142,19 +143,19 @@ def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def relu(x: np.ndarray) -> np.ndarray:
     """``max(x, 0)`` as a select; twin of :func:`reference.relu`."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return _elementwise("unary", "relu", [("x", x)], x.size, 1, x.shape)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU (tanh approximation, mathlib exp); twin of :func:`reference.gelu`."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return _elementwise("unary", "gelu", [("x", x)], x.size, 1, x.shape)
 
 
 def exp(x: np.ndarray) -> np.ndarray:
     """Elementwise mathlib ``exp``; twin of :func:`reference.exp`."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return _elementwise("unary", "exp", [("x", x)], x.size, 1, x.shape)
 
 

@@ -45,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from oasis_lab.gpu import _check, mathlib
+from oasis_lab.checks import check_array, check_int, check_real
+from oasis_lab.gpu import mathlib
 
 __all__ = [
     "matmul",
@@ -81,8 +82,8 @@ _BIAS_MAX = 2**30 - 1
 # ----------------------------------------------------------------------------- validation
 def check_matmul(a: Any, b: Any, dtype: type = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``a (M, K)`` and ``b (K, N)`` of ``dtype``; return them."""
-    a = _check.array("a", a, dtype, 2)
-    b = _check.array("b", b, dtype, 2)
+    a = check_array("a", a, dtype, 2)
+    b = check_array("b", b, dtype, 2)
     if a.shape[1] != b.shape[0]:
         raise ValueError(
             f"a has shape {a.shape} and b has shape {b.shape}: a's columns ({a.shape[1]}) "
@@ -93,13 +94,13 @@ def check_matmul(a: Any, b: Any, dtype: type = np.float32) -> tuple[np.ndarray, 
 
 def check_rows(name: str, x: Any) -> np.ndarray:
     """Validate a float32 matrix of rows."""
-    return _check.array(name, x, np.float32, 2)
+    return check_array(name, x, np.float32, 2)
 
 
 def check_bias(x: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``x (..., N)`` and ``bias (N,)`` float32."""
-    x = _check.array("x", x, np.float32)
-    bias = _check.array("bias", bias, np.float32, 1)
+    x = check_array("x", x, np.float32)
+    bias = check_array("bias", bias, np.float32, 1)
     if x.ndim == 0 or x.shape[-1] != bias.shape[0]:
         raise ValueError(f"bias has shape {bias.shape} but x has shape {x.shape}: last axes differ")
     return x, bias
@@ -107,8 +108,8 @@ def check_bias(x: Any, bias: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def check_same(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate two float32 arrays of one shape."""
-    x = _check.array("x", x, np.float32)
-    y = _check.array("y", y, np.float32)
+    x = check_array("x", x, np.float32)
+    y = check_array("y", y, np.float32)
     if x.shape != y.shape:
         raise ValueError(f"x has shape {x.shape} but y has shape {y.shape}")
     return x, y
@@ -117,14 +118,14 @@ def check_same(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray, ...]:
     """Validate layernorm arguments; return ``(x, gamma, beta, eps32)``."""
     x = check_rows("x", x)
-    gamma = _check.array("gamma", gamma, np.float32, 1)
-    beta = _check.array("beta", beta, np.float32, 1)
+    gamma = check_array("gamma", gamma, np.float32, 1)
+    beta = check_array("beta", beta, np.float32, 1)
     if x.shape[1] == 0:
         raise ValueError("x has 0 columns: layernorm needs at least one feature")
     for name, p in (("gamma", gamma), ("beta", beta)):
         if p.shape[0] != x.shape[1]:
             raise ValueError(f"{name} has shape {p.shape} but x has {x.shape[1]} columns")
-    e = _check.finite_float("eps", eps, positive=True)
+    e = check_real("eps", eps, positive=True)
     return x, gamma, beta, np.float32(e)
 
 
@@ -141,7 +142,7 @@ def check_attention(q: Any, k: Any, v: Any, n_heads: Any) -> tuple[np.ndarray, .
     for name, z in (("k", k), ("v", v)):
         if z.shape != q.shape:
             raise ValueError(f"{name} has shape {z.shape} but q has shape {q.shape}")
-    h = _check.integer("n_heads", n_heads, lo=1)
+    h = check_int("n_heads", n_heads, 1)
     if q.shape[1] % h:
         raise ValueError(f"n_heads = {h} must divide the model width {q.shape[1]}")
     return q, k, v, h
@@ -149,7 +150,7 @@ def check_attention(q: Any, k: Any, v: Any, n_heads: Any) -> tuple[np.ndarray, .
 
 def check_embedding(ids: Any, table: Any, positions: Any) -> tuple[np.ndarray, ...]:
     """Validate token ``ids (T,)`` int32 in range, ``table (V, D)`` and optional ``positions (P, D)``."""
-    ids = _check.array("ids", ids, np.int32, 1)
+    ids = check_array("ids", ids, np.int32, 1)
     table = check_rows("table", table)
     if ids.size and (ids.min() < 0 or ids.max() >= table.shape[0]):
         bad = int(np.argmax((ids < 0) | (ids >= table.shape[0])))
@@ -171,13 +172,13 @@ def check_requant(
     n: int, bias: Any, multiplier: Any, shift: Any
 ) -> tuple[np.ndarray, int, int]:
     """Validate int32 ``bias (n,)``, ``multiplier`` and ``shift`` of requantization."""
-    bias = _check.array("bias", bias, np.int32, 1)
+    bias = check_array("bias", bias, np.int32, 1)
     if bias.shape[0] != n:
         raise ValueError(f"bias has shape {bias.shape} but there are {n} output columns")
     if bias.size and np.abs(bias.astype(np.int64)).max() > _BIAS_MAX:
         raise ValueError(f"bias entries must satisfy |bias| <= {_BIAS_MAX} (int32 headroom)")
-    m = _check.integer("multiplier", multiplier, 1, REQUANT_MULTIPLIER_MAX)
-    s = _check.integer("shift", shift, *REQUANT_SHIFT_RANGE)
+    m = check_int("multiplier", multiplier, 1, REQUANT_MULTIPLIER_MAX)
+    s = check_int("shift", shift, *REQUANT_SHIFT_RANGE)
     return bias, m, s
 
 
@@ -196,7 +197,7 @@ def check_probs(probs: Any, seed: Any) -> tuple[np.ndarray, int]:
         raise ValueError("probs has 0 columns: nothing to sample from")
     if probs.size and probs.min() < 0:
         raise ValueError("probs has negative entries")
-    s = _check.integer("seed", seed, lo=0, hi=2**32 - 1)
+    s = check_int("seed", seed, 0, 2**32 - 1)
     return probs, s
 
 
@@ -244,19 +245,19 @@ def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def relu(x: np.ndarray) -> np.ndarray:
     """``x if x > 0 else 0`` (``+0`` for ``x = -0``, as the kernel's ``select``)."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return np.where(x > _ZERO, x, _ZERO).astype(_F32, copy=False)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU (tanh approximation) through :func:`oasis_lab.gpu.mathlib.gelu`."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return mathlib.gelu(x)
 
 
 def exp(x: np.ndarray) -> np.ndarray:
     """Elementwise ``exp`` through :func:`oasis_lab.gpu.mathlib.exp` (the kernels' exp)."""
-    x = _check.array("x", x, np.float32)
+    x = check_array("x", x, np.float32)
     return mathlib.exp(x)
 
 

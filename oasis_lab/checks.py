@@ -1,0 +1,157 @@
+"""Boundary checks shared by every layer: one clear error per bad argument.
+
+Every public entry point validates its scalar and array arguments here before any work
+starts, so a bad input gives one ``TypeError``/``ValueError`` that names the argument and the
+bad value (never a numpy traceback from deep inside, never a silent cast).
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_array", "check_fraction", "check_int", "check_real"]
+
+
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> float:
+    """Return ``value`` as a finite float, or raise naming the parameter ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, quoted in the error.
+    value : Any
+        A real number (``bool`` is refused; numpy scalars are accepted).
+    positive : bool, default False
+        Require ``value > 0``.
+    minimum, maximum : float, optional
+        Inclusive bounds.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    ValueError
+        ``value`` is NaN or infinite, or outside the bounds.
+
+    Examples
+    --------
+    >>> check_real("fee", 0.25)
+    0.25
+    >>> check_real("fee", float("nan"))
+    Traceback (most recent call last):
+    ...
+    ValueError: fee = nan must be finite
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float's range
+        raise ValueError(f"{name} = {value!r} must be finite") from None
+    if not math.isfinite(x):
+        raise ValueError(f"{name} = {value!r} must be finite{' and > 0' if positive else ''}")
+    if positive and x <= 0:
+        raise ValueError(f"{name} = {value!r} must be finite and > 0")
+    if minimum is not None and x < minimum:
+        raise ValueError(f"{name} = {value!r} must be >= {minimum}")
+    if maximum is not None and x > maximum:
+        raise ValueError(f"{name} = {value!r} must be <= {maximum}")
+    return x
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Return ``value`` as a float in ``[0, 1]``, or raise naming ``name``.
+
+    Examples
+    --------
+    >>> check_fraction("slash_fraction", 1)
+    1.0
+    """
+    x = check_real(name, value)
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"{name} = {value!r} must be in [0, 1]")
+    return x
+
+
+def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as a Python ``int`` if it is an integer in ``[minimum, maximum]``.
+
+    ``bool`` is refused (``True`` is not a count); numpy integers are accepted, so a uint64
+    cannot wrap: the bound is checked on the exact Python integer.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer.
+    ValueError
+        ``value`` is outside the bounds; the message names ``name`` and the bound.
+
+    Examples
+    --------
+    >>> check_int("arity", 3, 2)
+    3
+    >>> check_int("arity", 1, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: arity = 1 must be >= 2
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} = {v} must be >= {minimum}")
+    if maximum is not None and v > maximum:
+        raise ValueError(f"{name} = {v} must be <= {maximum}")
+    return v
+
+
+def check_array(
+    name: str,
+    x: Any,
+    dtype: type | tuple[type, ...],
+    ndim: int | None = None,
+    *,
+    finite: bool = True,
+) -> np.ndarray:
+    """Return ``x`` unchanged if it is a C-contiguous ndarray of ``dtype`` (and ``ndim``), else raise.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is not an ndarray (masked arrays included: their mask would be dropped) or has
+        another dtype (no silent casts: a float64 array in a float32 kernel would change the
+        bits), including ``dtype`` in non-native byte order (kernels read the raw bytes, so a
+        big-endian ``>f4`` array would be misread).
+    ValueError
+        Wrong number of dimensions, not C-contiguous, or (``finite``) a NaN/inf entry.
+    """
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} must be a plain numpy array, got a masked array (its mask would be ignored)")
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.dtype not in [np.dtype(d) for d in dtypes]:  # np.dtype(d) is native byte order
+        want = " or ".join(np.dtype(d).name for d in dtypes)
+        swapped = "" if x.dtype.isnative else " in non-native byte order"
+        raise TypeError(f"{name} must have dtype {want}, got {x.dtype}{swapped}")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {x.shape}")
+    if not x.flags.c_contiguous:
+        raise ValueError(
+            f"{name} is not C-contiguous (strides {x.strides}); pass np.ascontiguousarray({name})"
+        )
+    if finite and x.dtype.kind == "f" and x.size and not np.isfinite(x).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(f"{name}[{', '.join(map(str, idx))}] = {x[idx]} must be finite")
+    return x
