@@ -12,7 +12,9 @@ bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``;
 * ``comparison="exact"``: through the chain, ``H(c_{k-1} | d(r))`` against ``c_k`` of each
   party (bitwise: only the hashes are needed, no output is opened);
 * ``comparison="tolerance"``: each party opens ``o_k`` (checked against its ``c_k``) and
-  ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs.
+  ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs. The
+  tolerance is for floating-point outputs only: a discrete output (integer token ids,
+  quantized activations, booleans) agrees only when it is equal (:func:`outputs_agree`).
 
 Verdict: the provider's claim agrees -> ``challenger_wrong`` (the provider is upheld, the
 benefit of the doubt goes to the defender); else the challenger's agrees -> ``provider_guilty``;
@@ -86,14 +88,26 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def outputs_agree(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, max_ulp: int = 0) -> bool:
     """Whether every element of ``a`` and ``b`` is within ``atol`` or ``max_ulp`` ULPs.
 
+    The tolerance applies to floating-point outputs only. Discrete outputs (integers such as
+    token ids or quantized activations, booleans, anything not floating point) must be equal
+    element for element whatever the tolerance: an integer one away is another token, not a
+    rounding difference, and integer arithmetic is reproducible across devices.
     ``atol = 0, max_ulp = 0`` is bitwise equality of the values (with ``+0 == -0``). Arrays of
     different dtype or shape never agree.
+
+    Examples
+    --------
+    >>> outputs_agree(np.int32([7]), np.int32([8]), max_ulp=4, atol=2.0)
+    False
+    >>> outputs_agree(np.float32([1.0]), np.nextafter(np.float32([1.0]), np.float32(2)), max_ulp=4)
+    True
     """
     a = np.asarray(a)
     b = np.asarray(b)
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind != "f":
+        # discrete outputs: exact in every mode (see the docstring)
         return bool(np.array_equal(a, b))
     close = ulp_distance(a, b) <= np.uint64(max_ulp)
     if atol > 0 and a.dtype.kind == "f":
