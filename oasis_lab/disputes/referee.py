@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from oasis_lab.checks import check_int, check_real
+from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.trace import Computation, chain_step
-from oasis_lab.checks import check_real
 
 __all__ = [
     "VERDICTS",
@@ -160,33 +161,33 @@ def _verdict(provider_ok: bool, challenger_ok: bool) -> str:
 class Referee:
     """A referee: which backend it recomputes on and how it compares.
 
+    The defaults are those of :class:`~oasis_lab.disputes.params.DisputeParams` (one source:
+    ``Referee() == Referee.from_params(DisputeParams())``).
+
     Parameters
     ----------
     backend : str, default "numpy"
         Passed to :meth:`Computation.recompute` (``oasis_lab.gpu.model.run_node``).
     comparison : {"exact", "tolerance"}, default "exact"
     atol : float, default 0.0
-    max_ulp : int, default 0
-        Tolerances of ``comparison="tolerance"``.
+    max_ulp : int, default 4
+        Tolerances of ``comparison="tolerance"`` (floating-point outputs only; discrete
+        outputs are compared exactly, see :func:`outputs_agree`).
     """
 
-    backend: str = "numpy"
-    comparison: str = "exact"
-    atol: float = 0.0
-    max_ulp: int = 0
+    backend: str = DisputeParams.referee_backend
+    comparison: str = DisputeParams.comparison
+    atol: float = DisputeParams.atol
+    max_ulp: int = DisputeParams.max_ulp
 
     def __post_init__(self) -> None:
-        if self.comparison not in ("exact", "tolerance"):
-            raise ValueError(f"comparison = {self.comparison!r} is not one of ['exact', 'tolerance']")
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"comparison = {self.comparison!r} is not one of {list(COMPARISONS)}")
         if not isinstance(self.backend, str):
             raise TypeError(f"backend must be a string, got {self.backend!r}")
-        atol = check_real("atol", self.atol)
-        if isinstance(self.max_ulp, bool) or not isinstance(self.max_ulp, (int, np.integer)):
-            raise TypeError(f"max_ulp must be an integer, got {self.max_ulp!r}")
-        if atol < 0 or self.max_ulp < 0:
-            raise ValueError(
-                f"tolerances must be finite and >= 0, got atol={self.atol!r}, max_ulp={self.max_ulp!r}"
-            )
+        if check_real("atol", self.atol) < 0:
+            raise ValueError(f"atol = {self.atol!r} must be >= 0")
+        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
 
     @classmethod
     def from_params(cls, params: object) -> Referee:
