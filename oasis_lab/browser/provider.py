@@ -85,6 +85,8 @@ CHROMIUM_FLAGS = (
     "--mute-audio",
     "--disable-gpu-sandbox",
 )
+#: Output dtype (numpy ``dtype.str``) of each op's node, for the digests computed in the page.
+_NODE_DTYPES = {"sample": "<i4", "int8_matmul": "<i4", "int8_matmul_requant": "|i1"}
 _CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 _INSTALL_HINT = ("install Debian's chromium (`apt-get install -y chromium`; `make setup` does it) "
                  "or pass executable=")
@@ -195,6 +197,7 @@ def decode(msg: bytes) -> tuple[dict[str, Any], list[memoryview]]:
 # ----------------------------------------------------------------------------- the bridge
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms ACK wait
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: errors are raised, not logged
@@ -381,6 +384,10 @@ class BrowserProvider:
         self._to_free: list[int] = []
         self._storage_cap = 0
         self._log_path = ""
+        self._next_digest: tuple[str, bool] | None = None
+        self.last_digest: str | None = None
+        self.last_ms = float("nan")
+        self.last_page_digests = ()
         from oasis_lab.browser.backend import BrowserOps
 
         self.ops = BrowserOps(self)
@@ -597,6 +604,10 @@ class BrowserProvider:
         header["inputs"] = specs
         if self._to_free:
             header["free"], self._to_free = self._to_free, []
+        if digest is None and self._next_digest is not None:
+            digest, cast = self._next_digest
+            if cast:
+                header["cast"] = "i1"  # requantized int8 travels as int32; hash it as int8
         if digest is not None:
             header["digest"] = digest
         reply, out = self.call(header, blobs)
@@ -644,12 +655,43 @@ class BrowserProvider:
 
     # ------------------------------------------------------------------ models
     def run(self, model: Any, inputs: Any, seed: int = 0) -> Any:
-        """:func:`oasis_lab.gpu.model.run` in this browser: a ``Trace`` with ``backend="browser"``."""
+        """:func:`oasis_lab.gpu.model.run` in this browser: a ``Trace`` with ``backend="browser"``.
+
+        Every node's digest is also computed in the page (SHA-256 over dtype, shape and bytes,
+        as :func:`~oasis_lab.gpu.model.array_digest`); :attr:`last_page_digests` holds them
+        (``None`` for a node that ran no kernel, e.g. an empty shape).
+        """
         from oasis_lab.gpu import model as M
 
+        if not isinstance(model, M.Model):
+            raise TypeError(f"model must be a Model, got {type(model).__name__}")
+        if not hasattr(inputs, "keys"):
+            raise TypeError(f"inputs must be a mapping of input name to array, got {type(inputs).__name__}")
+        missing = [n for n in model.input_names if n not in inputs]
+        extra = [n for n in inputs if n not in model.input_names]
+        if missing or extra:
+            raise ValueError(f"inputs of {model.name!r} must be exactly {list(model.input_names)}; "
+                             f"missing {missing}, unexpected {extra}")
+        self.start()
+        shapes = M.node_shapes(model, inputs)
+        values: dict[str, np.ndarray] = {n: inputs[n] for n in model.input_names}
+        outputs, digests = [], []
         with gpu_device.kernel_runner(self.run_kernel):
-            tr = M.run(model, inputs, backend="webgpu", seed=seed)
-        return M.Trace(tr.model_name, "browser", tr.node_names, tr.outputs, tr.seed)
+            for i, node in enumerate(model.nodes):
+                dtype = _NODE_DTYPES.get(node.op, "<f4")
+                self._next_digest = (f"{dtype}{tuple(shapes[i])}", dtype == "|i1")
+                self.last_digest = None
+                try:
+                    out = M.run_node(model, i, [values[x] for x in node.inputs], backend="webgpu",
+                                     seed=seed)
+                finally:
+                    self._next_digest = None
+                out.setflags(write=False)
+                values[node.name] = out
+                outputs.append(out)
+                digests.append(self.last_digest)
+        self.last_page_digests: tuple[str | None, ...] = tuple(digests)
+        return M.Trace(model.name, "browser", model.node_names, tuple(outputs), int(seed))
 
     def run_node(self, model: Any, node: Any, node_inputs: Sequence[np.ndarray], seed: int = 0) -> np.ndarray:
         """:func:`oasis_lab.gpu.model.run_node` in this browser."""
