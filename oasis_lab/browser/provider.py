@@ -385,6 +385,7 @@ class BrowserProvider:
         self._storage_cap = 0
         self._log_path = ""
         self._next_digest: tuple[str, bool] | None = None
+        self._perturb_next: dict[str, int] | None = None
         self.last_digest: str | None = None
         self.last_ms = float("nan")
         self.last_page_digests = ()
@@ -610,6 +611,8 @@ class BrowserProvider:
                 header["cast"] = "i1"  # requantized int8 travels as int32; hash it as int8
         if digest is not None:
             header["digest"] = digest
+        if self._perturb_next is not None:
+            header["perturb_now"] = self._perturb_next
         reply, out = self.call(header, blobs)
         self._compiled.add(skey)
         self.last_ms = float(reply.get("ms", float("nan")))
@@ -654,12 +657,17 @@ class BrowserProvider:
         return {k: int(reply[k]) for k in ("kept", "pipelines", "shaders", "calls")}
 
     # ------------------------------------------------------------------ models
-    def run(self, model: Any, inputs: Any, seed: int = 0) -> Any:
+    def run(self, model: Any, inputs: Any, seed: int = 0, *,
+            cheat: tuple[int | str, int] | None = None) -> Any:
         """:func:`oasis_lab.gpu.model.run` in this browser: a ``Trace`` with ``backend="browser"``.
 
         Every node's digest is also computed in the page (SHA-256 over dtype, shape and bytes,
         as :func:`~oasis_lab.gpu.model.array_digest`); :attr:`last_page_digests` holds them
         (``None`` for a node that ran no kernel, e.g. an empty shape).
+
+        ``cheat = (node, ulps)`` makes the page's JS add ``ulps`` to the bits of element 0 of
+        that node's output before it leaves the page (a cheating browser provider; later nodes
+        compute on the wrong value).
         """
         from oasis_lab.gpu import model as M
 
@@ -672,6 +680,13 @@ class BrowserProvider:
         if missing or extra:
             raise ValueError(f"inputs of {model.name!r} must be exactly {list(model.input_names)}; "
                              f"missing {missing}, unexpected {extra}")
+        cheat_at, cheat_ulps = -1, 0
+        if cheat is not None:
+            node_ref, cheat_ulps = cheat
+            cheat_at = model.node_index(node_ref) if isinstance(node_ref, str) else int(node_ref)
+            if not 0 <= cheat_at < len(model.nodes) or not isinstance(cheat_ulps, (int, np.integer)) \
+                    or cheat_ulps == 0:
+                raise ValueError(f"cheat = {cheat!r} must be (node of {model.name!r}, ulps != 0)")
         self.start()
         shapes = M.node_shapes(model, inputs)
         values: dict[str, np.ndarray] = {n: inputs[n] for n in model.input_names}
@@ -680,12 +695,14 @@ class BrowserProvider:
             for i, node in enumerate(model.nodes):
                 dtype = _NODE_DTYPES.get(node.op, "<f4")
                 self._next_digest = (f"{dtype}{tuple(shapes[i])}", dtype == "|i1")
+                self._perturb_next = ({"ulps": int(cheat_ulps), "element": 0}
+                                      if i == cheat_at else None)
                 self.last_digest = None
                 try:
                     out = M.run_node(model, i, [values[x] for x in node.inputs], backend="webgpu",
                                      seed=seed)
                 finally:
-                    self._next_digest = None
+                    self._next_digest = self._perturb_next = None
                 out.setflags(write=False)
                 values[node.name] = out
                 outputs.append(out)
