@@ -87,6 +87,8 @@ CHROMIUM_FLAGS = (
 )
 #: Output dtype (numpy ``dtype.str``) of each op's node, for the digests computed in the page.
 _NODE_DTYPES = {"sample": "<i4", "int8_matmul": "<i4", "int8_matmul_requant": "|i1"}
+#: Seconds the page may keep answering after an uncaught error before the provider gives up.
+PAGE_ERROR_GRACE = 1.0
 _CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 _INSTALL_HINT = ("install Debian's chromium (`apt-get install -y chromium`; `make setup` does it) "
                  "or pass executable=")
@@ -282,29 +284,17 @@ class _Bridge:
         self.server.server_close()
 
 
-def _kill_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """SIGTERM then SIGKILL Chromium's whole process group (renderer, GPU and helpers)."""
+def _kill_group(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
+    """SIGKILL Chromium's whole process group (browser, renderer, GPU process and helpers) and
+    reap the main process. No graceful shutdown is needed: the profile is thrown away."""
     try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        pgid = None
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        if pgid is not None:
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            continue
-        if sig == signal.SIGTERM and pgid is not None:
-            # the main process is gone; make sure no helper of its group lingers
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        break
+        os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+        pass
 
 
 def _cleanup(proc: subprocess.Popen[bytes] | None, bridge: _Bridge | None, profile: str | None) -> None:
@@ -340,7 +330,10 @@ class BrowserProvider:
     startup_timeout : float
         Seconds for the page to report its adapter.
     extra_flags : sequence of str
-        Added to :data:`CHROMIUM_FLAGS` (e.g. ``--enable-dawn-features=...``).
+        Added to ``base_flags`` (e.g. ``--enable-dawn-features=...``).
+    base_flags : sequence of str
+        Default :data:`CHROMIUM_FLAGS` (without ``--enable-unsafe-webgpu`` Chromium gives the page
+        no adapter: :class:`NoAdapterError`).
     referee_limits : bool
         Cap sizes at the smaller of the browser's and the referee's (wgpu-py) limits (default).
 
@@ -358,6 +351,7 @@ class BrowserProvider:
         timeout: float = 120.0,
         startup_timeout: float = 30.0,
         extra_flags: Sequence[str] = (),
+        base_flags: Sequence[str] = CHROMIUM_FLAGS,
         referee_limits: bool = True,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -365,9 +359,11 @@ class BrowserProvider:
         self.name = name
         self.timeout = check_real("timeout", timeout, positive=True)
         self.startup_timeout = check_real("startup_timeout", startup_timeout, positive=True)
-        if isinstance(extra_flags, str) or not all(isinstance(f, str) for f in extra_flags):
-            raise TypeError(f"extra_flags must be a sequence of strings, got {extra_flags!r}")
+        for arg, flags in (("extra_flags", extra_flags), ("base_flags", base_flags)):
+            if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
+                raise TypeError(f"{arg} must be a sequence of strings, got {flags!r}")
         self.extra_flags = tuple(extra_flags)
+        self.base_flags = tuple(base_flags)
         self.executable = executable
         self.referee_limits = bool(referee_limits)
         self.info: dict[str, Any] = {}
@@ -389,6 +385,10 @@ class BrowserProvider:
         self.last_digest: str | None = None
         self.last_ms = float("nan")
         self.last_page_digests = ()
+        #: Bytes of all commands sent to the page (arrays travel as raw bytes).
+        self.bytes_sent = 0
+        #: Uncaught page errors seen while the page kept answering.
+        self.page_errors: list[str] = []
         from oasis_lab.browser.backend import BrowserOps
 
         self.ops = BrowserOps(self)
@@ -419,14 +419,15 @@ class BrowserProvider:
         """
         if self._proc is not None:
             if self._broken is not None:
-                raise BrowserCrashedError(f"browser provider {self.name!r} is closed: {self._broken}")
+                raise BrowserCrashedError(
+                    f"browser provider {self.name!r} is not running ({self._broken})")
             return self
         exe = find_chromium(self.executable)
         t0 = time.perf_counter()
         self._profile = tempfile.mkdtemp(prefix="oasis-browser-")
         self._log_path = os.path.join(self._profile, "chromium.log")
         self._bridge = _Bridge()
-        args = [exe, *CHROMIUM_FLAGS, *self.extra_flags, f"--user-data-dir={self._profile}",
+        args = [exe, *self.base_flags, *self.extra_flags, f"--user-data-dir={self._profile}",
                 "--enable-logging=stderr", "--v=0", self._bridge.url]
         log = open(self._log_path, "wb")
         try:
@@ -479,7 +480,9 @@ class BrowserProvider:
                 lines = f.read().decode(errors="replace").strip().splitlines()
         except OSError:
             return ""
-        keep = [ln for ln in lines if "ERROR" in ln or "FATAL" in ln or "CONSOLE" in ln][-n:]
+        # dbus complaints are normal in a container; console lines and real errors are not
+        keep = [ln[:200] for ln in lines
+                if ("ERROR" in ln or "FATAL" in ln or "CONSOLE" in ln) and "dbus" not in ln][-n:]
         return (" | chromium log: " + " / ".join(keep)) if keep else ""
 
     def _fail(self, exc: BrowserError) -> BrowserError:
@@ -491,31 +494,41 @@ class BrowserProvider:
         return exc
 
     def _wait_reply(self, timeout: float, starting: bool = False) -> tuple[dict[str, Any], list[memoryview]]:
+        """The page's next reply. An uncaught page error (``window.onerror``, a rejected
+        promise, a lost device) is kept in :attr:`page_errors` when the reply still comes within
+        :data:`PAGE_ERROR_GRACE` seconds, and raised (the provider then closed) when not."""
         assert self._bridge is not None and self._proc is not None
         deadline = time.monotonic() + timeout
+        error_deadline = float("inf")
+        first_error = ""
         while True:
-            try:
-                err = self._bridge.page_errors.get_nowait()
-            except queue.Empty:
-                err = None
-            if err is not None:
-                msg = f"{err.get('kind', 'error')}: {err.get('message', '')}"
-                if starting or "device lost" in msg:
-                    raise self._fail(BrowserStartupError(
-                        f"browser provider {self.name!r} page failed: {msg}"))
-                raise BrowserPageError(f"browser provider {self.name!r} page error: {msg}")
             try:
                 msg_bytes = self._bridge.replies.get(timeout=0.05)
                 return decode(msg_bytes)
             except queue.Empty:
                 pass
+            while True:
+                try:
+                    err = self._bridge.page_errors.get_nowait()
+                except queue.Empty:
+                    break
+                text = f"{err.get('kind', 'error')}: {err.get('message', '')}"
+                self.page_errors.append(text)
+                if not first_error:
+                    first_error = text
+                    error_deadline = time.monotonic() + PAGE_ERROR_GRACE
             code = self._proc.poll()
             if code is not None:
                 cls = BrowserStartupError if starting else BrowserCrashedError
                 raise self._fail(cls(
                     f"browser provider {self.name!r}: Chromium exited with status {code}"
                     f"{self._log_tail()}"))
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > error_deadline:
+                cls = BrowserStartupError if starting else BrowserPageError
+                raise self._fail(cls(f"browser provider {self.name!r}: the page failed "
+                                     f"({first_error}) and stopped answering (browser closed)"))
+            if now > deadline:
                 if starting:
                     raise self._fail(BrowserStartupError(
                         f"browser provider {self.name!r}: the page did not report within "
@@ -531,7 +544,9 @@ class BrowserProvider:
                 raise BrowserCrashedError(
                     f"browser provider {self.name!r} is not running ({self._broken or 'not started'})")
             assert self._bridge is not None
-            self._bridge.commands.put(encode(header, blobs))
+            msg = encode(header, blobs)
+            self.bytes_sent += len(msg)
+            self._bridge.commands.put(msg)
             reply, out = self._wait_reply(self.timeout if timeout is None else timeout)
         if not reply.get("ok"):
             err = str(reply.get("error", "unknown error"))

@@ -229,7 +229,8 @@ async function handle(h, blobs) {
       S.calls = 0;
       return encode({ok: true}, []);
     case 'eval': {
-      const value = await (new Function(h.code))();
+      const AsyncFunction = (async () => {}).constructor;
+      const value = await new AsyncFunction(h.code)();
       return encode({ok: true, value: value === undefined ? null : value}, []);
     }
     case 'stats':
