@@ -382,6 +382,7 @@ class BrowserProvider:
         self._log_path = ""
         self._next_digest: tuple[str, bool] | None = None
         self._perturb_next: dict[str, int] | None = None
+        self._repeat = 1  # dispatches per run (in-page timing, oasis_lab.browser.bench)
         self.last_digest: str | None = None
         self.last_ms = float("nan")
         self.last_page_digests = ()
@@ -570,7 +571,7 @@ class BrowserProvider:
         *,
         entry: str = "main",
         constants: dict[str, float] | None = None,
-        repeat: int = 1,
+        repeat: int | None = None,
         digest: str | None = None,
     ) -> bytes:
         """Run one compute pass in the page: the contract of
@@ -588,7 +589,8 @@ class BrowserProvider:
         header: dict[str, Any] = {
             "op": "run", "kernel": name, "variant": variant, "entry": entry,
             "constants": dict(constants or {}), "out_nbytes": int(out_nbytes),
-            "groups": [int(g) for g in workgroups], "repeat": int(repeat), "params": 0,
+            "groups": [int(g) for g in workgroups], "params": 0,
+            "repeat": int(self._repeat if repeat is None else repeat),
         }
         if skey not in self._compiled:
             header["source"] = gpu_device.variant_source(name)
