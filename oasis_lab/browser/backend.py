@@ -20,8 +20,25 @@ from oasis_lab.gpu import ops as gpu_ops
 if TYPE_CHECKING:
     from oasis_lab.browser.provider import BrowserProvider
 
-__all__ = ["BrowserOps", "default_provider", "close_default_provider", "OP_NAMES",
-           *gpu_ops.__all__[:13]]
+__all__ = [
+    "OP_NAMES",
+    "BrowserOps",
+    "add",
+    "attention",
+    "bias_add",
+    "close_default_provider",
+    "default_provider",
+    "embedding",
+    "exp",
+    "gelu",
+    "int8_matmul",
+    "int8_matmul_requant",
+    "layernorm",
+    "matmul",
+    "relu",
+    "sample",
+    "softmax",
+]
 
 #: The ops the backend offers (every function of :mod:`oasis_lab.gpu.ops`).
 OP_NAMES = ("matmul", "bias_add", "add", "relu", "gelu", "exp", "softmax", "layernorm",

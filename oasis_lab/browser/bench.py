@@ -12,6 +12,7 @@ wgpu-py. :func:`benchmark_browser` turns the in-page speeds into the market's ``
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import pandas as pd
@@ -20,7 +21,7 @@ from oasis_lab.browser.provider import BrowserProvider
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import bench as gpu_bench
 
-__all__ = ["time_ops_in_page", "benchmark_browser"]
+__all__ = ["benchmark_browser", "time_ops_in_page"]
 
 
 @contextlib.contextmanager
@@ -64,7 +65,7 @@ def time_ops_in_page(provider: BrowserProvider, size: str = "small", repeats: in
                 fn(*args)
             per.append(provider.last_ms / 1e3 / n)
         sec = min(per)
-        api = gpu_bench.time_call(lambda: fn(*args), n)
+        api = gpu_bench.time_call(functools.partial(fn, *args), n)
         nbytes = sum(a.nbytes for a in args if hasattr(a, "nbytes")) + out.nbytes
         flops = gpu_bench._flops(op, args, attrs)
         rows.append({"op": op, "shape": shape, "backend": "browser", "seconds": sec,

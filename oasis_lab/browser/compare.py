@@ -20,7 +20,7 @@ from oasis_lab.gpu import model as M
 from oasis_lab.gpu import reference as R
 from oasis_lab.gpu.determinism import kernel_cases, op_model, ulp_distance
 
-__all__ = ["BACKEND_ORDER", "same_bits", "max_ulp", "kernel_table", "three_way", "traces"]
+__all__ = ["BACKEND_ORDER", "kernel_table", "max_ulp", "same_bits", "three_way", "traces"]
 
 #: Column order of the tables: the browser, wgpu-py, the numpy references.
 BACKEND_ORDER = ("browser", "webgpu", "numpy")

@@ -39,8 +39,14 @@ from oasis_lab.disputes.adversaries import PartyState, Strategy
 from oasis_lab.disputes.trace import Computation, ModelComputation
 from oasis_lab.gpu import model as M
 
-__all__ = ["RuntimeTrace", "CheatingRuntimeTrace", "CrossRuntimeDispute", "browser_dispute",
-           "dispute_table", "OUTCOMES"]
+__all__ = [
+    "OUTCOMES",
+    "CheatingRuntimeTrace",
+    "CrossRuntimeDispute",
+    "RuntimeTrace",
+    "browser_dispute",
+    "dispute_table",
+]
 
 OUTCOMES = ("no dispute", "cheater caught", "cheater escaped", "ambiguous: honest runtimes disagree",
             "honest provider convicted", "honest challenger lost")

@@ -49,7 +49,7 @@ import weakref
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -57,17 +57,17 @@ from oasis_lab.checks import check_real
 from oasis_lab.gpu import device as gpu_device
 
 __all__ = [
-    "BrowserError",
-    "BrowserStartupError",
-    "NoAdapterError",
-    "BrowserTimeoutError",
-    "BrowserCrashedError",
-    "BrowserPageError",
-    "KernelCompileError",
-    "BrowserProvider",
     "CHROMIUM_FLAGS",
-    "find_chromium",
+    "BrowserCrashedError",
+    "BrowserError",
+    "BrowserPageError",
+    "BrowserProvider",
+    "BrowserStartupError",
+    "BrowserTimeoutError",
+    "KernelCompileError",
+    "NoAdapterError",
     "chromium_processes",
+    "find_chromium",
 ]
 
 #: Flags of every provider's Chromium (see the module docstring).
@@ -171,8 +171,8 @@ def _pad4(n: int) -> int:
 
 def encode(header: dict[str, Any], blobs: Sequence[bytes | memoryview | np.ndarray]) -> bytes:
     """One binary message: u32 header length, JSON header, pad, then 4-byte-aligned blobs."""
-    views = [memoryview(b).cast("B") if not isinstance(b, np.ndarray)
-             else memoryview(np.ascontiguousarray(b)).cast("B") for b in blobs]
+    views = [memoryview(np.ascontiguousarray(b).view(np.uint8).reshape(-1).data)
+             if isinstance(b, np.ndarray) else memoryview(b).cast("B") for b in blobs]
     offsets, pos = [], 0
     for v in views:
         offsets.append([pos, v.nbytes])
@@ -385,7 +385,7 @@ class BrowserProvider:
         self._repeat = 1  # dispatches per run (in-page timing, oasis_lab.browser.bench)
         self.last_digest: str | None = None
         self.last_ms = float("nan")
-        self.last_page_digests = ()
+        self.last_page_digests: tuple[str | None, ...] = ()
         #: Bytes of all commands sent to the page (arrays travel as raw bytes).
         self.bytes_sent = 0
         #: Uncaught page errors seen while the page kept answering.
@@ -395,7 +395,7 @@ class BrowserProvider:
         self.ops = BrowserOps(self)
 
     # ------------------------------------------------------------------ lifecycle
-    def __enter__(self) -> BrowserProvider:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -411,7 +411,7 @@ class BrowserProvider:
         """Process id of the Chromium main process (``None`` when not started)."""
         return None if self._proc is None else self._proc.pid
 
-    def start(self) -> BrowserProvider:
+    def start(self) -> Self:
         """Start Chromium and wait for the page's adapter report (idempotent).
 
         Raises
@@ -430,18 +430,14 @@ class BrowserProvider:
         self._bridge = _Bridge()
         args = [exe, *self.base_flags, *self.extra_flags, f"--user-data-dir={self._profile}",
                 "--enable-logging=stderr", "--v=0", self._bridge.url]
-        log = open(self._log_path, "wb")
         try:
-            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True)
+            with open(self._log_path, "wb") as log:  # the child keeps its own descriptor
+                self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                              stderr=log, start_new_session=True)
         except OSError as exc:
-            log.close()
             _cleanup(None, self._bridge, self._profile)
             self._bridge = self._profile = None
             raise BrowserStartupError(f"could not start {exe!r}: {exc}") from None
-        finally:
-            if not log.closed:
-                log.close()
         self._finalizer = weakref.finalize(self, _cleanup, self._proc, self._bridge, self._profile)
         _LIVE.add(self)
         try:
@@ -526,8 +522,8 @@ class BrowserProvider:
                     f"{self._log_tail()}"))
             now = time.monotonic()
             if now > error_deadline:
-                cls = BrowserStartupError if starting else BrowserPageError
-                raise self._fail(cls(f"browser provider {self.name!r}: the page failed "
+                fail: type[BrowserError] = BrowserStartupError if starting else BrowserPageError
+                raise self._fail(fail(f"browser provider {self.name!r}: the page failed "
                                      f"({first_error}) and stopped answering (browser closed)"))
             if now > deadline:
                 if starting:
@@ -707,7 +703,8 @@ class BrowserProvider:
         self.start()
         shapes = M.node_shapes(model, inputs)
         values: dict[str, np.ndarray] = {n: inputs[n] for n in model.input_names}
-        outputs, digests = [], []
+        outputs: list[np.ndarray] = []
+        digests: list[str | None] = []
         with gpu_device.kernel_runner(self.run_kernel):
             for i, node in enumerate(model.nodes):
                 dtype = _NODE_DTYPES.get(node.op, "<f4")
@@ -724,7 +721,7 @@ class BrowserProvider:
                 values[node.name] = out
                 outputs.append(out)
                 digests.append(self.last_digest)
-        self.last_page_digests: tuple[str | None, ...] = tuple(digests)
+        self.last_page_digests = tuple(digests)
         return M.Trace(model.name, "browser", model.node_names, tuple(outputs), int(seed))
 
     def run_node(self, model: Any, node: Any, node_inputs: Sequence[np.ndarray], seed: int = 0) -> np.ndarray:

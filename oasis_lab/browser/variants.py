@@ -23,9 +23,9 @@ from oasis_lab.gpu import device as gpu_device
 
 __all__ = ["VARIANTS", "use_variant"]
 
-_FTZ = re.compile(r"fn oasis_ftz\(x: f32\) -> f32 \{.*?\n\}", re.S)
-_FTZ4 = re.compile(r"fn oasis_ftz4\(x: vec4<f32>\) -> vec4<f32> \{.*?\n\}", re.S)
-_EXP = re.compile(r"fn oasis_exp\(x: f32\) -> f32 \{.*?\n\}", re.S)
+_FTZ = re.compile(r"fn oasis_ftz\(x: f32\) -> f32 \{.*?\n\}", re.DOTALL)
+_FTZ4 = re.compile(r"fn oasis_ftz4\(x: vec4<f32>\) -> vec4<f32> \{.*?\n\}", re.DOTALL)
+_EXP = re.compile(r"fn oasis_exp\(x: f32\) -> f32 \{.*?\n\}", re.DOTALL)
 
 
 def _sub(pattern: re.Pattern[str], repl: str, what: str) -> Callable[[str, str], str]:

@@ -334,7 +334,7 @@ def benchmark_from_table(
     families = sorted(set(types["family"]))
     family_gflops = {f: _effective(family_mix(f), gflops) for f in families}
     memory = _host_memory_gb() if memory_gb is None else float(memory_gb)
-    device, kind, btype = device, adapter_type, backend_type
+    kind, btype = adapter_type, backend_type
     fits = memory >= types["memory_gb"].to_numpy(float)
     speed = np.array([family_gflops[f] for f in types["family"]]) / types["gflop_per_request"].to_numpy(float)
     speed = np.where(fits, speed, 0.0)

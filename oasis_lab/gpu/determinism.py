@@ -41,8 +41,16 @@ from oasis_lab.gpu.model import (
     run_node,
 )
 
-__all__ = ["DeterminismReport", "check", "op_model", "ulp_distance", "OP_EXAMPLES", "kernel_cases", "subnormal_mix",
-           "KernelCase"]
+__all__ = [
+    "OP_EXAMPLES",
+    "DeterminismReport",
+    "KernelCase",
+    "check",
+    "kernel_cases",
+    "op_model",
+    "subnormal_mix",
+    "ulp_distance",
+]
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -331,12 +339,12 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
         return cases
     xs, ws = subnormal_mix(rng, 17, 33), subnormal_mix(rng, 33, 8)
     ta, tb = f32(13, 70, scale=1e-20), f32(70, 16, scale=1e-19)  # subnormal products and sums
-    wide = (np.tile(np.float32([0.0, -95.0, -100.0, -103.0, -87.2]), (5, 3)) + f32(5, 15))
+    wide = np.tile(np.array([0.0, -95.0, -100.0, -103.0, -87.2], np.float32), (5, 3)) + f32(5, 15)
     qs = subnormal_mix(rng, 12, 16)
     tiny = np.float32(1e-19)
     ids_s = np.array([3, 0, 5], dtype=np.int32)
     cancel = c(-xs + np.float32(2.0**-149))
-    edge = np.concatenate([xs.ravel(), np.float32([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0])])
+    edge = np.concatenate([xs.ravel(), np.array([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0], np.float32)])
     psub = np.abs(np.concatenate([np.full((5, 15), 1e-40, np.float32), np.abs(xs[:5, :15])]))
     cases += [
         ("matmul naive, subnormal inputs", "matmul_naive", lambda m: _matmul(m, xs, ws, "naive")),

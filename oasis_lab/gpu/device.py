@@ -36,33 +36,33 @@ import tempfile
 import threading
 import warnings
 import weakref
-from dataclasses import dataclass
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "GPUUnavailableError",
     "KERNELS_DIR",
     "OPENGL_FALLBACK_WARNING",
+    "GPUUnavailableError",
+    "KernelRunner",
+    "adapter_info",
+    "current_variant",
     "ensure_runtime_dir",
     "get_device",
     "is_available",
-    "unavailable_reason",
-    "adapter_info",
-    "kernel_source",
-    "storage_limit",
-    "run_kernel",
-    "pipeline_cache_size",
-    "mark_persistent",
     "is_persistent",
     "kernel_runner",
+    "kernel_source",
     "kernel_variant",
-    "current_variant",
+    "mark_persistent",
+    "pipeline_cache_size",
+    "run_kernel",
+    "storage_limit",
+    "unavailable_reason",
     "variant_source",
-    "KernelRunner",
 ]
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent.parent / "kernels"

@@ -55,9 +55,9 @@ def test_a_kernel_that_fails_to_compile_gives_a_clear_error(chromium):
 
     x = np.ones((2, 3), np.float32)
     t0 = time.monotonic()
-    with device.kernel_variant("broken", broken):
-        with pytest.raises(KernelCompileError, match="softmax failed to compile: line"):
-            chromium.ops.softmax(x)
+    with (device.kernel_variant("broken", broken),
+          pytest.raises(KernelCompileError, match="softmax failed to compile: line")):
+        chromium.ops.softmax(x)
     assert time.monotonic() - t0 < 30
     assert chromium.ops.softmax(x).tobytes() == R.softmax(x).tobytes()  # still usable
 
