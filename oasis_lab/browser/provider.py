@@ -53,6 +53,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from oasis_lab.browser.variants import VARIANTS
 from oasis_lab.checks import check_real
 from oasis_lab.gpu import device as gpu_device
 
@@ -336,6 +337,9 @@ class BrowserProvider:
         no adapter: :class:`NoAdapterError`).
     referee_limits : bool
         Cap sizes at the smaller of the browser's and the referee's (wgpu-py) limits (default).
+    variant : str
+        A kernel variant this provider always runs (:data:`oasis_lab.browser.variants.VARIANTS`;
+        ``""``: the shipped kernels, or whatever variant is in force): a heterogeneous provider.
 
     Examples
     --------
@@ -353,6 +357,7 @@ class BrowserProvider:
         extra_flags: Sequence[str] = (),
         base_flags: Sequence[str] = CHROMIUM_FLAGS,
         referee_limits: bool = True,
+        variant: str = "",
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name = {name!r} must be a non-empty string")
@@ -366,6 +371,9 @@ class BrowserProvider:
         self.base_flags = tuple(base_flags)
         self.executable = executable
         self.referee_limits = bool(referee_limits)
+        if variant and variant not in VARIANTS:
+            raise ValueError(f"variant = {variant!r} is unknown; choose one of {sorted(VARIANTS)} or ''")
+        self.variant = variant
         self.info: dict[str, Any] = {}
         self.limits: dict[str, int] = {}
         self.startup_seconds = float("nan")
@@ -580,7 +588,7 @@ class BrowserProvider:
         if -(-out_nbytes // 4) * 4 > cap:
             raise ValueError(f"the output needs {out_nbytes / 2**20:.1f} MiB, over the storage-"
                              f"binding limit of {cap / 2**20:.0f} MiB (browser and referee)")
-        variant = gpu_device.current_variant()
+        variant = self.variant or gpu_device.current_variant()
         skey = f"{name}|{variant}"
         header: dict[str, Any] = {
             "op": "run", "kernel": name, "variant": variant, "entry": entry,
@@ -589,7 +597,10 @@ class BrowserProvider:
             "repeat": int(self._repeat if repeat is None else repeat),
         }
         if skey not in self._compiled:
-            header["source"] = gpu_device.variant_source(name)
+            if self.variant:
+                header["source"] = VARIANTS[self.variant](name, gpu_device.kernel_source(name))
+            else:
+                header["source"] = gpu_device.variant_source(name)
         ubytes = np.zeros(-(-max(params.nbytes, 16) // 16) * 4, dtype=np.uint32)
         ubytes.view(np.uint8)[:params.nbytes] = params.view(np.uint8).reshape(-1)
         blobs: list[Any] = [ubytes]

@@ -90,8 +90,12 @@ def test_cli_browser_check(chromium_path, capsys):
     assert main(["browser", "check", "--seed", "-1"]) == 2
 
 
-def test_separate_providers_are_separate_processes(chromium, chromium_path):
-    with BrowserProvider("second") as other:
-        assert other.pid != chromium.pid
-        x = np.arange(12, dtype=np.float32).reshape(3, 4)
+def test_separate_providers_are_separate_processes_and_may_run_a_variant(chromium, chromium_path):
+    x = np.linspace(-3, 3, 12, dtype=np.float32).reshape(3, 4)
+    with BrowserProvider("second") as other, BrowserProvider("vendor", variant="builtin-exp") as odd:
+        assert len({other.pid, odd.pid, chromium.pid}) == 3
         assert other.ops.softmax(x).tobytes() == chromium.ops.softmax(x).tobytes()
+        assert odd.ops.softmax(x).tobytes() != chromium.ops.softmax(x).tobytes()
+        assert odd.ops.matmul(x, x.T.copy()).tobytes() == chromium.ops.matmul(x, x.T.copy()).tobytes()
+    with pytest.raises(ValueError, match="variant = 'fast'"):
+        BrowserProvider("bad", variant="fast")
