@@ -139,7 +139,12 @@ def find_chromium(executable: str | None = None) -> str:
             raise BrowserStartupError(f"executable = {executable!r} is not an executable file")
         return path
     env = os.environ.get("OASIS_CHROMIUM")
-    for name in ((env,) if env else ()) + _CANDIDATES:
+    if env:
+        path = shutil.which(env)
+        if path is None:
+            raise BrowserStartupError(f"OASIS_CHROMIUM = {env!r} is not an executable file")
+        return path
+    for name in _CANDIDATES:
         path = shutil.which(name)
         if path:
             return path
