@@ -106,6 +106,6 @@ def test_blocked_matmul_flushes_a_subnormal_partial_sum_mid_row(gpu):
     out = call(gpu)
     assert out.tobytes() == call(R).tobytes()
     assert (out == np.float32(2.0**-123)).all()
-    plain = {"matmul": lambda a, b: ((a @ b.astype(np.float64))).astype(np.float32)}
+    plain = {"matmul": lambda a, b: (a @ b.astype(np.float64)).astype(np.float32)}
     assert (call(type("Plain", (), {k: staticmethod(v) for k, v in plain.items()}))
             == np.float32(2.0**-123 + 2.0**-127)).all()
