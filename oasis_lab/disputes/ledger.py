@@ -124,6 +124,15 @@ class _Challenge:
     bond: int
     status: str  # open, resolved
     verdict: str = ""
+    appeal: str = ""  # the appeal lodged against its first ruling, if any
+
+
+@dataclass
+class _Appeal:
+    challenge: str
+    appellant: str
+    bond: int
+    status: str  # open, upheld (the first ruling stands), overturned
 
 
 def _amount(name: str, value: Any) -> int:
@@ -179,6 +188,7 @@ class Ledger:
         self._withdrawn = 0
         self._tasks: dict[str, _Task] = {}
         self._challenges: dict[str, _Challenge] = {}
+        self._appeals: dict[str, _Appeal] = {}
         self._barred: dict[str, int] = {}
         self._removed: set[str] = set()
         self._reauction: list[tuple[str, bool]] = []
@@ -277,6 +287,7 @@ class Ledger:
             "challenges": {
                 k: (c.task, c.challenger, c.bond, c.status, c.verdict) for k, c in self._challenges.items()
             },
+            "appeals": {k: (a.challenge, a.appellant, a.bond, a.status) for k, a in self._appeals.items()},
             "barred": dict(self._barred),
             "removed": set(self._removed),
             "reauction": list(self._reauction),
@@ -501,12 +512,7 @@ class Ledger:
                 (escrow_acct, t.user, t.amount, f"payment reversed, {c.task}"),
             ]
             requeue.append((c.task, p.reauction_priority))
-            # the removed provider's other unsettled tasks go back to their users and the auction
-            for k, other in self._tasks.items():
-                if other.provider == t.provider and other.status == "escrowed" and k != c.task:
-                    moves.append((self.escrow_account(k), other.user, other.amount, f"refund, provider removed, {k}"))
-                    refunded.append(k)
-                    requeue.append((k, False))
+            refunded = self._removal_refunds(t.provider, moves, requeue, skip=c.task)
             action = "slash"
         elif verdict == "challenger_wrong":
             to_provider = _share(c.bond, p.bond_to_provider_fraction)
@@ -543,6 +549,129 @@ class Ledger:
         else:
             t.status = "refunded"
         self._reauction.extend(requeue)
+
+    def _removal_refunds(
+        self,
+        provider: str,
+        moves: list[tuple[str, str, int, str]],
+        requeue: list[tuple[str, bool]],
+        skip: str = "",
+    ) -> list[str]:
+        """Append the refunds of ``provider``'s escrowed tasks (it is being removed): they go
+        back to their users and the auction. Returns the refunded tasks."""
+        refunded = []
+        for k, other in self._tasks.items():
+            if other.provider == provider and other.status == "escrowed" and k != skip:
+                moves.append((self.escrow_account(k), other.user, other.amount, f"refund, provider removed, {k}"))
+                refunded.append(k)
+                requeue.append((k, False))
+        return refunded
+
+    # ------------------------------------------------------------------ appeals
+    def appeal(self, appeal: str, challenge: str, appellant: str, bond: int | None = None) -> None:
+        """``appellant`` (the challenged provider or the challenger) appeals the market
+        referee's first ruling on a running ``challenge``, locking ``bond`` (default
+        ``params.appeal_bond``). The challenge stays open until :meth:`resolve_appeal`."""
+        if not isinstance(appeal, str) or not appeal or ":" in appeal:
+            raise LedgerError(f"appeal id {appeal!r} is invalid")
+        if appeal in self._appeals or appeal in self._challenges:
+            raise LedgerError(f"appeal = {appeal!r} exists already (appeal and challenge ids share a namespace)")
+        c = self._challenges.get(challenge)
+        if c is None:
+            raise LedgerError(f"challenge = {challenge!r} is unknown")
+        if c.status != "open":
+            raise LedgerError(f"challenge {challenge!r} was resolved already: too late to appeal")
+        if c.appeal:
+            raise LedgerError(f"challenge {challenge!r} was appealed already ({c.appeal!r})")
+        if appellant not in (c.challenger, self._tasks[c.task].provider):
+            raise LedgerError(f"appellant {appellant!r} is not a party to challenge {challenge!r}")
+        bond = _amount("bond", self.params.appeal_bond if bond is None else bond)
+        if self._balances[appellant] < bond:
+            raise LedgerError(f"appeal: account {appellant!r} holds {self._balances[appellant]}, cannot bond {bond}")
+        self._open_funded(self.bond_account(appeal), "appeal", appellant, bond, f"{appeal} on {challenge}")
+        self._appeals[appeal] = _Appeal(challenge, appellant, bond, "open")
+        c.appeal = appeal
+
+    def resolve_appeal(
+        self,
+        appeal: str,
+        *,
+        first_verdict: str,
+        final_verdict: str,
+        first_referee: str,
+        appeal_referee: str | None = None,
+    ) -> None:
+        """Decide an appeal and then the challenge it was lodged in.
+
+        ``final_verdict == first_verdict`` (upheld): the appeal bond is forfeited,
+        ``referee_reward_fraction`` to ``appeal_referee`` (a market referee; ``None`` for the
+        platform's trusted stack, whose share joins the remainder), the rest burned / to the
+        platform; the challenge is resolved with ``first_verdict`` and ``first_referee`` gets
+        the referee reward. Otherwise (overturned): the bond returns to the appellant, the
+        first referee's stake is slashed by ``referee_slash_fraction`` (``appeal_reward_fraction``
+        of it to the appellant, ``referee_reward_fraction`` to ``appeal_referee``, the rest
+        burned / to the platform; the unslashed rest returned), the first referee is removed
+        (its escrowed tasks refunded and re-queued) and the challenge is resolved with
+        ``final_verdict``, the referee reward going to ``appeal_referee``.
+        """
+        a = self._appeals.get(appeal)
+        if a is None:
+            raise LedgerError(f"appeal = {appeal!r} is unknown")
+        if a.status != "open":
+            raise LedgerError(f"appeal {appeal!r} was decided already ({a.status})")
+        for name, v in (("first_verdict", first_verdict), ("final_verdict", final_verdict)):
+            if v not in VERDICTS:
+                raise LedgerError(f"{name} = {v!r} is not one of {list(VERDICTS)}")
+        c = self._challenges[a.challenge]
+        t = self._tasks[c.task]
+        for role, ref in (("first_referee", first_referee), ("appeal_referee", appeal_referee)):
+            if ref is None:
+                continue
+            self._need_kind(ref, "provider")
+            if ref == t.provider or ref in self._removed:
+                raise LedgerError(f"{role} {ref!r} is the challenged or a removed provider")
+        if appeal_referee is not None and appeal_referee == first_referee:
+            raise LedgerError(f"appeal_referee {appeal_referee!r} made the first ruling")
+        p = self.params
+        remainder_to = BURN if p.slash_remainder == "burn" else PLATFORM
+        bond_acct = self.bond_account(appeal)
+        moves: list[tuple[str, str, int, str]] = []
+        requeue: list[tuple[str, bool]] = []
+        refunded: list[str] = []
+        overturned = final_verdict != first_verdict
+        if overturned:
+            stake_acct = self.stake_account(first_referee)
+            stake = self._balances[stake_acct]
+            slashed = _share(stake, p.referee_slash_fraction)
+            to_appellant = _share(slashed, p.appeal_reward_fraction)
+            to_referee = _share(slashed, p.referee_reward_fraction) if appeal_referee else 0
+            moves += [
+                (bond_acct, a.appellant, a.bond, f"appeal bond returned, {appeal}"),
+                (stake_acct, a.appellant, to_appellant, f"referee slashed, reward, {appeal}"),
+                (stake_acct, appeal_referee or remainder_to, to_referee, f"appeal referee reward, {appeal}"),
+                (stake_acct, remainder_to, slashed - to_appellant - to_referee, f"referee slash remainder, {appeal}"),
+                (stake_acct, first_referee, stake - slashed, "unslashed referee stake returned on removal"),
+            ]
+            refunded = self._removal_refunds(first_referee, moves, requeue)
+            action = "slash referee"
+        else:
+            to_referee = _share(a.bond, p.referee_reward_fraction) if appeal_referee else 0
+            moves += [
+                (bond_acct, appeal_referee or remainder_to, to_referee, f"appeal referee reward, {appeal}"),
+                (bond_acct, remainder_to, a.bond - to_referee, f"appeal bond forfeited, {appeal}"),
+            ]
+            action = "appeal upheld"
+        self._commit(action, moves)
+        a.status = "overturned" if overturned else "upheld"
+        if overturned:
+            self._removed.add(first_referee)
+            for k in refunded:
+                self._tasks[k].status = "refunded"
+            self._reauction.extend(requeue)
+        # the challenge itself, with the referee whose ruling stands
+        self.resolve(
+            a.challenge, final_verdict, referee=appeal_referee if overturned else first_referee
+        )
 
     # ------------------------------------------------------------------ invariants
     def check_conservation(self) -> dict[str, int]:
@@ -596,6 +725,10 @@ class Ledger:
             want = c.bond if c.status == "open" else 0
             if self._balances[self.bond_account(k)] != want:
                 raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
+        for k, a in self._appeals.items():
+            want = a.bond if a.status == "open" else 0
+            if self._balances[self.bond_account(k)] != want:
+                raise LedgerError(f"bond of appeal {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
         return {
             "deposited": self._deposited,
             "withdrawn": self._withdrawn,
