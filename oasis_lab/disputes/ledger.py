@@ -36,6 +36,12 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
   minus withdrawals: a bug that moves tokens out of ``mint`` inside any other operation
   breaks the equality even though it is in the log. It also replays the log. An invalid
   operation raises :class:`LedgerError` naming the problem and changes nothing.
+* Appeals (a market referee's ruling, :mod:`oasis_lab.disputes.market_referee`):
+  :meth:`Ledger.appeal` locks the appellant's ``appeal_bond`` while the challenge is open;
+  :meth:`Ledger.resolve_appeal` returns it and slashes the first referee
+  (``referee_slash_fraction``, ``appeal_reward_fraction`` of it to the appellant, the referee
+  removed) when the appellate verdict differs, forfeits it otherwise, then resolves the
+  challenge with the verdict that stands.
 * The ``platform`` account receives only slash and bond remainders
   (``slash_remainder="platform"``); :meth:`Ledger.deposit` refuses it, so its balance is
   exactly the platform's income from slashing. The platform may withdraw it.
