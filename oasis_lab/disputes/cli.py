@@ -226,7 +226,7 @@ def register_cli(subparsers: Any) -> None:
         description="Play one optimistic fault-proof dispute (whitepaper section 5) and apply "
         "its verdict to a ledger; --costs prints the dispute-cost table instead.",
     )
-    parser.error = _one_line_error(parser)  # type: ignore[method-assign]
+    parser.error = _one_line_error(parser)
     parser.add_argument(
         "--model",
         default="tiny-transformer",

@@ -144,13 +144,22 @@ class MarketReferee(Referee):
             detail=f"{ruling.detail}; {self.strategy} referee {self.name} rules for the {side}",
         )
 
-    def rule_exact(self, computation, recomputed, agreed_prev, provider_claim, challenger_claim):  # type: ignore[no-untyped-def]
+    def rule_exact(
+        self,
+        computation: Computation,
+        recomputed: np.ndarray,
+        agreed_prev: bytes,
+        provider_claim: bytes,
+        challenger_claim: bytes,
+    ) -> Ruling:
         """As the trusted referee, then bent by the strategy."""
         return self._corrupt(
             super().rule_exact(computation, recomputed, agreed_prev, provider_claim, challenger_claim)
         )
 
-    def rule_tolerance(self, recomputed, provider_output, challenger_output):  # type: ignore[no-untyped-def]
+    def rule_tolerance(
+        self, recomputed: np.ndarray, provider_output: np.ndarray, challenger_output: np.ndarray
+    ) -> Ruling:
         """As the trusted referee, then bent by the strategy."""
         return self._corrupt(super().rule_tolerance(recomputed, provider_output, challenger_output))
 

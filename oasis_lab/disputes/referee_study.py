@@ -199,7 +199,7 @@ def referee_market_study(
         )
         rows.append((adj.first_verdict != adj.trusted_verdict, adj.wrong, adj.appealed,
                      adj.overturned, adj.final_verdict == "provider_guilty"))
-    wrong_first, wrong_final, appealed, overturned, convicted = (np.array(c) for c in zip(*rows))
+    wrong_first, wrong_final, appealed, overturned, convicted = (np.array(c) for c in zip(*rows, strict=True))
     return {
         "corrupt_share": corrupt_share,
         "corrupt_kind": corrupt_kind,
