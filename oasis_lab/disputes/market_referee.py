@@ -183,7 +183,8 @@ def draw_referee(
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting = {weighting!r} is not one of {list(WEIGHTINGS)}")
-    eligible = [r for r in pool if r.name not in set(exclude)]
+    excluded = set(exclude)
+    eligible = [r for r in pool if r.name not in excluded]
     if weighting == "stake":
         eligible = [r for r in eligible if r.stake > 0]
     if not eligible:

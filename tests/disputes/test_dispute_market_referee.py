@@ -45,7 +45,7 @@ def _parties(name, comp):
 @pytest.mark.parametrize("params", MODES, ids=["exact", "tolerance"])
 def test_honest_market_referee_same_backend_equals_trusted(synthetic, params):
     pytest.importorskip("oasis_lab.gpu.model")
-    for comp in (synthetic, computation_for("tiny-transformer")):
+    for comp in (synthetic, computation_for("tiny-transformer"), computation_for("quantized-mlp")):
         for name in ADVERSARIES:
             provider, challenger = _parties(name, comp)
             trusted = play(comp, provider, challenger, params=params, record=False)
