@@ -56,6 +56,7 @@ from fractions import Fraction
 from numbers import Integral
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from oasis_lab.disputes.params import DisputeParams
@@ -71,6 +72,8 @@ __all__ = [
     "LedgerError",
     "Transfer",
     "single_task_ledger",
+    "token_share",
+    "token_shares",
 ]
 
 #: Kinds of participant accounts.
@@ -149,16 +152,44 @@ def _amount(name: str, value: Any) -> int:
     return int(value)
 
 
-def _share(amount: int, fraction: float) -> int:
-    """``floor(fraction * amount)`` exactly, for any integer ``amount``.
+def token_share(amount: int, fraction: float) -> int:
+    """``floor(fraction * amount)`` exactly, for any integer ``amount``: THE share rule of the
+    ledger (slashes, rewards, bond shares); code that mirrors the ledger must call it.
 
     The float ``fraction`` is read as the decimal it prints as (``0.1`` is 1/10, not the binary
     0.1000000000000000055...) and the product is rational: a float product would round
-    ``1.0 * amount`` up past the amount above 2**53 (a slash larger than the stake) and
-    overflow beyond 10**308.
+    ``1.0 * amount`` up past the amount above 2**53 (a slash larger than the stake), overflow
+    beyond 10**308, and floor ``0.29 * 100`` to 28.
+
+    Examples
+    --------
+    >>> token_share(100, 0.29), token_share(2**54 + 1, 1.0) - 2**54
+    (29, 1)
+    >>> token_share(10**400, 0.5) == 10**400 // 2
+    True
     """
     # floor, so shares never exceed the amount; the remainder goes to burn / platform
     return math.floor(amount * Fraction(repr(float(fraction))))
+
+
+def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
+    """:func:`token_share` over an integer array, exactly (int64 when the products fit, else
+    Python integers in an object array).
+
+    Examples
+    --------
+    >>> token_shares(np.array([100, 7, 2**60]), 0.29).tolist() == [29, 2, (2**60 * 29) // 100]
+    True
+    """
+    frac = Fraction(repr(float(fraction)))
+    a = np.asarray(amounts)
+    if a.dtype.kind not in "iuO":
+        raise TypeError(f"amounts must be integers, got dtype {a.dtype}")
+    if a.dtype.kind in "iu" and (a.size == 0 or int(np.abs(a).max()) * frac.numerator < 2**63):
+        return (a.astype(np.int64) * frac.numerator) // frac.denominator
+    return np.array([math.floor(int(x) * frac) for x in a.ravel()], dtype=object).reshape(a.shape)
+
+
 
 
 class Ledger:
@@ -510,9 +541,9 @@ class Ledger:
         if verdict == "provider_guilty":
             stake_acct = self.stake_account(t.provider)
             stake = self._balances[stake_acct]
-            slashed = _share(stake, p.slash_fraction)
-            to_challenger = _share(slashed, p.challenger_reward_fraction)
-            to_referee = _share(slashed, p.referee_reward_fraction) if referee else 0
+            slashed = token_share(stake, p.slash_fraction)
+            to_challenger = token_share(slashed, p.challenger_reward_fraction)
+            to_referee = token_share(slashed, p.referee_reward_fraction) if referee else 0
             moves += [
                 (stake_acct, c.challenger, to_challenger, f"slash reward, {challenge}"),
                 (stake_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
@@ -525,8 +556,8 @@ class Ledger:
             refunded = self._removal_refunds(t.provider, moves, requeue, skip=c.task)
             action = "slash"
         elif verdict == "challenger_wrong":
-            to_provider = _share(c.bond, p.bond_to_provider_fraction)
-            to_referee = _share(c.bond, p.referee_reward_fraction) if referee else 0
+            to_provider = token_share(c.bond, p.bond_to_provider_fraction)
+            to_referee = token_share(c.bond, p.referee_reward_fraction) if referee else 0
             moves += [
                 (bond_acct, t.provider, to_provider, f"bond to barred provider, {challenge}"),
                 (bond_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
@@ -652,9 +683,9 @@ class Ledger:
         if overturned:
             stake_acct = self.stake_account(first_referee)
             stake = self._balances[stake_acct]
-            slashed = _share(stake, p.referee_slash_fraction)
-            to_appellant = _share(slashed, p.appeal_reward_fraction)
-            to_referee = _share(slashed, p.referee_reward_fraction) if appeal_referee else 0
+            slashed = token_share(stake, p.referee_slash_fraction)
+            to_appellant = token_share(slashed, p.appeal_reward_fraction)
+            to_referee = token_share(slashed, p.referee_reward_fraction) if appeal_referee else 0
             moves += [
                 (bond_acct, a.appellant, a.bond, f"appeal bond returned, {appeal}"),
                 (stake_acct, a.appellant, to_appellant, f"referee slashed, reward, {appeal}"),
@@ -665,7 +696,7 @@ class Ledger:
             refunded = self._removal_refunds(first_referee, moves, requeue)
             action = "slash referee"
         else:
-            to_referee = _share(a.bond, p.referee_reward_fraction) if appeal_referee else 0
+            to_referee = token_share(a.bond, p.referee_reward_fraction) if appeal_referee else 0
             moves += [
                 (bond_acct, appeal_referee or remainder_to, to_referee, f"appeal referee reward, {appeal}"),
                 (bond_acct, remainder_to, a.bond - to_referee, f"appeal bond forfeited, {appeal}"),
