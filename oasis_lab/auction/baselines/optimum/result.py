@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.baselines.optimum.formulation import LinearModel
+from oasis_lab.auction.baselines.optimum.solvers import RawSolution
 from oasis_lab.auction.pricing import social_welfare, unit_cost_matrix
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["STATUSES", "OptimumResult", "RawSolution", "decode", "too_large"]
+__all__ = ["STATUSES", "OptimumResult", "decode", "too_large"]
 
 #: Every status :func:`solve_optimum` reports. Only ``"optimal"`` comes with a welfare.
 STATUSES = (
@@ -32,17 +33,6 @@ STATUSES = (
     "solver_error",
     "too_large",
 )
-
-
-@dataclass(frozen=True)
-class RawSolution:
-    """A backend's answer before decoding: status, primal columns and dual bound of the model."""
-
-    status: str
-    z: np.ndarray | None  # primal solution (None when the solver has none)
-    bound: float  # upper bound on the model's optimum (nan when unknown)
-    solver_time_s: float
-    message: str = ""
 
 
 @dataclass(frozen=True, eq=False)
