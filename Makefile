@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The Debian packages that give wgpu a CPU WebGPU adapter (Mesa's lavapipe Vulkan driver).
 VULKAN_PACKAGES := mesa-vulkan-drivers libvulkan1
 
-.PHONY: setup system-deps run test lab bench clean
+.PHONY: setup system-deps run test check lab bench clean
 
 setup: system-deps $(STAMP)
 
@@ -46,6 +46,15 @@ run: setup
 # Unit, property and notebook tests (papermill runs each notebook with its small defaults).
 test: setup
 	$(BIN)/python -m pytest
+
+# Static checks: ruff over the repository, mypy over the package, the package's doctests
+# (settings in pyproject.toml). Each step runs even when an earlier one fails.
+check: setup
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/python -m pytest --doctest-modules oasis_lab -q || status=1; \
+	exit $$status
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

@@ -15,13 +15,15 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = [
     "Market",
@@ -105,7 +107,7 @@ def _names(name: str, values: Any, length: int, default_prefix: str) -> tuple[st
     return names
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Market:
     """Tasks and providers of one auction round (whitepaper section 4).
 
@@ -148,6 +150,7 @@ class Market:
     shared between mechanisms without one of them changing it under another.
     """
 
+    # What the fields hold once validated; the constructor takes array_like (see __init__).
     demand: np.ndarray
     value: np.ndarray
     speed: np.ndarray
@@ -155,11 +158,38 @@ class Market:
     cost: np.ndarray
     psi: np.ndarray
     model_types: tuple[str, ...]
-    size: np.ndarray | None = None
-    psi_names: tuple[str, ...] | None = None
-    priority: np.ndarray = field(default=None)  # type: ignore[assignment]
+    size: np.ndarray | None
+    psi_names: tuple[str, ...]
+    priority: np.ndarray
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        demand: ArrayLike,
+        value: ArrayLike,
+        speed: ArrayLike,
+        capacity: ArrayLike,
+        cost: ArrayLike,
+        psi: ArrayLike,
+        model_types: Sequence[str],
+        size: ArrayLike | None = None,
+        psi_names: Sequence[str] | None = None,
+        priority: ArrayLike | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "demand", demand)
+        set_(self, "value", value)
+        set_(self, "speed", speed)
+        set_(self, "capacity", capacity)
+        set_(self, "cost", cost)
+        set_(self, "psi", psi)
+        set_(self, "model_types", model_types)
+        set_(self, "size", size)
+        set_(self, "psi_names", psi_names)
+        set_(self, "priority", priority)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Replace the raw arguments by validated, read-only arrays and tuples, or raise."""
         set_ = object.__setattr__
         demand = _as_real_array("demand", self.demand, 2)
         value = _as_real_array("value", self.value, 1)
@@ -217,7 +247,7 @@ class Market:
                 raise ValueError(f"priority[{idx[0]}] = {priority[idx]} must be >= 0")
         model_types = _names("model_types", self.model_types, n_types, "type_")
         psi_names = _names("psi_names", self.psi_names, psi.shape[1], "psi_")
-        for name, arr in (
+        validated: tuple[tuple[str, np.ndarray | None], ...] = (
             ("demand", demand),
             ("value", value),
             ("speed", speed),
@@ -226,10 +256,11 @@ class Market:
             ("psi", psi),
             ("size", size),
             ("priority", priority),
-        ):
-            if arr is not None:
-                arr.setflags(write=False)
-            set_(self, name, arr)
+        )
+        for name, held in validated:
+            if held is not None:
+                held.setflags(write=False)
+            set_(self, name, held)
         set_(self, "model_types", model_types)
         set_(self, "psi_names", psi_names)
 
@@ -324,7 +355,7 @@ class Market:
             f"model_types={list(self.model_types)}, psi_names={list(self.psi_names)})"
         )
 
-    def replace(self, **changes: Any) -> "Market":
+    def replace(self, **changes: Any) -> Market:
         """Return a validated copy with some fields replaced (``dataclasses.replace``)."""
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         unknown = set(changes) - set(fields)
@@ -333,7 +364,7 @@ class Market:
         fields.update(changes)
         return Market(**fields)
 
-    def equals(self, other: "Market") -> bool:
+    def equals(self, other: Market) -> bool:
         """Exact equality of every array and name (bitwise, NaN-free by construction)."""
         if not isinstance(other, Market):
             return False
@@ -356,7 +387,7 @@ class Market:
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
             "value": self.value,
@@ -377,7 +408,7 @@ class Market:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Market":
+    def load(cls, path: str | Path) -> Market:
         """Read a market written by :meth:`save`.
 
         Raises
@@ -419,7 +450,7 @@ class Market:
 
 
 # ---------------------------------------------------------------------- shipped data
-@lru_cache(maxsize=None)
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     path = DATA_DIR / name
     if not path.exists():

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
 from oasis_lab.disputes.graph import DisputeGraph
-from oasis_lab.checks import check_int
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
 from oasis_lab.disputes.trace import (

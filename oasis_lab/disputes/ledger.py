@@ -342,7 +342,9 @@ class Ledger:
         amount = _amount("amount", amount)
         if self.is_barred(provider):
             raise LedgerError(f"provider {provider!r} is barred by a running challenge")
-        open_tasks = [k for k, t in self._tasks.items() if t.provider == provider and t.status in ("escrowed", "challenged")]
+        open_tasks = [
+            k for k, t in self._tasks.items() if t.provider == provider and t.status in ("escrowed", "challenged")
+        ]
         if open_tasks:
             raise LedgerError(f"provider {provider!r} has unsettled tasks {open_tasks[:3]}")
         self._commit("unstake", [(self.stake_account(provider), provider, amount, "")])
@@ -398,7 +400,9 @@ class Ledger:
         self._need_kind(challenger, "challenger")
         bond = _amount("bond", self.params.challenger_bond if bond is None else bond)
         if self._balances[challenger] < bond:
-            raise LedgerError(f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}")
+            raise LedgerError(
+                f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}"
+            )
         self._open_funded(self.bond_account(challenge), "challenge", challenger, bond, f"{challenge} on {task}")
         self._challenges[challenge] = _Challenge(task, challenger, bond, "open")
         t.status = "challenged"
@@ -531,11 +535,15 @@ class Ledger:
         for k, t in self._tasks.items():
             want = t.amount if t.status in ("escrowed", "challenged") else 0
             if self._balances[self.escrow_account(k)] != want:
-                raise LedgerError(f"escrow of task {k!r} holds {self._balances[self.escrow_account(k)]}, expected {want}")
+                raise LedgerError(
+                    f"escrow of task {k!r} holds {self._balances[self.escrow_account(k)]}, expected {want}"
+                )
         for k, c in self._challenges.items():
             want = c.bond if c.status == "open" else 0
             if self._balances[self.bond_account(k)] != want:
-                raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
+                raise LedgerError(
+                    f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}"
+                )
         return {"minted": minted, "total": total, "burned": self._balances[BURN], "transfers": len(self._log)}
 
 

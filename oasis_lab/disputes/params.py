@@ -7,7 +7,6 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.params import ParamsMixin

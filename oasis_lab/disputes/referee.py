@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from oasis_lab.disputes.trace import Computation, chain_step
 from oasis_lab.checks import check_real
+from oasis_lab.disputes.trace import Computation, chain_step
 
 __all__ = [
     "VERDICTS",
@@ -40,7 +41,7 @@ __all__ = [
 #: The three verdicts, in the order of their integer codes in batch results.
 VERDICTS: tuple[str, ...] = ("provider_guilty", "challenger_wrong", "ambiguous")
 
-_ORDERED_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+_ORDERED_INT: dict[int, type[np.signedinteger[Any]]] = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

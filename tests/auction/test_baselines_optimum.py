@@ -92,7 +92,7 @@ def brute_force_unsplit(market: Market, params: AuctionParams) -> float:
             if choice is None:
                 continue
             welfare += surplus[i]
-            for t, j in zip(types, choice):
+            for t, j in zip(types, choice, strict=True):
                 welfare -= cost[j, t] * market.demand[i, t]
                 load[j, t] += use[j, t] * market.demand[i, t]
         if not np.isfinite(welfare):

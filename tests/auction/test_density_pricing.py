@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from oasis_lab.market import Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import (
     MINMAX_EPS,
     normalize_columns,
@@ -27,6 +25,8 @@ from oasis_lab.auction.pricing import (
     user_cost,
     user_utility,
 )
+from oasis_lab.market import Market, generate_market
+from oasis_lab.params import AuctionParams
 
 
 def test_normalize_max_keeps_structural_zeros():

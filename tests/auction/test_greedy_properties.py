@@ -14,8 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from oasis_lab.market import SCENARIOS, Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import UNIT_EPS, run_greedy
 from oasis_lab.auction.metrics import (
@@ -31,6 +29,8 @@ from oasis_lab.auction.pricing import (
     unit_cost_matrix,
     user_costs,
 )
+from oasis_lab.market import SCENARIOS, Market, generate_market
+from oasis_lab.params import AuctionParams
 
 PARAMS = st.builds(
     AuctionParams,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.market import generate_market
 from oasis_lab.params import AuctionParams
-from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.widgets import PricingDashboard, capability_tiers, pricing_params, pricing_view
 
 

@@ -112,7 +112,13 @@ PROVIDERS = st.sampled_from(["p1", "p2", "p1", "p2", "u1"])
 op_strategy = st.one_of(
     st.tuples(st.just("escrow"), st.integers(0, 3), USERS, PROVIDERS, st.integers(0, 300)),
     st.tuples(st.just("settle"), st.integers(0, 3)),
-    st.tuples(st.just("challenge"), st.integers(0, 3), st.integers(0, 3), st.sampled_from(["c1", "c1", "u1"]), st.integers(0, 400)),
+    st.tuples(
+        st.just("challenge"),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.sampled_from(["c1", "c1", "u1"]),
+        st.integers(0, 400),
+    ),
     st.tuples(st.just("challenge"), st.integers(0, 3), st.integers(0, 3), st.just("c1"), st.integers(0, 400)),
     st.tuples(st.just("resolve"), st.integers(0, 3), st.sampled_from(VERDICTS), st.sampled_from([None, "ref", "p2"])),
     st.tuples(st.just("resolve"), st.integers(0, 3), st.sampled_from(VERDICTS), st.sampled_from([None, "ref", "p2"])),
@@ -123,13 +129,16 @@ op_strategy = st.one_of(
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops=st.lists(op_strategy, max_size=40),
-       payments=st.lists(st.integers(0, 200), min_size=4, max_size=4),
-       slash=st.sampled_from([0.0, 0.37, 1.0]),
-       remainder=st.sampled_from(["burn", "platform"]))
+@given(
+    ops=st.lists(op_strategy, max_size=40),
+    payments=st.lists(st.integers(0, 200), min_size=4, max_size=4),
+    slash=st.sampled_from([0.0, 0.37, 1.0]),
+    remainder=st.sampled_from(["burn", "platform"]),
+)
 def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
-    led = market(DisputeParams(provider_stake=1000, challenger_bond=200, slash_fraction=slash,
-                               slash_remainder=remainder))
+    led = market(
+        DisputeParams(provider_stake=1000, challenger_bond=200, slash_fraction=slash, slash_remainder=remainder)
+    )
     # tasks t0..t3 start escrowed so that random challenges and verdicts find them
     for i, amount in enumerate(payments):
         led.escrow(f"t{i}", ["u1", "u2"][i % 2], ["p1", "p2"][i // 2], amount)
