@@ -14,6 +14,7 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ __all__ = [
     "DATA_DIR",
     "load_model_types",
     "load_device_profiles",
+    "user_cost",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -450,6 +452,44 @@ class Market:
 
 
 # ---------------------------------------------------------------------- shipped data
+def user_cost(size: ArrayLike, alpha: float = 2, beta: float = 1) -> np.ndarray:
+    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
+
+    The one definition: :func:`generate_market` prices bundles with it and
+    :func:`oasis_lab.auction.pricing.user_costs` applies it to a market under the readings.
+
+    Parameters
+    ----------
+    size : array_like
+        ``t_i >= 0``.
+    alpha : float
+        Base of the logarithm, > 1.
+    beta : float
+        Constant, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
+        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
+    """
+    t = np.asarray(size, dtype=float)
+    if (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
+    if alpha <= 1:
+        raise ValueError(f"alpha = {alpha!r} must be > 1")
+    if ((t > 0) & (t < 1)).any():
+        warnings.warn(
+            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log2 ratio: exact t log2(t) at the default alpha = 2 (log2(2) == 1)
+        t_log_t = np.where(t > 0, t * np.log2(np.where(t > 0, t, 1.0)) / np.log2(alpha), 0.0)
+    return t_log_t + beta
+
+
 @cache
 def _read_csv(name: str) -> pd.DataFrame:
     path = DATA_DIR / name
@@ -626,13 +666,13 @@ def generate_market(
     per_unit = _PRICE_LEVEL * spec.value_markup * rng.lognormal(
         -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
     )
-    user_cost = task_units * np.log2(task_units) + 1.0
+    bundle_user_cost = user_cost(task_units)  # the default alpha = 2, beta = 1
     if capacity_unit == "time":
         # the markup applies to what the bundle costs at median prices per type
         per_unit = per_unit / _PRICE_LEVEL
-        value = (demand @ type_price) * per_unit + user_cost
+        value = (demand @ type_price) * per_unit + bundle_user_cost
     else:
-        value = task_units * per_unit + user_cost
+        value = task_units * per_unit + bundle_user_cost
     size = demand @ gflop / 1e3
 
     # ---- capacity: about supply_ratio x the total demand

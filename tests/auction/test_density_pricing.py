@@ -173,3 +173,14 @@ def test_task_size_reading_uses_the_size_column():
     # The surplus density follows: (30 - 25) / 2 < (30 - 1) / sqrt(2).
     s = AuctionParams(task_size="size", task_density="surplus")
     assert_allclose(task_density(m, s), [2.5, 29 / np.sqrt(2)])
+
+
+def test_user_cost_has_one_definition_below_the_auction():
+    # generate_market (market layer) prices bundles with the same function pricing uses.
+    import oasis_lab.auction.pricing as pricing
+    import oasis_lab.market as market
+
+    assert pricing.user_cost is market.user_cost
+    t = np.array([1.0, 3.0, 7.0, 12.0])
+    # at the default alpha = 2 it is exactly t log2 t + 1
+    assert_array_equal(user_cost(t), t * np.log2(t) + 1.0)
