@@ -19,6 +19,7 @@ import the package, and nothing it exchanges with its parent refers to a class o
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import subprocess
@@ -259,6 +260,7 @@ class _Worker:
         self.jobs: Connection | None = None
         self.answers: Connection | None = None
         self.warm: set[str] = set()
+        self.exit_hook = False
 
     def _start(self) -> None:
         job_r, job_w = os.pipe()
@@ -276,6 +278,21 @@ class _Worker:
         self.jobs = Connection(job_w, readable=False)
         self.answers = Connection(ans_r, writable=False)
         self.warm = set()
+        if not self.exit_hook:
+            atexit.register(self.close)
+            self.exit_hook = True
+
+    def close(self) -> None:
+        """End an idle worker: closing its job pipe makes it return (killed after 2 s)."""
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop()
 
     def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
