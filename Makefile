@@ -65,4 +65,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .hypothesis
+	rm -rf $(VENV) reports .pytest_cache .hypothesis .mypy_cache .ruff_cache
