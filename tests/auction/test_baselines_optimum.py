@@ -407,3 +407,14 @@ def test_numpy_scalar_limits_are_accepted() -> None:
         assert res.ok and res.welfare == pytest.approx(ref.welfare, rel=1e-9)
     with pytest.raises(ValueError, match="time_limit = nan"):
         solve_optimum(m, time_limit=math.nan)
+
+
+def test_public_api_stays_importable_from_the_optimum_module() -> None:
+    # optimum.py became a package (formulation, solvers, result): the names callers import
+    # from oasis_lab.auction.baselines.optimum are unchanged.
+    from oasis_lab.auction import baselines
+    from oasis_lab.auction.baselines import optimum
+
+    assert set(optimum.__all__) == {"OptimumResult", "solve_optimum", "FORMULATIONS", "BACKENDS", "STATUSES"}
+    for name in optimum.__all__:
+        assert getattr(optimum, name) is getattr(baselines, name)
