@@ -1,6 +1,6 @@
 """The welfare ILP/LP of the section-4 market as sparse matrices (whitepaper section 4).
 
-Model (whitepaper section 4, with the readings of ``whitepaper-readings.md``). Task ``i``
+Model (whitepaper section 4, with the readings of ``docs/readings.md``). Task ``i``
 demands ``C[i, t]`` units of model type ``t`` and is worth ``v_i``; its user bears the cost
 ``e_i = t_i log_alpha(t_i) + beta``. Provider ``j`` serves a unit of type ``t`` at the true cost
 ``u[j, t]`` (``c_j / sum_t s[j, t]``, or ``c_j / s[j, t]`` under ``capacity="time"``) and the
