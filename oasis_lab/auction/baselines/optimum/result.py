@@ -54,7 +54,8 @@ class OptimumResult:
     solver : str
         ``"cvxpy/HIGHS"``, ``"cvxpy/SCIPY"`` or ``"highspy/HIGHS"``.
     solve_time_s : float
-        Wall time of the whole call: model build, compile and solve.
+        Wall time of the whole call: model build, compile and solve (not the start of the
+        solver worker process of a time-limited call, paid once per session).
     gap : float
         ``(bound - incumbent) / |bound|``: 0 for an LP or a proved ILP optimum (up to the
         requested ``mip_rel_gap``), positive after a time limit, ``nan`` when unknown.
