@@ -14,13 +14,16 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
 
@@ -33,6 +36,7 @@ __all__ = [
     "DATA_DIR",
     "load_model_types",
     "load_device_profiles",
+    "user_cost",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -108,7 +112,7 @@ def _names(name: str, values: Any, length: int, default_prefix: str) -> tuple[st
     return names
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Market:
     """Tasks and providers of one auction round (whitepaper section 4).
 
@@ -151,6 +155,7 @@ class Market:
     shared between mechanisms without one of them changing it under another.
     """
 
+    # What the fields hold once validated; the constructor takes array_like (see __init__).
     demand: np.ndarray
     value: np.ndarray
     speed: np.ndarray
@@ -158,11 +163,38 @@ class Market:
     cost: np.ndarray
     psi: np.ndarray
     model_types: tuple[str, ...]
-    size: np.ndarray | None = None
-    psi_names: tuple[str, ...] | None = None
-    priority: np.ndarray = field(default=None)  # type: ignore[assignment]
+    size: np.ndarray | None
+    psi_names: tuple[str, ...]
+    priority: np.ndarray
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        demand: ArrayLike,
+        value: ArrayLike,
+        speed: ArrayLike,
+        capacity: ArrayLike,
+        cost: ArrayLike,
+        psi: ArrayLike,
+        model_types: Sequence[str],
+        size: ArrayLike | None = None,
+        psi_names: Sequence[str] | None = None,
+        priority: ArrayLike | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "demand", demand)
+        set_(self, "value", value)
+        set_(self, "speed", speed)
+        set_(self, "capacity", capacity)
+        set_(self, "cost", cost)
+        set_(self, "psi", psi)
+        set_(self, "model_types", model_types)
+        set_(self, "size", size)
+        set_(self, "psi_names", psi_names)
+        set_(self, "priority", priority)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Replace the raw arguments by validated, read-only arrays and tuples, or raise."""
         set_ = object.__setattr__
         demand = _as_real_array("demand", self.demand, 2)
         value = _as_real_array("value", self.value, 1)
@@ -220,7 +252,7 @@ class Market:
                 raise ValueError(f"priority[{idx[0]}] = {priority[idx]} must be >= 0")
         model_types = _names("model_types", self.model_types, n_types, "type_")
         psi_names = _names("psi_names", self.psi_names, psi.shape[1], "psi_")
-        for name, arr in (
+        validated: tuple[tuple[str, np.ndarray | None], ...] = (
             ("demand", demand),
             ("value", value),
             ("speed", speed),
@@ -229,10 +261,11 @@ class Market:
             ("psi", psi),
             ("size", size),
             ("priority", priority),
-        ):
-            if arr is not None:
-                arr.setflags(write=False)
-            set_(self, name, arr)
+        )
+        for name, held in validated:
+            if held is not None:
+                held.setflags(write=False)
+            set_(self, name, held)
         set_(self, "model_types", model_types)
         set_(self, "psi_names", psi_names)
 
@@ -327,7 +360,7 @@ class Market:
             f"model_types={list(self.model_types)}, psi_names={list(self.psi_names)})"
         )
 
-    def replace(self, **changes: Any) -> "Market":
+    def replace(self, **changes: Any) -> Market:
         """Return a validated copy with some fields replaced (``dataclasses.replace``)."""
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         unknown = set(changes) - set(fields)
@@ -336,7 +369,7 @@ class Market:
         fields.update(changes)
         return Market(**fields)
 
-    def equals(self, other: "Market") -> bool:
+    def equals(self, other: Market) -> bool:
         """Exact equality of every array and name (bitwise, NaN-free by construction)."""
         if not isinstance(other, Market):
             return False
@@ -386,7 +419,7 @@ class Market:
         check_output_file("path", path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"folder {str(path.parent)!r} of path = {str(path)!r} does not exist")
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
             "value": self.value,
@@ -408,7 +441,7 @@ class Market:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Market":
+    def load(cls, path: str | Path) -> Market:
         """Read a market written by :meth:`save`.
 
         Raises
@@ -485,7 +518,45 @@ class Market:
 
 
 # ---------------------------------------------------------------------- shipped data
-@lru_cache(maxsize=None)
+def user_cost(size: ArrayLike, alpha: float = 2, beta: float = 1) -> np.ndarray:
+    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
+
+    The one definition: :func:`generate_market` prices bundles with it and
+    :func:`oasis_lab.auction.pricing.user_costs` applies it to a market under the readings.
+
+    Parameters
+    ----------
+    size : array_like
+        ``t_i >= 0``.
+    alpha : float
+        Base of the logarithm, > 1.
+    beta : float
+        Constant, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
+        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
+    """
+    t = np.asarray(size, dtype=float)
+    if (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
+    if alpha <= 1:
+        raise ValueError(f"alpha = {alpha!r} must be > 1")
+    if ((t > 0) & (t < 1)).any():
+        warnings.warn(
+            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log2 ratio: exact t log2(t) at the default alpha = 2 (log2(2) == 1)
+        t_log_t = np.where(t > 0, t * np.log2(np.where(t > 0, t, 1.0)) / np.log2(alpha), 0.0)
+    return t_log_t + beta
+
+
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     path = DATA_DIR / name
     if not path.exists():
@@ -661,13 +732,13 @@ def generate_market(
     per_unit = _PRICE_LEVEL * spec.value_markup * rng.lognormal(
         -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
     )
-    user_cost = task_units * np.log2(task_units) + 1.0
+    bundle_user_cost = user_cost(task_units)  # the default alpha = 2, beta = 1
     if capacity_unit == "time":
         # the markup applies to what the bundle costs at median prices per type
         per_unit = per_unit / _PRICE_LEVEL
-        value = (demand @ type_price) * per_unit + user_cost
+        value = (demand @ type_price) * per_unit + bundle_user_cost
     else:
-        value = task_units * per_unit + user_cost
+        value = task_units * per_unit + bundle_user_cost
     size = demand @ gflop / 1e3
 
     # ---- capacity: about supply_ratio x the total demand

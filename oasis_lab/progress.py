@@ -39,7 +39,7 @@ def _mirror(line: str) -> None:
         pass
 
 
-class _MirroredBar(tqdm):  # type: ignore[misc]
+class _MirroredBar(tqdm):
     """A tqdm bar that also mirrors its plain-text line to :data:`PROGRESS_ENV`'s file."""
 
     # tqdm.auto is the console bar or, in a kernel, the notebook bar: their display()

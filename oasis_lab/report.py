@@ -174,7 +174,7 @@ def offline_notebook(notebook: Any) -> Any:
     for cell in nb.cells:
         if cell.get("cell_type") != "code":
             continue
-        outputs = []
+        outputs: list[Any] = []
         for out in cell.get("outputs", []):
             if _WIDGET_MIME in out.get("data", {}):
                 out = nbformat.v4.new_output("stream", name="stdout", text=WIDGET_NOTE + "\n")
@@ -322,7 +322,7 @@ def _kernel_manager_class(log_path: Path, socket_dir: Path) -> type:
     """
     from jupyter_client.manager import AsyncKernelManager
 
-    class LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class LoggedKernelManager(AsyncKernelManager):
         # The kernel talks to the report over Unix sockets in a private folder, not TCP:
         # nothing listens on the network, and the kernel has no reason to warn about plain
         # text traffic (it did, once per notebook, in every report log).
@@ -352,7 +352,7 @@ def _progress_engine(progress_file: Path) -> str:
 
     from papermill.engines import NBClientEngine, papermill_engines
 
-    class ProgressEngine(NBClientEngine):  # type: ignore[misc]
+    class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
             stop = threading.Event()

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from oasis_lab.auction.pricing import user_costs
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
-from oasis_lab.auction.pricing import user_costs
 
 __all__ = [
     "MINMAX_EPS",

@@ -58,8 +58,6 @@ import numba
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import provider_order, psi_weights, task_order
 from oasis_lab.auction.pricing import (
     ask_threshold,
@@ -73,6 +71,8 @@ from oasis_lab.auction.pricing import (
     user_costs,
     user_utility,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 __all__ = ["AuctionResult", "run_greedy", "UNIT_EPS"]
 

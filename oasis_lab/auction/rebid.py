@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from oasis_lab.market import Market
-from oasis_lab.checks import check_real
-from oasis_lab.params import CHOICES
 from oasis_lab.auction.metrics import _check_result, _trade_arrays
+from oasis_lab.checks import check_real
+from oasis_lab.market import Market
+from oasis_lab.params import CHOICES
 
 __all__ = ["rebid", "unserved_tasks"]
 

@@ -188,7 +188,7 @@ def encode(header: dict[str, Any], blobs: Sequence[bytes | memoryview | np.ndarr
     buf = bytearray(base + pos)
     struct.pack_into("<I", buf, 0, len(head))
     buf[4:4 + len(head)] = head
-    for (off, n), v in zip(offsets, views):
+    for (off, n), v in zip(offsets, views, strict=True):
         buf[base + off:base + off + n] = v
     return bytes(buf)
 

@@ -121,7 +121,9 @@ def check_same(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray, ...]:
+def check_layernorm(
+    x: Any, gamma: Any, beta: Any, eps: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
     """Validate layernorm arguments; return ``(x, gamma, beta, eps32)``."""
     x = check_rows("x", x)
     gamma = check_array("gamma", gamma, np.float32, 1)
@@ -140,7 +142,9 @@ def attention_scale(head_dim: int) -> np.float32:
     return np.float32(1.0 / math.sqrt(head_dim))
 
 
-def check_attention(q: Any, k: Any, v: Any, n_heads: Any) -> tuple[np.ndarray, ...]:
+def check_attention(
+    q: Any, k: Any, v: Any, n_heads: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validate ``q, k, v (T, D)`` and ``n_heads`` dividing ``D``; return them and ``n_heads``."""
     q = check_rows("q", q)
     k = check_rows("k", k)

@@ -19,6 +19,7 @@ import the package, and nothing it exchanges with its parent refers to a class o
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import subprocess
@@ -240,8 +241,10 @@ def _solve_highspy(model: LinearProgram, time_limit: float | None, mip_rel_gap: 
 
 # ---------------------------------------------------------------------------- worker process
 def _margin(left: float) -> float:
-    """Time kept back from the solver's own limit to hand its answer over before the deadline."""
-    return min(0.5, 0.1 * left)
+    """Time kept back from the solver's own limit so that it can stop by itself, with its
+    incumbent and bound, before the deadline: HiGHS overran limits of 0.5-4 s by 0.2-0.4 s
+    on a 150 x 150 unsplittable market (measured on a loaded 2-core machine)."""
+    return min(2.0, 0.25 * left)
 
 
 class _Worker:
@@ -257,6 +260,7 @@ class _Worker:
         self.jobs: Connection | None = None
         self.answers: Connection | None = None
         self.warm: set[str] = set()
+        self.exit_hook = False
 
     def _start(self) -> None:
         job_r, job_w = os.pipe()
@@ -274,6 +278,21 @@ class _Worker:
         self.jobs = Connection(job_w, readable=False)
         self.answers = Connection(ans_r, writable=False)
         self.warm = set()
+        if not self.exit_hook:
+            atexit.register(self.close)
+            self.exit_hook = True
+
+    def close(self) -> None:
+        """End an idle worker: closing its job pipe makes it return (killed after 2 s)."""
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop()
 
     def _stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
