@@ -1,0 +1,820 @@
+"""The market over time: auction, execution, challenges, disputes, slashing and re-auction.
+
+:func:`simulate` plays the system of whitepaper sections 4 and 5 round after round. Each round
+
+1. **arrivals**: new tasks arrive (:func:`oasis_lab.market.generate_market`'s task model);
+   tasks returned for re-auction come back with their raised value and priority;
+2. **auction**: providers that are removed, gone or barred by a running challenge sit out;
+   PRICES runs (:func:`oasis_lab.auction.greedy.run_greedy`) on the rest;
+3. **execution**: a provider fails the round with ``failure_probability`` (its jobs are not
+   done, not paid, and return to the auction); a cheater cheats on each job it won with
+   ``cheat_probability`` and saves ``cheat_saving`` of its true cost;
+4. **challenges**: each delivered job is challenged by its user (``p_user``) or at random by
+   the platform (``p_platform``); the challenger recomputes it (``challenge_cost``) and opens a
+   dispute when its result differs from the provider's commitment, locking a bond and barring
+   the provider until the dispute ends (``dispute_delay`` rounds later);
+5. **disputes**: the fault-proof game of :mod:`oasis_lab.disputes` decides each dispute
+   (:class:`oasis_lab.sim.court.Court`, played or looked up, same verdicts);
+6. **ledger**: payments are escrowed and settled, stakes slashed, challengers and referees
+   rewarded, payments reversed, convicted providers removed (:class:`oasis_lab.sim.books.Books`,
+   integer smallest units); conservation is checked every round against deposits minus
+   withdrawals;
+7. **re-auction**: failed jobs and unserved tasks (:func:`oasis_lab.auction.rebid.rebid`) and
+   reversed or refunded jobs (the same raise, :func:`~oasis_lab.auction.rebid.raised_value`)
+   form the next round's queue; tasks older than ``max_wait`` rounds are given up;
+8. **entry and exit**: providers enter (``entry_rate``) and, with ``exit_window > 0``, a
+   provider whose income over the window does not cover its costs leaves.
+
+The unit of escrow and challenge is a *job*: one provider's part of one task (a task may be
+split over providers). A job's payment is the sum of its trades' ``P_ij units``.
+
+An experiment is a pure function of ``(config, seed)``: every draw comes from
+:func:`oasis_lab.seeding.stream` with a purpose (``arrivals``, ``providers``, ``execution``,
+``challenges``, ``disputes``) and the round number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.auction.baselines.optimum import solve_optimum
+from oasis_lab.auction.greedy import AuctionResult, run_greedy
+from oasis_lab.auction.pricing import unit_cost_matrix
+from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
+from oasis_lab.disputes.referee import VERDICTS
+from oasis_lab.market import Market, generate_market
+from oasis_lab.seeding import check_seed, child_seed, stream
+from oasis_lab.sim.books import Books, share
+from oasis_lab.sim.config import SimConfig
+from oasis_lab.sim.court import CHEATER, HONEST, OTHER_DEVICE, PROVIDER_KINDS, Court
+
+__all__ = ["STAGES", "simulate"]
+
+#: The stages whose wall time :func:`simulate` measures (``SimulationResult.timings``).
+STAGES: tuple[str, ...] = ("arrivals", "auction", "execution", "disputes", "ledger", "reauction")
+
+_GUILTY, _WRONG, _AMBIGUOUS = (VERDICTS.index(v) for v in ("provider_guilty", "challenger_wrong", "ambiguous"))
+
+
+@dataclass
+class _Providers:
+    """The provider population (grows on entry), one row per provider ever present."""
+
+    speed: np.ndarray
+    capacity: np.ndarray
+    cost: np.ndarray
+    psi: np.ndarray
+    kind: np.ndarray
+    entered: np.ndarray
+    exited: np.ndarray
+    removed: np.ndarray
+    open_challenges: np.ndarray
+    income: np.ndarray  # settled payments, smallest units
+    rewards: np.ndarray  # bond shares and referee rewards, smallest units
+    slashed: np.ndarray
+    compute_cost: np.ndarray  # tokens
+    idle_cost: np.ndarray
+    jobs: np.ndarray
+    cheated: np.ndarray
+    failed: np.ndarray
+    won: np.ndarray
+    lost: np.ndarray
+    barred_rounds: np.ndarray
+
+    @classmethod
+    def empty(cls, n_types: int, n_psi: int) -> _Providers:
+        z = np.zeros(0, dtype=np.int64)
+        zf = np.zeros(0)
+        return cls(
+            speed=np.zeros((0, n_types)), capacity=zf, cost=zf, psi=np.zeros((0, n_psi)),
+            kind=z.astype(np.int8), entered=z, exited=z, removed=z, open_challenges=z,
+            income=z, rewards=z, slashed=z, compute_cost=zf, idle_cost=zf, jobs=z, cheated=z,
+            failed=z, won=z, lost=z, barred_rounds=z,
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.capacity.size)
+
+    def add(self, market: Market, kind: np.ndarray, round_no: int) -> None:
+        n = market.n_providers
+        for name in ("speed", "capacity", "cost", "psi"):
+            setattr(self, name, np.concatenate([getattr(self, name), getattr(market, name)]))
+        self.kind = np.concatenate([self.kind, kind.astype(np.int8)])
+        self.entered = np.concatenate([self.entered, np.full(n, round_no, dtype=np.int64)])
+        for name in ("exited", "removed"):
+            setattr(self, name, np.concatenate([getattr(self, name), np.full(n, -1, dtype=np.int64)]))
+        for f in dataclasses.fields(self):
+            arr = getattr(self, f.name)
+            if arr.shape[0] < self.n:
+                pad = np.zeros((self.n - arr.shape[0],) + arr.shape[1:], dtype=arr.dtype)
+                setattr(self, f.name, np.concatenate([arr, pad]))
+
+    @property
+    def present(self) -> np.ndarray:
+        """Neither removed (convicted) nor gone (exited)."""
+        return (self.exited < 0) & (self.removed < 0)
+
+
+@dataclass
+class _Queue:
+    """Tasks waiting for the next auction, as parallel arrays (one row per task)."""
+
+    demand: np.ndarray
+    value: np.ndarray
+    size: np.ndarray
+    priority: np.ndarray
+    task_id: np.ndarray
+    arrived: np.ndarray
+
+    @classmethod
+    def empty(cls, n_types: int) -> _Queue:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros((0, n_types)), np.zeros(0), np.zeros(0), z, z, z)
+
+    @property
+    def n(self) -> int:
+        return int(self.value.size)
+
+    def take(self, idx: np.ndarray) -> _Queue:
+        return _Queue(*(getattr(self, f.name)[idx] for f in dataclasses.fields(self)))
+
+    @staticmethod
+    def concat(parts: list[_Queue], n_types: int) -> _Queue:
+        parts = [p for p in parts if p.n]
+        if not parts:
+            return _Queue.empty(n_types)
+        return _Queue(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(_Queue)))
+
+
+@dataclass
+class _Pending:
+    """Running challenges (disputes), as parallel lists in the order they were opened."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def escrow(self) -> int:
+        return sum(r["amount"] for r in self.rows)
+
+    def bonds(self) -> int:
+        return sum(r["bond"] for r in self.rows)
+
+
+def _population(config: SimConfig, n: int, seed: int, *purpose: Any) -> tuple[Market, np.ndarray]:
+    """``n`` providers drawn for the config's scenario, and their kinds (honest/cheater/other device).
+
+    Capacities are sized against ``tasks_per_round`` tasks shared by ``n_providers``
+    providers (entrants are drawn at the same scale).
+    """
+    size = max(n, config.n_providers)
+    market = generate_market(
+        config.tasks_per_round,
+        size,
+        n_types=config.n_types,
+        scenario=config.scenario,
+        seed=child_seed(seed, "providers", *purpose),
+        capacity_unit=config.auction.capacity,
+    )
+    rows = np.arange(n)
+    market = market.replace(
+        speed=market.speed[rows],
+        capacity=market.capacity[rows],
+        cost=market.cost[rows],
+        psi=market.psi[rows],
+    )
+    u = stream(seed, "strategies", *purpose).random(n)
+    honest_u = (u - config.cheater_share) / max(1.0 - config.cheater_share, 1e-300)
+    kind = np.where(
+        u < config.cheater_share,
+        CHEATER,
+        np.where(honest_u < config.other_device_share, OTHER_DEVICE, HONEST),
+    )
+    return market, kind.astype(np.int8)
+
+
+def _arrivals(config: SimConfig, seed: int, round_no: int) -> Market | None:
+    rng = stream(seed, "arrivals", round_no)
+    n = config.tasks_per_round if config.arrivals == "fixed" else int(rng.poisson(config.tasks_per_round))
+    if n == 0:
+        return None
+    # Task values do not depend on the providers under capacity="units" (the price level is a
+    # constant), so one provider is drawn; the "time" reading prices tasks per type against
+    # the providers' median speeds, so it draws a population-sized market.
+    n_prov = 1 if config.auction.capacity == "units" else config.n_providers
+    return generate_market(
+        n,
+        n_prov,
+        n_types=config.n_types,
+        scenario=config.scenario,
+        seed=child_seed(seed, "arrivals", round_no, "market"),
+        capacity_unit=config.auction.capacity,
+    )
+
+
+def _jobs(result: AuctionResult, n_providers: int) -> tuple[np.ndarray, ...]:
+    """Aggregate the trades into jobs (task, provider): returns job arrays and each trade's job."""
+    tr = result.trades
+    task = tr["task"].to_numpy()
+    prov = tr["provider"].to_numpy()
+    key = task * n_providers + prov
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return uniq // n_providers, uniq % n_providers, inverse
+
+
+def simulate(
+    config: SimConfig,
+    seed: int = 0,
+    *,
+    record_jobs: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Any:
+    """Simulate ``config.rounds`` rounds of the market (whitepaper sections 4 and 5).
+
+    Parameters
+    ----------
+    config : SimConfig
+        Every choice of the run (validated).
+    seed : int
+        Root seed: the run is a pure function of ``(config, seed)``.
+    record_jobs : bool, default False
+        Keep one row per job and per re-auctioned task (``SimulationResult.jobs`` and
+        ``.requeued``): for tests and small studies; it does not change the run.
+    progress : callable, optional
+        Called with the round number after each round (the CLI's progress bar).
+
+    Returns
+    -------
+    SimulationResult
+        Per-round and per-provider tables, the final ledger, stage timings.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``config`` not a SimConfig, bad ``seed``.
+    oasis_lab.disputes.ledger.LedgerError
+        Tokens were created or lost (a bug: conservation is checked every round).
+
+    Examples
+    --------
+    >>> from oasis_lab.sim import SimConfig, simulate
+    >>> res = simulate(SimConfig(rounds=3, tasks_per_round=50, n_providers=10), seed=1)
+    >>> len(res.rounds)
+    3
+    """
+    from oasis_lab.sim.result import SimulationResult
+
+    if not isinstance(config, SimConfig):
+        raise TypeError(f"config must be a SimConfig, got {type(config).__name__}")
+    seed = check_seed(seed)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, got {type(progress).__name__}")
+    c = config
+    dp = c.disputes
+    unit = c.token_unit
+    stake_amount = dp.provider_stake * unit
+    bond_amount = dp.challenger_bond * unit
+    remainder_to = dp.slash_remainder
+    fee = c.auction.fee
+    timings = dict.fromkeys(STAGES, 0.0)
+    clock = time.perf_counter
+
+    t0 = clock()
+    first, kinds = _population(c, c.n_providers, seed, "initial")
+    model_types = first.model_types
+    psi_names = first.psi_names
+    n_types = first.n_types
+    prov = _Providers.empty(n_types, first.psi.shape[1])
+    prov.add(first, kinds, 0)
+    books = Books()
+    books.add_providers(c.n_providers, stake_amount)
+    court = Court(c.computation, dp, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
+    n_nodes = court.n_nodes
+    queue = _Queue.empty(n_types)
+    pending = _Pending()
+    window = max(c.exit_window, 1)
+    profit_hist = np.zeros((window + 1, c.n_providers))
+    next_task_id = 0
+    rows: list[dict[str, Any]] = []
+    job_log: list[pd.DataFrame] = []
+    requeue_log: list[pd.DataFrame] = []
+    timings["arrivals"] += clock() - t0
+
+    for r in range(c.rounds):
+        row: dict[str, Any] = {"round": r}
+        # ------------------------------------------------------------ arrivals
+        t0 = clock()
+        arrived = _arrivals(c, seed, r)
+        n_new = 0 if arrived is None else arrived.n_tasks
+        requeued_in = queue.n
+        if arrived is not None:
+            ids = np.arange(next_task_id, next_task_id + n_new, dtype=np.int64)
+            next_task_id += n_new
+            new = _Queue(
+                demand=arrived.demand,
+                value=arrived.value,
+                size=arrived.size if arrived.size is not None else np.zeros(n_new),
+                priority=np.zeros(n_new, dtype=np.int64),
+                task_id=ids,
+                arrived=np.full(n_new, r, dtype=np.int64),
+            )
+            tasks = _Queue.concat([queue, new], n_types)
+        else:
+            tasks = queue
+        present = prov.present
+        barred = present & (prov.open_challenges > 0)
+        prov.barred_rounds[barred] += 1
+        eligible = np.flatnonzero(present & ~barred)
+        timings["arrivals"] += clock() - t0
+        row.update(
+            arrived=n_new,
+            reauctioned_in=requeued_in,
+            tasks=tasks.n,
+            providers_present=int(present.sum()),
+            providers_barred=int(barred.sum()),
+            providers_eligible=int(eligible.size),
+        )
+
+        # ------------------------------------------------------------ auction
+        t0 = clock()
+        market: Market | None = None
+        result: AuctionResult | None = None
+        if tasks.n and eligible.size:
+            market = Market(
+                demand=tasks.demand,
+                value=tasks.value,
+                speed=prov.speed[eligible],
+                capacity=prov.capacity[eligible],
+                cost=prov.cost[eligible],
+                psi=prov.psi[eligible],
+                model_types=model_types,
+                size=tasks.size,
+                psi_names=psi_names,
+                priority=tasks.priority,
+            )
+            result = run_greedy(market, c.auction)
+        timings["auction"] += clock() - t0
+        optimum = np.nan
+        if market is not None and c.optimum_every and r % c.optimum_every == 0:
+            opt = solve_optimum(market, c.auction, time_limit=c.optimum_time_limit, backend="highspy")
+            optimum = float(opt.welfare)
+
+        # ------------------------------------------------------------ execution
+        t0 = clock()
+        rng_exec = stream(seed, "execution", r)
+        rng_chal = stream(seed, "challenges", r)
+        if result is not None and len(result.trades):
+            assert market is not None
+            job_task, job_local, trade_job = _jobs(result, market.n_providers)
+            tr = result.trades
+            t_units = tr["units"].to_numpy()
+            t_type = tr["type"].to_numpy()
+            t_prov = tr["provider"].to_numpy()
+            spend = tr["unit_price"].to_numpy() * t_units
+            n_jobs = job_task.size
+            job_spend = np.bincount(trade_job, weights=spend, minlength=n_jobs)
+            job_units = np.bincount(trade_job, weights=t_units, minlength=n_jobs)
+            unit_cost = unit_cost_matrix(market, c.auction)
+            job_cost = np.bincount(
+                trade_job, weights=unit_cost[t_prov, t_type] * t_units, minlength=n_jobs
+            )
+            job_prov = eligible[job_local]
+        else:
+            job_task = job_local = trade_job = np.zeros(0, dtype=np.int64)
+            t_type = np.zeros(0, dtype=np.int64)
+            t_units = spend = np.zeros(0, dtype=np.float64)
+            job_spend = job_units = job_cost = np.zeros(0, dtype=np.float64)
+            job_prov = np.zeros(0, dtype=np.int64)
+            n_jobs = 0
+        fails = rng_exec.random(eligible.size) < c.failure_probability
+        job_failed = fails[job_local] if n_jobs else np.zeros(0, dtype=bool)
+        job_kind = prov.kind[job_prov]
+        job_cheated = (
+            (job_kind == CHEATER) & (rng_exec.random(n_jobs) < c.cheat_probability) & ~job_failed
+        )
+        # the node a cheater perturbs or an other-device provider rounds (WrongAfter needs a
+        # node before the last one)
+        job_node = rng_exec.integers(0, max(n_nodes - 1, 1), size=n_jobs)
+        delivered = ~job_failed
+        job_true_cost = np.where(job_cheated, (1.0 - c.cheat_saving) * job_cost, job_cost)
+        prov.compute_cost += np.bincount(
+            job_prov[delivered], weights=job_true_cost[delivered], minlength=prov.n
+        )
+        prov.jobs += np.bincount(job_prov[delivered], minlength=prov.n)
+        prov.cheated += np.bincount(job_prov[job_cheated], minlength=prov.n)
+        prov.failed += np.bincount(job_prov[job_failed], minlength=prov.n)
+        # ledger boundary: float spend -> integer smallest units
+        job_pay = np.floor(job_spend * unit).astype(np.int64)
+        if n_jobs and int(job_pay.max()) >= 2**53:
+            raise ValueError(
+                f"round {r}: a job pays {int(job_pay.max())} smallest units >= 2**53; "
+                f"lower token_unit = {unit}"
+            )
+        timings["execution"] += clock() - t0
+
+        # ------------------------------------------------------------ challenges and disputes
+        t0 = clock()
+        by_user = rng_chal.random(n_jobs) < c.p_user
+        by_platform = rng_chal.random(n_jobs) < c.p_platform
+        challenged = delivered & (by_user | by_platform)
+        challenger_cost = c.challenge_cost * job_cost
+        diverges = job_cheated | (job_kind == OTHER_DEVICE)
+        disputed = challenged & diverges
+        d_idx = np.flatnonzero(disputed)
+        outcome = court.decide(job_kind[d_idx].astype(np.int64), job_node[d_idx], r)
+        timings["disputes"] += clock() - t0
+
+        # ------------------------------------------------------------ ledger
+        t0 = clock()
+        books.escrow(job_pay[delivered])
+        status = np.where(job_failed, "failed", "escrowed").astype(object)
+        for q, j in enumerate(d_idx):
+            who = "user" if by_user[j] else "platform"
+            books.open_challenge(who, int(job_pay[j]), bond_amount)
+            p = int(job_prov[j])
+            prov.open_challenges[p] += 1
+            status[j] = "challenged"
+            t = int(job_task[j])
+            assert market is not None
+            pending.rows.append(
+                {
+                    "round": r,
+                    "due": r + c.dispute_delay,
+                    "job": j,
+                    "task_id": int(tasks.task_id[t]),
+                    "arrived": int(tasks.arrived[t]),
+                    "priority": int(tasks.priority[t]),
+                    "demand": np.bincount(
+                        t_type[trade_job == j], weights=t_units[trade_job == j], minlength=n_types
+                    ),
+                    "value": float(tasks.value[t] * job_units[j] / market.task_units[t]),
+                    "size": float(tasks.size[t] * job_units[j] / market.task_units[t]),
+                    "provider": p,
+                    "kind": int(job_kind[j]),
+                    "cheated": bool(job_cheated[j]),
+                    "challenger": who,
+                    "amount": int(job_pay[j]),
+                    "bond": bond_amount,
+                    "verdict": int(outcome.verdict[q]),
+                    "rounds": int(outcome.rounds[q]),
+                }
+            )
+        # resolve the disputes due this round, in the order they were opened
+        due = [row_ for row_ in pending.rows if row_["due"] <= r]
+        pending.rows = [row_ for row_ in pending.rows if row_["due"] > r]
+        referees = stream(seed, "disputes", "referee", r)
+        back: list[dict[str, Any]] = []  # jobs whose payment goes back (re-auctioned)
+        counts = {"disputes": len(due), "convictions": 0, "false_convictions": 0, "upheld": 0, "ambiguous": 0}
+        flows = {"slashed": 0, "burned_before": books.burn, "challenger_rewards": 0, "referee_rewards": 0,
+                     "reversed": 0, "refunded": 0, "bond_to_providers": 0}
+        for d in due:
+            p = d["provider"]
+            prov.open_challenges[p] -= 1
+            present_now = prov.present
+            present_now[p] = False
+            pool = np.flatnonzero(present_now)
+            referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
+            books.release_bond(d["bond"])
+            books.release_escrow(d["amount"])
+            verdict = d["verdict"]
+            if verdict == _GUILTY:
+                stake = int(books.stake[p])
+                slashed = share(stake, dp.slash_fraction)
+                to_ch = share(slashed, dp.challenger_reward_fraction)
+                to_ref = share(slashed, dp.referee_reward_fraction) if referee >= 0 else 0
+                books.stake[p] = 0
+                books.challenger[d["challenger"]] += to_ch + d["bond"]
+                if referee >= 0:
+                    books.provider[referee] += to_ref
+                    prov.rewards[referee] += to_ref
+                books.remainder(slashed - to_ch - to_ref, remainder_to)
+                books.provider[p] += stake - slashed
+                books.refund(np.array([d["amount"]]))
+                prov.slashed[p] += slashed
+                prov.lost[p] += 1
+                flows["slashed"] += slashed
+                flows["challenger_rewards"] += to_ch
+                flows["referee_rewards"] += to_ref
+                flows["reversed"] += d["amount"]
+                counts["convictions"] += 1
+                counts["false_convictions"] += int(d["kind"] != CHEATER)
+                if prov.removed[p] < 0:
+                    prov.removed[p] = r
+                back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
+                # its other unsettled jobs of this round go back to their users and the auction
+                others = np.flatnonzero((job_prov == p) & (status == "escrowed"))
+                for j in others:
+                    t = int(job_task[j])
+                    assert market is not None
+                    status[j] = "refunded"
+                    books.refund(job_pay[j : j + 1])
+                    flows["refunded"] += int(job_pay[j])
+                    back.append(
+                        {
+                            "job": j,
+                            "round": r,
+                            "task_id": int(tasks.task_id[t]),
+                            "arrived": int(tasks.arrived[t]),
+                            "priority": int(tasks.priority[t]),
+                            "demand": np.bincount(
+                                t_type[trade_job == j], weights=t_units[trade_job == j], minlength=n_types
+                            ),
+                            "value": float(tasks.value[t] * job_units[j] / market.task_units[t]),
+                            "size": float(tasks.size[t] * job_units[j] / market.task_units[t]),
+                            "provider": p,
+                            "amount": int(job_pay[j]),
+                            "reason": "refunded",
+                            "bump_priority": False,
+                        }
+                    )
+            elif verdict == _WRONG:
+                to_p = share(d["bond"], dp.bond_to_provider_fraction)
+                to_ref = share(d["bond"], dp.referee_reward_fraction) if referee >= 0 else 0
+                books.provider[p] += to_p
+                prov.rewards[p] += to_p
+                if referee >= 0:
+                    books.provider[referee] += to_ref
+                    prov.rewards[referee] += to_ref
+                books.remainder(d["bond"] - to_p - to_ref, remainder_to)
+                prov.won[p] += 1
+                counts["upheld"] += 1
+                flows["bond_to_providers"] += to_p
+                flows["referee_rewards"] += to_ref
+                if prov.removed[p] >= 0:
+                    # upheld here, but convicted on another job meanwhile: gone for good
+                    books.refund(np.array([d["amount"]]))
+                    flows["refunded"] += d["amount"]
+                    back.append({**d, "reason": "refunded", "bump_priority": False})
+                else:
+                    net = books.settle(np.array([p]), np.array([d["amount"]], dtype=np.int64), fee)
+                    prov.income[p] += int(net[0])
+            else:
+                books.challenger[d["challenger"]] += d["bond"]
+                books.refund(np.array([d["amount"]]))
+                flows["refunded"] += d["amount"]
+                counts["ambiguous"] += 1
+                back.append({**d, "reason": "refunded", "bump_priority": False})
+        # the challenge window closes: the round's unchallenged jobs are paid
+        settle = np.flatnonzero(status == "escrowed")
+        net = books.settle(job_prov[settle], job_pay[settle], fee)
+        np.add.at(prov.income, job_prov[settle], net)
+        status[settle] = "settled"
+        timings["ledger"] += clock() - t0
+
+        # ------------------------------------------------------------ re-auction
+        t0 = clock()
+        parts: list[_Queue] = []
+        returned = 0
+        if market is not None and result is not None:
+            kept = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
+            effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
+            left = unserved_tasks(market, effective)
+            if not c.requeue_unserved and left.size:
+                had_failure = np.zeros(market.n_tasks, dtype=bool)
+                had_failure[job_task[job_failed]] = True
+                left = left[had_failure[left]]
+            if left.size:
+                nxt = rebid(market, effective)
+                sel = np.flatnonzero(np.isin(unserved_tasks(market, effective), left))
+                parts.append(
+                    _Queue(
+                        demand=nxt.demand[sel],
+                        value=nxt.value[sel],
+                        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
+                        priority=nxt.priority[sel] if dp.reauction_priority else tasks.priority[left],
+                        task_id=tasks.task_id[left],
+                        arrived=tasks.arrived[left],
+                    )
+                )
+                returned += sel.size
+            served_share = effective.served_share
+            got = np.zeros(market.n_tasks, dtype=bool)
+            got[job_task[delivered]] = True
+        elif tasks.n and c.requeue_unserved:
+            parts.append(
+                _Queue(
+                    demand=tasks.demand,
+                    value=raised_value(tasks.value, c.auction.rebid_bump, c.auction.rebid_mode),
+                    size=tasks.size,
+                    priority=tasks.priority + (1 if dp.reauction_priority else 0),
+                    task_id=tasks.task_id,
+                    arrived=tasks.arrived,
+                )
+            )
+            returned += tasks.n
+            got = np.zeros(tasks.n, dtype=bool)
+            served_share = np.zeros(tasks.n)
+        else:
+            got = np.zeros(tasks.n, dtype=bool)
+            served_share = np.zeros(tasks.n)
+        if back:
+            parts.append(
+                _Queue(
+                    demand=np.array([b["demand"] for b in back]),
+                    value=raised_value(
+                        np.array([b["value"] for b in back]), c.auction.rebid_bump, c.auction.rebid_mode
+                    ),
+                    size=np.array([b["size"] for b in back]),
+                    priority=np.array([b["priority"] + int(b["bump_priority"]) for b in back], dtype=np.int64),
+                    task_id=np.array([b["task_id"] for b in back], dtype=np.int64),
+                    arrived=np.array([b["arrived"] for b in back], dtype=np.int64),
+                )
+            )
+            returned += len(back)
+        nq = _Queue.concat(parts, n_types)
+        keep = (r + 1 - nq.arrived) < c.max_wait
+        abandoned = int((~keep).sum())
+        if record_jobs and nq.n:
+            requeue_log.append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "task_id": nq.task_id,
+                        "value": nq.value,
+                        "units": nq.demand.sum(axis=1),
+                        "priority": nq.priority,
+                        "arrived": nq.arrived,
+                        "kept": keep,
+                    }
+                )
+            )
+        queue = nq.take(np.flatnonzero(keep))
+        timings["reauction"] += clock() - t0
+
+        # ------------------------------------------------------------ entry and exit
+        t0 = clock()
+        present = prov.present
+        prov.idle_cost[present] += c.idle_cost
+        exited_now = 0
+        if c.exit_window:
+            # cumulative profit after each of the last ``exit_window + 1`` rounds: the profit
+            # over the window is its difference with the value ``exit_window`` rounds ago
+            cum = (prov.income + prov.rewards) / unit - prov.compute_cost - prov.idle_cost
+            profit_hist = _grow(profit_hist, prov.n)
+            profit_hist[r % (window + 1)] = cum
+            if r + 1 >= window:
+                prev = profit_hist[(r - window) % (window + 1)] if r >= window else 0.0
+                old = (r + 1 - prov.entered) >= window
+                leave = np.flatnonzero(
+                    present & old & (cum - prev < 0) & (prov.open_challenges == 0)
+                )
+                if leave.size:
+                    books.withdraw_providers(leave)
+                    prov.exited[leave] = r
+                    exited_now = int(leave.size)
+        entered_now = 0
+        if c.entry_rate > 0:
+            k = int(stream(seed, "providers", "entry", r).poisson(c.entry_rate))
+            if k:
+                newcomers, kinds_new = _population(c, k, seed, "entry", r)
+                prov.add(newcomers, kinds_new, r + 1)
+                books.add_providers(k, stake_amount)
+                profit_hist = _grow(profit_hist, prov.n)
+                entered_now = k
+        timings["ledger"] += clock() - t0
+
+        # ------------------------------------------------------------ conservation and tables
+        t0 = clock()
+        total = books.check(pending.escrow(), pending.bonds(), r)
+        n_tasks_round = tasks.n
+        waited = (r - tasks.arrived[got]) if n_tasks_round else np.zeros(0)
+        keep_tr = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
+        delivered_types = np.bincount(t_type[keep_tr], weights=t_units[keep_tr], minlength=n_types)
+        paid_types = np.bincount(t_type[keep_tr], weights=spend[keep_tr], minlength=n_types)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prices = np.where(delivered_types > 0, paid_types / delivered_types, np.nan)
+        row.update(
+            served=int(got.sum()),
+            served_share=float(served_share.mean()) if served_share.size else 0.0,
+            jobs=n_jobs,
+            failed_jobs=int(job_failed.sum()),
+            cheated_jobs=int(job_cheated.sum()),
+            reauctioned=returned,
+            abandoned=abandoned,
+            queue=queue.n,
+            wait_mean=float(waited.mean()) if waited.size else np.nan,
+            wait_max=int(waited.max()) if waited.size else 0,
+            welfare=float(result.welfare) if result is not None else 0.0,
+            optimum_welfare=optimum,
+            payments=int(job_pay[delivered].sum()) / unit,
+            settled=int(job_pay[settle].sum()) / unit,
+            cheated_settled=int(job_pay[settle][job_cheated[settle]].sum()) / unit,
+            fees=int(np.sum(job_pay[settle] - net)) / unit,
+            challenges=int(challenged.sum()),
+            challenges_user=int((challenged & by_user).sum()),
+            disputes_opened=int(d_idx.size),
+            disputes_resolved=counts["disputes"],
+            convictions=counts["convictions"],
+            false_convictions=counts["false_convictions"],
+            upheld=counts["upheld"],
+            ambiguous=counts["ambiguous"],
+            dispute_rounds_mean=float(outcome.rounds.mean()) if outcome.rounds.size else np.nan,
+            slashed=flows["slashed"] / unit,
+            burned=(books.burn - flows["burned_before"]) / unit,
+            reversed=flows["reversed"] / unit,
+            refunded=flows["refunded"] / unit,
+            challenger_costs=float(challenger_cost[challenged].sum()),
+            challenger_rewards=flows["challenger_rewards"] / unit,
+            referee_rewards=flows["referee_rewards"] / unit,
+            bond_to_providers=flows["bond_to_providers"] / unit,
+            bonds_locked=books.bonds_open / unit,
+            stake_locked=int(books.stake.sum()) / unit,
+            providers_removed=int((prov.removed >= 0).sum()),
+            providers_entered=entered_now,
+            providers_exited=exited_now,
+            cheaters_present=int((prov.present & (prov.kind == CHEATER)).sum()),
+            tokens_held=total / unit,
+            deposited=books.deposited / unit,
+            withdrawn=books.withdrawn / unit,
+        )
+        for t, name in enumerate(model_types):
+            row[f"price[{name}]"] = float(prices[t])
+        rows.append(row)
+        if record_jobs and n_jobs:
+            assert market is not None
+            job_log.append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "task_id": tasks.task_id[job_task],
+                        "value": tasks.value[job_task],
+                        "task_units": market.task_units[job_task],
+                        "priority": tasks.priority[job_task],
+                        "provider": job_prov,
+                        "kind": np.asarray(PROVIDER_KINDS, dtype=object)[job_kind],
+                        "units": job_units,
+                        "payment": job_pay,
+                        "failed": job_failed,
+                        "cheated": job_cheated,
+                        "challenged": challenged,
+                        "disputed": disputed,
+                        "node": job_node,
+                        "status": status.astype(str),
+                    }
+                )
+            )
+        timings["ledger"] += clock() - t0
+        if progress is not None:
+            progress(r)
+
+    providers = _provider_table(prov, books, unit, c)
+    return SimulationResult(
+        config=c,
+        seed=seed,
+        rounds=pd.DataFrame(rows),
+        providers=providers,
+        ledger=books.to_frame(),
+        timings=timings,
+        jobs=pd.concat(job_log, ignore_index=True) if job_log else None,
+        requeued=pd.concat(requeue_log, ignore_index=True) if requeue_log else None,
+        games_played=court.games_played,
+    )
+
+
+def _grow(hist: np.ndarray, n: int) -> np.ndarray:
+    if hist.shape[1] >= n:
+        return hist
+    return np.concatenate([hist, np.zeros((hist.shape[0], n - hist.shape[1]))], axis=1)
+
+
+def _provider_table(prov: _Providers, books: Books, unit: int, c: SimConfig) -> pd.DataFrame:
+    kind = np.asarray(PROVIDER_KINDS, dtype=object)[prov.kind]
+    strategy = np.where(
+        prov.kind == CHEATER,
+        c.adversary,
+        np.where(prov.kind == OTHER_DEVICE, f"other-device({c.other_device_ulps} ulp)", "honest"),
+    )
+    income = prov.income / unit
+    rewards = prov.rewards / unit
+    return pd.DataFrame(
+        {
+            "provider": np.arange(prov.n),
+            "kind": kind,
+            "strategy": strategy,
+            "honest": prov.kind != CHEATER,
+            "entered": prov.entered,
+            "exited": prov.exited,
+            "removed": prov.removed,
+            "jobs": prov.jobs,
+            "failed_jobs": prov.failed,
+            "cheated_jobs": prov.cheated,
+            "income": income,
+            "rewards": rewards,
+            "compute_cost": prov.compute_cost,
+            "idle_cost": prov.idle_cost,
+            "profit": income + rewards - prov.compute_cost - prov.idle_cost,
+            "slashed": prov.slashed / unit,
+            "stake": books.stake / unit,
+            "balance": books.provider / unit,
+            "disputes_won": prov.won,
+            "disputes_lost": prov.lost,
+            "barred_rounds": prov.barred_rounds,
+            "open_challenges": prov.open_challenges,
+        }
+    ).set_index("provider")
