@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.disputes.ledger import LedgerError
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.referee import VERDICTS
 
 __all__ = ["CHALLENGERS", "Books", "share"]
 
@@ -135,6 +137,87 @@ class Books:
             self.burn += amount
         else:
             self.platform += amount
+
+    def resolve(
+        self,
+        verdict: str,
+        provider: int,
+        challenger: str,
+        amount: int,
+        bond: int,
+        referee: int,
+        params: DisputeParams,
+        *,
+        removed: bool,
+        fee: float = 0.0,
+    ) -> dict[str, int]:
+        """Apply a verdict to a running challenge, as :meth:`Ledger.resolve` does.
+
+        Parameters
+        ----------
+        verdict : {"provider_guilty", "challenger_wrong", "ambiguous"}
+        provider : int
+            The challenged provider.
+        challenger : {"user", "platform"}
+        amount, bond : int
+            The job's escrowed payment and the challenger's bond.
+        referee : int
+            The provider that recomputed (rewarded), or -1 for none.
+        params : DisputeParams
+        removed : bool
+            Whether the provider was convicted (removed) on another job before.
+        fee : float
+            The auction's fee, taken when an upheld job's payment is settled.
+
+        Returns
+        -------
+        dict
+            Token flows: ``slashed``, ``to_challenger``, ``to_referee``, ``to_provider``
+            (bond share), ``remainder``, ``returned`` (payment back to the user), ``paid``
+            (payment settled to the provider, net of the fee).
+        """
+        self.release_bond(bond)
+        self.release_escrow(amount)
+        flows = dict.fromkeys(
+            ("slashed", "to_challenger", "to_referee", "to_provider", "remainder", "returned", "paid"), 0
+        )
+        to = params.slash_remainder
+        if verdict == "provider_guilty":
+            stake = int(self.stake[provider])
+            slashed = share(stake, params.slash_fraction)
+            to_ch = share(slashed, params.challenger_reward_fraction)
+            to_ref = share(slashed, params.referee_reward_fraction) if referee >= 0 else 0
+            self.stake[provider] = 0
+            self.challenger[challenger] += to_ch + bond
+            if referee >= 0:
+                self.provider[referee] += to_ref
+            self.remainder(slashed - to_ch - to_ref, to)
+            self.provider[provider] += stake - slashed
+            self.users += amount
+            flows.update(slashed=slashed, to_challenger=to_ch, to_referee=to_ref,
+                         remainder=slashed - to_ch - to_ref, returned=amount)
+        elif verdict == "challenger_wrong":
+            to_p = share(bond, params.bond_to_provider_fraction)
+            to_ref = share(bond, params.referee_reward_fraction) if referee >= 0 else 0
+            self.provider[provider] += to_p
+            if referee >= 0:
+                self.provider[referee] += to_ref
+            self.remainder(bond - to_p - to_ref, to)
+            flows.update(to_provider=to_p, to_referee=to_ref, remainder=bond - to_p - to_ref)
+            if removed:
+                # upheld here, but convicted on another job meanwhile: gone for good
+                self.users += amount
+                flows["returned"] = amount
+            else:
+                net = self.settle(np.array([provider]), np.array([amount], dtype=np.int64), fee)
+                flows["paid"] = int(net[0])
+        elif verdict == "ambiguous":
+            self.challenger[challenger] += bond
+            self.users += amount
+            flows["returned"] = amount
+        else:
+            raise ValueError(f"verdict = {verdict!r} is not one of {list(VERDICTS)}")
+        return flows
 
     # ---------------------------------------------------------------- invariants
     def total(self) -> int:

@@ -51,7 +51,7 @@ from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
 from oasis_lab.disputes.referee import VERDICTS
 from oasis_lab.market import Market, generate_market
 from oasis_lab.seeding import check_seed, child_seed, stream
-from oasis_lab.sim.books import Books, share
+from oasis_lab.sim.books import Books
 from oasis_lab.sim.config import SimConfig
 from oasis_lab.sim.court import CHEATER, HONEST, OTHER_DEVICE, PROVIDER_KINDS, Court
 
@@ -167,6 +167,39 @@ class _Pending:
         return sum(r["bond"] for r in self.rows)
 
 
+@dataclass(frozen=True)
+class _RoundJobs:
+    """The jobs of one round, enough to re-auction any of them later."""
+
+    round_no: int
+    tasks: _Queue
+    job_task: np.ndarray
+    job_units: np.ndarray
+    task_units: np.ndarray
+    trade_job: np.ndarray
+    t_type: np.ndarray
+    t_units: np.ndarray
+    job_pay: np.ndarray
+    n_types: int
+
+    def record(self, j: int) -> dict[str, Any]:
+        """Job ``j``'s task, units per type and share of the task's value and size."""
+        t = int(self.job_task[j])
+        share_of_task = self.job_units[j] / self.task_units[t]
+        mine = self.trade_job == j
+        return {
+            "round": self.round_no,
+            "job": j,
+            "task_id": int(self.tasks.task_id[t]),
+            "arrived": int(self.tasks.arrived[t]),
+            "priority": int(self.tasks.priority[t]),
+            "demand": np.bincount(self.t_type[mine], weights=self.t_units[mine], minlength=self.n_types),
+            "value": float(self.tasks.value[t] * share_of_task),
+            "size": float(self.tasks.size[t] * share_of_task),
+            "amount": int(self.job_pay[j]),
+        }
+
+
 def _population(config: SimConfig, n: int, seed: int, *purpose: Any) -> tuple[Market, np.ndarray]:
     """``n`` providers drawn for the config's scenario, and their kinds (honest/cheater/other device).
 
@@ -280,7 +313,6 @@ def simulate(
     unit = c.token_unit
     stake_amount = dp.provider_stake * unit
     bond_amount = dp.challenger_bond * unit
-    remainder_to = dp.slash_remainder
     fee = c.auction.fee
     timings = dict.fromkeys(STAGES, 0.0)
     clock = time.perf_counter
@@ -304,6 +336,7 @@ def simulate(
     rows: list[dict[str, Any]] = []
     job_log: list[pd.DataFrame] = []
     requeue_log: list[pd.DataFrame] = []
+    task_log: list[pd.DataFrame] = []
     timings["arrivals"] += clock() - t0
 
     for r in range(c.rounds):
@@ -434,32 +467,26 @@ def simulate(
         t0 = clock()
         books.escrow(job_pay[delivered])
         status = np.where(job_failed, "failed", "escrowed").astype(object)
+
+        jobs_now = _RoundJobs(
+            r, tasks, job_task, job_units,
+            market.task_units if market is not None else np.zeros(0),
+            trade_job, t_type, t_units, job_pay, n_types,
+        )
         for q, j in enumerate(d_idx):
             who = "user" if by_user[j] else "platform"
             books.open_challenge(who, int(job_pay[j]), bond_amount)
             p = int(job_prov[j])
             prov.open_challenges[p] += 1
             status[j] = "challenged"
-            t = int(job_task[j])
-            assert market is not None
             pending.rows.append(
                 {
-                    "round": r,
+                    **jobs_now.record(int(j)),
                     "due": r + c.dispute_delay,
-                    "job": j,
-                    "task_id": int(tasks.task_id[t]),
-                    "arrived": int(tasks.arrived[t]),
-                    "priority": int(tasks.priority[t]),
-                    "demand": np.bincount(
-                        t_type[trade_job == j], weights=t_units[trade_job == j], minlength=n_types
-                    ),
-                    "value": float(tasks.value[t] * job_units[j] / market.task_units[t]),
-                    "size": float(tasks.size[t] * job_units[j] / market.task_units[t]),
                     "provider": p,
                     "kind": int(job_kind[j]),
                     "cheated": bool(job_cheated[j]),
                     "challenger": who,
-                    "amount": int(job_pay[j]),
                     "bond": bond_amount,
                     "verdict": int(outcome.verdict[q]),
                     "rounds": int(outcome.rounds[q]),
@@ -480,28 +507,23 @@ def simulate(
             present_now[p] = False
             pool = np.flatnonzero(present_now)
             referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
-            books.release_bond(d["bond"])
-            books.release_escrow(d["amount"])
             verdict = d["verdict"]
+            f = books.resolve(
+                VERDICTS[verdict], p, d["challenger"], d["amount"], d["bond"], referee, dp,
+                removed=bool(prov.removed[p] >= 0), fee=fee,
+            )
+            if referee >= 0:
+                prov.rewards[referee] += f["to_referee"]
+            prov.rewards[p] += f["to_provider"]
+            prov.income[p] += f["paid"]
+            prov.slashed[p] += f["slashed"]
+            flows["slashed"] += f["slashed"]
+            flows["challenger_rewards"] += f["to_challenger"]
+            flows["referee_rewards"] += f["to_referee"]
+            flows["bond_to_providers"] += f["to_provider"]
             if verdict == _GUILTY:
-                stake = int(books.stake[p])
-                slashed = share(stake, dp.slash_fraction)
-                to_ch = share(slashed, dp.challenger_reward_fraction)
-                to_ref = share(slashed, dp.referee_reward_fraction) if referee >= 0 else 0
-                books.stake[p] = 0
-                books.challenger[d["challenger"]] += to_ch + d["bond"]
-                if referee >= 0:
-                    books.provider[referee] += to_ref
-                    prov.rewards[referee] += to_ref
-                books.remainder(slashed - to_ch - to_ref, remainder_to)
-                books.provider[p] += stake - slashed
-                books.refund(np.array([d["amount"]]))
-                prov.slashed[p] += slashed
                 prov.lost[p] += 1
-                flows["slashed"] += slashed
-                flows["challenger_rewards"] += to_ch
-                flows["referee_rewards"] += to_ref
-                flows["reversed"] += d["amount"]
+                flows["reversed"] += f["returned"]
                 counts["convictions"] += 1
                 counts["false_convictions"] += int(d["kind"] != CHEATER)
                 if prov.removed[p] < 0:
@@ -510,56 +532,19 @@ def simulate(
                 # its other unsettled jobs of this round go back to their users and the auction
                 others = np.flatnonzero((job_prov == p) & (status == "escrowed"))
                 for j in others:
-                    t = int(job_task[j])
-                    assert market is not None
                     status[j] = "refunded"
                     books.refund(job_pay[j : j + 1])
                     flows["refunded"] += int(job_pay[j])
-                    back.append(
-                        {
-                            "job": j,
-                            "round": r,
-                            "task_id": int(tasks.task_id[t]),
-                            "arrived": int(tasks.arrived[t]),
-                            "priority": int(tasks.priority[t]),
-                            "demand": np.bincount(
-                                t_type[trade_job == j], weights=t_units[trade_job == j], minlength=n_types
-                            ),
-                            "value": float(tasks.value[t] * job_units[j] / market.task_units[t]),
-                            "size": float(tasks.size[t] * job_units[j] / market.task_units[t]),
-                            "provider": p,
-                            "amount": int(job_pay[j]),
-                            "reason": "refunded",
-                            "bump_priority": False,
-                        }
-                    )
-            elif verdict == _WRONG:
-                to_p = share(d["bond"], dp.bond_to_provider_fraction)
-                to_ref = share(d["bond"], dp.referee_reward_fraction) if referee >= 0 else 0
-                books.provider[p] += to_p
-                prov.rewards[p] += to_p
-                if referee >= 0:
-                    books.provider[referee] += to_ref
-                    prov.rewards[referee] += to_ref
-                books.remainder(d["bond"] - to_p - to_ref, remainder_to)
-                prov.won[p] += 1
-                counts["upheld"] += 1
-                flows["bond_to_providers"] += to_p
-                flows["referee_rewards"] += to_ref
-                if prov.removed[p] >= 0:
-                    # upheld here, but convicted on another job meanwhile: gone for good
-                    books.refund(np.array([d["amount"]]))
-                    flows["refunded"] += d["amount"]
-                    back.append({**d, "reason": "refunded", "bump_priority": False})
-                else:
-                    net = books.settle(np.array([p]), np.array([d["amount"]], dtype=np.int64), fee)
-                    prov.income[p] += int(net[0])
+                    back.append({**jobs_now.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False})
             else:
-                books.challenger[d["challenger"]] += d["bond"]
-                books.refund(np.array([d["amount"]]))
-                flows["refunded"] += d["amount"]
-                counts["ambiguous"] += 1
-                back.append({**d, "reason": "refunded", "bump_priority": False})
+                if verdict == _WRONG:
+                    prov.won[p] += 1
+                    counts["upheld"] += 1
+                else:
+                    counts["ambiguous"] += 1
+                if f["returned"]:
+                    flows["refunded"] += f["returned"]
+                    back.append({**d, "reason": "refunded", "bump_priority": False})
         # the challenge window closes: the round's unchallenged jobs are paid
         settle = np.flatnonzero(status == "escrowed")
         net = books.settle(job_prov[settle], job_pay[settle], fee)
@@ -570,18 +555,19 @@ def simulate(
         # ------------------------------------------------------------ re-auction
         t0 = clock()
         parts: list[_Queue] = []
+        reasons: list[np.ndarray] = []
         returned = 0
         if market is not None and result is not None:
             kept = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
             effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
             left = unserved_tasks(market, effective)
-            if not c.requeue_unserved and left.size:
-                had_failure = np.zeros(market.n_tasks, dtype=bool)
-                had_failure[job_task[job_failed]] = True
-                left = left[had_failure[left]]
-            if left.size:
+            had_failure = np.zeros(market.n_tasks, dtype=bool)
+            had_failure[job_task[job_failed]] = True
+            sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
+            if sel.size:
+                # rebid's rows are the unserved tasks in the order unserved_tasks lists them
                 nxt = rebid(market, effective)
-                sel = np.flatnonzero(np.isin(unserved_tasks(market, effective), left))
+                left = left[sel]
                 parts.append(
                     _Queue(
                         demand=nxt.demand[sel],
@@ -592,6 +578,7 @@ def simulate(
                         arrived=tasks.arrived[left],
                     )
                 )
+                reasons.append(np.where(had_failure[left], "failed", "unserved").astype(object))
                 returned += sel.size
             served_share = effective.served_share
             got = np.zeros(market.n_tasks, dtype=bool)
@@ -607,6 +594,7 @@ def simulate(
                     arrived=tasks.arrived,
                 )
             )
+            reasons.append(np.full(tasks.n, "unserved", dtype=object))
             returned += tasks.n
             got = np.zeros(tasks.n, dtype=bool)
             served_share = np.zeros(tasks.n)
@@ -626,6 +614,7 @@ def simulate(
                     arrived=np.array([b["arrived"] for b in back], dtype=np.int64),
                 )
             )
+            reasons.append(np.array([b["reason"] for b in back], dtype=object))
             returned += len(back)
         nq = _Queue.concat(parts, n_types)
         keep = (r + 1 - nq.arrived) < c.max_wait
@@ -640,6 +629,7 @@ def simulate(
                         "units": nq.demand.sum(axis=1),
                         "priority": nq.priority,
                         "arrived": nq.arrived,
+                        "reason": np.concatenate(reasons),
                         "kept": keep,
                     }
                 )
@@ -736,6 +726,19 @@ def simulate(
         for t, name in enumerate(model_types):
             row[f"price[{name}]"] = float(prices[t])
         rows.append(row)
+        if record_jobs and tasks.n:
+            task_log.append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "task_id": tasks.task_id,
+                        "value": tasks.value,
+                        "units": tasks.demand.sum(axis=1),
+                        "priority": tasks.priority,
+                        "arrived": tasks.arrived,
+                    }
+                )
+            )
         if record_jobs and n_jobs:
             assert market is not None
             job_log.append(
@@ -773,6 +776,7 @@ def simulate(
         timings=timings,
         jobs=pd.concat(job_log, ignore_index=True) if job_log else None,
         requeued=pd.concat(requeue_log, ignore_index=True) if requeue_log else None,
+        tasks=pd.concat(task_log, ignore_index=True) if task_log else None,
         games_played=court.games_played,
     )
 

@@ -61,8 +61,9 @@ class SimulationResult:
         Final balance of every account, exact integer smallest units.
     timings : dict of str to float
         Wall seconds per stage (see :data:`oasis_lab.sim.engine.STAGES`).
-    jobs, requeued : pandas.DataFrame or None
-        With ``record_jobs=True``: one row per job and per re-auctioned task.
+    jobs, requeued, tasks : pandas.DataFrame or None
+        With ``record_jobs=True``: one row per job, per re-auctioned task (with the reason:
+        ``unserved``, ``failed``, ``reversed``, ``refunded``) and per task in each round's market.
     games_played : int
         Dispute games actually played (the vectorised court plays each distinct one once).
     """
@@ -75,6 +76,7 @@ class SimulationResult:
     timings: dict[str, float]
     jobs: pd.DataFrame | None = None
     requeued: pd.DataFrame | None = None
+    tasks: pd.DataFrame | None = None
     games_played: int = 0
 
     def to_frame(self) -> pd.DataFrame:
@@ -132,7 +134,7 @@ class SimulationResult:
             "timings": json.dumps(self.timings),
             "games_played": str(self.games_played),
         }
-        for name in ("providers", "ledger", "jobs", "requeued"):
+        for name in ("providers", "ledger", "jobs", "requeued", "tasks"):
             frame = getattr(self, name)
             if frame is not None:
                 meta[name] = base64.b64encode(_frame_bytes(frame)).decode()
@@ -170,7 +172,7 @@ class SimulationResult:
             raise ValueError(f"{path.name} is not a simulation result (format {meta.get('format')!r})")
         frames = {
             name: _frame_from(base64.b64decode(meta[name])) if name in meta else None
-            for name in ("providers", "ledger", "jobs", "requeued")
+            for name in ("providers", "ledger", "jobs", "requeued", "tasks")
         }
         config = SimConfig.from_dict(json.loads(meta["config"]), source=path.name)
         return cls(
@@ -182,5 +184,6 @@ class SimulationResult:
             timings=json.loads(meta["timings"]),
             jobs=frames["jobs"],
             requeued=frames["requeued"],
+            tasks=frames["tasks"],
             games_played=int(meta["games_played"]),
         )
