@@ -189,6 +189,7 @@ class _RoundJobs:
         mine = self.trade_job == j
         return {
             "round": self.round_no,
+            "row": t,
             "job": j,
             "task_id": int(self.tasks.task_id[t]),
             "arrived": int(self.tasks.arrived[t]),
@@ -337,6 +338,7 @@ def simulate(
     job_log: list[pd.DataFrame] = []
     requeue_log: list[pd.DataFrame] = []
     task_log: list[pd.DataFrame] = []
+    dispute_log: list[dict[str, Any]] = []
     timings["arrivals"] += clock() - t0
 
     for r in range(c.rounds):
@@ -512,6 +514,16 @@ def simulate(
                 VERDICTS[verdict], p, d["challenger"], d["amount"], d["bond"], referee, dp,
                 removed=bool(prov.removed[p] >= 0), fee=fee,
             )
+            if record_jobs:
+                dispute_log.append(
+                    {
+                        "opened": d["round"], "resolved": r, "task_id": d["task_id"],
+                        "provider": p, "kind": PROVIDER_KINDS[d["kind"]], "cheated": d["cheated"],
+                        "challenger": d["challenger"], "verdict": VERDICTS[verdict],
+                        "amount": d["amount"], "returned": f["returned"], "paid": f["paid"],
+                        "slashed": f["slashed"], "referee": referee, "game_rounds": d["rounds"],
+                    }
+                )
             if referee >= 0:
                 prov.rewards[referee] += f["to_referee"]
             prov.rewards[p] += f["to_provider"]
@@ -528,6 +540,8 @@ def simulate(
                 counts["false_convictions"] += int(d["kind"] != CHEATER)
                 if prov.removed[p] < 0:
                     prov.removed[p] = r
+                if d["round"] == r:
+                    status[d["job"]] = "reversed"
                 back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
                 # its other unsettled jobs of this round go back to their users and the auction
                 others = np.flatnonzero((job_prov == p) & (status == "escrowed"))
@@ -556,6 +570,8 @@ def simulate(
         t0 = clock()
         parts: list[_Queue] = []
         reasons: list[np.ndarray] = []
+        sources: list[np.ndarray] = []
+        source_rows: list[np.ndarray] = []
         returned = 0
         if market is not None and result is not None:
             kept = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
@@ -579,6 +595,8 @@ def simulate(
                     )
                 )
                 reasons.append(np.where(had_failure[left], "failed", "unserved").astype(object))
+                sources.append(np.full(sel.size, r, dtype=np.int64))
+                source_rows.append(left)
                 returned += sel.size
             served_share = effective.served_share
             got = np.zeros(market.n_tasks, dtype=bool)
@@ -595,6 +613,8 @@ def simulate(
                 )
             )
             reasons.append(np.full(tasks.n, "unserved", dtype=object))
+            sources.append(np.full(tasks.n, r, dtype=np.int64))
+            source_rows.append(np.arange(tasks.n))
             returned += tasks.n
             got = np.zeros(tasks.n, dtype=bool)
             served_share = np.zeros(tasks.n)
@@ -615,6 +635,8 @@ def simulate(
                 )
             )
             reasons.append(np.array([b["reason"] for b in back], dtype=object))
+            sources.append(np.array([b["round"] for b in back], dtype=np.int64))
+            source_rows.append(np.array([b["row"] for b in back], dtype=np.int64))
             returned += len(back)
         nq = _Queue.concat(parts, n_types)
         keep = (r + 1 - nq.arrived) < c.max_wait
@@ -630,6 +652,8 @@ def simulate(
                         "priority": nq.priority,
                         "arrived": nq.arrived,
                         "reason": np.concatenate(reasons),
+                        "source_round": np.concatenate(sources),
+                        "source_row": np.concatenate(source_rows),
                         "kept": keep,
                     }
                 )
@@ -731,6 +755,7 @@ def simulate(
                 pd.DataFrame(
                     {
                         "round": r,
+                        "row": np.arange(tasks.n),
                         "task_id": tasks.task_id,
                         "value": tasks.value,
                         "units": tasks.demand.sum(axis=1),
@@ -777,6 +802,7 @@ def simulate(
         jobs=pd.concat(job_log, ignore_index=True) if job_log else None,
         requeued=pd.concat(requeue_log, ignore_index=True) if requeue_log else None,
         tasks=pd.concat(task_log, ignore_index=True) if task_log else None,
+        disputes=pd.DataFrame(dispute_log) if record_jobs else None,
         games_played=court.games_played,
     )
 

@@ -64,6 +64,9 @@ class SimulationResult:
     jobs, requeued, tasks : pandas.DataFrame or None
         With ``record_jobs=True``: one row per job, per re-auctioned task (with the reason:
         ``unserved``, ``failed``, ``reversed``, ``refunded``) and per task in each round's market.
+    disputes : pandas.DataFrame or None
+        With ``record_jobs=True``: one row per resolved dispute (verdict, payment returned to
+        the user or paid to the provider, stake slashed, referee).
     games_played : int
         Dispute games actually played (the vectorised court plays each distinct one once).
     """
@@ -77,6 +80,7 @@ class SimulationResult:
     jobs: pd.DataFrame | None = None
     requeued: pd.DataFrame | None = None
     tasks: pd.DataFrame | None = None
+    disputes: pd.DataFrame | None = None
     games_played: int = 0
 
     def to_frame(self) -> pd.DataFrame:
@@ -134,7 +138,7 @@ class SimulationResult:
             "timings": json.dumps(self.timings),
             "games_played": str(self.games_played),
         }
-        for name in ("providers", "ledger", "jobs", "requeued", "tasks"):
+        for name in ("providers", "ledger", "jobs", "requeued", "tasks", "disputes"):
             frame = getattr(self, name)
             if frame is not None:
                 meta[name] = base64.b64encode(_frame_bytes(frame)).decode()
@@ -172,7 +176,7 @@ class SimulationResult:
             raise ValueError(f"{path.name} is not a simulation result (format {meta.get('format')!r})")
         frames = {
             name: _frame_from(base64.b64decode(meta[name])) if name in meta else None
-            for name in ("providers", "ledger", "jobs", "requeued", "tasks")
+            for name in ("providers", "ledger", "jobs", "requeued", "tasks", "disputes")
         }
         config = SimConfig.from_dict(json.loads(meta["config"]), source=path.name)
         return cls(
@@ -185,5 +189,6 @@ class SimulationResult:
             jobs=frames["jobs"],
             requeued=frames["requeued"],
             tasks=frames["tasks"],
+            disputes=frames["disputes"],
             games_played=int(meta["games_played"]),
         )
