@@ -234,6 +234,21 @@ class SimConfig(ParamsMixin):
                     f"{self.token_unit} must be < 2**53 smallest units"
                 )
 
+    def label(self) -> str:
+        """Short name of the fields that differ from the defaults (nested params by their own
+        labels), for tables and plots."""
+        default = SimConfig()
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name):
+                continue
+            if isinstance(value, (AuctionParams, DisputeParams)):
+                parts.append(f"{f.name}({value.label()})")
+            else:
+                parts.append(f"{f.name}={value}")
+        return ", ".join(parts) or "defaults"
+
     @property
     def challenge_probability(self) -> float:
         """``1 - (1 - p_user)(1 - p_platform)``: a result is challenged by someone."""
