@@ -29,7 +29,7 @@ def test_vectorised_court_equals_played_games(adversary: str, params: DisputePar
     n = 24
     kind = np.array([CHEATER] * (n - 1) + [OTHER_DEVICE] * (n - 1), dtype=np.int64)
     node = np.concatenate([np.arange(n - 1), np.arange(n - 1)])
-    kw = dict(computation=f"synthetic:{n}", params=params, adversary=adversary, other_device_ulps=1, seed=5)
+    kw = {"computation": f"synthetic:{n}", "params": params, "adversary": adversary, "other_device_ulps": 1, "seed": 5}
     fast = Court(**kw, mode="vectorised").decide(kind, node, round_no=3)
     played = Court(**kw, mode="played").decide(kind, node, round_no=3)
     for name in ("verdict", "disputed_node", "rounds", "hashes", "referee_flops_share"):

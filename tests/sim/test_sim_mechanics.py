@@ -48,11 +48,11 @@ def test_one_round_without_cheaters_is_run_greedy() -> None:
 
 
 def _cheaters(delay: int, **kw) -> SimConfig:
-    base = dict(
-        rounds=8, tasks_per_round=200, n_providers=30, cheater_share=0.3, p_user=0.4,
-        p_platform=0.1, dispute_delay=delay, computation="synthetic:32",
-        disputes=DisputeParams(provider_stake=800, challenger_bond=40, slash_fraction=0.75),
-    )
+    base = {
+        "rounds": 8, "tasks_per_round": 200, "n_providers": 30, "cheater_share": 0.3, "p_user": 0.4,
+        "p_platform": 0.1, "dispute_delay": delay, "computation": "synthetic:32",
+        "disputes": DisputeParams(provider_stake=800, challenger_bond=40, slash_fraction=0.75),
+    }
     base.update(kw)
     return SimConfig(**base)
 
@@ -149,10 +149,10 @@ def test_failures_are_not_paid() -> None:
 
 
 def test_other_device_under_exact_and_tolerance() -> None:
-    base = dict(
-        rounds=5, tasks_per_round=200, n_providers=30, other_device_share=0.3, p_user=0.5,
-        computation="synthetic:32",
-    )
+    base = {
+        "rounds": 5, "tasks_per_round": 200, "n_providers": 30, "other_device_share": 0.3, "p_user": 0.5,
+        "computation": "synthetic:32",
+    }
     exact = simulate(SimConfig(**base, disputes=DisputeParams(comparison="exact")), 2)
     tol = simulate(SimConfig(**base, disputes=DisputeParams(comparison="tolerance", max_ulp=4)), 2)
     assert exact.rounds["false_convictions"].sum() > 0
