@@ -55,11 +55,14 @@ from oasis_lab.sim.books import Books
 from oasis_lab.sim.config import SimConfig
 from oasis_lab.sim.court import CHEATER, HONEST, OTHER_DEVICE, PROVIDER_KINDS, Court
 
-__all__ = ["STAGES", "simulate"]
+__all__ = ["JOB_STATUSES", "STAGES", "simulate"]
 
 #: The stages whose wall time :func:`simulate` measures (``SimulationResult.timings``).
 STAGES: tuple[str, ...] = ("arrivals", "auction", "execution", "disputes", "ledger", "reauction")
 
+#: What became of a job by the end of its round (``SimulationResult.jobs["status"]``).
+JOB_STATUSES: tuple[str, ...] = ("failed", "escrowed", "challenged", "settled", "reversed", "refunded")
+_FAILED, _ESCROWED, _CHALLENGED, _SETTLED, _REVERSED, _REFUNDED = range(len(JOB_STATUSES))
 _GUILTY, _WRONG, _AMBIGUOUS = (VERDICTS.index(v) for v in ("provider_guilty", "challenger_wrong", "ambiguous"))
 
 
@@ -468,7 +471,7 @@ def simulate(
         # ------------------------------------------------------------ ledger
         t0 = clock()
         books.escrow(job_pay[delivered])
-        status = np.where(job_failed, "failed", "escrowed").astype(object)
+        status = np.where(job_failed, _FAILED, _ESCROWED).astype(np.int8)
 
         jobs_now = _RoundJobs(
             r, tasks, job_task, job_units,
@@ -480,7 +483,7 @@ def simulate(
             books.open_challenge(who, int(job_pay[j]), bond_amount)
             p = int(job_prov[j])
             prov.open_challenges[p] += 1
-            status[j] = "challenged"
+            status[j] = _CHALLENGED
             pending.rows.append(
                 {
                     **jobs_now.record(int(j)),
@@ -541,12 +544,12 @@ def simulate(
                 if prov.removed[p] < 0:
                     prov.removed[p] = r
                 if d["round"] == r:
-                    status[d["job"]] = "reversed"
+                    status[d["job"]] = _REVERSED
                 back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
                 # its other unsettled jobs of this round go back to their users and the auction
-                others = np.flatnonzero((job_prov == p) & (status == "escrowed"))
+                others = np.flatnonzero((job_prov == p) & (status == _ESCROWED))
                 for j in others:
-                    status[j] = "refunded"
+                    status[j] = _REFUNDED
                     books.refund(job_pay[j : j + 1])
                     flows["refunded"] += int(job_pay[j])
                     back.append({**jobs_now.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False})
@@ -560,10 +563,10 @@ def simulate(
                     flows["refunded"] += f["returned"]
                     back.append({**d, "reason": "refunded", "bump_priority": False})
         # the challenge window closes: the round's unchallenged jobs are paid
-        settle = np.flatnonzero(status == "escrowed")
+        settle = np.flatnonzero(status == _ESCROWED)
         net = books.settle(job_prov[settle], job_pay[settle], fee)
         np.add.at(prov.income, job_prov[settle], net)
-        status[settle] = "settled"
+        status[settle] = _SETTLED
         timings["ledger"] += clock() - t0
 
         # ------------------------------------------------------------ re-auction
@@ -783,7 +786,7 @@ def simulate(
                         "challenged": challenged,
                         "disputed": disputed,
                         "node": job_node,
-                        "status": status.astype(str),
+                        "status": np.asarray(JOB_STATUSES, dtype=object)[status],
                     }
                 )
             )
