@@ -236,23 +236,61 @@ def _population(config: SimConfig, n: int, seed: int, *purpose: Any) -> tuple[Ma
     return market, kind.astype(np.int8)
 
 
-def _arrivals(config: SimConfig, seed: int, round_no: int) -> Market | None:
-    rng = stream(seed, "arrivals", round_no)
-    n = config.tasks_per_round if config.arrivals == "fixed" else int(rng.poisson(config.tasks_per_round))
-    if n == 0:
-        return None
-    # Task values do not depend on the providers under capacity="units" (the price level is a
-    # constant), so one provider is drawn; the "time" reading prices tasks per type against
-    # the providers' median speeds, so it draws a population-sized market.
-    n_prov = 1 if config.auction.capacity == "units" else config.n_providers
-    return generate_market(
-        n,
-        n_prov,
-        n_types=config.n_types,
-        scenario=config.scenario,
-        seed=child_seed(seed, "arrivals", round_no, "market"),
-        capacity_unit=config.auction.capacity,
-    )
+#: Rounds whose arrivals are drawn in one call of ``generate_market`` (its fixed cost per
+#: call is most of the time of drawing 10,000 tasks).
+ARRIVAL_BLOCK = 16
+
+
+class _Arrivals:
+    """The tasks arriving each round, drawn a block of :data:`ARRIVAL_BLOCK` rounds at a time.
+
+    Round ``r``'s count is ``tasks_per_round`` or a Poisson draw from ``("arrivals", r)``; the
+    tasks of block ``b`` come from one market drawn with ``("arrivals", "block", b)`` and are
+    split over its rounds in order. Task values do not depend on the providers under
+    ``capacity="units"`` (the price level is a constant), so one provider is drawn; the "time"
+    reading prices tasks per type against the providers' median speeds, so it draws a
+    population-sized market.
+    """
+
+    def __init__(self, config: SimConfig, seed: int) -> None:
+        self.config = config
+        self.seed = seed
+        self.block = -1
+        self.market: Market | None = None
+        self.starts = np.zeros(1, dtype=np.int64)
+
+    def count(self, round_no: int) -> int:
+        c = self.config
+        if c.arrivals == "fixed":
+            return c.tasks_per_round
+        return int(stream(self.seed, "arrivals", round_no).poisson(c.tasks_per_round))
+
+    def __call__(self, round_no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(demand, value, size)`` of round ``round_no``'s new tasks, or None when none."""
+        c = self.config
+        block = round_no // ARRIVAL_BLOCK
+        if block != self.block:
+            first = block * ARRIVAL_BLOCK
+            last = min(first + ARRIVAL_BLOCK, c.rounds)
+            counts = np.array([self.count(r) for r in range(first, last)], dtype=np.int64)
+            self.starts = np.concatenate([[0], np.cumsum(counts)])
+            self.block = block
+            total = int(self.starts[-1])
+            self.market = None if total == 0 else generate_market(
+                total,
+                1 if c.auction.capacity == "units" else c.n_providers,
+                n_types=c.n_types,
+                scenario=c.scenario,
+                seed=child_seed(self.seed, "arrivals", "block", block),
+                capacity_unit=c.auction.capacity,
+            )
+        k = round_no - block * ARRIVAL_BLOCK
+        lo, hi = int(self.starts[k]), int(self.starts[k + 1])
+        if hi == lo or self.market is None:
+            return None
+        m = self.market
+        size = m.size[lo:hi] if m.size is not None else np.zeros(hi - lo)
+        return m.demand[lo:hi], m.value[lo:hi], size
 
 
 def _jobs(result: AuctionResult, n_providers: int) -> tuple[np.ndarray, ...]:
@@ -333,6 +371,7 @@ def simulate(
     court = Court(c.computation, dp, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
     n_nodes = court.n_nodes
     queue = _Queue.empty(n_types)
+    arrivals = _Arrivals(c, seed)
     pending = _Pending()
     window = max(c.exit_window, 1)
     profit_hist = np.zeros((window + 1, c.n_providers))
@@ -348,16 +387,16 @@ def simulate(
         row: dict[str, Any] = {"round": r}
         # ------------------------------------------------------------ arrivals
         t0 = clock()
-        arrived = _arrivals(c, seed, r)
-        n_new = 0 if arrived is None else arrived.n_tasks
+        arrived = arrivals(r)
+        n_new = 0 if arrived is None else arrived[1].size
         requeued_in = queue.n
         if arrived is not None:
             ids = np.arange(next_task_id, next_task_id + n_new, dtype=np.int64)
             next_task_id += n_new
             new = _Queue(
-                demand=arrived.demand,
-                value=arrived.value,
-                size=arrived.size if arrived.size is not None else np.zeros(n_new),
+                demand=arrived[0],
+                value=arrived[1],
+                size=arrived[2],
                 priority=np.zeros(n_new, dtype=np.int64),
                 task_id=ids,
                 arrived=np.full(n_new, r, dtype=np.int64),

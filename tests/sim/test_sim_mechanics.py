@@ -24,9 +24,9 @@ def test_one_round_without_cheaters_is_run_greedy() -> None:
     seed = 7
     res = simulate(config, seed, record_jobs=True)
     # the same market, built from the documented seeds: providers from "providers"/"initial",
-    # tasks from "arrivals"/round/"market"
+    # tasks from "arrivals"/"block"/0 (one round: the block is that round's tasks)
     pop = generate_market(400, 40, seed=child_seed(seed, "providers", "initial"))
-    tasks = generate_market(400, 1, seed=child_seed(seed, "arrivals", 0, "market"))
+    tasks = generate_market(400, 1, seed=child_seed(seed, "arrivals", "block", 0))
     market = pop.replace(demand=tasks.demand, value=tasks.value, size=tasks.size)
     direct = run_greedy(market, config.auction)
     tr = direct.trades
@@ -186,3 +186,19 @@ def test_prices_per_type_and_optimum() -> None:
     assert [c for c in r.columns if c.startswith("price[")]
     assert (r["optimum_welfare"] >= r["welfare"] - 1e-6).all()
     assert isinstance(res.to_frame(), pd.DataFrame) and res.to_frame().index.name == "round"
+
+
+def test_arrivals_come_in_blocks_split_over_rounds() -> None:
+    from oasis_lab.sim.engine import ARRIVAL_BLOCK
+
+    rounds = ARRIVAL_BLOCK + 3
+    config = SimConfig(rounds=rounds, tasks_per_round=30, n_providers=5, p_user=0.0, p_platform=0.0)
+    res = simulate(config, 6, record_jobs=True)
+    new = res.tasks[res.tasks["arrived"] == res.tasks["round"]]
+    counts = new.groupby("round").size()
+    assert (counts == res.rounds.set_index("round")["arrived"]).all()
+    for block, n_rounds in ((0, ARRIVAL_BLOCK), (1, 3)):
+        total = int(counts.loc[block * ARRIVAL_BLOCK : block * ARRIVAL_BLOCK + n_rounds - 1].sum())
+        market = generate_market(total, 1, seed=child_seed(6, "arrivals", "block", block))
+        mine = new[(new["round"] // ARRIVAL_BLOCK) == block]
+        np.testing.assert_array_equal(mine["value"].to_numpy(), market.value)
