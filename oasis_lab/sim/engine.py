@@ -819,6 +819,7 @@ def simulate(
                         "provider": job_prov,
                         "kind": np.asarray(PROVIDER_KINDS, dtype=object)[job_kind],
                         "units": job_units,
+                        "true_cost": job_cost,
                         "payment": job_pay,
                         "failed": job_failed,
                         "cheated": job_cheated,
