@@ -63,6 +63,23 @@ _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
 
 
+def _check_computation(value: Any) -> None:
+    """``synthetic:N`` (N >= 2), a published profile or a shipped executed model."""
+    from oasis_lab.disputes.profiles import PROFILES
+    from oasis_lab.gpu.model import MODEL_NAMES
+
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"computation must be a non-empty string, got {value!r}")
+    if value.startswith("synthetic:"):
+        tail = value.split(":", 1)[1]
+        if not tail.isdigit() or int(tail) < 2:
+            raise ValueError(f"computation = {value!r}: expected synthetic:<number of nodes >= 2>")
+        return
+    known = (*PROFILES, *MODEL_NAMES)
+    if value not in known:
+        raise ValueError(f"computation = {value!r} is not synthetic:N or one of {list(known)}")
+
+
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
@@ -199,8 +216,7 @@ class SimConfig(ParamsMixin):
             raise TypeError(f"auction must be an AuctionParams, got {type(self.auction).__name__}")
         if not isinstance(self.disputes, DisputeParams):
             raise TypeError(f"disputes must be a DisputeParams, got {type(self.disputes).__name__}")
-        if not isinstance(self.computation, str) or not self.computation:
-            raise TypeError(f"computation must be a non-empty string, got {self.computation!r}")
+        _check_computation(self.computation)
         for name in (
             "failure_probability",
             "cheater_share",

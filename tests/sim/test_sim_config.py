@@ -45,6 +45,8 @@ def test_shipped_configs_load(name: str) -> None:
         ("token_unit: 0\n", ValueError, "token_unit"),
         ("n_types: 99\n", ValueError, "n_types"),
         ("- 1\n- 2\n", TypeError, "mapping"),
+        ("computation: synthetic:1\n", ValueError, "computation"),
+        ("computation: gpt-9\n", ValueError, "computation"),
     ],
 )
 def test_bad_yaml_names_the_key(tmp_path: Path, text: str, error: type, key: str) -> None:

@@ -202,3 +202,14 @@ def test_arrivals_come_in_blocks_split_over_rounds() -> None:
         market = generate_market(total, 1, seed=child_seed(6, "arrivals", "block", block))
         mine = new[(new["round"] // ARRIVAL_BLOCK) == block]
         np.testing.assert_array_equal(mine["value"].to_numpy(), market.value)
+
+
+def test_disputes_on_the_executed_tiny_transformer() -> None:
+    config = SimConfig(
+        rounds=3, tasks_per_round=60, n_providers=10, cheater_share=0.3, p_user=1.0,
+        computation="tiny-transformer", dispute_delay=0,
+    )
+    res = simulate(config, 2, record_jobs=True)
+    d = res.disputes
+    assert len(d) > 0 and (d["verdict"] == "provider_guilty").all()
+    assert res.games_played <= len(d)
