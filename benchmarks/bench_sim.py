@@ -4,7 +4,9 @@
    cheaters, user and platform challenges on. Prints rounds per second and the share of wall
    time per stage (arrivals, auction, execution, challenges and disputes, ledger, re-auction).
    Target: the 1,000 rounds in under 60 s.
-2. Side by side on the first ``--compare-rounds`` rounds of the same config: the dispute court
+2. Beside the auction stage: one ``run_greedy`` on a market of the run's mean size (best of
+   3, same run), so the share of the stage that is PRICES itself (and the machine's load) shows.
+3. Side by side on the first ``--compare-rounds`` rounds of the same config: the dispute court
    looking verdicts up (``dispute_mode="vectorised"``) against playing every dispute
    (``"played"``), same verdicts (tested in ``tests/sim``), as a ratio.
 
@@ -25,7 +27,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oasis_lab.sim import load_config, simulate  # noqa: E402
+from oasis_lab.auction.greedy import run_greedy
+from oasis_lab.market import generate_market
+from oasis_lab.sim import load_config, simulate
+from oasis_lab.timing import best_of
 
 TARGET_S = 60.0
 STAGE_NAMES = {
@@ -80,6 +85,16 @@ def main() -> int:
         f"{int(s['disputes'])} disputes, {int(s['convictions'])} convictions "
         f"({int(s['false_convictions'])} false), {int(s['cheaters_removed'])} of "
         f"{int(s['cheaters'])} cheaters removed, {result.games_played} distinct games played"
+    )
+
+    mean_tasks = int(result.rounds["tasks"].mean())
+    market = generate_market(mean_tasks, config.n_providers, scenario=config.scenario, seed=args.seed)
+    alone, _ = best_of(lambda: run_greedy(market, config.auction), 3, warmup=True)
+    per_round = stages["auction"] / config.rounds
+    print(
+        f"auction stage {1e3 * per_round:.1f} ms/round (markets of {mean_tasks:,} tasks on average: new "
+        f"arrivals plus waiting tasks) vs run_greedy alone on such a market {1e3 * alone:.1f} ms "
+        f"(best of 3): ratio {per_round / alone:.2f}"
     )
 
     short = config.replace(rounds=min(args.compare_rounds, config.rounds))
