@@ -53,7 +53,15 @@ from oasis_lab.market import Market, generate_market
 from oasis_lab.seeding import check_seed, child_seed, stream
 from oasis_lab.sim.books import Books
 from oasis_lab.sim.config import SimConfig
-from oasis_lab.sim.court import CHEATER, HONEST, OTHER_DEVICE, PROVIDER_KINDS, Court
+from oasis_lab.sim.court import (
+    CHEATER,
+    HONEST,
+    OTHER_DEVICE,
+    PROVIDER_KINDS,
+    Court,
+    DisputeResults,
+)
+from oasis_lab.sim.result import SimulationResult
 
 __all__ = ["JOB_STATUSES", "STAGES", "simulate"]
 
@@ -303,13 +311,633 @@ def _jobs(result: AuctionResult, n_providers: int) -> tuple[np.ndarray, ...]:
     return uniq // n_providers, uniq % n_providers, inverse
 
 
+@dataclass
+class _Jobs:
+    """The jobs of one round (one provider's part of one task each) and what became of them."""
+
+    task: np.ndarray  # row of the round's market
+    local: np.ndarray  # provider index in the round's market
+    provider: np.ndarray  # provider index in the population
+    trade_job: np.ndarray  # job of each trade
+    t_type: np.ndarray
+    t_units: np.ndarray
+    spend: np.ndarray  # per trade, tokens
+    units: np.ndarray
+    cost: np.ndarray  # true cost at the provider's prices, tokens
+    pay: np.ndarray  # integer smallest units
+    kind: np.ndarray
+    failed: np.ndarray
+    cheated: np.ndarray
+    node: np.ndarray
+    status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+    @property
+    def n(self) -> int:
+        return int(self.task.size)
+
+    @property
+    def delivered(self) -> np.ndarray:
+        return ~self.failed
+
+    @classmethod
+    def none(cls) -> _Jobs:
+        z = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0, dtype=np.float64)
+        b = np.zeros(0, dtype=bool)
+        return cls(z, z, z, z, z, f, f, f, f, z, z.astype(np.int8), b, b, z, z.astype(np.int8))
+
+
+@dataclass
+class _Challenges:
+    """The round's challenges: who challenged which job, and the disputes they opened."""
+
+    by_user: np.ndarray
+    challenged: np.ndarray
+    disputed: np.ndarray
+    index: np.ndarray  # jobs disputed
+    outcome: DisputeResults
+    challenger_cost: np.ndarray
+
+
+@dataclass
+class _Resolved:
+    """What the disputes resolved this round moved (smallest units) and sent back to auction."""
+
+    back: list[dict[str, Any]] = field(default_factory=list)
+    disputes: int = 0
+    convictions: int = 0
+    false_convictions: int = 0
+    upheld: int = 0
+    ambiguous: int = 0
+    slashed: int = 0
+    challenger_rewards: int = 0
+    referee_rewards: int = 0
+    bond_to_providers: int = 0
+    reversed: int = 0
+    refunded: int = 0
+
+
+class _Run:
+    """The state of one simulation and its stages (see the module notes)."""
+
+    def __init__(self, config: SimConfig, seed: int, record: bool) -> None:
+        c = config
+        self.c = c
+        self.seed = seed
+        self.record = record
+        self.unit = c.token_unit
+        self.stake_amount = c.disputes.provider_stake * c.token_unit
+        self.bond_amount = c.disputes.challenger_bond * c.token_unit
+        self.timings = dict.fromkeys(STAGES, 0.0)
+        first, kinds = _population(c, c.n_providers, seed, "initial")
+        self.model_types = first.model_types
+        self.psi_names = first.psi_names
+        self.n_types = first.n_types
+        self.prov = _Providers.empty(self.n_types, first.psi.shape[1])
+        self.prov.add(first, kinds, 0)
+        self.books = Books()
+        self.books.add_providers(c.n_providers, self.stake_amount)
+        self.court = Court(c.computation, c.disputes, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
+        self.queue = _Queue.empty(self.n_types)
+        self.arrivals = _Arrivals(c, seed)
+        self.pending = _Pending()
+        self.window = max(c.exit_window, 1)
+        self.profit_hist = np.zeros((self.window + 1, c.n_providers))
+        self.next_task_id = 0
+        self._burned = 0  # the burn account at the end of the previous round
+        self.rows: list[dict[str, Any]] = []
+        self.logs: dict[str, list[Any]] = {"jobs": [], "requeued": [], "tasks": [], "disputes": []}
+
+    # ------------------------------------------------------------------ one round
+    def round(self, r: int) -> None:
+        """Play round ``r``: each stage in turn, timed."""
+        clock = time.perf_counter
+        t0 = clock()
+        tasks, eligible, row = self.open_round(r)
+        t1 = clock()
+        market, result = self.auction(tasks, eligible)
+        t2 = clock()
+        optimum = np.nan
+        if market is not None and self.c.optimum_every and r % self.c.optimum_every == 0:
+            opt = solve_optimum(market, self.c.auction, time_limit=self.c.optimum_time_limit, backend="highspy")
+            optimum = float(opt.welfare)
+        t3 = clock()
+        jobs = self.execute(market, result, eligible, r)
+        t4 = clock()
+        ch = self.challenge(jobs, r)
+        t5 = clock()
+        resolved, settle, net = self.ledger(tasks, market, jobs, ch, r)
+        t6 = clock()
+        served, served_share, returned, abandoned = self.reauction(tasks, market, result, jobs, resolved, r)
+        t7 = clock()
+        entered, exited = self.churn(r)
+        total = self.books.check(self.pending.escrow(), self.pending.bonds(), r)
+        row.update(
+            self.round_row(tasks, result, jobs, ch, resolved, settle, net, served, served_share,
+                           returned, abandoned, optimum, entered, exited, total, r)
+        )
+        self.rows.append(row)
+        if self.record:
+            self.log_round(tasks, market, jobs, ch, r)
+        t8 = clock()
+        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t4 - t3, t5 - t4, (t6 - t5) + (t8 - t7), t7 - t6)):
+            self.timings[stage] += dt
+
+    def open_round(self, r: int) -> tuple[_Queue, np.ndarray, dict[str, Any]]:
+        """New arrivals join the waiting tasks; the providers neither removed nor barred."""
+        arrived = self.arrivals(r)
+        n_new = 0 if arrived is None else arrived[1].size
+        requeued_in = self.queue.n
+        tasks = self.queue
+        if arrived is not None:
+            ids = np.arange(self.next_task_id, self.next_task_id + n_new, dtype=np.int64)
+            self.next_task_id += n_new
+            new = _Queue(
+                demand=arrived[0],
+                value=arrived[1],
+                size=arrived[2],
+                priority=np.zeros(n_new, dtype=np.int64),
+                task_id=ids,
+                arrived=np.full(n_new, r, dtype=np.int64),
+            )
+            tasks = _Queue.concat([self.queue, new], self.n_types)
+        prov = self.prov
+        present = prov.present
+        barred = present & (prov.open_challenges > 0)
+        prov.barred_rounds[barred] += 1
+        eligible = np.flatnonzero(present & ~barred)
+        row = {
+            "round": r,
+            "arrived": n_new,
+            "reauctioned_in": requeued_in,
+            "tasks": tasks.n,
+            "providers_present": int(present.sum()),
+            "providers_barred": int(barred.sum()),
+            "providers_eligible": int(eligible.size),
+        }
+        return tasks, eligible, row
+
+    def auction(self, tasks: _Queue, eligible: np.ndarray) -> tuple[Market | None, AuctionResult | None]:
+        """PRICES on the round's tasks and eligible providers."""
+        if not (tasks.n and eligible.size):
+            return None, None
+        prov = self.prov
+        market = Market(
+            demand=tasks.demand,
+            value=tasks.value,
+            speed=prov.speed[eligible],
+            capacity=prov.capacity[eligible],
+            cost=prov.cost[eligible],
+            psi=prov.psi[eligible],
+            model_types=self.model_types,
+            size=tasks.size,
+            psi_names=self.psi_names,
+            priority=tasks.priority,
+        )
+        return market, run_greedy(market, self.c.auction)
+
+    def execute(
+        self, market: Market | None, result: AuctionResult | None, eligible: np.ndarray, r: int
+    ) -> _Jobs:
+        """Jobs from the trades; failures and cheating drawn; integer payments."""
+        c, prov = self.c, self.prov
+        rng = stream(self.seed, "execution", r)
+        if market is not None and result is not None and len(result.trades):
+            job_task, job_local, trade_job = _jobs(result, market.n_providers)
+            tr = result.trades
+            t_units = tr["units"].to_numpy()
+            t_type = tr["type"].to_numpy()
+            t_prov = tr["provider"].to_numpy()
+            spend = tr["unit_price"].to_numpy() * t_units
+            n = job_task.size
+            unit_cost = unit_cost_matrix(market, c.auction)
+            jobs = _Jobs(
+                task=job_task,
+                local=job_local,
+                provider=eligible[job_local],
+                trade_job=trade_job,
+                t_type=t_type,
+                t_units=t_units,
+                spend=spend,
+                units=np.bincount(trade_job, weights=t_units, minlength=n),
+                cost=np.bincount(trade_job, weights=unit_cost[t_prov, t_type] * t_units, minlength=n),
+                # ledger boundary: float spend -> integer smallest units
+                pay=np.floor(np.bincount(trade_job, weights=spend, minlength=n) * self.unit).astype(np.int64),
+                kind=np.zeros(0, dtype=np.int8),
+                failed=np.zeros(0, dtype=bool),
+                cheated=np.zeros(0, dtype=bool),
+                node=np.zeros(0, dtype=np.int64),
+            )
+        else:
+            jobs = _Jobs.none()
+        fails = rng.random(eligible.size) < c.failure_probability
+        jobs.failed = fails[jobs.local] if jobs.n else np.zeros(0, dtype=bool)
+        jobs.kind = prov.kind[jobs.provider]
+        jobs.cheated = (jobs.kind == CHEATER) & (rng.random(jobs.n) < c.cheat_probability) & ~jobs.failed
+        # the node a cheater perturbs or an other-device provider rounds (WrongAfter needs a
+        # node before the last one)
+        jobs.node = rng.integers(0, max(self.court.n_nodes - 1, 1), size=jobs.n)
+        jobs.status = np.where(jobs.failed, _FAILED, _ESCROWED).astype(np.int8)
+        delivered = jobs.delivered
+        true_cost = np.where(jobs.cheated, (1.0 - c.cheat_saving) * jobs.cost, jobs.cost)
+        prov.compute_cost += np.bincount(jobs.provider[delivered], weights=true_cost[delivered], minlength=prov.n)
+        prov.jobs += np.bincount(jobs.provider[delivered], minlength=prov.n)
+        prov.cheated += np.bincount(jobs.provider[jobs.cheated], minlength=prov.n)
+        prov.failed += np.bincount(jobs.provider[jobs.failed], minlength=prov.n)
+        if jobs.n and int(jobs.pay.max()) >= 2**53:
+            raise ValueError(
+                f"round {r}: a job pays {int(jobs.pay.max())} smallest units >= 2**53; "
+                f"lower token_unit = {self.unit}"
+            )
+        return jobs
+
+    def challenge(self, jobs: _Jobs, r: int) -> _Challenges:
+        """Users and the platform challenge; the disputed jobs' games are decided."""
+        c = self.c
+        rng = stream(self.seed, "challenges", r)
+        by_user = rng.random(jobs.n) < c.p_user
+        by_platform = rng.random(jobs.n) < c.p_platform
+        challenged = jobs.delivered & (by_user | by_platform)
+        disputed = challenged & (jobs.cheated | (jobs.kind == OTHER_DEVICE))
+        index = np.flatnonzero(disputed)
+        outcome = self.court.decide(jobs.kind[index].astype(np.int64), jobs.node[index], r)
+        return _Challenges(by_user, challenged, disputed, index, outcome, c.challenge_cost * jobs.cost)
+
+    def ledger(
+        self, tasks: _Queue, market: Market | None, jobs: _Jobs, ch: _Challenges, r: int
+    ) -> tuple[_Resolved, np.ndarray, np.ndarray]:
+        """Escrow, open the new disputes, resolve the due ones, settle the rest."""
+        c, prov, books, dp = self.c, self.prov, self.books, self.c.disputes
+        books.escrow(jobs.pay[jobs.delivered])
+        record = _RoundJobs(
+            r, tasks, jobs.task, jobs.units,
+            market.task_units if market is not None else np.zeros(0),
+            jobs.trade_job, jobs.t_type, jobs.t_units, jobs.pay, self.n_types,
+        )
+        # Python loops over disputes: a round has tens of them among thousands of jobs (the
+        # benchmark: about 130 in 1,000 rounds), and each moves a handful of integer amounts.
+        for q, j in enumerate(ch.index):
+            who = "user" if ch.by_user[j] else "platform"
+            books.open_challenge(who, int(jobs.pay[j]), self.bond_amount)
+            p = int(jobs.provider[j])
+            prov.open_challenges[p] += 1
+            jobs.status[j] = _CHALLENGED
+            self.pending.rows.append(
+                {
+                    **record.record(int(j)),
+                    "due": r + c.dispute_delay,
+                    "provider": p,
+                    "kind": int(jobs.kind[j]),
+                    "cheated": bool(jobs.cheated[j]),
+                    "challenger": who,
+                    "bond": self.bond_amount,
+                    "verdict": int(ch.outcome.verdict[q]),
+                    "rounds": int(ch.outcome.rounds[q]),
+                }
+            )
+        # resolve the disputes due this round, in the order they were opened
+        due = [d for d in self.pending.rows if d["due"] <= r]
+        self.pending.rows = [d for d in self.pending.rows if d["due"] > r]
+        referees = stream(self.seed, "disputes", "referee", r)
+        out = _Resolved(disputes=len(due))
+        for d in due:
+            p = d["provider"]
+            prov.open_challenges[p] -= 1
+            pool_mask = prov.present
+            pool_mask[p] = False
+            pool = np.flatnonzero(pool_mask)
+            referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
+            verdict = d["verdict"]
+            f = books.resolve(
+                VERDICTS[verdict], p, d["challenger"], d["amount"], d["bond"], referee, dp,
+                removed=bool(prov.removed[p] >= 0), fee=c.auction.fee,
+            )
+            if self.record:
+                self.logs["disputes"].append(
+                    {
+                        "opened": d["round"], "resolved": r, "task_id": d["task_id"],
+                        "provider": p, "kind": PROVIDER_KINDS[d["kind"]], "cheated": d["cheated"],
+                        "challenger": d["challenger"], "verdict": VERDICTS[verdict],
+                        "amount": d["amount"], "returned": f["returned"], "paid": f["paid"],
+                        "slashed": f["slashed"], "referee": referee, "game_rounds": d["rounds"],
+                    }
+                )
+            if referee >= 0:
+                prov.rewards[referee] += f["to_referee"]
+            prov.rewards[p] += f["to_provider"]
+            prov.income[p] += f["paid"]
+            prov.slashed[p] += f["slashed"]
+            out.slashed += f["slashed"]
+            out.challenger_rewards += f["to_challenger"]
+            out.referee_rewards += f["to_referee"]
+            out.bond_to_providers += f["to_provider"]
+            if verdict == _GUILTY:
+                prov.lost[p] += 1
+                out.reversed += f["returned"]
+                out.convictions += 1
+                out.false_convictions += int(d["kind"] != CHEATER)
+                if prov.removed[p] < 0:
+                    prov.removed[p] = r
+                if d["round"] == r:
+                    jobs.status[d["job"]] = _REVERSED
+                out.back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
+                # its other unsettled jobs of this round go back to their users and the auction
+                for j in np.flatnonzero((jobs.provider == p) & (jobs.status == _ESCROWED)):
+                    jobs.status[j] = _REFUNDED
+                    books.refund(jobs.pay[j : j + 1])
+                    out.refunded += int(jobs.pay[j])
+                    out.back.append(
+                        {**record.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False}
+                    )
+            else:
+                if verdict == _WRONG:
+                    prov.won[p] += 1
+                    out.upheld += 1
+                else:
+                    out.ambiguous += 1
+                if f["returned"]:
+                    out.refunded += f["returned"]
+                    out.back.append({**d, "reason": "refunded", "bump_priority": False})
+        # the challenge window closes: the round's unchallenged jobs are paid
+        settle = np.flatnonzero(jobs.status == _ESCROWED)
+        net = books.settle(jobs.provider[settle], jobs.pay[settle], c.auction.fee)
+        np.add.at(prov.income, jobs.provider[settle], net)
+        jobs.status[settle] = _SETTLED
+        return out, settle, net
+
+    def reauction(
+        self,
+        tasks: _Queue,
+        market: Market | None,
+        result: AuctionResult | None,
+        jobs: _Jobs,
+        resolved: _Resolved,
+        r: int,
+    ) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """The next round's queue: failed and unserved tasks (rebid), reversed and refunded jobs."""
+        c, dp = self.c, self.c.disputes
+        bump, mode = c.auction.rebid_bump, c.auction.rebid_mode
+        parts: list[_Queue] = []
+        reasons: list[np.ndarray] = []
+        sources: list[np.ndarray] = []
+        source_rows: list[np.ndarray] = []
+        served = np.zeros(tasks.n, dtype=bool)
+        served_share = np.zeros(tasks.n)
+        if market is not None and result is not None:
+            kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
+            effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
+            left = unserved_tasks(market, effective)
+            had_failure = np.zeros(market.n_tasks, dtype=bool)
+            had_failure[jobs.task[jobs.failed]] = True
+            sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
+            if sel.size:
+                # rebid's rows are the unserved tasks in the order unserved_tasks lists them
+                nxt = rebid(market, effective)
+                left = left[sel]
+                parts.append(
+                    _Queue(
+                        demand=nxt.demand[sel],
+                        value=nxt.value[sel],
+                        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
+                        priority=nxt.priority[sel] if dp.reauction_priority else tasks.priority[left],
+                        task_id=tasks.task_id[left],
+                        arrived=tasks.arrived[left],
+                    )
+                )
+                reasons.append(np.where(had_failure[left], "failed", "unserved").astype(object))
+                sources.append(np.full(sel.size, r, dtype=np.int64))
+                source_rows.append(left)
+            served_share = effective.served_share
+            served[jobs.task[jobs.delivered]] = True
+        elif tasks.n and c.requeue_unserved:
+            parts.append(
+                _Queue(
+                    demand=tasks.demand,
+                    value=raised_value(tasks.value, bump, mode),
+                    size=tasks.size,
+                    priority=tasks.priority + (1 if dp.reauction_priority else 0),
+                    task_id=tasks.task_id,
+                    arrived=tasks.arrived,
+                )
+            )
+            reasons.append(np.full(tasks.n, "unserved", dtype=object))
+            sources.append(np.full(tasks.n, r, dtype=np.int64))
+            source_rows.append(np.arange(tasks.n))
+        back = resolved.back
+        if back:
+            parts.append(
+                _Queue(
+                    demand=np.array([b["demand"] for b in back]),
+                    value=raised_value(np.array([b["value"] for b in back]), bump, mode),
+                    size=np.array([b["size"] for b in back]),
+                    priority=np.array([b["priority"] + int(b["bump_priority"]) for b in back], dtype=np.int64),
+                    task_id=np.array([b["task_id"] for b in back], dtype=np.int64),
+                    arrived=np.array([b["arrived"] for b in back], dtype=np.int64),
+                )
+            )
+            reasons.append(np.array([b["reason"] for b in back], dtype=object))
+            sources.append(np.array([b["round"] for b in back], dtype=np.int64))
+            source_rows.append(np.array([b["row"] for b in back], dtype=np.int64))
+        nq = _Queue.concat(parts, self.n_types)
+        keep = (r + 1 - nq.arrived) < c.max_wait
+        if self.record and nq.n:
+            self.logs["requeued"].append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "task_id": nq.task_id,
+                        "value": nq.value,
+                        "units": nq.demand.sum(axis=1),
+                        "priority": nq.priority,
+                        "arrived": nq.arrived,
+                        "reason": np.concatenate(reasons),
+                        "source_round": np.concatenate(sources),
+                        "source_row": np.concatenate(source_rows),
+                        "kept": keep,
+                    }
+                )
+            )
+        self.queue = nq.take(np.flatnonzero(keep))
+        return served, served_share, nq.n, int((~keep).sum())
+
+    def churn(self, r: int) -> tuple[int, int]:
+        """Idle costs; exits of providers whose window's income misses their costs; entries."""
+        c, prov, books = self.c, self.prov, self.books
+        present = prov.present
+        prov.idle_cost[present] += c.idle_cost
+        exited = 0
+        window = self.window
+        if c.exit_window:
+            # cumulative profit after each of the last ``exit_window + 1`` rounds: the profit
+            # over the window is its difference with the value ``exit_window`` rounds ago
+            cum = (prov.income + prov.rewards) / self.unit - prov.compute_cost - prov.idle_cost
+            self.profit_hist = _grow(self.profit_hist, prov.n)
+            self.profit_hist[r % (window + 1)] = cum
+            if r + 1 >= window:
+                prev = self.profit_hist[(r - window) % (window + 1)] if r >= window else 0.0
+                old = (r + 1 - prov.entered) >= window
+                leave = np.flatnonzero(present & old & (cum - prev < 0) & (prov.open_challenges == 0))
+                if leave.size:
+                    books.withdraw_providers(leave)
+                    prov.exited[leave] = r
+                    exited = int(leave.size)
+        entered = 0
+        if c.entry_rate > 0:
+            k = int(stream(self.seed, "providers", "entry", r).poisson(c.entry_rate))
+            if k:
+                newcomers, kinds = _population(c, k, self.seed, "entry", r)
+                prov.add(newcomers, kinds, r + 1)
+                books.add_providers(k, self.stake_amount)
+                self.profit_hist = _grow(self.profit_hist, prov.n)
+                entered = k
+        return entered, exited
+
+    def round_row(
+        self,
+        tasks: _Queue,
+        result: AuctionResult | None,
+        jobs: _Jobs,
+        ch: _Challenges,
+        res: _Resolved,
+        settle: np.ndarray,
+        net: np.ndarray,
+        served: np.ndarray,
+        served_share: np.ndarray,
+        returned: int,
+        abandoned: int,
+        optimum: float,
+        entered: int,
+        exited: int,
+        total: int,
+        r: int,
+    ) -> dict[str, Any]:
+        """The round's row of the per-round table (money in tokens)."""
+        unit, books, prov, n_types = self.unit, self.books, self.prov, self.n_types
+        waited = r - tasks.arrived[served]
+        keep_tr = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
+        delivered_types = np.bincount(jobs.t_type[keep_tr], weights=jobs.t_units[keep_tr], minlength=n_types)
+        paid_types = np.bincount(jobs.t_type[keep_tr], weights=jobs.spend[keep_tr], minlength=n_types)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prices = np.where(delivered_types > 0, paid_types / delivered_types, np.nan)
+        outcome = ch.outcome
+        row: dict[str, Any] = {
+            "served": int(served.sum()),
+            "served_share": float(served_share.mean()) if served_share.size else 0.0,
+            "jobs": jobs.n,
+            "failed_jobs": int(jobs.failed.sum()),
+            "cheated_jobs": int(jobs.cheated.sum()),
+            "reauctioned": returned,
+            "abandoned": abandoned,
+            "queue": self.queue.n,
+            "wait_mean": float(waited.mean()) if waited.size else np.nan,
+            "wait_max": int(waited.max()) if waited.size else 0,
+            "welfare": float(result.welfare) if result is not None else 0.0,
+            "optimum_welfare": optimum,
+            "payments": int(jobs.pay[jobs.delivered].sum()) / unit,
+            "settled": int(jobs.pay[settle].sum()) / unit,
+            "cheated_settled": int(jobs.pay[settle][jobs.cheated[settle]].sum()) / unit,
+            "fees": int(np.sum(jobs.pay[settle] - net)) / unit,
+            "challenges": int(ch.challenged.sum()),
+            "challenges_user": int((ch.challenged & ch.by_user).sum()),
+            "disputes_opened": int(ch.index.size),
+            "disputes_resolved": res.disputes,
+            "convictions": res.convictions,
+            "false_convictions": res.false_convictions,
+            "upheld": res.upheld,
+            "ambiguous": res.ambiguous,
+            "dispute_rounds_mean": float(outcome.rounds.mean()) if outcome.rounds.size else np.nan,
+            "slashed": res.slashed / unit,
+            "burned": (books.burn - self._burned) / unit,
+            "reversed": res.reversed / unit,
+            "refunded": res.refunded / unit,
+            "challenger_costs": float(ch.challenger_cost[ch.challenged].sum()),
+            "challenger_rewards": res.challenger_rewards / unit,
+            "referee_rewards": res.referee_rewards / unit,
+            "bond_to_providers": res.bond_to_providers / unit,
+            "bonds_locked": books.bonds_open / unit,
+            "stake_locked": int(books.stake.sum()) / unit,
+            "providers_removed": int((prov.removed >= 0).sum()),
+            "providers_entered": entered,
+            "providers_exited": exited,
+            "cheaters_present": int((prov.present & (prov.kind == CHEATER)).sum()),
+            "tokens_held": total / unit,
+            "deposited": books.deposited / unit,
+            "withdrawn": books.withdrawn / unit,
+        }
+        self._burned = books.burn
+        for t, name in enumerate(self.model_types):
+            row[f"price[{name}]"] = float(prices[t])
+        return row
+
+    def log_round(self, tasks: _Queue, market: Market | None, jobs: _Jobs, ch: _Challenges, r: int) -> None:
+        """``record_jobs``: the round's tasks and jobs."""
+        if tasks.n:
+            self.logs["tasks"].append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "row": np.arange(tasks.n),
+                        "task_id": tasks.task_id,
+                        "value": tasks.value,
+                        "units": tasks.demand.sum(axis=1),
+                        "priority": tasks.priority,
+                        "arrived": tasks.arrived,
+                    }
+                )
+            )
+        if jobs.n and market is not None:
+            self.logs["jobs"].append(
+                pd.DataFrame(
+                    {
+                        "round": r,
+                        "task_id": tasks.task_id[jobs.task],
+                        "value": tasks.value[jobs.task],
+                        "task_units": market.task_units[jobs.task],
+                        "priority": tasks.priority[jobs.task],
+                        "provider": jobs.provider,
+                        "kind": np.asarray(PROVIDER_KINDS, dtype=object)[jobs.kind],
+                        "units": jobs.units,
+                        "true_cost": jobs.cost,
+                        "payment": jobs.pay,
+                        "failed": jobs.failed,
+                        "cheated": jobs.cheated,
+                        "challenged": ch.challenged,
+                        "disputed": ch.disputed,
+                        "node": jobs.node,
+                        "status": np.asarray(JOB_STATUSES, dtype=object)[jobs.status],
+                    }
+                )
+            )
+
+    def result(self) -> SimulationResult:
+        """The tables of the run so far."""
+
+        def frames(name: str) -> pd.DataFrame | None:
+            parts = self.logs[name]
+            return pd.concat(parts, ignore_index=True) if parts else None
+
+        return SimulationResult(
+            config=self.c,
+            seed=self.seed,
+            rounds=pd.DataFrame(self.rows),
+            providers=_provider_table(self.prov, self.books, self.unit, self.c),
+            ledger=self.books.to_frame(),
+            timings=self.timings,
+            jobs=frames("jobs"),
+            requeued=frames("requeued"),
+            tasks=frames("tasks"),
+            disputes=pd.DataFrame(self.logs["disputes"]) if self.record else None,
+            games_played=self.court.games_played,
+        )
+
+
 def simulate(
     config: SimConfig,
     seed: int = 0,
     *,
     record_jobs: bool = False,
     progress: Callable[[int], None] | None = None,
-) -> Any:
+) -> SimulationResult:
     """Simulate ``config.rounds`` rounds of the market (whitepaper sections 4 and 5).
 
     Parameters
@@ -319,8 +947,9 @@ def simulate(
     seed : int
         Root seed: the run is a pure function of ``(config, seed)``.
     record_jobs : bool, default False
-        Keep one row per job and per re-auctioned task (``SimulationResult.jobs`` and
-        ``.requeued``): for tests and small studies; it does not change the run.
+        Keep one row per job, per re-auctioned task, per task of each round's market and per
+        resolved dispute (``SimulationResult.jobs``, ``.requeued``, ``.tasks``, ``.disputes``):
+        for tests and small studies; it does not change the run.
     progress : callable, optional
         Called with the round number after each round (the CLI's progress bar).
 
@@ -343,513 +972,19 @@ def simulate(
     >>> len(res.rounds)
     3
     """
-    from oasis_lab.sim.result import SimulationResult
-
     if not isinstance(config, SimConfig):
         raise TypeError(f"config must be a SimConfig, got {type(config).__name__}")
     seed = check_seed(seed)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable, got {type(progress).__name__}")
-    c = config
-    dp = c.disputes
-    unit = c.token_unit
-    stake_amount = dp.provider_stake * unit
-    bond_amount = dp.challenger_bond * unit
-    fee = c.auction.fee
-    timings = dict.fromkeys(STAGES, 0.0)
-    clock = time.perf_counter
-
-    t0 = clock()
-    first, kinds = _population(c, c.n_providers, seed, "initial")
-    model_types = first.model_types
-    psi_names = first.psi_names
-    n_types = first.n_types
-    prov = _Providers.empty(n_types, first.psi.shape[1])
-    prov.add(first, kinds, 0)
-    books = Books()
-    books.add_providers(c.n_providers, stake_amount)
-    court = Court(c.computation, dp, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
-    n_nodes = court.n_nodes
-    queue = _Queue.empty(n_types)
-    arrivals = _Arrivals(c, seed)
-    pending = _Pending()
-    window = max(c.exit_window, 1)
-    profit_hist = np.zeros((window + 1, c.n_providers))
-    next_task_id = 0
-    rows: list[dict[str, Any]] = []
-    job_log: list[pd.DataFrame] = []
-    requeue_log: list[pd.DataFrame] = []
-    task_log: list[pd.DataFrame] = []
-    dispute_log: list[dict[str, Any]] = []
-    timings["arrivals"] += clock() - t0
-
-    for r in range(c.rounds):
-        row: dict[str, Any] = {"round": r}
-        # ------------------------------------------------------------ arrivals
-        t0 = clock()
-        arrived = arrivals(r)
-        n_new = 0 if arrived is None else arrived[1].size
-        requeued_in = queue.n
-        if arrived is not None:
-            ids = np.arange(next_task_id, next_task_id + n_new, dtype=np.int64)
-            next_task_id += n_new
-            new = _Queue(
-                demand=arrived[0],
-                value=arrived[1],
-                size=arrived[2],
-                priority=np.zeros(n_new, dtype=np.int64),
-                task_id=ids,
-                arrived=np.full(n_new, r, dtype=np.int64),
-            )
-            tasks = _Queue.concat([queue, new], n_types)
-        else:
-            tasks = queue
-        present = prov.present
-        barred = present & (prov.open_challenges > 0)
-        prov.barred_rounds[barred] += 1
-        eligible = np.flatnonzero(present & ~barred)
-        timings["arrivals"] += clock() - t0
-        row.update(
-            arrived=n_new,
-            reauctioned_in=requeued_in,
-            tasks=tasks.n,
-            providers_present=int(present.sum()),
-            providers_barred=int(barred.sum()),
-            providers_eligible=int(eligible.size),
-        )
-
-        # ------------------------------------------------------------ auction
-        t0 = clock()
-        market: Market | None = None
-        result: AuctionResult | None = None
-        if tasks.n and eligible.size:
-            market = Market(
-                demand=tasks.demand,
-                value=tasks.value,
-                speed=prov.speed[eligible],
-                capacity=prov.capacity[eligible],
-                cost=prov.cost[eligible],
-                psi=prov.psi[eligible],
-                model_types=model_types,
-                size=tasks.size,
-                psi_names=psi_names,
-                priority=tasks.priority,
-            )
-            result = run_greedy(market, c.auction)
-        timings["auction"] += clock() - t0
-        optimum = np.nan
-        if market is not None and c.optimum_every and r % c.optimum_every == 0:
-            opt = solve_optimum(market, c.auction, time_limit=c.optimum_time_limit, backend="highspy")
-            optimum = float(opt.welfare)
-
-        # ------------------------------------------------------------ execution
-        t0 = clock()
-        rng_exec = stream(seed, "execution", r)
-        rng_chal = stream(seed, "challenges", r)
-        if result is not None and len(result.trades):
-            assert market is not None
-            job_task, job_local, trade_job = _jobs(result, market.n_providers)
-            tr = result.trades
-            t_units = tr["units"].to_numpy()
-            t_type = tr["type"].to_numpy()
-            t_prov = tr["provider"].to_numpy()
-            spend = tr["unit_price"].to_numpy() * t_units
-            n_jobs = job_task.size
-            job_spend = np.bincount(trade_job, weights=spend, minlength=n_jobs)
-            job_units = np.bincount(trade_job, weights=t_units, minlength=n_jobs)
-            unit_cost = unit_cost_matrix(market, c.auction)
-            job_cost = np.bincount(
-                trade_job, weights=unit_cost[t_prov, t_type] * t_units, minlength=n_jobs
-            )
-            job_prov = eligible[job_local]
-        else:
-            job_task = job_local = trade_job = np.zeros(0, dtype=np.int64)
-            t_type = np.zeros(0, dtype=np.int64)
-            t_units = spend = np.zeros(0, dtype=np.float64)
-            job_spend = job_units = job_cost = np.zeros(0, dtype=np.float64)
-            job_prov = np.zeros(0, dtype=np.int64)
-            n_jobs = 0
-        fails = rng_exec.random(eligible.size) < c.failure_probability
-        job_failed = fails[job_local] if n_jobs else np.zeros(0, dtype=bool)
-        job_kind = prov.kind[job_prov]
-        job_cheated = (
-            (job_kind == CHEATER) & (rng_exec.random(n_jobs) < c.cheat_probability) & ~job_failed
-        )
-        # the node a cheater perturbs or an other-device provider rounds (WrongAfter needs a
-        # node before the last one)
-        job_node = rng_exec.integers(0, max(n_nodes - 1, 1), size=n_jobs)
-        delivered = ~job_failed
-        job_true_cost = np.where(job_cheated, (1.0 - c.cheat_saving) * job_cost, job_cost)
-        prov.compute_cost += np.bincount(
-            job_prov[delivered], weights=job_true_cost[delivered], minlength=prov.n
-        )
-        prov.jobs += np.bincount(job_prov[delivered], minlength=prov.n)
-        prov.cheated += np.bincount(job_prov[job_cheated], minlength=prov.n)
-        prov.failed += np.bincount(job_prov[job_failed], minlength=prov.n)
-        # ledger boundary: float spend -> integer smallest units
-        job_pay = np.floor(job_spend * unit).astype(np.int64)
-        if n_jobs and int(job_pay.max()) >= 2**53:
-            raise ValueError(
-                f"round {r}: a job pays {int(job_pay.max())} smallest units >= 2**53; "
-                f"lower token_unit = {unit}"
-            )
-        timings["execution"] += clock() - t0
-
-        # ------------------------------------------------------------ challenges and disputes
-        t0 = clock()
-        by_user = rng_chal.random(n_jobs) < c.p_user
-        by_platform = rng_chal.random(n_jobs) < c.p_platform
-        challenged = delivered & (by_user | by_platform)
-        challenger_cost = c.challenge_cost * job_cost
-        diverges = job_cheated | (job_kind == OTHER_DEVICE)
-        disputed = challenged & diverges
-        d_idx = np.flatnonzero(disputed)
-        outcome = court.decide(job_kind[d_idx].astype(np.int64), job_node[d_idx], r)
-        timings["disputes"] += clock() - t0
-
-        # ------------------------------------------------------------ ledger
-        t0 = clock()
-        books.escrow(job_pay[delivered])
-        status = np.where(job_failed, _FAILED, _ESCROWED).astype(np.int8)
-
-        jobs_now = _RoundJobs(
-            r, tasks, job_task, job_units,
-            market.task_units if market is not None else np.zeros(0),
-            trade_job, t_type, t_units, job_pay, n_types,
-        )
-        # Python loops over disputes: a round has tens of them among thousands of jobs (the
-        # benchmark: about 130 in 1,000 rounds), and each moves a handful of integer amounts.
-        for q, j in enumerate(d_idx):
-            who = "user" if by_user[j] else "platform"
-            books.open_challenge(who, int(job_pay[j]), bond_amount)
-            p = int(job_prov[j])
-            prov.open_challenges[p] += 1
-            status[j] = _CHALLENGED
-            pending.rows.append(
-                {
-                    **jobs_now.record(int(j)),
-                    "due": r + c.dispute_delay,
-                    "provider": p,
-                    "kind": int(job_kind[j]),
-                    "cheated": bool(job_cheated[j]),
-                    "challenger": who,
-                    "bond": bond_amount,
-                    "verdict": int(outcome.verdict[q]),
-                    "rounds": int(outcome.rounds[q]),
-                }
-            )
-        # resolve the disputes due this round, in the order they were opened
-        due = [row_ for row_ in pending.rows if row_["due"] <= r]
-        pending.rows = [row_ for row_ in pending.rows if row_["due"] > r]
-        referees = stream(seed, "disputes", "referee", r)
-        back: list[dict[str, Any]] = []  # jobs whose payment goes back (re-auctioned)
-        counts = {"disputes": len(due), "convictions": 0, "false_convictions": 0, "upheld": 0, "ambiguous": 0}
-        flows = {"slashed": 0, "burned_before": books.burn, "challenger_rewards": 0, "referee_rewards": 0,
-                     "reversed": 0, "refunded": 0, "bond_to_providers": 0}
-        for d in due:
-            p = d["provider"]
-            prov.open_challenges[p] -= 1
-            present_now = prov.present
-            present_now[p] = False
-            pool = np.flatnonzero(present_now)
-            referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
-            verdict = d["verdict"]
-            f = books.resolve(
-                VERDICTS[verdict], p, d["challenger"], d["amount"], d["bond"], referee, dp,
-                removed=bool(prov.removed[p] >= 0), fee=fee,
-            )
-            if record_jobs:
-                dispute_log.append(
-                    {
-                        "opened": d["round"], "resolved": r, "task_id": d["task_id"],
-                        "provider": p, "kind": PROVIDER_KINDS[d["kind"]], "cheated": d["cheated"],
-                        "challenger": d["challenger"], "verdict": VERDICTS[verdict],
-                        "amount": d["amount"], "returned": f["returned"], "paid": f["paid"],
-                        "slashed": f["slashed"], "referee": referee, "game_rounds": d["rounds"],
-                    }
-                )
-            if referee >= 0:
-                prov.rewards[referee] += f["to_referee"]
-            prov.rewards[p] += f["to_provider"]
-            prov.income[p] += f["paid"]
-            prov.slashed[p] += f["slashed"]
-            flows["slashed"] += f["slashed"]
-            flows["challenger_rewards"] += f["to_challenger"]
-            flows["referee_rewards"] += f["to_referee"]
-            flows["bond_to_providers"] += f["to_provider"]
-            if verdict == _GUILTY:
-                prov.lost[p] += 1
-                flows["reversed"] += f["returned"]
-                counts["convictions"] += 1
-                counts["false_convictions"] += int(d["kind"] != CHEATER)
-                if prov.removed[p] < 0:
-                    prov.removed[p] = r
-                if d["round"] == r:
-                    status[d["job"]] = _REVERSED
-                back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
-                # its other unsettled jobs of this round go back to their users and the auction
-                others = np.flatnonzero((job_prov == p) & (status == _ESCROWED))
-                for j in others:
-                    status[j] = _REFUNDED
-                    books.refund(job_pay[j : j + 1])
-                    flows["refunded"] += int(job_pay[j])
-                    back.append({**jobs_now.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False})
-            else:
-                if verdict == _WRONG:
-                    prov.won[p] += 1
-                    counts["upheld"] += 1
-                else:
-                    counts["ambiguous"] += 1
-                if f["returned"]:
-                    flows["refunded"] += f["returned"]
-                    back.append({**d, "reason": "refunded", "bump_priority": False})
-        # the challenge window closes: the round's unchallenged jobs are paid
-        settle = np.flatnonzero(status == _ESCROWED)
-        net = books.settle(job_prov[settle], job_pay[settle], fee)
-        np.add.at(prov.income, job_prov[settle], net)
-        status[settle] = _SETTLED
-        timings["ledger"] += clock() - t0
-
-        # ------------------------------------------------------------ re-auction
-        t0 = clock()
-        parts: list[_Queue] = []
-        reasons: list[np.ndarray] = []
-        sources: list[np.ndarray] = []
-        source_rows: list[np.ndarray] = []
-        returned = 0
-        if market is not None and result is not None:
-            kept = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
-            effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
-            left = unserved_tasks(market, effective)
-            had_failure = np.zeros(market.n_tasks, dtype=bool)
-            had_failure[job_task[job_failed]] = True
-            sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
-            if sel.size:
-                # rebid's rows are the unserved tasks in the order unserved_tasks lists them
-                nxt = rebid(market, effective)
-                left = left[sel]
-                parts.append(
-                    _Queue(
-                        demand=nxt.demand[sel],
-                        value=nxt.value[sel],
-                        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
-                        priority=nxt.priority[sel] if dp.reauction_priority else tasks.priority[left],
-                        task_id=tasks.task_id[left],
-                        arrived=tasks.arrived[left],
-                    )
-                )
-                reasons.append(np.where(had_failure[left], "failed", "unserved").astype(object))
-                sources.append(np.full(sel.size, r, dtype=np.int64))
-                source_rows.append(left)
-                returned += sel.size
-            served_share = effective.served_share
-            got = np.zeros(market.n_tasks, dtype=bool)
-            got[job_task[delivered]] = True
-        elif tasks.n and c.requeue_unserved:
-            parts.append(
-                _Queue(
-                    demand=tasks.demand,
-                    value=raised_value(tasks.value, c.auction.rebid_bump, c.auction.rebid_mode),
-                    size=tasks.size,
-                    priority=tasks.priority + (1 if dp.reauction_priority else 0),
-                    task_id=tasks.task_id,
-                    arrived=tasks.arrived,
-                )
-            )
-            reasons.append(np.full(tasks.n, "unserved", dtype=object))
-            sources.append(np.full(tasks.n, r, dtype=np.int64))
-            source_rows.append(np.arange(tasks.n))
-            returned += tasks.n
-            got = np.zeros(tasks.n, dtype=bool)
-            served_share = np.zeros(tasks.n)
-        else:
-            got = np.zeros(tasks.n, dtype=bool)
-            served_share = np.zeros(tasks.n)
-        if back:
-            parts.append(
-                _Queue(
-                    demand=np.array([b["demand"] for b in back]),
-                    value=raised_value(
-                        np.array([b["value"] for b in back]), c.auction.rebid_bump, c.auction.rebid_mode
-                    ),
-                    size=np.array([b["size"] for b in back]),
-                    priority=np.array([b["priority"] + int(b["bump_priority"]) for b in back], dtype=np.int64),
-                    task_id=np.array([b["task_id"] for b in back], dtype=np.int64),
-                    arrived=np.array([b["arrived"] for b in back], dtype=np.int64),
-                )
-            )
-            reasons.append(np.array([b["reason"] for b in back], dtype=object))
-            sources.append(np.array([b["round"] for b in back], dtype=np.int64))
-            source_rows.append(np.array([b["row"] for b in back], dtype=np.int64))
-            returned += len(back)
-        nq = _Queue.concat(parts, n_types)
-        keep = (r + 1 - nq.arrived) < c.max_wait
-        abandoned = int((~keep).sum())
-        if record_jobs and nq.n:
-            requeue_log.append(
-                pd.DataFrame(
-                    {
-                        "round": r,
-                        "task_id": nq.task_id,
-                        "value": nq.value,
-                        "units": nq.demand.sum(axis=1),
-                        "priority": nq.priority,
-                        "arrived": nq.arrived,
-                        "reason": np.concatenate(reasons),
-                        "source_round": np.concatenate(sources),
-                        "source_row": np.concatenate(source_rows),
-                        "kept": keep,
-                    }
-                )
-            )
-        queue = nq.take(np.flatnonzero(keep))
-        timings["reauction"] += clock() - t0
-
-        # ------------------------------------------------------------ entry and exit
-        t0 = clock()
-        present = prov.present
-        prov.idle_cost[present] += c.idle_cost
-        exited_now = 0
-        if c.exit_window:
-            # cumulative profit after each of the last ``exit_window + 1`` rounds: the profit
-            # over the window is its difference with the value ``exit_window`` rounds ago
-            cum = (prov.income + prov.rewards) / unit - prov.compute_cost - prov.idle_cost
-            profit_hist = _grow(profit_hist, prov.n)
-            profit_hist[r % (window + 1)] = cum
-            if r + 1 >= window:
-                prev = profit_hist[(r - window) % (window + 1)] if r >= window else 0.0
-                old = (r + 1 - prov.entered) >= window
-                leave = np.flatnonzero(
-                    present & old & (cum - prev < 0) & (prov.open_challenges == 0)
-                )
-                if leave.size:
-                    books.withdraw_providers(leave)
-                    prov.exited[leave] = r
-                    exited_now = int(leave.size)
-        entered_now = 0
-        if c.entry_rate > 0:
-            k = int(stream(seed, "providers", "entry", r).poisson(c.entry_rate))
-            if k:
-                newcomers, kinds_new = _population(c, k, seed, "entry", r)
-                prov.add(newcomers, kinds_new, r + 1)
-                books.add_providers(k, stake_amount)
-                profit_hist = _grow(profit_hist, prov.n)
-                entered_now = k
-        timings["ledger"] += clock() - t0
-
-        # ------------------------------------------------------------ conservation and tables
-        t0 = clock()
-        total = books.check(pending.escrow(), pending.bonds(), r)
-        n_tasks_round = tasks.n
-        waited = (r - tasks.arrived[got]) if n_tasks_round else np.zeros(0)
-        keep_tr = ~job_failed[trade_job] if n_jobs else np.zeros(0, dtype=bool)
-        delivered_types = np.bincount(t_type[keep_tr], weights=t_units[keep_tr], minlength=n_types)
-        paid_types = np.bincount(t_type[keep_tr], weights=spend[keep_tr], minlength=n_types)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            prices = np.where(delivered_types > 0, paid_types / delivered_types, np.nan)
-        row.update(
-            served=int(got.sum()),
-            served_share=float(served_share.mean()) if served_share.size else 0.0,
-            jobs=n_jobs,
-            failed_jobs=int(job_failed.sum()),
-            cheated_jobs=int(job_cheated.sum()),
-            reauctioned=returned,
-            abandoned=abandoned,
-            queue=queue.n,
-            wait_mean=float(waited.mean()) if waited.size else np.nan,
-            wait_max=int(waited.max()) if waited.size else 0,
-            welfare=float(result.welfare) if result is not None else 0.0,
-            optimum_welfare=optimum,
-            payments=int(job_pay[delivered].sum()) / unit,
-            settled=int(job_pay[settle].sum()) / unit,
-            cheated_settled=int(job_pay[settle][job_cheated[settle]].sum()) / unit,
-            fees=int(np.sum(job_pay[settle] - net)) / unit,
-            challenges=int(challenged.sum()),
-            challenges_user=int((challenged & by_user).sum()),
-            disputes_opened=int(d_idx.size),
-            disputes_resolved=counts["disputes"],
-            convictions=counts["convictions"],
-            false_convictions=counts["false_convictions"],
-            upheld=counts["upheld"],
-            ambiguous=counts["ambiguous"],
-            dispute_rounds_mean=float(outcome.rounds.mean()) if outcome.rounds.size else np.nan,
-            slashed=flows["slashed"] / unit,
-            burned=(books.burn - flows["burned_before"]) / unit,
-            reversed=flows["reversed"] / unit,
-            refunded=flows["refunded"] / unit,
-            challenger_costs=float(challenger_cost[challenged].sum()),
-            challenger_rewards=flows["challenger_rewards"] / unit,
-            referee_rewards=flows["referee_rewards"] / unit,
-            bond_to_providers=flows["bond_to_providers"] / unit,
-            bonds_locked=books.bonds_open / unit,
-            stake_locked=int(books.stake.sum()) / unit,
-            providers_removed=int((prov.removed >= 0).sum()),
-            providers_entered=entered_now,
-            providers_exited=exited_now,
-            cheaters_present=int((prov.present & (prov.kind == CHEATER)).sum()),
-            tokens_held=total / unit,
-            deposited=books.deposited / unit,
-            withdrawn=books.withdrawn / unit,
-        )
-        for t, name in enumerate(model_types):
-            row[f"price[{name}]"] = float(prices[t])
-        rows.append(row)
-        if record_jobs and tasks.n:
-            task_log.append(
-                pd.DataFrame(
-                    {
-                        "round": r,
-                        "row": np.arange(tasks.n),
-                        "task_id": tasks.task_id,
-                        "value": tasks.value,
-                        "units": tasks.demand.sum(axis=1),
-                        "priority": tasks.priority,
-                        "arrived": tasks.arrived,
-                    }
-                )
-            )
-        if record_jobs and n_jobs:
-            assert market is not None
-            job_log.append(
-                pd.DataFrame(
-                    {
-                        "round": r,
-                        "task_id": tasks.task_id[job_task],
-                        "value": tasks.value[job_task],
-                        "task_units": market.task_units[job_task],
-                        "priority": tasks.priority[job_task],
-                        "provider": job_prov,
-                        "kind": np.asarray(PROVIDER_KINDS, dtype=object)[job_kind],
-                        "units": job_units,
-                        "true_cost": job_cost,
-                        "payment": job_pay,
-                        "failed": job_failed,
-                        "cheated": job_cheated,
-                        "challenged": challenged,
-                        "disputed": disputed,
-                        "node": job_node,
-                        "status": np.asarray(JOB_STATUSES, dtype=object)[status],
-                    }
-                )
-            )
-        timings["ledger"] += clock() - t0
+    start = time.perf_counter()
+    run = _Run(config, seed, record_jobs)
+    run.timings["arrivals"] += time.perf_counter() - start
+    for r in range(config.rounds):
+        run.round(r)
         if progress is not None:
             progress(r)
-
-    providers = _provider_table(prov, books, unit, c)
-    return SimulationResult(
-        config=c,
-        seed=seed,
-        rounds=pd.DataFrame(rows),
-        providers=providers,
-        ledger=books.to_frame(),
-        timings=timings,
-        jobs=pd.concat(job_log, ignore_index=True) if job_log else None,
-        requeued=pd.concat(requeue_log, ignore_index=True) if requeue_log else None,
-        tasks=pd.concat(task_log, ignore_index=True) if task_log else None,
-        disputes=pd.DataFrame(dispute_log) if record_jobs else None,
-        games_played=court.games_played,
-    )
+    return run.result()
 
 
 def _grow(hist: np.ndarray, n: int) -> np.ndarray:
