@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from oasis_lab.auction.cli import positive_int
 from oasis_lab.sim.config import load_config
 from oasis_lab.sim.engine import simulate
 
@@ -29,16 +30,6 @@ _SHOWN = [
     "arrived", "served", "queue", "wait_mean", "welfare", "payments", "disputes_resolved",
     "convictions", "false_convictions", "slashed", "providers_present", "cheaters_present",
 ]
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def _seed(text: str) -> int:
@@ -85,9 +76,9 @@ def register_cli(subparsers: Any) -> None:
         "from a YAML/TOML config in data/configs/, print the summary, optionally save Parquet.",
     )
     parser.add_argument("--config", required=True, help="YAML or TOML file (e.g. data/configs/cheaters.yaml)")
-    parser.add_argument("--rounds", type=_count, default=None, help="override the config's rounds")
+    parser.add_argument("--rounds", type=positive_int, default=None, help="override the config's rounds")
     parser.add_argument("--seed", type=_seed, default=0)
     parser.add_argument("--out", default=None, help="write the result to this .parquet file")
-    parser.add_argument("--tail", type=_count, default=5, help="rounds shown at the end (5)")
+    parser.add_argument("--tail", type=positive_int, default=5, help="rounds shown at the end (5)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
