@@ -19,6 +19,7 @@ import pandas as pd
 
 from oasis_lab.auction.cli import positive_int
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare, summarize
+from oasis_lab.files import atomic_path, check_output_file
 from oasis_lab.market import SCENARIOS
 from oasis_lab.params import CHOICES, AuctionParams
 
@@ -88,6 +89,8 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # checked before the study, which may take hours, not after it
+    check_output_file("--out", args.out)
     params = AuctionParams(
         alpha=args.alpha, beta=args.beta, task_size=args.task_size, capacity=args.capacity,
         partial=args.partial, split=not args.no_split, capacity_per_type=args.capacity_per_type,
@@ -115,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"welfare model: {params.label()}")
         print(table[shown].to_string(index=False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    with atomic_path(args.out, keep_suffix=True) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} rows to {args.out}")
     return 0

@@ -10,8 +10,9 @@ challenge, the three verdicts, withdrawal) in bulk:
   floats; a job's payment becomes ``floor(spend * token_unit)`` smallest units here, at the
   ledger boundary, and nowhere else. Stakes and bonds (whole tokens in ``DisputeParams``) are
   multiplied by ``token_unit``;
-- shares (fee, slash, rewards) are ``floor(amount * fraction)`` exactly as the Ledger's
-  ``_share``; remainders go to ``burn`` or ``platform`` per ``slash_remainder``;
+- shares (fee, slash, rewards) follow the Ledger's rule
+  (:func:`oasis_lab.disputes.ledger.share`: the fraction read as the decimal it prints, the
+  product floored exactly); remainders go to ``burn`` or ``platform`` per ``slash_remainder``;
 - the platform ``fee`` of the auction is taken at settlement: the provider gets
   ``payment - floor(payment * fee)`` and the platform the rest (the Ledger itself has no fee);
 - users are one pooled account (each task's user deposits exactly its payment when it escrows
@@ -27,12 +28,12 @@ through :class:`~oasis_lab.disputes.ledger.Ledger` and finds the same balances.
 
 from __future__ import annotations
 
-import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
 
-from oasis_lab.disputes.ledger import LedgerError
+from oasis_lab.disputes.ledger import LedgerError, share
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS
 
@@ -42,14 +43,19 @@ __all__ = ["CHALLENGERS", "Books", "share"]
 CHALLENGERS: tuple[str, ...] = ("user", "platform")
 
 
-def share(amount: int, fraction: float) -> int:
-    """``floor(amount * fraction)``: the Ledger's rule for a share, on one integer amount."""
-    return math.floor(amount * fraction)
-
-
 def shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
-    """:func:`share` over an int64 array (exact for amounts below 2**53, which the config checks)."""
-    return np.floor(amounts.astype(np.float64) * fraction).astype(np.int64)
+    """:func:`~oasis_lab.disputes.ledger.share` over an int64 array, exactly.
+
+    The Ledger reads ``fraction`` as the decimal it prints as, ``p / q``, and floors the
+    rational product; here ``(amount * p) // q`` in int64 when it cannot overflow, in Python
+    integers otherwise.
+    """
+    ratio = Fraction(repr(float(fraction)))
+    p, q = ratio.numerator, ratio.denominator
+    top = int(amounts.max()) if amounts.size else 0
+    if q < 2**62 and top * p < 2**62:
+        return (amounts * p) // q
+    return np.array([a * p // q for a in amounts.tolist()], dtype=np.int64)
 
 
 class Books:

@@ -146,3 +146,17 @@ def test_books_check_catches_lost_tokens() -> None:
     books.users -= 3
     with pytest.raises(LedgerError, match="negative balance"):
         books.check(3, 0, 6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    amounts=st.lists(st.integers(0, 2**53 - 1), min_size=1, max_size=20),
+    fraction=st.one_of(st.sampled_from([0.0, 0.1, 0.29, 0.3, 0.7, 1.0]), st.floats(0, 1)),
+)
+def test_vectorised_shares_follow_the_ledger_rule(amounts: list[int], fraction: float) -> None:
+    from oasis_lab.disputes.ledger import share
+    from oasis_lab.sim.books import shares
+
+    got = shares(np.array(amounts, dtype=np.int64), fraction)
+    assert got.dtype == np.int64
+    assert got.tolist() == [share(a, fraction) for a in amounts]
