@@ -20,6 +20,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
     "oasis_lab.browser.cli",
+    "oasis_lab.sim.cli",
 )
 
 

@@ -187,7 +187,9 @@ def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
         raise TypeError(f"amounts must be integers, got dtype {a.dtype}")
     if a.dtype.kind in "iu" and (a.size == 0 or int(np.abs(a).max()) * frac.numerator < 2**63):
         return (a.astype(np.int64) * frac.numerator) // frac.denominator
-    return np.array([math.floor(int(x) * frac) for x in a.ravel()], dtype=object).reshape(a.shape)
+    exact = [math.floor(int(x) * frac) for x in a.ravel()]
+    # a share never exceeds its amount, so integer amounts give shares of their own dtype
+    return np.array(exact, dtype=a.dtype if a.dtype.kind in "iu" else object).reshape(a.shape)
 
 
 
