@@ -265,7 +265,7 @@ class Market:
         ``inf`` for a provider that can run nothing (it never trades).
         """
         total_speed = self.speed.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _read_only(np.where(total_speed > 0, self.cost / total_speed, np.inf))
 
     # ------------------------------------------------------------------ views

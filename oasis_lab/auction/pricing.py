@@ -57,7 +57,8 @@ __all__ = [
 
 #: Relative tolerance of an individual-rationality violation: utilities recomputed from the
 #: trades sum in another order than the walk's own budget check, so a loss must exceed
-#: ``IR_RTOL * max(1, v_i)`` (users) or ``IR_RTOL * max(1, revenue_j)`` (providers) to count.
+#: ``IR_RTOL * v_i`` (users) or ``IR_RTOL * revenue_j`` (providers) to count. Relative only,
+#: so values of 1e-12 tokens are checked as strictly as values of 1.
 IR_RTOL = 1e-9
 
 
@@ -105,7 +106,7 @@ def user_cost(size: np.ndarray, alpha: float = 2, beta: float = 1) -> np.ndarray
             RuntimeWarning,
             stacklevel=2,
         )
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf is refused by callers
         t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)) / np.log(alpha), 0.0)
     return t_log_t + beta
 
@@ -118,7 +119,8 @@ def user_costs(market: Market, params: AuctionParams = AuctionParams()) -> np.nd
 def task_unit_price(market: Market) -> np.ndarray:
     """Task per-unit price ``v_i / sum_t C[i, t]`` (section 4.1); ``nan`` for empty tasks."""
     units = market.task_units
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: a ratio of extreme numbers is inf; run_greedy refuses it with a clear message
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(units > 0, market.value / units, np.nan)
 
 
@@ -135,7 +137,7 @@ def unit_cost_matrix(market: Market, params: AuctionParams = AuctionParams()) ->
     """
     runnable = market.speed > 0
     if params.capacity == "time":
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             per_type = market.cost[:, None] / np.where(runnable, market.speed, 1.0)
     else:
         per_type = np.broadcast_to(market.provider_unit_cost[:, None], market.speed.shape)
@@ -248,8 +250,10 @@ def ir_violations(
         Served users with negative utility, trading providers with negative utility (beyond
         :data:`IR_RTOL`).
     """
-    users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.maximum(1.0, value))
-    providers = np.asarray(trading, bool) & (provider_utility_ < -IR_RTOL * np.maximum(1.0, revenue))
+    users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.asarray(value, float))
+    providers = np.asarray(trading, bool) & (
+        provider_utility_ < -IR_RTOL * np.asarray(revenue, float)
+    )
     return users, providers
 
 
