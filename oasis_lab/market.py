@@ -52,6 +52,7 @@ class MarketDtypeError(TypeError, ValueError):
 
 def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     """Return ``values`` as a float64 array of ``ndim`` dimensions, or raise naming ``name``."""
+    _refuse_masked(name, values)
     try:
         arr = np.asarray(values)
     except Exception as exc:  # ragged lists and the like
@@ -65,6 +66,15 @@ def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     return arr.astype(np.float64, copy=True)
+
+
+def _refuse_masked(name: str, values: Any) -> None:
+    """A masked array would lose its mask in ``np.asarray``: the masked entries would count."""
+    if isinstance(values, np.ma.MaskedArray):
+        raise MarketDtypeError(
+            f"{name} must be a plain array, got a masked array (its mask would be ignored); "
+            f"pass {name}.filled(...) or drop the masked rows"
+        )
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -209,11 +219,19 @@ class Market:
         if self.priority is None:
             priority = np.zeros(n_tasks, dtype=np.int64)
         else:
+            _refuse_masked("priority", self.priority)
             raw = np.asarray(self.priority)
             if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
                 raise MarketDtypeError(f"priority must hold integers, got dtype {raw.dtype}")
             if raw.shape != (n_tasks,):
                 raise ValueError(f"priority has shape {raw.shape} but there are {n_tasks} tasks")
+            limit = np.iinfo(np.int64).max
+            if raw.dtype.kind == "u" and raw.size and raw.max() > limit:
+                # checked before the cast: astype(int64) would wrap 2**64 - 1 to -1
+                idx = _first_bad(raw > limit)
+                raise ValueError(
+                    f"priority[{idx[0]}] = {int(raw[idx])} exceeds the int64 limit {limit}"
+                )
             priority = raw.astype(np.int64, copy=True)
             if (priority < 0).any():
                 idx = _first_bad(priority < 0)
