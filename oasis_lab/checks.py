@@ -8,12 +8,13 @@ bad value (never a numpy traceback from deep inside, never a silent cast).
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_fraction", "check_int", "check_real"]
+__all__ = ["check_array", "check_fraction", "check_int", "check_memory", "check_real", "physical_memory"]
 
 
 def check_real(
@@ -155,3 +156,45 @@ def check_array(
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
         raise ValueError(f"{name}[{', '.join(map(str, idx))}] = {x[idx]} must be finite")
     return x
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine (``2**63 - 1`` when the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no limit known
+        return 2**63 - 1
+
+
+def check_memory(what: str, n_bytes: int | float) -> None:
+    """Refuse a computation whose arrays need more than this machine's physical memory.
+
+    Checked before allocating, so a size that cannot fit gives one clear error instead of a
+    ``MemoryError`` (or an ``OverflowError`` from numpy, or the machine swapping) deep inside.
+
+    Parameters
+    ----------
+    what : str
+        The arguments responsible, with their values, e.g. ``"--tasks = 10**12"``.
+    n_bytes : int or float
+        Estimated memory the computation needs (Python ints do not overflow).
+
+    Raises
+    ------
+    ValueError
+        ``n_bytes`` exceeds the physical memory (the limit is named in the message).
+
+    Examples
+    --------
+    >>> check_memory("n = 10", 80)
+    >>> check_memory("n = 10**30", 8 * 10**30)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: n = 10**30 needs about 7.45e+21 GiB of memory; this machine has ... GiB (the limit)
+    """
+    limit = physical_memory()
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} needs about {float(n_bytes) / 2**30:.3g} GiB of memory; this machine has "
+            f"{limit / 2**30:.3g} GiB (the limit)"
+        )

@@ -22,12 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.checks import check_memory
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
+from oasis_lab.seeding import check_seed
 
 __all__ = [
     "Market",
     "MarketDtypeError",
     "generate_market",
+    "market_bytes",
+    "check_market_size",
     "SCENARIOS",
     "Scenario",
     "DATA_DIR",
@@ -568,6 +572,32 @@ _EFFICIENCY_RANGE = (0.15, 0.45)
 _MAX_TYPES_PER_TASK_EXTRA = 0.15  # chance that a task also requests each other model type
 
 
+def market_bytes(n_tasks: int, n_providers: int, n_types: int = 4) -> int:
+    """Estimated peak memory (bytes) to generate a market and run one greedy round on it.
+
+    Per task: the demand row and the generator's temporaries (about 4 arrays of ``n_types``
+    float64), the greedy's trade buffers and a dozen per-task vectors; per provider: the speed
+    row and temporaries, the greedy's segment trees (4 float64 per type) and per-provider
+    vectors. Generous on purpose: it is used to refuse sizes that cannot fit, not to plan.
+    Python integers, so absurd sizes do not overflow.
+    """
+    return int(n_tasks) * (64 * int(n_types) + 256) + int(n_providers) * (96 * int(n_types) + 512)
+
+
+def check_market_size(
+    n_tasks: int, n_providers: int, n_types: int = 4, *, names: tuple[str, str] = ("n_tasks", "n_providers")
+) -> None:
+    """Refuse a market size whose arrays cannot be allocated on this machine (one clear error).
+
+    ``names`` are the arguments quoted in the message (``("--tasks", "--providers")`` on the
+    command line).
+    """
+    check_memory(
+        f"{names[0]} = {n_tasks} with {names[1]} = {n_providers}",
+        market_bytes(n_tasks, n_providers, n_types),
+    )
+
+
 def generate_market(
     n_tasks: int,
     n_providers: int,
@@ -607,7 +637,7 @@ def generate_market(
     scenario : str, default "balanced"
         A key of :data:`SCENARIOS`.
     seed : int or numpy.random.Generator
-        Same seed, identical arrays.
+        Same seed, identical arrays (an int in ``[0, 2**128)``).
     capacity_unit : {"units", "time"}, default "units"
         What ``capacity`` and ``cost`` count: units of service per round and the cost of a
         round (the paper's reading), or seconds per round and the cost of a second.
@@ -627,6 +657,9 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
+    if not isinstance(seed, np.random.Generator):
+        seed = check_seed(seed)
+    check_market_size(n_tasks, n_providers, n_types)
     types = load_model_types()
     if n_types > len(types):
         raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")

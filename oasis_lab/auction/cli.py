@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.market import SCENARIOS, generate_market
+from oasis_lab.market import SCENARIOS, check_market_size, generate_market
+from oasis_lab.seeding import check_seed
 from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
@@ -85,6 +86,9 @@ def params_from_args(args: argparse.Namespace) -> AuctionParams:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # every argument checked before any work: one line naming the option and its limit
+    check_seed(args.seed, "--seed")
+    check_market_size(args.tasks, args.providers, args.types, names=("--tasks", "--providers"))
     params = params_from_args(args)
     # the market's capacity and cost count what the --capacity reading says they count
     market = generate_market(

@@ -20,7 +20,7 @@ import pandas as pd
 from oasis_lab.auction.cli import positive_int
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare, summarize
 from oasis_lab.files import atomic_path, check_output_file
-from oasis_lab.market import SCENARIOS
+from oasis_lab.market import SCENARIOS, check_market_size
 from oasis_lab.params import CHOICES, AuctionParams
 
 __all__ = ["register_cli"]
@@ -91,6 +91,7 @@ def register_cli(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     # checked before the study, which may take hours, not after it
     check_output_file("--out", args.out)
+    check_market_size(max(args.sizes), max(args.sizes), args.types, names=("--sizes", "providers"))
     params = AuctionParams(
         alpha=args.alpha, beta=args.beta, task_size=args.task_size, capacity=args.capacity,
         partial=args.partial, split=not args.no_split, capacity_per_type=args.capacity_per_type,
