@@ -283,7 +283,8 @@ def check_individual_rationality(
     true_cost = np.bincount(prov, weights=unit_cost_matrix(market, params)[prov, typ] * units,
                             minlength=market.n_providers)
     share = np.asarray(result.served_share, dtype=float)
-    user_loss = payment - share * (market.value - user_costs(market, params))
+    e = user_costs(market, params)
+    user_loss = payment - share * (market.value - e)
     provider_loss = true_cost - revenue
     trading = np.bincount(prov, minlength=market.n_providers) > 0
     users, providers = ir_violations(market.value, -user_loss, share > 0, revenue, -provider_loss, trading)
@@ -295,9 +296,16 @@ def check_individual_rationality(
         if key == "non_finite":
             return _describe_non_finite(sources, idx)
         if key == "users":
-            return f"user {idx} loses {user_loss[idx]:.6g} (pays {payment[idx]:.6g}, values {market.value[idx]:.6g})"
+            # the numbers add up: loss = payment - share * (value - user cost)
+            return (
+                f"user {idx} loses {user_loss[idx]:.6g} = pays {payment[idx]:.6g} - served share "
+                f"{share[idx]:.6g} x (value {market.value[idx]:.6g} - user cost e {e[idx]:.6g})"
+            )
         if key == "providers":
-            return f"provider {idx} loses {provider_loss[idx]:.6g} (earns {revenue[idx]:.6g})"
+            return (
+                f"provider {idx} loses {provider_loss[idx]:.6g} = true cost of its units "
+                f"{true_cost[idx]:.6g} - revenue {revenue[idx]:.6g}"
+            )
         return f"result reports {reported} violations, recomputed {(int(users.sum()), int(providers.sum()))}"
 
     return _report(
