@@ -275,153 +275,6 @@ def _kernel_manager_class(log_path: Path) -> type:
     return LoggedKernelManager
 
 
-def _clock(seconds: float) -> str:
-    """``h:mm:ss`` / ``m:ss`` of an elapsed time."""
-    m, sec = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-
-
-class _Progress:
-    """Console progress of a report run: a line per notebook, the running cell and elapsed times.
-
-    No ETA: notebooks and cells differ in cost by orders of magnitude (one study cell can take
-    minutes), so an ETA extrapolated from the first notebooks or cells is wrong by minutes.
-    What is known is shown: which notebook and which code cell is running, for how long, and
-    the report's total time. On a terminal the cell line is redrawn every second; in a log
-    (not a terminal) each cell start gets a line, a long cell a line every minute, and its
-    duration when it ends.
-    """
-
-    _HEARTBEAT_S = 60.0
-    _LONG_CELL_S = 10.0
-
-    def __init__(self, n_notebooks: int, enabled: bool, stream: Any = None) -> None:
-        import sys
-        import threading
-
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.n_notebooks = n_notebooks
-        self.start = time.perf_counter()
-        self.k = 0
-        self.stem = ""
-        self.n_cells = 0
-        self.cell = -1
-        self.notebook_start_t = self.start
-        self.cell_start_t = self.start
-        self.last_beat = self.start
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        if enabled:
-            self._thread = threading.Thread(target=self._tick, daemon=True)
-            self._thread.start()
-
-    def _write(self, text: str, *, newline: bool = True) -> None:
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r\033[K" + text + ("\n" if newline else ""))
-        elif newline:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _status(self, now: float) -> str:
-        return (
-            f"[{self.k}/{self.n_notebooks}] {self.stem}: cell {self.cell + 1}/{self.n_cells} "
-            f"running {_clock(now - self.cell_start_t)} (notebook {_clock(now - self.notebook_start_t)}, "
-            f"report {_clock(now - self.start)})"
-        )
-
-    def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            with self._lock:
-                if self.cell < 0:
-                    continue
-                now = time.perf_counter()
-                if self.tty:
-                    self._write(self._status(now), newline=False)
-                elif now - self.last_beat >= self._HEARTBEAT_S:
-                    self.last_beat = now
-                    self._write(self._status(now))
-
-    def notebook_start(self, stem: str) -> None:
-        with self._lock:
-            self.k += 1
-            self.stem = stem
-            self.cell = -1
-            self.notebook_start_t = time.perf_counter()
-            self._write(f"[{self.k}/{self.n_notebooks}] {stem}: starting "
-                        f"(report {_clock(self.notebook_start_t - self.start)})")
-
-    def cells(self, n: int) -> None:
-        with self._lock:
-            self.n_cells = n
-
-    def cell_start(self, index: int) -> None:
-        with self._lock:
-            self.cell = index
-            self.cell_start_t = self.last_beat = time.perf_counter()
-            if self.tty:
-                self._write(self._status(self.cell_start_t), newline=False)
-            else:
-                self._write(f"[{self.k}/{self.n_notebooks}] {self.stem}: cell {index + 1}/{self.n_cells}")
-
-    def cell_end(self) -> None:
-        with self._lock:
-            took = time.perf_counter() - self.cell_start_t
-            if took >= self._LONG_CELL_S or self.tty:
-                self._write(f"[{self.k}/{self.n_notebooks}] {self.stem}: cell {self.cell + 1}/"
-                            f"{self.n_cells} took {_clock(took)}", newline=not self.tty)
-            self.cell = -1
-
-    def notebook_end(self, run: NotebookRun) -> None:
-        with self._lock:
-            self.cell = -1
-            status = "ok" if run.ok else "FAILED"
-            self._write(f"[{self.k}/{self.n_notebooks}] {run.notebook}: {status} in "
-                        f"{_clock(run.seconds)} (report {_clock(time.perf_counter() - self.start)})")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-
-
-_ENGINE = "oasis-lab-progress"
-
-
-def _progress_engine(progress: _Progress) -> str:
-    """Register a papermill engine that reports each code cell to ``progress``; return its name."""
-    from papermill.engines import NBClientEngine, papermill_engines
-
-    class ProgressEngine(NBClientEngine):  # type: ignore[misc]
-        @classmethod
-        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
-            code = [i for i, cell in enumerate(nb_man.nb.cells) if cell.cell_type == "code"]
-            position = {i: k for k, i in enumerate(code)}  # papermill's injected cell included
-            progress.cells(len(code))
-            start, complete = nb_man.cell_start, nb_man.cell_complete
-
-            def cell_start(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
-                if cell_index in position:
-                    progress.cell_start(position[cell_index])
-                return start(cell, cell_index, **kw)
-
-            def cell_complete(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
-                if cell_index in position:
-                    progress.cell_end()
-                return complete(cell, cell_index, **kw)
-
-            nb_man.cell_start, nb_man.cell_complete = cell_start, cell_complete
-            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-
-    papermill_engines.register(_ENGINE, ProgressEngine)
-    return _ENGINE
-
-
 def _interrupted(exc: BaseException) -> bool:
     """Whether a notebook failed because the run was interrupted (Ctrl-C reaches the kernel)."""
     return getattr(exc, "ename", "") == "KeyboardInterrupt"
@@ -463,8 +316,7 @@ def run_report(
     kernel_name : str
         Jupyter kernel to execute with.
     progress : bool
-        Show progress on stderr: each notebook, the running code cell, elapsed times (no
-        ETA: cells differ in cost by orders of magnitude).
+        Show a tqdm progress bar over notebooks.
 
     Returns
     -------
@@ -479,6 +331,7 @@ def run_report(
         Ctrl-C: the notebook being run is dropped, earlier files are kept.
     """
     import papermill
+    from tqdm.auto import tqdm
 
     notebook_dir = Path(notebook_dir)
     output_dir = Path(output_dir)
@@ -510,22 +363,19 @@ def run_report(
         raise ValueError(f"output = {str(output_dir)!r} cannot be created: {exc}") from None
 
     runs: list[NotebookRun] = []
-    reporter = _Progress(len(notebooks), progress)
-    engine = _progress_engine(reporter)
+    bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress)
     path = notebooks[0]
     try:
-        for path in notebooks:
-            reporter.notebook_start(path.stem)
+        for path in bar:
+            bar.set_postfix_str(path.stem)
             runs.append(_run_one(papermill, path, output_dir, notebook_dir, parameters,
-                                 profile_label, kernel_name, engine))
-            reporter.notebook_end(runs[-1])
+                                 profile_label, kernel_name))
     except KeyboardInterrupt:
         raise ReportInterrupted(
             f"interrupted during {path.stem}; {len(runs)} notebook(s) finished, earlier reports "
             "are kept complete"
         ) from None
     finally:
-        reporter.close()
         if runs:
             _write_index(output_dir, runs, profile_label)
     return runs
@@ -539,7 +389,6 @@ def _run_one(
     parameters: dict[str, dict[str, Any]],
     profile_label: str,
     kernel_name: str,
-    engine: str | None = None,
 ) -> NotebookRun:
     """Execute one notebook into a temporary file; keep it as ``.ipynb`` or ``.failed.ipynb``."""
     start = time.perf_counter()
@@ -557,7 +406,6 @@ def _run_one(
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
                 progress_bar=False,
-                engine_name=engine,
                 kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except Exception as exc:  # a failing notebook is reported, the others still run

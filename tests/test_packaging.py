@@ -81,15 +81,3 @@ def test_parsers_catch_a_mismatch(tmp_path: Path) -> None:
         '[project]\ndependencies = ["numpy>=1.26", "scipy>=1.11"]\n'
     )
     assert set(pyproject_requirements(tmp_path)) - set(conda_requirements(tmp_path)) == {"scipy"}
-
-
-def test_license_is_an_spdx_expression_that_setuptools_reads_quietly() -> None:
-    """``license = {text = ...}`` makes setuptools >= 77 print a deprecation box at every set-up;
-    an SPDX string (PEP 639) needs setuptools >= 77 to build."""
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert data["project"]["license"] == "MIT"
-    setuptools_req = [r for r in data["build-system"]["requires"] if _split(r)[0] == "setuptools"]
-    assert setuptools_req, "build-system must require setuptools"
-    spec = _split(setuptools_req[0])[1]
-    match = re.fullmatch(r">=(\d+)(\.\d+)*", spec)
-    assert match and int(match.group(1)) >= 77, f"setuptools{spec} cannot read an SPDX license"

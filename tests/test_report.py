@@ -216,36 +216,3 @@ def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path,
     assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("interrupted"), err
     assert (out / "a_ok.ipynb").read_bytes() == good
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
-
-
-# ---------------------------------------------------------------- what the console shows
-def test_progress_names_notebooks_cells_and_elapsed_times(notebook_dir: Path, tmp_path: Path, capsys) -> None:
-    run_report(tmp_path / "r", notebook_dir=notebook_dir, quick=True, progress=True)
-    err = capsys.readouterr().err.splitlines()
-    assert err[0] == "[1/2] a_ok: starting (report 0:00)"
-    assert "[1/2] a_ok: cell 1/2" in err and "[1/2] a_ok: cell 2/2" in err
-    assert any(line.startswith("[1/2] a_ok: ok in 0:") and "(report 0:" in line for line in err)
-    assert any(line.startswith("[2/2] b_fails: FAILED in 0:") for line in err)
-    assert not any("eta" in line.lower() or "<" in line for line in err)  # no guessed ETA
-
-
-def test_report_log_holds_no_warnings(notebook_dir: Path, tmp_path: Path) -> None:
-    """The console of a report run: progress and the table, no kernel transport warning."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "r"
-    code = (
-        "import sys; import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "from oasis_lab.__main__ import main\n"
-        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.run([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    log = proc.stdout + proc.stderr
-    assert "warning" not in log.lower() and "encryption" not in log, log
-    assert "[1/1] a_ok: ok in" in proc.stderr
-    # the kernel's own notices are kept, apart, for when a kernel dies
-    assert (out / "a_ok.kernel.log").exists()
