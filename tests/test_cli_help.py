@@ -89,3 +89,11 @@ def test_ir_messages_add_up() -> None:
         assert value == pytest.approx(market.value[i], rel=1e-5)
         assert e == pytest.approx(user_costs(market, params)[i], rel=1e-5)
         assert np.isfinite(loss) and loss > 0
+
+
+@pytest.mark.parametrize("args", [["bench", "--backend", "numpy", "--seed", "-1"],
+                                  ["kernels", "check", "--backend", "numpy", "--seed", "-1"]])
+def test_gpu_cli_seed_errors_name_the_option(args, capsys) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --seed = -1 must be in [0, 2**128 - 1]"]

@@ -16,6 +16,7 @@ import textwrap
 import pandas as pd
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter
+from oasis_lab.seeding import check_seed
 
 __all__ = ["register_cli"]
 
@@ -85,6 +86,8 @@ def _needs_device(command):
 
 def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
+
+    check_seed(args.seed, "--seed")
     from oasis_lab.gpu.model import MODEL_NAMES
 
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
@@ -110,6 +113,7 @@ def _check(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import bench
 
+    check_seed(args.seed, "--seed")  # before any timing, naming the option
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
     side = pb.ops[["op", "shape", "seconds", "gflops"]]
     if args.backend != "numpy":  # side by side with the bitwise numpy twins
