@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_array", "check_fraction", "check_int", "check_memory", "check_real", "physical_memory"]
+__all__ = [
+    "check_array",
+    "check_fraction",
+    "check_int",
+    "check_memory",
+    "check_not_masked",
+    "check_real",
+    "physical_memory",
+]
 
 
 def check_real(
@@ -117,6 +125,30 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     return v
 
 
+def check_not_masked(name: str, x: Any) -> Any:
+    """Return ``x`` unless it is a masked array, whose mask ``np.asarray`` would silently drop.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is a ``numpy.ma.MaskedArray``.
+
+    Examples
+    --------
+    >>> check_not_masked("value", np.ma.masked_array([1.0, 2.0], mask=[False, True]))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: value must be a plain array, got a masked array (its mask would be ignored); ...
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain array, got a masked array (its mask would be ignored); "
+            f"pass {name}.filled(...) or drop the masked entries"
+        )
+    return x
+
+
 def check_array(
     name: str,
     x: Any,
@@ -138,8 +170,7 @@ def check_array(
         Wrong number of dimensions, not C-contiguous, or (``finite``) a NaN/inf entry.
     """
     dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(f"{name} must be a plain numpy array, got a masked array (its mask would be ignored)")
+    check_not_masked(name, x)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if x.dtype not in [np.dtype(d) for d in dtypes]:  # np.dtype(d) is native byte order

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.checks import check_memory
+from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
 from oasis_lab.seeding import check_seed
 
@@ -74,11 +74,10 @@ def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
 
 def _refuse_masked(name: str, values: Any) -> None:
     """A masked array would lose its mask in ``np.asarray``: the masked entries would count."""
-    if isinstance(values, np.ma.MaskedArray):
-        raise MarketDtypeError(
-            f"{name} must be a plain array, got a masked array (its mask would be ignored); "
-            f"pass {name}.filled(...) or drop the masked rows"
-        )
+    try:
+        check_not_masked(name, values)
+    except TypeError as exc:
+        raise MarketDtypeError(str(exc)) from None
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:

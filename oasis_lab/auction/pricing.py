@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 
+from oasis_lab.checks import check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -95,7 +96,7 @@ def user_cost(size: np.ndarray, alpha: float = 2, beta: float = 1) -> np.ndarray
         ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
         where ``e_i < beta`` and may be negative: a subsidy, not a cost.
     """
-    t = np.asarray(size, dtype=float)
+    t = np.asarray(check_not_masked("size", size), dtype=float)
     if (t < 0).any() or not np.isfinite(t).all():
         raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
     if alpha <= 1:
@@ -207,7 +208,10 @@ def pair_price(
     """
     if price_rule not in ("no_trade", "as_written"):
         raise ValueError(f"price_rule = {price_rule!r} is not one of ['no_trade', 'as_written']")
-    pp, pt = np.broadcast_arrays(np.asarray(provider_price, float), np.asarray(task_price, float))
+    pp, pt = np.broadcast_arrays(
+        np.asarray(check_not_masked("provider_price", provider_price), float),
+        np.asarray(check_not_masked("task_price", task_price), float),
+    )
     midpoint = (pp + pt) / 2
     if price_rule == "as_written":
         inside = (pp <= midpoint) & (midpoint <= pt)
@@ -224,12 +228,17 @@ def user_utility(
     ``served_share`` ``sigma_i`` is 1 for a served all-or-nothing task, 0 for an unserved one,
     and the served share of its units under ``partial=True``.
     """
+    for name, x in (("value", value), ("user_cost_", user_cost_), ("payment", payment),
+                    ("served_share", served_share)):
+        check_not_masked(name, x)
     share = np.asarray(served_share, dtype=float)
     return np.where(share > 0, share * (value - user_cost_) - payment, 0.0)
 
 
 def provider_utility(revenue: np.ndarray, true_cost: np.ndarray) -> np.ndarray:
     """Provider utility ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (section 4)."""
+    check_not_masked("revenue", revenue)
+    check_not_masked("true_cost", true_cost)
     return np.asarray(revenue, dtype=float) - np.asarray(true_cost, dtype=float)
 
 
@@ -250,6 +259,9 @@ def ir_violations(
         Served users with negative utility, trading providers with negative utility (beyond
         :data:`IR_RTOL`).
     """
+    for name, x in (("value", value), ("user_utility_", user_utility_), ("served", served),
+                    ("revenue", revenue), ("provider_utility_", provider_utility_), ("trading", trading)):
+        check_not_masked(name, x)
     users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.asarray(value, float))
     providers = np.asarray(trading, bool) & (
         provider_utility_ < -IR_RTOL * np.asarray(revenue, float)
@@ -281,8 +293,8 @@ def social_welfare(
     float
         Payments and the platform fee are transfers and cancel out.
     """
-    share = np.asarray(served_share, dtype=float)
-    units = np.asarray(units, dtype=float)
+    share = np.asarray(check_not_masked("served_share", served_share), dtype=float)
+    units = np.asarray(check_not_masked("units", units), dtype=float)
     if share.shape != (market.n_tasks,):
         raise ValueError(f"served_share has shape {share.shape}, expected ({market.n_tasks},)")
     if units.shape != market.speed.shape:

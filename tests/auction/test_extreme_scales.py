@@ -130,3 +130,42 @@ def test_every_checker_fails_on_non_finite_values() -> None:
         report = check(market, broken)
         assert not report.ok and report.counts["non_finite"] >= 1, check.__name__
         assert any("NaN or inf" in m for m in report.messages)
+
+
+def _masked(values) -> np.ma.MaskedArray:
+    arr = np.ma.masked_array(np.asarray(values, dtype=float))
+    arr[0] = np.ma.masked
+    return arr
+
+
+def test_masked_arrays_are_refused_where_arrays_enter_the_auction() -> None:
+    from oasis_lab.auction.baselines.double_auction import dp_clearing_price, mcafee, sbba
+    from oasis_lab.auction.density import normalize_columns
+    from oasis_lab.auction.pricing import (
+        ir_violations,
+        pair_price,
+        provider_utility,
+        social_welfare,
+        user_cost,
+        user_utility,
+    )
+
+    market = generate_market(5, 3, seed=0)
+    two = [1.0, 2.0]
+    calls = {
+        "size": lambda: user_cost(_masked(two)),
+        "provider_price": lambda: pair_price(_masked(two), np.array(two)),
+        "task_price": lambda: pair_price(np.array(two), _masked(two)),
+        "payment": lambda: user_utility(np.array(two), np.array(two), _masked(two), np.array(two)),
+        "revenue": lambda: provider_utility(_masked(two), np.array(two)),
+        "served_share": lambda: social_welfare(market, _masked(np.ones(5)), np.zeros(market.speed.shape)),
+        "x": lambda: normalize_columns(_masked([[1.0, 2.0]])),
+        "bids": lambda: mcafee(_masked(two), np.array(two)),
+        "asks": lambda: sbba(np.array(two), _masked(two)),
+        "grid": lambda: dp_clearing_price(np.array(two), np.array(two), 1.0, _masked([0.0, 1.0, 2.0])),
+        "value": lambda: ir_violations(_masked(two), np.array(two), np.ones(2, bool), np.array(two),
+                                       np.array(two), np.ones(2, bool)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=rf"{name} must be a plain array, got a masked array"):
+            call()

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
-from oasis_lab.checks import check_memory
+from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -320,6 +320,7 @@ class DPClearingResult(DoubleAuctionResult):
 
 # ---------------------------------------------------------------------------- helpers
 def _as_side(name: str, x: Any) -> np.ndarray:
+    check_not_masked(name, x)
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
