@@ -251,3 +251,41 @@ def test_sigkill_mid_run_keeps_the_good_report_and_the_next_run_cleans_up(
     (notebook_dir / "a_ok.ipynb").write_bytes(source)
     assert run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)[0].ok
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the killed run's file is gone
+
+
+_CLI = (
+    "import sys; import oasis_lab.report as r; from oasis_lab.__main__ import main\n"
+    "r.NOTEBOOK_DIR = sys.argv[1]\n"
+    "sys.exit(main(['report', '--quick', '--only', sys.argv[3], '--output', sys.argv[2]]))"
+)
+
+
+def _report_cli(notebook_dir: Path, out: Path, stem: str) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", _CLI, str(notebook_dir), str(out), stem],
+                          cwd=root, capture_output=True, text=True, timeout=240)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_report_log_holds_no_warnings(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    code, log = _report_cli(notebook_dir, out, "a_ok")
+    assert code == 0, log
+    kernel_log = (out / "a_ok.kernel.log").read_text() if (out / "a_ok.kernel.log").exists() else ""
+    for text in (log, kernel_log):
+        assert "warn" not in text.lower(), text  # e.g. the kernel's TCP transport warning
+
+
+def test_long_cells_show_their_own_progress_on_the_console(notebook_dir: Path, tmp_path: Path) -> None:
+    _write_notebook(
+        notebook_dir / "c_slow.ipynb",
+        "import time\nfrom oasis_lab.progress import progress_bar\n"
+        "for _ in progress_bar(range(8), desc='inner-study', unit='market'):\n    time.sleep(0.4)",
+    )
+    code, log = _report_cli(notebook_dir, tmp_path / "r", "c_slow")
+    assert code == 0, log
+    assert "inner-study" in log and "4/8" in log, log  # the kernel's bar reached the console
+    assert "c_slow" in log and "cell" in log  # and the notebook's cell bar
