@@ -1,0 +1,60 @@
+"""The shared figure and table style (oasis_lab.plotting)."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from oasis_lab import plotting
+
+
+def test_use_style_sets_the_okabe_ito_cycle_and_readable_tables() -> None:
+    with matplotlib.rc_context(), pd.option_context("display.max_rows", 60):
+        plotting.use_style()
+        colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+        assert [c.upper() for c in colors] == list(plotting.OKABE_ITO.values())
+        assert matplotlib.rcParams["image.cmap"] == "cividis"
+        # a table of MAX_ROWS rows prints whole: no "..." row hiding the ones a claim rests on
+        text = repr(pd.DataFrame({"x": np.arange(plotting.MAX_ROWS, dtype=float)}))
+        assert "..." not in text and f"{plotting.MAX_ROWS - 1:,}" in text
+        # whole floats print as counts, not 1.017600e+04
+        shown = repr(pd.DataFrame({"n": [10176.0, 3.0], "r": [0.5, 1e-9]}))
+        assert "10,176" in shown and "e+04" not in shown
+    pd.reset_option("display.float_format")
+    pd.reset_option("display.min_rows")
+    pd.reset_option("display.max_columns")
+    pd.reset_option("display.max_colwidth")
+    pd.reset_option("display.width")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(10176.0, "10,176"), (np.int64(7), "7"), (0.123456, "0.1235"), (123456.7, "123,457"),
+     (-2.5, "-2.5"), (float("nan"), "NaN"), (True, "True"), ("label", "label")],
+)
+def test_format_number(value: object, text: str) -> None:
+    assert plotting.format_number(value) == text
+
+
+def test_integer_counts_converts_only_whole_float_columns() -> None:
+    frame = pd.DataFrame({"count": [1.0, np.nan, 10176.0], "rate": [0.5, 1.0, 2.0], "name": list("abc")})
+    out = plotting.integer_counts(frame)
+    assert str(out["count"].dtype) == "Int64" and out["count"].iloc[2] == 10176
+    assert out["rate"].dtype == float and out["name"].tolist() == list("abc")
+    assert frame["count"].dtype == float  # the input is left alone
+    with pytest.raises(TypeError, match="frame"):
+        plotting.integer_counts([1.0])  # type: ignore[arg-type]
+
+
+def test_vertical_puts_a_wide_summary_on_its_side() -> None:
+    wide = pd.DataFrame({f"col{i}": [float(i)] for i in range(30)} | {"rate": [0.25]})
+    out = plotting.vertical(wide, name="run")
+    assert out.shape == (31, 1) and list(out.columns) == ["run"]
+    assert out.loc["col12", "run"] == "12" and out.loc["rate", "run"] == "0.25"
+    two = plotting.vertical(pd.DataFrame({"a": [1, 2]}, index=["x", "y"]))
+    assert list(two.columns) == ["x", "y"]
+    assert plotting.vertical(pd.Series({"a": 3.0})).loc["a", "value"] == "3"
+    with pytest.raises(TypeError, match="frame"):
+        plotting.vertical("wide")  # type: ignore[arg-type]
