@@ -55,7 +55,7 @@ def format_number(value: Any) -> str:
         return str(v)
     if isinstance(value, Integral) or (v.is_integer() and abs(v) < 1e15):
         return f"{int(v):,}"
-    if abs(v) >= 1e4:
+    if abs(v) >= 1e3:  # four significant digits at least, and thousands separated like the integers
         return f"{v:,.0f}"
     return f"{v:.4g}"
 

@@ -31,7 +31,7 @@ def test_use_style_sets_the_okabe_ito_cycle_and_readable_tables() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(10176.0, "10,176"), (np.int64(7), "7"), (0.123456, "0.1235"), (123456.7, "123,457"),
+    [(10176.0, "10,176"), (np.int64(7), "7"), (0.123456, "0.1235"), (123456.7, "123,457"), (1389.33, "1,389"),
      (-2.5, "-2.5"), (float("nan"), "NaN"), (True, "True"), ("label", "label")],
 )
 def test_format_number(value: object, text: str) -> None:
