@@ -144,28 +144,45 @@ class DeterrenceSurface:
             }
         )
 
-    def plot(self, ax: Any = None) -> Any:
-        """Heat map of the expected gain of cheating with the ``p (f S + P) = G`` frontier."""
+    def plot(self, ax: Any = None, other_slash_fractions: Sequence[float] = ()) -> Any:
+        """Heat map of the expected gain of cheating with the ``p (f S + P) = G`` frontier.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        other_slash_fractions : sequence of float
+            Slash fractions whose frontiers are drawn dashed beside this surface's own, so one
+            map shows how the deterred region moves with ``f`` (whitepaper section 5).
+        """
         import matplotlib.pyplot as plt
         from matplotlib.colors import TwoSlopeNorm
 
+        others = [float(f) for f in other_slash_fractions]
+        for f in others:
+            if not 0 < f <= 1:
+                raise ValueError(f"other_slash_fractions holds {f!r}; each must be in (0, 1]")
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4))
+            _, ax = plt.subplots(figsize=(7, 4.6))
         # separate scales on each side of 0, so the (small) region where cheating pays is visible
         hi = max(float(self.margin.max()), 1e-9)
         lo = min(float(self.margin.min()), -1e-9)
         norm = TwoSlopeNorm(vmin=lo, vcenter=0.0, vmax=hi)
+        # red-blue diverging: distinguishable under the common colour-vision deficiencies
         mesh = ax.pcolormesh(self.stake, self.p, self.margin, cmap="RdBu_r", norm=norm, shading="auto")
         ax.figure.colorbar(mesh, ax=ax, label="expected gain of cheating per task (tokens)")
-        frontier = min_challenge_probability(self.slash_fraction * self.stake, self.gain, self.payment)
-        ok = frontier <= self.p.max()
-        ax.plot(self.stake[ok], frontier[ok], "k-", lw=2, label="p (f S + P) = G")
+        for f, style in [(self.slash_fraction, "-"), *((f, ["--", ":", "-."][i % 3]) for i, f in enumerate(others))]:
+            frontier = min_challenge_probability(f * self.stake, self.gain, self.payment)
+            ok = frontier <= self.p.max()
+            ax.plot(self.stake[ok], frontier[ok], color="k", ls=style, lw=2,
+                    label=f"frontier p (f S + P) = G, f = {f:g}")
+        ax.grid(False)  # grid lines would read as cell boundaries of the map
         ax.set_xlabel("provider stake S (tokens)")
         ax.set_ylabel("challenge probability p")
         ax.set_title(
-            f"red: cheating pays, blue: deterred (G = {self.gain:g}, P = {self.payment:g}, f = {self.slash_fraction:g})"
+            f"Red: cheating pays, blue: deterred (G = {self.gain:g}, P = {self.payment:g}, f = {self.slash_fraction:g})"
         )
-        ax.legend(loc="upper right")
+        # below the axes: inside, the legend would cover the frontier it explains
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=1 + len(others), frameon=False)
         return ax
 
 

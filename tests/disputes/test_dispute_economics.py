@@ -52,6 +52,25 @@ def test_surface_frontier_matches_min_probability():
     assert len(s.to_frame()) == 303
 
 
+def test_surface_plot_draws_each_frontier_with_the_legend_off_the_map():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = deterrence_surface(np.linspace(0, 0.3, 31), np.linspace(0, 5000, 51), gain=50.0, payment=100.0)
+    ax = s.plot(other_slash_fractions=[0.5])
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert set(lines) == {"frontier p (f S + P) = G, f = 1", "frontier p (f S + P) = G, f = 0.5"}
+    # each frontier is p* = G / (f S + P) where it lies on the map
+    x, y = lines["frontier p (f S + P) = G, f = 0.5"].get_data()
+    np.testing.assert_allclose(y, 50.0 / (0.5 * np.asarray(x) + 100.0))
+    assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_position().y0 * ax.figure.bbox.height
+    with pytest.raises(ValueError, match="other_slash_fractions"):
+        s.plot(other_slash_fractions=[0.0])
+    plt.close("all")
+
+
 def test_cost_model_known_answers():
     # a chain of 8 nodes, arity 2: every node takes exactly 3 rounds
     g = graph_from_edges("chain", [f"n{i}" for i in range(8)], ["op"] * 8,
