@@ -61,7 +61,8 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     Returns
     -------
     pandas.DataFrame
-        One row per tier (lowest first, labelled ``Q1 <component> <min>-<max>``):
+        One row per tier (lowest first, labelled ``Q1 <component> <min> to <max>``; equal values
+        share a tier, so there are fewer tiers when values repeat and their ranges never overlap):
         ``providers``, ``trading`` (share of them that trade), ``units``, ``units_share``,
         ``revenue``, ``utility``, ``mean_unit_cost``.
     """
@@ -71,7 +72,11 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
         raise ValueError(f"n_tiers = {n_tiers} must be >= 1")
     outcomes = provider_outcomes(market, result)
     name = f"psi[{market.psi_names[component]}]"
-    tier = pd.qcut(outcomes[name].rank(method="first"), min(n_tiers, market.n_providers), labels=False)
+    values = outcomes[name]
+    first = pd.qcut(values.rank(method="first"), min(n_tiers, market.n_providers), labels=False)
+    # Equal values share a tier (the one their first occurrence falls in), so tiers never
+    # overlap ("Q2 2.2-2.2", "Q3 2.2-2.2" for one device model split across two tiers).
+    tier = values.map(first.groupby(values).min()).rank(method="dense").astype(int) - 1
     ranges = outcomes.groupby(tier)[name].agg(["min", "max"])
     grouped = outcomes.groupby(tier).agg(
         providers=("units", "size"),
@@ -85,7 +90,7 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     grouped.insert(3, "units_share", grouped["units"] / total if total > 0 else 0.0)
     short = market.psi_names[component]
     grouped.index = [
-        f"Q{k + 1} {short} {lo:.3g}-{hi:.3g}"
+        f"Q{k + 1} {short} " + (f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g}")
         for k, (lo, hi) in enumerate(zip(ranges["min"], ranges["max"], strict=True))
     ]
     grouped.index.name = "tier"

@@ -63,3 +63,15 @@ def test_capability_tiers_add_up(market):
 def test_dashboard_rejects_wrong_weights(market):
     with pytest.raises(ValueError, match="psi_weights has 2 weights"):
         PricingDashboard(market, AuctionParams(psi_weights=(1.0, 1.0)))
+
+
+def test_capability_tiers_never_split_equal_values(market):
+    # generated providers share device models, so Psi values repeat: a tier boundary inside a
+    # run of equal values would give two tiers with the same range
+    result = run_greedy(market)
+    assert pd.Series(market.psi[:, 0]).duplicated().any()
+    tiers = capability_tiers(market, result, n_tiers=8)
+    ranges = [label.split(" ", 2)[2] for label in tiers.index]
+    assert len(set(ranges)) == len(ranges)
+    lows = [float(r.split(" to ")[0]) for r in ranges]
+    assert lows == sorted(lows) and tiers["providers"].sum() == market.n_providers
