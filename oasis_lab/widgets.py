@@ -73,10 +73,11 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     outcomes = provider_outcomes(market, result)
     name = f"psi[{market.psi_names[component]}]"
     values = outcomes[name]
-    first = pd.qcut(values.rank(method="first"), min(n_tiers, market.n_providers), labels=False)
-    # Equal values share a tier (the one their first occurrence falls in), so tiers never
-    # overlap ("Q2 2.2-2.2", "Q3 2.2-2.2" for one device model split across two tiers).
-    tier = values.map(first.groupby(values).min()).rank(method="dense").astype(int) - 1
+    n = market.n_providers
+    # Equal values share a tier, the quantile tier of their average rank, so tiers never overlap
+    # ("Q2 2.2-2.2", "Q3 2.2-2.2" for one device model split across two tiers).
+    quantile = ((values.rank(method="average") - 0.5) * min(n_tiers, n) // n).astype(int)
+    tier = quantile.rank(method="dense").astype(int) - 1
     ranges = outcomes.groupby(tier)[name].agg(["min", "max"])
     grouped = outcomes.groupby(tier).agg(
         providers=("units", "size"),
