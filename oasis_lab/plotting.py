@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["OKABE_ITO", "MAX_ROWS", "format_number", "integer_counts", "use_style", "vertical"]
+__all__ = ["OKABE_ITO", "MAX_ROWS", "format_number", "integer_counts", "plain_log_ticks", "use_style", "vertical"]
 
 #: The Okabe-Ito palette in its usual order (black last: it is for reference lines).
 OKABE_ITO: dict[str, str] = {
@@ -85,6 +85,25 @@ def use_style() -> None:
     pd.set_option("display.max_columns", None)
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.width", 200)
+
+
+def plain_log_ticks(axis: Any) -> None:
+    """Label a log-scaled matplotlib axis at 1, 2, 5 x 10^k in plain numbers (``20``, not ``2 x 10^1``).
+
+    On a range under a decade or two, matplotlib's default labels every minor tick in
+    scientific notation and the labels run into each other.
+
+    Parameters
+    ----------
+    axis : matplotlib.axis.Axis
+        ``ax.xaxis`` or ``ax.yaxis`` of an axes whose scale is already ``"log"``.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def integer_counts(frame: pd.DataFrame) -> pd.DataFrame:

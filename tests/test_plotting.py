@@ -58,3 +58,19 @@ def test_vertical_puts_a_wide_summary_on_its_side() -> None:
     assert plotting.vertical(pd.Series({"a": 3.0})).loc["a", "value"] == "3"
     with pytest.raises(TypeError, match="frame"):
         plotting.vertical("wide")  # type: ignore[arg-type]
+
+
+def test_plain_log_ticks_label_a_short_log_range_plainly() -> None:
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([3, 70], [0, 1])
+    ax.set_xscale("log")
+    plotting.plain_log_ticks(ax.xaxis)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert {"5", "10", "20", "50"} <= set(labels)
+    assert not any("times" in t or "^" in t for t in labels)
+    assert not [t for t in ax.xaxis.get_minor_ticks() if t.label1.get_text()]
+    plt.close(fig)
