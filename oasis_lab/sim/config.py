@@ -29,6 +29,7 @@ import yaml
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.cli import ADVERSARIES
+from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
@@ -39,6 +40,7 @@ __all__ = [
     "CONFIG_DIR",
     "DISPUTE_MODES",
     "MECHANISMS",
+    "REFEREES",
     "SimConfig",
     "load_config",
 ]
@@ -52,6 +54,9 @@ ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
 #: ``"played"``: every dispute is played in full (same verdicts, tested; slower).
 DISPUTE_MODES: tuple[str, ...] = ("vectorised", "played")
+#: Who rules a dispute: the platform's trusted stack, or a provider of the market (section 5,
+#: :mod:`oasis_lab.disputes.market_referee`).
+REFEREES: tuple[str, ...] = ("trusted", "market")
 #: Provider adversaries a cheater may follow (the dishonest provider sides of the dispute CLI).
 CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
     sorted(name for name, make in ADVERSARIES.items() if not make(1)[0].honest)
@@ -61,6 +66,8 @@ CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
 # ``oasis_lab.sim.books``): at most 2**53 smallest units per payment, stake or bond.
 _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
+# Bribes and budgets in whole tokens, kept far inside 2**53 smallest units at any token_unit.
+_MAX_TOKEN_AMOUNT = 10**6
 
 
 def _check_computation(value: Any) -> None:
@@ -162,6 +169,35 @@ class SimConfig(ParamsMixin):
     token_unit : int, default 1_000_000
         Smallest token units per token: prices (floats) become integer amounts here, at the
         ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
+    referee : {"trusted", "market"}, default "trusted"
+        Who rules a dispute (section 5: "a single service provider is assigned to recompute
+        each layer"). ``"trusted"``: the platform's stack; ``"market"``: a present provider
+        other than the challenged one, drawn per dispute
+        (:func:`oasis_lab.disputes.market_referee.adjudicate`), recomputing on its own device
+        (an other-device provider rounds ``other_device_ulps`` away) with its own strategy.
+        The referee's fee is ``disputes.referee_reward_fraction`` of what is forfeited, the
+        stake an appeal slashes is its provider stake (``disputes.provider_stake``, cut by
+        ``disputes.referee_slash_fraction``), the appeal bond is ``disputes.appeal_bond``.
+    referee_selection : {"uniform", "stake"}, default "uniform"
+        How a market referee is drawn: uniformly, or in proportion to its locked stake.
+    referee_collude_share, referee_frame_share, referee_bribable_share : float, default 0.0
+        Shares of providers (at the start and among entrants) that, as market referees, rule
+        for the provider (collude), for the challenger (frame), or for whoever bribes them
+        at least ``referee_bribe_price``; the rest rule honestly. Their sum is at most 1.
+    referee_bribe_price : int, default 0
+        Tokens a bribable referee takes (0: any offer of at least one token).
+    cheater_bribe : int, default 0
+        Tokens a cheater offers each market referee of its dispute (0: none). It is offered
+        only when the cheater's free balance covers it for every referee that may rule
+        (two with ``appeal_to="market"``), and paid to each referee that takes it.
+    appeal_to : {None, "trusted", "market"}, default None
+        Where a party wronged by a market referee may appeal (None: no appeal), locking
+        ``disputes.appeal_bond`` (funded from its balance, the shortfall deposited). Only with
+        ``referee="market"``.
+    appeal_budget : int, default 5_000
+        Tokens a party can lock for an appeal (it appeals only if the bond fits and the
+        expected gain exceeds the expected loss of the bond,
+        :func:`~oasis_lab.disputes.market_referee.appeal_pays`).
 
     Raises
     ------
@@ -199,6 +235,15 @@ class SimConfig(ParamsMixin):
     optimum_every: int = 0
     optimum_time_limit: float = 30.0
     token_unit: int = 1_000_000
+    referee: str = "trusted"
+    referee_selection: str = "uniform"
+    referee_collude_share: float = 0.0
+    referee_frame_share: float = 0.0
+    referee_bribable_share: float = 0.0
+    referee_bribe_price: int = 0
+    cheater_bribe: int = 0
+    appeal_to: str | None = None
+    appeal_budget: int = 5_000
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -242,7 +287,23 @@ class SimConfig(ParamsMixin):
             check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
         )
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
-        for name in ("provider_stake", "challenger_bond"):
+        _choice("referee", self.referee, REFEREES)
+        _choice("referee_selection", self.referee_selection, WEIGHTINGS)
+        shares = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
+        for name in shares:
+            set_(self, name, check_fraction(name, getattr(self, name)))
+        if sum(getattr(self, name) for name in shares) > 1.0 + 1e-12:
+            raise ValueError(
+                f"referee_collude_share + referee_frame_share + referee_bribable_share = "
+                f"{sum(getattr(self, name) for name in shares)} must be <= 1"
+            )
+        for name in ("referee_bribe_price", "cheater_bribe", "appeal_budget"):
+            set_(self, name, check_int(name, getattr(self, name), 0, _MAX_TOKEN_AMOUNT))
+        if self.appeal_to not in APPEAL_TO:
+            raise ValueError(f"appeal_to = {self.appeal_to!r} is not one of {list(APPEAL_TO)}")
+        if self.appeal_to is not None and self.referee != "market":
+            raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
+        for name in ("provider_stake", "challenger_bond", "appeal_bond"):
             amount = getattr(self.disputes, name) * self.token_unit
             if amount >= 2**53:
                 raise ValueError(
