@@ -39,6 +39,8 @@ __all__ = [
     "CHEATER_ADVERSARIES",
     "CONFIG_DIR",
     "DISPUTE_MODES",
+    "EXTRA_KINDS",
+    "ExtraProvider",
     "MECHANISMS",
     "REFEREES",
     "SimConfig",
@@ -54,6 +56,80 @@ ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
 #: ``"played"``: every dispute is played in full (same verdicts, tested; slower).
 DISPUTE_MODES: tuple[str, ...] = ("vectorised", "played")
+#: Kinds an extra (measured) provider may be (codes of ``oasis_lab.sim.court.PROVIDER_KINDS``).
+EXTRA_KINDS: tuple[str, ...] = ("honest", "cheater", "other_device")
+
+
+@dataclass(frozen=True)
+class ExtraProvider:
+    """A provider whose speeds and ``Psi`` were measured (e.g. a browser provider benchmarked in
+    its page, :func:`oasis_lab.browser.market.browser_providers`), joining a simulated market
+    beside the generated population from round 0 (section 4.2: "``M_i`` ... will be determined
+    by benchmarking").
+
+    Parameters
+    ----------
+    name : str
+        Label (the device and how it was measured).
+    speed : tuple of float
+        Requests per second per model type, in ``data/model_types.csv`` order (at least
+        ``SimConfig.n_types`` of them; the simulation uses the first ``n_types``).
+    psi : tuple of float
+        ``Psi`` (:data:`oasis_lab.gpu.bench.PSI_NAMES`: GPU TFLOPS, memory GB, bandwidth GB/s,
+        CPU cores).
+    kind : {"honest", "cheater", "other_device"}, default "honest"
+        How it computes, as the generated providers' kinds (a provider running a different
+        kernel variant rounds differently from the referee: ``"other_device"``).
+    capacity, cost : float, optional
+        Its capacity and cost of a round. Default (the reading taken, since a benchmark
+        measures neither): the initial population's median unit cost ``c_j / sum_t s[j, t]``
+        times its total speed, and the population's median capacity times
+        ``sqrt(sum_t s[j, t] / median total speed)`` (``generate_market``'s square-root share).
+    """
+
+    name: str
+    speed: tuple[float, ...]
+    psi: tuple[float, ...]
+    kind: str = "honest"
+    capacity: float | None = None
+    cost: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"extra provider name must be a non-empty string, got {self.name!r}")
+        for field_name in ("speed", "psi"):
+            value = getattr(self, field_name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise TypeError(f"extra provider {self.name!r}: {field_name} must be a sequence of numbers, "
+                                f"got {value!r}")
+            object.__setattr__(
+                self, field_name,
+                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0) for v in value),
+            )
+        if len(self.psi) != 4:
+            raise ValueError(f"extra provider {self.name!r}: psi has {len(self.psi)} values, expected 4 "
+                             "(gpu_tflops, memory_gb, bandwidth_gbs, cpu_cores)")
+        if not any(self.speed):
+            raise ValueError(f"extra provider {self.name!r}: every speed is 0 (it could run nothing)")
+        _choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
+        for field_name in ("capacity", "cost"):
+            value = getattr(self, field_name)
+            if value is not None:
+                object.__setattr__(self, field_name, check_real(f"extra provider {self.name!r} {field_name}",
+                                                                value, minimum=0.0))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> ExtraProvider:
+        """From a mapping (a YAML/TOML table), naming unknown keys."""
+        if not isinstance(data, dict):
+            raise TypeError(f"{source}: each of extra_providers must be a table, got {data!r}")
+        known = {f.name for f in fields(cls)}
+        for k in data:
+            if k not in known:
+                raise ValueError(f"{source}: unknown key extra_providers.{k!s}; known keys: {sorted(known)}")
+        return cls(**data)
+
+
 #: Who rules a dispute: the platform's trusted stack, or a provider of the market (section 5,
 #: :mod:`oasis_lab.disputes.market_referee`).
 REFEREES: tuple[str, ...] = ("trusted", "market")
@@ -198,6 +274,9 @@ class SimConfig(ParamsMixin):
         Tokens a party can lock for an appeal (it appeals only if the bond fits and the
         expected gain exceeds the expected loss of the bond,
         :func:`~oasis_lab.disputes.market_referee.appeal_pays`).
+    extra_providers : tuple of ExtraProvider, default ()
+        Measured providers (e.g. browser providers) present from round 0 beside the
+        ``n_providers`` generated ones.
 
     Raises
     ------
@@ -244,6 +323,7 @@ class SimConfig(ParamsMixin):
     cheater_bribe: int = 0
     appeal_to: str | None = None
     appeal_budget: int = 5_000
+    extra_providers: tuple[ExtraProvider, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -301,6 +381,15 @@ class SimConfig(ParamsMixin):
             set_(self, name, check_int(name, getattr(self, name), 0, _MAX_TOKEN_AMOUNT))
         if self.appeal_to not in APPEAL_TO:
             raise ValueError(f"appeal_to = {self.appeal_to!r} is not one of {list(APPEAL_TO)}")
+        extras = self.extra_providers
+        if isinstance(extras, list):
+            extras = tuple(extras)
+        if not isinstance(extras, tuple) or not all(isinstance(e, ExtraProvider) for e in extras):
+            raise TypeError(f"extra_providers must be a tuple of ExtraProvider, got {self.extra_providers!r}")
+        for e in extras:
+            if len(e.speed) < self.n_types:
+                raise ValueError(f"extra provider {e.name!r} has {len(e.speed)} speeds, n_types = {self.n_types}")
+        set_(self, "extra_providers", extras)
         if self.appeal_to is not None and self.referee != "market":
             raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
         for name in ("provider_stake", "challenger_bond", "appeal_bond"):
@@ -322,6 +411,8 @@ class SimConfig(ParamsMixin):
                 continue
             if isinstance(value, (AuctionParams, DisputeParams)):
                 parts.append(f"{f.name}({value.label()})")
+            elif f.name == "extra_providers":
+                parts.append(f"extra_providers={len(value)}")
             else:
                 parts.append(f"{f.name}={value}")
         return ", ".join(parts) or "defaults"
@@ -341,6 +432,8 @@ class SimConfig(ParamsMixin):
                     g.name: list(v) if isinstance(v := getattr(value, g.name), tuple) else v
                     for g in fields(value)
                 }
+            elif f.name == "extra_providers":
+                value = [{**dataclasses.asdict(e), "speed": list(e.speed), "psi": list(e.psi)} for e in value]
             out[f.name] = value
         return out
 
@@ -367,6 +460,14 @@ class SimConfig(ParamsMixin):
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
             if key in ("auction", "disputes"):
                 kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            elif key == "extra_providers":
+                if not isinstance(value, list):
+                    raise TypeError(f"{source}: extra_providers must be a list of tables, got {value!r}")
+                try:
+                    kwargs[key] = tuple(ExtraProvider.from_dict(v, source) for v in value)
+                except (TypeError, ValueError) as exc:
+                    msg = str(exc)
+                    raise type(exc)(msg if msg.startswith(source) else f"{source}: {msg}") from None
             else:
                 kwargs[key] = value
         try:

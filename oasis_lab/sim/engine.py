@@ -121,10 +121,13 @@ class _Providers:
     def n(self) -> int:
         return int(self.capacity.size)
 
-    def add(self, market: Market, kind: np.ndarray, round_no: int, referee_strategy: np.ndarray) -> None:
-        n = market.n_providers
+    def add(self, market: Market | dict[str, np.ndarray], kind: np.ndarray, round_no: int,
+            referee_strategy: np.ndarray) -> None:
+        """Providers join: a generated market's, or arrays ``speed, capacity, cost, psi``."""
+        n = int(kind.size)
         for name in ("speed", "capacity", "cost", "psi"):
-            setattr(self, name, np.concatenate([getattr(self, name), getattr(market, name)]))
+            new = market[name] if isinstance(market, dict) else getattr(market, name)
+            setattr(self, name, np.concatenate([getattr(self, name), new]))
         self.kind = np.concatenate([self.kind, kind.astype(np.int8)])
         self.referee_strategy = np.concatenate([self.referee_strategy, referee_strategy.astype(np.int8)])
         self.entered = np.concatenate([self.entered, np.full(n, round_no, dtype=np.int64)])
@@ -424,16 +427,43 @@ class _Run:
         self.prov.add(first, kinds, 0, _referee_strategies(c, c.n_providers, seed, "initial"))
         self.books = Books()
         self.books.add_providers(c.n_providers, self.stake_amount)
+        if c.extra_providers:
+            self.add_extra(first)
         self.court = Court(c.computation, c.disputes, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
         self.queue = _Queue.empty(self.n_types)
         self.arrivals = _Arrivals(c, seed)
         self.pending = _Pending()
         self.window = max(c.exit_window, 1)
-        self.profit_hist = np.zeros((self.window + 1, c.n_providers))
+        self.profit_hist = np.zeros((self.window + 1, self.prov.n))
         self.next_task_id = 0
         self._burned = 0  # the burn account at the end of the previous round
         self.rows: list[dict[str, Any]] = []
         self.logs: dict[str, list[Any]] = {"jobs": [], "requeued": [], "tasks": [], "disputes": []}
+
+    def add_extra(self, first: Market) -> None:
+        """The config's measured providers join at round 0 (see :class:`ExtraProvider` for the
+        cost and capacity of one that gives none)."""
+        c = self.c
+        extras = c.extra_providers
+        speed = np.array([e.speed[: self.n_types] for e in extras], dtype=np.float64)
+        total = speed.sum(axis=1)
+        unit_cost = first.provider_unit_cost
+        median_unit = float(np.median(unit_cost[np.isfinite(unit_cost)]))
+        first_total = first.speed.sum(axis=1)
+        median_total = float(np.median(first_total[first_total > 0]))
+        median_capacity = float(np.median(first.capacity))
+        cost = np.array([e.cost if e.cost is not None else median_unit * t for e, t in zip(extras, total, strict=True)])
+        capacity = np.array([
+            e.capacity if e.capacity is not None else median_capacity * np.sqrt(t / median_total)
+            for e, t in zip(extras, total, strict=True)
+        ])
+        if c.auction.capacity == "units":
+            capacity = np.ceil(capacity)
+        kind = np.array([PROVIDER_KINDS.index(e.kind) for e in extras], dtype=np.int8)
+        arrays = {"speed": speed, "capacity": capacity, "cost": cost,
+                  "psi": np.array([e.psi for e in extras], dtype=np.float64)}
+        self.prov.add(arrays, kind, 0, _referee_strategies(c, len(extras), self.seed, "extra"))
+        self.books.add_providers(len(extras), self.stake_amount)
 
     # ------------------------------------------------------------------ one round
     def round(self, r: int) -> None:
@@ -1132,9 +1162,14 @@ def _provider_table(prov: _Providers, books: Books, unit: int, c: SimConfig) -> 
     rewards = prov.rewards / unit
     appeal_net = prov.appeal_net / unit
     bribes_paid = prov.bribes_paid / unit
+    names = [f"generated:{j}" for j in range(prov.n)]
+    n_gen = c.n_providers
+    for k, e in enumerate(c.extra_providers):
+        names[n_gen + k] = e.name
     return pd.DataFrame(
         {
             "provider": np.arange(prov.n),
+            "name": names,
             "kind": kind,
             "strategy": strategy,
             "honest": prov.kind != CHEATER,
