@@ -22,6 +22,7 @@ from oasis_lab.browser.bench import benchmark_browser
 from oasis_lab.browser.provider import BrowserProvider
 from oasis_lab.browser.variants import VARIANTS
 from oasis_lab.checks import check_int
+from oasis_lab.gpu.bench import ProviderBenchmark
 from oasis_lab.sim.config import EXTRA_KINDS, ExtraProvider, SimConfig
 
 __all__ = ["browser_providers", "join_market", "market_provider"]
@@ -31,6 +32,7 @@ def market_provider(
     provider: BrowserProvider,
     *,
     kind: str | None = None,
+    bench: ProviderBenchmark | None = None,
     size: str = "small",
     repeats: int = 3,
     seed: int = 0,
@@ -43,6 +45,9 @@ def market_provider(
         Started or not (it is started).
     kind : {"honest", "cheater", "other_device"}, optional
         Default: ``"other_device"`` when it runs a kernel variant, else ``"honest"``.
+    bench : ProviderBenchmark, optional
+        Its in-page benchmark when already measured (``benchmark_browser(provider, ...)``);
+        otherwise it is measured here.
     size, repeats, seed
         As :func:`oasis_lab.browser.bench.benchmark_browser`.
 
@@ -56,7 +61,10 @@ def market_provider(
         raise TypeError(f"provider must be a BrowserProvider, got {type(provider).__name__}")
     if kind is not None and kind not in EXTRA_KINDS:
         raise ValueError(f"kind = {kind!r} is not one of {list(EXTRA_KINDS)}")
-    bench = benchmark_browser(provider, size, repeats, seed)
+    if bench is None:
+        bench = benchmark_browser(provider, size, repeats, seed)
+    elif not isinstance(bench, ProviderBenchmark) or bench.backend != "browser":
+        raise TypeError(f"bench must be a browser ProviderBenchmark, got {bench!r:.80}")
     psi = [float(v) for v in bench.psi]
     if provider.cpus is not None:
         psi[3] = float(provider.cpus)
