@@ -742,7 +742,8 @@ class _Run:
         the platform); each recomputes on its own device (an other-device provider rounds
         ``other_device_ulps`` away) and follows its drawn strategy. Bribes and the appeal move
         tokens here; the caller then resolves the challenge with the final verdict. With no
-        provider left to referee, the platform's trusted stack rules.
+        provider left to referee (none present, or none with stake under stake-weighted
+        selection), the platform's trusted stack rules.
 
         Returns
         -------
@@ -754,6 +755,10 @@ class _Run:
         p, kind, trusted = d["provider"], d["kind"], d["verdict"]
         idx = np.flatnonzero(prov.present)
         idx = idx[idx != p]
+        if c.referee_selection == "stake":
+            # drawn in proportion to stake: a provider with none is never drawn (nor counted
+            # among the possible appellate referees)
+            idx = idx[books.stake[idx] > 0]
         if not idx.size:
             return trusted, -1, -1, False, False
         pool = [
