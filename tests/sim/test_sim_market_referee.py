@@ -192,3 +192,23 @@ def test_books_appeal_equals_ledger_appeal(
     assert books.burn == bal["burn"] and books.platform == bal["platform"]
     assert flows["referee_slashed"] == (token_share(stake, cut) if overturned else 0)
     books.check(0, 0, 0)
+
+
+def test_cli_shows_market_referee_columns_and_parquet_keeps_them(tmp_path, capsys) -> None:
+    from oasis_lab.__main__ import main
+    from oasis_lab.sim import SimulationResult
+
+    cfg = tmp_path / "mr.yaml"
+    cfg.write_text(
+        "tasks_per_round: 60\nn_providers: 12\ncheater_share: 0.3\np_user: 0.5\nreferee: market\n"
+        "referee_collude_share: 0.5\nappeal_to: trusted\n"
+        "extra_providers:\n  - {name: measured, speed: [0.5, 0.01, 20, 300], psi: [0.1, 16, 5, 2]}\n"
+    )
+    out = tmp_path / "mr.parquet"
+    assert main(["simulate", "--config", str(cfg), "--rounds", "4", "--seed", "1", "--out", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "wrong_verdicts" in text and "referees_slashed" in text
+    back = SimulationResult.load(out)
+    assert back.config.referee == "market" and back.config.extra_providers[0].name == "measured"
+    pd_equal = simulate(back.config, 1).rounds.equals(back.rounds)
+    assert pd_equal
