@@ -45,14 +45,14 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.params import ParamsMixin
 
 __all__ = [
-    "ChallengeGame",
     "ChallengeEquilibrium",
+    "ChallengeGame",
     "challenge_equilibrium",
+    "fraud_by_platform_rate",
     "honest_participation",
     "mixed_equilibrium_2x2",
     "payoff_matrices",
     "platform_challenge_rate",
-    "fraud_by_platform_rate",
 ]
 
 

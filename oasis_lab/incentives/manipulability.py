@@ -32,10 +32,10 @@ from oasis_lab.params import AuctionParams
 from oasis_lab.seeding import check_seed, child_seed
 
 __all__ = [
+    "DEFAULT_GRID",
     "DIMENSIONS",
     "GAIN_ATOL",
     "GAIN_RTOL",
-    "DEFAULT_GRID",
     "manipulability",
     "misreport",
     "profitable",

@@ -51,7 +51,7 @@ from oasis_lab.checks import check_real
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["TruthfulResult", "clearing_price", "truthful_greedy", "TIE_RTOL"]
+__all__ = ["TIE_RTOL", "TruthfulResult", "clearing_price", "truthful_greedy"]
 
 #: Relative margin by which a probe report is placed just above another task's density, so
 #: that the bisection's probe sorts before that task (see :func:`truthful_greedy`).
@@ -274,7 +274,7 @@ def truthful_greedy(
         if compute_payments:
             dens = task_density(sub, walk_params)
             for k in np.flatnonzero(res.served & wanted[tasks]):
-                theta, walks = _critical_value(sub, walk_params, k, dens, p, e[tasks[k]])
+                theta, walks = _critical_value(sub, walk_params, int(k), dens, p, float(e[tasks[k]]))
                 critical[tasks[k]] = theta
                 n_walks += walks
     served = share > 0

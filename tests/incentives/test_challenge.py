@@ -40,7 +40,7 @@ def test_platform_rate_shifts_challenges_not_fraud_until_it_deters() -> None:
     for r in (0.0, 0.01, 0.03):
         eq = challenge_equilibrium(game.replace(platform_rate=r))
         q, p = mixed_equilibrium_2x2(*payoff_matrices(game.replace(platform_rate=r)))
-        assert eq.fraud_rate == pytest.approx(0.1) and eq.challenge_rate == pytest.approx(p)
+        assert q == eq.fraud_rate == pytest.approx(0.1) and eq.challenge_rate == pytest.approx(p)
         assert 1 - (1 - p) * (1 - r) == pytest.approx(1 / 22)
     assert challenge_equilibrium(game.replace(platform_rate=1 / 22 + 1e-9)).kind == "deterred"
     assert platform_challenge_rate(game, 0.01) == pytest.approx(1 / 22)
