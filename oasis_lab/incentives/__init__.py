@@ -46,4 +46,5 @@ __all__ = [
     "run_mechanism",
     "summarize",
     "truthful_greedy",
+    "tuned_price",
 ]

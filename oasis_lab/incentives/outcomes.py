@@ -74,11 +74,17 @@ class Outcome:
         ``e_i`` and the true unit costs come from ``truth`` (section 4); payments and units
         from the reports.
         """
+        return self.utilities_from(truth.value, user_costs(truth, params), unit_cost_matrix(truth, params))
+
+    def utilities_from(
+        self, value: np.ndarray, user_cost: np.ndarray, unit_cost: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`utilities` from the true values, user costs and unit costs (precomputed once
+        by a scan that scores thousands of outcomes against the same truth)."""
         share = self.served_share
-        gain = np.where(share > 0, share * (truth.value - user_costs(truth, params)), 0.0)
-        cost = unit_cost_matrix(truth, params)
+        gain = np.where(share > 0, share * (value - user_cost), 0.0)
         with np.errstate(invalid="ignore"):
-            spent = np.where(self.units > 0, cost * self.units, 0.0).sum(axis=1)
+            spent = np.where(self.units > 0, unit_cost * self.units, 0.0).sum(axis=1)
         return gain - self.payment, self.revenue - spent
 
     def welfare(self, truth: Market, params: AuctionParams) -> float:

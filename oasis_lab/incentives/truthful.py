@@ -5,8 +5,9 @@ at the midpoint of the two per-unit prices; every agent can gain by misreporting
 (``docs/mechanism.md``, "Incentives"). This variant keeps the greedy walk (first fit, all or
 nothing, surplus task density) and changes what the reports decide:
 
-1. **A posted per-unit price** ``p`` that does not depend on this round's reports (a
-   previous round's clearing price, :func:`clearing_price`, or a public reference).
+1. **A posted per-unit price** ``p`` that does not depend on this round's reports (the price
+   that did best in a previous round, :func:`tuned_price`, a previous round's clearing price,
+   :func:`clearing_price`, or a public reference).
 2. **Providers**: provider ``j`` is eligible iff its reported unit cost ``c_j / sum_t s[j, t]``
    is at most ``p``; eligible providers are walked in order of *verified* capability
    (``provider_density="capability"``: benchmarked speeds and ``Psi``, not the cost report) and
@@ -47,7 +48,7 @@ import numpy as np
 from oasis_lab.auction.density import provider_order, task_density
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import social_welfare, user_costs
-from oasis_lab.checks import check_real
+from oasis_lab.checks import check_int, check_real
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -341,3 +342,31 @@ def _critical_value(
     if lo == 0:
         return e_k + float(dens[k]) * root, walks
     return e_k + float(cands[lo - 1]) * root, walks
+
+
+def tuned_price(
+    previous: Market,
+    params: AuctionParams = AuctionParams(task_density="surplus"),
+    *,
+    n_candidates: int = 41,
+) -> float:
+    """The posted price that would have maximized this mechanism's welfare in a previous round.
+
+    Candidates are ``n_candidates`` quantiles of the previous round's per-unit net values and
+    provider unit costs; each is tried with :func:`truthful_greedy` (allocation only) on the
+    previous market. Like :func:`clearing_price` it reads only the previous round's reports,
+    so it is a report-independent price for the current round.
+    """
+    if not isinstance(previous, Market):
+        raise TypeError(f"previous must be an oasis_lab.market.Market, got {type(previous).__name__}")
+    n = check_int("n_candidates", n_candidates, 2)
+    units = previous.task_units
+    has = units > 0
+    per_unit = (previous.value - user_costs(previous, params))[has] / units[has]
+    costs = previous.provider_unit_cost[np.isfinite(previous.provider_unit_cost)]
+    pool = np.concatenate([per_unit[per_unit > 0], costs])
+    if pool.size == 0:
+        raise ValueError("the previous round has no positive per-unit value or finite unit cost")
+    candidates = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, n)))
+    welfare = [truthful_greedy(previous, float(c), params, compute_payments=False).welfare for c in candidates]
+    return float(candidates[int(np.argmax(welfare))])
