@@ -27,6 +27,7 @@ from oasis_lab.incentives.truthful import (
     TruthfulResult,
     clearing_price,
     truthful_greedy,
+    tuned_price,
 )
 
 __all__ = [

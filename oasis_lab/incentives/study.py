@@ -19,10 +19,14 @@ import pandas as pd
 from oasis_lab.auction.baselines.double_auction import unit_demand_market
 from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.baselines.vcg import vcg
-from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.compare import DP_GRID
+from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.checks import check_int
-from oasis_lab.incentives.equilibrium import PROVIDER_MARKUPS, USER_SHADES, best_response_dynamics
+from oasis_lab.incentives.equilibrium import (
+    PROVIDER_MARKUPS,
+    USER_SHADES,
+    best_response_dynamics,
+)
 from oasis_lab.incentives.manipulability import DEFAULT_GRID, manipulability
 from oasis_lab.incentives.outcomes import run_mechanism
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
@@ -107,7 +111,7 @@ def study_markets(
     out = []
     for scenario in scenarios:
         for k in range(seeds):
-            def draw(kind: str, n: int, p: int, **kw: Any) -> Market:
+            def draw(kind: str, n: int, p: int, scenario: str = scenario, k: int = k, **kw: Any) -> Market:
                 return generate_market(n, p, scenario=scenario, seed=child_seed(seed, "markets", scenario, k, kind), **kw)
 
             unit = draw("unit", unit_tasks or n_tasks, unit_providers or n_providers, n_types=1)
