@@ -353,7 +353,7 @@ def tuned_price(
     """The posted price that would have maximized this mechanism's welfare in a previous round.
 
     Candidates are ``n_candidates`` quantiles of the previous round's per-unit net values and
-    provider unit costs; each is tried with :func:`truthful_greedy` (allocation only) on the
+    provider unit costs, and its :func:`clearing_price`; each is tried with :func:`truthful_greedy` (allocation only) on the
     previous market. Like :func:`clearing_price` it reads only the previous round's reports,
     so it is a report-independent price for the current round.
     """
@@ -367,6 +367,8 @@ def tuned_price(
     pool = np.concatenate([per_unit[per_unit > 0], costs])
     if pool.size == 0:
         raise ValueError("the previous round has no positive per-unit value or finite unit cost")
-    candidates = np.unique(np.quantile(pool, np.linspace(0.0, 1.0, n)))
+    # The clearing price is a candidate too, so the tuned price never does worse than it on
+    # the round it reads.
+    candidates = np.unique(np.append(np.quantile(pool, np.linspace(0.0, 1.0, n)), clearing_price(previous, params)))
     welfare = [truthful_greedy(previous, float(c), params, compute_payments=False).welfare for c in candidates]
     return float(candidates[int(np.argmax(welfare))])
