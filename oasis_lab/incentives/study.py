@@ -51,8 +51,8 @@ class MechanismSpec:
 
     ``market`` says which market of a :class:`StudyMarket` it runs on: ``"general"``
     (multi-type bundles), ``"unit"`` (single type, unit demand) or ``"tiny"`` (VCG's size).
-    ``options["reference_price"] == "previous"`` posts the price that did best in the previous
-    round (:func:`~oasis_lab.incentives.truthful.tuned_price`).
+    ``options["reference_price"] == "previous"`` posts the previous round's clearing price
+    (:func:`~oasis_lab.incentives.truthful.clearing_price`).
     """
 
     name: str
@@ -128,7 +128,7 @@ def study_markets(
 def _options(spec: MechanismSpec, sm: StudyMarket) -> dict[str, Any]:
     opts = dict(spec.options)
     if opts.get("reference_price") == "previous":
-        opts["reference_price"] = tuned_price(sm.previous, spec.params)
+        opts["reference_price"] = clearing_price(sm.previous, spec.params)
     return opts
 
 
@@ -195,25 +195,26 @@ def welfare_price(markets: Sequence[StudyMarket], params: AuctionParams = BEST) 
     -------
     pandas.DataFrame
         One row per market: ``scenario``, ``seed``, ``optimum``, ``greedy`` (``params``, at
-        truthful reports), ``truthful`` (posted price tuned on the previous round,
-        :func:`~oasis_lab.incentives.truthful.tuned_price`), ``truthful_clearing`` (posted
-        price = the previous round's clearing price), ``truthful_hindsight`` (the best posted
-        price for this round's own reports: an upper reference, not truthful),
-        ``reference_price``, ``served_greedy``, ``served_truthful``.
+        truthful reports), ``truthful`` (posted price = the previous round's clearing price),
+        ``truthful_tuned`` (posted price tuned on the previous round,
+        :func:`~oasis_lab.incentives.truthful.tuned_price`: better on thick markets, overfits
+        thin ones), ``truthful_hindsight`` (the best posted price for this round's own reports:
+        an upper reference, not truthful), ``reference_price``, ``served_greedy``,
+        ``served_truthful``.
     """
     rows = []
     for sm in markets:
         m = sm.general
         opt = solve_optimum(m, params, backend="highspy").welfare
         g = run_greedy(m, params)
-        price = tuned_price(sm.previous, params)
+        price = clearing_price(sm.previous, params)
         t = truthful_greedy(m, price, params, compute_payments=False)
-        clear = truthful_greedy(m, clearing_price(sm.previous, params), params, compute_payments=False)
+        tuned = truthful_greedy(m, tuned_price(sm.previous, params), params, compute_payments=False)
         own = truthful_greedy(m, tuned_price(m, params), params, compute_payments=False)
         rows.append({
             "scenario": sm.scenario, "seed": sm.seed, "optimum": opt,
             "greedy": g.welfare / opt, "truthful": t.welfare / opt,
-            "truthful_clearing": clear.welfare / opt, "truthful_hindsight": own.welfare / opt,
+            "truthful_tuned": tuned.welfare / opt, "truthful_hindsight": own.welfare / opt,
             "reference_price": price,
             "served_greedy": float(g.served.mean()), "served_truthful": float(t.served.mean()),
         })
