@@ -30,7 +30,7 @@ from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.pricing import user_costs
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.incentives.manipulability import GAIN_ATOL, GAIN_RTOL
-from oasis_lab.incentives.outcomes import MECHANISMS, run_mechanism
+from oasis_lab.incentives.outcomes import check_run_args, run_mechanism
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 from oasis_lab.seeding import check_seed, child_seed, stream
@@ -126,12 +126,7 @@ def best_response_dynamics(
     -------
     EquilibriumResult
     """
-    if not isinstance(market, Market):
-        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"mechanism = {mechanism!r} is not one of {list(MECHANISMS)}")
-    if not isinstance(params, AuctionParams):
-        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+    check_run_args(market, mechanism, params)
     shades = np.array([check_real("user_shades", s, minimum=0.0, maximum=0.999) for s in user_shades])
     markups = np.array([check_real("provider_markups", m, minimum=0.0) for m in provider_markups])
     for name, grid in (("user_shades", shades), ("provider_markups", markups)):

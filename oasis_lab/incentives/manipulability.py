@@ -27,7 +27,7 @@ import pandas as pd
 
 from oasis_lab.auction.pricing import unit_cost_matrix, user_costs
 from oasis_lab.checks import check_real
-from oasis_lab.incentives.outcomes import MECHANISMS, run_mechanism
+from oasis_lab.incentives.outcomes import check_run_args, run_mechanism
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 from oasis_lab.seeding import check_seed, child_seed
@@ -162,12 +162,7 @@ def manipulability(
     TypeError, ValueError
         Bad market, mechanism, agents, grid or dimensions, before any run.
     """
-    if not isinstance(market, Market):
-        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"mechanism = {mechanism!r} is not one of {list(MECHANISMS)}")
-    if not isinstance(params, AuctionParams):
-        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+    check_run_args(market, mechanism, params)
     seed = check_seed(seed)
     base = market if reports is None else reports
     if not isinstance(base, Market):

@@ -42,7 +42,7 @@ from oasis_lab.auction.pricing import social_welfare, unit_cost_matrix, user_cos
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["MECHANISMS", "Outcome", "run_mechanism"]
+__all__ = ["MECHANISMS", "Outcome", "check_run_args", "run_mechanism"]
 
 MECHANISMS: tuple[str, ...] = ("greedy", "truthful", "mcafee", "sbba", "dp", "vcg", "first_price")
 
@@ -161,6 +161,16 @@ def _vcg(market: Market, params: AuctionParams, kw: dict) -> Outcome:
     return Outcome(res.optimum.served.astype(float), res.payments, res.optimum.units, res.revenues)
 
 
+def check_run_args(market: Any, mechanism: Any, params: Any) -> None:
+    """One clear error for a bad market, mechanism name or params (before any run)."""
+    if not isinstance(market, Market):
+        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    if mechanism not in MECHANISMS:
+        raise ValueError(f"mechanism = {mechanism!r} is not one of {list(MECHANISMS)}")
+    if not isinstance(params, AuctionParams):
+        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
+
+
 def run_mechanism(
     market: Market,
     mechanism: str,
@@ -195,8 +205,7 @@ def run_mechanism(
     ValueError
         Unknown mechanism or options that mechanism does not take.
     """
-    if mechanism not in MECHANISMS:
-        raise ValueError(f"mechanism = {mechanism!r} is not one of {list(MECHANISMS)}")
+    check_run_args(market, mechanism, params)
     allowed = {
         "greedy": set(),
         "first_price": set(),
