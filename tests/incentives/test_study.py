@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from oasis_lab.incentives.study import BEST, MECHANISM_SPECS, incentive_table, study_markets, vcg_budget, welfare_price
+from oasis_lab.incentives.study import (
+    BEST,
+    MECHANISM_SPECS,
+    incentive_table,
+    study_markets,
+    vcg_budget,
+    welfare_price,
+)
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
 
 
