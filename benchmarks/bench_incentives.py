@@ -71,8 +71,10 @@ def main() -> int:
     g_s = time.perf_counter() - start
     print("\ntruthful variant vs greedy, 40 tasks x 8 providers, 20-point grid")
     print(f"  truthful {t_s:7.2f} s, greedy {g_s:7.2f} s, ratio {t_s / g_s:6.1f} x")
-    print(f"  profitable lies: truthful {t_scan['profitable'].sum()} rows (capacity over-claims only: "
-          f"{set(t_scan.loc[t_scan['profitable'], 'dimension'])}), greedy {g_scan['profitable'].sum()} rows")
+    lies = t_scan[t_scan["profitable"]]
+    print(f"  profitable lies: truthful {len(lies)} rows (dimensions {sorted(set(lies['dimension']))}, "
+          f"factors >= {lies['factor'].min() if len(lies) else float('nan'):.2f}), "
+          f"greedy {g_scan['profitable'].sum()} rows")
     return 0
 
 
