@@ -18,6 +18,7 @@ from oasis_lab.incentives.challenge import (
 from oasis_lab.incentives.equilibrium import best_response_dynamics, equilibrium_study
 from oasis_lab.incentives.manipulability import (
     DIMENSIONS,
+    best_misreports,
     manipulability,
     misreport,
     summarize,
@@ -36,6 +37,7 @@ __all__ = [
     "ChallengeGame",
     "Outcome",
     "TruthfulResult",
+    "best_misreports",
     "best_response_dynamics",
     "challenge_equilibrium",
     "clearing_price",

@@ -37,6 +37,7 @@ __all__ = [
     "DIMENSIONS",
     "GAIN_ATOL",
     "GAIN_RTOL",
+    "best_misreports",
     "manipulability",
     "misreport",
     "profitable",
@@ -228,6 +229,21 @@ def profitable(gain: np.ndarray, utility_base: np.ndarray) -> np.ndarray:
     return np.asarray(gain) > GAIN_ATOL + GAIN_RTOL * np.abs(np.asarray(utility_base))
 
 
+def best_misreports(scan: pd.DataFrame) -> pd.DataFrame:
+    """Each agent's most profitable misreport in a scan (ties: the first on the grid).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (``side``, ``agent``): ``dimension``, ``factor``, ``report``,
+        ``utility_base``, ``utility``, ``gain``, ``profitable``.
+    """
+    if not isinstance(scan, pd.DataFrame) or not {"side", "agent", "gain"} <= set(scan.columns):
+        raise TypeError("scan must be the DataFrame returned by manipulability()")
+    best = scan.loc[scan.groupby(["side", "agent"])["gain"].idxmax()]
+    return best.set_index(["side", "agent"])
+
+
 def summarize(scan: pd.DataFrame) -> pd.DataFrame:
     """Per side: agents, share with a profitable lie, gain quantiles, most profitable dimension.
 
@@ -246,7 +262,7 @@ def summarize(scan: pd.DataFrame) -> pd.DataFrame:
     """
     if not isinstance(scan, pd.DataFrame) or not {"side", "agent", "gain", "profitable"} <= set(scan.columns):
         raise TypeError("scan must be the DataFrame returned by manipulability()")
-    best = scan.loc[scan.groupby(["side", "agent"])["gain"].idxmax()]
+    best = best_misreports(scan).reset_index()
     rows = []
     for side, grp in list(best.groupby("side")) + [("all", best)]:
         win = grp[grp["profitable"]]

@@ -73,6 +73,11 @@ def test_manipulability_finds_the_lie_of_a_pay_your_bid_toy() -> None:
     assert summarize(scan).loc["all", "share_profitable"] > 0.3
     lie = users.loc[users["gain"].idxmax()]
     assert lie["factor"] < 1.0
+    from oasis_lab.incentives.manipulability import best_misreports
+
+    per_agent = best_misreports(scan)
+    assert per_agent.loc[("user", int(lie["agent"])), "gain"] == lie["gain"]
+    assert (per_agent.loc["user", "factor"][per_agent.loc["user", "profitable"]] < 1.0).all()
 
 
 def test_truthful_variant_has_no_profitable_misreport() -> None:
