@@ -5,20 +5,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The Debian packages that give wgpu a CPU WebGPU adapter (Mesa's lavapipe Vulkan driver).
 VULKAN_PACKAGES := mesa-vulkan-drivers libvulkan1
+# Debian's Chromium: the browser providers (oasis_lab.browser) run the kernels in its WebGPU.
+BROWSER_PACKAGES := chromium
+SYSTEM_PACKAGES := $(VULKAN_PACKAGES) $(BROWSER_PACKAGES)
 
-.PHONY: setup system-deps run test lab bench clean
+.PHONY: setup system-deps run test check lab bench clean
 
 setup: system-deps $(STAMP)
 
-# Install the Vulkan driver when it is missing: with apt-get as root, otherwise say how.
+# Install the Vulkan driver and Chromium when missing: with apt-get as root, otherwise say how.
 system-deps:
 	@if command -v dpkg >/dev/null 2>&1; then \
-	  if ! dpkg -s $(VULKAN_PACKAGES) >/dev/null 2>&1; then \
+	  if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "Installing $(VULKAN_PACKAGES) (CPU WebGPU adapter)"; \
-	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VULKAN_PACKAGES); \
+	      echo "Installing $(SYSTEM_PACKAGES) (CPU WebGPU adapter, headless Chromium)"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	    else \
-	      echo "WebGPU needs a Vulkan driver; run: sudo apt-get install -y $(VULKAN_PACKAGES)"; \
+	      echo "WebGPU needs a Vulkan driver and the browser providers Chromium; run: sudo apt-get install -y $(SYSTEM_PACKAGES)"; \
 	    fi; \
 	  fi; \
 	else \
@@ -47,6 +50,15 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Static checks: ruff over the repository, mypy over the package, the package's doctests
+# (settings in pyproject.toml). Each step runs even when an earlier one fails.
+check: setup
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/python -m pytest --doctest-modules oasis_lab -q || status=1; \
+	exit $$status
+
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
@@ -56,4 +68,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .hypothesis
+	rm -rf $(VENV) reports .pytest_cache .hypothesis .mypy_cache .ruff_cache

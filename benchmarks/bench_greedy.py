@@ -20,15 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oasis_lab.market import generate_market  # noqa: E402
-from oasis_lab.timing import best_of  # noqa: E402
-from oasis_lab.params import AuctionParams  # noqa: E402
 from oasis_lab.auction.density import provider_order, task_order  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy  # noqa: E402
+from oasis_lab.market import generate_market  # noqa: E402
+from oasis_lab.params import AuctionParams  # noqa: E402
+from oasis_lab.timing import best_of  # noqa: E402
 
 TARGET_S = 2.0
 

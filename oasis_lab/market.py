@@ -1,6 +1,6 @@
 """The market of section 4: inference tasks on one side, browser providers on the other.
 
-Notation (whitepaper section 4, with the indices of ``whitepaper-readings.md``): task ``i``
+Notation (whitepaper section 4, with the indices of ``docs/readings.md``): task ``i``
 requests ``C[i, t]`` units of inference of model type ``t`` (``demand``) and is worth ``v_i``
 (``value``) to its user for the whole bundle. Provider ``j`` is ``S_j = (s_j, w_j, c_j)``:
 ``s[j, t]`` requests per second of type ``t`` it can serve (``speed``; 0 = cannot run ``t``),
@@ -14,14 +14,18 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
-import zipfile
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
+
+from oasis_lab.files import atomic_write, check_output_file, is_temp_file
 
 __all__ = [
     "Market",
@@ -32,11 +36,14 @@ __all__ = [
     "DATA_DIR",
     "load_model_types",
     "load_device_profiles",
+    "user_cost",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-_FORMAT_VERSION = 1
+# Version 2 adds the ``fields`` list; version-1 files (without it) are still read.
+_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 class MarketDtypeError(TypeError, ValueError):
@@ -105,7 +112,7 @@ def _names(name: str, values: Any, length: int, default_prefix: str) -> tuple[st
     return names
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Market:
     """Tasks and providers of one auction round (whitepaper section 4).
 
@@ -148,6 +155,7 @@ class Market:
     shared between mechanisms without one of them changing it under another.
     """
 
+    # What the fields hold once validated; the constructor takes array_like (see __init__).
     demand: np.ndarray
     value: np.ndarray
     speed: np.ndarray
@@ -155,11 +163,38 @@ class Market:
     cost: np.ndarray
     psi: np.ndarray
     model_types: tuple[str, ...]
-    size: np.ndarray | None = None
-    psi_names: tuple[str, ...] | None = None
-    priority: np.ndarray = field(default=None)  # type: ignore[assignment]
+    size: np.ndarray | None
+    psi_names: tuple[str, ...]
+    priority: np.ndarray
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        demand: ArrayLike,
+        value: ArrayLike,
+        speed: ArrayLike,
+        capacity: ArrayLike,
+        cost: ArrayLike,
+        psi: ArrayLike,
+        model_types: Sequence[str],
+        size: ArrayLike | None = None,
+        psi_names: Sequence[str] | None = None,
+        priority: ArrayLike | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "demand", demand)
+        set_(self, "value", value)
+        set_(self, "speed", speed)
+        set_(self, "capacity", capacity)
+        set_(self, "cost", cost)
+        set_(self, "psi", psi)
+        set_(self, "model_types", model_types)
+        set_(self, "size", size)
+        set_(self, "psi_names", psi_names)
+        set_(self, "priority", priority)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Replace the raw arguments by validated, read-only arrays and tuples, or raise."""
         set_ = object.__setattr__
         demand = _as_real_array("demand", self.demand, 2)
         value = _as_real_array("value", self.value, 1)
@@ -217,7 +252,7 @@ class Market:
                 raise ValueError(f"priority[{idx[0]}] = {priority[idx]} must be >= 0")
         model_types = _names("model_types", self.model_types, n_types, "type_")
         psi_names = _names("psi_names", self.psi_names, psi.shape[1], "psi_")
-        for name, arr in (
+        validated: tuple[tuple[str, np.ndarray | None], ...] = (
             ("demand", demand),
             ("value", value),
             ("speed", speed),
@@ -226,10 +261,11 @@ class Market:
             ("psi", psi),
             ("size", size),
             ("priority", priority),
-        ):
-            if arr is not None:
-                arr.setflags(write=False)
-            set_(self, name, arr)
+        )
+        for name, held in validated:
+            if held is not None:
+                held.setflags(write=False)
+            set_(self, name, held)
         set_(self, "model_types", model_types)
         set_(self, "psi_names", psi_names)
 
@@ -324,7 +360,7 @@ class Market:
             f"model_types={list(self.model_types)}, psi_names={list(self.psi_names)})"
         )
 
-    def replace(self, **changes: Any) -> "Market":
+    def replace(self, **changes: Any) -> Market:
         """Return a validated copy with some fields replaced (``dataclasses.replace``)."""
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         unknown = set(changes) - set(fields)
@@ -333,7 +369,7 @@ class Market:
         fields.update(changes)
         return Market(**fields)
 
-    def equals(self, other: "Market") -> bool:
+    def equals(self, other: Market) -> bool:
         """Exact equality of every array and name (bitwise, NaN-free by construction)."""
         if not isinstance(other, Market):
             return False
@@ -350,13 +386,40 @@ class Market:
     def save(self, path: str | Path) -> Path:
         """Write the market to ``path`` as a compressed ``.npz`` (exact round trip).
 
-        The file is written next to its destination and renamed into place, so a failed save
-        never leaves a half-written market where an earlier one was.
+        The file is written through :func:`oasis_lab.files.atomic_write`: a temporary file
+        unique to this writer in the same folder, renamed into place when complete. A failed
+        save never leaves a half-written market where an earlier one was, and two processes
+        saving to the same path at once leave one of the two complete markets.
+
+        Parameters
+        ----------
+        path : path
+            Destination; ``.npz`` is appended when it has another suffix.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            ``path`` (or ``path`` + ``.npz``) is a directory, or its folder is a file.
+        FileNotFoundError
+            The folder of ``path`` does not exist.
         """
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(
+                f"path = {str(path)!r} is a directory; give a file name such as "
+                f"{str(path / 'market.npz')!r}"
+            )
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        arrays: dict[str, np.ndarray] = {
+        check_output_file("path", path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"folder {str(path.parent)!r} of path = {str(path)!r} does not exist")
+        arrays: dict[str, Any] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
             "value": self.value,
@@ -370,14 +433,15 @@ class Market:
         }
         if self.size is not None:
             arrays["size"] = self.size
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        # The list of stored arrays: a damaged zip directory that hides an optional array
+        # (size) must be an error, not a market silently loaded without it.
+        arrays["fields"] = np.array(sorted([*arrays, "fields"]), dtype=np.str_)
+        with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        tmp.replace(path)
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Market":
+    def load(cls, path: str | Path) -> Market:
         """Read a market written by :meth:`save`.
 
         Raises
@@ -385,41 +449,114 @@ class Market:
         FileNotFoundError
             ``path`` does not exist.
         ValueError
-            The file is not a market file (corrupt, truncated, wrong format or fields missing).
+            The file is not a market file: a directory, a ``.npy`` array, the temporary file
+            of an unfinished save, corrupt or truncated (any damage the zip checksums or the
+            stored field list catch), a wrong format version, fields missing or extra, or
+            arrays that do not make a valid market. The message names the file.
         """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"market file {str(path)!r} does not exist")
+        if path.is_dir():
+            raise ValueError(f"market file {str(path)!r} is a directory, not an .npz market")
+        if is_temp_file(path):
+            raise ValueError(
+                f"market file {str(path)!r} is the temporary file of an unfinished save, not a market"
+            )
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise ValueError(
+                f"market file {str(path)!r} is a single .npy array, not an .npz market written "
+                "by Market.save"
+            )
         try:
             with np.load(path, allow_pickle=False) as data:
                 contents = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"market file {str(path)!r} is corrupt or not an .npz market: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - damaged bytes raise zlib.error, BadZipFile,
+            # NotImplementedError (a flipped compression method), OSError, ...: all "corrupt"
+            raise ValueError(
+                f"market file {str(path)!r} is corrupt or not an .npz market: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         required = ["demand", "value", "speed", "capacity", "cost", "psi", "model_types"]
         missing = [key for key in required if key not in contents]
         if missing:
             raise ValueError(f"market file {str(path)!r} lacks field(s) {missing}")
-        version = int(contents.get("format_version", -1))
-        if version != _FORMAT_VERSION:
+        try:
+            version = int(contents.get("format_version", -1))
+        except (TypeError, ValueError):
+            version = -1
+        if version not in _READABLE_VERSIONS:
             raise ValueError(
-                f"market file {str(path)!r} has format version {version}, expected {_FORMAT_VERSION}"
+                f"market file {str(path)!r} has format version {version}, expected one of "
+                f"{list(_READABLE_VERSIONS)}"
             )
-        return cls(
-            demand=contents["demand"],
-            value=contents["value"],
-            speed=contents["speed"],
-            capacity=contents["capacity"],
-            cost=contents["cost"],
-            psi=contents["psi"],
-            model_types=tuple(str(s) for s in contents["model_types"]),
-            size=contents.get("size"),
-            psi_names=tuple(str(s) for s in contents.get("psi_names", [])) or None,
-            priority=contents.get("priority"),
-        )
+        if version >= 2:
+            stored = set(contents)
+            listed = {str(s) for s in np.atleast_1d(contents.get("fields", np.array([], dtype=str)))}
+            if stored != listed:
+                raise ValueError(
+                    f"market file {str(path)!r} is corrupt: it lists fields {sorted(listed)} but "
+                    f"holds {sorted(stored)}"
+                )
+        try:
+            return cls(
+                demand=contents["demand"],
+                value=contents["value"],
+                speed=contents["speed"],
+                capacity=contents["capacity"],
+                cost=contents["cost"],
+                psi=contents["psi"],
+                model_types=tuple(str(s) for s in contents["model_types"]),
+                size=contents.get("size"),
+                psi_names=tuple(str(s) for s in contents.get("psi_names", [])) or None,
+                priority=contents.get("priority"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"market file {str(path)!r} holds an invalid market: {exc}") from None
 
 
 # ---------------------------------------------------------------------- shipped data
-@lru_cache(maxsize=None)
+def user_cost(size: ArrayLike, alpha: float = 2, beta: float = 1) -> np.ndarray:
+    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
+
+    The one definition: :func:`generate_market` prices bundles with it and
+    :func:`oasis_lab.auction.pricing.user_costs` applies it to a market under the readings.
+
+    Parameters
+    ----------
+    size : array_like
+        ``t_i >= 0``.
+    alpha : float
+        Base of the logarithm, > 1.
+    beta : float
+        Constant, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
+        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
+    """
+    t = np.asarray(size, dtype=float)
+    if (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
+    if alpha <= 1:
+        raise ValueError(f"alpha = {alpha!r} must be > 1")
+    if ((t > 0) & (t < 1)).any():
+        warnings.warn(
+            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log2 ratio: exact t log2(t) at the default alpha = 2 (log2(2) == 1)
+        t_log_t = np.where(t > 0, t * np.log2(np.where(t > 0, t, 1.0)) / np.log2(alpha), 0.0)
+    return t_log_t + beta
+
+
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     path = DATA_DIR / name
     if not path.exists():
@@ -595,13 +732,13 @@ def generate_market(
     per_unit = _PRICE_LEVEL * spec.value_markup * rng.lognormal(
         -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
     )
-    user_cost = task_units * np.log2(task_units) + 1.0
+    bundle_user_cost = user_cost(task_units)  # the default alpha = 2, beta = 1
     if capacity_unit == "time":
         # the markup applies to what the bundle costs at median prices per type
         per_unit = per_unit / _PRICE_LEVEL
-        value = (demand @ type_price) * per_unit + user_cost
+        value = (demand @ type_price) * per_unit + bundle_user_cost
     else:
-        value = task_units * per_unit + user_cost
+        value = task_units * per_unit + bundle_user_cost
     size = demand @ gflop / 1e3
 
     # ---- capacity: about supply_ratio x the total demand

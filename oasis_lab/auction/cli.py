@@ -14,10 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.market import SCENARIOS, generate_market
-from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
+from oasis_lab.market import SCENARIOS, generate_market
+from oasis_lab.params import CHOICES, AuctionParams
 
 __all__ = ["register_cli", "params_from_args"]
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from oasis_lab.auction.cli import positive_int
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare, summarize
+from oasis_lab.files import atomic_path, check_output_file
 from oasis_lab.market import SCENARIOS
 from oasis_lab.params import CHOICES, AuctionParams
 
@@ -59,17 +60,34 @@ def register_cli(subparsers: Any) -> None:
         "with the exact welfare optimum, its LP relaxation and mechanisms with proven properties, "
         "on generated markets of sizes x scenarios x seeds (as many providers as tasks).",
     )
-    parser.add_argument("--sizes", type=_int_list, default=[100, 1000], help="tasks (= providers), comma-separated (100,1000)")
-    parser.add_argument("--scenarios", type=_names("scenario", sorted(SCENARIOS)), default=["balanced"],
-                        help="comma-separated scenarios or 'all' (balanced)")
+    parser.add_argument(
+        "--sizes", type=_int_list, default=[100, 1000], help="tasks (= providers), comma-separated (100,1000)"
+    )
+    parser.add_argument(
+        "--scenarios",
+        type=_names("scenario", sorted(SCENARIOS)),
+        default=["balanced"],
+        help="comma-separated scenarios or 'all' (balanced)",
+    )
     parser.add_argument("--seeds", type=positive_int, default=1, help="markets per size and scenario (1)")
     parser.add_argument("--types", type=positive_int, default=4, help="model types (4)")
-    parser.add_argument("--unit-demand", action="store_true",
-                        help="single-type unit-demand markets, where McAfee, SBBA and the DP price apply")
-    parser.add_argument("--readings", type=_names("reading", list(READINGS)), default=list(READINGS),
-                        help=f"greedy readings, comma-separated or 'all' ({','.join(READINGS)})")
-    parser.add_argument("--mechanisms", type=_names("mechanism", list(MECHANISMS)), default=list(MECHANISMS),
-                        help=f"baselines, comma-separated or 'all' ({','.join(MECHANISMS)})")
+    parser.add_argument(
+        "--unit-demand",
+        action="store_true",
+        help="single-type unit-demand markets, where McAfee, SBBA and the DP price apply",
+    )
+    parser.add_argument(
+        "--readings",
+        type=_names("reading", list(READINGS)),
+        default=list(READINGS),
+        help=f"greedy readings, comma-separated or 'all' ({','.join(READINGS)})",
+    )
+    parser.add_argument(
+        "--mechanisms",
+        type=_names("mechanism", list(MECHANISMS)),
+        default=list(MECHANISMS),
+        help=f"baselines, comma-separated or 'all' ({','.join(MECHANISMS)})",
+    )
     parser.add_argument("--time-limit", type=float, default=None, help="seconds per exact solve")
     parser.add_argument("--backend", choices=("cvxpy", "highspy"), default="cvxpy")
     parser.add_argument("--epsilon", type=float, default=1.0, help="privacy of the DP clearing price (1.0)")
@@ -88,9 +106,16 @@ def register_cli(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # checked before the study, which may take hours, not after it
+    check_output_file("--out", args.out)
     params = AuctionParams(
-        alpha=args.alpha, beta=args.beta, task_size=args.task_size, capacity=args.capacity,
-        partial=args.partial, split=not args.no_split, capacity_per_type=args.capacity_per_type,
+        alpha=args.alpha,
+        beta=args.beta,
+        task_size=args.task_size,
+        capacity=args.capacity,
+        partial=args.partial,
+        split=not args.no_split,
+        capacity_per_type=args.capacity_per_type,
     )
     frame = compare(
         params=params,
@@ -109,12 +134,25 @@ def _run(args: argparse.Namespace) -> int:
     )
     table = summarize(frame)
     table["runtime_ms"] = table.pop("runtime_s") * 1e3
-    shown = ["n_tasks", "scenario", "mechanism", "reading", "welfare_ratio", "ratio_min", "ratio_lp",
-             "served", "ir_violations_users", "runtime_ms", "speedup_vs_ilp", "failed"]
+    shown = [
+        "n_tasks",
+        "scenario",
+        "mechanism",
+        "reading",
+        "welfare_ratio",
+        "ratio_min",
+        "ratio_lp",
+        "served",
+        "ir_violations_users",
+        "runtime_ms",
+        "speedup_vs_ilp",
+        "failed",
+    ]
     with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.float_format", "{:,.4g}".format):
         print(f"welfare model: {params.label()}")
         print(table[shown].to_string(index=False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    with atomic_path(args.out, keep_suffix=True) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} rows to {args.out}")
     return 0

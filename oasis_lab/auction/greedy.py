@@ -1,6 +1,6 @@
 """PRICES: the whitepaper's greedy combinatorial double auction (section 4.2).
 
-Model (section 4, indices of ``whitepaper-readings.md``): task ``i`` requests ``C[i, t]``
+Model (section 4, indices of ``docs/readings.md``): task ``i`` requests ``C[i, t]``
 units of model type ``t`` and is worth ``v_i`` for the bundle; provider ``j`` offers
 ``S_j = (s_j, w_j, c_j)``. PRICES sorts tasks by non-increasing bid density ``G`` and
 providers by non-increasing bid density ``H`` (:mod:`oasis_lab.auction.density`), then walks
@@ -58,8 +58,6 @@ import numba
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import provider_order, psi_weights, task_order
 from oasis_lab.auction.pricing import (
     ask_threshold,
@@ -73,6 +71,8 @@ from oasis_lab.auction.pricing import (
     user_costs,
     user_utility,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 __all__ = ["AuctionResult", "run_greedy", "UNIT_EPS"]
 

@@ -36,8 +36,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import (
     capacity_use,
@@ -47,6 +45,8 @@ from oasis_lab.auction.pricing import (
     unit_cost_matrix,
     user_costs,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 __all__ = [
     "CheckReport",
@@ -295,7 +295,10 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
     scale = RTOL * max(1.0, total)
     gaps = np.array(
         [
-            abs(float(np.sum(result.task_payment)) - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))),
+            abs(
+                float(np.sum(result.task_payment))
+                - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))
+            ),
             abs(float(result.budget_surplus) - params.fee * total),
             float(np.abs(np.asarray(result.task_payment) - paid).max(initial=0.0)),
             float(np.abs(np.asarray(result.provider_revenue) - (1 - params.fee) * earned).max(initial=0.0)),
@@ -340,7 +343,10 @@ def check_prices(market: Market, result: Any, params: AuctionParams | None = Non
     wrong = allowed & (diff > RTOL * np.maximum(1.0, np.abs(price)))
 
     def describe(key: str, idx: int) -> str:
-        return f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, rule gives {expected[idx]:.9g}"
+        return (
+            f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, "
+            f"rule gives {expected[idx]:.9g}"
+        )
 
     return _report(
         "prices",
@@ -453,8 +459,9 @@ def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
     tr = result.trades
-    units = np.bincount(tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float),
-                        minlength=market.n_providers)
+    units = np.bincount(
+        tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float), minlength=market.n_providers
+    )
     frame = market.providers[["unit_cost", "runnable_types"] + [f"psi[{n}]" for n in market.psi_names]]
     frame.insert(0, "units", units)
     frame.insert(1, "trading", units > 0)
@@ -511,7 +518,7 @@ def compare_readings(
         for name, params in readings.items():
             row = run_greedy(market, params).summary()
             row.insert(0, "reading", name)
-            for col, value in reversed(list(zip(key_names, parts))):
+            for col, value in reversed(list(zip(key_names, parts, strict=True))):
                 row.insert(0, col, [value])
             rows.append(row)
     return pd.concat(rows, ignore_index=True)

@@ -22,7 +22,7 @@ Notation: task ``i`` demands ``C[i, t]`` units and values the bundle at ``v_i``;
   ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (the paper's ``- sum_i A_ij`` read as minus
   the true cost). With ``partial=True`` a task served a share ``sigma_i`` of its units earns
   ``sigma_i (v_i - e_i) - payment_i``.
-- Social welfare (the project's objective, see ``whitepaper-readings.md``):
+- Social welfare (the project's objective, see ``docs/readings.md``):
   ``sum_i sigma_i (v_i - e_i) - sum_{j, t} unit_cost[j, t] units[j, t]``; payments cancel out.
 
 These are the shared ingredients of the greedy, the exact optimum and the checkers, so that
@@ -31,11 +31,9 @@ they all measure welfare the same way.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from oasis_lab.market import Market
+from oasis_lab.market import Market, user_cost
 from oasis_lab.params import AuctionParams
 
 __all__ = [
@@ -74,40 +72,6 @@ def task_size(market: Market, params: AuctionParams = AuctionParams()) -> np.nda
             raise ValueError('task_size = "size" needs a market with a size column (market.size is None)')
         return np.asarray(market.size, dtype=float)
     return market.task_units
-
-
-def user_cost(size: np.ndarray, alpha: float = 2, beta: float = 1) -> np.ndarray:
-    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
-
-    Parameters
-    ----------
-    size : array_like
-        ``t_i >= 0``.
-    alpha : float
-        Base of the logarithm, > 1.
-    beta : float
-        Constant, >= 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
-        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
-    """
-    t = np.asarray(size, dtype=float)
-    if (t < 0).any() or not np.isfinite(t).all():
-        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
-    if alpha <= 1:
-        raise ValueError(f"alpha = {alpha!r} must be > 1")
-    if ((t > 0) & (t < 1)).any():
-        warnings.warn(
-            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)) / np.log(alpha), 0.0)
-    return t_log_t + beta
 
 
 def user_costs(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:

@@ -7,14 +7,16 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.params import ParamsMixin
 
-__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
+__all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
+#: Largest ``max_ulp``: ULP distances are unsigned 64-bit (a NaN is at distance 2**64 - 1), and
+#: 2**63 - 1 already spans every pair of finite float64 of one sign.
+MAX_ULP_LIMIT = 2**63 - 1
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
 
 
@@ -35,13 +37,16 @@ class DisputeParams(ParamsMixin):
         Absolute tolerance (``comparison="tolerance"``): elements within ``atol`` agree.
     max_ulp : int, default 4
         ULP tolerance (``comparison="tolerance"``): elements at most ``max_ulp`` units in the
-        last place apart agree. An element agrees when either threshold holds.
+        last place apart agree. An element agrees when either threshold holds. Both
+        tolerances apply to floating-point outputs only: discrete outputs (token ids,
+        quantized activations) must be equal in every mode. At most ``2**63 - 1``.
     round_timeout_s : float, default 60.0
         The clock of one round: a party whose answer takes longer loses the dispute.
     referee_backend : str, default "numpy"
         Backend the referee recomputes the disputed node on (``"numpy"`` or ``"webgpu"``).
     provider_stake : int, default 10_000
-        Tokens a provider locks before it may accept tasks.
+        Tokens a provider locks before it may accept tasks. Token amounts are exact Python
+        integers of the smallest unit, unbounded (no float, no int64 limit).
     challenger_bond : int, default 1_000
         Tokens a challenger locks when it opens a challenge; forfeited when it is wrong.
     slash_fraction : float, default 1.0
@@ -59,6 +64,14 @@ class DisputeParams(ParamsMixin):
     reauction_priority : bool, default True
         A task whose payment was reversed after a conviction re-enters the auction with
         priority (the paper's "returned to the auction with higher priority").
+    appeal_bond : int, default 1_000
+        Tokens a party locks to appeal a market referee's verdict (returned when the appeal
+        overturns it, forfeited otherwise).
+    referee_slash_fraction : float, default 1.0
+        Share of a market referee's stake slashed when an appeal overturns its verdict (the
+        referee is then removed like a convicted provider).
+    appeal_reward_fraction : float, default 0.5
+        Share of the slashed referee stake paid to the appellant who proved it wrong.
 
     Raises
     ------
@@ -80,6 +93,9 @@ class DisputeParams(ParamsMixin):
     slash_remainder: str = "burn"
     bond_to_provider_fraction: float = 0.5
     reauction_priority: bool = True
+    appeal_bond: int = 1_000
+    referee_slash_fraction: float = 1.0
+    appeal_reward_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         check_int("arity", self.arity, 2)
@@ -94,7 +110,7 @@ class DisputeParams(ParamsMixin):
             raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
         if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
-        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0))
+        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
         timeout = check_real("round_timeout_s", self.round_timeout_s)
         if timeout <= 0:
             raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")
@@ -102,11 +118,14 @@ class DisputeParams(ParamsMixin):
         object.__setattr__(
             self, "challenger_bond", check_int("challenger_bond", self.challenger_bond, 0)
         )
+        object.__setattr__(self, "appeal_bond", check_int("appeal_bond", self.appeal_bond, 0))
         for name in (
             "slash_fraction",
             "challenger_reward_fraction",
             "referee_reward_fraction",
             "bond_to_provider_fraction",
+            "referee_slash_fraction",
+            "appeal_reward_fraction",
         ):
             check_fraction(name, getattr(self, name))
         if self.challenger_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
@@ -118,6 +137,11 @@ class DisputeParams(ParamsMixin):
             raise ValueError(
                 "bond_to_provider_fraction + referee_reward_fraction = "
                 f"{self.bond_to_provider_fraction + self.referee_reward_fraction!r} must be <= 1"
+            )
+        if self.appeal_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
+            raise ValueError(
+                "appeal_reward_fraction + referee_reward_fraction = "
+                f"{self.appeal_reward_fraction + self.referee_reward_fraction!r} must be <= 1"
             )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")

@@ -87,7 +87,7 @@ def extend_chain(prev: bytes, digests: bytes) -> bytes:
 
     Returns the commitments concatenated. This loop is the one hash per node a trace costs.
     """
-    out = []
+    out: list[bytes] = []
     append = out.append
     sha = _sha256
     for i in range(0, len(digests), DIGEST_SIZE):
@@ -291,7 +291,7 @@ def verify_input_opening(
         raise CommitmentMismatch(
             f"opened digests of nodes {j0}..{k - 1} do not chain to the agreed commitment c_{k - 1}"
         )
-    for j, out in zip(expected, opening.outputs):
+    for j, out in zip(expected, opening.outputs, strict=True):
         if digest(out) != path[j - j0].tobytes():
             raise CommitmentMismatch(f"opened output of node {j} does not match its digest")
 
@@ -438,7 +438,7 @@ class ModelComputation(Computation):
         nodes = [int(j) for j in self.graph.inputs_of(k)]
         if len(inputs) != len(nodes):
             raise ValueError(f"node {k} reads {len(nodes)} node outputs, got {len(inputs)}")
-        given = dict(zip(nodes, inputs))
+        given = dict(zip(nodes, inputs, strict=True))
         args = self.node_arguments(k, given.__getitem__)
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
 

@@ -25,7 +25,8 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--target", action="append", default=None,
                        help="model or op name (repeatable); default: every op and both models")
     check.add_argument("--runs", type=int, default=20, help="repetitions (default 20)")
-    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
+    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
+                       help="browser: the kernels in headless Chromium (oasis_lab.browser)")
     check.add_argument("--seed", type=int, default=0)
     check.set_defaults(func=_needs_device(_check))
     kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])

@@ -108,7 +108,8 @@ class ChallengeGame(ParamsMixin):
     @property
     def reward(self) -> float:
         """``R``: what a challenger earns by proving a fault."""
-        return self.dispute.challenger_reward_fraction * self.slashed + (self.payment if self.challenger_is_user else 0.0)
+        refund = self.payment if self.challenger_is_user else 0.0
+        return self.dispute.challenger_reward_fraction * self.slashed + refund
 
     @property
     def check_cost(self) -> float:

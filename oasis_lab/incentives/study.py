@@ -112,7 +112,8 @@ def study_markets(
     for scenario in scenarios:
         for k in range(seeds):
             def draw(kind: str, n: int, p: int, scenario: str = scenario, k: int = k, **kw: Any) -> Market:
-                return generate_market(n, p, scenario=scenario, seed=child_seed(seed, "markets", scenario, k, kind), **kw)
+                draw_seed = child_seed(seed, "markets", scenario, k, kind)
+                return generate_market(n, p, scenario=scenario, seed=draw_seed, **kw)
 
             unit = draw("unit", unit_tasks or n_tasks, unit_providers or n_providers, n_types=1)
             out.append(StudyMarket(

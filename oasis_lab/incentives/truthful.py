@@ -353,9 +353,10 @@ def tuned_price(
     """The posted price that would have maximized this mechanism's welfare in a previous round.
 
     Candidates are ``n_candidates`` quantiles of the previous round's per-unit net values and
-    provider unit costs, and its :func:`clearing_price`; each is tried with :func:`truthful_greedy` (allocation only) on the
-    previous market. Like :func:`clearing_price` it reads only the previous round's reports,
-    so it is a report-independent price for the current round.
+    provider unit costs, and its :func:`clearing_price`; each is tried with
+    :func:`truthful_greedy` (allocation only) on the previous market. Like
+    :func:`clearing_price` it reads only the previous round's reports, so it is a
+    report-independent price for the current round.
     """
     if not isinstance(previous, Market):
         raise TypeError(f"previous must be an oasis_lab.market.Market, got {type(previous).__name__}")

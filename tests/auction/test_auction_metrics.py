@@ -7,8 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from oasis_lab.market import generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import (
     check_all,
@@ -20,6 +18,8 @@ from oasis_lab.auction.metrics import (
     provider_outcomes,
     trade_prices,
 )
+from oasis_lab.market import generate_market
+from oasis_lab.params import AuctionParams
 
 
 @pytest.fixture(scope="module")
@@ -164,5 +164,6 @@ def test_ir_violations_by_cause_hand_and_generated() -> None:
     assert len(causes) == res.ir_violations_users
     assert set(causes["cause"]) == {"price_fallback", "user_cost_midpoint"}
     midpoint = causes[causes["cause"] == "user_cost_midpoint"]
-    np.testing.assert_allclose(midpoint["loss"], midpoint["user_cost"] - (midpoint["value"] - midpoint["true_cost"]) / 2)
+    half_gain = (midpoint["value"] - midpoint["true_cost"]) / 2
+    np.testing.assert_allclose(midpoint["loss"], midpoint["user_cost"] - half_gain)
     assert ir_violations_by_cause(market, run_greedy(market)).empty

@@ -54,12 +54,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
+from oasis_lab.checks import check_int
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -135,7 +136,8 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     """
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab Market, got {type(market).__name__}")
-    if isinstance(model_type, bool) or not isinstance(model_type, (int, np.integer)) or not 0 <= model_type < market.n_types:
+    is_int = isinstance(model_type, (int, np.integer)) and not isinstance(model_type, bool)
+    if not is_int or not 0 <= model_type < market.n_types:
         raise ValueError(f"model_type = {model_type!r} must be an int in [0, {market.n_types})")
     wants = market.demand[:, model_type] > 0
     if not wants.any():
@@ -143,7 +145,9 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     units_of_type = market.demand[wants, model_type].sum()
     if capacity_scale is None:
         capacity_scale = wants.sum() / units_of_type
-    if not (isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)):
+    if not (
+        isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)
+    ):
         raise ValueError(f"capacity_scale = {capacity_scale!r} must be a positive finite number")
     speed = market.speed[:, [model_type]]
     total_speed = market.speed.sum(axis=1)
@@ -191,9 +195,7 @@ def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> Doubl
     # A whole unit must fit; the tolerance absorbs round-off of capacity / use.
     n_units[runnable] = np.floor(market.capacity[runnable] / use[runnable] + 1e-9).astype(np.int64)
     ask_provider = np.repeat(np.arange(market.n_providers), n_units)
-    return DoubleAuctionSides(
-        bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider
-    )
+    return DoubleAuctionSides(bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider)
 
 
 # ---------------------------------------------------------------------------- results
@@ -262,8 +264,12 @@ class DoubleAuctionResult:
     def trades(self) -> pd.DataFrame:
         """One row per trade: buyer, seller (and task, provider when known), prices."""
         frame = pd.DataFrame(
-            {"buyer": self.buyers, "seller": self.sellers,
-             "buyer_price": self.buyer_price, "seller_price": self.seller_price}
+            {
+                "buyer": self.buyers,
+                "seller": self.sellers,
+                "buyer_price": self.buyer_price,
+                "seller_price": self.seller_price,
+            }
         )
         if self.sides is not None:
             frame.insert(2, "task", self.sides.bid_task[self.buyers])
@@ -565,8 +571,7 @@ def dp_clearing_price(
     if grid.shape[0] < 2 or not (np.diff(grid) > 0).all():
         raise ValueError("grid must hold at least two strictly increasing prices")
     epsilon = check_epsilon(epsilon)
-    if isinstance(max_units_per_agent, bool) or not isinstance(max_units_per_agent, Integral) or max_units_per_agent < 1:
-        raise ValueError(f"max_units_per_agent = {max_units_per_agent!r} must be an int >= 1")
+    max_units_per_agent = check_int("max_units_per_agent", max_units_per_agent, 1)
     if ask_owner is not None:
         owner = np.asarray(ask_owner)
         if owner.shape != asks.shape or owner.dtype.kind not in "iu":
@@ -596,11 +601,32 @@ def dp_clearing_price(
     prob[so[:n]] = 1.0
     expected = float(probs @ gains)
     spread = float(np.sqrt(max(float(probs @ gains**2) - expected**2, 0.0)))
-    return _result(
-        "dp", bids, asks, bo[:n], so[:n], price, price, k, bo, so, prob, start,
-        price=price, epsilon=float(epsilon), sensitivity=delta,
-        max_units_per_agent=int(max_units_per_agent), grid=grid, scores=scores,
-        probabilities=probs, gains=gains, expected_welfare=expected, welfare_std=spread,
+    return cast(
+        DPClearingResult,
+        _result(  # _result builds a DPClearingResult for "dp"
+            "dp",
+            bids,
+            asks,
+            bo[:n],
+            so[:n],
+            price,
+            price,
+            k,
+            bo,
+            so,
+            prob,
+            start,
+            price=price,
+            epsilon=float(epsilon),
+            sensitivity=delta,
+            max_units_per_agent=int(max_units_per_agent),
+            grid=grid,
+            scores=scores,
+            probabilities=probs,
+            gains=gains,
+            expected_welfare=expected,
+            welfare_std=spread,
+        ),
     )
 
 
