@@ -25,12 +25,16 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
+from oasis_lab.seeding import check_seed
 
 __all__ = [
     "Market",
     "MarketDtypeError",
     "generate_market",
+    "market_bytes",
+    "check_market_size",
     "SCENARIOS",
     "Scenario",
     "DATA_DIR",
@@ -56,6 +60,7 @@ class MarketDtypeError(TypeError, ValueError):
 
 def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     """Return ``values`` as a float64 array of ``ndim`` dimensions, or raise naming ``name``."""
+    _refuse_masked(name, values)
     try:
         arr = np.asarray(values)
     except Exception as exc:  # ragged lists and the like
@@ -69,6 +74,14 @@ def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     return arr.astype(np.float64, copy=True)
+
+
+def _refuse_masked(name: str, values: Any) -> None:
+    """A masked array would lose its mask in ``np.asarray``: the masked entries would count."""
+    try:
+        check_not_masked(name, values)
+    except TypeError as exc:
+        raise MarketDtypeError(str(exc)) from None
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -241,11 +254,19 @@ class Market:
         if self.priority is None:
             priority = np.zeros(n_tasks, dtype=np.int64)
         else:
+            _refuse_masked("priority", self.priority)
             raw = np.asarray(self.priority)
             if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
                 raise MarketDtypeError(f"priority must hold integers, got dtype {raw.dtype}")
             if raw.shape != (n_tasks,):
                 raise ValueError(f"priority has shape {raw.shape} but there are {n_tasks} tasks")
+            limit = np.iinfo(np.int64).max
+            if raw.dtype.kind == "u" and raw.size and raw.max() > limit:
+                # checked before the cast: astype(int64) would wrap 2**64 - 1 to -1
+                idx = _first_bad(raw > limit)
+                raise ValueError(
+                    f"priority[{idx[0]}] = {int(raw[idx])} exceeds the int64 limit {limit}"
+                )
             priority = raw.astype(np.int64, copy=True)
             if (priority < 0).any():
                 idx = _first_bad(priority < 0)
@@ -298,7 +319,7 @@ class Market:
         ``inf`` for a provider that can run nothing (it never trades).
         """
         total_speed = self.speed.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _read_only(np.where(total_speed > 0, self.cost / total_speed, np.inf))
 
     # ------------------------------------------------------------------ views
@@ -539,7 +560,7 @@ def user_cost(size: ArrayLike, alpha: float = 2, beta: float = 1) -> np.ndarray:
         ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
         where ``e_i < beta`` and may be negative: a subsidy, not a cost.
     """
-    t = np.asarray(size, dtype=float)
+    t = np.asarray(check_not_masked("size", size), dtype=float)
     if (t < 0).any() or not np.isfinite(t).all():
         raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
     if alpha <= 1:
@@ -621,6 +642,32 @@ _EFFICIENCY_RANGE = (0.15, 0.45)
 _MAX_TYPES_PER_TASK_EXTRA = 0.15  # chance that a task also requests each other model type
 
 
+def market_bytes(n_tasks: int, n_providers: int, n_types: int = 4) -> int:
+    """Estimated peak memory (bytes) to generate a market and run one greedy round on it.
+
+    Per task: the demand row and the generator's temporaries (about 4 arrays of ``n_types``
+    float64), the greedy's trade buffers and a dozen per-task vectors; per provider: the speed
+    row and temporaries, the greedy's segment trees (4 float64 per type) and per-provider
+    vectors. Generous on purpose: it is used to refuse sizes that cannot fit, not to plan.
+    Python integers, so absurd sizes do not overflow.
+    """
+    return int(n_tasks) * (64 * int(n_types) + 256) + int(n_providers) * (96 * int(n_types) + 512)
+
+
+def check_market_size(
+    n_tasks: int, n_providers: int, n_types: int = 4, *, names: tuple[str, str] = ("n_tasks", "n_providers")
+) -> None:
+    """Refuse a market size whose arrays cannot be allocated on this machine (one clear error).
+
+    ``names`` are the arguments quoted in the message (``("--tasks", "--providers")`` on the
+    command line).
+    """
+    check_memory(
+        f"{names[0]} = {n_tasks} with {names[1]} = {n_providers}",
+        market_bytes(n_tasks, n_providers, n_types),
+    )
+
+
 def generate_market(
     n_tasks: int,
     n_providers: int,
@@ -660,7 +707,7 @@ def generate_market(
     scenario : str, default "balanced"
         A key of :data:`SCENARIOS`.
     seed : int or numpy.random.Generator
-        Same seed, identical arrays.
+        Same seed, identical arrays (an int in ``[0, 2**128)``).
     capacity_unit : {"units", "time"}, default "units"
         What ``capacity`` and ``cost`` count: units of service per round and the cost of a
         round (the paper's reading), or seconds per round and the cost of a second.
@@ -680,6 +727,9 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
+    if not isinstance(seed, np.random.Generator):
+        seed = check_seed(seed)
+    check_market_size(n_tasks, n_providers, n_types)
     types = load_model_types()
     if n_types > len(types):
         raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")

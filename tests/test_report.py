@@ -218,6 +218,41 @@ def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path,
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_sigkill_mid_run_keeps_the_good_report_and_the_next_run_cleans_up(
+    notebook_dir: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time as _time
+
+    out = tmp_path / "r"
+    run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
+    good = (out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()
+    source = (notebook_dir / "a_ok.ipynb").read_bytes()
+    _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
+    code = (
+        "import sys; from oasis_lab.__main__ import main\n"
+        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
+        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = _time.time() + 60
+    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
+        _time.sleep(0.2)
+    _time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert ((out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()) == good
+    leftovers = [p for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers and all(p.name.endswith(".tmp.ipynb") for p in leftovers)  # hidden, partial
+    (notebook_dir / "a_ok.ipynb").write_bytes(source)
+    assert run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)[0].ok
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the killed run's file is gone
+
+
 _CLI = (
     "import sys; import oasis_lab.report as r; from oasis_lab.__main__ import main\n"
     "r.NOTEBOOK_DIR = sys.argv[1]\n"

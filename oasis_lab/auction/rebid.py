@@ -60,7 +60,7 @@ def unserved_tasks(market: Market, result: Any) -> np.ndarray:
         )
     left = _remaining_demand(market, result).sum(axis=1)
     # Relative crumbs of the time reading do not make a task "unserved".
-    return np.flatnonzero(left > 1e-9 * np.maximum(1.0, market.task_units))
+    return np.flatnonzero(left > 1e-9 * market.task_units)
 
 
 def rebid(

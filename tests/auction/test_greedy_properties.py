@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from oasis_lab.auction.density import provider_order, task_order
-from oasis_lab.auction.greedy import UNIT_EPS, run_greedy
+from oasis_lab.auction.greedy import CAPACITY_RTOL, run_greedy
 from oasis_lab.auction.metrics import (
     check_budget_balance,
     check_feasible,
@@ -97,6 +97,7 @@ def reference_walk(market: Market, params: AuctionParams):
         if params.capacity_per_type
         else market.capacity[:, None].astype(float).copy()
     )
+    cap0 = cap.copy()
     trades: list[tuple[int, int, int, float]] = []
     share = np.zeros(market.n_tasks)
     for i in g:
@@ -116,7 +117,7 @@ def reference_walk(market: Market, params: AuctionParams):
                     if not np.isfinite(use[j, t]):
                         continue
                     room = cap[j, c] / use[j, t]
-                    if room <= UNIT_EPS or (not params.split and room < r):
+                    if cap[j, c] <= CAPACITY_RTOL * cap0[j, c] or (not params.split and room < r):
                         continue
                     if no_trade and key[j, t] > pt[i]:
                         continue

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
-from oasis_lab.checks import check_int
+from oasis_lab.checks import check_int, check_memory, check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -165,6 +165,11 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     )
 
 
+# Memory per unit seller: its ask and provider, the sort's index and sorted copy, the trade
+# probability (float64 / int64 each), with room for temporaries.
+_BYTES_PER_SELLER = 64
+
+
 def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> DoubleAuctionSides:
     """Bids (tasks' net values) and asks (units of provider capacity) of a unit-demand market.
 
@@ -193,7 +198,15 @@ def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> Doubl
     runnable = np.isfinite(use)
     n_units = np.zeros(market.n_providers, dtype=np.int64)
     # A whole unit must fit; the tolerance absorbs round-off of capacity / use.
-    n_units[runnable] = np.floor(market.capacity[runnable] / use[runnable] + 1e-9).astype(np.int64)
+    units_f = np.floor(market.capacity[runnable] / use[runnable] + 1e-9)
+    # Every unit of capacity is one seller (an ask and its provider, sorted): refuse before
+    # allocating what cannot fit (capacity 1e12 would be a 7 TiB array, 1e20 overflows int64).
+    check_memory(
+        f"market.capacity (sum {float(market.capacity.sum()):.6g}, i.e. {float(units_f.sum()):.6g} "
+        "unit sellers, one per unit of capacity)",
+        float(units_f.sum()) * _BYTES_PER_SELLER,
+    )
+    n_units[runnable] = units_f.astype(np.int64)
     ask_provider = np.repeat(np.arange(market.n_providers), n_units)
     return DoubleAuctionSides(bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider)
 
@@ -335,6 +348,7 @@ class DPClearingResult(DoubleAuctionResult):
 
 # ---------------------------------------------------------------------------- helpers
 def _as_side(name: str, x: Any) -> np.ndarray:
+    check_not_masked(name, x)
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
@@ -589,8 +603,13 @@ def dp_clearing_price(
         probs = np.zeros(grid.shape[0])
         probs[int(np.argmax(scores))] = 1.0
     else:
-        logits = epsilon * scores / (2 * delta)
-        logits -= logits.max()
+        # Shift before scaling: epsilon * scores may overflow (epsilon = 1e308) where
+        # epsilon * (scores - max) is -inf off the best prices and exactly 0 on them, so a huge
+        # epsilon tends to the uniform draw among the best prices instead of NaN.
+        factor = epsilon / (2 * delta)
+        shifted = scores - scores.max()
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = np.where(shifted == 0, 0.0, shifted * factor)
         probs = np.exp(logits)
         probs /= probs.sum()
     g = int(rng.choice(grid.shape[0], p=probs)) if not math.isinf(epsilon) else int(np.argmax(probs))
