@@ -27,7 +27,7 @@ import pandas as pd
 
 from oasis_lab.auction.pricing import unit_cost_matrix, user_costs
 from oasis_lab.checks import check_real
-from oasis_lab.incentives.outcomes import check_run_args, run_mechanism
+from oasis_lab.incentives.outcomes import Outcome, check_run_args, run_mechanism
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 from oasis_lab.seeding import check_seed, child_seed
@@ -180,17 +180,16 @@ def manipulability(
     e_true = user_costs(market, params)
     cost_true = unit_cost_matrix(market, params)
 
-    def utilities(reported: Market, key: tuple[Any, ...], focus: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def run(reported: Market, key: tuple[Any, ...], focus: Any = None) -> Outcome:
         extra = dict(opts)
         if mechanism == "truthful" and focus is not None:
             # Only the deviator's critical value is needed (a provider's utility needs none).
             extra["payments_for"] = focus
         # Only SBBA and the DP price draw; deriving a child seed per run costs ~0.25 ms.
         run_seed = child_seed(seed, "lotteries", *key) if mechanism in ("sbba", "dp") else seed
-        out = run_mechanism(reported, mechanism, params, seed=run_seed, **extra)
-        return out.utilities_from(market.value, e_true, cost_true)
+        return run_mechanism(reported, mechanism, params, seed=run_seed, **extra)
 
-    u_users, u_prov = utilities(base, ("base",))
+    u_users, u_prov = run(base, ("base",)).utilities_from(market.value, e_true, cost_true)
     rows: list[dict[str, Any]] = []
     for side, k in pairs:
         dims = ("value",) if side == "user" else tuple(d for d in dims_p if d != "value")
@@ -202,8 +201,11 @@ def manipulability(
                     u = u0  # the baseline itself
                 else:
                     lied = misreport(base, side, k, dim, float(factor))
-                    uu, up = utilities(lied, (side, k, d_idx, g), [k] if side == "user" else [])
-                    u = float(uu[k] if side == "user" else up[k])
+                    out = run(lied, (side, k, d_idx, g), [k] if side == "user" else [])
+                    if side == "user":  # a user's utility needs no provider units (cheaper)
+                        u = float(out.user_utilities_from(market.value, e_true)[k])
+                    else:
+                        u = float(out.utilities_from(market.value, e_true, cost_true)[1][k])
                 rows.append({
                     "side": side, "agent": k, "dimension": dim, "factor": float(factor),
                     "report": baseline * float(factor), "utility_base": u0, "utility": u,

@@ -26,7 +26,9 @@ Mechanisms (:data:`MECHANISMS`):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -57,16 +59,24 @@ class Outcome:
         Expected ``sigma_i`` (probability of being served for an all-or-nothing task).
     payment : numpy.ndarray, shape (n_tasks,)
         Expected payment of each user.
-    units : numpy.ndarray, shape (n_providers, n_types)
-        Expected units each provider serves of each type.
+    units_source : numpy.ndarray or callable
+        Expected units each provider serves of each type, shape (n_providers, n_types), or a
+        function returning them: reading the greedy's trades table is the costly part of a
+        scan, and a user's utility does not need it (see :attr:`units`).
     revenue : numpy.ndarray, shape (n_providers,)
         Expected revenue of each provider.
     """
 
     served_share: np.ndarray
     payment: np.ndarray
-    units: np.ndarray
+    units_source: np.ndarray | Callable[[], np.ndarray]
     revenue: np.ndarray
+
+    @cached_property
+    def units(self) -> np.ndarray:
+        """Expected units per provider and type, shape (n_providers, n_types)."""
+        src = self.units_source
+        return np.asarray(src() if callable(src) else src, dtype=float)
 
     def utilities(self, truth: Market, params: AuctionParams) -> tuple[np.ndarray, np.ndarray]:
         """Users' and providers' expected utilities under the *true* market ``truth``.
@@ -81,11 +91,14 @@ class Outcome:
     ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`utilities` from the true values, user costs and unit costs (precomputed once
         by a scan that scores thousands of outcomes against the same truth)."""
-        share = self.served_share
-        gain = np.where(share > 0, share * (value - user_cost), 0.0)
         with np.errstate(invalid="ignore"):
             spent = np.where(self.units > 0, unit_cost * self.units, 0.0).sum(axis=1)
-        return gain - self.payment, self.revenue - spent
+        return self.user_utilities_from(value, user_cost), self.revenue - spent
+
+    def user_utilities_from(self, value: np.ndarray, user_cost: np.ndarray) -> np.ndarray:
+        """Users' utilities alone (they do not need the providers' units)."""
+        share = self.served_share
+        return np.where(share > 0, share * (value - user_cost), 0.0) - self.payment
 
     def welfare(self, truth: Market, params: AuctionParams) -> float:
         """Expected social welfare under the true market (payments cancel out)."""
@@ -99,7 +112,7 @@ class Outcome:
 
 def _greedy(market: Market, params: AuctionParams) -> Outcome:
     res = run_greedy(market, params)
-    return Outcome(res.served_share, res.task_payment, res.units_matrix(market.n_types), res.provider_revenue)
+    return Outcome(res.served_share, res.task_payment, lambda: res.units_matrix(market.n_types), res.provider_revenue)
 
 
 def _first_price(market: Market, params: AuctionParams) -> Outcome:
