@@ -30,6 +30,7 @@ and both lists are sorted in non-increasing order. Readings taken (see
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from oasis_lab.market import Market
@@ -45,6 +46,7 @@ __all__ = [
     "provider_density",
     "task_order",
     "provider_order",
+    "stable_descending_order",
 ]
 
 #: Lower end of the ``normalize="minmax"`` range ``[MINMAX_EPS, 1]`` (kept above 0 so that
@@ -145,6 +147,39 @@ def psi_weights(market: Market, params: AuctionParams = AuctionParams()) -> np.n
     return np.asarray(params.psi_weights, dtype=float)
 
 
+@numba.njit(cache=True)
+def _task_density_max(demand: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``task_density="as_written"`` under ``normalize="max"`` in two fused passes.
+
+    Same operations in the same order as the numpy formula (``C / max`` per present entry,
+    squares summed left to right, then ``+ vn^2`` and the square root), so the same bits,
+    without the ``(n_tasks, n_types)`` temporaries.
+    """
+    n, d = demand.shape
+    col_max = np.zeros(d)
+    v_max = -np.inf
+    for i in range(n):
+        for t in range(d):
+            col_max[t] = max(col_max[t], demand[i, t])
+        v_max = max(v_max, value[i])
+    out = np.empty(n)
+    for i in range(n):
+        acc = 0.0
+        any_units = False
+        for t in range(d):
+            c = demand[i, t]
+            if c > 0:
+                any_units = True
+                x = c / col_max[t]
+                acc += x * x
+        if not any_units:
+            out[i] = -np.inf
+            continue
+        vn = value[i] / v_max if v_max > 0 else 0.0
+        out[i] = np.sqrt(acc + vn * vn)
+    return out
+
+
 def task_density(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
     """Task bid density ``bd_task_i`` (section 4.2) under ``params.task_density``.
 
@@ -161,8 +196,12 @@ def task_density(market: Market, params: AuctionParams = AuctionParams()) -> np.
         surplus = market.value - user_costs(market, params)
         with np.errstate(divide="ignore", invalid="ignore"):
             density = surplus / np.sqrt(units)
+    elif params.normalize == "max":
+        return _task_density_max(market.demand, market.value)
     else:
-        demand, value, _, _ = normalized_inputs(market, params)
+        method = params.normalize
+        demand = normalize_columns(market.demand, method, structural_zeros=True)
+        value = normalize_columns(market.value, method)
         density = np.sqrt((demand**2).sum(axis=1) + value**2)
     return np.where(units > 0, density, -np.inf)
 
@@ -185,7 +224,9 @@ def provider_density(market: Market, params: AuctionParams = AuctionParams()) ->
     if params.provider_density == "unit_cost":
         return np.where(can_run, -market.provider_unit_cost, -np.inf)
     weights = psi_weights(market, params)
-    _, _, speed, psi = normalized_inputs(market, params)
+    # only the providers' columns: normalizing the tasks' demand here would be wasted work
+    speed = normalize_columns(market.speed, params.normalize, structural_zeros=True)
+    psi = normalize_columns(market.psi, params.normalize)
     psi_term = psi @ weights
     if params.provider_density == "as_written":
         inv = np.where(runnable, 1.0 / np.where(runnable, speed, 1.0) ** 2, 0.0)
@@ -201,11 +242,42 @@ def task_order(market: Market, params: AuctionParams = AuctionParams()) -> np.nd
     Stable: equal keys keep market order.
     """
     density = task_density(market, params)
+    priority = market.priority
+    if priority.size and (priority == priority[0]).all():
+        return stable_descending_order(density)
     # lexsort sorts by the last key first and is stable.
-    return np.lexsort((-density, -market.priority)).astype(np.int64)
+    return np.lexsort((-density, -priority)).astype(np.int64)
 
 
 def provider_order(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
     """Provider indices in PRICES order: non-increasing provider density (stable)."""
-    density = provider_density(market, params)
-    return np.argsort(-density, kind="stable").astype(np.int64)
+    return stable_descending_order(provider_density(market, params))
+
+
+def stable_descending_order(density: np.ndarray) -> np.ndarray:
+    """Indices sorting ``density`` non-increasing, ties in index order (a stable sort).
+
+    numpy's default (unstable, vectorized) argsort is much faster than its stable one; the
+    order it gives differs only inside runs of equal keys, which are then put back in index
+    order. Falls back to the stable sort when a key is NaN (NaN != NaN breaks the run test).
+
+    Examples
+    --------
+    >>> stable_descending_order(np.array([1.0, 3.0, 1.0, 3.0, -np.inf]))
+    array([1, 3, 0, 2, 4])
+    """
+    keys = -np.asarray(density, dtype=float)
+    if np.isnan(keys).any():
+        return np.argsort(keys, kind="stable").astype(np.int64)
+    order = np.argsort(keys).astype(np.int64)
+    ranked = keys[order]
+    tie = ranked[1:] == ranked[:-1]
+    if tie.any():
+        in_run = np.zeros(order.size, dtype=bool)
+        in_run[1:] |= tie
+        in_run[:-1] |= tie
+        run = np.cumsum(np.concatenate(([True], ~tie)))  # run number of each sorted position
+        where = np.flatnonzero(in_run)
+        # positions of a run are contiguous, so sorting (run, index) puts each run in order
+        order[where] = order[where][np.lexsort((order[where], run[where]))]
+    return order
