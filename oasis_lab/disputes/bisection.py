@@ -261,12 +261,18 @@ def play(
     -------
     DisputeOutcome
     """
+    explicit = params is not None
     params = _params(params, None)
     referee = referee if referee is not None else Referee.from_params(params)
     if not isinstance(referee, Referee):
         raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
     if not isinstance(computation, Computation):
         raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
+    if explicit and params.commitment != computation.commitment:
+        raise ValueError(
+            f"params.commitment = {params.commitment!r} but the computation commits with "
+            f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
+        )
     graph = computation.graph
     n = graph.n_nodes
     arity = params.arity
@@ -364,7 +370,11 @@ def play(
         if not isinstance(opening, InputOpening):
             raise _Ended("provider_guilty", "malformed", f"node {k}: the opening is no InputOpening")
         try:
-            verify_input_opening(opening, graph, agreed, computation.digest, node=k)
+            # the value node k's own commitment extends: c_{k-1} (chain) or A_k (merkle)
+            agreed = verify_input_opening(
+                opening, graph, agreed, computation.digest, node=k,
+                commitment=computation.commitment, genesis=computation.genesis,
+            )
         except CommitmentMismatch as exc:
             raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
         hashes += opening.hashes
@@ -419,9 +429,12 @@ def as_computation(
     *,
     backend: str = "numpy",
     seed: int = 0,
+    commitment: str = "chain",
 ) -> Computation:
     """A :class:`Computation` from a computation, a :class:`DisputeGraph` (synthetic values),
-    a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``."""
+    a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``; traces committed with
+    ``commitment`` (:data:`~oasis_lab.disputes.trace.COMMITMENTS`; a given computation keeps
+    its own)."""
     if isinstance(model, Computation):
         if inputs is not None:
             raise ValueError("inputs must be None when model is already a Computation")
@@ -429,7 +442,7 @@ def as_computation(
     if isinstance(model, DisputeGraph):
         if inputs is not None:
             raise ValueError("inputs must be None for a synthetic DisputeGraph")
-        return SyntheticComputation(model, seed=seed)
+        return SyntheticComputation(model, seed=seed, commitment=commitment)
     from oasis_lab.gpu import model as gpu_model
 
     if isinstance(model, str):
@@ -440,7 +453,7 @@ def as_computation(
         )
     if inputs is None:
         inputs = gpu_model.example_inputs(model, seed=seed)
-    return ModelComputation(model, inputs, backend=backend, seed=seed)
+    return ModelComputation(model, inputs, backend=backend, seed=seed, commitment=commitment)
 
 
 def _params(params: DisputeParams | None, arity: int | None) -> DisputeParams:
@@ -497,7 +510,8 @@ def run_dispute(
     (37, 'provider_guilty', True)
     """
     params = _params(params, arity)
-    computation = as_computation(model, inputs, backend=backend, seed=seed)
+    computation = as_computation(model, inputs, backend=backend, seed=seed,
+                                 commitment=params.commitment)
     return play(
         computation,
         provider if provider is not None else Honest(),

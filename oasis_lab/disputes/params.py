@@ -11,6 +11,7 @@ from typing import Any
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.params import ParamsMixin
+from oasis_lab.disputes.trace import COMMITMENTS
 
 __all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
 
@@ -59,6 +60,10 @@ class DisputeParams(ParamsMixin):
     reauction_priority : bool, default True
         A task whose payment was reversed after a conviction re-enters the auction with
         priority (the paper's "returned to the auction with higher priority").
+    commitment : {"chain", "merkle"}, default "chain"
+        How traces are committed (:data:`oasis_lab.disputes.trace.COMMITMENTS`): the hash
+        chain (one hash per node, openings up to ``O(n)``) or prefix Merkle roots (``O(log n)``
+        openings, ``D + 2`` hashes per node to build). The bisection is the same.
 
     Raises
     ------
@@ -80,6 +85,7 @@ class DisputeParams(ParamsMixin):
     slash_remainder: str = "burn"
     bond_to_provider_fraction: float = 0.5
     reauction_priority: bool = True
+    commitment: str = "chain"
 
     def __post_init__(self) -> None:
         check_int("arity", self.arity, 2)
@@ -121,3 +127,5 @@ class DisputeParams(ParamsMixin):
             )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
+        if self.commitment not in COMMITMENTS:
+            raise ValueError(f"commitment = {self.commitment!r} is not one of {list(COMMITMENTS)}")
