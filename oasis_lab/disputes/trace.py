@@ -109,7 +109,7 @@ def chain_step(prev: bytes, digest: bytes) -> bytes:
 
 
 def _extend_chain_python(prev: bytes, digests: bytes) -> bytes:
-    out = []
+    out: list[bytes] = []
     append = out.append
     sha = _sha256
     for i in range(0, len(digests), DIGEST_SIZE):
@@ -340,7 +340,7 @@ def merkle_opening_hashes(graph: DisputeGraph, k: int) -> int:
     leaves = _proof_leaves(graph, k)
     if not leaves:
         return 0
-    inputs = set(int(j) for j in graph.inputs_of(k))
+    inputs = {int(j) for j in graph.inputs_of(k)}
     extra = 0 if (k - 1) in inputs else 1
     return len(_multiproof_order(leaves, k, merkle_depth(graph.n_nodes))) + extra
 
@@ -474,21 +474,28 @@ def commit(
     _check_commitment(commitment)
     digests = np.ascontiguousarray(digests, dtype=np.uint8)
     n = digests.shape[0]
-    if prefix is not None and start > 0:
-        if prefix.genesis != genesis or prefix.n_nodes != n or prefix.scheme != commitment:
-            raise ValueError("prefix trace has another genesis, node count or commitment")
+    if prefix is not None and start > 0 and (
+        prefix.genesis != genesis or prefix.n_nodes != n or prefix.scheme != commitment
+    ):
+        raise ValueError("prefix trace has another genesis, node count or commitment")
     if commitment == "merkle":
         return CommittedTrace(
             genesis, digests, _rows(merkle_commitments(genesis, digests.tobytes()), n), outputs,
             "merkle",
         )
+    chain = np.empty((n, DIGEST_SIZE), np.uint8)
     if prefix is not None and start > 0:
-        head = prefix.chain[:start].tobytes()
+        chain[:start] = prefix.chain[:start]
         prev = prefix.chain[start - 1].tobytes()
     else:
-        start, head, prev = 0, b"", genesis
-    tail = extend_chain(prev, digests[start:].tobytes())
-    return CommittedTrace(genesis, digests, _rows(head + tail, n), outputs)
+        start, prev = 0, genesis
+    if _SHA is not None and n - start >= _COMPILED_MIN_STEPS:
+        _chain_compiled(np.frombuffer(prev, np.uint8), digests[start:], chain[start:])
+    else:
+        tail = _extend_chain_python(prev, digests[start:].tobytes())
+        chain[start:] = np.frombuffer(tail, np.uint8).reshape(n - start, DIGEST_SIZE)
+    chain.flags.writeable = False  # published: nobody edits a commitment in place
+    return CommittedTrace(genesis, digests, chain, outputs)
 
 
 def verify_output_opening(prev: bytes, claimed: bytes, digest: bytes) -> None:
