@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.auction.compare_cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
+    "oasis_lab.browser.cli",
 )
 
 

@@ -1,6 +1,6 @@
 """The market of section 4: inference tasks on one side, browser providers on the other.
 
-Notation (whitepaper section 4, with the indices of ``whitepaper-readings.md``): task ``i``
+Notation (whitepaper section 4, with the indices of ``docs/readings.md``): task ``i``
 requests ``C[i, t]`` units of inference of model type ``t`` (``demand``) and is worth ``v_i``
 (``value``) to its user for the whole bundle. Provider ``j`` is ``S_j = (s_j, w_j, c_j)``:
 ``s[j, t]`` requests per second of type ``t`` it can serve (``speed``; 0 = cannot run ``t``),

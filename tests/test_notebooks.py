@@ -40,8 +40,12 @@ def test_notebook_is_committed_clean(path: Path) -> None:
     assert assigned == parsed, f"{path.name}: papermill cannot parse {sorted(assigned - parsed)}"
 
 
+# Notebooks that start headless Chromium also carry the ``browser`` marker.
+EXECUTED = [pytest.param(p, marks=pytest.mark.browser) if "browser" in p.stem else p for p in NOTEBOOKS]
+
+
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EXECUTED, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     papermill.execute_notebook(
         str(path),

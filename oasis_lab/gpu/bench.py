@@ -62,6 +62,7 @@ __all__ = [
     "family_mix",
     "ProviderBenchmark",
     "benchmark_provider",
+    "benchmark_from_table",
     "provider_table",
     "market_from_benchmark",
 ]
@@ -302,13 +303,7 @@ def benchmark_provider(
     -------
     ProviderBenchmark
     """
-    from oasis_lab.market import load_model_types
-
     table = time_ops(backend, size, repeats, seed)
-    gflops = dict(zip(table["op"], table["gflops"]))
-    types = load_model_types()
-    families = sorted(set(types["family"]))
-    family_gflops = {f: _effective(family_mix(f), gflops) for f in families}
     memory = _host_memory_gb()
     if backend == "webgpu":
         from oasis_lab.gpu.device import adapter_info
@@ -319,6 +314,27 @@ def benchmark_provider(
             memory = info["max_storage_binding_mb"] / 1024
     else:
         device, kind, btype = f"numpy {np.__version__}", "CPU", "numpy"
+    return benchmark_from_table(table, backend=backend, device=device, adapter_type=kind,
+                                backend_type=btype, memory_gb=memory)
+
+
+def benchmark_from_table(
+    table: pd.DataFrame, *, backend: str, device: str, adapter_type: str, backend_type: str,
+    memory_gb: float | None = None,
+) -> ProviderBenchmark:
+    """A :class:`ProviderBenchmark` from a measured :func:`time_ops`-shaped table (columns
+    ``op, gflops, gbs``; every op of :data:`SIZES`' cases) and the device's facts.
+
+    ``memory_gb`` defaults to the host's RAM (CPU adapters).
+    """
+    from oasis_lab.market import load_model_types
+
+    gflops = dict(zip(table["op"], table["gflops"]))
+    types = load_model_types()
+    families = sorted(set(types["family"]))
+    family_gflops = {f: _effective(family_mix(f), gflops) for f in families}
+    memory = _host_memory_gb() if memory_gb is None else float(memory_gb)
+    kind, btype = adapter_type, backend_type
     fits = memory >= types["memory_gb"].to_numpy(float)
     speed = np.array([family_gflops[f] for f in types["family"]]) / types["gflop_per_request"].to_numpy(float)
     speed = np.where(fits, speed, 0.0)

@@ -18,16 +18,25 @@ Readings taken
   report can say which engine produced the bits. The WebGPU tests fail on such an adapter in CI.
 - When no adapter exists at all, :func:`get_device` raises :class:`GPUUnavailableError` saying
   how to install one; the ``"numpy"`` backend keeps working.
+- Other engines plug in below the ops: inside ``with kernel_runner(runner):`` every
+  :func:`run_kernel` call (same kernel, parameters, bindings and dispatch) goes to ``runner``
+  instead of wgpu. :mod:`oasis_lab.browser` runs the kernels in headless Chromium this way.
+- ``with kernel_variant(name, transform):`` compiles ``transform(kernel_source(kernel))``
+  instead of the shipped source (a different kernel variant, as heterogeneous hardware or a
+  vendor library would run); pipelines are cached per variant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import tempfile
 import threading
 import warnings
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +44,25 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "GPUUnavailableError",
     "KERNELS_DIR",
     "OPENGL_FALLBACK_WARNING",
+    "GPUUnavailableError",
+    "KernelRunner",
+    "adapter_info",
+    "current_variant",
     "ensure_runtime_dir",
     "get_device",
     "is_available",
-    "unavailable_reason",
-    "adapter_info",
+    "is_persistent",
+    "kernel_runner",
     "kernel_source",
-    "storage_limit",
-    "run_kernel",
-    "pipeline_cache_size",
+    "kernel_variant",
     "mark_persistent",
+    "pipeline_cache_size",
+    "run_kernel",
+    "storage_limit",
+    "unavailable_reason",
+    "variant_source",
 ]
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent.parent / "kernels"
@@ -86,6 +101,54 @@ _POOL_BYTES = 0
 _POOL_CAP = 256 * 2**20
 _UPLOADED: dict[int, tuple[Any, Any]] = {}
 _PERSISTENT: dict[int, Any] = {}
+
+#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes``
+KernelRunner = Callable[..., bytes]
+_RUNNER: contextvars.ContextVar[KernelRunner | None] = contextvars.ContextVar(
+    "oasis_kernel_runner", default=None
+)
+_VARIANT: contextvars.ContextVar[tuple[str, Callable[[str, str], str]] | None] = (
+    contextvars.ContextVar("oasis_kernel_variant", default=None)
+)
+
+
+@contextlib.contextmanager
+def kernel_runner(runner: KernelRunner) -> Iterator[None]:
+    """Send every :func:`run_kernel` call in this context to ``runner`` (another engine)."""
+    token = _RUNNER.set(runner)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
+
+
+@contextlib.contextmanager
+def kernel_variant(name: str, transform: Callable[[str, str], str]) -> Iterator[None]:
+    """Compile ``transform(kernel, source)`` instead of each kernel's shipped source here.
+
+    ``name`` labels the variant (pipelines are cached per variant name).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"variant name = {name!r} must be a non-empty string")
+    token = _VARIANT.set((name, transform))
+    try:
+        yield
+    finally:
+        _VARIANT.reset(token)
+
+
+def current_variant() -> str:
+    """Name of the kernel variant in force (``""`` for the shipped kernels)."""
+    v = _VARIANT.get()
+    return "" if v is None else v[0]
+
+
+def variant_source(name: str) -> str:
+    """The WGSL that runs for kernel ``name`` here: :func:`kernel_source`, transformed by the
+    variant in force."""
+    src = kernel_source(name)
+    v = _VARIANT.get()
+    return src if v is None else v[1](name, src)
 
 
 def ensure_runtime_dir() -> None:
@@ -187,14 +250,15 @@ def kernel_source(name: str) -> str:
 
 
 def _pipeline(name: str, entry: str, constants: tuple[tuple[str, float], ...]) -> Any:
-    key = (name, entry, constants)
+    variant = current_variant()
+    key = (name, entry, constants, variant)
     pipe = _PIPELINES.get(key)
     if pipe is None:
         device = get_device()
-        module = _SHADERS.get(name)
+        module = _SHADERS.get(name + "|" + variant)
         if module is None:
-            module = device.create_shader_module(code=kernel_source(name), label=name)
-            _SHADERS[name] = module
+            module = device.create_shader_module(code=variant_source(name), label=name)
+            _SHADERS[name + "|" + variant] = module
         compute: dict[str, Any] = {"module": module, "entry_point": entry}
         if constants:
             compute["constants"] = dict(constants)
@@ -243,6 +307,12 @@ def mark_persistent(arr: np.ndarray) -> None:
         raise ValueError("only read-only arrays that own their data can stay on the device")
     _PERSISTENT[id(arr)] = weakref.ref(arr)
     weakref.finalize(arr, _PERSISTENT.pop, id(arr), None)
+
+
+def is_persistent(arr: np.ndarray) -> bool:
+    """Whether ``arr`` was marked with :func:`mark_persistent` (and is still that array)."""
+    ref = _PERSISTENT.get(id(arr))
+    return ref is not None and ref() is arr
 
 
 def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, int]:
@@ -305,6 +375,10 @@ def run_kernel(
     GPUUnavailableError
         No adapter.
     """
+    runner = _RUNNER.get()
+    if runner is not None:
+        return runner(name, params, inputs, out_nbytes, workgroups, entry=entry,
+                      constants=constants)
     import wgpu
 
     device = get_device()

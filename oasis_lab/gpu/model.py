@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "models"
-BACKENDS = ("numpy", "webgpu")
+BACKENDS = ("numpy", "webgpu", "browser")
 MODEL_NAMES = ("tiny-transformer", "quantized-mlp")
 
 
@@ -383,13 +383,19 @@ OPS: dict[str, OpSpec] = {
 
 def backend_module(backend: str) -> Any:
     """The module whose functions run ``backend``'s ops: :mod:`~oasis_lab.gpu.reference` for
-    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"`` (same names and signatures)."""
+    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"``, ``oasis_lab.browser.backend`` for
+    ``"browser"`` (the same ops in headless Chromium; same names and signatures)."""
     if backend == "numpy":
         return reference
     if backend == "webgpu":
         from oasis_lab.gpu import ops  # imported lazily: the numpy backend needs no wgpu
 
         return ops
+    if backend == "browser":
+        # A later layer plugs in by name (the gpu layer does not depend on it otherwise).
+        import importlib
+
+        return importlib.import_module("oasis_lab.browser.backend")
     raise ValueError(f"backend = {backend!r} is unknown; choose one of {BACKENDS}")
 
 
@@ -411,8 +417,9 @@ def run(
     model : Model
     inputs : mapping of str to ndarray
         Exactly the model's ``input_names``.
-    backend : {"numpy", "webgpu"}
-        Bitwise numpy twins or the WGSL kernels (same bits on engines that do not reassociate).
+    backend : {"numpy", "webgpu", "browser"}
+        Bitwise numpy twins, the WGSL kernels through wgpu-py, or the same kernels in headless
+        Chromium (same bits on engines that do not reassociate).
     seed : int
         The only source of randomness (the ``sample`` nodes), ``0 <= seed < 2^32``.
 
