@@ -360,8 +360,11 @@ def run_kernel(
     *,
     entry: str = "main",
     constants: dict[str, float] | None = None,
-) -> bytes:
+) -> np.ndarray | bytes:
     """Run one compute pass of ``kernels/<name>.wgsl`` and return the output buffer's bytes.
+
+    On wgpu-py the bytes come back as a fresh writable ``uint8`` array (one host copy, from
+    the mapped read-back buffer); a :func:`kernel_runner` may return ``bytes``.
 
     Binding convention of every kernel: ``@binding(0)`` a uniform ``Params`` struct
     (``params``, 4-byte fields), ``@binding(1..n)`` the read-only ``inputs`` in order,
@@ -421,9 +424,21 @@ def run_kernel(
         cpass.set_bind_group(0, group)
         cpass.dispatch_workgroups(*workgroups)
         cpass.end()
+        # The read-back copy rides in the same submission into a pooled mappable buffer, and the
+        # mapped bytes are copied once, straight into the returned array (queue.read_buffer
+        # would submit again, allocate a staging buffer, and copy twice more on the host).
+        r_usage = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+        rbuf = _take(obind, r_usage)
+        pooled.append((rbuf, r_usage))
+        encoder.copy_buffer_to_buffer(obuf, 0, rbuf, 0, obind)
         device.queue.submit([encoder.finish()])
-        data = device.queue.read_buffer(obuf, 0, obind)
-        return bytes(data[:out_nbytes])
+        rbuf.map_sync(wgpu.MapMode.READ, 0, obind)
+        try:
+            mapped = rbuf.read_mapped(0, obind, copy=False)
+            out = np.frombuffer(mapped, dtype=np.uint8, count=out_nbytes).copy()
+        finally:
+            rbuf.unmap()
+        return out
     finally:
         for buf, usage in pooled:
             _give(buf, usage)

@@ -34,6 +34,7 @@ def test_matmul_kernels_equal_reference(gpu, m, k, n):
     assert same_bits(gpu.matmul(a, b), want)
     if n % 4 == 0:
         assert same_bits(gpu.matmul(a, b, kernel="blocked"), want)
+        assert same_bits(gpu.matmul(a, b, kernel="wide"), want)
 
 
 @settings(max_examples=12, deadline=None)
@@ -43,6 +44,18 @@ def test_blocked_matmul_equals_naive_on_random_shapes(gpu, m, k, n4, seed):
     a, b = f32(rng, m, k, scale=3.0), f32(rng, k, 4 * n4)
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), gpu.matmul(a, b, kernel="naive"))
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), R.matmul(a, b))
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), gpu.matmul(a, b, kernel="naive"))
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 4), (8, 4, 16), (9, 5, 20), (17, 3, 1028), (64, 67, 1024),
+                                   (3, 130, 4100), (70, 9, 60)])
+def test_wide_matmul_edges_equal_naive(gpu, m, k, n):
+    # rows past a multiple of 8, vec4 columns past a multiple of 4 (and of 1024: a second
+    # workgroup column), K past a multiple of 4 (the remainder loop), K < 4 (no full pass)
+    rng = np.random.default_rng(m + 7 * k + n)
+    a, b = f32(rng, m, k, scale=2.0), f32(rng, k, n)
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), gpu.matmul(a, b, kernel="naive"))
+    assert same_bits(gpu.matmul(a, b), R.matmul(a, b))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (0, 4), (3, 0), (17, 33), (300, 257)])
@@ -292,6 +305,7 @@ def test_loops_up_to_the_lavapipe_budget_are_exact_and_longer_ones_refused(gpu):
     k = 65535
     a, b = np.ones((1, k), np.float32), np.ones((k, 4), np.float32)
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), np.full((1, 4), k, np.float32))
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), np.full((1, 4), k, np.float32))
     with pytest.raises(ValueError, match="K = 65536 .* must be <= 65535.*lavapipe silently stops"):
         gpu.matmul(np.ones((1, k + 1), np.float32), np.ones((k + 1, 4), np.float32))
     x = f32(rng, 9, 21844, scale=3.0)
