@@ -70,6 +70,34 @@ def test_elementwise_ops_equal_reference(gpu, shape):
     assert same_bits(gpu.exp(x), R.exp(x))
 
 
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (17, 32), (256, 1028)])
+def test_vec4_elementwise_paths_equal_the_scalar_kernels(gpu, shape):
+    # sizes that are a multiple of 4 take elementwise4 / relu4 (four elements per invocation)
+    from oasis_lab.gpu import ops
+
+    rng = np.random.default_rng(sum(shape))
+    x, y = f32(rng, *shape, scale=6.0), f32(rng, *shape)
+    bias = f32(rng, shape[-1])
+    n = x.size
+    scalar_add = ops._elementwise("binary", "add", [("x", x), ("y", y)], n, 1, x.shape)
+    scalar_bias = ops._elementwise("binary", "bias_add", [("x", x), ("bias", bias)], n,
+                                   bias.size, x.shape)
+    scalar_relu = ops._elementwise("unary", "relu", [("x", x)], n, 1, x.shape)
+    assert same_bits(gpu.add(x, y), scalar_add) and same_bits(scalar_add, R.add(x, y))
+    assert same_bits(gpu.bias_add(x, bias), scalar_bias)
+    assert same_bits(scalar_bias, R.bias_add(x, bias))
+    assert same_bits(gpu.relu(x), scalar_relu) and same_bits(scalar_relu, R.relu(x))
+
+
+def test_outputs_are_fresh_writable_arrays(gpu):
+    # one host copy on the way back: the result owns its memory and is not shared between calls
+    x = np.arange(8, dtype=np.float32)
+    a, b = gpu.relu(x), gpu.relu(x)
+    assert a.flags.writeable and a.flags.c_contiguous and not np.shares_memory(a, b)
+    a[0] = 5.0
+    assert b[0] == 0.0 and gpu.relu(x)[0] == 0.0
+
+
 def test_mathlib_exp_and_gelu_equal_reference_over_the_whole_range(gpu):
     x = np.concatenate([
         np.linspace(-100.0, 100.0, 400_001), np.linspace(-1.0, 1.0, 100_001),
