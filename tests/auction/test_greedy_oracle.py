@@ -474,3 +474,25 @@ def test_nearly_unservable_tasks_are_still_served():
     result = run_greedy(market)
     assert result.served.sum() == 1 and len(result.trades) == n
     assert_same_result(result, oracle_greedy(market, AuctionParams()))
+
+
+def test_tasks_over_budget_at_the_cheapest_ask_are_skipped_without_a_search():
+    # Every unit costs at least the midpoint of the task's price (10) and the cheapest ask (9):
+    # 9.5 per unit against a budget of v - e = 10 - 1 = 9: no task can be served, and the walk
+    # must find out without searching (before, every task searched and rolled back).
+    n = 200
+    market = Market(
+        demand=np.ones((n, 1)),
+        value=np.full(n, 10.0),
+        speed=np.ones((n, 1)),
+        capacity=np.full(n, 5.0),
+        cost=np.linspace(9.0, 9.9, n),
+        psi=np.ones((n, 1)),
+        model_types=("llm",),
+    )
+    assert walk_work(market) == 0
+    assert_same_result(run_greedy(market), oracle_greedy(market, AuctionParams()))
+    # one unit of slack in the budget: the same market is served, with searches
+    cheaper = market.replace(cost=np.full(n, 7.0))
+    assert walk_work(cheaper) > 0 and run_greedy(cheaper).served.all()
+    assert_same_result(run_greedy(cheaper), oracle_greedy(cheaper, AuctionParams()))
