@@ -104,8 +104,8 @@ def matmul(a: np.ndarray, b: np.ndarray, kernel: str = "auto") -> np.ndarray:
     a : ndarray of float32, shape (M, K)
     b : ndarray of float32, shape (K, N)
     kernel : {"auto", "naive", "blocked", "wide"}
-        ``blocked`` (register-blocked, 8 x 8 outputs per invocation) and ``wide`` (8 x 16
-        outputs per invocation, 4 k-steps per loop pass; the fastest on lavapipe) need
+        ``blocked`` (register-blocked, 8 x 8 outputs per invocation) and ``wide`` (16 x 16
+        outputs per invocation; the fastest on lavapipe) need
         ``N % 4 == 0``; ``auto`` uses ``wide`` then and ``naive`` otherwise. All give the same
         bits.
     """
@@ -126,7 +126,7 @@ def matmul(a: np.ndarray, b: np.ndarray, kernel: str = "auto") -> np.ndarray:
         groups = (-(-(n // 4) // 16), -(-m // 64), 1)
         name = "matmul_blocked"
     else:
-        groups = (-(-(n // 4) // 256), -(-m // 8), 1)
+        groups = (-(-(n // 4) // 256), -(-m // 16), 1)
         name = "matmul_wide"
     out = run_kernel(name, _params(m, n, k, 0), [("a", a), ("b", b)], 4 * m * n, groups)
     return _f32(out, (m, n))

@@ -48,10 +48,10 @@ def test_blocked_matmul_equals_naive_on_random_shapes(gpu, m, k, n4, seed):
 
 
 @pytest.mark.parametrize("m,k,n", [(1, 1, 4), (8, 4, 16), (9, 5, 20), (17, 3, 1028), (64, 67, 1024),
-                                   (3, 130, 4100), (70, 9, 60)])
+                                   (3, 130, 4100), (70, 9, 60), (33, 1, 8)])
 def test_wide_matmul_edges_equal_naive(gpu, m, k, n):
-    # rows past a multiple of 8, vec4 columns past a multiple of 4 (and of 1024: a second
-    # workgroup column), K past a multiple of 4 (the remainder loop), K < 4 (no full pass)
+    # rows past a multiple of 16 (clamped reads, guarded stores), vec4 columns past a multiple
+    # of 4 (and of 1024: a second workgroup column), K of 1 and odd K
     rng = np.random.default_rng(m + 7 * k + n)
     a, b = f32(rng, m, k, scale=2.0), f32(rng, k, n)
     assert same_bits(gpu.matmul(a, b, kernel="wide"), gpu.matmul(a, b, kernel="naive"))
