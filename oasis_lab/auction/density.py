@@ -257,9 +257,10 @@ def provider_order(market: Market, params: AuctionParams = AuctionParams()) -> n
 def stable_descending_order(density: np.ndarray) -> np.ndarray:
     """Indices sorting ``density`` non-increasing, ties in index order (a stable sort).
 
-    numpy's default (unstable, vectorized) argsort is much faster than its stable one; the
-    order it gives differs only inside runs of equal keys, which are then put back in index
-    order. Falls back to the stable sort when a key is NaN (NaN != NaN breaks the run test).
+    Large inputs go through a compiled LSD radix sort on the keys' bits (linear time, stable by
+    construction: 6 passes of 11 bits, a pass skipped when every key has the same digit);
+    ``-0.0`` is read as ``+0.0`` first, so equal keys are equal bits. Small inputs, and any with
+    a NaN, use numpy's stable sort; the order is the same.
 
     Examples
     --------
@@ -267,17 +268,44 @@ def stable_descending_order(density: np.ndarray) -> np.ndarray:
     array([1, 3, 0, 2, 4])
     """
     keys = -np.asarray(density, dtype=float)
-    if np.isnan(keys).any():
+    if keys.size < _RADIX_MIN or np.isnan(keys).any():
         return np.argsort(keys, kind="stable").astype(np.int64)
-    order = np.argsort(keys).astype(np.int64)
-    ranked = keys[order]
-    tie = ranked[1:] == ranked[:-1]
-    if tie.any():
-        in_run = np.zeros(order.size, dtype=bool)
-        in_run[1:] |= tie
-        in_run[:-1] |= tie
-        run = np.cumsum(np.concatenate(([True], ~tie)))  # run number of each sorted position
-        where = np.flatnonzero(in_run)
-        # positions of a run are contiguous, so sorting (run, index) puts each run in order
-        order[where] = order[where][np.lexsort((order[where], run[where]))]
+    return _radix_argsort(keys + 0.0)  # + 0.0: -0.0 becomes +0.0
+
+
+_RADIX_MIN = 2048
+
+
+@numba.njit(cache=True)
+def _radix_argsort(keys: np.ndarray) -> np.ndarray:
+    """Stable ascending argsort of float64 ``keys`` (no NaN, no -0.0) by LSD radix on their bits."""
+    n = keys.shape[0]
+    bits = keys.view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    ukey = np.empty(n, np.uint64)
+    for i in range(n):
+        b = bits[i]
+        # negative floats: flip every bit; positive: flip the sign bit -> unsigned order
+        ukey[i] = ~b if b & sign else b | sign
+    order = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    n_pass = 6  # 11-bit digits
+    count = np.zeros((n_pass, 2049), np.int64)
+    for i in range(n):  # every pass's histogram in one read of the keys
+        u = ukey[i]
+        for p in range(n_pass):
+            count[p, ((u >> np.uint64(11 * p)) & np.uint64(0x7FF)) + np.uint64(1)] += 1
+    for p in range(n_pass):
+        if count[p].max() == n:
+            continue  # every key has this digit: the pass would not move anything
+        sh = np.uint64(11 * p)
+        c = count[p]
+        for d in range(2048):
+            c[d + 1] += c[d]
+        for i in range(n):
+            idx = order[i]
+            d = (ukey[idx] >> sh) & np.uint64(0x7FF)
+            tmp[c[d]] = idx
+            c[d] += 1
+        order, tmp = tmp, order
     return order

@@ -496,3 +496,26 @@ def test_tasks_over_budget_at_the_cheapest_ask_are_skipped_without_a_search():
     cheaper = market.replace(cost=np.full(n, 7.0))
     assert walk_work(cheaper) > 0 and run_greedy(cheaper).served.all()
     assert_same_result(run_greedy(cheaper), oracle_greedy(cheaper, AuctionParams()))
+
+
+@pytest.mark.parametrize("n", [5, 2047, 2048, 100_003])
+def test_stable_descending_order_is_the_stable_sort(n):
+    # the radix path (n >= 2048) and the small path give numpy's stable order, ties by index,
+    # -0.0 equal to +0.0, infinities and subnormals in place
+    from oasis_lab.auction.density import stable_descending_order
+
+    rng = np.random.default_rng(n)
+    for d in (
+        rng.standard_normal(n),
+        rng.integers(-3, 3, n).astype(float),
+        np.where(rng.random(n) < 0.5, -0.0, 0.0),
+    ):
+        d = d.copy()
+        d[::7] = -np.inf
+        d[1::11] = np.inf
+        d[2::13] = 5e-324
+        d[3::17] = -5e-324
+        assert_array_equal(stable_descending_order(d), np.argsort(-d, kind="stable"))
+    with_nan = rng.standard_normal(n)
+    with_nan[0] = np.nan
+    assert_array_equal(stable_descending_order(with_nan), np.argsort(-with_nan, kind="stable"))
