@@ -329,7 +329,7 @@ def _multiproof_order(leaves: Sequence[int], prefix: int, depth: int) -> list[tu
 
 
 def _proof_leaves(graph: DisputeGraph, k: int) -> tuple[int, ...]:
-    nodes = tuple(int(j) for j in graph.inputs_of(k))
+    nodes = tuple(graph.inputs_of(k).tolist())
     return tuple(sorted(set(nodes) | {k - 1})) if k >= 1 else ()
 
 
@@ -340,7 +340,7 @@ def merkle_opening_hashes(graph: DisputeGraph, k: int) -> int:
     leaves = _proof_leaves(graph, k)
     if not leaves:
         return 0
-    inputs = {int(j) for j in graph.inputs_of(k)}
+    inputs = set(graph.inputs_of(k).tolist())
     extra = 0 if (k - 1) in inputs else 1
     return len(_multiproof_order(leaves, k, merkle_depth(graph.n_nodes))) + extra
 
@@ -555,7 +555,7 @@ class InputOpening:
 def make_input_opening(trace: CommittedTrace, graph: DisputeGraph, k: int) -> InputOpening:
     """Open node ``k``'s inputs from ``trace`` (what an honest party sends the referee)."""
     k = graph.node_index(k)
-    nodes = tuple(int(j) for j in graph.inputs_of(k))
+    nodes = tuple(graph.inputs_of(k).tolist())
     if trace.scheme == "merkle":
         leaves = _proof_leaves(graph, k)
         depth = merkle_depth(trace.n_nodes)
@@ -609,7 +609,7 @@ def verify_input_opening(
     k = graph.node_index(node)
     if opening.node != k:
         raise CommitmentMismatch(f"opening is for node {opening.node!r}, the disputed node is {k}")
-    expected = tuple(int(j) for j in graph.inputs_of(k))
+    expected = tuple(graph.inputs_of(k).tolist())
     if opening.input_nodes != expected:
         raise CommitmentMismatch(
             f"opening names inputs {opening.input_nodes} of node {k}, the graph says {expected}"
