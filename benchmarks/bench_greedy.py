@@ -122,7 +122,7 @@ def main() -> None:
         market = generate_market(n, n // 10, n_types=4, scenario="balanced", seed=0)
         gen = time.perf_counter() - t0
         # small runs take milliseconds: more repeats for a stable minimum
-        seconds, result = best_of(lambda: run_greedy(market), args.repeats * (10 if n <= 10**4 else 1))
+        seconds, result = best_of(lambda m=market: run_greedy(m), args.repeats * (10 if n <= 10**4 else 1))
         times[n] = seconds
         growth = f"{seconds / previous:7.1f}" if previous else f"{'':>7}"
         print(f"{n:>9,} {n // 10:>9,} {gen:>10.3f} {seconds:>12.3f} {seconds / n * 1e6:>8.2f} "
@@ -148,7 +148,7 @@ def main() -> None:
     print(f"{'n':>7} {'greedy s':>9} {'us/task':>8} {'searches':>9} {'searches/task':>13}")
     for n in (1_000, 8_000, 64_000):
         corner = quadratic_corner(n)
-        seconds, _ = best_of(lambda: run_greedy(corner), args.repeats)
+        seconds, _ = best_of(lambda c=corner: run_greedy(c), args.repeats)
         work = walk_work(corner)
         print(f"{n:>7,} {seconds:>9.4f} {seconds / n * 1e6:>8.2f} {work:>9,} {work / n:>13.2f}")
 
@@ -175,7 +175,7 @@ def main() -> None:
     print(f"{'reading':>24} {'greedy s':>9} {'ratio':>6} {'served':>7} {'welfare':>14}")
     for name, p in readings.items():
         m = time_market if p.capacity == "time" else market
-        seconds, result = best_of(lambda: run_greedy(m, p), args.repeats)
+        seconds, result = best_of(lambda m=m, p=p: run_greedy(m, p), args.repeats)
         print(f"{name:>24} {seconds:>9.3f} {seconds / largest:>6.2f} {result.served.mean():>7.1%} "
               f"{result.welfare:>14,.0f}")
 

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
 
-from oasis_lab.market import SCENARIOS, Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import normalize_columns, psi_weights
 from oasis_lab.auction.greedy import UNIT_EPS, AuctionResult, run_greedy, walk_work
 from oasis_lab.auction.pricing import (
@@ -29,6 +27,8 @@ from oasis_lab.auction.pricing import (
     user_costs,
     user_utility,
 )
+from oasis_lab.market import SCENARIOS, Market, generate_market
+from oasis_lab.params import AuctionParams
 
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 
