@@ -32,13 +32,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from oasis_lab.disputes import trace as trace_module
 from oasis_lab.disputes.adversaries import Honest, PerturbNode
 from oasis_lab.disputes.bisection import as_computation, play, run_disputes
 from oasis_lab.disputes.economics import cost_table, dispute_costs
 from oasis_lab.disputes.graph import synthetic_graph
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.profiles import profile_graph
-from oasis_lab.disputes import trace as trace_module
 from oasis_lab.disputes.trace import (
     SyntheticComputation,
     extend_chain,

@@ -29,16 +29,15 @@ import tempfile
 import time
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from oasis_lab.market import Market, generate_market  # noqa: E402
-from oasis_lab.params import AuctionParams  # noqa: E402
 from oasis_lab.auction.density import provider_order, task_order  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy, walk_work  # noqa: E402
+from oasis_lab.market import Market, generate_market  # noqa: E402
+from oasis_lab.params import AuctionParams  # noqa: E402
 
 TARGET_RATIO = 9.0  # largest run / argsort of 1M float64 keys
 TARGET_EXPONENT = 1.05  # growth from 10^4 to 10^6 tasks

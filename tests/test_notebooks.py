@@ -12,13 +12,22 @@ from pathlib import Path
 
 import papermill
 import pytest
+import yaml
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
-def test_there_are_notebooks() -> None:
+def test_study_profile_names_real_notebooks_and_parameters() -> None:
+    # A misspelled notebook or parameter in the study profile would be ignored by papermill
+    # and the "study" would silently run at CI sizes.
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+    profile = yaml.safe_load((NOTEBOOK_DIR / "params" / "full.yaml").read_text())
+    stems = {p.stem: p for p in NOTEBOOKS}
+    assert set(profile) <= set(stems), f"full.yaml names no notebook {sorted(set(profile) - set(stems))}"
+    for stem, values in profile.items():
+        known = set(papermill.inspect_notebook(str(stems[stem])))
+        assert set(values) <= known, f"full.yaml: {stem} has no parameters {sorted(set(values) - known)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -17,9 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.auction.cli import positive_int
+from oasis_lab.auction.cli import READING_HELP, positive_int
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare, summarize
-from oasis_lab.market import SCENARIOS
+from oasis_lab.clihelp import WIDTH, HelpFormatter
+from oasis_lab.files import atomic_path, check_output_file
+from oasis_lab.market import SCENARIOS, check_market_size
 from oasis_lab.params import CHOICES, AuctionParams
 
 __all__ = ["register_cli"]
@@ -57,40 +59,81 @@ def register_cli(subparsers: Any) -> None:
         help="greedy PRICES vs ILP optimum, LP bound, VCG and double auctions (table + CSV)",
         description="Compare the whitepaper's greedy auction (section 4.2) under several readings "
         "with the exact welfare optimum, its LP relaxation and mechanisms with proven properties, "
-        "on generated markets of sizes x scenarios x seeds (as many providers as tasks).",
+        "on generated markets of sizes x scenarios x seeds (as many providers as tasks). Prints "
+        "the mean over seeds (welfare / optimum, worst market, welfare / LP bound, served tasks, "
+        "IR violations, runtime in ms, speed-up over the ILP) and writes one row per run to --out. "
+        "Welfare and prices are in tokens. The table fits 100 columns; --wide prints it whole.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--sizes", type=_int_list, default=[100, 1000], help="tasks (= providers), comma-separated (100,1000)")
+    parser.add_argument("--sizes", type=_int_list, default=[100, 1000],
+                        help="market sizes, comma-separated: tasks per market (as many providers)")
     parser.add_argument("--scenarios", type=_names("scenario", sorted(SCENARIOS)), default=["balanced"],
-                        help="comma-separated scenarios or 'all' (balanced)")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="markets per size and scenario (1)")
-    parser.add_argument("--types", type=positive_int, default=4, help="model types (4)")
+                        help=f"comma-separated scenarios or 'all' ({', '.join(sorted(SCENARIOS))})")
+    parser.add_argument("--seeds", type=positive_int, default=1,
+                        help="markets per size and scenario (seeds 0, 1, ...)")
+    parser.add_argument("--types", type=positive_int, default=4,
+                        help="model types, the first rows of data/model_types.csv")
     parser.add_argument("--unit-demand", action="store_true",
-                        help="single-type unit-demand markets, where McAfee, SBBA and the DP price apply")
+                        help="single-type unit-demand markets, where McAfee, SBBA and the DP price "
+                        "apply (default: multi-type markets)")
     parser.add_argument("--readings", type=_names("reading", list(READINGS)), default=list(READINGS),
-                        help=f"greedy readings, comma-separated or 'all' ({','.join(READINGS)})")
+                        help="greedy readings, comma-separated or 'all': " + "; ".join(
+                            f"{name} = {', '.join(f'{k}={v}' for k, v in changes.items()) or 'defaults'}"
+                            for name, changes in READINGS.items()))
     parser.add_argument("--mechanisms", type=_names("mechanism", list(MECHANISMS)), default=list(MECHANISMS),
-                        help=f"baselines, comma-separated or 'all' ({','.join(MECHANISMS)})")
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds per exact solve")
-    parser.add_argument("--backend", choices=("cvxpy", "highspy"), default="cvxpy")
-    parser.add_argument("--epsilon", type=float, default=1.0, help="privacy of the DP clearing price (1.0)")
-    parser.add_argument("--repeats", type=positive_int, default=3, help="greedy runs per market, min time kept (3)")
+                        help="baselines, comma-separated or 'all': ilp = exact welfare optimum, lp = "
+                        "its LP relaxation (an upper bound), vcg = VCG payments on the ILP (small "
+                        "markets), mcafee, sbba, dp = double auctions (--unit-demand only)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds per exact solve, > 0 (default: none; a time-limited solve "
+                        "reports its proved gap)")
+    parser.add_argument("--backend", choices=("cvxpy", "highspy"), default="cvxpy",
+                        help="how the ILP reaches HiGHS: through cvxpy, or highspy directly")
+    parser.add_argument("--epsilon", type=float, default=1.0,
+                        help="privacy parameter of the DP clearing price, > 0 (larger: less "
+                        "private, closer to the best price)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="greedy runs per market; the fastest time is kept")
     defaults = AuctionParams()
-    parser.add_argument("--capacity", choices=CHOICES["capacity"], default=defaults.capacity)
-    parser.add_argument("--task-size", choices=CHOICES["task_size"], default=defaults.task_size)
-    parser.add_argument("--alpha", type=float, default=defaults.alpha)
-    parser.add_argument("--beta", type=float, default=defaults.beta)
-    parser.add_argument("--partial", action="store_true", help="value earned pro rata")
-    parser.add_argument("--no-split", action="store_true", help="one provider per (task, type): a GAP ILP")
-    parser.add_argument("--capacity-per-type", action="store_true")
-    parser.add_argument("--out", type=Path, default=Path("compare.csv"), help="CSV of every run (compare.csv)")
+    parser.add_argument("--capacity", choices=CHOICES["capacity"], default=defaults.capacity,
+                        help=READING_HELP["capacity"])
+    parser.add_argument("--task-size", choices=CHOICES["task_size"], default=defaults.task_size,
+                        help=READING_HELP["task_size"])
+    parser.add_argument("--alpha", type=float, default=defaults.alpha,
+                        help="base of the logarithm of the user cost e_i = t_i log_alpha(t_i) + "
+                        "beta (> 1)")
+    parser.add_argument("--beta", type=float, default=defaults.beta,
+                        help="constant of the user cost, in tokens (>= 0)")
+    parser.add_argument("--partial", action="store_true",
+                        help="a task may be served in part; value and user cost count pro rata "
+                        "(default: all or nothing)")
+    parser.add_argument("--no-split", action="store_true",
+                        help="each (task, type) demand goes whole to one provider: the optimum is "
+                        "a generalized assignment ILP (default: split)")
+    parser.add_argument("--capacity-per-type", action="store_true",
+                        help="w_j bounds each model type separately (default: one budget for all "
+                        "types)")
+    parser.add_argument("--out", type=Path, default=Path("compare.csv"),
+                        help="CSV file of every run (one row per market, mechanism and reading); "
+                        "checked before the study starts")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--wide", action="store_true",
+                        help="print the table whole, however wide (default: fit 100 columns)")
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    # checked before the study, which may take hours, not after it
+    check_output_file("--out", args.out)
+    check_market_size(max(args.sizes), max(args.sizes), args.types, names=("--sizes", "providers"))
     params = AuctionParams(
-        alpha=args.alpha, beta=args.beta, task_size=args.task_size, capacity=args.capacity,
-        partial=args.partial, split=not args.no_split, capacity_per_type=args.capacity_per_type,
+        alpha=args.alpha,
+        beta=args.beta,
+        task_size=args.task_size,
+        capacity=args.capacity,
+        partial=args.partial,
+        split=not args.no_split,
+        capacity_per_type=args.capacity_per_type,
     )
     frame = compare(
         params=params,
@@ -111,10 +154,11 @@ def _run(args: argparse.Namespace) -> int:
     table["runtime_ms"] = table.pop("runtime_s") * 1e3
     shown = ["n_tasks", "scenario", "mechanism", "reading", "welfare_ratio", "ratio_min", "ratio_lp",
              "served", "ir_violations_users", "runtime_ms", "speedup_vs_ilp", "failed"]
-    with pd.option_context("display.width", 200, "display.max_rows", 1000, "display.float_format", "{:,.4g}".format):
+    with pd.option_context("display.max_rows", 1000, "display.float_format", "{:,.4g}".format):
         print(f"welfare model: {params.label()}")
-        print(table[shown].to_string(index=False))
+        print(table[shown].to_string(index=False, line_width=None if args.wide else WIDTH))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    with atomic_path(args.out, keep_suffix=True) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} rows to {args.out}")
     return 0

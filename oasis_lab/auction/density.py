@@ -33,9 +33,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from oasis_lab.auction.pricing import user_costs
+from oasis_lab.checks import check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
-from oasis_lab.auction.pricing import user_costs
 
 __all__ = [
     "MINMAX_EPS",
@@ -86,7 +87,7 @@ def normalize_columns(x: np.ndarray, method: str = "max", *, structural_zeros: b
     """
     if method not in ("max", "minmax"):
         raise ValueError(f"method = {method!r} is not one of ['max', 'minmax']")
-    arr = np.asarray(x, dtype=float)
+    arr = np.asarray(check_not_masked("x", x), dtype=float)
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError("x must be finite and >= 0 to be normalized into (0, 1]")
     flat = arr.ndim == 1

@@ -64,8 +64,6 @@ import numba
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import provider_order, psi_weights, task_order
 from oasis_lab.auction.pricing import (
     ask_threshold,
@@ -79,12 +77,17 @@ from oasis_lab.auction.pricing import (
     user_costs,
     user_utility,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
-__all__ = ["AuctionResult", "run_greedy", "walk_work", "UNIT_EPS"]
+__all__ = ["CAPACITY_RTOL", "AuctionResult", "run_greedy", "walk_work"]
 
-#: Remaining capacity (in units of a type) at or below which a provider counts as exhausted
-#: for that type: guards the ``capacity="time"`` reading against round-off crumbs.
-UNIT_EPS = 1e-9
+#: Share of a provider's capacity at or below which what is left counts as exhausted: guards
+#: the ``capacity="time"`` reading against round-off crumbs. Relative to the provider's own
+#: capacity ``w_j``, so the walk does not depend on the unit of account: a market whose units
+#: are 1e-12 is served exactly as the same market in units of 1 (an absolute threshold would
+#: count every provider of the small market as exhausted).
+CAPACITY_RTOL = 1e-9
 
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 
@@ -190,11 +193,12 @@ class AuctionResult:
 
 # ---------------------------------------------------------------------- compiled walk
 @numba.njit(cache=True)
-def _refresh(maxavail, minkey, key, use, cap, size, j, c, t_only, track_avail):
+def _refresh(maxavail, minkey, key, use, cap, cap0, size, j, c, t_only, track_avail):
     """Recompute the leaves of the provider at position ``j`` of ``H`` (types sharing capacity
     column ``c``) and their paths.
 
-    ``minkey`` holds the smallest ask threshold among providers with room left (> UNIT_EPS);
+    ``minkey`` holds the smallest ask threshold among providers with room left (more than
+    ``CAPACITY_RTOL`` of their capacity ``cap0``);
     ``maxavail`` the largest room left (maintained only when ``track_avail``: ``split=False``
     needs it, the split walk does not). A path update stops as soon as a node is unchanged.
     """
@@ -206,7 +210,7 @@ def _refresh(maxavail, minkey, key, use, cap, size, j, c, t_only, track_avail):
         if not np.isfinite(u):
             continue
         avail = cap[j, c] / u
-        new_key = key[j, t] if avail > UNIT_EPS else np.inf
+        new_key = key[j, t] if cap[j, c] > CAPACITY_RTOL * cap0[j, c] else np.inf
         node = size + j
         if track_avail:
             maxavail[t, node] = avail
@@ -322,7 +326,7 @@ def _prices_walk(
                 if track_avail:
                     maxavail[t, size + r] = avail
                 room[t] += avail
-                if avail > UNIT_EPS:
+                if avail > 0:
                     minkey[t, size + r] = key[j, t]
     for t in range(n_types):
         for node in range(size - 1, 0, -1):
@@ -333,7 +337,7 @@ def _prices_walk(
     # the "cannot be served" test conservative (it only skips tasks the walk would reject).
     room_slack = np.empty(n_types)
     for t in range(n_types):
-        room_slack[t] = 1e-7 * room[t] + UNIT_EPS
+        room_slack[t] = 1e-7 * room[t]
     first = np.zeros(n_types, np.int64)
     for t in range(n_types):
         while first[t] < n_providers and minkey[t, size + first[t]] == np.inf:
@@ -418,7 +422,7 @@ def _prices_walk(
                     k = slot[s]
                     avail = lb_cap[k] / u
                     # The trees see committed room; this task may already have used it.
-                    if not avail > UNIT_EPS or (track_avail and avail < r):
+                    if not lb_cap[k] > CAPACITY_RTOL * cap0[j, c] or (track_avail and avail < r):
                         continue
                 else:
                     k = n_lb
@@ -467,7 +471,7 @@ def _prices_walk(
                 if (per_type and t != c) or not np.isfinite(use[j, t]):
                     continue
                 room[t] -= (old - lb_cap[k]) / use[j, t]
-            _refresh(maxavail, minkey, key, use, cap, size, j, c,
+            _refresh(maxavail, minkey, key, use, cap, cap0, size, j, c,
                      c if per_type else -1, track_avail)
         for t in range(n_types):
             while first[t] < n_providers and minkey[t, size + first[t]] == np.inf:
@@ -485,6 +489,37 @@ def _check_inputs(market: Market, params: AuctionParams) -> None:
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
     psi_weights(market, params)  # length check, before any work
+
+
+def _check_finite(market: Market, p_task: np.ndarray, p_provider: np.ndarray, e: np.ndarray) -> None:
+    """Refuse a market whose per-unit prices or user costs overflow float64 (before the walk).
+
+    The market's own numbers are finite, but a ratio of extreme ones is not (``value = 1e200``
+    over ``demand = 1e-200``): such a round would trade at an infinite price and report
+    ``inf``/``nan`` payments, a silent wrong answer.
+    """
+    units = market.task_units
+    bad = (units > 0) & ~np.isfinite(p_task)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"task {i}: per-unit price value[{i}] / sum(demand[{i}]) = {float(market.value[i])!r} / "
+            f"{float(units[i])!r} overflows float64 (limit {_MAX_FLOAT:.3g}); rescale value or demand"
+        )
+    bad = (market.speed > 0) & ~np.isfinite(p_provider)
+    if bad.any():
+        j, t = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(
+            f"provider {j}: per-unit price of type {t} (cost[{j}] = {float(market.cost[j])!r} over its "
+            f"speed) overflows float64 (limit {_MAX_FLOAT:.3g}); rescale cost or speed"
+        )
+    bad = ~np.isfinite(e)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"task {i}: user cost e = t log_alpha(t) + beta overflows float64 for its size "
+            f"t = {float(np.asarray(market.task_units if market.size is None else market.size)[i])!r}"
+        )
 
 
 def _walk(
@@ -557,7 +592,9 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
     TypeError
         ``market`` or ``params`` of the wrong type.
     ValueError
-        ``psi_weights`` of the wrong length, ``task_size="size"`` without a size column.
+        ``psi_weights`` of the wrong length, ``task_size="size"`` without a size column, a
+        per-unit price or user cost that overflows float64 (checked before the walk), or
+        totals that overflow (welfare, payments: never returned as ``inf``/``nan``).
 
     Notes
     -----
@@ -576,6 +613,7 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
     p_task = task_unit_price(market)
     p_provider = unit_cost_matrix(market, params)
     e = user_costs(market, params)
+    _check_finite(market, p_task, p_provider, e)
     t_idx, p_idx, type_idx, units, share, _ = _walk(market, params, p_task, p_provider, e)
     price, _ = pair_price(p_provider[p_idx, type_idx], p_task[t_idx], params.price_rule, params.fee)
     spend = price * units
@@ -593,6 +631,15 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
     trades = pd.DataFrame(
         {"task": t_idx, "provider": p_idx, "type": type_idx, "units": units, "unit_price": price}
     )
+    welfare = social_welfare(market, share, units_pt, params)
+    totals = {"welfare": welfare, "payments": spend.sum(), "user utility": u_user.sum(),
+              "provider utility": u_provider.sum()}
+    overflow = [name for name, x in totals.items() if not np.isfinite(x)]
+    if overflow:
+        raise ValueError(
+            f"the round's {', '.join(overflow)} overflow float64 (limit {_MAX_FLOAT:.3g}): the "
+            "market's values or prices are too large to add up; rescale value and cost"
+        )
     return AuctionResult(
         trades=trades,
         served=served,
@@ -601,7 +648,7 @@ def run_greedy(market: Market, params: AuctionParams = AuctionParams()) -> Aucti
         provider_revenue=revenue,
         user_utility=u_user,
         provider_utility=u_provider,
-        welfare=social_welfare(market, share, units_pt, params),
+        welfare=welfare,
         ir_violations_users=int(ir_users.sum()),
         ir_violations_providers=int(ir_providers.sum()),
         # The fee is the only wedge between payments and revenues (summing both would add

@@ -33,8 +33,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import (
     capacity_use,
@@ -44,6 +42,8 @@ from oasis_lab.auction.pricing import (
     unit_cost_matrix,
     user_costs,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 __all__ = [
     "CheckReport",
@@ -58,6 +58,8 @@ __all__ = [
 ]
 
 #: Relative tolerance of the checks (round-off of the ``capacity="time"`` reading and of sums).
+#: Purely relative (no absolute floor such as ``max(1, x)``), so the checks are as strict on a
+#: market in units of 1e-12 as on the same market in units of 1.
 RTOL = 1e-9
 
 
@@ -141,6 +143,33 @@ def _trade_arrays(market: Market, result: Any) -> tuple[np.ndarray, ...]:
     return task, prov, typ, tr["units"].to_numpy(dtype=float), tr["unit_price"].to_numpy(dtype=float)
 
 
+# Result arrays a checker reads; NaN or inf in any of them fails every check (a comparison with
+# NaN is False, so without this a NaN payment would "pass" the budget balance).
+_RESULT_FIELDS = (
+    "served_share", "task_payment", "provider_revenue", "user_utility", "provider_utility",
+    "budget_surplus", "welfare",
+)
+
+
+def _non_finite(result: Any, **trade_columns: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """One flag per trade column and result field: does it hold NaN or inf?"""
+    names: list[str] = []
+    flags: list[bool] = []
+    for column, values in trade_columns.items():
+        names.append(f"trades[{column!r}]")
+        flags.append(not bool(np.isfinite(values).all()))
+    for attr in _RESULT_FIELDS:
+        if hasattr(result, attr):
+            values = np.asarray(getattr(result, attr), dtype=float)
+            names.append(f"result.{attr}")
+            flags.append(not bool(np.isfinite(values).all()))
+    return np.array(flags, dtype=bool), names
+
+
+def _describe_non_finite(names: list[str], idx: int) -> str:
+    return f"{names[idx]} holds NaN or inf (float64 overflow?): no check can hold"
+
+
 def _report(name: str, bad: dict[str, np.ndarray], excess: dict[str, np.ndarray], describe) -> CheckReport:
     counts = {key: int(mask.sum()) for key, mask in bad.items()}
     worst = 0.0
@@ -183,14 +212,14 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
         load = np.bincount(prov, weights=used, minlength=market.n_providers)
         cap = market.capacity
     over_cap = load - cap
-    cap_bad = over_cap > RTOL * np.maximum(1.0, cap)
+    cap_bad = over_cap > RTOL * cap
 
     got = np.bincount(task * n_types + typ, weights=units, minlength=market.n_tasks * n_types)
     got = got.reshape(market.n_tasks, n_types)
     share = np.asarray(result.served_share, dtype=float)
     gap = np.abs(got - market.demand).max(axis=1)
     over = (got - market.demand).max(axis=1)
-    tol = RTOL * np.maximum(1.0, market.demand.max(axis=1))
+    tol = RTOL * market.demand.max(axis=1)
     if params.partial:
         # Served no more than asked, and the reported share is the served share of units.
         units_total = market.task_units
@@ -203,8 +232,11 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
         demand_excess = gap
     unserved_traded = (share <= 0) & (got.sum(axis=1) > 0)
     bad_trades = {"not_runnable": ~runnable, "nonpositive_units": ~(units > 0)}
+    non_finite, sources = _non_finite(result, units=units)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "capacity":
             j = idx // n_types if params.capacity_per_type else idx
             return f"provider {j} uses {load[idx]:.6g} of capacity {cap[idx]:.6g}"
@@ -216,8 +248,10 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
 
     return _report(
         "feasible",
-        {"capacity": cap_bad, "demand": demand_bad, "unserved_traded": unserved_traded, **bad_trades},
+        {"capacity": cap_bad, "demand": demand_bad, "unserved_traded": unserved_traded, **bad_trades,
+         "non_finite": non_finite},
         {
+            "non_finite": np.full(len(non_finite), np.inf),
             "capacity": over_cap,
             "demand": demand_excess,
             "unserved_traded": got.sum(axis=1),
@@ -249,24 +283,36 @@ def check_individual_rationality(
     true_cost = np.bincount(prov, weights=unit_cost_matrix(market, params)[prov, typ] * units,
                             minlength=market.n_providers)
     share = np.asarray(result.served_share, dtype=float)
-    user_loss = payment - share * (market.value - user_costs(market, params))
+    e = user_costs(market, params)
+    user_loss = payment - share * (market.value - e)
     provider_loss = true_cost - revenue
     trading = np.bincount(prov, minlength=market.n_providers) > 0
     users, providers = ir_violations(market.value, -user_loss, share > 0, revenue, -provider_loss, trading)
     reported = (int(result.ir_violations_users), int(result.ir_violations_providers))
     mismatch = np.array([reported != (int(users.sum()), int(providers.sum()))])
+    non_finite, sources = _non_finite(result, units=units, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "users":
-            return f"user {idx} loses {user_loss[idx]:.6g} (pays {payment[idx]:.6g}, values {market.value[idx]:.6g})"
+            # the numbers add up: loss = payment - share * (value - user cost)
+            return (
+                f"user {idx} loses {user_loss[idx]:.6g} = pays {payment[idx]:.6g} - served share "
+                f"{share[idx]:.6g} x (value {market.value[idx]:.6g} - user cost e {e[idx]:.6g})"
+            )
         if key == "providers":
-            return f"provider {idx} loses {provider_loss[idx]:.6g} (earns {revenue[idx]:.6g})"
+            return (
+                f"provider {idx} loses {provider_loss[idx]:.6g} = true cost of its units "
+                f"{true_cost[idx]:.6g} - revenue {revenue[idx]:.6g}"
+            )
         return f"result reports {reported} violations, recomputed {(int(users.sum()), int(providers.sum()))}"
 
     return _report(
         "individual_rationality",
-        {"users": users, "providers": providers, "count_mismatch": mismatch},
-        {"users": user_loss, "providers": provider_loss, "count_mismatch": np.zeros(1)},
+        {"users": users, "providers": providers, "count_mismatch": mismatch, "non_finite": non_finite},
+        {"users": user_loss, "providers": provider_loss, "count_mismatch": np.zeros(1),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -287,10 +333,13 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
     paid = np.bincount(task, weights=spend, minlength=market.n_tasks)
     earned = np.bincount(prov, weights=spend, minlength=market.n_providers)
     total = float(spend.sum())
-    scale = RTOL * max(1.0, total)
+    scale = RTOL * abs(total)
     gaps = np.array(
         [
-            abs(float(np.sum(result.task_payment)) - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))),
+            abs(
+                float(np.sum(result.task_payment))
+                - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))
+            ),
             abs(float(result.budget_surplus) - params.fee * total),
             float(np.abs(np.asarray(result.task_payment) - paid).max(initial=0.0)),
             float(np.abs(np.asarray(result.provider_revenue) - (1 - params.fee) * earned).max(initial=0.0)),
@@ -298,8 +347,11 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
     )
     balance = np.array([bool((gaps > scale).any())])
     negative = ~(price >= 0)
+    non_finite, sources = _non_finite(result, units=units, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "balance":
             return (
                 f"payments {float(np.sum(result.task_payment)):.9g} != revenues "
@@ -310,8 +362,9 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
 
     return _report(
         "budget_balance",
-        {"balance": balance, "negative_price": negative},
-        {"balance": np.array([gaps.max()]), "negative_price": -np.nan_to_num(price, nan=np.inf)},
+        {"balance": balance, "negative_price": negative, "non_finite": non_finite},
+        {"balance": np.array([gaps.max()]), "negative_price": -np.nan_to_num(price, nan=np.inf),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -332,15 +385,22 @@ def check_prices(market: Market, result: Any, params: AuctionParams | None = Non
         unit_cost_matrix(market, params)[prov, typ], task_unit_price(market)[task], params.price_rule, params.fee
     )
     diff = np.abs(np.nan_to_num(expected, nan=np.inf) - price)
-    wrong = allowed & (diff > RTOL * np.maximum(1.0, np.abs(price)))
+    wrong = allowed & (diff > RTOL * np.abs(price))
+    non_finite, sources = _non_finite(result, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
-        return f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, rule gives {expected[idx]:.9g}"
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
+        return (
+            f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, "
+            f"rule gives {expected[idx]:.9g}"
+        )
 
     return _report(
         "prices",
-        {"wrong_price": wrong, "not_allowed": ~allowed},
-        {"wrong_price": diff, "not_allowed": np.ones(len(price))},
+        {"wrong_price": wrong, "not_allowed": ~allowed, "non_finite": non_finite},
+        {"wrong_price": diff, "not_allowed": np.ones(len(price)),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -393,8 +453,9 @@ def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
     tr = result.trades
-    units = np.bincount(tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float),
-                        minlength=market.n_providers)
+    units = np.bincount(
+        tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float), minlength=market.n_providers
+    )
     frame = market.providers[["unit_cost", "runnable_types"] + [f"psi[{n}]" for n in market.psi_names]]
     frame.insert(0, "units", units)
     frame.insert(1, "trading", units > 0)
@@ -451,7 +512,7 @@ def compare_readings(
         for name, params in readings.items():
             row = run_greedy(market, params).summary()
             row.insert(0, "reading", name)
-            for col, value in reversed(list(zip(key_names, parts))):
+            for col, value in reversed(list(zip(key_names, parts, strict=True))):
                 row.insert(0, col, [value])
             rows.append(row)
     return pd.concat(rows, ignore_index=True)

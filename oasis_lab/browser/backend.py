@@ -77,15 +77,25 @@ _LOCK = threading.Lock()
 
 
 def default_provider() -> BrowserProvider:
-    """The shared provider of the ``"browser"`` backend (started on first use)."""
-    from oasis_lab.browser.provider import BrowserProvider
+    """The shared provider of the ``"browser"`` backend (started on first use).
+
+    Raises
+    ------
+    oasis_lab.gpu.device.GPUUnavailableError
+        Chromium or its WebGPU adapter is missing (as for the ``"webgpu"`` backend without an
+        adapter; the message says why).
+    """
+    from oasis_lab.browser.provider import BrowserProvider, BrowserStartupError
 
     with _LOCK:
         if not _DEFAULT or not _DEFAULT[0].running:
             if _DEFAULT:
                 _DEFAULT[0].close()
                 _DEFAULT.clear()
-            _DEFAULT.append(BrowserProvider("browser").start())
+            try:
+                _DEFAULT.append(BrowserProvider("browser").start())
+            except BrowserStartupError as exc:
+                raise gpu_device.GPUUnavailableError(f"browser backend: {exc}") from None
         return _DEFAULT[0]
 
 

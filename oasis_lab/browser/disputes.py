@@ -172,7 +172,7 @@ def browser_dispute(
     with use_variant(variant):
         b = provider.run(mdl, feed, seed=seed, cheat=None if cheat_at < 0 else (cheat_at, ulps))
         w = M.run(mdl, feed, backend="webgpu", seed=seed)
-    diverge = next((i for i, (x, y) in enumerate(zip(b.outputs, w.outputs))
+    diverge = next((i for i, (x, y) in enumerate(zip(b.outputs, w.outputs, strict=True))
                     if x.tobytes() != y.tobytes()), -1)
     computation = ModelComputation(mdl, feed, backend="numpy", seed=seed)
     party = CheatingRuntimeTrace if cheat_at >= 0 else RuntimeTrace

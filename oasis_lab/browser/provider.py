@@ -139,7 +139,12 @@ def find_chromium(executable: str | None = None) -> str:
             raise BrowserStartupError(f"executable = {executable!r} is not an executable file")
         return path
     env = os.environ.get("OASIS_CHROMIUM")
-    for name in ((env,) if env else ()) + _CANDIDATES:
+    if env:
+        path = shutil.which(env)
+        if path is None:
+            raise BrowserStartupError(f"OASIS_CHROMIUM = {env!r} is not an executable file")
+        return path
+    for name in _CANDIDATES:
         path = shutil.which(name)
         if path:
             return path
@@ -183,7 +188,7 @@ def encode(header: dict[str, Any], blobs: Sequence[bytes | memoryview | np.ndarr
     buf = bytearray(base + pos)
     struct.pack_into("<I", buf, 0, len(head))
     buf[4:4 + len(head)] = head
-    for (off, n), v in zip(offsets, views):
+    for (off, n), v in zip(offsets, views, strict=True):
         buf[base + off:base + off + n] = v
     return bytes(buf)
 

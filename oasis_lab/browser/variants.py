@@ -47,8 +47,11 @@ def _no_flush(kernel: str, source: str) -> str:
 #: Variant name -> source transform ``(kernel name, WGSL) -> WGSL``.
 VARIANTS: dict[str, Callable[[str, str], str]] = {
     "no-flush": _no_flush,
-    "builtin-exp": _sub(_EXP, "fn oasis_exp(x: f32) -> f32 {\n    return oasis_ftz(exp2(oasis_ftz(x * 1.4426950408889634)));\n}",
-                        "oasis_exp"),
+    "builtin-exp": _sub(
+        _EXP,
+        "fn oasis_exp(x: f32) -> f32 {\n    return oasis_ftz(exp2(oasis_ftz(x * 1.4426950408889634)));\n}",
+        "oasis_exp",
+    ),
 }
 
 

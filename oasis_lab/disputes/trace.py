@@ -633,7 +633,7 @@ def verify_input_opening(
         raise CommitmentMismatch(
             f"opened digests of nodes {j0}..{k - 1} do not chain to the agreed commitment c_{k - 1}"
         )
-    for j, out in zip(expected, opening.outputs):
+    for j, out in zip(expected, opening.outputs, strict=True):
         if digest(out) != path[j - j0].tobytes():
             raise CommitmentMismatch(f"opened output of node {j} does not match its digest")
     return agreed_prev
@@ -658,7 +658,7 @@ def _verify_merkle_opening(
         if agreed_prev != genesis:
             raise CommitmentMismatch("node 0 is opened against the genesis, another value was agreed")
         return _sha256(genesis + _ZEROS[depth]).digest()
-    leaves = {j: digest(out) for j, out in zip(opening.input_nodes, opening.outputs)}
+    leaves = {j: digest(out) for j, out in zip(opening.input_nodes, opening.outputs, strict=True)}
     if (k - 1) not in leaves:
         if not isinstance(opening.start_commitment, bytes) or len(opening.start_commitment) != DIGEST_SIZE:
             raise CommitmentMismatch(f"opening of node {k} lacks the digest of node {k - 1}")
@@ -830,7 +830,7 @@ class ModelComputation(Computation):
         nodes = [int(j) for j in self.graph.inputs_of(k)]
         if len(inputs) != len(nodes):
             raise ValueError(f"node {k} reads {len(nodes)} node outputs, got {len(inputs)}")
-        given = dict(zip(nodes, inputs))
+        given = dict(zip(nodes, inputs, strict=True))
         args = self.node_arguments(k, given.__getitem__)
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
 

@@ -39,6 +39,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -165,7 +166,7 @@ def time_ops(
         fn = getattr(module, op)
         out = fn(*args)
         nbytes = sum(a.nbytes for a in args if isinstance(a, np.ndarray)) + out.nbytes
-        sec = time_call(lambda: fn(*args), repeats)
+        sec = time_call(partial(fn, *args), repeats)
         flops = _flops(op, args, attrs)
         rows.append({"op": op, "shape": shape, "backend": backend, "seconds": sec,
                      "gflops": flops / sec / 1e9, "gbs": nbytes / sec / 1e9})
@@ -223,7 +224,7 @@ def family_mix(family: str) -> dict[str, float]:
     model = load_model(FAMILY_MIX[family])
     flops = node_flops(model)
     shares: dict[str, float] = {}
-    for node, f in zip(model.nodes, flops):
+    for node, f in zip(model.nodes, flops, strict=True):
         shares[node.op] = shares.get(node.op, 0.0) + float(f)
     total = sum(shares.values())
     return {op: f / total for op, f in shares.items() if f > 0}
@@ -281,8 +282,8 @@ class ProviderBenchmark:
     def to_frame(self) -> pd.DataFrame:
         """One row: the provider as the market sees it (speeds and ``Psi``)."""
         row: dict[str, Any] = {"name": self.device, "kind": self.adapter_type, "source": "measured"}
-        row.update({f"speed[{t}]": s for t, s in zip(self.model_types, self.speed)})
-        row.update({f"psi[{n}]": p for n, p in zip(PSI_NAMES, self.psi)})
+        row.update({f"speed[{t}]": s for t, s in zip(self.model_types, self.speed, strict=True)})
+        row.update({f"psi[{n}]": p for n, p in zip(PSI_NAMES, self.psi, strict=True)})
         return pd.DataFrame([row])
 
 
@@ -329,7 +330,7 @@ def benchmark_from_table(
     """
     from oasis_lab.market import load_model_types
 
-    gflops = dict(zip(table["op"], table["gflops"]))
+    gflops = dict(zip(table["op"], table["gflops"], strict=True))
     types = load_model_types()
     families = sorted(set(types["family"]))
     family_gflops = {f: _effective(family_mix(f), gflops) for f in families}

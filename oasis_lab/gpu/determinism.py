@@ -352,7 +352,13 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
     cancel = c(-xs + np.float32(2.0**-149))
     edge = np.concatenate([xs.ravel(), np.array([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0], np.float32)])
     psub = np.abs(np.concatenate([np.full((5, 15), 1e-40, np.float32), np.abs(xs[:5, :15])]))
+    # Normal products first, then normal factors near 2^-63 whose products (normal) cancel to a
+    # subnormal partial sum mid-row, which the policy flushes before the last product is added.
+    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-63, 2.0**-63, 2.0**-62]], np.float32)
+    mid_b = np.repeat(np.array([[1.0], [-1.0], [2.0**-63], [-(2.0**-63)], [2.0**-61]], np.float32), 4, 1)
     cases += [
+        ("matmul blocked, subnormal sum mid-row", "matmul_blocked",
+         lambda m: _matmul(m, mid_a, mid_b, "blocked")),
         ("matmul naive, subnormal inputs", "matmul_naive", lambda m: _matmul(m, xs, ws, "naive")),
         ("matmul blocked, subnormal inputs", "matmul_blocked", lambda m: _matmul(m, xs, ws, "blocked")),
         ("matmul blocked, subnormal products", "matmul_blocked",

@@ -360,7 +360,7 @@ def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, i
 def _bind_group(device: Any, pipe: Any, entries: list[dict[str, Any]]) -> Any:
     """The bind group of ``entries`` for ``pipe``, made once per set of buffers."""
     bound = tuple(e["resource"]["buffer"] for e in entries)
-    key = (id(pipe), *((id(b), e["resource"]["size"]) for b, e in zip(bound, entries)))
+    key = (id(pipe), *((id(b), e["resource"]["size"]) for b, e in zip(bound, entries, strict=True)))
     hit = _BIND_GROUPS.get(key)
     if hit is not None:
         return hit[0]

@@ -562,7 +562,8 @@ def example_inputs(model: Model, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 # ============================================================================ shipped models
-_TT = dict(vocab=512, width=128, heads=4, blocks=4, mlp=512, context=64, seq_len=32, eps=1e-5)
+_TT = dict(vocab=512, width=128, heads=4, blocks=4, mlp=512, context=64, seq_len=32)
+_TT_EPS = 1e-5  # layernorm epsilon of the tiny transformer
 _QM = dict(inputs=64, hidden=128, layers=3, classes=16, batch=8)
 
 
@@ -572,7 +573,7 @@ def _transformer_nodes() -> tuple[Node, ...]:
     x = "embed"
     for b in range(c["blocks"]):
         p = f"block{b}."
-        ln = {"eps": c["eps"]}
+        ln = {"eps": _TT_EPS}
         nodes += [
             Node(p + "ln1", "layernorm", (x,), {"gamma": p + "ln1.gamma", "beta": p + "ln1.beta", **ln}),
             Node(p + "q", "matmul", (p + "ln1",), {"weight": p + "attn.wq"}),
@@ -591,7 +592,7 @@ def _transformer_nodes() -> tuple[Node, ...]:
         ]
         x = p + "res2"
     nodes += [
-        Node("ln_f", "layernorm", (x,), {"gamma": "ln_f.gamma", "beta": "ln_f.beta", "eps": c["eps"]}),
+        Node("ln_f", "layernorm", (x,), {"gamma": "ln_f.gamma", "beta": "ln_f.beta", "eps": _TT_EPS}),
         Node("logits", "matmul", ("ln_f",), {"weight": "lm_head"}),
         Node("probs", "softmax", ("logits",)),
         Node("next_token", "sample", ("probs",)),
@@ -617,7 +618,7 @@ def _transformer_weight_shapes() -> dict[str, tuple[int, ...]]:
 def _mlp_dims() -> list[tuple[int, int]]:
     c = _QM
     dims = [c["inputs"]] + [c["hidden"]] * c["layers"] + [c["classes"]]
-    return list(zip(dims[:-1], dims[1:]))
+    return list(zip(dims[:-1], dims[1:], strict=True))
 
 
 def _mlp_nodes(scales: Mapping[str, np.ndarray]) -> tuple[Node, ...]:
@@ -645,8 +646,8 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
     of its pre-activation on 256 seeded inputs maps to 100.
     """
     rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
     if name == "tiny-transformer":
-        out = {}
         for key, shape in _transformer_weight_shapes().items():
             if key.endswith("gamma"):
                 w = 1.0 + 0.1 * rng.standard_normal(shape)
@@ -661,7 +662,6 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
             out[key] = w.astype(np.float16)
         return out
     if name == "quantized-mlp":
-        out: dict[str, np.ndarray] = {}
         x = rng.integers(-127, 128, size=(256, _QM["inputs"])).astype(np.int8)
         dims = _mlp_dims()
         for i, (fan_in, fan_out) in enumerate(dims):

@@ -121,7 +121,9 @@ def check_same(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray, ...]:
+def check_layernorm(
+    x: Any, gamma: Any, beta: Any, eps: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
     """Validate layernorm arguments; return ``(x, gamma, beta, eps32)``."""
     x = check_rows("x", x)
     gamma = check_array("gamma", gamma, np.float32, 1)
@@ -132,7 +134,18 @@ def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray
         if p.shape[0] != x.shape[1]:
             raise ValueError(f"{name} has shape {p.shape} but x has {x.shape[1]} columns")
     e = check_real("eps", eps, positive=True)
-    return x, gamma, beta, np.float32(e)
+    # Validated in the dtype the kernel uses: 1e-50 is > 0 but rounds to 0 in float32 (and
+    # 1e-40 to a subnormal, which GPUs may flush to 0), so var + eps = 0 on a constant row and
+    # the output is NaN; 1e39 rounds to inf.
+    with np.errstate(over="ignore"):
+        e32 = np.float32(e)
+    tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+    if not tiny <= e32 <= huge:
+        raise ValueError(
+            f"eps = {eps!r} becomes {float(e32)!r} in float32: it must be a normal float32, "
+            f"in [{float(tiny):.9g}, {float(huge):.9g}]"
+        )
+    return x, gamma, beta, e32
 
 
 def attention_scale(head_dim: int) -> np.float32:
@@ -140,7 +153,9 @@ def attention_scale(head_dim: int) -> np.float32:
     return np.float32(1.0 / math.sqrt(head_dim))
 
 
-def check_attention(q: Any, k: Any, v: Any, n_heads: Any) -> tuple[np.ndarray, ...]:
+def check_attention(
+    q: Any, k: Any, v: Any, n_heads: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validate ``q, k, v (T, D)`` and ``n_heads`` dividing ``D``; return them and ``n_heads``."""
     q = check_rows("q", q)
     k = check_rows("k", k)

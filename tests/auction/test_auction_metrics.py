@@ -7,8 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from oasis_lab.market import generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import (
     check_all,
@@ -20,6 +18,8 @@ from oasis_lab.auction.metrics import (
     provider_outcomes,
     trade_prices,
 )
+from oasis_lab.market import generate_market
+from oasis_lab.params import AuctionParams
 
 
 @pytest.fixture(scope="module")

@@ -69,9 +69,11 @@ def test_compare_markets_keeps_labels_and_bounds_greedy_by_the_optimum() -> None
                             greedy_repeats=1)
     greedy = frame[frame["mechanism"] == "greedy"]
     assert len(greedy) == 12
-    assert set(zip(greedy["scenario"], greedy["seed"])) == {(s, k) for s in ("balanced", "scarce_supply") for k in (0, 1)}
+    assert set(zip(greedy["scenario"], greedy["seed"], strict=True)) == {
+        (s, k) for s in ("balanced", "scarce_supply") for k in (0, 1)
+    }
     optimum = frame[frame["mechanism"] == "ilp"].set_index(["scenario", "seed"])["welfare"]
-    w_opt = optimum.loc[list(zip(greedy["scenario"], greedy["seed"]))].to_numpy()
+    w_opt = optimum.loc[list(zip(greedy["scenario"], greedy["seed"], strict=True))].to_numpy()
     # A greedy allocation is feasible, so it never beats the exact optimum.
     assert (greedy["welfare"].to_numpy() <= w_opt * (1 + 1e-7) + 1e-9).all()
     np.testing.assert_allclose(greedy["ratio_opt"], greedy["welfare"] / w_opt)
@@ -101,8 +103,24 @@ def test_compare_bad_arguments(kwargs: dict, match: str) -> None:
 
 def test_cli_prints_table_and_writes_csv(tmp_path, capsys) -> None:
     out = tmp_path / "cmp.csv"
-    code = main(["compare", "--sizes", "10,20", "--scenarios", "balanced", "--seeds", "1",
-                 "--readings", "no_trade,unit_cost", "--out", str(out), "--no-progress", "--repeats", "1"])
+    code = main(
+        [
+            "compare",
+            "--sizes",
+            "10,20",
+            "--scenarios",
+            "balanced",
+            "--seeds",
+            "1",
+            "--readings",
+            "no_trade,unit_cost",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--repeats",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "welfare_ratio" in printed and f"wrote 10 rows to {out}" in printed

@@ -257,7 +257,7 @@ def test_dp_epsilon_to_infinity_recovers_best_grid_price() -> None:
     assert huge.probabilities[gains < best - 1e-9].sum() < 1e-12
     # Expected welfare grows with epsilon (towards the best grid price).
     ew = [dp_clearing_price(bids, asks, e, grid).expected_welfare for e in (0.01, 0.1, 1, 10, 100)]
-    assert all(a <= b + 1e-9 for a, b in zip(ew, ew[1:])) and ew[-1] <= best + 1e-9
+    assert all(a <= b + 1e-9 for a, b in zip(ew, ew[1:], strict=False)) and ew[-1] <= best + 1e-9
 
 
 @settings(max_examples=120, deadline=None)

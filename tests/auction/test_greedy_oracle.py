@@ -1,4 +1,4 @@
-"""Oracle: the greedy as it was before the issue-15 rewrite (local buffers, pointers, fused
+"""Oracle: the greedy as it was on main before the issue-15 rewrite (local buffers, pointers, fused
 densities, faster sort), kept verbatim in the tests only. The new ``run_greedy`` must give
 identical results field by field (trades, shares, payments, revenues, utilities, welfare,
 violation counts, budget surplus) on every reading and all five scenarios."""
@@ -14,7 +14,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from oasis_lab.auction.density import normalize_columns, psi_weights
-from oasis_lab.auction.greedy import UNIT_EPS, AuctionResult, run_greedy, walk_work
+from oasis_lab.auction.greedy import CAPACITY_RTOL, AuctionResult, run_greedy, walk_work
 from oasis_lab.auction.pricing import (
     ask_threshold,
     capacity_use,
@@ -121,10 +121,11 @@ def _provider_order(market: Market, params: AuctionParams = AuctionParams()) -> 
 
 # ---------------------------------------------------------------------- compiled walk
 @numba.njit(cache=True)
-def _refresh(maxavail, minkey, key, use, cap, order_pos, size, j, c, t_only, track_avail):
+def _refresh(maxavail, minkey, key, use, cap, cap0, order_pos, size, j, c, t_only, track_avail):
     """Recompute provider ``j``'s leaves (types sharing capacity column ``c``) and their paths.
 
-    ``minkey`` holds the smallest ask threshold among providers with room left (> UNIT_EPS);
+    ``minkey`` holds the smallest ask threshold among providers with room left (more than
+    ``CAPACITY_RTOL`` of their capacity ``cap0``);
     ``maxavail`` the largest room left (maintained only when ``track_avail``: ``split=False``
     needs it, the split walk does not). A path update stops as soon as a node is unchanged.
     """
@@ -136,7 +137,7 @@ def _refresh(maxavail, minkey, key, use, cap, order_pos, size, j, c, t_only, tra
         if not np.isfinite(u):
             continue
         avail = cap[j, c] / u
-        new_key = key[j, t] if avail > UNIT_EPS else np.inf
+        new_key = key[j, t] if cap[j, c] > CAPACITY_RTOL * cap0[j, c] else np.inf
         node = size + order_pos[j]
         if track_avail:
             maxavail[t, node] = avail
@@ -162,7 +163,7 @@ def _refresh(maxavail, minkey, key, use, cap, order_pos, size, j, c, t_only, tra
 def _first_leaf(maxavail, minkey, t, size, x, need, track_avail, stack):
     """Leftmost provider (position in ``H``) with ask threshold ``<= x`` and room ``>= need``.
 
-    Without ``track_avail`` (split walk) any room above UNIT_EPS will do and the search is a
+    Without ``track_avail`` (split walk) any room left (see ``_refresh``) will do and the search is a
     single root-to-leaf descent. Returns -1 when there is none.
     """
     if minkey[t, 1] > x:
@@ -213,7 +214,7 @@ def _prices_walk(
             if np.isfinite(u):
                 avail = cap[j, t if per_type else 0] / u
                 maxavail[t, size + r] = avail
-                if avail > UNIT_EPS:
+                if avail > 0:
                     minkey[t, size + r] = key[j, t]
     for node in range(size - 1, 0, -1):
         for t in range(n_types):
@@ -274,7 +275,7 @@ def _prices_walk(
                     cap[j, c] = max(cap[j, c] - units * u, 0.0)
                 tr_units[n_tr] = units
                 n_tr += 1
-                _refresh(maxavail, minkey, key, use, cap, order_pos, size, j, c,
+                _refresh(maxavail, minkey, key, use, cap, cap0, order_pos, size, j, c,
                          t if per_type else -1, track_avail)
                 served_units += units
                 r -= units
@@ -297,7 +298,7 @@ def _prices_walk(
                 t = tr_type[b]
                 c = t if per_type else 0
                 cap[j, c] = tr_prev[b]
-                _refresh(maxavail, minkey, key, use, cap, order_pos, size, j, c,
+                _refresh(maxavail, minkey, key, use, cap, cap0, order_pos, size, j, c,
                          t if per_type else -1, track_avail)
             n_tr = first
         else:
@@ -305,14 +306,47 @@ def _prices_walk(
     return tr_task[:n_tr].copy(), tr_prov[:n_tr].copy(), tr_type[:n_tr].copy(), tr_units[:n_tr].copy(), share
 
 
+
+def _check_finite(market: Market, p_task: np.ndarray, p_provider: np.ndarray, e: np.ndarray) -> None:
+    """Refuse a market whose per-unit prices or user costs overflow float64 (before the walk).
+
+    The market's own numbers are finite, but a ratio of extreme ones is not (``value = 1e200``
+    over ``demand = 1e-200``): such a round would trade at an infinite price and report
+    ``inf``/``nan`` payments, a silent wrong answer.
+    """
+    units = market.task_units
+    bad = (units > 0) & ~np.isfinite(p_task)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"task {i}: per-unit price value[{i}] / sum(demand[{i}]) = {float(market.value[i])!r} / "
+            f"{float(units[i])!r} overflows float64 (limit {_MAX_FLOAT:.3g}); rescale value or demand"
+        )
+    bad = (market.speed > 0) & ~np.isfinite(p_provider)
+    if bad.any():
+        j, t = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(
+            f"provider {j}: per-unit price of type {t} (cost[{j}] = {float(market.cost[j])!r} over its "
+            f"speed) overflows float64 (limit {_MAX_FLOAT:.3g}); rescale cost or speed"
+        )
+    bad = ~np.isfinite(e)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"task {i}: user cost e = t log_alpha(t) + beta overflows float64 for its size "
+            f"t = {float(np.asarray(market.task_units if market.size is None else market.size)[i])!r}"
+        )
+
+
 def oracle_greedy(market: Market, params: AuctionParams) -> AuctionResult:
-    """The pre-issue-15 run_greedy, verbatim apart from names."""
+    """The run_greedy of main before the issue-15 rewrite, verbatim apart from names."""
     start = time.perf_counter()
     no_trade = params.price_rule == "no_trade"
     e = user_costs(market, params)
     surplus = market.value - e
     p_task = task_unit_price(market)
     p_provider = unit_cost_matrix(market, params)
+    _check_finite(market, p_task, p_provider, e)
     use = capacity_use(market, params)
     runnable = np.isfinite(use)
     if no_trade:
@@ -355,6 +389,15 @@ def oracle_greedy(market: Market, params: AuctionParams) -> AuctionResult:
     trades = pd.DataFrame(
         {"task": t_idx, "provider": p_idx, "type": type_idx, "units": units, "unit_price": price}
     )
+    welfare = social_welfare(market, share, units_pt, params)
+    totals = {"welfare": welfare, "payments": spend.sum(), "user utility": u_user.sum(),
+              "provider utility": u_provider.sum()}
+    overflow = [name for name, x in totals.items() if not np.isfinite(x)]
+    if overflow:
+        raise ValueError(
+            f"the round's {', '.join(overflow)} overflow float64 (limit {_MAX_FLOAT:.3g}): the "
+            "market's values or prices are too large to add up; rescale value and cost"
+        )
     return AuctionResult(
         trades=trades,
         served=served,
@@ -363,7 +406,7 @@ def oracle_greedy(market: Market, params: AuctionParams) -> AuctionResult:
         provider_revenue=revenue,
         user_utility=u_user,
         provider_utility=u_provider,
-        welfare=social_welfare(market, share, units_pt, params),
+        welfare=welfare,
         ir_violations_users=int(ir_users.sum()),
         ir_violations_providers=int(ir_providers.sum()),
         # The fee is the only wedge between payments and revenues (summing both would add

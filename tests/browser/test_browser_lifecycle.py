@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 import time
 
@@ -104,3 +105,25 @@ def test_startup_failures_are_clear(chromium_path, tmp_path):
         BrowserProvider("missing", executable=str(tmp_path / "no-chromium")).start()
     with pytest.raises(ValueError, match="timeout"):
         BrowserProvider("bad", timeout=-1)
+
+
+def test_the_browser_exits_when_its_python_process_dies(chromium_path):
+    """A hard kill (CI timeout, SIGKILL) gives no cleanup chance: the page notices that the
+    bridge is gone and closes itself, so no orphan Chromium is left."""
+    import shutil
+    import subprocess
+    import sys
+
+    code = ("import os, signal; from oasis_lab.browser import BrowserProvider;"
+            "b = BrowserProvider('orphan').start(); print(b._profile, flush=True);"
+            "os.kill(os.getpid(), signal.SIGKILL)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         check=False,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    profile = out.stdout.strip()
+    assert out.returncode == -signal.SIGKILL and profile.startswith(tempfile.gettempdir())
+    deadline = time.monotonic() + 10
+    while chromium_processes(profile) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert chromium_processes(profile) == []
+    shutil.rmtree(profile, ignore_errors=True)

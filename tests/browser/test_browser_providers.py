@@ -99,3 +99,15 @@ def test_separate_providers_are_separate_processes_and_may_run_a_variant(chromiu
         assert odd.ops.matmul(x, x.T.copy()).tobytes() == chromium.ops.matmul(x, x.T.copy()).tobytes()
     with pytest.raises(ValueError, match="variant = 'fast'"):
         BrowserProvider("bad", variant="fast")
+
+
+def test_missing_chromium_is_one_line_and_status_2(monkeypatch, capsys):
+    from oasis_lab.browser import backend
+
+    backend.close_default_provider()
+    monkeypatch.setenv("OASIS_CHROMIUM", "/nonexistent/chromium")
+    assert main(["kernels", "check", "--backend", "browser", "--runs", "1", "--target", "relu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: browser backend:") and "OASIS_CHROMIUM" in err
+    assert len(err.splitlines()) == 1
+    assert main(["browser", "check", "--no-models"]) == 2

@@ -98,3 +98,15 @@ class _Plain:
     @staticmethod
     def matmul(a, b):
         return (a @ b).astype(np.float32)
+
+
+def test_blocked_matmul_flushes_a_subnormal_partial_sum_mid_row(gpu):
+    """Products 1, -1, 1.5 2^-126, -2^-126, 2^-123: the sum passes through 2^-127 (flushed to 0),
+    so the flushed result is 2^-123 and the unflushed one 2^-123 + 2^-127."""
+    call = {c[0]: c[2] for c in KERNEL_CASES}["matmul blocked, subnormal sum mid-row"]
+    out = call(gpu)
+    assert out.tobytes() == call(R).tobytes()
+    assert (out == np.float32(2.0**-123)).all()
+    plain = {"matmul": lambda a, b: (a @ b.astype(np.float64)).astype(np.float32)}
+    assert (call(type("Plain", (), {k: staticmethod(v) for k, v in plain.items()}))
+            == np.float32(2.0**-123 + 2.0**-127)).all()

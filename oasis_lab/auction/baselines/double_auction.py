@@ -42,12 +42,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
+from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -123,7 +124,8 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     """
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab Market, got {type(market).__name__}")
-    if isinstance(model_type, bool) or not isinstance(model_type, (int, np.integer)) or not 0 <= model_type < market.n_types:
+    is_int = isinstance(model_type, (int, np.integer)) and not isinstance(model_type, bool)
+    if not is_int or not 0 <= model_type < market.n_types:
         raise ValueError(f"model_type = {model_type!r} must be an int in [0, {market.n_types})")
     wants = market.demand[:, model_type] > 0
     if not wants.any():
@@ -131,7 +133,9 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     units_of_type = market.demand[wants, model_type].sum()
     if capacity_scale is None:
         capacity_scale = wants.sum() / units_of_type
-    if not (isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)):
+    if not (
+        isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)
+    ):
         raise ValueError(f"capacity_scale = {capacity_scale!r} must be a positive finite number")
     speed = market.speed[:, [model_type]]
     total_speed = market.speed.sum(axis=1)
@@ -147,6 +151,11 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
         model_types=(market.model_types[model_type],),
         psi_names=market.psi_names,
     )
+
+
+# Memory per unit seller: its ask and provider, the sort's index and sorted copy, the trade
+# probability (float64 / int64 each), with room for temporaries.
+_BYTES_PER_SELLER = 64
 
 
 def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> DoubleAuctionSides:
@@ -177,11 +186,17 @@ def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> Doubl
     runnable = np.isfinite(use)
     n_units = np.zeros(market.n_providers, dtype=np.int64)
     # A whole unit must fit; the tolerance absorbs round-off of capacity / use.
-    n_units[runnable] = np.floor(market.capacity[runnable] / use[runnable] + 1e-9).astype(np.int64)
-    ask_provider = np.repeat(np.arange(market.n_providers), n_units)
-    return DoubleAuctionSides(
-        bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider
+    units_f = np.floor(market.capacity[runnable] / use[runnable] + 1e-9)
+    # Every unit of capacity is one seller (an ask and its provider, sorted): refuse before
+    # allocating what cannot fit (capacity 1e12 would be a 7 TiB array, 1e20 overflows int64).
+    check_memory(
+        f"market.capacity (sum {float(market.capacity.sum()):.6g}, i.e. {float(units_f.sum()):.6g} "
+        "unit sellers, one per unit of capacity)",
+        float(units_f.sum()) * _BYTES_PER_SELLER,
     )
+    n_units[runnable] = units_f.astype(np.int64)
+    ask_provider = np.repeat(np.arange(market.n_providers), n_units)
+    return DoubleAuctionSides(bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider)
 
 
 # ---------------------------------------------------------------------------- results
@@ -243,8 +258,12 @@ class DoubleAuctionResult:
     def trades(self) -> pd.DataFrame:
         """One row per trade: buyer, seller (and task, provider when known), prices."""
         frame = pd.DataFrame(
-            {"buyer": self.buyers, "seller": self.sellers,
-             "buyer_price": self.buyer_price, "seller_price": self.seller_price}
+            {
+                "buyer": self.buyers,
+                "seller": self.sellers,
+                "buyer_price": self.buyer_price,
+                "seller_price": self.seller_price,
+            }
         )
         if self.sides is not None:
             frame.insert(2, "task", self.sides.bid_task[self.buyers])
@@ -306,6 +325,7 @@ class DPClearingResult(DoubleAuctionResult):
 
 # ---------------------------------------------------------------------------- helpers
 def _as_side(name: str, x: Any) -> np.ndarray:
+    check_not_masked(name, x)
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
@@ -527,8 +547,13 @@ def dp_clearing_price(
         probs = np.zeros(grid.shape[0])
         probs[int(np.argmax(scores))] = 1.0
     else:
-        logits = epsilon * scores / (2 * delta)
-        logits -= logits.max()
+        # Shift before scaling: epsilon * scores may overflow (epsilon = 1e308) where
+        # epsilon * (scores - max) is -inf off the best prices and exactly 0 on them, so a huge
+        # epsilon tends to the uniform draw among the best prices instead of NaN.
+        factor = epsilon / (2 * delta)
+        shifted = scores - scores.max()
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = np.where(shifted == 0, 0.0, shifted * factor)
         probs = np.exp(logits)
         probs /= probs.sum()
     g = int(rng.choice(grid.shape[0], p=probs)) if not math.isinf(epsilon) else int(np.argmax(probs))
@@ -537,10 +562,30 @@ def dp_clearing_price(
     n = int(n_at[g])
     prob = np.zeros(asks.shape[0])
     prob[so[:n]] = 1.0
-    return _result(
-        "dp", bids, asks, bo[:n], so[:n], price, price, k, bo, so, prob, start,
-        price=price, epsilon=float(epsilon), sensitivity=delta, grid=grid, scores=scores,
-        probabilities=probs, gains=gains, expected_welfare=float(probs @ gains),
+    return cast(
+        DPClearingResult,
+        _result(  # _result builds a DPClearingResult for "dp"
+            "dp",
+            bids,
+            asks,
+            bo[:n],
+            so[:n],
+            price,
+            price,
+            k,
+            bo,
+            so,
+            prob,
+            start,
+            price=price,
+            epsilon=float(epsilon),
+            sensitivity=delta,
+            grid=grid,
+            scores=scores,
+            probabilities=probs,
+            gains=gains,
+            expected_welfare=float(probs @ gains),
+        ),
     )
 
 

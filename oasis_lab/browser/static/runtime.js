@@ -252,12 +252,14 @@ async function main() {
     try {
       resp = await fetch(EXCHANGE, {method: 'POST', body: reply});
     } catch (e) {
-      return;  // the bridge is gone: nothing left to serve
+      window.close();  // the bridge (the Python process) is gone: let the browser exit
+      return;
     }
-    if (!resp.ok) return;
+    if (!resp.ok) { window.close(); return; }
     const {header, blobs} = decode(await resp.arrayBuffer());
     if (header.op === 'close') {
       document.getElementById('status').textContent = 'closed';
+      window.close();
       return;
     }
     try {

@@ -38,41 +38,45 @@ a type nobody can run is never served; providers without capacity or speed get n
 under ``split=False`` a (task, provider, type) whose demand exceeds the provider's capacity
 gets no column.
 
+Before a solver sees it, :func:`scale_model` rescales the model by powers of two (columns,
+rows and objective) so that its numbers sit where a double-precision solver works: HiGHS
+treats costs and bounds of 1e20 as infinite and refuses matrix entries of 1e15, so a market
+priced in 1e20s or counting 1e15 units was otherwise solved wrongly (a "proved" bound below
+the welfare) or not at all. A market whose welfare can overflow float64 is refused with a
+``ValueError`` that says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from oasis_lab.auction.baselines.optimum.solvers import LinearProgram
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["FORMULATIONS", "LinearModel", "build_model", "check_args", "per_pair_size"]
+__all__ = [
+    "FORMULATIONS",
+    "LinearModel",
+    "Scaling",
+    "build_model",
+    "check_args",
+    "per_pair_size",
+    "scale_model",
+]
 
 FORMULATIONS = ("auto", "compact", "per_pair")
 
 
 @dataclass(frozen=True, eq=False)
-class LinearModel:
-    """A linear model ``max c z  s.t.  A_eq z = b_eq,  A_ub z <= b_ub,  lb <= z <= ub``.
+class LinearModel(LinearProgram):
+    """The welfare model: a :class:`LinearProgram` with what maps its columns back to tasks,
+    providers and types. Integer columns come first (``n_int`` of them)."""
 
-    Integer columns come first (``n_int`` of them). Decoding information maps columns back
-    to tasks, providers and types.
-    """
-
-    c: np.ndarray
-    a_eq: sp.csr_matrix
-    b_eq: np.ndarray
-    a_ub: sp.csr_matrix
-    b_ub: np.ndarray
-    lb: np.ndarray
-    ub: np.ndarray
-    n_int: int
     formulation: str
     # Task-side columns: y_i (all-or-nothing) or z[i, t] (partial, compact); weight = the
     # share of task i's units the column stands for (1 for y, C[i, t] / U_i for z).
@@ -87,10 +91,6 @@ class LinearModel:
     unit_provider: np.ndarray
     unit_type: np.ndarray
     unit_scale: np.ndarray
-
-    @property
-    def n_cols(self) -> int:
-        return int(self.c.shape[0])
 
 
 def _empty_int() -> np.ndarray:
@@ -181,8 +181,9 @@ def _compact(
 ) -> LinearModel:
     demand = market.demand
     n_types = demand.shape[1]
-    types_needed = pair_on.any(axis=0)
+    types_needed = np.any(pair_on, axis=0)
     xj, xt = np.nonzero(runnable & types_needed[None, :])
+    type_demand = np.bincount(pt, weights=demand[pi, pt], minlength=n_types)
     if params.partial:
         # z[i, t]: share of C[i, t] served, worth (v_i - e_i) C[i, t] / U_i; one column per pair.
         n_task_cols = pi.shape[0]
@@ -225,7 +226,9 @@ def _compact(
         a_ub=a_ub,
         b_ub=b_ub,
         lb=np.zeros(n_cols),
-        ub=np.concatenate([np.ones(n_task_cols), x_cap[xj, xt]]),
+        # x[j, t] never exceeds the type's eligible demand either: a finite bound of the
+        # demand's magnitude even where capacity is huge (the scaling below relies on it).
+        ub=np.concatenate([np.ones(n_task_cols), np.minimum(x_cap[xj, xt], type_demand[xt])]),
         n_int=n_int,
         formulation="compact",
         task_cols=np.arange(n_task_cols),
@@ -268,7 +271,8 @@ def _per_pair(
     cp_pair, cp_prov = np.nonzero(cand)
     cp_task, cp_type = pi[cp_pair], pt[cp_pair]
     n_c = cp_pair.shape[0]
-    per_unit_value = surplus / np.where(units_total > 0, units_total, 1.0)
+    with np.errstate(over="ignore"):  # an overflow here is refused by scale_model, by name
+        per_unit_value = surplus / np.where(units_total > 0, units_total, 1.0)
     cost_c = unit_cost[cp_prov, cp_type]
     use_c = use[cp_prov, cp_type]
 
@@ -398,3 +402,121 @@ def per_pair_size(market: Market, params: AuctionParams) -> int:
     runnable = ((market.speed > 0) & (market.capacity > 0)[:, None]).sum(axis=0)
     return int(demands @ runnable) + market.n_tasks
 
+
+
+# ---------------------------------------------------------------------------- scaling
+#: Geometric-mean scaling passes over rows and columns (each is one sweep of the nonzeros).
+_SCALE_PASSES = 6
+#: A continuous column costing more than this many times the most any column can earn, per
+#: scaled unit, cannot be part of an optimum within the solver's tolerances: it is fixed at 0
+#: (HiGHS would otherwise read a cost of 1e20 or more as infinite).
+_MAX_COST_RATIO = 1e12
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How a scaled model's answer maps back: ``z = col * z_scaled`` and
+    ``objective = 2**obj_exp * scaled objective`` (an exponent: ``2**obj_exp`` alone may
+    overflow where the objective does not)."""
+
+    col: np.ndarray
+    obj_exp: int
+
+    def objective(self, scaled: float) -> float:
+        """The model's objective value from the scaled model's."""
+        return float(np.ldexp(scaled, self.obj_exp))
+
+
+def _pow2(x: np.ndarray) -> np.ndarray:
+    """Nearest power of two of each positive finite entry (1 elsewhere): scaling by it is exact."""
+    out = np.ones_like(x)
+    ok = np.isfinite(x) & (x > 0)
+    out[ok] = np.exp2(np.round(np.log2(x[ok])))
+    return out
+
+
+def _extremes(values: np.ndarray, starts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and smallest of ``values`` per segment (segments begin at ``starts``, length
+    ``n + 1`` like a CSR ``indptr``); nan for an empty segment."""
+    big, small = np.full(n, np.nan), np.full(n, np.nan)
+    filled = np.flatnonzero(np.diff(starts) > 0)
+    if filled.size:
+        big[filled] = np.maximum.reduceat(values, starts[filled])
+        small[filled] = np.minimum.reduceat(values, starts[filled])
+    return big, small
+
+
+def scale_model(model: LinearModel) -> tuple[LinearModel, Scaling]:
+    """Rescale ``model`` by powers of two into the range a double-precision solver handles.
+
+    Rows and continuous columns get a few passes of geometric-mean scaling (integer columns
+    keep scale 1 so that integrality is unchanged), then each row is divided by its largest
+    entry and the objective by the most any column can earn. The scaled model has the same
+    solutions: ``z = scaling.col * z_scaled`` and ``objective = scaling.obj * scaled``.
+
+    After scaling, every row's largest entry is in (1/2, 1], so the entries HiGHS drops
+    (below 1e-9) change a row by less than its feasibility tolerance (1e-7); a column that
+    costs more than ``_MAX_COST_RATIO`` times the most any column earns is fixed at 0.
+
+    Raises
+    ------
+    ValueError
+        When the market's magnitudes cannot be represented: a non-finite objective, or a
+        welfare that can exceed the float64 range.
+    """
+    n, n_int = model.n_cols, model.n_int
+    c = np.asarray(model.c, dtype=float)
+    if not np.all(np.isfinite(c)):
+        raise ValueError(
+            "the welfare model has a non-finite objective coefficient: market.value, "
+            "market.cost or the user costs overflow float64"
+        )
+    earn = c * np.where(np.isfinite(model.ub), model.ub, 1.0)
+    with np.errstate(over="ignore"):
+        most = float(np.sum(earn[earn > 0]))
+    if not np.isfinite(most):
+        raise ValueError(
+            f"the welfare of this market can exceed the float64 range (the values sum to more "
+            f"than {np.finfo(float).max:.3g}): scale market.value and market.cost down"
+        )
+    n_eq = model.a_eq.shape[0]
+    a = sp.vstack([model.a_eq, model.a_ub], format="csr").astype(float)
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    n_rows = a.shape[0]
+    # The nonzeros once, in row order (CSR) and through a permutation in column order.
+    mag = np.abs(a.data)
+    r_of = np.repeat(np.arange(n_rows), np.diff(a.indptr))
+    c_of = a.indices
+    by_col = np.argsort(c_of, kind="stable")
+    col_starts = np.concatenate([[0], np.cumsum(np.bincount(c_of, minlength=n))])
+    row = np.ones(n_rows)
+    col = np.ones(n)
+    free = np.arange(n) >= n_int  # integer columns keep scale 1
+    for _ in range(_SCALE_PASSES):
+        big, small = _extremes(mag * row[r_of] * col[c_of], a.indptr, n_rows)
+        row *= _pow2(1.0 / np.sqrt(big * small))
+        big, small = _extremes((mag * row[r_of] * col[c_of])[by_col], col_starts, n)
+        col = np.where(free, col * _pow2(1.0 / np.sqrt(big * small)), 1.0)
+    big, _ = _extremes(mag * row[r_of] * col[c_of], a.indptr, n_rows)
+    # Final row scale: the largest entry of each row in (1/2, 1].
+    with np.errstate(divide="ignore", invalid="ignore"):
+        row *= np.where(np.isfinite(big) & (big > 0), np.exp2(-np.ceil(np.log2(big))), 1.0)
+    scaled = sp.csr_matrix((a.data * row[r_of] * col[c_of], a.indices, a.indptr), shape=a.shape)
+    # c * col / 2**obj_exp with the largest earning in [1/2, 1), by exponents: c * col alone
+    # overflows when values near 1e300 meet units near 1e-12.
+    col_exp = np.frexp(col)[1] - 1  # col is a power of two
+    c_exp = np.frexp(c)[1] + col_exp
+    ref = c_exp[c > 0] if np.any(c > 0) else c_exp[c != 0]
+    obj_exp = int(ref.max()) if ref.size else 0
+    cz = np.ldexp(c, col_exp - obj_exp)
+    lb = model.lb / col
+    ub = model.ub / col
+    ub = np.where(free & (cz < -_MAX_COST_RATIO), np.maximum(lb, 0.0), ub)
+    b_eq = model.b_eq * row[:n_eq]
+    b_ub = model.b_ub * row[n_eq:]
+    out = replace(
+        model, c=cz, a_eq=sp.csr_matrix(scaled[:n_eq]), b_eq=b_eq,
+        a_ub=sp.csr_matrix(scaled[n_eq:]), b_ub=b_ub, lb=lb, ub=ub,
+    )
+    return out, Scaling(col=col, obj_exp=obj_exp)

@@ -1,143 +1,96 @@
-"""Solving the welfare model: :func:`solve_optimum` and its two backends (whitepaper section 4).
+"""The solvers of the welfare model and the worker process that bounds their time (section 4).
 
 The same model (sparse matrices) is solved by cvxpy (``backend="cvxpy"``, the reference,
 ``"HIGHS"`` or ``"SCIPY"``) or handed to HiGHS directly through highspy
 (``backend="highspy"``: the same solver without cvxpy's compile step, for the hundreds of tiny
 instances of the tests and VCG's re-solves; tested to agree).
+
+HiGHS checks its ``time_limit`` only between the steps of some phases: its presolve of a
+300,000-task market ran for minutes under ``time_limit=10``, and the root LP of the same model
+without presolve took 31 s. A time-limited solve therefore runs in a worker process
+(:func:`solve_before`) that is killed at the deadline if it has not answered, so the call
+returns by then whatever the solver does.
+
+This module imports only the standard library, numpy and scipy (the solvers lazily): the
+worker runs it as a script (``python solvers.py JOB_FD ANSWER_FD``), so starting one does not
+import the package, and nothing it exchanges with its parent refers to a class of the package
+(plain arrays, matrices and tuples go through the pipes).
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
+import subprocess
 import sys
+import threading
 import time
 import warnings
-from numbers import Real
+from dataclasses import dataclass, fields
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from oasis_lab.auction.baselines.optimum.formulation import (
-    FORMULATIONS,
-    LinearModel,
-    build_model,
-    check_args,
-    per_pair_size,
-)
-from oasis_lab.auction.baselines.optimum.result import OptimumResult, RawSolution, decode, too_large
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
-
-__all__ = ["BACKENDS", "solve_optimum"]
+__all__ = [
+    "BACKENDS",
+    "CVXPY_SOLVERS",
+    "LinearProgram",
+    "RawSolution",
+    "run_backend",
+    "solve_before",
+]
 
 BACKENDS = ("cvxpy", "highspy")
-# cvxpy MIP-capable solvers whose options we know how to pass.
-_CVXPY_SOLVERS = ("HIGHS", "SCIPY")
+#: cvxpy MIP-capable solvers whose options we know how to pass.
+CVXPY_SOLVERS = ("HIGHS", "SCIPY")
 
 
-def solve_optimum(
-    market: Market,
-    params: AuctionParams = AuctionParams(),
-    *,
-    relax: bool = False,
-    solver: str = "HIGHS",
-    time_limit: float | None = None,
-    formulation: str = "auto",
-    backend: str = "cvxpy",
-    mip_rel_gap: float = 1e-7,
-    task_on: np.ndarray | None = None,
-    provider_on: np.ndarray | None = None,
-    max_variables: int = 5_000_000,
-) -> OptimumResult:
-    """Maximize social welfare exactly: the ILP (or its LP relaxation) of section 4.
+@dataclass(frozen=True, eq=False)
+class LinearProgram:
+    """``max c z  s.t.  A_eq z = b_eq,  A_ub z <= b_ub,  lb <= z <= ub``; the first ``n_int``
+    columns integer. What a solver sees of the welfare model."""
 
-    Parameters
-    ----------
-    market : Market
-    params : AuctionParams
-        The readings: ``capacity``, ``capacity_per_type``, ``split``, ``partial``, ``alpha``,
-        ``beta`` and ``task_size`` change the model; density and price readings do not (the
-        optimum has no priorities or prices).
-    relax : bool, default False
-        Solve the LP relaxation: an upper bound on the optimal welfare.
-    solver : str, default "HIGHS"
-        cvxpy solver (``"HIGHS"`` or ``"SCIPY"``); ignored by ``backend="highspy"``.
-    time_limit : float, optional
-        Seconds the solver may run. When it stops on the limit, ``status="time_limit"``,
-        ``welfare`` is ``nan`` and ``incumbent``, ``bound`` and ``gap`` tell how far it got.
-    formulation : {"auto", "compact", "per_pair"}, default "auto"
-        ``auto`` is compact unless ``split=False`` (a generalized-assignment problem that only
-        the per-pair model expresses; with ``relax=True``, ``"compact"`` gives the weaker split
-        LP bound at a fraction of the size).
-    backend : {"cvxpy", "highspy"}, default "cvxpy"
-        cvxpy (the reference) or HiGHS called directly on the same matrices (no compile
-        step: for many tiny instances).
-    mip_rel_gap : float, default 1e-7
-        Relative gap at which HiGHS declares a MIP optimal (its own default, 1e-4, is too
-        loose to compare mechanisms whose welfare differs by less than that).
-    task_on, provider_on : numpy.ndarray of bool, optional
-        Agents taking part (VCG re-solves without one agent); all by default.
-    max_variables : int, default 5,000,000
-        Refuse to build a larger model (``status="too_large"``, nothing solved): the per-pair
-        model of a 10,000 x 10,000 market would need about 10^8 columns.
+    c: np.ndarray
+    a_eq: sp.csr_matrix
+    b_eq: np.ndarray
+    a_ub: sp.csr_matrix
+    b_ub: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    n_int: int
 
-    Returns
-    -------
-    OptimumResult
+    @property
+    def n_cols(self) -> int:
+        return int(self.c.shape[0])
 
-    Raises
-    ------
-    ValueError, TypeError
-        Bad arguments, naming them.
-    """
-    t0 = time.perf_counter()
-    check_args(market, params)
-    if not isinstance(relax, bool):
-        raise TypeError(f"relax must be a bool, got {relax!r}")
-    if formulation not in FORMULATIONS:
-        raise ValueError(f"formulation = {formulation!r} is not one of {list(FORMULATIONS)}")
-    if backend not in BACKENDS:
-        raise ValueError(f"backend = {backend!r} is not one of {list(BACKENDS)}")
-    if backend == "cvxpy" and solver not in _CVXPY_SOLVERS:
-        raise ValueError(f"solver = {solver!r} is not one of {list(_CVXPY_SOLVERS)} (MIP-capable cvxpy solvers)")
-    if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not time_limit > 0:
-            raise ValueError(f"time_limit = {time_limit!r} must be a positive number of seconds or None")
-    if isinstance(mip_rel_gap, bool) or not isinstance(mip_rel_gap, Real) or not 0 <= mip_rel_gap < 1:
-        raise ValueError(f"mip_rel_gap = {mip_rel_gap!r} must be in [0, 1)")
-    if formulation == "compact" and not params.split and not relax:
-        raise ValueError(
-            'formulation = "compact" cannot express split=False (one provider per task and type): '
-            'use "per_pair" or "auto"'
-        )
-    chosen = formulation
-    if chosen == "auto":
-        chosen = "compact" if params.split else "per_pair"
-    if isinstance(max_variables, bool) or not isinstance(max_variables, (int, np.integer)) or max_variables < 1:
-        raise ValueError(f"max_variables = {max_variables!r} must be a positive int")
-    solver_name = f"cvxpy/{solver}" if backend == "cvxpy" else "highspy/HIGHS"
-    if chosen == "per_pair":
-        size = per_pair_size(market, params)
-        if size > max_variables:
-            return too_large(market, params, relax, solver_name, size, time.perf_counter() - t0)
-    model = build_model(
-        market, params, relax=relax, formulation=chosen, task_on=task_on, provider_on=provider_on
-    )
-    if model.n_cols == 0:  # nothing can trade: the empty allocation is optimal
-        raw = RawSolution("optimal", np.zeros(0), 0.0, 0.0, "no tradeable task")
-    elif backend == "cvxpy":
+
+@dataclass(frozen=True)
+class RawSolution:
+    """A backend's answer before decoding: status, primal columns and dual bound of the model."""
+
+    status: str
+    z: np.ndarray | None  # primal solution (None when the solver has none)
+    bound: float  # upper bound on the model's optimum (nan when unknown)
+    solver_time_s: float
+    message: str = ""
+
+
+def run_backend(
+    program: LinearProgram, backend: str, solver: str, time_limit: float | None, mip_rel_gap: float
+) -> RawSolution:
+    """Solve ``program`` in this process with ``backend`` (and cvxpy's ``solver``)."""
+    if backend == "cvxpy":
         if solver == "HIGHS":
             _silence_highs_banner()
-        raw = _solve_cvxpy(model, solver, time_limit, mip_rel_gap)
-    else:
-        _silence_highs_banner()
-        raw = _solve_highspy(model, time_limit, mip_rel_gap)
-    return decode(market, params, model, raw, relax, solver_name, time.perf_counter() - t0)
+        return _solve_cvxpy(program, solver, time_limit, mip_rel_gap)
+    _silence_highs_banner()
+    return _solve_highspy(program, time_limit, mip_rel_gap)
 
 
-def _solve_cvxpy(model: LinearModel, solver: str, time_limit: float | None, mip_rel_gap: float) -> RawSolution:
+def _solve_cvxpy(model: LinearProgram, solver: str, time_limit: float | None, mip_rel_gap: float) -> RawSolution:
     import cvxpy as cp
 
     n, n_int = model.n_cols, model.n_int
@@ -233,7 +186,7 @@ def _silence_highs_banner() -> None:
     _HIGHS_BANNER_SILENCED = True
 
 
-def _solve_highspy(model: LinearModel, time_limit: float | None, mip_rel_gap: float) -> RawSolution:
+def _solve_highspy(model: LinearProgram, time_limit: float | None, mip_rel_gap: float) -> RawSolution:
     """Hand the model to HiGHS directly (the solver cvxpy calls, without cvxpy's compile)."""
     import highspy as hp
 
@@ -284,3 +237,183 @@ def _solve_highspy(model: LinearModel, time_limit: float | None, mip_rel_gap: fl
     else:
         bound = float(info.objective_function_value) if kind == "optimal" else math.nan
     return RawSolution(kind, zval, bound, float(solver.getRunTime()), solver.modelStatusToString(status))
+
+
+# ---------------------------------------------------------------------------- worker process
+def _margin(left: float) -> float:
+    """Time kept back from the solver's own limit so that it can stop by itself, with its
+    incumbent and bound, before the deadline: HiGHS overran limits of 0.5-4 s by 0.2-0.4 s
+    on a 150 x 150 unsplittable market (measured on a loaded 2-core machine)."""
+    return min(2.0, 0.25 * left)
+
+
+class _Worker:
+    """One solver process, started on first use and reused until it has to be killed.
+
+    Jobs go through a pipe as ``(fields of the LinearProgram, backend, solver, deadline,
+    solver_limit, mip_rel_gap)`` and answers come back as the fields of a :class:`RawSolution`.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.jobs: Connection | None = None
+        self.answers: Connection | None = None
+        self.warm: set[str] = set()
+        self.exit_hook = False
+
+    def _start(self) -> None:
+        job_r, job_w = os.pipe()
+        ans_r, ans_w = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), str(job_r), str(ans_w)],
+                pass_fds=(job_r, ans_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # HiGHS prints its banner on fd 1
+            )
+        finally:
+            os.close(job_r)
+            os.close(ans_w)
+        self.jobs = Connection(job_w, readable=False)
+        self.answers = Connection(ans_r, writable=False)
+        self.warm = set()
+        if not self.exit_hook:
+            atexit.register(self.close)
+            self.exit_hook = True
+
+    def close(self) -> None:
+        """End an idle worker: closing its job pipe makes it return (killed after 2 s)."""
+        if self.jobs is not None:
+            self.jobs.close()
+            self.jobs = None
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                pass
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+        for conn in (self.jobs, self.answers):
+            if conn is not None:
+                conn.close()
+        self.proc = self.jobs = self.answers = None
+
+    def prepare(self, backend: str) -> None:
+        """Start the process if needed and have it import ``backend``'s solver (not timed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            self._stop()
+            self._start()
+        if backend not in self.warm:
+            assert self.jobs is not None and self.answers is not None
+            self.jobs.send(("import", backend))
+            self.answers.recv()
+            self.warm.add(backend)
+
+    def solve(
+        self, program: LinearProgram, backend: str, solver: str, deadline: float,
+        solver_limit: float | None, mip_rel_gap: float,
+    ) -> RawSolution:
+        assert self.jobs is not None and self.answers is not None
+        job = {f.name: getattr(program, f.name) for f in fields(LinearProgram)}
+        try:
+            self.jobs.send(("solve", job, backend, solver, deadline, solver_limit, mip_rel_gap))
+            if self.answers.poll(max(0.0, deadline - time.time())):
+                return RawSolution(*self.answers.recv())
+        except (EOFError, OSError) as exc:
+            code = self.proc.poll() if self.proc is not None else None
+            self._stop()
+            return RawSolution(
+                "solver_error", None, math.nan, math.nan,
+                f"the solver process ended without an answer ({type(exc).__name__}, exit code {code})",
+            )
+        except BaseException:  # KeyboardInterrupt while waiting: never leave a solver running
+            self._stop()
+            raise
+        self._stop()
+        return RawSolution(
+            "time_limit", None, math.nan, math.nan,
+            "stopped at the time limit: the solver had not returned (HiGHS overruns its own "
+            "limit in some phases)",
+        )
+
+
+_WORKER = _Worker()
+
+
+def solve_before(
+    program: LinearProgram,
+    seconds: float,
+    *,
+    backend: str,
+    solver: str,
+    mip_rel_gap: float,
+    solver_limit: float | None = None,
+) -> tuple[RawSolution, float]:
+    """Solve ``program`` in the worker process and stop it after ``seconds`` if still running.
+
+    Parameters
+    ----------
+    program : LinearProgram
+    seconds : float
+        Time the solve may take, counted once the worker is ready.
+    backend, solver, mip_rel_gap
+        As for :func:`run_backend`.
+    solver_limit : float, optional
+        The solver's own time limit; by default what is left of ``seconds`` in the worker,
+        less a margin to hand the answer over. A larger one stands for a solver that overruns
+        its limit (the tests use it to check that the deadline holds).
+
+    Returns
+    -------
+    (RawSolution, float)
+        The answer (``status="time_limit"`` with no solution when the worker was stopped) and
+        the seconds spent starting the worker and importing the solver, which only the first
+        time-limited solve of a session (or the first after a stopped one) pays.
+    """
+    with _WORKER.lock:
+        start = time.perf_counter()
+        _WORKER.prepare(backend)
+        setup = time.perf_counter() - start
+        if seconds <= 0:
+            return RawSolution("time_limit", None, math.nan, math.nan, "no time left for the solver"), setup
+        deadline = time.time() + seconds
+        return _WORKER.solve(program, backend, solver, deadline, solver_limit, mip_rel_gap), setup
+
+
+def _serve(job_fd: int, answer_fd: int) -> None:
+    """The worker's loop: answer jobs until the parent closes the pipe."""
+    jobs = Connection(job_fd, writable=False)
+    answers = Connection(answer_fd, readable=False)
+    while True:
+        try:
+            message = jobs.recv()
+        except EOFError:
+            return
+        if message[0] == "import":
+            if message[1] == "cvxpy":
+                import cvxpy  # noqa: F401
+            import highspy  # noqa: F401
+
+            answers.send(True)
+            continue
+        _, job, backend, solver, deadline, solver_limit, mip_rel_gap = message
+        try:
+            left = deadline - time.time()
+            limit = left - _margin(left) if solver_limit is None else solver_limit
+            if limit <= 0:
+                raw = RawSolution("time_limit", None, math.nan, math.nan, "no time left for the solver")
+            else:
+                raw = run_backend(LinearProgram(**job), backend, solver, limit, mip_rel_gap)
+        except Exception as exc:  # reported to the parent as a solver error, with the message
+            raw = RawSolution("solver_error", None, math.nan, math.nan, f"{type(exc).__name__}: {exc}")
+        answers.send((raw.status, raw.z, raw.bound, raw.solver_time_s, raw.message))
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), int(sys.argv[2]))
