@@ -1,15 +1,21 @@
 """One help style for every subcommand: each option says what it is, its unit and its default.
 
-Subcommands of every layer (``auction``, ``compare``, ``bench``, ...) build their parsers with
-:class:`HelpFormatter`, and ``tests/test_cli_help.py`` checks that no option is left
-unexplained and that the help fits 100 columns.
+Subcommands of every layer (``auction``, ``compare``, ``bench``, ``dispute``, ...) build their
+parsers with :class:`HelpFormatter` (or :class:`RawDescriptionHelpFormatter` for a description
+laid out in paragraphs), print their tables with :func:`fit_table` and offer ``--wide`` through
+:func:`add_wide_option`; ``tests/test_cli_help.py`` checks every registered subcommand: no
+option left unexplained, every default given, help and default tables within 100 columns.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["WIDTH", "HelpFormatter"]
+import pandas as pd
+
+__all__ = ["WIDTH", "HelpFormatter", "RawDescriptionHelpFormatter", "add_wide_option", "fit_table"]
 
 #: Columns the help and the default tables fit (``--wide`` prints tables whole).
 WIDTH = 100
@@ -19,7 +25,8 @@ class HelpFormatter(argparse.HelpFormatter):
     """Wraps to :data:`WIDTH` columns and appends ``(default: X)`` to an option's help.
 
     The default is appended only where it says something: not for flags (``store_true``),
-    not for ``None`` defaults, and not where the help already names its default.
+    not for ``None`` defaults, and not where the help already names its default. A default of
+    ``0`` is shown (it is not a flag's ``False``).
     """
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 30,
@@ -30,7 +37,9 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if (
             "(default" not in text
-            and action.default not in (None, False, argparse.SUPPRESS)
+            and action.default is not None
+            and action.default is not False  # a flag; 0 and 0.0 are defaults worth showing
+            and action.default != argparse.SUPPRESS
             and (action.option_strings or action.nargs in ("?", "*"))
         ):
             default = action.default
@@ -38,3 +47,35 @@ class HelpFormatter(argparse.HelpFormatter):
                 default = ",".join(str(x) for x in default)
             text += f" (default: {str(default).replace('%', '%%')})"
         return text
+
+
+class RawDescriptionHelpFormatter(HelpFormatter):
+    """:class:`HelpFormatter` that keeps the description's own line breaks (paragraphs, lists);
+    the description must then fit :data:`WIDTH` by itself."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+def add_wide_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--wide``: print tables whole instead of fitting them into :data:`WIDTH` columns."""
+    parser.add_argument(
+        "--wide", action="store_true",
+        help=f"print tables whole, however wide (default: fit {WIDTH} columns)",
+    )
+
+
+def fit_table(
+    frame: pd.DataFrame,
+    *,
+    wide: bool = False,
+    index: bool = False,
+    float_format: Callable[[float], str] | None = "{:,.4g}".format,
+    **kwargs: Any,
+) -> str:
+    """``frame`` as text in one notation (4 significant digits), in blocks of columns that fit
+    :data:`WIDTH` unless ``wide`` (then whole, however wide); every row is shown."""
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.max_colwidth", None):
+        return frame.to_string(index=index, line_width=None if wide else WIDTH,
+                               float_format=float_format, **kwargs)
