@@ -13,9 +13,17 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["WIDTH", "HelpFormatter", "RawDescriptionHelpFormatter", "add_wide_option", "fit_table"]
+__all__ = [
+    "WIDTH",
+    "HelpFormatter",
+    "RawDescriptionHelpFormatter",
+    "add_wide_option",
+    "fit_table",
+    "number",
+]
 
 #: Columns the help and the default tables fit (``--wide`` prints tables whole).
 WIDTH = 100
@@ -79,3 +87,16 @@ def fit_table(
                            "display.max_colwidth", None):
         return frame.to_string(index=index, line_width=None if wide else WIDTH,
                                float_format=float_format, **kwargs)
+
+
+def number(value: float) -> str:
+    """One notation for every number a table shows: integers with thousands separators, else
+    4 significant digits in positional notation (never an exponent), e.g. ``12,345``,
+    ``3.142``, ``0.001825``, ``169,812``."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    if value.is_integer():
+        return f"{int(value):,}"
+    digits = max(0, 3 - int(np.floor(np.log10(abs(value)))))
+    return f"{value:,.{digits}f}"

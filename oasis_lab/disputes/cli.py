@@ -16,11 +16,10 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int, check_real
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
 from oasis_lab.disputes import adversaries as adv
 from oasis_lab.disputes.bisection import as_computation, play
 from oasis_lab.disputes.economics import cost_table
@@ -217,15 +216,6 @@ _COST_ROWS: dict[str, tuple[str, float]] = {
 }
 
 
-def _number(value: float) -> str:
-    """One notation for every cell: integers with thousands separators, else 4 significant
-    digits in positional notation (no exponent)."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    digits = max(0, 3 - int(np.floor(np.log10(abs(value))))) if value else 0
-    return f"{value:,.{digits}f}"
-
-
 def cost_text(table: pd.DataFrame, *, wide: bool = False) -> str:
     """The dispute-cost table (``economics.cost_table``) as text.
 
@@ -239,9 +229,9 @@ def cost_text(table: pd.DataFrame, *, wide: bool = False) -> str:
     for model, rows in table.groupby("model", sort=False):
         first = rows.iloc[0]
         head = (f"{model}: {int(first['n_nodes']):,} nodes, one inference "
-                f"{_number(float(first['inference_tflop']) * 1e3)} GFLOP")
+                f"{number(float(first['inference_tflop']) * 1e3)} GFLOP")
         body = pd.DataFrame(
-            {f"K = {int(k)}": [_number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
+            {f"K = {int(k)}": [number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
              for k, (_, row) in zip(rows["arity"], rows.iterrows(), strict=True)},
             index=[label for label, _ in _COST_ROWS.values()],
         )
