@@ -31,6 +31,7 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab.clihelp import RawDescriptionHelpFormatter, fit_table
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.progress import PROGRESS_ENV, read_progress
 
@@ -583,10 +584,10 @@ def _cli(args: argparse.Namespace) -> int:
             "notebook": [r.notebook for r in runs],
             "status": ["ok" if r.ok else "FAILED" for r in runs],
             "seconds": [round(r.seconds, 1) for r in runs],
-            "html": [str(r.html) for r in runs],
+            "html (in the output folder)": [r.html.name for r in runs],
         }
     )
-    print(table.to_string(index=False))
+    print(fit_table(table, float_format="{:.1f}".format))
     print(f"\nParameters: {runs[0].profile}")
     print(f"Report: {Path(args.output).resolve() / 'index.html'}")
     failed = [r for r in runs if not r.ok]
@@ -601,11 +602,20 @@ def register_cli(subparsers: Any) -> None:
         "report",
         help="execute every notebook with papermill and render HTML reports",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="small CI parameters (fast)")
-    parser.add_argument("--output", default="reports", help="output folder (default: reports)")
-    parser.add_argument("--only", help="comma-separated notebook names to run")
-    parser.add_argument("--profile", help="parameter profile YAML (default: notebooks/params/full.yaml)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--quick", action="store_true",
+                        help="run with each notebook's small CI parameters (under a minute each) "
+                        "(default: the study sizes of --profile)")
+    parser.add_argument("--output", default="reports", metavar="FOLDER",
+                        help="folder the executed notebooks, HTML reports and index.html go to")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="comma-separated notebook names (file stems, e.g. "
+                        "00_market_tour,04_fault_proofs) to run (default: every notebook)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="parameter profile YAML: notebook name -> parameters (default: "
+                        "notebooks/params/full.yaml)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress lines (default: per-notebook and per-cell progress on "
+                        "stderr)")
     parser.set_defaults(func=_cli)

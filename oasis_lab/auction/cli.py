@@ -17,7 +17,7 @@ import pandas as pd
 
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
-from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.clihelp import HelpFormatter, add_wide_option
 from oasis_lab.market import SCENARIOS, check_market_size, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.seeding import check_seed
@@ -115,8 +115,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--check", action="store_true",
                         help="also run the independent checks: feasibility, individual "
                         "rationality, budget balance, prices")
-    parser.add_argument("--wide", action="store_true",
-                        help="print tables whole, however wide (default: fit 100 columns)")
+    add_wide_option(parser)
     parser.set_defaults(func=_run)
 
 
