@@ -280,7 +280,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"disputed: {disputed} after {out.rounds} rounds (bound {out.max_rounds})")
     print(textwrap.fill(
         f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened:,}, referee "
-        f"compute {out.referee_flops:.4g} FLOP ({100 * out.referee_flops_share:.3g}% of the "
+        f"compute {number(out.referee_flops)} FLOP ({number(100 * out.referee_flops_share)}% of the "
         "inference)", WIDTH))
     detail = out.ruling.detail if out.ruling is not None else ""
     print(textwrap.fill(f"verdict: {out.verdict} ({out.reason}) {detail}", WIDTH) + "\n")
