@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.disputes.trace import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
 __all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
@@ -72,6 +73,10 @@ class DisputeParams(ParamsMixin):
         referee is then removed like a convicted provider).
     appeal_reward_fraction : float, default 0.5
         Share of the slashed referee stake paid to the appellant who proved it wrong.
+    commitment : {"chain", "merkle"}, default "chain"
+        How traces are committed (:data:`oasis_lab.disputes.trace.COMMITMENTS`): the hash
+        chain (one hash per node, openings up to ``O(n)``) or prefix Merkle roots (``O(log n)``
+        openings, ``D + 2`` hashes per node to build). The bisection is the same.
 
     Raises
     ------
@@ -96,6 +101,7 @@ class DisputeParams(ParamsMixin):
     appeal_bond: int = 1_000
     referee_slash_fraction: float = 1.0
     appeal_reward_fraction: float = 0.5
+    commitment: str = "chain"
 
     def __post_init__(self) -> None:
         check_int("arity", self.arity, 2)
@@ -145,3 +151,5 @@ class DisputeParams(ParamsMixin):
             )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
+        if self.commitment not in COMMITMENTS:
+            raise ValueError(f"commitment = {self.commitment!r} is not one of {list(COMMITMENTS)}")

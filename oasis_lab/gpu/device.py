@@ -101,6 +101,12 @@ _POOL_BYTES = 0
 _POOL_CAP = 256 * 2**20
 _UPLOADED: dict[int, tuple[Any, Any]] = {}
 _PERSISTENT: dict[int, Any] = {}
+# Bind groups by (pipeline, buffers and sizes bound): repeated calls of one op on one shape get
+# the same pooled buffers back, so their bind group is made once. Keys hold the objects, so an
+# id is never reused while its entry lives; destroyed buffers never come back from the pool, so
+# their entries are never hit again (the cache is emptied when it grows past the cap).
+_BIND_GROUPS: dict[tuple, tuple[Any, tuple[Any, ...]]] = {}
+_BIND_GROUPS_CAP = 512
 
 #: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes``
 KernelRunner = Callable[..., bytes]
@@ -351,6 +357,20 @@ def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, i
     return buf, bind
 
 
+def _bind_group(device: Any, pipe: Any, entries: list[dict[str, Any]]) -> Any:
+    """The bind group of ``entries`` for ``pipe``, made once per set of buffers."""
+    bound = tuple(e["resource"]["buffer"] for e in entries)
+    key = (id(pipe), *((id(b), e["resource"]["size"]) for b, e in zip(bound, entries, strict=True)))
+    hit = _BIND_GROUPS.get(key)
+    if hit is not None:
+        return hit[0]
+    if len(_BIND_GROUPS) >= _BIND_GROUPS_CAP:
+        _BIND_GROUPS.clear()
+    group = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+    _BIND_GROUPS[key] = (group, (pipe, *bound))
+    return group
+
+
 def run_kernel(
     name: str,
     params: np.ndarray,
@@ -360,8 +380,11 @@ def run_kernel(
     *,
     entry: str = "main",
     constants: dict[str, float] | None = None,
-) -> bytes:
+) -> np.ndarray | bytes:
     """Run one compute pass of ``kernels/<name>.wgsl`` and return the output buffer's bytes.
+
+    On wgpu-py the bytes come back as a fresh writable ``uint8`` array (one host copy, from
+    the mapped read-back buffer); a :func:`kernel_runner` may return ``bytes``.
 
     Binding convention of every kernel: ``@binding(0)`` a uniform ``Params`` struct
     (``params``, 4-byte fields), ``@binding(1..n)`` the read-only ``inputs`` in order,
@@ -414,16 +437,28 @@ def run_kernel(
         entries.append(
             {"binding": len(inputs) + 1, "resource": {"buffer": obuf, "offset": 0, "size": obind}}
         )
-        group = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+        group = _bind_group(device, pipe, entries)
         encoder = device.create_command_encoder()
         cpass = encoder.begin_compute_pass()
         cpass.set_pipeline(pipe)
         cpass.set_bind_group(0, group)
         cpass.dispatch_workgroups(*workgroups)
         cpass.end()
+        # The read-back copy rides in the same submission into a pooled mappable buffer, and the
+        # mapped bytes are copied once, straight into the returned array (queue.read_buffer
+        # would submit again, allocate a staging buffer, and copy twice more on the host).
+        r_usage = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+        rbuf = _take(obind, r_usage)
+        pooled.append((rbuf, r_usage))
+        encoder.copy_buffer_to_buffer(obuf, 0, rbuf, 0, obind)
         device.queue.submit([encoder.finish()])
-        data = device.queue.read_buffer(obuf, 0, obind)
-        return bytes(data[:out_nbytes])
+        rbuf.map_sync(wgpu.MapMode.READ, 0, obind)
+        try:
+            mapped = rbuf.read_mapped(0, obind, copy=False)
+            out = np.frombuffer(mapped, dtype=np.uint8, count=out_nbytes).copy()
+        finally:
+            rbuf.unmap()
+        return out
     finally:
         for buf, usage in pooled:
             _give(buf, usage)

@@ -81,8 +81,9 @@ def test_webgpu_equals_reference_on_ordinary_and_subnormal_producing_inputs(gpu,
 
 def test_kernel_cases_cover_every_kernel_and_build_subnormals():
     kernels = {c[1] for c in KERNEL_CASES}
-    assert kernels == {"matmul_naive", "matmul_blocked", "binary", "unary", "softmax", "layernorm",
-                       "attention", "embedding", "sample", "int8_matmul"}
+    assert kernels == {"matmul_naive", "matmul_blocked", "matmul_wide", "binary", "unary",
+                       "elementwise4", "relu4", "softmax", "layernorm", "attention", "embedding",
+                       "sample", "int8_matmul"}
     plain = {c[0]: c[2] for c in KERNEL_CASES}
     # without the flush these inputs give subnormal values: the cases exercise the policy
     assert any("subnormal" in name for name in plain)
