@@ -13,6 +13,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from oasis_lab.clihelp import one_line_errors
+
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
@@ -33,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="<subcommand>")
     for module_name in _SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register_cli(subparsers)
+    one_line_errors(parser)  # a bad argument anywhere: one line, exit status 2
     return parser
 
 

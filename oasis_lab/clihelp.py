@@ -10,8 +10,9 @@ option left unexplained, every default given, help and default tables within 100
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ __all__ = [
     "add_wide_option",
     "fit_table",
     "number",
+    "one_line_errors",
 ]
 
 #: Columns the help and the default tables fit (``--wide`` prints tables whole).
@@ -100,3 +102,18 @@ def number(value: float) -> str:
         return f"{int(value):,}"
     digits = max(0, 3 - int(np.floor(np.log10(abs(value)))))
     return f"{value:,.{digits}f}"
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` and every subcommand under it report a bad argument as one line on
+    stderr (``error: PROG: MESSAGE``, no usage block) with exit status 2."""
+
+    def error(message: str, prog: str = parser.prog) -> NoReturn:
+        print(f"error: {prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error  # type: ignore[method-assign]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                one_line_errors(sub)

@@ -77,6 +77,19 @@ def test_help_fits_100_columns(name: str, capsys) -> None:
     assert max(len(line) for line in lines) <= WIDTH
 
 
+@pytest.mark.parametrize("name", sorted(REGISTERED))
+def test_a_bad_argument_is_one_line_and_status_2(name: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*name.split(), "--no-such-option"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()  # one line, no usage block
+    assert line.startswith("error: python -m oasis_lab")
+    # argparse names the unknown option, or first a required option that is missing
+    assert line.endswith("unrecognized arguments: --no-such-option") or "are required: --" in line
+
+
 def test_a_zero_default_is_shown() -> None:
     parser = argparse.ArgumentParser(formatter_class=HelpFormatter)
     parser.add_argument("--seed", type=int, default=0, help="seed of the inputs")

@@ -11,10 +11,9 @@ transfers and the balances before and after. ``--costs`` prints the dispute-cost
 from __future__ import annotations
 
 import argparse
-import sys
 import textwrap
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import pandas as pd
 
@@ -176,16 +175,6 @@ def _str_arg(check: Callable[[str], str]) -> Callable[[str], str]:
     return parse
 
 
-def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
-    """Replace argparse's usage-plus-message by one line and exit status 2."""
-
-    def error(message: str) -> NoReturn:
-        print(f"error: {parser.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-    return error
-
-
 def _node(value: str | None) -> int | str | None:
     if value is None:
         return None
@@ -310,7 +299,6 @@ def register_cli(subparsers: Any) -> None:
         f"model). Tables fit {WIDTH} columns; --wide prints them whole.",
         formatter_class=HelpFormatter,
     )
-    parser.error = _one_line_error(parser)
     parser.add_argument(
         "--model",
         default="tiny-transformer",
