@@ -75,6 +75,8 @@ def test_help_fits_100_columns(name: str, capsys) -> None:
         main([*name.split(), "--help"])
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines) <= WIDTH
+    # names (quantized-mlp, --cost-arities) are not broken at their hyphens
+    assert not [line for line in lines if re.search(r"[A-Za-z]-$", line)]
 
 
 @pytest.mark.parametrize("name", sorted(REGISTERED))
