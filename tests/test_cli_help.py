@@ -273,3 +273,12 @@ def test_gpu_cli_seed_errors_name_the_option(args, capsys) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: --seed = -1 must be in [0, 2**128 - 1]"]
+
+
+def test_every_adversary_is_explained_in_the_help() -> None:
+    from oasis_lab.disputes.cli import ADVERSARIES, ADVERSARY_HELP
+
+    assert list(ADVERSARY_HELP) == list(ADVERSARIES)
+    help_text = re.sub(r"\s+", " ", _subparser("dispute").format_help())
+    for name, text in ADVERSARY_HELP.items():
+        assert f"{name} = {text}" in help_text
