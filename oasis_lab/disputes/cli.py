@@ -99,6 +99,8 @@ def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Com
     ``synthetic:N``: a synthetic DAG of ``N`` nodes.
     """
     model = _model_arg(model)
+    if model == ALL_MODELS:
+        raise ValueError(f"model = {ALL_MODELS!r} names several models; a computation is of one")
     if model in PROFILES:
         return SyntheticComputation(profile_graph(model), seed=seed)
     if model.startswith("synthetic:"):
