@@ -394,6 +394,21 @@ def _interrupted(exc: BaseException) -> bool:
     return getattr(exc, "ename", "") == "KeyboardInterrupt"
 
 
+def _profile_path(profile: str | Path | None, notebook_dir: Path) -> Path:
+    """The YAML file of ``profile``: a path, or the name of one in ``<notebook_dir>/params``.
+
+    ``None`` is the study profile ``full``; ``"large"`` is ``params/large.yaml`` (the studies too
+    big for ``make run``'s five minutes on a 2-core machine).
+    """
+    if profile is None:
+        return notebook_dir / "params" / "full.yaml"
+    path = Path(profile)
+    named = notebook_dir / "params" / f"{profile}.yaml"
+    if not path.exists() and path.suffix == "" and path.parent == Path(".") and named.exists():
+        return named
+    return path
+
+
 def run_report(
     output_dir: str | Path = "reports",
     *,
@@ -425,8 +440,9 @@ def run_report(
         Folder of ``*.ipynb`` (executed with it as working directory).
     only : list of str, optional
         Notebook stems to run (default: all).
-    profile : path, optional
-        Parameter profile; default ``<notebook_dir>/params/full.yaml`` when it exists.
+    profile : path or str, optional
+        Parameter profile: a YAML file, or a name in ``<notebook_dir>/params`` (``"large"``);
+        default ``<notebook_dir>/params/full.yaml`` when it exists.
     kernel_name : str
         Jupyter kernel to execute with.
     progress : bool
@@ -464,7 +480,7 @@ def run_report(
     if quick:
         profile_label = "quick: each notebook's own defaults"
     else:
-        profile_path = Path(profile) if profile else notebook_dir / "params" / "full.yaml"
+        profile_path = _profile_path(profile, notebook_dir)
         if profile or profile_path.exists():
             parameters = load_profile(profile_path, all_notebooks)
             profile_label = f"profile {profile_path}"
@@ -606,6 +622,10 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--quick", action="store_true", help="small CI parameters (fast)")
     parser.add_argument("--output", default="reports", help="output folder (default: reports)")
     parser.add_argument("--only", help="comma-separated notebook names to run")
-    parser.add_argument("--profile", help="parameter profile YAML (default: notebooks/params/full.yaml)")
+    parser.add_argument(
+        "--profile",
+        help="parameter profile: a YAML file, or the name of one in notebooks/params: full (the "
+        "default, study sizes that run in minutes) or large (the biggest studies)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cli)

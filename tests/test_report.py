@@ -289,3 +289,14 @@ def test_long_cells_show_their_own_progress_on_the_console(notebook_dir: Path, t
     assert code == 0, log
     assert "inner-study" in log and "4/8" in log, log  # the kernel's bar reached the console
     assert "c_slow" in log and "cell" in log  # and the notebook's cell bar
+
+
+def test_a_profile_can_be_named(notebook_dir: Path, tmp_path: Path) -> None:
+    (notebook_dir / "params" / "large.yaml").write_text("a_ok:\n  size: 100\n")
+    runs = run_report(tmp_path / "r", notebook_dir=notebook_dir, only=["a_ok"], profile="large",
+                      progress=False)
+    assert runs[0].ok and "large.yaml" in runs[0].profile
+    assert "size is 700" in (tmp_path / "r" / "a_ok.html").read_text()
+    with pytest.raises(FileNotFoundError, match="huge"):
+        run_report(tmp_path / "r", notebook_dir=notebook_dir, only=["a_ok"], profile="huge",
+                   progress=False)

@@ -12,6 +12,9 @@ result's own aggregates) and returns a :class:`CheckReport`:
 - :func:`check_budget_balance`: payments equal revenues plus the platform fee, no negative
   price.
 - :func:`check_prices`: every trade's unit price is the pair price rule's.
+- :func:`ir_violations_by_cause`: each user IR violation with its cause, the price fallback
+  (a trade at ``p_provider > p_task``) or the user cost under the midpoint (every trade at the
+  midpoint, yet ``e_i > (v_i - C_i) / 2`` with ``C_i`` the true cost of the task's units).
 
 And tables for notebooks: :func:`trade_prices` (each trade's two per-unit prices, the pair
 price and both sides' margins), :func:`provider_outcomes` (who wins: units, revenue, utility
@@ -52,6 +55,8 @@ __all__ = [
     "check_budget_balance",
     "check_prices",
     "check_all",
+    "ir_violations_by_cause",
+    "IR_CAUSES",
     "trade_prices",
     "provider_outcomes",
     "compare_readings",
@@ -412,6 +417,61 @@ def check_all(market: Market, result: Any, params: AuctionParams | None = None) 
         for check in (check_feasible, check_individual_rationality, check_budget_balance, check_prices)
     ]
     return pd.concat([r.to_frame() for r in reports], ignore_index=True)
+
+
+#: Causes of a user's IR violation, in the order :func:`ir_violations_by_cause` tests them.
+IR_CAUSES = ("price_fallback", "user_cost_midpoint")
+
+
+def ir_violations_by_cause(market: Market, result: Any, params: AuctionParams | None = None) -> pd.DataFrame:
+    """Every served user with negative utility, and why (sections 4.1 and 4.2).
+
+    At the midpoint a task pays ``sum (u_j + v_i / U_i) / 2`` per unit, i.e. ``(v_i + C_i) / 2``
+    in total (``C_i`` the true cost of its units, ``U_i`` its units), so its utility is
+    ``(v_i - C_i) / 2 - e_i``: the midpoint halves the gains *before* the user cost, and the
+    user bears ``e_i`` alone. A user loses either because
+
+    - ``"price_fallback"``: at least one of its trades ran at the provider's price above the
+      task's (``price_rule="as_written"``, ``p_provider > p_task``), or
+    - ``"user_cost_midpoint"``: every trade was at the midpoint, and ``e_i > (v_i - C_i) / 2``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by task: ``value``, ``user_cost``, ``true_cost`` (``C_i``), ``payment``,
+        ``loss`` (> 0), ``fallback_units`` and ``cause`` (one of :data:`IR_CAUSES`). Its
+        ``cause.value_counts()`` is the count by cause; the rows are exactly the users that
+        :func:`check_individual_rationality` counts.
+    """
+    params = _params(result, params)
+    task, prov, typ, units, price = _trade_arrays(market, result)
+    n = market.n_tasks
+    spend = units * price
+    payment = np.bincount(task, weights=spend, minlength=n)
+    cost = unit_cost_matrix(market, params)[prov, typ]
+    true_cost = np.bincount(task, weights=cost * units, minlength=n)
+    crossing = cost > task_unit_price(market)[task]
+    fallback = np.bincount(task, weights=np.where(crossing, units, 0.0), minlength=n)
+    share = np.asarray(result.served_share, dtype=float)
+    e = user_costs(market, params)
+    loss = payment - share * (market.value - e)
+    trading = np.bincount(prov, minlength=market.n_providers) > 0
+    revenue = (1 - params.fee) * np.bincount(prov, weights=spend, minlength=market.n_providers)
+    users, _ = ir_violations(market.value, -loss, share > 0, revenue, revenue, trading)
+    idx = np.flatnonzero(users)
+    cause = np.where(fallback[idx] > 0, IR_CAUSES[0], IR_CAUSES[1])
+    return pd.DataFrame(
+        {
+            "value": market.value[idx],
+            "user_cost": e[idx],
+            "true_cost": true_cost[idx],
+            "payment": payment[idx],
+            "loss": loss[idx],
+            "fallback_units": fallback[idx],
+            "cause": pd.Categorical(cause, categories=IR_CAUSES),
+        },
+        index=pd.Index(idx, name="task"),
+    )
 
 
 # ---------------------------------------------------------------------- tables for notebooks

@@ -4,7 +4,8 @@ compared bit for bit with wgpu-py and the numpy references.
 
 Modules: ``provider`` (:class:`BrowserProvider`, the page and its bridge), ``backend`` (the
 ``"browser"`` backend of ops and ``model.run``), ``compare`` (three-way bitwise tables),
-``bench`` (the provider benchmark measured in the page), ``disputes`` (disputes across
+``bench`` (the provider benchmark measured in the page), ``market`` (browser providers join
+the simulated market), ``disputes`` (disputes across
 runtimes), ``variants`` (kernel variants), ``cli`` (``python -m oasis_lab browser check``).
 """
 

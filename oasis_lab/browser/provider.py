@@ -54,7 +54,7 @@ from typing import Any, Self
 import numpy as np
 
 from oasis_lab.browser.variants import VARIANTS
-from oasis_lab.checks import check_real
+from oasis_lab.checks import check_int, check_real
 from oasis_lab.gpu import device as gpu_device
 
 __all__ = [
@@ -345,6 +345,11 @@ class BrowserProvider:
     variant : str
         A kernel variant this provider always runs (:data:`oasis_lab.browser.variants.VARIANTS`;
         ``""``: the shipped kernels, or whatever variant is in force): a heterogeneous provider.
+    cpus : int, optional
+        Throttle: the browser's processes may run on only this many of the CPU cores this
+        process may use (CPU affinity, set in the child before Chromium starts, inherited by
+        its GPU and renderer processes; SwiftShader's rasterizer threads then share them).
+        None: no limit.
 
     Examples
     --------
@@ -363,6 +368,7 @@ class BrowserProvider:
         base_flags: Sequence[str] = CHROMIUM_FLAGS,
         referee_limits: bool = True,
         variant: str = "",
+        cpus: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name = {name!r} must be a non-empty string")
@@ -379,6 +385,9 @@ class BrowserProvider:
         if variant and variant not in VARIANTS:
             raise ValueError(f"variant = {variant!r} is unknown; choose one of {sorted(VARIANTS)} or ''")
         self.variant = variant
+        allowed = sorted(os.sched_getaffinity(0))
+        self.cpus = None if cpus is None else check_int("cpus", cpus, 1, len(allowed))
+        self._affinity = None if cpus is None else set(allowed[: self.cpus])
         self.info: dict[str, Any] = {}
         self.limits: dict[str, int] = {}
         self.startup_seconds = float("nan")
@@ -446,7 +455,8 @@ class BrowserProvider:
         try:
             with open(self._log_path, "wb") as log:  # the child keeps its own descriptor
                 self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=log, start_new_session=True)
+                                              stderr=log, start_new_session=True,
+                                              preexec_fn=self._pin if self._affinity else None)
         except OSError as exc:
             _cleanup(None, self._bridge, self._profile)
             self._bridge = self._profile = None
@@ -473,6 +483,12 @@ class BrowserProvider:
         self._storage_cap = cap
         self.startup_seconds = time.perf_counter() - t0
         return self
+
+    def _pin(self) -> None:
+        # runs in the child between fork and exec: Chromium and every process it spawns
+        # inherit the affinity
+        assert self._affinity is not None
+        os.sched_setaffinity(0, self._affinity)
 
     def close(self) -> None:
         """Stop the page and kill the browser's process group; remove its profile (idempotent)."""

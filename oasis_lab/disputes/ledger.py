@@ -185,7 +185,10 @@ def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
     a = np.asarray(amounts)
     if a.dtype.kind not in "iuO":
         raise TypeError(f"amounts must be integers, got dtype {a.dtype}")
-    if a.dtype.kind in "iu" and (a.size == 0 or int(np.abs(a).max()) * frac.numerator < 2**63):
+    # int64 arithmetic only when the numerator, the denominator and every product fit (a tiny
+    # fraction such as 4e-165 has a numerator and denominator far beyond int64)
+    fits = frac.numerator < 2**63 and frac.denominator < 2**63
+    if a.dtype.kind in "iu" and fits and (a.size == 0 or int(np.abs(a).max()) * frac.numerator < 2**63):
         return (a.astype(np.int64) * frac.numerator) // frac.denominator
     exact = [math.floor(int(x) * frac) for x in a.ravel()]
     # a share never exceeds its amount, so integer amounts give shares of their own dtype

@@ -37,7 +37,7 @@ over several providers) are in :mod:`oasis_lab.disputes.referee_study`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -283,6 +283,7 @@ def adjudicate(
     payment: int = 100,
     bribe: tuple[str, int] | None = None,
     seed: int = 0,
+    game: Callable[[Referee], DisputeOutcome] | None = None,
 ) -> Adjudication:
     """Play a dispute ruled by a market referee drawn from ``pool``, with an optional appeal.
 
@@ -306,6 +307,11 @@ def adjudicate(
     bribe : (str, int), optional
         A bribe offered to the referees by ``"provider"`` or ``"challenger"``.
     seed : int
+    game : callable, optional
+        ``game(referee)`` plays (or looks up) the dispute ruled by ``referee``; default: it is
+        played with :func:`~oasis_lab.disputes.bisection.play`. The simulation passes a memo
+        keyed by what decides the verdict (the trusted stack, or a market referee's rounding
+        and the side it takes), since the game is deterministic given those.
 
     Returns
     -------
@@ -324,9 +330,13 @@ def adjudicate(
         return replace(ref, comparison=params.comparison, atol=params.atol, max_ulp=params.max_ulp,
                        offer=bribe)
 
+    def played(referee: Referee) -> DisputeOutcome:
+        return play(computation, provider, challenger, params=params, referee=referee, seed=seed, record=False)
+
+    rule = game if game is not None else played
     first = with_rules(draw_referee(pool, rng, exclude=parties, weighting=weighting))
-    out = play(computation, provider, challenger, params=params, referee=first, seed=seed, record=False)
-    reference = play(computation, provider, challenger, params=params, referee=trusted, seed=seed, record=False)
+    out = rule(first)
+    reference = rule(trusted)
     final = out.verdict
     appellant = None
     second: MarketReferee | None = None
@@ -347,9 +357,7 @@ def adjudicate(
                 second = with_rules(
                     draw_referee(pool, rng, exclude=(*parties, first.name), weighting=weighting)
                 )
-                final = play(
-                    computation, provider, challenger, params=params, referee=second, seed=seed, record=False
-                ).verdict
+                final = rule(second).verdict
     return Adjudication(
         outcome=out,
         trusted_verdict=reference.verdict,

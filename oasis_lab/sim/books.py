@@ -208,6 +208,81 @@ class Books:
             raise ValueError(f"verdict = {verdict!r} is not one of {list(VERDICTS)}")
         return flows
 
+    # ---------------------------------------------------------------- appeals
+    def fund(self, account: str | int, amount: int) -> None:
+        """``account`` (a challenger name or a provider index) pays ``amount`` from its free
+        balance, depositing the shortfall (as a challenger funds its bond)."""
+        if isinstance(account, str):
+            shortfall = max(amount - self.challenger[account], 0)
+            self.challenger[account] += shortfall - amount
+        else:
+            shortfall = max(amount - int(self.provider[account]), 0)
+            self.provider[account] += shortfall - amount
+        self.deposited += shortfall
+
+    def credit(self, account: str | int, amount: int) -> None:
+        """``amount`` to a challenger (by name) or a provider's free balance (by index)."""
+        if isinstance(account, str):
+            self.challenger[account] += amount
+        else:
+            self.provider[account] += amount
+
+    def bribe(self, payer: int, referee: int, amount: int) -> None:
+        """Provider ``payer`` pays ``amount`` from its free balance to ``referee``."""
+        if amount > int(self.provider[payer]):
+            raise LedgerError(f"provider {payer} holds {int(self.provider[payer])}, cannot pay a bribe of {amount}")
+        self.provider[payer] -= amount
+        self.provider[referee] += amount
+
+    def appeal(
+        self,
+        appellant: str | int,
+        bond: int,
+        *,
+        overturned: bool,
+        first_referee: int,
+        appeal_referee: int,
+        params: DisputeParams,
+    ) -> dict[str, int]:
+        """Lock an appeal bond and decide the appeal, as :meth:`Ledger.appeal` and
+        :meth:`Ledger.resolve_appeal` do (before the challenge itself is resolved).
+
+        Upheld: the bond is forfeited, ``referee_reward_fraction`` of it to ``appeal_referee``
+        (-1: the trusted stack, whose share joins the remainder). Overturned: the bond returns,
+        the first referee's stake is slashed by ``referee_slash_fraction``
+        (``appeal_reward_fraction`` of it to the appellant, ``referee_reward_fraction`` to the
+        appeal referee, the rest to the remainder) and the unslashed rest returned to its free
+        balance (it is removed by the caller).
+
+        Returns
+        -------
+        dict
+            ``to_appellant`` (returned bond and reward), ``to_referee`` (appeal referee),
+            ``referee_slashed``, ``remainder``.
+        """
+        self.fund(appellant, bond)
+        self.bonds_open += bond
+        self.release_bond(bond)
+        to = params.slash_remainder
+        if overturned:
+            stake = int(self.stake[first_referee])
+            slashed = token_share(stake, params.referee_slash_fraction)
+            to_app = token_share(slashed, params.appeal_reward_fraction)
+            to_ref = token_share(slashed, params.referee_reward_fraction) if appeal_referee >= 0 else 0
+            self.stake[first_referee] = 0
+            self.provider[first_referee] += stake - slashed
+            self.credit(appellant, bond + to_app)
+            if appeal_referee >= 0:
+                self.provider[appeal_referee] += to_ref
+            self.remainder(slashed - to_app - to_ref, to)
+            return {"to_appellant": bond + to_app, "to_referee": to_ref, "referee_slashed": slashed,
+                    "remainder": slashed - to_app - to_ref}
+        to_ref = token_share(bond, params.referee_reward_fraction) if appeal_referee >= 0 else 0
+        if appeal_referee >= 0:
+            self.provider[appeal_referee] += to_ref
+        self.remainder(bond - to_ref, to)
+        return {"to_appellant": 0, "to_referee": to_ref, "referee_slashed": 0, "remainder": bond - to_ref}
+
     # ---------------------------------------------------------------- invariants
     def total(self) -> int:
         """Every token held by any account."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -387,20 +388,29 @@ def solve_before(
 
 
 def _serve(job_fd: int, answer_fd: int) -> None:
-    """The worker's loop: answer jobs until the parent closes the pipe."""
+    """The worker's loop: answer jobs until the parent closes the pipe.
+
+    The worker ignores SIGINT: a terminal's Ctrl-C or a notebook kernel shutting down signals
+    the whole process group, and the parent alone decides (on its own KeyboardInterrupt it kills
+    a running solve, :meth:`_Worker.solve`); otherwise the worker would die with a
+    KeyboardInterrupt traceback on the shared stderr. It ends quietly when the parent closes the
+    pipes or exits (end of file, broken pipe).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     jobs = Connection(job_fd, writable=False)
     answers = Connection(answer_fd, readable=False)
     while True:
         try:
             message = jobs.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         if message[0] == "import":
             if message[1] == "cvxpy":
                 import cvxpy  # noqa: F401
             import highspy  # noqa: F401
 
-            answers.send(True)
+            if not _answer(answers, True):
+                return
             continue
         _, job, backend, solver, deadline, solver_limit, mip_rel_gap = message
         try:
@@ -412,7 +422,17 @@ def _serve(job_fd: int, answer_fd: int) -> None:
                 raw = run_backend(LinearProgram(**job), backend, solver, limit, mip_rel_gap)
         except Exception as exc:  # reported to the parent as a solver error, with the message
             raw = RawSolution("solver_error", None, math.nan, math.nan, f"{type(exc).__name__}: {exc}")
-        answers.send((raw.status, raw.z, raw.bound, raw.solver_time_s, raw.message))
+        if not _answer(answers, (raw.status, raw.z, raw.bound, raw.solver_time_s, raw.message)):
+            return
+
+
+def _answer(answers: Connection, message: Any) -> bool:
+    """Send ``message`` to the parent; False when it has gone (the worker then ends quietly)."""
+    try:
+        answers.send(message)
+    except OSError:  # BrokenPipeError: the parent exited or stopped listening
+        return False
+    return True
 
 
 if __name__ == "__main__":
