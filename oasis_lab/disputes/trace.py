@@ -1013,8 +1013,7 @@ class SyntheticComputation(Computation):
         g = self.graph
         k = start
         for p in sorted(perturb):
-            self._forward(bits, k, p)
-            self._forward(bits, p, p + 1)
+            self._forward(bits, k, p + 1)  # nodes k .. p, p computed honestly, then perturbed
             ins = [values[j] for j in g.inputs_of(p)]
             out = np.asarray(perturb[p](p, values[p].copy(), ins), dtype=np.float32)
             if out.shape != (_LANES,):
