@@ -38,8 +38,9 @@ Two commitment schemes (``commitment=`` of a computation, :data:`COMMITMENTS`):
 
 Hashing goes through the SHA-256 of the OpenSSL library Python's ``hashlib`` already loaded,
 called from compiled loops (numba, linking the library's ``SHA256_*`` symbols by name, so
-the loops are cached on disk): the same bits as ``hashlib`` with no new dependency; where that library cannot be found the pure-Python loops run
-(:data:`COMPILED_SHA256` says which, the tests check both give the same digests).
+the loops are cached on disk): the same bits as ``hashlib`` with no new dependency; where
+that library cannot be found the pure-Python loops run (:data:`COMPILED_SHA256` says which;
+the tests check both give the same digests).
 """
 
 from __future__ import annotations
