@@ -16,7 +16,7 @@ from collections.abc import Sequence
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
-    "oasis_lab.auction.compare_cli",
+    "oasis_lab.experiments.cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
 )
