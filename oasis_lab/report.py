@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["NOTEBOOK_DIR", "NotebookRun", "load_profile", "run_report", "register_cli"]
+__all__ = ["NOTEBOOK_DIR", "NotebookRun", "load_profile", "run_report", "register_cli", "write_summary"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -58,6 +58,49 @@ def load_profile(path: Path) -> dict[str, dict[str, Any]]:
             f"parameter profile {str(path)!r} must map notebook names to parameter mappings"
         )
     return data
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars and arrays, pandas objects and tuples as plain JSON values
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and value != value:
+        return None  # NaN: JSON has no NaN
+    return value
+
+
+def write_summary(notebook: str, figures: dict[str, Any], folder: str | Path = "reports") -> Path:
+    """Write a notebook's key figures to ``<folder>/<notebook>.summary.json`` (atomically).
+
+    Every notebook ends with one call; ``tests/test_notebooks.py`` asserts on these figures at
+    CI sizes, and the narrative sentences quoting them are rendered from the same values.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's stem, e.g. ``"01_greedy_vs_optimum"``.
+    figures : dict
+        Key figures (numbers, strings, lists, nested dicts; numpy values are converted, NaN
+        becomes null).
+    folder : path
+        The notebook's ``summary_dir`` parameter (``reports/`` by default; the report and the
+        tests pass their own).
+    """
+    if not isinstance(figures, dict):
+        raise TypeError(f"figures must be a dict, got {type(figures).__name__}")
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{notebook}.summary.json"
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(_plain(figures), indent=1, sort_keys=True, allow_nan=False) + "\n")
+    tmp.replace(target)
+    return target
 
 
 def _render_html(executed: Path, target: Path) -> None:
@@ -159,7 +202,8 @@ def run_report(
             papermill.execute_notebook(
                 str(path),
                 str(executed),
-                parameters=parameters.get(path.stem, {}),
+                # each notebook writes its key figures next to its HTML page
+                parameters={**parameters.get(path.stem, {}), "summary_dir": str(output_dir.resolve())},
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
                 progress_bar=False,

@@ -299,14 +299,15 @@ def dissect(market: Market, params: AuctionParams) -> Dissection:
 class WorstMarket(ExperimentConfig):
     """The market on which a reading does worst against the optimum, dissected (notebook 01).
 
-    ``n_markets`` markets per scenario (``child_seed(seed, "markets", scenario, k)``) are
-    measured with :class:`GreedyVsOptimum`'s machinery; the worst is replayed by
+    The markets are :class:`GreedyVsOptimum`'s at seeds ``seed .. seed + n_markets - 1`` for
+    each scenario (so this experiment at seed 0 looks at the markets of a ``greedy_vs_optimum``
+    sweep over seeds ``0 .. n_markets - 1``); the worst under ``reading`` is replayed by
     :func:`dissect`.
 
     Returns (``run``)
     -----------------
     The worst market's :attr:`Dissection.tasks` with the market-level figures as columns:
-    ``scenario, market_seed, ratio_opt`` and the :attr:`Dissection.totals`.
+    ``scenario, seed_of_market, ratio_opt`` and the :attr:`Dissection.totals`.
     """
 
     name = "worst_market"
@@ -325,10 +326,9 @@ class WorstMarket(ExperimentConfig):
     def markets(self, seed: int) -> list[tuple[dict[str, Any], Market]]:
         out = []
         for scenario in self.scenarios:
-            for k in range(self.n_markets):
-                s = child_seed(seed, "markets", scenario, k)
-                out.append(({"scenario": scenario, "market_seed": s},
-                            generate_market(self.n_tasks, self.n_tasks, scenario=scenario, seed=s)))
+            config = GreedyVsOptimum(n_tasks=self.n_tasks, scenario=scenario)
+            for s in range(seed, seed + self.n_markets):
+                out.append(({"scenario": scenario, "seed_of_market": s}, config.market(s)))
         return out
 
     def worst(self, seed: int) -> tuple[dict[str, Any], Market, Dissection]:

@@ -175,3 +175,11 @@ def test_run_refuses_bad_seed_and_config() -> None:
         run(SMALL["deterrence"], 1.5)
     with pytest.raises(TypeError, match="config must be an ExperimentConfig"):
         run({"n_tasks": 3}, 0)
+
+
+def test_worst_market_looks_at_the_sweeps_markets() -> None:
+    # notebook 01 dissects the worst market of its own greedy_vs_optimum sweep
+    frame = sweep(GreedyVsOptimum(n_tasks=12, readings=("no_trade",), mechanisms=("ilp",)),
+                  {"scenario": ["balanced", "scarce_supply"]}, 2, client="serial", progress=False)
+    worst = frame[frame["mechanism"] == "greedy"]["ratio_opt"].min()
+    assert run(SMALL["worst_market"], 0)["ratio_opt"].iloc[0] == pytest.approx(worst, rel=1e-9)
