@@ -105,12 +105,31 @@ def _fault_proofs(s: dict[str, Any]) -> None:
     assert s["conservation"]["minted"] == s["conservation"]["total"]
 
 
+def _explorer(s: dict[str, Any]) -> None:
+    e = s["explorer"]
+    assert e["psi_disabled_unit_cost"] and not e["psi_disabled_capability"]
+    shares = e["welfare_share"]
+    assert all(v <= 1 + 1e-7 for v in shares.values())
+    assert shares["surplus tasks + unit-cost providers"] > shares["defaults (as written)"]
+    d = s["deterrence"]
+    # cheating pays only below the frontier p* = G / (f S + P), and pays somewhere in the grid
+    assert d["paying_points"] > 0 and d["paying_points_above_frontier"] == 0
+    assert d["max_cheater_profit"] > 0
+    # the best welfare is where a high stake lets the lowest challenge rate deter
+    assert d["best_welfare_at"]["p"] == d["min_deterring_p_at_max_stake"]
+    ab = s["alpha_beta"]
+    assert ab["surplus+unit_cost"]["min"] >= 0.93  # measured 0.964 at 60 x 60, 2 seeds
+    assert ab["no_trade"]["min"] < ab["surplus+unit_cost"]["min"]
+    assert s["workers"] >= 1
+
+
 SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "00_market_tour": _market_tour,
     "01_greedy_vs_optimum": _greedy_vs_optimum,
     "02_pricing_incentives": _pricing_incentives,
     "03_webgpu_kernels": _webgpu_kernels,
     "04_fault_proofs": _fault_proofs,
+    "06_explorer": _explorer,
 }
 
 
