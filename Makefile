@@ -5,20 +5,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The Debian packages that give wgpu a CPU WebGPU adapter (Mesa's lavapipe Vulkan driver).
 VULKAN_PACKAGES := mesa-vulkan-drivers libvulkan1
+# Debian's Chromium: the browser providers (oasis_lab.browser) run the kernels in its WebGPU.
+BROWSER_PACKAGES := chromium
+SYSTEM_PACKAGES := $(VULKAN_PACKAGES) $(BROWSER_PACKAGES)
 
 .PHONY: setup system-deps run test lab bench clean
 
 setup: system-deps $(STAMP)
 
-# Install the Vulkan driver when it is missing: with apt-get as root, otherwise say how.
+# Install the Vulkan driver and Chromium when missing: with apt-get as root, otherwise say how.
 system-deps:
 	@if command -v dpkg >/dev/null 2>&1; then \
-	  if ! dpkg -s $(VULKAN_PACKAGES) >/dev/null 2>&1; then \
+	  if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "Installing $(VULKAN_PACKAGES) (CPU WebGPU adapter)"; \
-	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VULKAN_PACKAGES); \
+	      echo "Installing $(SYSTEM_PACKAGES) (CPU WebGPU adapter, headless Chromium)"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	    else \
-	      echo "WebGPU needs a Vulkan driver; run: sudo apt-get install -y $(VULKAN_PACKAGES)"; \
+	      echo "WebGPU needs a Vulkan driver and the browser providers Chromium; run: sudo apt-get install -y $(SYSTEM_PACKAGES)"; \
 	    fi; \
 	  fi; \
 	else \
