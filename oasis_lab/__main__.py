@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.experiments.cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
+    "oasis_lab.sim.cli",
 )
 
 
@@ -47,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Bad input reaches the user as one line, not a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: one line (results are written atomically, so what exists is complete).
+        print(f"interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

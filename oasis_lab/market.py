@@ -1,6 +1,6 @@
 """The market of section 4: inference tasks on one side, browser providers on the other.
 
-Notation (whitepaper section 4, with the indices of ``whitepaper-readings.md``): task ``i``
+Notation (whitepaper section 4, with the indices of ``docs/readings.md``): task ``i``
 requests ``C[i, t]`` units of inference of model type ``t`` (``demand``) and is worth ``v_i``
 (``value``) to its user for the whole bundle. Provider ``j`` is ``S_j = (s_j, w_j, c_j)``:
 ``s[j, t]`` requests per second of type ``t`` it can serve (``speed``; 0 = cannot run ``t``),
@@ -14,7 +14,6 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from oasis_lab.files import atomic_write, check_output_file, is_temp_file
 
 __all__ = [
     "Market",
@@ -36,7 +37,9 @@ __all__ = [
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-_FORMAT_VERSION = 1
+# Version 2 adds the ``fields`` list; version-1 files (without it) are still read.
+_FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 
 
 class MarketDtypeError(TypeError, ValueError):
@@ -350,12 +353,39 @@ class Market:
     def save(self, path: str | Path) -> Path:
         """Write the market to ``path`` as a compressed ``.npz`` (exact round trip).
 
-        The file is written next to its destination and renamed into place, so a failed save
-        never leaves a half-written market where an earlier one was.
+        The file is written through :func:`oasis_lab.files.atomic_write`: a temporary file
+        unique to this writer in the same folder, renamed into place when complete. A failed
+        save never leaves a half-written market where an earlier one was, and two processes
+        saving to the same path at once leave one of the two complete markets.
+
+        Parameters
+        ----------
+        path : path
+            Destination; ``.npz`` is appended when it has another suffix.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        ValueError
+            ``path`` (or ``path`` + ``.npz``) is a directory, or its folder is a file.
+        FileNotFoundError
+            The folder of ``path`` does not exist.
         """
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(
+                f"path = {str(path)!r} is a directory; give a file name such as "
+                f"{str(path / 'market.npz')!r}"
+            )
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
+        check_output_file("path", path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"folder {str(path.parent)!r} of path = {str(path)!r} does not exist")
         arrays: dict[str, np.ndarray] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
@@ -370,10 +400,11 @@ class Market:
         }
         if self.size is not None:
             arrays["size"] = self.size
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        # The list of stored arrays: a damaged zip directory that hides an optional array
+        # (size) must be an error, not a market silently loaded without it.
+        arrays["fields"] = np.array(sorted([*arrays, "fields"]), dtype=np.str_)
+        with atomic_write(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        tmp.replace(path)
         return path
 
     @classmethod
@@ -385,37 +416,72 @@ class Market:
         FileNotFoundError
             ``path`` does not exist.
         ValueError
-            The file is not a market file (corrupt, truncated, wrong format or fields missing).
+            The file is not a market file: a directory, a ``.npy`` array, the temporary file
+            of an unfinished save, corrupt or truncated (any damage the zip checksums or the
+            stored field list catch), a wrong format version, fields missing or extra, or
+            arrays that do not make a valid market. The message names the file.
         """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"market file {str(path)!r} does not exist")
+        if path.is_dir():
+            raise ValueError(f"market file {str(path)!r} is a directory, not an .npz market")
+        if is_temp_file(path):
+            raise ValueError(
+                f"market file {str(path)!r} is the temporary file of an unfinished save, not a market"
+            )
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic == b"\x93NUMPY":
+            raise ValueError(
+                f"market file {str(path)!r} is a single .npy array, not an .npz market written "
+                "by Market.save"
+            )
         try:
             with np.load(path, allow_pickle=False) as data:
                 contents = {key: data[key] for key in data.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"market file {str(path)!r} is corrupt or not an .npz market: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - damaged bytes raise zlib.error, BadZipFile,
+            # NotImplementedError (a flipped compression method), OSError, ...: all "corrupt"
+            raise ValueError(
+                f"market file {str(path)!r} is corrupt or not an .npz market: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
         required = ["demand", "value", "speed", "capacity", "cost", "psi", "model_types"]
         missing = [key for key in required if key not in contents]
         if missing:
             raise ValueError(f"market file {str(path)!r} lacks field(s) {missing}")
-        version = int(contents.get("format_version", -1))
-        if version != _FORMAT_VERSION:
+        try:
+            version = int(contents.get("format_version", -1))
+        except (TypeError, ValueError):
+            version = -1
+        if version not in _READABLE_VERSIONS:
             raise ValueError(
-                f"market file {str(path)!r} has format version {version}, expected {_FORMAT_VERSION}"
+                f"market file {str(path)!r} has format version {version}, expected one of "
+                f"{list(_READABLE_VERSIONS)}"
             )
-        return cls(
-            demand=contents["demand"],
-            value=contents["value"],
-            speed=contents["speed"],
-            capacity=contents["capacity"],
-            cost=contents["cost"],
-            psi=contents["psi"],
-            model_types=tuple(str(s) for s in contents["model_types"]),
-            size=contents.get("size"),
-            psi_names=tuple(str(s) for s in contents.get("psi_names", [])) or None,
-            priority=contents.get("priority"),
-        )
+        if version >= 2:
+            stored = set(contents)
+            listed = {str(s) for s in np.atleast_1d(contents.get("fields", np.array([], dtype=str)))}
+            if stored != listed:
+                raise ValueError(
+                    f"market file {str(path)!r} is corrupt: it lists fields {sorted(listed)} but "
+                    f"holds {sorted(stored)}"
+                )
+        try:
+            return cls(
+                demand=contents["demand"],
+                value=contents["value"],
+                speed=contents["speed"],
+                capacity=contents["capacity"],
+                cost=contents["cost"],
+                psi=contents["psi"],
+                model_types=tuple(str(s) for s in contents["model_types"]),
+                size=contents.get("size"),
+                psi_names=tuple(str(s) for s in contents.get("psi_names", [])) or None,
+                priority=contents.get("priority"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"market file {str(path)!r} holds an invalid market: {exc}") from None
 
 
 # ---------------------------------------------------------------------- shipped data

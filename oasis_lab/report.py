@@ -5,26 +5,54 @@ parameters of ``notebooks/params/full.yaml`` (``--quick``: the small CI defaults
 notebook's ``parameters`` cell), renders each executed notebook to ``reports/<name>.html`` with
 nbconvert, and writes ``reports/index.html`` linking them with their status and run time.
 
-A notebook that fails is rendered to ``<name>.failed.html`` (showing the error) and the run goes
-on with the others; an earlier good ``<name>.html`` is left in place, so a failed run never
-destroys earlier results.
+A notebook that fails is kept as ``<name>.failed.ipynb`` and rendered to ``<name>.failed.html``
+(showing the error) and the run goes on with the others; an earlier good ``<name>.ipynb`` and
+``<name>.html`` are left in place, so a failed run never destroys earlier results. Every file is
+written atomically (a temporary file renamed into place), so Ctrl-C or a killed run leaves
+complete files only; Ctrl-C ends with one line. ``index.html`` lists every report in the
+folder, earlier runs (``--only``) included, with the parameters each was run with (records in
+``index.json``). The kernel's own housekeeping output goes to ``<name>.kernel.log``.
+
+Before the first notebook runs, the report refuses an output folder that is the notebook
+folder or holds a source notebook (it would be overwritten), an output path that is a file or
+not writable, and a profile that is not valid YAML or names unknown notebooks or parameters.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["NOTEBOOK_DIR", "NotebookRun", "load_profile", "run_report", "register_cli", "write_summary"]
+from oasis_lab.files import atomic_path, atomic_write, check_output_dir
+
+__all__ = [
+    "NOTEBOOK_DIR",
+    "NotebookRun",
+    "ReportInterrupted",
+    "load_profile",
+    "register_cli",
+    "run_report",
+    "write_summary",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
+
+# Run records of every report in the output folder, so that the index lists them all, not
+# only the notebooks of the latest run (``--only``).
+_RECORDS = "index.json"
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C); every file written so far is complete."""
 
 
 @dataclass(frozen=True)
@@ -36,27 +64,80 @@ class NotebookRun:
     seconds: float
     html: Path
     error: str = ""
+    profile: str = ""
 
 
-def load_profile(path: Path) -> dict[str, dict[str, Any]]:
+def _profile_parameters(notebooks: list[Path]) -> dict[str, set[str]]:
+    import papermill
+
+    return {
+        nb.stem: set(papermill.inspect_notebook(str(nb)).keys())
+        for nb in notebooks
+    }
+
+
+def load_profile(
+    path: str | Path, notebooks: list[Path] | None = None
+) -> dict[str, dict[str, Any]]:
     """Read a parameter profile: ``{notebook stem: {parameter: value}}`` from YAML.
+
+    Parameters
+    ----------
+    path : path
+        The YAML file.
+    notebooks : list of path, optional
+        The notebooks the profile is for: every key must be one of their stems and every
+        parameter one of the notebook's ``parameters`` cell (a misspelling would otherwise
+        run silently with the small CI defaults).
 
     Raises
     ------
+    FileNotFoundError
+        ``path`` does not exist.
     ValueError
-        The file is not a mapping of notebook names to parameter mappings.
+        ``path`` is a directory or unreadable, is not valid YAML, is not a mapping of notebook
+        names to parameter mappings, or names unknown notebooks or parameters.
     """
     import yaml  # papermill's own dependency, declared in pyproject.toml
 
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"parameter profile {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    if path.is_dir():
+        raise ValueError(f"parameter profile {str(path)!r} is a directory, not a YAML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"parameter profile {str(path)!r} cannot be read: {exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ValueError(f"parameter profile {str(path)!r} is not valid YAML: {problem}{where}") from None
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, dict) for k, v in data.items()
     ):
         raise ValueError(
             f"parameter profile {str(path)!r} must map notebook names to parameter mappings"
         )
+    if notebooks is not None:
+        stems = sorted(nb.stem for nb in notebooks)
+        unknown = sorted(set(data) - set(stems))
+        if unknown:
+            raise ValueError(
+                f"parameter profile {str(path)!r} names unknown notebook(s) {unknown}; "
+                f"available: {stems}"
+            )
+        known = _profile_parameters([nb for nb in notebooks if nb.stem in data])
+        for stem, values in data.items():
+            bad = sorted(set(values) - known[stem])
+            if bad:
+                raise ValueError(
+                    f"parameter profile {str(path)!r}: notebook {stem!r} has no parameter(s) "
+                    f"{bad}; its parameters cell defines {sorted(known[stem])}"
+                )
     return data
 
 
@@ -92,14 +173,13 @@ def write_summary(notebook: str, figures: dict[str, Any], folder: str | Path = "
     """
     if not isinstance(figures, dict):
         raise TypeError(f"figures must be a dict, got {type(figures).__name__}")
-    import json
 
-    folder = Path(folder)
+    folder = check_output_dir("summary_dir", folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{notebook}.summary.json"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(_plain(figures), indent=1, sort_keys=True, allow_nan=False) + "\n")
-    tmp.replace(target)
+    text = json.dumps(_plain(figures), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return target
 
 
@@ -109,30 +189,138 @@ def _render_html(executed: Path, target: Path) -> None:
 
     notebook = nbformat.read(executed, as_version=4)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(body, encoding="utf-8")
-    tmp.replace(target)
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        fh.write(body)
 
 
-def _write_index(output_dir: Path, runs: list[NotebookRun], quick: bool) -> Path:
-    rows = "\n".join(
-        f"<tr><td><a href='{html.escape(r.html.name)}'>{html.escape(r.notebook)}</a></td>"
-        f"<td>{'ok' if r.ok else 'FAILED'}</td><td>{r.seconds:.1f} s</td>"
-        f"<td>{html.escape(r.error)}</td></tr>"
-        for r in runs
-    )
-    profile = "quick (CI parameters)" if quick else "full (notebooks/params/full.yaml)"
+def _is_executed_copy(path: Path) -> bool:
+    """Whether ``path`` is a notebook papermill executed (not a source notebook)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "papermill" in (data.get("metadata") or {})
+
+
+def _check_output_dir(output_dir: Path, notebook_dir: Path, notebooks: list[Path]) -> None:
+    """Refuse an output folder where executed copies would overwrite the sources."""
+    check_output_dir("output", output_dir)
+    if not output_dir.exists():
+        return
+    if output_dir.resolve() == notebook_dir.resolve():
+        raise ValueError(
+            f"output = {str(output_dir)!r} is the notebook folder: the executed copies would "
+            "overwrite the source notebooks; choose another folder (default: reports)"
+        )
+    for nb in notebooks:
+        for name in (f"{nb.stem}.ipynb", f"{nb.stem}.failed.ipynb"):
+            target = output_dir / name
+            if not target.exists():
+                continue
+            if target.samefile(nb) or not _is_executed_copy(target):
+                raise ValueError(
+                    f"output = {str(output_dir)!r} holds {name}, a notebook that is not an "
+                    "executed report (a source?): it would be overwritten; choose another folder"
+                )
+
+
+def _read_records(output_dir: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((output_dir / _RECORDS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_index(output_dir: Path, runs: list[NotebookRun], profile: str) -> Path:
+    """Merge ``runs`` into the folder's records and write ``index.html`` listing every report."""
+    records = _read_records(output_dir)
+    now = time.strftime("%Y-%m-%d %H:%M:%S")
+    for r in runs:
+        entry = {**asdict(r), "html": r.html.name, "finished": now}
+        record = records.get(r.notebook) if isinstance(records.get(r.notebook), dict) else {}
+        records[r.notebook] = {
+            "latest": entry,
+            "last_ok": entry if r.ok else (record or {}).get("last_ok"),
+        }
+    # every report page present, recorded or not (a run before records were kept)
+    for html_file in sorted(output_dir.glob("*.html")):
+        if html_file.name == "index.html":
+            continue
+        stem = html_file.name[: -len(".failed.html")] if html_file.name.endswith(".failed.html") else html_file.stem
+        if stem not in records:
+            records[stem] = {
+                "latest": {"notebook": stem, "ok": not html_file.name.endswith(".failed.html"),
+                           "seconds": None, "html": html_file.name, "error": "", "profile": "unknown",
+                           "finished": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                     time.localtime(html_file.stat().st_mtime))},
+                "last_ok": None,
+            }
+    # a report whose page was deleted is no longer listed
+    records = {
+        stem: rec for stem, rec in records.items()
+        if isinstance(rec, dict) and isinstance(rec.get("latest"), dict)
+        and (output_dir / str(rec["latest"].get("html", ""))).exists()
+    }
+    with atomic_write(output_dir / _RECORDS, "w", encoding="utf-8") as fh:
+        json.dump(records, fh, indent=1, sort_keys=True)
+
+    def row(stem: str, rec: dict[str, Any]) -> str:
+        latest = rec["latest"]
+        seconds = latest.get("seconds")
+        earlier = rec.get("last_ok") or {}
+        good = ""
+        if not latest.get("ok") and earlier and (output_dir / str(earlier.get("html", ""))).exists():
+            good = (f"<a href='{html.escape(str(earlier['html']))}'>last good report</a> "
+                    f"({html.escape(str(earlier.get('finished', '')))})")
+        return (
+            f"<tr><td><a href='{html.escape(str(latest['html']))}'>{html.escape(stem)}</a></td>"
+            f"<td>{'ok' if latest.get('ok') else 'FAILED'}</td>"
+            f"<td>{'' if seconds is None else f'{float(seconds):.1f} s'}</td>"
+            f"<td>{html.escape(str(latest.get('finished', '')))}</td>"
+            f"<td>{html.escape(str(latest.get('profile', '')))}</td>"
+            f"<td>{html.escape(str(latest.get('error', '')))}</td><td>{good}</td></tr>"
+        )
+
+    rows = "\n".join(row(stem, records[stem]) for stem in sorted(records))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>oasis-lab report</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 12px;text-align:left}"
         "</style></head><body><h1>oasis-lab report</h1>"
-        f"<p>Profile: {profile}; generated {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>"
-        "<table><tr><th>notebook</th><th>status</th><th>time</th><th>error</th></tr>"
+        f"<p>Latest run: {now}, parameters: {html.escape(profile)}.</p>"
+        "<table><tr><th>notebook</th><th>status</th><th>time</th><th>finished</th>"
+        "<th>parameters</th><th>error</th><th></th></tr>"
         f"{rows}</table></body></html>"
     )
     index = output_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
+    with atomic_write(index, "w", encoding="utf-8") as fh:
+        fh.write(page)
     return index
+
+
+def _kernel_manager_class(log_path: Path) -> type:
+    """A kernel manager whose kernel writes its own stdout/stderr to ``log_path``.
+
+    The kernel process's streams carry only the kernel's housekeeping (start-up notices,
+    noise when it is shut down by Ctrl-C), never cell output (papermill records that in the
+    notebook): in the log file it cannot bury the report's progress lines or the one-line
+    message of an interrupted run, and it is there when a kernel dies.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            with open(log_path, "ab") as log:  # noqa: ASYNC230 - Popen duplicates it
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await super().start_kernel(**kw)
+
+    return LoggedKernelManager
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a notebook failed because the run was interrupted (Ctrl-C reaches the kernel)."""
+    return getattr(exc, "ename", "") == "KeyboardInterrupt"
 
 
 def run_report(
@@ -147,10 +335,19 @@ def run_report(
 ) -> list[NotebookRun]:
     """Execute the notebooks and render them to HTML under ``output_dir``.
 
+    Everything is checked before the first notebook starts: the notebooks asked for, the
+    profile (valid YAML, known notebooks and parameters) and the output folder (writable,
+    not the notebook folder, holding no source notebook). Every file is written atomically
+    (:func:`oasis_lab.files.atomic_write`), so an interrupted or failed run leaves earlier
+    reports complete: a failing notebook goes to ``<name>.failed.ipynb`` and
+    ``<name>.failed.html``, never over a good ``<name>.ipynb`` / ``<name>.html``.
+
     Parameters
     ----------
     output_dir : path
-        Where ``<name>.html``, ``<name>.ipynb`` (executed) and ``index.html`` go.
+        Where ``<name>.html``, ``<name>.ipynb`` (executed) and ``index.html`` go. The index
+        lists every report in the folder (earlier runs included) with the parameters each
+        was run with.
     quick : bool
         Use each notebook's own (CI-sized) defaults instead of the full profile.
     notebook_dir : path
@@ -168,13 +365,21 @@ def run_report(
     -------
     list of NotebookRun
         One per notebook, in execution order.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        A bad argument, profile or output folder (before any notebook runs).
+    ReportInterrupted
+        Ctrl-C: the notebook being run is dropped, earlier files are kept.
     """
     import papermill
     from tqdm.auto import tqdm
 
     notebook_dir = Path(notebook_dir)
     output_dir = Path(output_dir)
-    notebooks = sorted(notebook_dir.glob("*.ipynb"))
+    all_notebooks = sorted(notebook_dir.glob("*.ipynb"))
+    notebooks = all_notebooks
     if only:
         unknown = set(only) - {p.stem for p in notebooks}
         if unknown:
@@ -185,43 +390,98 @@ def run_report(
     if not notebooks:
         raise FileNotFoundError(f"no notebooks found in {str(notebook_dir)!r}")
     parameters: dict[str, dict[str, Any]] = {}
-    if not quick:
+    if quick:
+        profile_label = "quick: each notebook's own defaults"
+    else:
         profile_path = Path(profile) if profile else notebook_dir / "params" / "full.yaml"
         if profile or profile_path.exists():
-            parameters = load_profile(profile_path)
-    output_dir.mkdir(parents=True, exist_ok=True)
+            parameters = load_profile(profile_path, all_notebooks)
+            profile_label = f"profile {profile_path}"
+        else:
+            profile_label = f"each notebook's own defaults (no profile at {profile_path})"
+    _check_output_dir(output_dir, notebook_dir, notebooks)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"output = {str(output_dir)!r} cannot be created: {exc}") from None
 
     runs: list[NotebookRun] = []
     bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress)
-    for path in bar:
-        bar.set_postfix_str(path.stem)
-        executed = output_dir / f"{path.stem}.ipynb"
-        start = time.perf_counter()
-        error = ""
+    path = notebooks[0]
+    try:
+        for path in bar:
+            bar.set_postfix_str(path.stem)
+            runs.append(_run_one(papermill, path, output_dir, notebook_dir, parameters,
+                                 profile_label, kernel_name))
+    except KeyboardInterrupt:
+        raise ReportInterrupted(
+            f"interrupted during {path.stem}; {len(runs)} notebook(s) finished, earlier reports "
+            "are kept complete"
+        ) from None
+    finally:
+        if runs:
+            _write_index(output_dir, runs, profile_label)
+    return runs
+
+
+def _with_summary_dir(papermill: Any, path: Path, params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    # a notebook that declares ``summary_dir`` writes its key figures next to its HTML page
+    if "summary_dir" in papermill.inspect_notebook(str(path)):
+        return {**params, "summary_dir": str(output_dir.resolve())}
+    return params
+
+
+def _run_one(
+    papermill: Any,
+    path: Path,
+    output_dir: Path,
+    notebook_dir: Path,
+    parameters: dict[str, dict[str, Any]],
+    profile_label: str,
+    kernel_name: str,
+) -> NotebookRun:
+    """Execute one notebook into a temporary file; keep it as ``.ipynb`` or ``.failed.ipynb``."""
+    start = time.perf_counter()
+    error = ""
+    executed = output_dir / f"{path.stem}.ipynb"
+    failed = output_dir / f"{path.stem}.failed.ipynb"
+    kernel_log = output_dir / f"{path.stem}.kernel.log"
+    kernel_log.unlink(missing_ok=True)
+    with atomic_path(executed, keep_suffix=True) as tmp:
         try:
             papermill.execute_notebook(
                 str(path),
-                str(executed),
-                # each notebook writes its key figures next to its HTML page
-                parameters={**parameters.get(path.stem, {}), "summary_dir": str(output_dir.resolve())},
+                str(tmp),
+                parameters=_with_summary_dir(papermill, path, parameters.get(path.stem, {}), output_dir),
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
                 progress_bar=False,
+                kernel_manager_class=_kernel_manager_class(kernel_log),
             )
         except Exception as exc:  # a failing notebook is reported, the others still run
+            if _interrupted(exc):
+                raise KeyboardInterrupt from None
             # the last line of papermill's message names the failing cell's exception
             last_line = (str(exc).strip().splitlines() or [""])[-1]
             error = f"{type(exc).__name__}: {last_line}"
-        seconds = time.perf_counter() - start
-        target = output_dir / (f"{path.stem}.html" if not error else f"{path.stem}.failed.html")
-        if executed.exists():
-            _render_html(executed, target)
-        if not error:
-            # a stale failure page from an earlier run would contradict this success
-            (output_dir / f"{path.stem}.failed.html").unlink(missing_ok=True)
-        runs.append(NotebookRun(path.stem, not error, seconds, target, error))
-    _write_index(output_dir, runs, quick)
-    return runs
+            if tmp.exists():
+                os.replace(tmp, failed)  # never over the good executed copy
+    seconds = time.perf_counter() - start
+    if error:
+        target = output_dir / f"{path.stem}.failed.html"
+        if failed.exists():
+            _render_html(failed, target)
+        else:  # it failed before papermill wrote anything (no kernel, unreadable notebook)
+            with atomic_write(target, "w", encoding="utf-8") as fh:
+                fh.write(f"<!doctype html><html><body><h1>{html.escape(path.stem)} failed</h1>"
+                         f"<pre>{html.escape(error)}</pre></body></html>")
+    else:
+        target = output_dir / f"{path.stem}.html"
+        _render_html(executed, target)
+        # a stale failure from an earlier run would contradict this success
+        (output_dir / f"{path.stem}.failed.html").unlink(missing_ok=True)
+        failed.unlink(missing_ok=True)
+    return NotebookRun(path.stem, not error, seconds, target, error, profile_label)
 
 
 def _cli(args: argparse.Namespace) -> int:
@@ -231,6 +491,7 @@ def _cli(args: argparse.Namespace) -> int:
         only=args.only.split(",") if args.only else None,
         profile=args.profile,
         progress=not args.no_progress,
+        notebook_dir=NOTEBOOK_DIR,
     )
     table = pd.DataFrame(
         {
@@ -241,7 +502,8 @@ def _cli(args: argparse.Namespace) -> int:
         }
     )
     print(table.to_string(index=False))
-    print(f"\nReport: {Path(args.output).resolve() / 'index.html'}")
+    print(f"\nParameters: {runs[0].profile}")
+    print(f"Report: {Path(args.output).resolve() / 'index.html'}")
     failed = [r for r in runs if not r.ok]
     for r in failed:
         print(f"FAILED {r.notebook}: {r.error}")

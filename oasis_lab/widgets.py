@@ -9,10 +9,11 @@ widgets and compare the dashboard's view with the callback's output on the same 
   and the two bid-density readings (whitepaper sections 4, 4.1, 4.2). Its callback is
   :func:`pricing_view`; its translation :func:`pricing_params`.
 - :class:`ExplorerDashboard` (notebook 06): the same readings plus the fee, scenario and size,
-  and stake, slash fraction and challenge probability (section 5). Plots first: welfare as a
-  share of the exact optimum against the served share with a trace of every setting tried,
-  prices per model type, who wins by device tier, and the challenged tasks' welfare and
-  cheater profit; then a short table. Ψ sliders are disabled, with the reason, while the
+  and stake, slash fraction and challenge probability (section 5) driving a short
+  market-over-time run (:func:`oasis_lab.sim.simulate`). Plots first: welfare as a share of
+  the exact optimum against the served share with a trace of every setting tried, prices per
+  model type, who wins by device tier, and what cheaters earned before removal; then a short
+  table. Ψ sliders are disabled, with the reason, while the
   provider density ignores them (:func:`psi_state`). Callbacks: :func:`explorer_params`,
   :func:`explorer_view`, :func:`dispute_view`, :func:`add_to_trace`, :func:`explorer_figure`.
 - :func:`plot_heatmap`: a sweep's mean over seeds on a two-parameter grid.
@@ -33,7 +34,7 @@ from oasis_lab.auction.baselines import solve_optimum
 from oasis_lab.auction.compare import WELFARE_FIELDS
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.auction.metrics import provider_outcomes
-from oasis_lab.experiments import Deterrence, run
+from oasis_lab.experiments import MarketOverTime, run
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
 
@@ -366,10 +367,10 @@ def explorer_view(market: Market, params: AuctionParams) -> ExplorerView:
 
 @dataclass(frozen=True)
 class DisputeView:
-    """The challenged tasks at one stake, slash fraction and challenge probability (section 5).
+    """A short market-over-time run at one stake, slash fraction and challenge probability.
 
-    ``figures``: the ``deterrence`` experiment's row (``p, expected_cheat_gain, cheats,
-    welfare, cheater_profit, ...``) as a dict.
+    ``figures``: the ``market_over_time`` experiment's row (``p, welfare, cheaters,
+    cheaters_removed, cheater_income_per_cheater, false_convictions, challenger_costs, ...``).
     """
 
     stake: float
@@ -378,15 +379,16 @@ class DisputeView:
     figures: dict[str, Any]
 
 
-def dispute_view(stake: float, slash_fraction: float, p_challenge: float, *, n_tasks: int = 400,
+def dispute_view(stake: float, slash_fraction: float, p_challenge: float, *, rounds: int = 10,
                  seed: int = 0) -> DisputeView:
-    """The explorer's challenge callback (pure): a short Monte Carlo of challenged tasks.
+    """The explorer's challenge callback (pure): a short :func:`oasis_lab.sim.simulate` run.
 
-    ``p_challenge`` is the platform's random challenge probability (users challenge with the
-    ``deterrence`` experiment's default 5% on top).
+    ``data/configs/cheaters.yaml`` for ``rounds`` rounds of 100 tasks and 40 providers (10%
+    cheaters); ``p_challenge`` is the platform's random challenge probability per job (users
+    challenge 5% of jobs on top), ``stake`` the provider stake in tokens.
     """
-    config = Deterrence(n_tasks=n_tasks, n_nodes=32, stake=stake, slash_fraction=slash_fraction,
-                        p_platform=p_challenge)
+    config = MarketOverTime(rounds=rounds, stake=int(round(float(stake))), slash_fraction=float(slash_fraction),
+                            p_platform=float(p_challenge))
     row = run(config, seed).iloc[0].to_dict()
     return DisputeView(float(stake), float(slash_fraction), float(p_challenge), row)
 
@@ -431,11 +433,14 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
     axes[2].tick_params(axis="x", labelsize=7)
     if dispute is not None:
         f = dispute.figures
-        bars = pd.Series({"welfare / task": f["welfare"], "cheater profit / cheat": f["cheater_profit"],
-                          "expected gain of cheating": f["expected_cheat_gain"]})
-        bars.plot.barh(ax=axes[3], color=["tab:blue", "tab:red", "tab:orange"])
-        axes[3].axvline(0, color="black", lw=0.8)
-        axes[3].set_title(f"challenges: S={dispute.stake:g}, f={dispute.slash_fraction:g}, p={f['p']:.3f}", fontsize=10)
+        bars = pd.Series({"cheaters removed": f"{int(f['cheaters_removed'])}/{int(f['cheaters'])}"})
+        values = pd.Series({"income per cheater": f["cheater_income_per_cheater"],
+                            "challenger costs": f["challenger_costs"],
+                            "false convictions": float(f["false_convictions"])})
+        values.plot.barh(ax=axes[3], color=["tab:red", "tab:orange", "tab:grey"])
+        axes[3].set_xlabel("tokens (false convictions: count)")
+        axes[3].set_title(f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, "
+                          f"p={f['p']:.3f}; removed {bars.iloc[0]}", fontsize=9)
         axes[3].tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
@@ -445,9 +450,11 @@ def _table(view: ExplorerView, dispute: DisputeView | None) -> pd.DataFrame:
     rows = {k: view.figures[k] for k in ("welfare_share", "served_share", "user_utility", "provider_utility",
                                          "ir_violations_users", "ir_violations_providers")}
     if dispute is not None:
-        rows.update({"challenge welfare / task": dispute.figures["welfare"],
-                     "cheater profit / cheat": dispute.figures["cheater_profit"],
-                     "cheaters cheat": dispute.figures["cheats"]})
+        f = dispute.figures
+        rows.update({"market over time: welfare": f["welfare"],
+                     "income per cheater": f["cheater_income_per_cheater"],
+                     "cheaters removed": f"{int(f['cheaters_removed'])} of {int(f['cheaters'])}",
+                     "false convictions": int(f["false_convictions"])})
     return pd.DataFrame({"value": pd.Series(rows, dtype=object)})
 
 

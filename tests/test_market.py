@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from oasis_lab.files import is_temp_file
 from oasis_lab.market import (
     SCENARIOS,
     Market,
@@ -279,3 +286,137 @@ def test_model_type_flops_match_the_op_level_graphs() -> None:
     for name, graph in (("llama-2-7b-chat", "llama-2-7b"), ("sdxl-base-1.0", "sdxl-base-1.0")):
         total_gflop = profile_graph(graph).flops.sum() / 1e9
         assert types.loc[name, "gflop_per_request"] == pytest.approx(total_gflop, rel=1e-3)
+
+
+# ---------------------------------------------------------------- persistence under stress
+_SAVER = """
+import sys
+from oasis_lab.market import generate_market
+market = generate_market(400, 60, seed=int(sys.argv[2]))
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+sys.stdin.readline()  # start together with the other writer
+for _ in range(int(sys.argv[3])):
+    market.save(sys.argv[1])
+"""
+
+
+def test_concurrent_saves_leave_one_complete_market(tmp_path) -> None:
+    """Two processes saving different markets to one path: always one of the two, complete."""
+    root = Path(__file__).resolve().parent.parent
+    target = tmp_path / "shared.npz"
+    markets = {seed: generate_market(400, 60, seed=seed) for seed in (1, 2)}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(target), str(seed), "40"],
+            cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for seed in markets
+    ]
+    for w in writers:
+        assert w.stdout.readline().strip() == "ready"
+    for w in writers:
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    seen = set()
+    while any(w.poll() is None for w in writers):
+        if target.exists():
+            loaded = Market.load(target)  # never a torn or mixed file
+            seen.add(next(s for s, m in markets.items() if loaded.equals(m)))
+    assert [w.wait() for w in writers] == [0, 0]
+    final = Market.load(target)
+    assert any(final.equals(m) for m in markets.values())
+    assert [p.name for p in tmp_path.iterdir()] == ["shared.npz"]  # no temporary file left
+    assert seen  # the reader did read while the writers ran
+
+
+def test_save_onto_a_directory_is_refused(tmp_path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(ValueError, match="is a directory"):
+        small_market().save(folder)
+    (tmp_path / "results.npz").mkdir()  # save("results") would write results.npz: a folder too
+    with pytest.raises(ValueError, match="is a directory"):
+        small_market().save(tmp_path / "results")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results", "results.npz"]
+    assert list(folder.iterdir()) == []
+
+
+def test_save_into_a_missing_folder_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        small_market().save(tmp_path / "no" / "such" / "m.npz")
+
+
+def test_every_byte_flip_gives_the_documented_value_error(tmp_path) -> None:
+    """Each single-byte flip either loads the very same market or raises ValueError."""
+    market = small_market(size=[1.0, 2.0, 3.0])
+    raw = market.save(tmp_path / "m.npz").read_bytes()
+    damaged = tmp_path / "damaged.npz"
+    outcomes = {"same": 0, "refused": 0}
+    for k in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[k] ^= 0xFF
+        damaged.write_bytes(bytes(flipped))
+        try:
+            loaded = Market.load(damaged)
+        except ValueError as exc:
+            assert str(damaged) in str(exc)
+            outcomes["refused"] += 1
+            continue
+        assert loaded.equals(market), f"flip at byte {k} loaded a different market"
+        outcomes["same"] += 1
+    assert outcomes["refused"] > len(raw) // 2
+
+
+def test_truncated_files_are_refused(tmp_path) -> None:
+    raw = small_market().save(tmp_path / "m.npz").read_bytes()
+    cut = tmp_path / "cut.npz"
+    for n in range(0, len(raw), 7):
+        cut.write_bytes(raw[:n])
+        with pytest.raises(ValueError, match="corrupt"):
+            Market.load(cut)
+
+
+def test_a_killed_save_leaves_a_temporary_file_that_load_ignores_and_save_removes(tmp_path) -> None:
+    target = small_market().save(tmp_path / "m.npz")
+    # a save killed mid-write: its temporary file, named for a process that no longer runs
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())
+    stray = tmp_path / f".m.npz.{host}-{int(dead.stdout)}.00112233445566ff.tmp"
+    stray.write_bytes(b"PK\x03\x04 half a market")
+    assert is_temp_file(stray)
+    assert Market.load(target).equals(small_market())  # the good file is untouched
+    with pytest.raises(ValueError, match="temporary file of an unfinished save"):
+        Market.load(stray)
+    small_market(value=[1.0, 2.0, 3.0]).save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_load_of_a_npy_array_names_the_problem(tmp_path) -> None:
+    path = tmp_path / "demand.npy"
+    np.save(path, np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"single \.npy array, not an \.npz market"):
+        Market.load(path)
+
+
+def test_load_of_a_directory_is_a_value_error(tmp_path) -> None:
+    with pytest.raises(ValueError, match="is a directory"):
+        Market.load(tmp_path)
+
+
+def test_load_of_version_1_files_still_works(tmp_path) -> None:
+    m = small_market()
+    path = tmp_path / "v1.npz"
+    np.savez_compressed(path, format_version=np.array(1), demand=m.demand, value=m.value, speed=m.speed,
+                        capacity=m.capacity, cost=m.cost, psi=m.psi, priority=m.priority,
+                        model_types=np.array(m.model_types), psi_names=np.array(m.psi_names))
+    assert Market.load(path).equals(m)
+
+
+def test_load_of_arrays_that_make_no_market_names_the_file(tmp_path) -> None:
+    m = small_market()
+    path = tmp_path / "bad.npz"
+    np.savez_compressed(path, format_version=np.array(1), demand=m.demand, value=-m.value, speed=m.speed,
+                        capacity=m.capacity, cost=m.cost, psi=m.psi, model_types=np.array(m.model_types))
+    with pytest.raises(ValueError, match=r"holds an invalid market: value\[0\] = -30.0 must be > 0"):
+        Market.load(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -76,3 +77,142 @@ def test_cli_lists_subcommands(capsys) -> None:
     help_text = build_parser().format_help()
     assert "report" in help_text
     assert main([]) == 2  # no subcommand: help and a usage status
+
+
+# ---------------------------------------------------------------- reports never destroy files
+def test_output_in_the_notebook_folder_is_refused(notebook_dir: Path) -> None:
+    before = {p.name: p.read_bytes() for p in notebook_dir.glob("*.ipynb")}
+    with pytest.raises(ValueError, match="is the notebook folder"):
+        run_report(notebook_dir, notebook_dir=notebook_dir, progress=False)
+    assert {p.name: p.read_bytes() for p in notebook_dir.glob("*.ipynb")} == before
+
+
+def test_cli_refuses_the_shipped_notebook_folder(capsys) -> None:
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    before = {p.name: p.read_bytes() for p in root.glob("*.ipynb")}
+    assert main(["report", "--quick", "--output", str(root), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is the notebook folder" in err[0]
+    assert {p.name: p.read_bytes() for p in root.glob("*.ipynb")} == before
+
+
+def test_output_folder_holding_copies_of_sources_is_refused(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    out.mkdir()
+    source_copy = (notebook_dir / "a_ok.ipynb").read_bytes()
+    (out / "a_ok.ipynb").write_bytes(source_copy)
+    with pytest.raises(ValueError, match="holds a_ok.ipynb, a notebook that is not an executed report"):
+        run_report(out, notebook_dir=notebook_dir, quick=True, progress=False)
+    assert (out / "a_ok.ipynb").read_bytes() == source_copy
+
+
+def test_index_lists_every_report_present(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    run_report(out, notebook_dir=notebook_dir, progress=False)
+    run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
+    index = (out / "index.html").read_text()
+    assert "a_ok.html" in index and "b_fails.failed.html" in index
+    # each row says which parameters it was run with; the header the latest run's
+    assert "quick: each notebook&#x27;s own defaults" in index
+    assert f"profile {notebook_dir / 'params' / 'full.yaml'}" in index
+    # a report written before records were kept is listed too
+    (out / "old_study.html").write_text("earlier")
+    run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
+    assert "old_study.html" in (out / "index.html").read_text()
+
+
+def test_failed_rerun_keeps_the_good_executed_notebook(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    assert run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)[0].ok
+    good_ipynb, good_html = (out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()
+    _write_notebook(notebook_dir / "a_ok.ipynb", "raise ValueError('broken now')")
+    run = run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)[0]
+    assert not run.ok and run.html.name == "a_ok.failed.html"
+    assert (out / "a_ok.ipynb").read_bytes() == good_ipynb
+    assert (out / "a_ok.html").read_bytes() == good_html
+    assert "broken now" in (out / "a_ok.failed.ipynb").read_text()
+    index = (out / "index.html").read_text()
+    assert "FAILED" in index and "last good report" in index
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_unknown_profile_keys_are_named(notebook_dir: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("a_okk:\n  size: 6\n")
+    with pytest.raises(ValueError, match=r"unknown notebook\(s\) \['a_okk'\]; available: \['a_ok', 'b_fails'\]"):
+        run_report(tmp_path / "r", notebook_dir=notebook_dir, profile=profile, progress=False)
+    profile.write_text("a_ok:\n  sise: 6\n")
+    with pytest.raises(ValueError, match=r"notebook 'a_ok' has no parameter\(s\) \['sise'\]"):
+        run_report(tmp_path / "r", notebook_dir=notebook_dir, profile=profile, progress=False)
+    assert not (tmp_path / "r").exists()  # checked before anything ran
+
+
+def test_shipped_full_profile_names_existing_parameters() -> None:
+    root = Path(__file__).resolve().parent.parent / "notebooks"
+    load_profile(root / "params" / "full.yaml", sorted(root.glob("*.ipynb")))
+
+
+@pytest.mark.parametrize("case", ["existing_file", "unwritable", "malformed_yaml", "profile_dir"])
+def test_bad_report_arguments_give_one_line(case, notebook_dir: Path, tmp_path: Path, capsys,
+                                            monkeypatch) -> None:
+    out = tmp_path / "r"
+    args = ["report", "--no-progress"]
+    expected = {
+        "existing_file": "is a file, not a folder",
+        "unwritable": "is not writable",
+        "malformed_yaml": "is not valid YAML",
+        "profile_dir": "is a directory, not a YAML file",
+    }[case]
+    if case == "existing_file":
+        out.write_text("not a folder")
+    elif case == "unwritable":
+        import oasis_lab.files
+
+        real_access = oasis_lab.files.os.access
+        monkeypatch.setattr(oasis_lab.files.os, "access",
+                            lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
+    elif case == "malformed_yaml":
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("a_ok:\n  size: [1, 2\n")
+        args += ["--profile", str(bad)]
+    else:
+        args += ["--profile", str(tmp_path)]
+    monkeypatch.setattr("oasis_lab.report.NOTEBOOK_DIR", notebook_dir)
+    assert main([*args, "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
+_SLOW = "import time\nfor _ in range(600):\n    time.sleep(0.1)"
+
+
+def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time as _time
+
+    out = tmp_path / "r"
+    run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
+    good = (out / "a_ok.ipynb").read_bytes()
+    _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
+    code = (
+        "import sys; from oasis_lab.report import run_report; from oasis_lab.__main__ import main\n"
+        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
+        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = _time.time() + 60
+    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
+        _time.sleep(0.2)
+    _time.sleep(2.0)  # the slow cell is running
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("interrupted"), err
+    assert (out / "a_ok.ipynb").read_bytes() == good
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -10,7 +10,7 @@ Step 2 of PRICES normalizes ``C``, ``v``, ``s`` and ``Psi`` "to be in the range 
   ``provider_density="as_written"``), ``w_c`` being the economist's Psi weights,
 
 and both lists are sorted in non-increasing order. Readings taken (see
-``docs/mechanism.md`` and ``whitepaper-readings.md``):
+``docs/mechanism.md`` and ``docs/readings.md``):
 
 - Normalization is per column over the round. ``normalize="max"`` divides by the column
   maximum; ``"minmax"`` maps ``[min, max]`` to ``[MINMAX_EPS, 1]``. Zeros of ``C`` (type not

@@ -1,6 +1,6 @@
 """PRICES: the whitepaper's greedy combinatorial double auction (section 4.2).
 
-Model (section 4, indices of ``whitepaper-readings.md``): task ``i`` requests ``C[i, t]``
+Model (section 4, indices of ``docs/readings.md``): task ``i`` requests ``C[i, t]``
 units of model type ``t`` and is worth ``v_i`` for the bundle; provider ``j`` offers
 ``S_j = (s_j, w_j, c_j)``. PRICES sorts tasks by non-increasing bid density ``G`` and
 providers by non-increasing bid density ``H`` (:mod:`oasis_lab.auction.density`), then walks

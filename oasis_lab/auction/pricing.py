@@ -22,7 +22,7 @@ Notation: task ``i`` demands ``C[i, t]`` units and values the bundle at ``v_i``;
   ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (the paper's ``- sum_i A_ij`` read as minus
   the true cost). With ``partial=True`` a task served a share ``sigma_i`` of its units earns
   ``sigma_i (v_i - e_i) - payment_i``.
-- Social welfare (the project's objective, see ``whitepaper-readings.md``):
+- Social welfare (the project's objective, see ``docs/readings.md``):
   ``sum_i sigma_i (v_i - e_i) - sum_{j, t} unit_cost[j, t] units[j, t]``; payments cancel out.
 
 These are the shared ingredients of the greedy, the exact optimum and the checkers, so that

@@ -25,7 +25,7 @@ from oasis_lab.checks import check_real
 from oasis_lab.params import CHOICES
 from oasis_lab.auction.metrics import _check_result, _trade_arrays
 
-__all__ = ["rebid", "unserved_tasks"]
+__all__ = ["raised_value", "rebid", "unserved_tasks"]
 
 
 def _remaining_demand(market: Market, result: Any) -> np.ndarray:
@@ -34,6 +34,16 @@ def _remaining_demand(market: Market, result: Any) -> np.ndarray:
     flat = task * market.n_types + typ
     got = np.bincount(flat, weights=units, minlength=market.n_tasks * market.n_types)
     return np.maximum(market.demand - got.reshape(market.demand.shape), 0.0)
+
+
+def raised_value(value: np.ndarray, bump: float, mode: str) -> np.ndarray:
+    """The raised valuation of a re-auctioned task: ``v (1 + bump)`` or ``v + bump``.
+
+    The one place the raise is computed: :func:`rebid` and the multi-round simulation
+    (:mod:`oasis_lab.sim`, for tasks whose payment is reversed rounds later) both use it.
+    """
+    value = np.asarray(value, dtype=np.float64)
+    return value * (1 + bump) if mode == "multiplicative" else value + bump
 
 
 def unserved_tasks(market: Market, result: Any) -> np.ndarray:
@@ -110,7 +120,7 @@ def rebid(
     remaining = _remaining_demand(market, result)[idx]
     share_left = remaining.sum(axis=1) / market.task_units[idx]
     value = market.value[idx] * share_left
-    value = value * (1 + bump) if mode == "multiplicative" else value + bump
+    value = raised_value(value, bump, mode)
     size = None if market.size is None else market.size[idx] * share_left
     return market.replace(
         demand=remaining,

@@ -23,10 +23,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 
+from oasis_lab.checks import check_int
 from oasis_lab.disputes.trace import (
     DIGEST_SIZE,
     CommittedTrace,
@@ -473,6 +475,17 @@ class Timeout(Strategy):
     latency_s: float = math.inf
 
     honest: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base, Strategy):
+            raise TypeError(f"base must be a Strategy, got {type(self.base).__name__}")
+        check_int("at_round", self.at_round, 0)
+        # inf (never answers) is allowed; NaN is not: every comparison with the clock is False,
+        # so a NaN latency would never time out
+        if isinstance(self.latency_s, bool) or not isinstance(self.latency_s, Real):
+            raise TypeError(f"latency_s must be a real number, got {self.latency_s!r}")
+        if math.isnan(self.latency_s) or self.latency_s < 0:
+            raise ValueError(f"latency_s = {self.latency_s!r} must be >= 0 (inf allowed, NaN not)")
 
     @property
     def label(self) -> str:

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
 from oasis_lab.disputes.graph import DisputeGraph
-from oasis_lab.checks import check_int
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
 from oasis_lab.disputes.trace import (
@@ -289,12 +289,12 @@ def play(
         rp = provider.reveal(ps, last, 0)
         if not _well_formed(rp.values, 1):
             raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
-        if rp.latency_s > clock:
+        if not rp.latency_s <= clock:  # NaN: late
             raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
         rc = challenger.reveal(cs, last, 0)
         if not _well_formed(rc.values, 1):
             raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
-        if rc.latency_s > clock:
+        if not rc.latency_s <= clock:  # NaN: late
             raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
         hashes += 2
         p_hi = rp.values[0].tobytes()
@@ -315,11 +315,11 @@ def play(
             rp = provider.reveal(ps, pts, rounds)
             if not _well_formed(rp.values, m):
                 raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
-            if rp.latency_s > clock:
+            if not rp.latency_s <= clock:  # NaN: late
                 raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
             hashes += m
             ch = challenger.choose(cs, pts, rp.values, rounds)
-            if ch.latency_s > clock:
+            if not ch.latency_s <= clock:  # NaN: late
                 raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
             j = ch.part
             if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:

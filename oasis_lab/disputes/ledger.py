@@ -9,7 +9,11 @@ task will then be returned to the auction with higher priority."
 
 Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
 ------------------------------------------------------------------------------
-* Token amounts are integers. A user's payment waits in an escrow account per task during
+* Token amounts are exact integers of the smallest unit (Python ``int``, unbounded: amounts
+  of 10**30 and beyond are exact), never floats; a float, a bool or a negative amount is
+  refused. Shares of an amount (``floor(fraction * amount)``) are computed in exact rational
+  arithmetic, the fraction read as the decimal it prints as (``0.1`` is one tenth), so a slash
+  never exceeds the stake however large it is. A user's payment waits in an escrow account per task during
   the challenge window; :meth:`Ledger.settle` pays the provider, a challenge must come before.
 * A provider locks ``provider_stake`` before it may accept tasks; a challenger locks
   ``challenger_bond`` per challenge.
@@ -24,10 +28,17 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
   provider, ``referee_reward_fraction`` to the referee, the rest burned / to the platform.
 * ``ambiguous`` (the referee agrees with neither): nobody is slashed, the bond returns, the
   user is refunded and the task re-auctioned without priority.
-* Burned tokens move to the account ``burn``; deposits come from outside through ``mint``.
-  Every movement is a recorded :class:`Transfer`; :meth:`Ledger.check_conservation` replays
-  them and proves that accounts sum to what was minted. An invalid operation raises
-  :class:`LedgerError` naming the problem and changes nothing.
+* Burned tokens move to the account ``burn``. Tokens enter only through the public
+  :meth:`Ledger.deposit` (and the deposit of :meth:`Ledger.open_account`) and leave only
+  through :meth:`Ledger.withdraw`; the outside is the pseudo-account ``mint``. These two
+  methods record what crossed the boundary in their own counters, apart from the transfer
+  log, and :meth:`Ledger.check_conservation` compares the sum of all balances with deposits
+  minus withdrawals: a bug that moves tokens out of ``mint`` inside any other operation
+  breaks the equality even though it is in the log. It also replays the log. An invalid
+  operation raises :class:`LedgerError` naming the problem and changes nothing.
+* The ``platform`` account receives only slash and bond remainders
+  (``slash_remainder="platform"``); :meth:`Ledger.deposit` refuses it, so its balance is
+  exactly the platform's income from slashing. The platform may withdraw it.
 """
 
 from __future__ import annotations
@@ -35,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from numbers import Integral
 from typing import Any
 
@@ -46,16 +58,20 @@ from oasis_lab.disputes.referee import VERDICTS
 __all__ = [
     "ACCOUNT_KINDS",
     "BURN",
+    "DEPOSIT_KINDS",
     "MINT",
     "PLATFORM",
     "Ledger",
     "LedgerError",
     "Transfer",
+    "share",
     "single_task_ledger",
 ]
 
 #: Kinds of participant accounts.
 ACCOUNT_KINDS: tuple[str, ...] = ("user", "provider", "challenger", "platform")
+#: Kinds that may receive deposits from outside (the platform's income is slashing only).
+DEPOSIT_KINDS: tuple[str, ...] = ("user", "provider", "challenger")
 MINT = "mint"
 BURN = "burn"
 PLATFORM = "platform"
@@ -120,8 +136,20 @@ def _amount(name: str, value: Any) -> int:
 
 
 def _share(amount: int, fraction: float) -> int:
+    """``floor(fraction * amount)`` exactly, for any integer ``amount``.
+
+    The float ``fraction`` is read as the decimal it prints as (``0.1`` is 1/10, not the binary
+    0.1000000000000000055...) and the product is rational: a float product would round
+    ``1.0 * amount`` up past the amount above 2**53 (a slash larger than the stake) and
+    overflow beyond 10**308.
+    """
     # floor, so shares never exceed the amount; the remainder goes to burn / platform
-    return math.floor(amount * fraction)
+    return math.floor(amount * Fraction(repr(float(fraction))))
+
+
+#: The share rule, public for the simulation's vectorised books (``oasis_lab.sim.books``),
+#: which must split amounts exactly as the Ledger does.
+share = _share
 
 
 class Ledger:
@@ -140,7 +168,7 @@ class Ledger:
     >>> led.stake("gpu1")
     >>> led.escrow("t1", "alice", "gpu1", 40)
     >>> led.settle("t1")
-    >>> led.balance("gpu1"), led.check_conservation()["minted"]
+    >>> led.balance("gpu1"), led.check_conservation()["deposited"]
     (40, 10100)
     """
 
@@ -152,7 +180,9 @@ class Ledger:
         self._kinds: dict[str, str] = {BURN: "system", PLATFORM: "platform"}
         self._log: list[Transfer] = []
         self._ops = 0
-        self._minted = 0
+        # tokens that crossed the public boundary, counted by deposit/withdraw only
+        self._deposited = 0
+        self._withdrawn = 0
         self._tasks: dict[str, _Task] = {}
         self._challenges: dict[str, _Challenge] = {}
         self._barred: dict[str, int] = {}
@@ -210,8 +240,12 @@ class Ledger:
         return tuple(self._log)
 
     def balances(self) -> pd.Series:
-        """All balances, by account (system accounts included)."""
-        return pd.Series(self._balances, name="balance", dtype="int64").sort_index()
+        """All balances, by account (system accounts included).
+
+        ``int64`` while every balance fits, else Python ``int`` objects (exact at any size).
+        """
+        fits = all(-(2**63) <= v < 2**63 for v in self._balances.values())
+        return pd.Series(self._balances, name="balance", dtype="int64" if fits else object).sort_index()
 
     def to_frame(self) -> pd.DataFrame:
         """The transfer log, one row per transfer."""
@@ -243,7 +277,8 @@ class Ledger:
         return {
             "balances": dict(self._balances),
             "log": len(self._log),
-            "minted": self._minted,
+            "deposited": self._deposited,
+            "withdrawn": self._withdrawn,
             "tasks": {k: (t.user, t.provider, t.amount, t.status) for k, t in self._tasks.items()},
             "challenges": {
                 k: (c.task, c.challenger, c.bond, c.status, c.verdict) for k, c in self._challenges.items()
@@ -265,15 +300,20 @@ class Ledger:
             raise LedgerError(f"account = {account!r} is a {self._kinds[account]}, not a {kind}")
 
     def _commit(self, action: str, moves: Iterable[tuple[str, str, int, str]]) -> None:
-        """Apply ``(src, dst, amount, memo)`` moves all together, or raise and change nothing."""
+        """Apply ``(src, dst, amount, memo)`` moves all together, or raise and change nothing.
+
+        ``MINT`` (the outside) may be a source or a destination; only :meth:`deposit` and
+        :meth:`withdraw` should use it, and :meth:`check_conservation` catches any other use.
+        """
         moves = [m for m in moves if m[2] > 0]
         delta: dict[str, int] = {}
         for src, dst, amount, _ in moves:
             if src != MINT:
                 self._need(src)
                 delta[src] = delta.get(src, 0) - amount
-            self._need(dst)
-            delta[dst] = delta.get(dst, 0) + amount
+            if dst != MINT:
+                self._need(dst)
+                delta[dst] = delta.get(dst, 0) + amount
         # Check every intermediate step, not only the net: each transfer must be covered.
         running = {a: self._balances[a] for a in delta}
         for src, dst, amount, _ in moves:
@@ -283,12 +323,11 @@ class Ledger:
                     raise LedgerError(
                         f"{action}: account {src!r} holds {running[src] + amount}, cannot pay {amount}"
                     )
-            running[dst] += amount
+            if dst != MINT:
+                running[dst] += amount
         self._ops += 1
         for src, dst, amount, memo in moves:
             self._log.append(Transfer(len(self._log), self._ops, action, src, dst, amount, memo))
-            if src == MINT:
-                self._minted += amount
         self._balances.update(running)
 
     def _open_funded(self, account: str, action: str, src: str, amount: int, memo: str) -> None:
@@ -318,14 +357,34 @@ class Ledger:
             self._kinds[self.stake_account(name)] = "system"
             self._balances[self.stake_account(name)] = 0
         if amount:
-            self._commit("deposit", [(MINT, name, amount, "initial deposit")])
+            self._deposit(name, amount, "initial deposit")
+
+    def _deposit(self, account: str, amount: int, memo: str) -> None:
+        self._commit("deposit", [(MINT, account, amount, memo)])
+        self._deposited += amount  # after the commit: a refused deposit counts nothing
 
     def deposit(self, account: str, amount: int) -> None:
-        """Add ``amount`` tokens from outside to ``account``."""
+        """Add ``amount`` tokens from outside to ``account`` (a user, provider or challenger).
+
+        The ``platform`` account is refused: it receives only slash and bond remainders, so
+        its balance is the platform's income from slashing and nothing else.
+        """
+        amount = _amount("amount", amount)
+        if self._kinds.get(account) not in DEPOSIT_KINDS:
+            raise LedgerError(
+                f"account = {account!r} cannot receive deposits (only {list(DEPOSIT_KINDS)} accounts)"
+            )
+        self._deposit(account, amount, "")
+
+    def withdraw(self, account: str, amount: int) -> None:
+        """Pay ``amount`` of ``account``'s free balance out of the ledger (participants and
+        the platform; stakes, escrows and bonds are locked and leave only through their
+        operations)."""
         amount = _amount("amount", amount)
         if self._kinds.get(account) not in ACCOUNT_KINDS:
             raise LedgerError(f"account = {account!r} is not a participant account")
-        self._commit("deposit", [(MINT, account, amount, "")])
+        self._commit("withdraw", [(account, MINT, amount, "")])
+        self._withdrawn += amount
 
     def stake(self, provider: str, amount: int | None = None) -> None:
         """Lock ``amount`` (default ``params.provider_stake``) of ``provider``'s tokens."""
@@ -495,14 +554,19 @@ class Ledger:
     def check_conservation(self) -> dict[str, int]:
         """Prove that no token was created or lost.
 
-        Replays the transfer log from zero and checks that it reproduces every balance, that
-        no balance is negative, that all accounts together hold exactly what was minted, and
-        that each escrow and bond account holds what its task or challenge state says.
+        The sum of all balances (burned tokens included) must equal the deposits minus the
+        withdrawals counted by :meth:`deposit` and :meth:`withdraw` themselves, at the public
+        boundary, independently of the transfer log: a transfer out of ``mint`` inside any
+        other operation (a bug that creates tokens) fails the check although it is logged.
+        Also replays the log from zero (it must reproduce every balance), checks that no
+        balance is negative and that each escrow and bond account holds what its task or
+        challenge state says.
 
         Returns
         -------
         dict
-            ``minted``, ``total`` (sum of balances), ``burned``, ``transfers``.
+            ``deposited``, ``withdrawn``, ``total`` (sum of balances), ``burned``,
+            ``transfers``.
 
         Raises
         ------
@@ -510,15 +574,13 @@ class Ledger:
             Naming the first violated invariant.
         """
         replay = {a: 0 for a in self._balances}
-        minted = 0
         for tr in self._log:
             if tr.amount <= 0:
                 raise LedgerError(f"transfer {tr.seq} moves {tr.amount} <= 0 tokens")
-            if tr.src == MINT:
-                minted += tr.amount
-            else:
+            if tr.src != MINT:
                 replay[tr.src] -= tr.amount
-            replay[tr.dst] += tr.amount
+            if tr.dst != MINT:
+                replay[tr.dst] += tr.amount
         if replay != self._balances:
             bad = next(a for a in replay if replay[a] != self._balances[a])
             raise LedgerError(f"account {bad!r} holds {self._balances[bad]}, the log says {replay[bad]}")
@@ -526,8 +588,12 @@ class Ledger:
         if negative:
             raise LedgerError(f"negative balance in {negative}")
         total = sum(self._balances.values())
-        if total != minted or minted != self._minted:
-            raise LedgerError(f"accounts hold {total}, {minted} were minted")
+        if total != self._deposited - self._withdrawn:
+            raise LedgerError(
+                f"accounts hold {total}, but {self._deposited} were deposited and "
+                f"{self._withdrawn} withdrawn: {total - self._deposited + self._withdrawn:+d} tokens "
+                "appeared or vanished inside the ledger"
+            )
         for k, t in self._tasks.items():
             want = t.amount if t.status in ("escrowed", "challenged") else 0
             if self._balances[self.escrow_account(k)] != want:
@@ -536,7 +602,13 @@ class Ledger:
             want = c.bond if c.status == "open" else 0
             if self._balances[self.bond_account(k)] != want:
                 raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
-        return {"minted": minted, "total": total, "burned": self._balances[BURN], "transfers": len(self._log)}
+        return {
+            "deposited": self._deposited,
+            "withdrawn": self._withdrawn,
+            "total": total,
+            "burned": self._balances[BURN],
+            "transfers": len(self._log),
+        }
 
 
 def single_task_ledger(

@@ -7,14 +7,16 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.params import ParamsMixin
 
-__all__ = ["COMPARISONS", "SLASH_REMAINDER", "DisputeParams"]
+__all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
+#: Largest ``max_ulp``: ULP distances are unsigned 64-bit (a NaN is at distance 2**64 - 1), and
+#: 2**63 - 1 already spans every pair of finite float64 of one sign.
+MAX_ULP_LIMIT = 2**63 - 1
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
 
 
@@ -35,13 +37,16 @@ class DisputeParams(ParamsMixin):
         Absolute tolerance (``comparison="tolerance"``): elements within ``atol`` agree.
     max_ulp : int, default 4
         ULP tolerance (``comparison="tolerance"``): elements at most ``max_ulp`` units in the
-        last place apart agree. An element agrees when either threshold holds.
+        last place apart agree. An element agrees when either threshold holds. Both
+        tolerances apply to floating-point outputs only: discrete outputs (token ids,
+        quantized activations) must be equal in every mode. At most ``2**63 - 1``.
     round_timeout_s : float, default 60.0
         The clock of one round: a party whose answer takes longer loses the dispute.
     referee_backend : str, default "numpy"
         Backend the referee recomputes the disputed node on (``"numpy"`` or ``"webgpu"``).
     provider_stake : int, default 10_000
-        Tokens a provider locks before it may accept tasks.
+        Tokens a provider locks before it may accept tasks. Token amounts are exact Python
+        integers of the smallest unit, unbounded (no float, no int64 limit).
     challenger_bond : int, default 1_000
         Tokens a challenger locks when it opens a challenge; forfeited when it is wrong.
     slash_fraction : float, default 1.0
@@ -94,7 +99,7 @@ class DisputeParams(ParamsMixin):
             raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
         if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
-        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0))
+        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
         timeout = check_real("round_timeout_s", self.round_timeout_s)
         if timeout <= 0:
             raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")

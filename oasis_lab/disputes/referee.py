@@ -12,7 +12,9 @@ bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``;
 * ``comparison="exact"``: through the chain, ``H(c_{k-1} | d(r))`` against ``c_k`` of each
   party (bitwise: only the hashes are needed, no output is opened);
 * ``comparison="tolerance"``: each party opens ``o_k`` (checked against its ``c_k``) and
-  ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs.
+  ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs. The
+  tolerance is for floating-point outputs only: a discrete output (integer token ids,
+  quantized activations, booleans) agrees only when it is equal (:func:`outputs_agree`).
 
 Verdict: the provider's claim agrees -> ``challenger_wrong`` (the provider is upheld, the
 benefit of the doubt goes to the defender); else the challenger's agrees -> ``provider_guilty``;
@@ -26,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from oasis_lab.checks import check_int, check_real
+from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.trace import Computation, chain_step
-from oasis_lab.checks import check_real
 
 __all__ = [
     "VERDICTS",
@@ -86,14 +89,26 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def outputs_agree(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, max_ulp: int = 0) -> bool:
     """Whether every element of ``a`` and ``b`` is within ``atol`` or ``max_ulp`` ULPs.
 
+    The tolerance applies to floating-point outputs only. Discrete outputs (integers such as
+    token ids or quantized activations, booleans, anything not floating point) must be equal
+    element for element whatever the tolerance: an integer one away is another token, not a
+    rounding difference, and integer arithmetic is reproducible across devices.
     ``atol = 0, max_ulp = 0`` is bitwise equality of the values (with ``+0 == -0``). Arrays of
     different dtype or shape never agree.
+
+    Examples
+    --------
+    >>> outputs_agree(np.int32([7]), np.int32([8]), max_ulp=4, atol=2.0)
+    False
+    >>> outputs_agree(np.float32([1.0]), np.nextafter(np.float32([1.0]), np.float32(2)), max_ulp=4)
+    True
     """
     a = np.asarray(a)
     b = np.asarray(b)
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind != "f":
+        # discrete outputs: exact in every mode (see the docstring)
         return bool(np.array_equal(a, b))
     close = ulp_distance(a, b) <= np.uint64(max_ulp)
     if atol > 0 and a.dtype.kind == "f":
@@ -146,33 +161,33 @@ def _verdict(provider_ok: bool, challenger_ok: bool) -> str:
 class Referee:
     """A referee: which backend it recomputes on and how it compares.
 
+    The defaults are those of :class:`~oasis_lab.disputes.params.DisputeParams` (one source:
+    ``Referee() == Referee.from_params(DisputeParams())``).
+
     Parameters
     ----------
     backend : str, default "numpy"
         Passed to :meth:`Computation.recompute` (``oasis_lab.gpu.model.run_node``).
     comparison : {"exact", "tolerance"}, default "exact"
     atol : float, default 0.0
-    max_ulp : int, default 0
-        Tolerances of ``comparison="tolerance"``.
+    max_ulp : int, default 4
+        Tolerances of ``comparison="tolerance"`` (floating-point outputs only; discrete
+        outputs are compared exactly, see :func:`outputs_agree`).
     """
 
-    backend: str = "numpy"
-    comparison: str = "exact"
-    atol: float = 0.0
-    max_ulp: int = 0
+    backend: str = DisputeParams.referee_backend
+    comparison: str = DisputeParams.comparison
+    atol: float = DisputeParams.atol
+    max_ulp: int = DisputeParams.max_ulp
 
     def __post_init__(self) -> None:
-        if self.comparison not in ("exact", "tolerance"):
-            raise ValueError(f"comparison = {self.comparison!r} is not one of ['exact', 'tolerance']")
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"comparison = {self.comparison!r} is not one of {list(COMPARISONS)}")
         if not isinstance(self.backend, str):
             raise TypeError(f"backend must be a string, got {self.backend!r}")
-        atol = check_real("atol", self.atol)
-        if isinstance(self.max_ulp, bool) or not isinstance(self.max_ulp, (int, np.integer)):
-            raise TypeError(f"max_ulp must be an integer, got {self.max_ulp!r}")
-        if atol < 0 or self.max_ulp < 0:
-            raise ValueError(
-                f"tolerances must be finite and >= 0, got atol={self.atol!r}, max_ulp={self.max_ulp!r}"
-            )
+        if check_real("atol", self.atol) < 0:
+            raise ValueError(f"atol = {self.atol!r} must be >= 0")
+        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
 
     @classmethod
     def from_params(cls, params: object) -> Referee:

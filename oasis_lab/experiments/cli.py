@@ -36,6 +36,7 @@ from oasis_lab.auction.compare import MECHANISMS, READINGS, summarize
 from oasis_lab.experiments.auction import GreedyVsOptimum
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
+from oasis_lab.files import atomic_path, check_output_dir, check_output_file
 from oasis_lab.market import SCENARIOS
 from oasis_lab.params import CHOICES, AuctionParams
 
@@ -142,6 +143,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     spec = load_sweep_file(args.config)
     base = spec["experiment"]
     out = args.out or (Path(spec["out"]) if spec["out"] else Path("sweeps") / base.name)
+    check_output_dir("--out", out)  # before the sweep, not after it
     client: Any = "serial" if args.serial else args.scheduler
     frame = sweep(base, spec["grid"], spec["seeds"], client=client, out=out, progress=not args.no_progress)
     keys = [c for c in frame.columns[: list(frame.columns).index("seed")] if c != "point"]
@@ -156,6 +158,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
+    # checked before the study, which may take hours, not after it
+    check_output_file("--out", args.out)
     base = GreedyVsOptimum(
         n_types=args.types, unit_demand=args.unit_demand, readings=tuple(args.readings),
         mechanisms=tuple(args.mechanisms), alpha=args.alpha, beta=args.beta,
@@ -175,6 +179,7 @@ def _run_compare(args: argparse.Namespace) -> int:
         print(f"welfare model: {base.auction_params().label()}")
         print(table[shown].to_string(index=False))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    with atomic_path(args.out, keep_suffix=True) as tmp:
+        frame.to_csv(tmp, index=False)
     print(f"wrote {len(frame)} rows to {args.out}")
     return 0

@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.experiments.base import ExperimentConfig, experiment_class, run
+from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.seeding import check_seed
 
 __all__ = ["SweepPoint", "expand_grid", "local_client", "point_key", "sweep"]
@@ -155,9 +156,8 @@ def _run_point(config: ExperimentConfig, seed: int) -> pd.DataFrame:
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
     # atomic: a point's file is either complete or absent, so a killed sweep resumes cleanly
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path, keep_suffix=True) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def _open_out(out: Path, name: str) -> None:
@@ -171,9 +171,8 @@ def _open_out(out: Path, name: str) -> None:
                 "choose another folder"
             )
     else:
-        tmp = out / f".{_MANIFEST}.tmp"
-        tmp.write_text(json.dumps({"experiment": name}) + "\n")
-        os.replace(tmp, manifest)
+        with atomic_write(manifest, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"experiment": name}) + "\n")
 
 
 def local_client(n_workers: int | None = None) -> Any:
@@ -232,7 +231,7 @@ def sweep(
     name = points[0].config.name
     if client is not None and not (client == "serial" or isinstance(client, str) or hasattr(client, "submit")):
         raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
-    out_dir = Path(out) if out is not None else None
+    out_dir = check_output_dir("out", out) if out is not None else None
     if out_dir is not None:
         _open_out(out_dir, name)
     jobs = [(p, s) for p in points for s in seed_list]

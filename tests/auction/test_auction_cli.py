@@ -23,3 +23,22 @@ def test_auction_subcommand_reports_bad_values(capsys):
         main(["auction", "--tasks", "0"])
     with pytest.raises(SystemExit):
         main(["auction", "--price-rule", "vickrey"])
+
+
+@pytest.mark.parametrize("kind", ["directory", "inside_a_file"])
+def test_compare_checks_out_before_the_study(kind, tmp_path, capsys, monkeypatch):
+    """``compare --out DIR`` fails at once, naming --out, without running the study."""
+    import oasis_lab.experiments.cli as compare_cli
+
+    def study_must_not_run(*args, **kwargs):
+        raise AssertionError("the study ran before --out was checked")
+
+    monkeypatch.setattr(compare_cli, "sweep", study_must_not_run)
+    if kind == "directory":
+        out = tmp_path
+    else:
+        (tmp_path / "plain").write_text("")
+        out = tmp_path / "plain" / "cmp.csv"
+    assert main(["compare", "--sizes", "10", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --out = ")

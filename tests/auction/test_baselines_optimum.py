@@ -308,17 +308,18 @@ def test_unbounded_model_is_reported_not_numbered(monkeypatch: pytest.MonkeyPatc
     # A Market cannot make welfare unbounded (costs >= 0, capacities finite), so patch the
     # model: units earn 1 each and lose every row and bound that limits them.
     import oasis_lab.auction.baselines.optimum as opt
+    from oasis_lab.auction.baselines.optimum.formulation import LinearModel
 
-    real = opt._build_model
+    real = opt.build_model
 
     def broken(*args, **kwargs):
         model = real(*args, **kwargs)
         c = model.c.copy()
         c[model.unit_cols] = 1.0
-        return opt._Model(**{**model.__dict__, "c": c, "a_ub": model.a_ub[:0], "b_ub": model.b_ub[:0],
+        return LinearModel(**{**model.__dict__, "c": c, "a_ub": model.a_ub[:0], "b_ub": model.b_ub[:0],
                              "ub": np.full(model.n_cols, np.inf)})
 
-    monkeypatch.setattr(opt, "_build_model", broken)
+    monkeypatch.setattr(opt, "build_model", broken)
     m = generate_market(5, 3, seed=0)
     for backend in ("highspy", "cvxpy"):
         res = solve_optimum(m, AuctionParams(partial=True), relax=True, backend=backend, formulation="per_pair")

@@ -12,7 +12,7 @@ def test_dispute_cli_prints_transcript_and_ledger(capsys):
     out = capsys.readouterr().out
     assert "disputed: node 7 (block0.res1) after 3 rounds (bound 3)" in out
     assert "verdict: provider_guilty" in out
-    assert "payment reversed, task-1" in out and "'minted': 21100" in out
+    assert "payment reversed, task-1" in out and "'deposited': 21100" in out
 
 
 def test_dispute_cli_lying_challenger_and_costs(capsys):

@@ -133,7 +133,7 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
     # tasks t0..t3 start escrowed so that random challenges and verdicts find them
     for i, amount in enumerate(payments):
         led.escrow(f"t{i}", ["u1", "u2"][i % 2], ["p1", "p2"][i // 2], amount)
-    minted = led.check_conservation()["minted"]
+    deposited = led.check_conservation()["deposited"]
     for op in ops:
         before = led.snapshot()
         try:
@@ -148,7 +148,7 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
                 led.resolve(f"c{args[0]}", args[1], referee=args[2])
             elif name == "deposit":
                 led.deposit(args[0], args[1])
-                minted += args[1]
+                deposited += args[1]
             elif name == "stake":
                 led.stake(args[0], args[1])
             else:
@@ -156,7 +156,7 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
         except LedgerError:
             assert led.snapshot() == before  # all or nothing
         report = led.check_conservation()
-        assert report["minted"] == minted == report["total"]
+        assert report["deposited"] == deposited == report["total"]
         assert min(led.balances()) >= 0
 
 

@@ -14,6 +14,7 @@ from oasis_lab.experiments import (
     AdversaryMatrix,
     Deterrence,
     GreedyVsOptimum,
+    MarketOverTime,
     OutlierStudy,
     WorstMarket,
     run,
@@ -27,11 +28,13 @@ SMALL = {
     "worst_market": WorstMarket(n_tasks=12, scenarios=("balanced", "scarce_supply"), n_markets=2),
     "adversary_matrix": AdversaryMatrix(),
     "deterrence": Deterrence(n_tasks=300, n_nodes=32),
+    "market_over_time": MarketOverTime(rounds=4),
 }
 
 
 def test_every_registered_experiment_has_a_small_config_here() -> None:
-    assert set(EXPERIMENTS) <= set(SMALL), f"untested experiments: {sorted(set(EXPERIMENTS) - set(SMALL))}"
+    registered = {name for name in EXPERIMENTS if not name.startswith("test_")}  # the tests' own
+    assert registered <= set(SMALL), f"untested experiments: {sorted(registered - set(SMALL))}"
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -183,3 +186,16 @@ def test_worst_market_looks_at_the_sweeps_markets() -> None:
                   {"scenario": ["balanced", "scarce_supply"]}, 2, client="serial", progress=False)
     worst = frame[frame["mechanism"] == "greedy"]["ratio_opt"].min()
     assert run(SMALL["worst_market"], 0)["ratio_opt"].iloc[0] == pytest.approx(worst, rel=1e-9)
+
+
+def test_market_over_time_challenges_remove_cheaters() -> None:
+    # the simulation study: with no challenge nobody is caught; with many, every cheater is
+    # removed and keeps less, and the challengers pay for it
+    none = run(MarketOverTime(p_user=0.0, p_platform=0.0), 0).iloc[0]
+    many = run(MarketOverTime(p_user=0.3, p_platform=0.0, stake=5000), 0).iloc[0]
+    assert none["cheaters"] > 0 and none["cheaters_removed"] == 0 and none["challenger_costs"] == 0
+    assert many["cheaters_removed"] == many["cheaters"]
+    assert many["cheater_income_per_cheater"] < none["cheater_income_per_cheater"]
+    assert many["false_convictions"] == 0
+    with pytest.raises(ValueError, match="p_user"):
+        MarketOverTime(p_user=2.0)

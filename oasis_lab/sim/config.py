@@ -1,0 +1,370 @@
+"""The configuration of a multi-round market simulation, validated before anything runs.
+
+A :class:`SimConfig` names every choice of the simulation (whitepaper sections 4 and 5 played
+round after round): the market scenario and the arrival rate, the provider population and its
+churn, the auction's :class:`~oasis_lab.params.AuctionParams`, execution failures, the share
+of cheaters and their strategy (a provider adversary of
+:data:`oasis_lab.disputes.cli.ADVERSARIES`), honest providers on other hardware, user and
+platform challenge probabilities, the challenger's recompute cost, the dispute game's
+:class:`~oasis_lab.disputes.params.DisputeParams` (arity, referee mode and tolerance, stakes,
+bonds, slash and reward fractions, re-auction priority), the re-auction raise (the auction
+params' ``rebid_bump`` / ``rebid_mode``) and the number of rounds.
+
+Configurations live as YAML or TOML files in ``data/configs/``: top-level keys are the fields
+below, ``auction:`` and ``disputes:`` are tables of their parameter classes. An unknown key, a
+wrong type or an out-of-range value raises one ``ValueError`` / ``TypeError`` naming the key
+(``disputes.slash_fraction = 2 must be in [0, 1]``) before the simulation starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.disputes.cli import ADVERSARIES
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.market import SCENARIOS, load_model_types
+from oasis_lab.params import AuctionParams, ParamsMixin
+
+__all__ = [
+    "ARRIVALS",
+    "CHEATER_ADVERSARIES",
+    "CONFIG_DIR",
+    "DISPUTE_MODES",
+    "MECHANISMS",
+    "SimConfig",
+    "load_config",
+]
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
+
+#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
+MECHANISMS: tuple[str, ...] = ("greedy",)
+#: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
+ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
+#: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
+#: ``"played"``: every dispute is played in full (same verdicts, tested; slower).
+DISPUTE_MODES: tuple[str, ...] = ("vectorised", "played")
+#: Provider adversaries a cheater may follow (the dishonest provider sides of the dispute CLI).
+CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
+    sorted(name for name, make in ADVERSARIES.items() if not make(1)[0].honest)
+)
+
+# Upper bounds that keep every integer token amount of a run far inside int64 (see
+# ``oasis_lab.sim.books``): at most 2**53 smallest units per payment, stake or bond.
+_MAX_TOKEN_UNIT = 10**9
+_MAX_SIZE = 10**7
+
+
+def _check_computation(value: Any) -> None:
+    """``synthetic:N`` (N >= 2), a published profile or a shipped executed model."""
+    from oasis_lab.disputes.profiles import PROFILES
+    from oasis_lab.gpu.model import MODEL_NAMES
+
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"computation must be a non-empty string, got {value!r}")
+    if value.startswith("synthetic:"):
+        tail = value.split(":", 1)[1]
+        if not tail.isdigit() or int(tail) < 2:
+            raise ValueError(f"computation = {value!r}: expected synthetic:<number of nodes >= 2>")
+        return
+    known = (*PROFILES, *MODEL_NAMES)
+    if value not in known:
+        raise ValueError(f"computation = {value!r} is not synthetic:N or one of {list(known)}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
+
+
+def _bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+
+
+@dataclass(frozen=True)
+class SimConfig(ParamsMixin):
+    """Parameters of a multi-round market simulation (whitepaper sections 4 and 5).
+
+    Parameters
+    ----------
+    rounds : int, default 50
+        Auction rounds to simulate (>= 1).
+    tasks_per_round : int, default 1000
+        New tasks per round (``arrivals="fixed"``) or their mean (``"poisson"``), >= 1.
+    arrivals : {"fixed", "poisson"}, default "poisson"
+    n_providers : int, default 100
+        Providers at the start (>= 1).
+    n_types : int, default 4
+        Model types (the first ``n_types`` rows of ``data/model_types.csv``).
+    scenario : str, default "balanced"
+        A key of :data:`oasis_lab.market.SCENARIOS`: supply ratio and values of each round's
+        tasks against the initial population.
+    mechanism : {"greedy"}, default "greedy"
+        The auction run each round (PRICES, section 4.2).
+    auction : AuctionParams
+        Its readings; ``rebid_bump`` / ``rebid_mode`` are the re-auction raise.
+    disputes : DisputeParams
+        Arity, referee comparison and tolerance, stakes, bonds, slash and reward fractions,
+        re-auction priority (section 5).
+    dispute_mode : {"vectorised", "played"}, default "vectorised"
+    computation : str, default "synthetic:64"
+        What a task's inference is, for the dispute game: ``synthetic:N`` (a hashed DAG of
+        ``N`` nodes), ``tiny-transformer`` (executed), ``llama-2-7b`` or ``sdxl-base-1.0``
+        (synthetic values on the published graphs).
+    failure_probability : float, default 0.0
+        Chance that a provider fails a round: its tasks are not done, not paid and return to
+        the auction with a raised value.
+    cheater_share : float, default 0.0
+        Share of providers (at the start and among entrants) that cheat.
+    adversary : str, default "perturb"
+        The cheaters' strategy, one of :data:`CHEATER_ADVERSARIES`; the cheated node is drawn
+        per task.
+    cheat_probability : float, default 1.0
+        Chance that a cheater cheats on each task it wins.
+    cheat_saving : float, default 0.5
+        Share of a task's true cost a cheater saves by cheating (the gain ``G``).
+    other_device_share : float, default 0.0
+        Share of honest providers whose device rounds one node ``other_device_ulps`` ULPs away
+        from the referee's (:class:`~oasis_lab.disputes.adversaries.OtherDevice`).
+    other_device_ulps : int, default 1
+    p_user, p_platform : float, default 0.05 and 0.01
+        Chance that a task's user, and independently the platform, challenges its result.
+    challenge_cost : float, default 1.0
+        What a challenge costs its challenger (it recomputes the task), as a multiple of the
+        task's true cost at the serving provider's prices.
+    dispute_delay : int, default 1
+        Rounds a dispute takes: a challenge opened in round ``r`` is resolved at the end of
+        round ``r + dispute_delay``; the provider is barred from the auctions in between.
+    requeue_unserved : bool, default True
+        Tasks the auction did not serve wait for the next round (as re-auctioned tasks).
+    max_wait : int, default 10
+        Rounds after its arrival a task is given up (>= 1).
+    entry_rate : float, default 0.0
+        Mean number of providers entering per round (Poisson).
+    exit_window : int, default 0
+        ``0``: no exit. Otherwise a provider whose income over the last ``exit_window``
+        rounds does not cover its costs (compute and ``idle_cost``) leaves.
+    idle_cost : float, default 0.0
+        Tokens per round it costs a provider to stay online.
+    optimum_every : int, default 0
+        Solve the round's exact welfare optimum every this many rounds (0: never).
+    optimum_time_limit : float, default 30.0
+        Seconds for each optimum.
+    token_unit : int, default 1_000_000
+        Smallest token units per token: prices (floats) become integer amounts here, at the
+        ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the field and the bad value.
+    """
+
+    rounds: int = 50
+    tasks_per_round: int = 1000
+    arrivals: str = "poisson"
+    n_providers: int = 100
+    n_types: int = 4
+    scenario: str = "balanced"
+    mechanism: str = "greedy"
+    auction: AuctionParams = field(default_factory=AuctionParams)
+    disputes: DisputeParams = field(default_factory=DisputeParams)
+    dispute_mode: str = "vectorised"
+    computation: str = "synthetic:64"
+    failure_probability: float = 0.0
+    cheater_share: float = 0.0
+    adversary: str = "perturb"
+    cheat_probability: float = 1.0
+    cheat_saving: float = 0.5
+    other_device_share: float = 0.0
+    other_device_ulps: int = 1
+    p_user: float = 0.05
+    p_platform: float = 0.01
+    challenge_cost: float = 1.0
+    dispute_delay: int = 1
+    requeue_unserved: bool = True
+    max_wait: int = 10
+    entry_rate: float = 0.0
+    exit_window: int = 0
+    idle_cost: float = 0.0
+    optimum_every: int = 0
+    optimum_time_limit: float = 30.0
+    token_unit: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "rounds", check_int("rounds", self.rounds, 1, _MAX_SIZE))
+        set_(self, "tasks_per_round", check_int("tasks_per_round", self.tasks_per_round, 1, _MAX_SIZE))
+        set_(self, "n_providers", check_int("n_providers", self.n_providers, 1, _MAX_SIZE))
+        n_types_max = len(load_model_types())
+        set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
+        _choice("arrivals", self.arrivals, ARRIVALS)
+        _choice("scenario", self.scenario, tuple(SCENARIOS))
+        _choice("mechanism", self.mechanism, MECHANISMS)
+        _choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
+        _choice("adversary", self.adversary, CHEATER_ADVERSARIES)
+        if not isinstance(self.auction, AuctionParams):
+            raise TypeError(f"auction must be an AuctionParams, got {type(self.auction).__name__}")
+        if not isinstance(self.disputes, DisputeParams):
+            raise TypeError(f"disputes must be a DisputeParams, got {type(self.disputes).__name__}")
+        _check_computation(self.computation)
+        for name in (
+            "failure_probability",
+            "cheater_share",
+            "cheat_probability",
+            "cheat_saving",
+            "other_device_share",
+            "p_user",
+            "p_platform",
+        ):
+            set_(self, name, check_fraction(name, getattr(self, name)))
+        set_(self, "other_device_ulps", check_int("other_device_ulps", self.other_device_ulps, 1))
+        set_(self, "challenge_cost", check_real("challenge_cost", self.challenge_cost, minimum=0.0))
+        set_(self, "dispute_delay", check_int("dispute_delay", self.dispute_delay, 0, _MAX_SIZE))
+        _bool("requeue_unserved", self.requeue_unserved)
+        set_(self, "max_wait", check_int("max_wait", self.max_wait, 1, _MAX_SIZE))
+        set_(self, "entry_rate", check_real("entry_rate", self.entry_rate, minimum=0.0, maximum=1e6))
+        set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
+        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0))
+        set_(self, "optimum_every", check_int("optimum_every", self.optimum_every, 0))
+        set_(
+            self,
+            "optimum_time_limit",
+            check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
+        )
+        set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
+        for name in ("provider_stake", "challenger_bond"):
+            amount = getattr(self.disputes, name) * self.token_unit
+            if amount >= 2**53:
+                raise ValueError(
+                    f"disputes.{name} = {getattr(self.disputes, name)} times token_unit = "
+                    f"{self.token_unit} must be < 2**53 smallest units"
+                )
+
+    def label(self) -> str:
+        """Short name of the fields that differ from the defaults (nested params by their own
+        labels), for tables and plots."""
+        default = SimConfig()
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(default, f.name):
+                continue
+            if isinstance(value, (AuctionParams, DisputeParams)):
+                parts.append(f"{f.name}({value.label()})")
+            else:
+                parts.append(f"{f.name}={value}")
+        return ", ".join(parts) or "defaults"
+
+    @property
+    def challenge_probability(self) -> float:
+        """``1 - (1 - p_user)(1 - p_platform)``: a result is challenged by someone."""
+        return 1.0 - (1.0 - self.p_user) * (1.0 - self.p_platform)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (``auction`` and ``disputes`` as tables), for files and metadata."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (AuctionParams, DisputeParams)):
+                value = {
+                    g.name: list(v) if isinstance(v := getattr(value, g.name), tuple) else v
+                    for g in fields(value)
+                }
+            out[f.name] = value
+        return out
+
+    def to_json(self) -> str:
+        """:meth:`to_dict` as JSON (keys in field order)."""
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "config") -> SimConfig:
+        """Build and validate a config from a mapping (e.g. a parsed YAML/TOML file).
+
+        Raises
+        ------
+        ValueError, TypeError
+            An unknown key, a wrong type or an out-of-range value, naming the key (and
+            ``source``) before any work starts.
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"{source}: must be a mapping of SimConfig fields, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
+            if key in ("auction", "disputes"):
+                kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            else:
+                kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{source}: {exc}") from None
+
+
+def _nested(key: str, value: Any, cls: type, source: str) -> Any:
+    if not isinstance(value, dict):
+        raise TypeError(f"{source}: {key} must be a table of {cls.__name__} fields, got {value!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for k in value:
+        if k not in known:
+            raise ValueError(f"{source}: unknown key {key}.{k!s}; known keys: {sorted(known)}")
+    data = dict(value)
+    if isinstance(data.get("psi_weights"), list):
+        data["psi_weights"] = tuple(data["psi_weights"])
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{source}: {key}.{exc}") from None
+
+
+def load_config(path: str | Path, **overrides: Any) -> SimConfig:
+    """Read a :class:`SimConfig` from a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; a bare name is looked up in ``data/configs/`` when it does not exist as given.
+    **overrides
+        Top-level fields to replace after reading (e.g. ``rounds`` from the command line).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError, TypeError
+        Unreadable file, unknown key, wrong type or out-of-range value (naming the key).
+    """
+    p = Path(path)
+    if not p.exists() and (CONFIG_DIR / p.name).exists() and p.parent == Path("."):
+        p = CONFIG_DIR / p.name
+    if not p.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    text = p.read_text()
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text)
+        elif suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ValueError(f"config file {p.name!r}: expected a .yaml, .yml or .toml file")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"config file {p.name!r} could not be parsed: {exc}") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise TypeError(f"{p.name}: must be a mapping of SimConfig fields, got {type(data).__name__}")
+    data.update(overrides)
+    return SimConfig.from_dict(data, source=p.name)

@@ -1,0 +1,97 @@
+"""SimConfig: validation at the boundary, errors naming the key, YAML/TOML files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.params import AuctionParams
+from oasis_lab.sim import SimConfig, load_config
+from oasis_lab.sim.config import CONFIG_DIR
+
+
+def test_defaults_and_nested_params() -> None:
+    c = SimConfig()
+    assert isinstance(c.auction, AuctionParams) and isinstance(c.disputes, DisputeParams)
+    assert c.challenge_probability == pytest.approx(1 - 0.95 * 0.99)
+    assert SimConfig.from_dict(c.to_dict()) == c
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIG_DIR.iterdir()))
+def test_shipped_configs_load(name: str) -> None:
+    c = load_config(CONFIG_DIR / name)
+    assert c.rounds >= 1
+    # a bare name is looked up in data/configs
+    assert load_config(name) == c
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "key"),
+    [
+        ("rounds: 10\nround_count: 3\n", ValueError, "round_count"),
+        ("rounds: ten\n", TypeError, "rounds"),
+        ("rounds: 0\n", ValueError, "rounds"),
+        ("cheater_share: 1.5\n", ValueError, "cheater_share"),
+        ("p_user: -0.1\n", ValueError, "p_user"),
+        ("adversary: nonsense\n", ValueError, "adversary"),
+        ("scenario: moon\n", ValueError, "scenario"),
+        ("requeue_unserved: 1\n", TypeError, "requeue_unserved"),
+        ("disputes:\n  slash_fraction: 2\n", ValueError, "disputes.slash_fraction"),
+        ("disputes:\n  stake: 10\n", ValueError, "disputes.stake"),
+        ("auction:\n  fee: 1.0\n", ValueError, "auction.fee"),
+        ("auction: 3\n", TypeError, "auction"),
+        ("token_unit: 0\n", ValueError, "token_unit"),
+        ("n_types: 99\n", ValueError, "n_types"),
+        ("- 1\n- 2\n", TypeError, "mapping"),
+        ("computation: synthetic:1\n", ValueError, "computation"),
+        ("computation: gpt-9\n", ValueError, "computation"),
+    ],
+)
+def test_bad_yaml_names_the_key(tmp_path: Path, text: str, error: type, key: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(error, match=key.replace(".", r"\.")) as info:
+        load_config(path)
+    assert "bad.yaml" in str(info.value)
+
+
+def test_bad_toml_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("rounds = 5\n[disputes]\narity = 1\n")
+    with pytest.raises(ValueError, match=r"disputes\.arity = 1 must be >= 2"):
+        load_config(path)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("rounds: [1,\n")
+    with pytest.raises(ValueError, match="could not be parsed"):
+        load_config(bad)
+    other = tmp_path / "conf.json"
+    other.write_text("{}")
+    with pytest.raises(ValueError, match=r"\.yaml, \.yml or \.toml"):
+        load_config(other)
+
+
+def test_overrides_are_validated(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("rounds: 5\n")
+    assert load_config(path, rounds=7).rounds == 7
+    with pytest.raises(ValueError, match="rounds = -1"):
+        load_config(path, rounds=-1)
+
+
+def test_stake_overflow_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"disputes\.provider_stake"):
+        SimConfig(token_unit=10**9, disputes=DisputeParams(provider_stake=10**8))
+
+
+def test_frozen() -> None:
+    c = SimConfig()
+    with pytest.raises(AttributeError):
+        c.rounds = 3  # type: ignore[misc]
+    assert c.replace(rounds=3).rounds == 3

@@ -1,0 +1,109 @@
+"""Parquet save/load (identical tables, atomic) and the ``simulate`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from oasis_lab.__main__ import main
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.sim import SimConfig, SimulationResult, simulate
+
+
+def _result(record: bool = False) -> SimulationResult:
+    config = SimConfig(
+        rounds=3, tasks_per_round=60, n_providers=12, cheater_share=0.3, p_user=0.5,
+        computation="synthetic:16", disputes=DisputeParams(provider_stake=100, challenger_bond=10),
+    )
+    return simulate(config, 4, record_jobs=record)
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_save_load_round_trip(tmp_path: Path, record: bool) -> None:
+    res = _result(record)
+    path = res.save(tmp_path / "run.parquet")
+    back = SimulationResult.load(path)
+    assert back.config == res.config and back.seed == res.seed
+    pd.testing.assert_frame_equal(back.rounds, res.rounds, check_exact=True)
+    pd.testing.assert_frame_equal(back.providers, res.providers, check_exact=True)
+    pd.testing.assert_frame_equal(back.ledger, res.ledger, check_exact=True)
+    for name in ("jobs", "requeued", "tasks", "disputes"):
+        if record:
+            pd.testing.assert_frame_equal(getattr(back, name), getattr(res, name), check_exact=True)
+        else:
+            assert getattr(back, name) is None
+    assert back.summary().equals(res.summary())
+
+
+def test_failed_save_leaves_the_earlier_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    res = _result()
+    path = res.save(tmp_path / "run.parquet")
+    before = path.read_bytes()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("oasis_lab.sim.result.pq.write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        res.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run.parquet"]
+
+
+def test_save_and_load_refuse_bad_paths(tmp_path: Path) -> None:
+    res = _result()
+    with pytest.raises(ValueError, match=r"\.parquet"):
+        res.save(tmp_path / "run.csv")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        res.save(tmp_path / "nowhere" / "run.parquet")
+    with pytest.raises(FileNotFoundError):
+        SimulationResult.load(tmp_path / "missing.parquet")
+    other = tmp_path / "other.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(other)
+    with pytest.raises(ValueError, match="not a simulation result"):
+        SimulationResult.load(other)
+
+
+def test_cli_runs_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("tasks_per_round: 50\nn_providers: 10\ncheater_share: 0.2\np_user: 0.5\n")
+    out = tmp_path / "out.parquet"
+    rc = main(["simulate", "--config", str(cfg), "--rounds", "3", "--seed", "2", "--out", str(out), "--quiet"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "rounds/s" in text and "wrote" in text
+    back = SimulationResult.load(out)
+    assert len(back.rounds) == 3 and back.seed == 2
+    direct = simulate(back.config, 2)
+    pd.testing.assert_frame_equal(back.rounds, direct.rounds, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config", "{cfg}", "--rounds", "2", "--out", "{tmp}/x.csv"], "must end in .parquet"),
+        (["--config", "{tmp}/missing.yaml"], "does not exist"),
+        (["--config", "{bad}"], "cheater_share"),
+    ],
+)
+def test_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("tasks_per_round: 20\nn_providers: 5\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cheater_share: 2\n")
+    argv = ["simulate", *(a.format(cfg=cfg, tmp=tmp_path, bad=bad) for a in args), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not any(p.suffix == ".csv" for p in tmp_path.iterdir())
+
+
+def test_cli_refuses_bad_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--config", "x.yaml", "--rounds", "0"])
+    assert info.value.code == 2
+    assert "must be >= 1" in capsys.readouterr().err
