@@ -105,6 +105,21 @@ def _fault_proofs(s: dict[str, Any]) -> None:
     assert s["conservation"]["minted"] == s["conservation"]["total"]
 
 
+def _market_over_time(s: dict[str, Any]) -> None:
+    assert s["baseline"]["disputes"] == 0 and s["baseline"]["served_mean"] > 0.9 * s["baseline"]["arrived_mean"]
+    ch = s["cheaters"]
+    assert ch["present"] > 0 and ch["removed"] == ch["present"] and ch["false_convictions"] == 0
+    w = s["welfare_share_of_optimum"]
+    assert 0.5 < w["min"] <= w["mean"] <= w["max"] <= 1 + 1e-7  # measured 0.61-0.80
+    # more challenges, less fraud kept per cheater (same dispute delay)
+    fraud = s["fraud_per_cheater"]
+    for delay in {k.split(",")[1] for k in fraud}:
+        kept = [v for k, v in sorted(fraud.items(), key=lambda kv: float(kv[0].split(",")[0][2:])) if k.endswith(delay)]
+        assert kept[0] > kept[-1]
+    hw = s["other_hardware"]
+    assert hw["tolerance"]["false_convictions"] == 0 < hw["exact"]["false_convictions"]
+
+
 def _explorer(s: dict[str, Any]) -> None:
     e = s["explorer"]
     assert e["psi_disabled_unit_cost"] and not e["psi_disabled_capability"]
@@ -129,6 +144,7 @@ SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "02_pricing_incentives": _pricing_incentives,
     "03_webgpu_kernels": _webgpu_kernels,
     "04_fault_proofs": _fault_proofs,
+    "05_market_over_time": _market_over_time,
     "06_explorer": _explorer,
 }
 
