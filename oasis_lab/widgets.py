@@ -284,7 +284,7 @@ def psi_state(market: Market, params: AuctionParams) -> tuple[bool, str]:
     return True, f"Ψ weights disabled: {why}."
 
 
-def explorer_params(values: Mapping[str, Any], base: AuctionParams = AuctionParams()) -> AuctionParams:
+def explorer_params(values: Mapping[str, Any], base: AuctionParams | None = None) -> AuctionParams:
     """Translate the explorer's widget values into :class:`AuctionParams` (validated).
 
     ``values`` holds ``psi_weights`` (sequence), ``alpha, beta, fee, price_rule,
@@ -297,7 +297,7 @@ def explorer_params(values: Mapping[str, Any], base: AuctionParams = AuctionPara
     changes = dict(values)
     if "psi_weights" in changes:
         changes["psi_weights"] = tuple(float(w) for w in changes["psi_weights"])
-    return base.replace(**changes)
+    return (base if base is not None else AuctionParams()).replace(**changes)
 
 
 def optimum_welfare(market: Market, params: AuctionParams) -> float:
@@ -387,7 +387,7 @@ def dispute_view(stake: float, slash_fraction: float, p_challenge: float, *, rou
     cheaters); ``p_challenge`` is the platform's random challenge probability per job (users
     challenge 5% of jobs on top), ``stake`` the provider stake in tokens.
     """
-    config = MarketOverTime(rounds=rounds, stake=int(round(float(stake))), slash_fraction=float(slash_fraction),
+    config = MarketOverTime(rounds=rounds, stake=round(float(stake)), slash_fraction=float(slash_fraction),
                             p_platform=float(p_challenge))
     row = run(config, seed).iloc[0].to_dict()
     return DisputeView(float(stake), float(slash_fraction), float(p_challenge), row)
@@ -447,8 +447,9 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
 
 
 def _table(view: ExplorerView, dispute: DisputeView | None) -> pd.DataFrame:
-    rows = {k: view.figures[k] for k in ("welfare_share", "served_share", "user_utility", "provider_utility",
-                                         "ir_violations_users", "ir_violations_providers")}
+    rows: dict[str, Any] = {k: view.figures[k] for k in ("welfare_share", "served_share", "user_utility",
+                                                         "provider_utility", "ir_violations_users",
+                                                         "ir_violations_providers")}
     if dispute is not None:
         f = dispute.figures
         rows.update({"market over time: welfare": f["welfare"],
@@ -488,10 +489,11 @@ class ExplorerDashboard:
     widget : VBox
     """
 
-    def __init__(self, scenario: str = "balanced", n_tasks: int = 400, params: AuctionParams = AuctionParams(),
+    def __init__(self, scenario: str = "balanced", n_tasks: int = 400, params: AuctionParams | None = None,
                  *, seed: int = 0) -> None:
         import ipywidgets as w
 
+        params = params if params is not None else AuctionParams()
         self.seed = seed
         self.base = params
         market = explorer_market(scenario, n_tasks, seed)

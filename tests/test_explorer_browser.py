@@ -79,28 +79,29 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONPATH": os.pathsep.join(
         [str(NOTEBOOK.parent.parent), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-         "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "w"),
-        start_new_session=True,  # its own process group: the kernel and Dask workers stop with it
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
-        yield f"{url}/lab/tree/{notebook.name}?token={token}", tmp_path
-    finally:
-        _stop(server)
+    with open(tmp_path / "server.log", "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+             "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
+             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            start_new_session=True,  # its own process group: the kernel and Dask workers stop with it
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}")
+                    time.sleep(0.5)
+            yield f"{url}/lab/tree/{notebook.name}?token={token}", tmp_path
+        finally:
+            _stop(server)
 
 
 def _stop(server: subprocess.Popen) -> None:

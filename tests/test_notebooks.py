@@ -11,6 +11,7 @@ notebook whose results drift is caught, not only one that crashes.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -97,7 +98,7 @@ def _fault_proofs(s: dict[str, Any]) -> None:
     assert s["adversary_undocumented_wrong"] == 0
     assert s["exact_convicted_cheaters"] == s["cheaters"] > 0
     p_star = [s["p_star_by_stake"][k] for k in sorted(s["p_star_by_stake"], key=int)]
-    assert all(a > b for a, b in zip(p_star, p_star[1:]))
+    assert all(a > b for a, b in itertools.pairwise(p_star))
     exact, tol = s["monte_carlo"]["exact"], s["monte_carlo"]["tolerance (4 ULP)"]
     assert tol["honest_wrongly_slashed"] == 0 <= exact["honest_wrongly_slashed"]
     # realised gain per cheat within binomial noise (about 3 standard deviations) of G - p (S + P)

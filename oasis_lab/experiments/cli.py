@@ -54,7 +54,7 @@ def load_sweep_file(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
     data = yaml.safe_load(path.read_text())
     if not isinstance(data, dict):
-        raise ValueError(f"sweep config {str(path)!r} must be a mapping with keys {list(_SWEEP_KEYS)}")
+        raise TypeError(f"sweep config {str(path)!r} must be a mapping with keys {list(_SWEEP_KEYS)}")
     unknown = [k for k in data if k not in _SWEEP_KEYS]
     if unknown:
         raise ValueError(f"sweep config key {unknown[0]!r} is unknown; the keys are {list(_SWEEP_KEYS)}")

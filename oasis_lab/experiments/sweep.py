@@ -231,7 +231,7 @@ def sweep(
     name = points[0].config.name
     if client is not None and not (client == "serial" or isinstance(client, str) or hasattr(client, "submit")):
         raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
-    out_dir = check_output_dir("out", out) if out is not None else None
+    out_dir = check_output_dir("out", Path(out)) if out is not None else None
     if out_dir is not None:
         _open_out(out_dir, name)
     jobs = [(p, s) for p in points for s in seed_list]
