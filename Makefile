@@ -9,7 +9,7 @@ VULKAN_PACKAGES := mesa-vulkan-drivers libvulkan1
 BROWSER_PACKAGES := chromium
 SYSTEM_PACKAGES := $(VULKAN_PACKAGES) $(BROWSER_PACKAGES)
 
-.PHONY: setup system-deps run test lab bench clean
+.PHONY: setup system-deps run test check lab bench clean
 
 setup: system-deps $(STAMP)
 
@@ -50,6 +50,15 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# Static checks: ruff over the repository, mypy over the package, the package's doctests
+# (settings in pyproject.toml). Each step runs even when an earlier one fails.
+check: setup
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	$(BIN)/python -m pytest --doctest-modules oasis_lab -q || status=1; \
+	exit $$status
+
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
@@ -59,4 +68,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache .hypothesis
+	rm -rf $(VENV) reports .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -28,8 +28,8 @@ from oasis_lab.auction.baselines import solve_optimum  # noqa: E402
 from oasis_lab.auction.compare import READINGS  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy  # noqa: E402
 from oasis_lab.market import generate_market  # noqa: E402
-from oasis_lab.timing import best_of  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
+from oasis_lab.timing import best_of  # noqa: E402
 
 SPEEDUP_TARGET = 1000.0
 SHARE_TARGET = 0.95

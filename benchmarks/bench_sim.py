@@ -78,7 +78,8 @@ def main() -> int:
     verdict = "meets" if projected < TARGET_S else "misses"
     print(
         f"total {wall:.1f} s, {config.rounds / wall:.1f} rounds/s, 1,000 rounds in {projected:.0f} s "
-        f"({verdict} the {TARGET_S:.0f} s target); dominant stage: {STAGE_NAMES[stages.idxmax()]} {100 * stages.max() / stages.sum():.0f}%"
+        f"({verdict} the {TARGET_S:.0f} s target); dominant stage: {STAGE_NAMES[stages.idxmax()]} "
+        f"{100 * stages.max() / stages.sum():.0f}%"
     )
     print(
         f"served {int(s['tasks_served']):,} of {int(s['tasks_arrived']):,} tasks, "

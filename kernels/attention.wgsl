@@ -7,6 +7,7 @@
 // stored, so any sequence length fits. The output row is accumulated in place: one invocation
 // owns it, so there is no race and no atomic.
 // Bindings: 0 uniform Params {t, d, heads, scale}, 1 q, 2 k, 3 v (t x d), 4 out. Workgroup 64 x 1.
+// Subnormals: inputs and every + - * / result are flushed (oasis_ftz).
 struct Params { t: u32, d: u32, heads: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
@@ -16,8 +17,10 @@ struct Params { t: u32, d: u32, heads: u32, scale: f32 }
 
 fn score(qo: u32, ko: u32, dh: u32) -> f32 {
     var acc = 0.0;
-    for (var d = 0u; d < dh; d++) { acc = acc + q[qo + d] * k[ko + d]; }
-    return acc * P.scale;
+    for (var d = 0u; d < dh; d++) {
+        acc = oasis_ftz(acc + oasis_ftz(oasis_ftz(q[qo + d]) * oasis_ftz(k[ko + d])));
+    }
+    return oasis_ftz(acc * oasis_ftz(P.scale));
 }
 
 @compute @workgroup_size(64, 1)
@@ -30,11 +33,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var m = score(qo, h * dh, dh);
     for (var j = 1u; j <= i; j++) { m = max(m, score(qo, j * P.d + h * dh, dh)); }
     var l = 0.0;
-    for (var j = 0u; j <= i; j++) { l = l + oasis_exp(score(qo, j * P.d + h * dh, dh) - m); }
+    for (var j = 0u; j <= i; j++) { l = oasis_ftz(l + oasis_exp(oasis_ftz(score(qo, j * P.d + h * dh, dh) - m))); }
     for (var d = 0u; d < dh; d++) { o[qo + d] = 0.0; }
     for (var j = 0u; j <= i; j++) {
-        let p = oasis_exp(score(qo, j * P.d + h * dh, dh) - m) / l;
+        let p = oasis_ftz(oasis_exp(oasis_ftz(score(qo, j * P.d + h * dh, dh) - m)) / l);
         let vo = j * P.d + h * dh;
-        for (var d = 0u; d < dh; d++) { o[qo + d] = o[qo + d] + p * v[vo + d]; }
+        for (var d = 0u; d < dh; d++) { o[qo + d] = oasis_ftz(o[qo + d] + oasis_ftz(p * oasis_ftz(v[vo + d]))); }
     }
 }

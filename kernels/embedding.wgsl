@@ -2,6 +2,8 @@
 // One output element per invocation; ids were range-checked on the host.
 // Bindings: 0 uniform Params {t, d, has_pos, stride}, 1 ids (i32), 2 table, 3 positions (a dummy
 // when has_pos = 0), 4 out. Workgroup 256, 2-D dispatch.
+// requires: flush
+// Subnormals: table and position entries and their sum are flushed (oasis_ftz).
 struct Params { t: u32, d: u32, has_pos: u32, stride: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> ids: array<i32>;
@@ -15,9 +17,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (e >= P.t * P.d) { return; }
     let row = e / P.d;
     let col = e % P.d;
-    let w = table[u32(ids[row]) * P.d + col];
+    let w = oasis_ftz(table[u32(ids[row]) * P.d + col]);
     if (P.has_pos == 1u) {
-        o[e] = w + positions[e];
+        o[e] = oasis_ftz(w + oasis_ftz(positions[e]));
     } else {
         o[e] = w;
     }

@@ -1,5 +1,7 @@
 // mathlib.wgsl: transcendentals from + - * / floor bitcast only (no built-in exp/tanh, no fma).
 // Prepended to kernels whose header says `// requires: mathlib`. No bindings.
+// requires: flush
+// Subnormal policy (flush.wgsl): the argument and every + - * / result are flushed (oasis_ftz).
 // Mirrored step by step in oasis_lab/gpu/mathlib.py (bitwise twin); constants are exact
 // hex-float literals so no compiler rounds a decimal differently.
 // Shader compilers may apply "inexact" algebra to SPIR-V float ops (naga emits no NoContraction):
@@ -13,22 +15,22 @@
 // could be subnormal, and engines differ in flushing those), inf on overflow.
 // Accuracy: <= 1.5 ulp against float64 (1.22 measured).
 fn oasis_exp(x: f32) -> f32 {
-    let xc = min(max(x, -90.0), 90.0);
-    let k = floor(xc * 0x1.715476p+0f + 0.5);
-    let r = (xc - k * 0x1.62e4p-1f) - k * 0x1.7f7d1cp-20f;
+    let xc = min(max(oasis_ftz(x), -90.0), 90.0);
+    let k = floor(oasis_ftz(oasis_ftz(xc * 0x1.715476p+0f) + 0.5));
+    let r = oasis_ftz(oasis_ftz(xc - oasis_ftz(k * 0x1.62e4p-1f)) - oasis_ftz(k * 0x1.7f7d1cp-20f));
     var p = 0x1.a01a02p-13f;
-    p = p * r + 0x1.6c16c2p-10f;
-    p = p * r + 0x1.111112p-7f;
-    p = p * r + 0x1.555556p-5f;
-    p = p * r + 0x1.555556p-3f;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    p = oasis_ftz(oasis_ftz(p * r) + 0x1.6c16c2p-10f);
+    p = oasis_ftz(oasis_ftz(p * r) + 0x1.111112p-7f);
+    p = oasis_ftz(oasis_ftz(p * r) + 0x1.555556p-5f);
+    p = oasis_ftz(oasis_ftz(p * r) + 0x1.555556p-3f);
+    p = oasis_ftz(oasis_ftz(p * r) + 0.5);
+    p = oasis_ftz(oasis_ftz(p * r) + 1.0);
+    p = oasis_ftz(oasis_ftz(p * r) + 1.0);
     // 2^k as two run-time factors 2^(k>>1) 2^(k - (k>>1)), both normal for |k| <= 130, so no
     // branch and no literal: each multiply is exact, or rounds once to +inf on overflow.
     let n = i32(k);
     let n1 = n >> 1u;
-    let y = (p * bitcast<f32>(u32(n1 + 127) << 23u)) * bitcast<f32>(u32(n - n1 + 127) << 23u);
+    let y = oasis_ftz(oasis_ftz(p * bitcast<f32>(u32(n1 + 127) << 23u)) * bitcast<f32>(u32(n - n1 + 127) << 23u));
     return select(y, 0.0, n < -125);
 }
 
@@ -36,11 +38,12 @@ fn oasis_exp(x: f32) -> f32 {
 // and c = 2 sqrt(2/pi) passed at run time (as literals the compiler reassociates
 // ((x * x) * x) * a). With e = exp(-|t|): x / (1 + e) for t >= 0, (x e) / (1 + e) for t < 0, so
 // the divisor stays in [1, 2] and exp never overflows.
-fn oasis_gelu(x: f32, a: f32, c: f32) -> f32 {
-    var t = ((x * x) * x) * a;
-    t = (x + t) * c;
+fn oasis_gelu(x0: f32, a: f32, c: f32) -> f32 {
+    let x = oasis_ftz(x0);
+    var t = oasis_ftz(oasis_ftz(oasis_ftz(x * x) * x) * a);
+    t = oasis_ftz(oasis_ftz(x + t) * c);
     let e = oasis_exp(-abs(t));
-    return select(x * e, x, t >= 0.0) / (1.0 + e);
+    return oasis_ftz(select(oasis_ftz(x * e), x, t >= 0.0) / oasis_ftz(1.0 + e));
 }
 
 // PCG output permutation hash (Jarzynski and Olano 2020), wrapping u32 arithmetic.

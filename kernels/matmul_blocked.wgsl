@@ -7,6 +7,8 @@
 // 7-9% slower on lavapipe at n = 1024 (17-18 vs 19 GFLOP/s).
 // Bindings: 0 uniform Params {m, n, k}, 1 a (m x k, f32), 2 b (k x n as vec4, n % 4 == 0),
 // 3 c (m x n as vec4). Rows past m are read clamped and not written; likewise the second vec4.
+// requires: flush
+// Subnormals: inputs, each product and each sum are flushed (oasis_ftz), as in matmul_naive.
 struct Params { m: u32, n: u32, k: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -38,32 +40,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var x6 = vec4<f32>(0.0); var y6 = vec4<f32>(0.0);
     var x7 = vec4<f32>(0.0); var y7 = vec4<f32>(0.0);
     for (var kk = 0u; kk < P.k; kk++) {
-        let b0 = b[kk * n4 + c0];
-        let b1 = b[kk * n4 + c1];
-        let a0 = a[o0 + kk];
-        x0 = x0 + a0 * b0;
-        y0 = y0 + a0 * b1;
-        let a1 = a[o1 + kk];
-        x1 = x1 + a1 * b0;
-        y1 = y1 + a1 * b1;
-        let a2 = a[o2 + kk];
-        x2 = x2 + a2 * b0;
-        y2 = y2 + a2 * b1;
-        let a3 = a[o3 + kk];
-        x3 = x3 + a3 * b0;
-        y3 = y3 + a3 * b1;
-        let a4 = a[o4 + kk];
-        x4 = x4 + a4 * b0;
-        y4 = y4 + a4 * b1;
-        let a5 = a[o5 + kk];
-        x5 = x5 + a5 * b0;
-        y5 = y5 + a5 * b1;
-        let a6 = a[o6 + kk];
-        x6 = x6 + a6 * b0;
-        y6 = y6 + a6 * b1;
-        let a7 = a[o7 + kk];
-        x7 = x7 + a7 * b0;
-        y7 = y7 + a7 * b1;
+        let b0 = oasis_ftz4(b[kk * n4 + c0]);
+        let b1 = oasis_ftz4(b[kk * n4 + c1]);
+        let a0 = oasis_ftz(a[o0 + kk]);
+        x0 = oasis_ftz4(x0 + oasis_ftz4(a0 * b0));
+        y0 = oasis_ftz4(y0 + oasis_ftz4(a0 * b1));
+        let a1 = oasis_ftz(a[o1 + kk]);
+        x1 = oasis_ftz4(x1 + oasis_ftz4(a1 * b0));
+        y1 = oasis_ftz4(y1 + oasis_ftz4(a1 * b1));
+        let a2 = oasis_ftz(a[o2 + kk]);
+        x2 = oasis_ftz4(x2 + oasis_ftz4(a2 * b0));
+        y2 = oasis_ftz4(y2 + oasis_ftz4(a2 * b1));
+        let a3 = oasis_ftz(a[o3 + kk]);
+        x3 = oasis_ftz4(x3 + oasis_ftz4(a3 * b0));
+        y3 = oasis_ftz4(y3 + oasis_ftz4(a3 * b1));
+        let a4 = oasis_ftz(a[o4 + kk]);
+        x4 = oasis_ftz4(x4 + oasis_ftz4(a4 * b0));
+        y4 = oasis_ftz4(y4 + oasis_ftz4(a4 * b1));
+        let a5 = oasis_ftz(a[o5 + kk]);
+        x5 = oasis_ftz4(x5 + oasis_ftz4(a5 * b0));
+        y5 = oasis_ftz4(y5 + oasis_ftz4(a5 * b1));
+        let a6 = oasis_ftz(a[o6 + kk]);
+        x6 = oasis_ftz4(x6 + oasis_ftz4(a6 * b0));
+        y6 = oasis_ftz4(y6 + oasis_ftz4(a6 * b1));
+        let a7 = oasis_ftz(a[o7 + kk]);
+        x7 = oasis_ftz4(x7 + oasis_ftz4(a7 * b0));
+        y7 = oasis_ftz4(y7 + oasis_ftz4(a7 * b1));
     }
     let second = c0 + 1u < n4;
     if (row0 + 0u < P.m) { c[(row0 + 0u) * n4 + c0] = x0; if (second) { c[(row0 + 0u) * n4 + c0 + 1u] = y0; } }

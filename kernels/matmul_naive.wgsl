@@ -3,6 +3,8 @@
 // acc = 0; for k = 0..K-1: acc = acc + a[i,k] * b[k,j]   (product rounded, then sum rounded).
 // Bindings: 0 uniform Params {m, n, k}, 1 a (m x k), 2 b (k x n), 3 c (m x n), row-major.
 // Workgroup 8 x 8 (x = column, y = row).
+// requires: flush
+// Subnormals: inputs, each product and each sum are flushed (oasis_ftz), as in matmul_blocked.
 struct Params { m: u32, n: u32, k: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -16,7 +18,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (row >= P.m || col >= P.n) { return; }
     var acc = 0.0;
     for (var kk = 0u; kk < P.k; kk++) {
-        acc = acc + a[row * P.k + kk] * b[kk * P.n + col];
+        acc = oasis_ftz(acc + oasis_ftz(oasis_ftz(a[row * P.k + kk]) * oasis_ftz(b[kk * P.n + col])));
     }
     c[row * P.n + col] = acc;
 }

@@ -5,7 +5,7 @@ Layers (imports only point up this list):
 ``disputes`` (section 5), and the notebooks / CLI that only call them.
 """
 
-from oasis_lab.market import Market, generate_market, SCENARIOS
+from oasis_lab.market import SCENARIOS, Market, generate_market
 
 __all__ = ["Market", "generate_market", "SCENARIOS"]
 __version__ = "0.1.0"

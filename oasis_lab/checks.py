@@ -8,14 +8,23 @@ bad value (never a numpy traceback from deep inside, never a silent cast).
 from __future__ import annotations
 
 import math
+import os
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "check_array", "check_bool", "check_choice", "check_fraction", "check_int", "check_names",
+    "check_array",
+    "check_bool",
+    "check_choice",
+    "check_fraction",
+    "check_int",
+    "check_memory",
+    "check_names",
+    "check_not_masked",
     "check_real",
+    "physical_memory",
 ]
 
 
@@ -119,6 +128,30 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     return v
 
 
+def check_not_masked(name: str, x: Any) -> Any:
+    """Return ``x`` unless it is a masked array, whose mask ``np.asarray`` would silently drop.
+
+    Raises
+    ------
+    TypeError
+        ``x`` is a ``numpy.ma.MaskedArray``.
+
+    Examples
+    --------
+    >>> check_not_masked("value", np.ma.masked_array([1.0, 2.0], mask=[False, True]))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: value must be a plain array, got a masked array (its mask would be ignored); ...
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain array, got a masked array (its mask would be ignored); "
+            f"pass {name}.filled(...) or drop the masked entries"
+        )
+    return x
+
+
 def check_array(
     name: str,
     x: Any,
@@ -140,8 +173,7 @@ def check_array(
         Wrong number of dimensions, not C-contiguous, or (``finite``) a NaN/inf entry.
     """
     dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(f"{name} must be a plain numpy array, got a masked array (its mask would be ignored)")
+    check_not_masked(name, x)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
     if x.dtype not in [np.dtype(d) for d in dtypes]:  # np.dtype(d) is native byte order
@@ -158,6 +190,48 @@ def check_array(
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
         raise ValueError(f"{name}[{', '.join(map(str, idx))}] = {x[idx]} must be finite")
     return x
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine (``2**63 - 1`` when the OS does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX: no limit known
+        return 2**63 - 1
+
+
+def check_memory(what: str, n_bytes: int | float) -> None:
+    """Refuse a computation whose arrays need more than this machine's physical memory.
+
+    Checked before allocating, so a size that cannot fit gives one clear error instead of a
+    ``MemoryError`` (or an ``OverflowError`` from numpy, or the machine swapping) deep inside.
+
+    Parameters
+    ----------
+    what : str
+        The arguments responsible, with their values, e.g. ``"--tasks = 10**12"``.
+    n_bytes : int or float
+        Estimated memory the computation needs (Python ints do not overflow).
+
+    Raises
+    ------
+    ValueError
+        ``n_bytes`` exceeds the physical memory (the limit is named in the message).
+
+    Examples
+    --------
+    >>> check_memory("n = 10", 80)
+    >>> check_memory("n = 10**30", 8 * 10**30)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: n = 10**30 needs about 7.45e+21 GiB of memory; this machine has ... GiB (the limit)
+    """
+    limit = physical_memory()
+    if n_bytes > limit:
+        raise ValueError(
+            f"{what} needs about {float(n_bytes) / 2**30:.3g} GiB of memory; this machine has "
+            f"{limit / 2**30:.3g} GiB (the limit)"
+        )
 
 
 def check_choice(name: str, value: Any, choices: Any) -> str:

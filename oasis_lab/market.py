@@ -14,25 +14,33 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
+from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
+from oasis_lab.seeding import check_seed
 
 __all__ = [
     "Market",
     "MarketDtypeError",
     "generate_market",
+    "market_bytes",
+    "check_market_size",
     "SCENARIOS",
     "Scenario",
     "DATA_DIR",
     "load_model_types",
     "load_device_profiles",
+    "user_cost",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -52,6 +60,7 @@ class MarketDtypeError(TypeError, ValueError):
 
 def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     """Return ``values`` as a float64 array of ``ndim`` dimensions, or raise naming ``name``."""
+    _refuse_masked(name, values)
     try:
         arr = np.asarray(values)
     except Exception as exc:  # ragged lists and the like
@@ -65,6 +74,14 @@ def _as_real_array(name: str, values: Any, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
     return arr.astype(np.float64, copy=True)
+
+
+def _refuse_masked(name: str, values: Any) -> None:
+    """A masked array would lose its mask in ``np.asarray``: the masked entries would count."""
+    try:
+        check_not_masked(name, values)
+    except TypeError as exc:
+        raise MarketDtypeError(str(exc)) from None
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
@@ -108,7 +125,7 @@ def _names(name: str, values: Any, length: int, default_prefix: str) -> tuple[st
     return names
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Market:
     """Tasks and providers of one auction round (whitepaper section 4).
 
@@ -151,6 +168,7 @@ class Market:
     shared between mechanisms without one of them changing it under another.
     """
 
+    # What the fields hold once validated; the constructor takes array_like (see __init__).
     demand: np.ndarray
     value: np.ndarray
     speed: np.ndarray
@@ -158,11 +176,38 @@ class Market:
     cost: np.ndarray
     psi: np.ndarray
     model_types: tuple[str, ...]
-    size: np.ndarray | None = None
-    psi_names: tuple[str, ...] | None = None
-    priority: np.ndarray = field(default=None)  # type: ignore[assignment]
+    size: np.ndarray | None
+    psi_names: tuple[str, ...]
+    priority: np.ndarray
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        demand: ArrayLike,
+        value: ArrayLike,
+        speed: ArrayLike,
+        capacity: ArrayLike,
+        cost: ArrayLike,
+        psi: ArrayLike,
+        model_types: Sequence[str],
+        size: ArrayLike | None = None,
+        psi_names: Sequence[str] | None = None,
+        priority: ArrayLike | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "demand", demand)
+        set_(self, "value", value)
+        set_(self, "speed", speed)
+        set_(self, "capacity", capacity)
+        set_(self, "cost", cost)
+        set_(self, "psi", psi)
+        set_(self, "model_types", model_types)
+        set_(self, "size", size)
+        set_(self, "psi_names", psi_names)
+        set_(self, "priority", priority)
+        self._validate()
+
+    def _validate(self) -> None:
+        """Replace the raw arguments by validated, read-only arrays and tuples, or raise."""
         set_ = object.__setattr__
         demand = _as_real_array("demand", self.demand, 2)
         value = _as_real_array("value", self.value, 1)
@@ -209,18 +254,26 @@ class Market:
         if self.priority is None:
             priority = np.zeros(n_tasks, dtype=np.int64)
         else:
+            _refuse_masked("priority", self.priority)
             raw = np.asarray(self.priority)
             if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
                 raise MarketDtypeError(f"priority must hold integers, got dtype {raw.dtype}")
             if raw.shape != (n_tasks,):
                 raise ValueError(f"priority has shape {raw.shape} but there are {n_tasks} tasks")
+            limit = np.iinfo(np.int64).max
+            if raw.dtype.kind == "u" and raw.size and raw.max() > limit:
+                # checked before the cast: astype(int64) would wrap 2**64 - 1 to -1
+                idx = _first_bad(raw > limit)
+                raise ValueError(
+                    f"priority[{idx[0]}] = {int(raw[idx])} exceeds the int64 limit {limit}"
+                )
             priority = raw.astype(np.int64, copy=True)
             if (priority < 0).any():
                 idx = _first_bad(priority < 0)
                 raise ValueError(f"priority[{idx[0]}] = {priority[idx]} must be >= 0")
         model_types = _names("model_types", self.model_types, n_types, "type_")
         psi_names = _names("psi_names", self.psi_names, psi.shape[1], "psi_")
-        for name, arr in (
+        validated: tuple[tuple[str, np.ndarray | None], ...] = (
             ("demand", demand),
             ("value", value),
             ("speed", speed),
@@ -229,10 +282,11 @@ class Market:
             ("psi", psi),
             ("size", size),
             ("priority", priority),
-        ):
-            if arr is not None:
-                arr.setflags(write=False)
-            set_(self, name, arr)
+        )
+        for name, held in validated:
+            if held is not None:
+                held.setflags(write=False)
+            set_(self, name, held)
         set_(self, "model_types", model_types)
         set_(self, "psi_names", psi_names)
 
@@ -265,7 +319,7 @@ class Market:
         ``inf`` for a provider that can run nothing (it never trades).
         """
         total_speed = self.speed.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _read_only(np.where(total_speed > 0, self.cost / total_speed, np.inf))
 
     # ------------------------------------------------------------------ views
@@ -327,7 +381,7 @@ class Market:
             f"model_types={list(self.model_types)}, psi_names={list(self.psi_names)})"
         )
 
-    def replace(self, **changes: Any) -> "Market":
+    def replace(self, **changes: Any) -> Market:
         """Return a validated copy with some fields replaced (``dataclasses.replace``)."""
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         unknown = set(changes) - set(fields)
@@ -336,7 +390,7 @@ class Market:
         fields.update(changes)
         return Market(**fields)
 
-    def equals(self, other: "Market") -> bool:
+    def equals(self, other: Market) -> bool:
         """Exact equality of every array and name (bitwise, NaN-free by construction)."""
         if not isinstance(other, Market):
             return False
@@ -386,7 +440,7 @@ class Market:
         check_output_file("path", path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"folder {str(path.parent)!r} of path = {str(path)!r} does not exist")
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "format_version": np.array(_FORMAT_VERSION),
             "demand": self.demand,
             "value": self.value,
@@ -408,7 +462,7 @@ class Market:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Market":
+    def load(cls, path: str | Path) -> Market:
         """Read a market written by :meth:`save`.
 
         Raises
@@ -485,7 +539,45 @@ class Market:
 
 
 # ---------------------------------------------------------------------- shipped data
-@lru_cache(maxsize=None)
+def user_cost(size: ArrayLike, alpha: float = 2, beta: float = 1) -> np.ndarray:
+    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
+
+    The one definition: :func:`generate_market` prices bundles with it and
+    :func:`oasis_lab.auction.pricing.user_costs` applies it to a market under the readings.
+
+    Parameters
+    ----------
+    size : array_like
+        ``t_i >= 0``.
+    alpha : float
+        Base of the logarithm, > 1.
+    beta : float
+        Constant, >= 0.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
+        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
+    """
+    t = np.asarray(check_not_masked("size", size), dtype=float)
+    if (t < 0).any() or not np.isfinite(t).all():
+        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
+    if alpha <= 1:
+        raise ValueError(f"alpha = {alpha!r} must be > 1")
+    if ((t > 0) & (t < 1)).any():
+        warnings.warn(
+            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # log2 ratio: exact t log2(t) at the default alpha = 2 (log2(2) == 1)
+        t_log_t = np.where(t > 0, t * np.log2(np.where(t > 0, t, 1.0)) / np.log2(alpha), 0.0)
+    return t_log_t + beta
+
+
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     path = DATA_DIR / name
     if not path.exists():
@@ -550,6 +642,32 @@ _EFFICIENCY_RANGE = (0.15, 0.45)
 _MAX_TYPES_PER_TASK_EXTRA = 0.15  # chance that a task also requests each other model type
 
 
+def market_bytes(n_tasks: int, n_providers: int, n_types: int = 4) -> int:
+    """Estimated peak memory (bytes) to generate a market and run one greedy round on it.
+
+    Per task: the demand row and the generator's temporaries (about 4 arrays of ``n_types``
+    float64), the greedy's trade buffers and a dozen per-task vectors; per provider: the speed
+    row and temporaries, the greedy's segment trees (4 float64 per type) and per-provider
+    vectors. Generous on purpose: it is used to refuse sizes that cannot fit, not to plan.
+    Python integers, so absurd sizes do not overflow.
+    """
+    return int(n_tasks) * (64 * int(n_types) + 256) + int(n_providers) * (96 * int(n_types) + 512)
+
+
+def check_market_size(
+    n_tasks: int, n_providers: int, n_types: int = 4, *, names: tuple[str, str] = ("n_tasks", "n_providers")
+) -> None:
+    """Refuse a market size whose arrays cannot be allocated on this machine (one clear error).
+
+    ``names`` are the arguments quoted in the message (``("--tasks", "--providers")`` on the
+    command line).
+    """
+    check_memory(
+        f"{names[0]} = {n_tasks} with {names[1]} = {n_providers}",
+        market_bytes(n_tasks, n_providers, n_types),
+    )
+
+
 def generate_market(
     n_tasks: int,
     n_providers: int,
@@ -589,7 +707,7 @@ def generate_market(
     scenario : str, default "balanced"
         A key of :data:`SCENARIOS`.
     seed : int or numpy.random.Generator
-        Same seed, identical arrays.
+        Same seed, identical arrays (an int in ``[0, 2**128)``).
     capacity_unit : {"units", "time"}, default "units"
         What ``capacity`` and ``cost`` count: units of service per round and the cost of a
         round (the paper's reading), or seconds per round and the cost of a second.
@@ -609,6 +727,9 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
+    if not isinstance(seed, np.random.Generator):
+        seed = check_seed(seed)
+    check_market_size(n_tasks, n_providers, n_types)
     types = load_model_types()
     if n_types > len(types):
         raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")
@@ -661,13 +782,13 @@ def generate_market(
     per_unit = _PRICE_LEVEL * spec.value_markup * rng.lognormal(
         -0.5 * spec.value_spread**2, spec.value_spread, n_tasks
     )
-    user_cost = task_units * np.log2(task_units) + 1.0
+    bundle_user_cost = user_cost(task_units)  # the default alpha = 2, beta = 1
     if capacity_unit == "time":
         # the markup applies to what the bundle costs at median prices per type
         per_unit = per_unit / _PRICE_LEVEL
-        value = (demand @ type_price) * per_unit + user_cost
+        value = (demand @ type_price) * per_unit + bundle_user_cost
     else:
-        value = task_units * per_unit + user_cost
+        value = task_units * per_unit + bundle_user_cost
     size = demand @ gflop / 1e3
 
     # ---- capacity: about supply_ratio x the total demand

@@ -33,13 +33,16 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
+from oasis_lab.progress import PROGRESS_ENV, read_progress
 
 __all__ = [
     "NOTEBOOK_DIR",
     "NotebookRun",
     "ReportInterrupted",
     "load_profile",
+    "offline_notebook",
     "register_cli",
+    "render_html",
     "run_report",
     "write_summary",
 ]
@@ -184,12 +187,66 @@ def write_summary(notebook: str, figures: dict[str, Any], folder: str | Path = "
     return target
 
 
-def _render_html(executed: Path, target: Path) -> None:
+# The lab template without the scripts it loads from CDNs (require.js, MathJax, mermaid, the
+# widget renderer): a report must render fully offline. The notebooks write formulas as code,
+# not LaTeX, so nothing needs MathJax (tests/test_report_offline.py checks both).
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = (
+    "Interactive panel: open this notebook in JupyterLab (make lab) to use it; the report "
+    "shows the static figures of the same computation."
+)
+
+
+def offline_notebook(notebook: Any) -> Any:
+    """A copy of an executed notebook fit for a static page: no widget state, no widget views.
+
+    A widget view needs a live kernel (or a renderer loaded from a CDN): each one is replaced
+    by a one-line note, so the page shows no empty output area.
+    """
+    import copy
+
     import nbformat
+
+    nb = copy.deepcopy(notebook)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        outputs: list[Any] = []
+        for out in cell.get("outputs", []):
+            if _WIDGET_MIME in out.get("data", {}):
+                out = nbformat.v4.new_output("stream", name="stdout", text=WIDGET_NOTE + "\n")
+                if outputs and outputs[-1].get("text") == out["text"]:
+                    continue
+            outputs.append(out)
+        cell["outputs"] = outputs
+    return nb
+
+
+def render_html(notebook: Any) -> str:
+    """An executed notebook as one self-contained HTML page (figures inlined, no network)."""
+    import jinja2
     from nbconvert import HTMLExporter
 
-    notebook = nbformat.read(executed, as_version=4)
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"oasis_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="oasis_offline.html.j2",
+    )
+    body, _ = exporter.from_notebook_node(offline_notebook(notebook))
+    return str(body)
+
+
+def _render_html(executed: Path, target: Path) -> None:
+    import nbformat
+
+    body = render_html(nbformat.read(executed, as_version=4))
     with atomic_write(target, "w", encoding="utf-8") as fh:
         fh.write(body)
 
@@ -299,7 +356,7 @@ def _write_index(output_dir: Path, runs: list[NotebookRun], profile: str) -> Pat
     return index
 
 
-def _kernel_manager_class(log_path: Path) -> type:
+def _kernel_manager_class(log_path: Path, socket_dir: Path) -> type:
     """A kernel manager whose kernel writes its own stdout/stderr to ``log_path``.
 
     The kernel process's streams carry only the kernel's housekeeping (start-up notices,
@@ -309,7 +366,15 @@ def _kernel_manager_class(log_path: Path) -> type:
     """
     from jupyter_client.manager import AsyncKernelManager
 
-    class LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class LoggedKernelManager(AsyncKernelManager):
+        # The kernel talks to the report over Unix sockets in a private folder, not TCP:
+        # nothing listens on the network, and the kernel has no reason to warn about plain
+        # text traffic (it did, once per notebook, in every report log).
+        def __init__(self, **kw: Any) -> None:
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", str(socket_dir / "kernel"))
+            super().__init__(**kw)
+
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             with open(log_path, "ab") as log:  # noqa: ASYNC230 - Popen duplicates it
                 kw.setdefault("stdout", log)
@@ -319,9 +384,73 @@ def _kernel_manager_class(log_path: Path) -> type:
     return LoggedKernelManager
 
 
+def _progress_engine(progress_file: Path) -> str:
+    """Register (under ``"oasis-lab"``) a papermill engine that shows the notebook's own progress.
+
+    papermill's cell bar says which cell runs; a long cell (a study, a sweep) says nothing more.
+    Code inside the kernel reports through :func:`oasis_lab.progress.progress_bar`, which
+    mirrors its line into ``progress_file`` (the kernel inherits :data:`PROGRESS_ENV`); a
+    thread here copies that line onto the cell bar, so the console shows both.
+    """
+    import threading
+
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ProgressEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            stop = threading.Event()
+
+            def poll() -> None:
+                shown = ""
+                while not stop.wait(0.5):
+                    line = read_progress(progress_file)
+                    if line != shown and getattr(nb_man, "pbar", None) is not None:
+                        shown = line
+                        nb_man.pbar.set_postfix_str(line[:80], refresh=True)
+
+            thread = threading.Thread(target=poll, daemon=True)
+            thread.start()
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            finally:
+                stop.set()
+                thread.join()
+
+    papermill_engines.register("oasis-lab", ProgressEngine)
+    return "oasis-lab"
+
+
+def _expected_seconds(output_dir: Path, stems: list[str], profile_label: str) -> float | None:
+    """Seconds the notebooks ``stems`` took at their last good run with the same parameters."""
+    records = _read_records(output_dir)
+    total = 0.0
+    for stem in stems:
+        last = (records.get(stem) or {}).get("last_ok") if isinstance(records.get(stem), dict) else None
+        if not isinstance(last, dict) or last.get("profile") != profile_label or last.get("seconds") is None:
+            return None
+        total += float(last["seconds"])
+    return total
+
+
 def _interrupted(exc: BaseException) -> bool:
     """Whether a notebook failed because the run was interrupted (Ctrl-C reaches the kernel)."""
     return getattr(exc, "ename", "") == "KeyboardInterrupt"
+
+
+def _profile_path(profile: str | Path | None, notebook_dir: Path) -> Path:
+    """The YAML file of ``profile``: a path, or the name of one in ``<notebook_dir>/params``.
+
+    ``None`` is the study profile ``full``; ``"large"`` is ``params/large.yaml`` (the studies too
+    big for ``make run``'s five minutes on a 2-core machine).
+    """
+    if profile is None:
+        return notebook_dir / "params" / "full.yaml"
+    path = Path(profile)
+    named = notebook_dir / "params" / f"{profile}.yaml"
+    if not path.exists() and path.suffix == "" and path.parent == Path(".") and named.exists():
+        return named
+    return path
 
 
 def run_report(
@@ -355,8 +484,9 @@ def run_report(
         Folder of ``*.ipynb`` (executed with it as working directory).
     only : list of str, optional
         Notebook stems to run (default: all).
-    profile : path, optional
-        Parameter profile; default ``<notebook_dir>/params/full.yaml`` when it exists.
+    profile : path or str, optional
+        Parameter profile: a YAML file, or a name in ``<notebook_dir>/params`` (``"large"``);
+        default ``<notebook_dir>/params/full.yaml`` when it exists.
     kernel_name : str
         Jupyter kernel to execute with.
     progress : bool
@@ -394,7 +524,7 @@ def run_report(
     if quick:
         profile_label = "quick: each notebook's own defaults"
     else:
-        profile_path = Path(profile) if profile else notebook_dir / "params" / "full.yaml"
+        profile_path = _profile_path(profile, notebook_dir)
         if profile or profile_path.exists():
             parameters = load_profile(profile_path, all_notebooks)
             profile_label = f"profile {profile_path}"
@@ -407,13 +537,19 @@ def run_report(
         raise ValueError(f"output = {str(output_dir)!r} cannot be created: {exc}") from None
 
     runs: list[NotebookRun] = []
-    bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress)
+    # The ETA comes from measured work: the same notebooks' times at their last good run with
+    # the same parameters (index.json), not from the rate of the first notebook.
+    expected = _expected_seconds(output_dir, [p.stem for p in notebooks], profile_label)
+    bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress, position=0)
+    started = time.perf_counter()
     path = notebooks[0]
     try:
         for path in bar:
-            bar.set_postfix_str(path.stem)
+            elapsed = time.perf_counter() - started
+            eta = "" if expected is None else f", last run took {expected:.0f} s in all"
+            bar.set_postfix_str(f"{path.stem} (elapsed {elapsed:.0f} s{eta})")
             runs.append(_run_one(papermill, path, output_dir, notebook_dir, parameters,
-                                 profile_label, kernel_name))
+                                 profile_label, kernel_name, progress))
     except KeyboardInterrupt:
         raise ReportInterrupted(
             f"interrupted during {path.stem}; {len(runs)} notebook(s) finished, earlier reports "
@@ -440,15 +576,24 @@ def _run_one(
     parameters: dict[str, dict[str, Any]],
     profile_label: str,
     kernel_name: str,
+    progress: bool = True,
 ) -> NotebookRun:
     """Execute one notebook into a temporary file; keep it as ``.ipynb`` or ``.failed.ipynb``."""
+    import tempfile
+
     start = time.perf_counter()
     error = ""
     executed = output_dir / f"{path.stem}.ipynb"
     failed = output_dir / f"{path.stem}.failed.ipynb"
     kernel_log = output_dir / f"{path.stem}.kernel.log"
     kernel_log.unlink(missing_ok=True)
-    with atomic_path(executed, keep_suffix=True) as tmp:
+    cell_bar: bool | dict[str, Any] = progress and {
+        "desc": f"  {path.stem}", "unit": "cell", "leave": False, "position": 1, "smoothing": 0
+    }
+    with atomic_path(executed, keep_suffix=True) as tmp, tempfile.TemporaryDirectory() as tmpdir:
+        progress_file = Path(tmpdir) / "progress.txt"
+        previous = os.environ.get(PROGRESS_ENV)
+        os.environ[PROGRESS_ENV] = str(progress_file)  # inherited by the kernel it starts
         try:
             papermill.execute_notebook(
                 str(path),
@@ -456,8 +601,9 @@ def _run_one(
                 parameters=_with_summary_dir(papermill, path, parameters.get(path.stem, {}), output_dir),
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
-                progress_bar=False,
-                kernel_manager_class=_kernel_manager_class(kernel_log),
+                progress_bar=cell_bar,
+                engine_name=_progress_engine(progress_file),
+                kernel_manager_class=_kernel_manager_class(kernel_log, Path(tmpdir)),
             )
         except Exception as exc:  # a failing notebook is reported, the others still run
             if _interrupted(exc):
@@ -467,6 +613,11 @@ def _run_one(
             error = f"{type(exc).__name__}: {last_line}"
             if tmp.exists():
                 os.replace(tmp, failed)  # never over the good executed copy
+        finally:
+            if previous is None:
+                os.environ.pop(PROGRESS_ENV, None)
+            else:
+                os.environ[PROGRESS_ENV] = previous
     seconds = time.perf_counter() - start
     if error:
         target = output_dir / f"{path.stem}.failed.html"
@@ -522,6 +673,10 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--quick", action="store_true", help="small CI parameters (fast)")
     parser.add_argument("--output", default="reports", help="output folder (default: reports)")
     parser.add_argument("--only", help="comma-separated notebook names to run")
-    parser.add_argument("--profile", help="parameter profile YAML (default: notebooks/params/full.yaml)")
+    parser.add_argument(
+        "--profile",
+        help="parameter profile: a YAML file, or the name of one in notebooks/params: full (the "
+        "default, study sizes that run in minutes) or large (the biggest studies)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cli)

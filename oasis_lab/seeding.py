@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from oasis_lab.checks import check_int
+
 __all__ = ["PURPOSES", "check_seed", "child_seed", "seed_sequence", "stream", "streams"]
 
 #: The purposes the simulation and the experiments draw from (others are allowed; these are
@@ -60,9 +62,7 @@ def check_seed(seed: Any, name: str = "seed") -> int:
     ValueError
         ``seed`` is negative or too large.
     """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, Integral):
-        raise TypeError(f"{name} must be an integer, got {type(seed).__name__} {seed!r}")
-    s = int(seed)
+    s = check_int(name, seed)  # the type check of every integer argument
     if not 0 <= s <= _MAX_SEED:
         raise ValueError(f"{name} = {s} must be in [0, 2**128 - 1]")
     return s

@@ -94,8 +94,9 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     Returns
     -------
     pandas.DataFrame
-        One row per tier (lowest first, labelled ``Q1 <component> <min>-<max>``): ``providers``, ``trading`` (share of them that
-        trade), ``units``, ``units_share``, ``revenue``, ``utility``, ``mean_unit_cost``.
+        One row per tier (lowest first, labelled ``Q1 <component> <min>-<max>``):
+        ``providers``, ``trading`` (share of them that trade), ``units``, ``units_share``,
+        ``revenue``, ``utility``, ``mean_unit_cost``.
     """
     if not 0 <= component < market.psi.shape[1]:
         raise ValueError(f"component = {component} is not a Psi index in [0, {market.psi.shape[1]})")
@@ -117,7 +118,8 @@ def capability_tiers(market: Market, result: AuctionResult, component: int = 0, 
     grouped.insert(3, "units_share", grouped["units"] / total if total > 0 else 0.0)
     short = market.psi_names[component]
     grouped.index = [
-        f"Q{k + 1} {short} {lo:.3g}-{hi:.3g}" for k, (lo, hi) in enumerate(zip(ranges["min"], ranges["max"]))
+        f"Q{k + 1} {short} {lo:.3g}-{hi:.3g}"
+        for k, (lo, hi) in enumerate(zip(ranges["min"], ranges["max"], strict=True))
     ]
     grouped.index.name = "tier"
     return grouped
@@ -185,24 +187,37 @@ class PricingDashboard:
         self.base = params
         weights = params.psi_weights or (1.0,) * market.psi.shape[1]
         if len(weights) != market.psi.shape[1]:
-            raise ValueError(f"params.psi_weights has {len(weights)} weights, the market {market.psi.shape[1]} components")
+            raise ValueError(
+                f"params.psi_weights has {len(weights)} weights, the market {market.psi.shape[1]} components"
+            )
         style = {"description_width": "initial"}
         self.psi_weights = tuple(
             w.FloatSlider(value=float(v), min=0.0, max=5.0, step=0.1, description=f"Psi {name}", style=style)
-            for v, name in zip(weights, market.psi_names)
+            for v, name in zip(weights, market.psi_names, strict=True)
         )
-        self.alpha = w.FloatSlider(value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="alpha", style=style)
-        self.beta = w.FloatSlider(value=float(params.beta), min=0.0, max=20.0, step=0.5, description="beta", style=style)
-        self.price_rule = w.Dropdown(options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style)
+        self.alpha = w.FloatSlider(
+            value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="alpha", style=style
+        )
+        self.beta = w.FloatSlider(
+            value=float(params.beta), min=0.0, max=20.0, step=0.5, description="beta", style=style
+        )
+        self.price_rule = w.Dropdown(
+            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
+        )
         self.provider_density = w.Dropdown(
-            options=CHOICES["provider_density"], value=params.provider_density, description="provider density", style=style
+            options=CHOICES["provider_density"],
+            value=params.provider_density,
+            description="provider density",
+            style=style,
         )
         self.task_density = w.Dropdown(
             options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
         )
         self.output = w.Output()
         controls = [*self.psi_weights, self.alpha, self.beta, self.price_rule, self.provider_density, self.task_density]
-        self.widget = w.VBox([w.HBox([w.VBox(list(self.psi_weights)), w.VBox(controls[len(self.psi_weights):])]), self.output])
+        self.widget = w.VBox(
+            [w.HBox([w.VBox(list(self.psi_weights)), w.VBox(controls[len(self.psi_weights) :])]), self.output]
+        )
         for control in controls:
             control.observe(self._on_change, names="value")
         self.view = self.refresh()

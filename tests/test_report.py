@@ -216,3 +216,87 @@ def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path,
     assert "Traceback" not in err and len(lines) == 1 and lines[0].startswith("interrupted"), err
     assert (out / "a_ok.ipynb").read_bytes() == good
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sigkill_mid_run_keeps_the_good_report_and_the_next_run_cleans_up(
+    notebook_dir: Path, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time as _time
+
+    out = tmp_path / "r"
+    run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
+    good = (out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()
+    source = (notebook_dir / "a_ok.ipynb").read_bytes()
+    _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
+    code = (
+        "import sys; from oasis_lab.__main__ import main\n"
+        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
+        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = _time.time() + 60
+    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
+        _time.sleep(0.2)
+    _time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert ((out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()) == good
+    leftovers = [p for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers and all(p.name.endswith(".tmp.ipynb") for p in leftovers)  # hidden, partial
+    (notebook_dir / "a_ok.ipynb").write_bytes(source)
+    assert run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)[0].ok
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # the killed run's file is gone
+
+
+_CLI = (
+    "import sys; import oasis_lab.report as r; from oasis_lab.__main__ import main\n"
+    "r.NOTEBOOK_DIR = sys.argv[1]\n"
+    "sys.exit(main(['report', '--quick', '--only', sys.argv[3], '--output', sys.argv[2]]))"
+)
+
+
+def _report_cli(notebook_dir: Path, out: Path, stem: str) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", _CLI, str(notebook_dir), str(out), stem],
+                          cwd=root, capture_output=True, text=True, timeout=240)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_the_report_log_holds_no_warnings(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    code, log = _report_cli(notebook_dir, out, "a_ok")
+    assert code == 0, log
+    kernel_log = (out / "a_ok.kernel.log").read_text() if (out / "a_ok.kernel.log").exists() else ""
+    for text in (log, kernel_log):
+        assert "warn" not in text.lower(), text  # e.g. the kernel's TCP transport warning
+
+
+def test_long_cells_show_their_own_progress_on_the_console(notebook_dir: Path, tmp_path: Path) -> None:
+    _write_notebook(
+        notebook_dir / "c_slow.ipynb",
+        "import time\nfrom oasis_lab.progress import progress_bar\n"
+        "for _ in progress_bar(range(8), desc='inner-study', unit='market'):\n    time.sleep(0.4)",
+    )
+    code, log = _report_cli(notebook_dir, tmp_path / "r", "c_slow")
+    assert code == 0, log
+    assert "inner-study" in log and "4/8" in log, log  # the kernel's bar reached the console
+    assert "c_slow" in log and "cell" in log  # and the notebook's cell bar
+
+
+def test_a_profile_can_be_named(notebook_dir: Path, tmp_path: Path) -> None:
+    (notebook_dir / "params" / "large.yaml").write_text("a_ok:\n  size: 100\n")
+    runs = run_report(tmp_path / "r", notebook_dir=notebook_dir, only=["a_ok"], profile="large",
+                      progress=False)
+    assert runs[0].ok and "large.yaml" in runs[0].profile
+    assert "size is 700" in (tmp_path / "r" / "a_ok.html").read_text()
+    with pytest.raises(FileNotFoundError, match="huge"):
+        run_report(tmp_path / "r", notebook_dir=notebook_dir, only=["a_ok"], profile="huge",
+                   progress=False)

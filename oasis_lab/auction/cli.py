@@ -10,16 +10,19 @@ compared from the shell, e.g.::
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 import pandas as pd
 
-from oasis_lab.market import SCENARIOS, generate_market
-from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
+from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.market import SCENARIOS, check_market_size, generate_market
+from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.seeding import check_seed
 
-__all__ = ["register_cli", "params_from_args"]
+__all__ = ["READING_HELP", "format_checks", "params_from_args", "register_cli"]
 
 _CHOICE_FIELDS = (
     "task_density",
@@ -32,6 +35,7 @@ _CHOICE_FIELDS = (
 
 
 def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -41,32 +45,78 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: What each reading option means (units and meaning; argparse appends the default).
+READING_HELP: dict[str, str] = {
+    "task_density": "task bid density G: as_written = sqrt(sum_t C[i,t]^2 + v_i^2); surplus = "
+    "(v_i - e_i) / sqrt(sum_t C[i,t])",
+    "provider_density": "provider bid density H: as_written = sqrt(sum_t 1/s[j,t]^2 + sum Psi_j); "
+    "capability = sqrt(sum_t s[j,t]^2 + sum Psi_j); unit_cost = ascending unit cost",
+    "price_rule": "when the midpoint of the two per-unit prices leaves [p_provider, p_task]: "
+    "no_trade skips the pair; as_written trades at the provider price (users may lose)",
+    "normalize": "scaling of C, v, s and Psi before the densities: max = divide by the column "
+    "maximum; minmax = map [min, max] to [0.001, 1]",
+    "capacity": "what w_j counts: units of any type per round, or seconds per round (a unit "
+    "of type t uses 1/s[j,t] s); the market is generated in the same unit",
+    "task_size": "t_i of the user cost e_i = t_i log_alpha(t_i) + beta: units = total demanded "
+    "units; size = the task's TFLOP",
+}
+
+
 def register_cli(subparsers: Any) -> None:
     """Add the ``auction`` subcommand."""
     parser = subparsers.add_parser(
         "auction",
         help="run one PRICES round (whitepaper section 4) and print its summary",
-        description="Run the whitepaper's greedy combinatorial double auction on a generated "
-        "market and print the summary table (welfare, served tasks, IR violations).",
+        description="Run the whitepaper's greedy combinatorial double auction (PRICES, section "
+        "4.2) on a generated market and print the summary (welfare, served tasks, payments, "
+        "IR violations). Prices and values are in tokens; units are requests of a model type. "
+        "Tables fit 100 columns; --wide prints them whole.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--tasks", type=positive_int, default=1000, help="number of tasks (1000)")
-    parser.add_argument("--providers", type=positive_int, default=100, help="number of providers (100)")
-    parser.add_argument("--types", type=positive_int, default=4, help="model types (4)")
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="balanced")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tasks", type=positive_int, default=1000,
+                        help="number of tasks (bundles of inference requests); at most what fits in "
+                        "this machine's memory")
+    parser.add_argument("--providers", type=positive_int, default=100,
+                        help="number of providers (browser devices)")
+    parser.add_argument("--types", type=positive_int, default=4,
+                        help="number of model types, the first rows of data/model_types.csv "
+                        "(at most as many as it lists)")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="balanced", metavar="NAME",
+                        help="market scenario, one of " + "; ".join(
+                            f"{name}: {spec.description}".replace("%", "%%")  # argparse %-formats help
+                            for name, spec in sorted(SCENARIOS.items())))
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the generated market, an integer in [0, 2**128)")
     defaults = AuctionParams()
     for name in _CHOICE_FIELDS:
         parser.add_argument(
-            "--" + name.replace("_", "-"), choices=CHOICES[name], default=getattr(defaults, name)
+            "--" + name.replace("_", "-"), choices=CHOICES[name], default=getattr(defaults, name),
+            help=READING_HELP[name],
         )
-    parser.add_argument("--alpha", type=float, default=defaults.alpha)
-    parser.add_argument("--beta", type=float, default=defaults.beta)
-    parser.add_argument("--fee", type=float, default=defaults.fee, help="platform share of payments")
-    parser.add_argument("--psi-weights", type=float, nargs="+", default=None, metavar="W")
-    parser.add_argument("--partial", action="store_true", help="value earned pro rata")
-    parser.add_argument("--no-split", action="store_true", help="one provider per (task, type)")
-    parser.add_argument("--capacity-per-type", action="store_true")
-    parser.add_argument("--check", action="store_true", help="also print the feasibility / IR / budget checks")
+    parser.add_argument("--alpha", type=float, default=defaults.alpha,
+                        help="base of the logarithm of the user cost e_i = t_i log_alpha(t_i) + "
+                        "beta (> 1)")
+    parser.add_argument("--beta", type=float, default=defaults.beta,
+                        help="constant of the user cost, in tokens (>= 0)")
+    parser.add_argument("--fee", type=float, default=defaults.fee,
+                        help="platform share of every payment, in [0, 1)")
+    parser.add_argument("--psi-weights", type=float, nargs="+", default=None, metavar="W",
+                        help="one weight >= 0 per Psi component of the provider density, in the "
+                        "order gpu_tflops memory_gb bandwidth_gbs cpu_cores (default: all 1)")
+    parser.add_argument("--partial", action="store_true",
+                        help="a task may be served in part; its value and user cost count pro "
+                        "rata (default: all or nothing)")
+    parser.add_argument("--no-split", action="store_true",
+                        help="each (task, type) demand goes whole to one provider (default: a "
+                        "task's units may come from several providers)")
+    parser.add_argument("--capacity-per-type", action="store_true",
+                        help="w_j bounds each model type separately (default: one budget for all "
+                        "types)")
+    parser.add_argument("--check", action="store_true",
+                        help="also run the independent checks: feasibility, individual "
+                        "rationality, budget balance, prices")
+    parser.add_argument("--wide", action="store_true",
+                        help="print tables whole, however wide (default: fit 100 columns)")
     parser.set_defaults(func=_run)
 
 
@@ -85,6 +135,9 @@ def params_from_args(args: argparse.Namespace) -> AuctionParams:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # every argument checked before any work: one line naming the option and its limit
+    check_seed(args.seed, "--seed")
+    check_market_size(args.tasks, args.providers, args.types, names=("--tasks", "--providers"))
     params = params_from_args(args)
     # the market's capacity and cost count what the --capacity reading says they count
     market = generate_market(
@@ -92,10 +145,35 @@ def _run(args: argparse.Namespace) -> int:
         capacity_unit=args.capacity,
     )
     result = run_greedy(market, params)
-    summary = result.summary().T.rename(columns={0: f"{args.scenario}, seed {args.seed}"})
-    with pd.option_context("display.max_colwidth", 80, "display.float_format", "{:,.6g}".format):
+    print(f"readings: {params.label()}")
+    summary = result.summary().drop(columns="readings").T
+    summary = summary.rename(columns={0: f"{args.scenario}, seed {args.seed}"})
+    with pd.option_context("display.max_colwidth", None if args.wide else 60,
+                           "display.float_format", "{:,.6g}".format):
         print(summary.to_string())
         if args.check:
             print()
-            print(check_all(market, result).to_string(index=False))
+            print(format_checks(check_all(market, result), wide=args.wide))
     return 0
+
+
+def format_checks(table: pd.DataFrame, *, wide: bool = False, width: int = 100) -> str:
+    """The table of :func:`~oasis_lab.auction.metrics.check_all` for a terminal.
+
+    ``wide``: the whole table. Otherwise one line per check (status, violations, worst, the
+    kinds that occurred) and its first violation on the next line, wrapped to ``width``.
+    """
+    if wide:
+        return table.to_string(index=False)
+    lines = []
+    name_width = int(table["check"].str.len().max())
+    for row in table.itertuples(index=False):
+        kinds = ", ".join(k for k in str(row.counts).split(", ") if not k.endswith("=0"))
+        line = f"{row.check:<{name_width}}  {'ok' if row.ok else 'FAILED':<6}  {row.violations} violations"
+        if not row.ok:
+            line += f" ({kinds}), worst {row.worst:.6g}"
+        lines.append(line)
+        if row.first:
+            lines.extend(textwrap.wrap(str(row.first), width=width, initial_indent="    first: ",
+                                       subsequent_indent="      "))
+    return "\n".join(lines)

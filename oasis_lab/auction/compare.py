@@ -41,6 +41,7 @@ from oasis_lab.params import AuctionParams
 __all__ = [
     "READINGS",
     "MECHANISMS",
+    "DP_GRID",
     "WELFARE_FIELDS",
     "compare_markets",
     "summarize",
@@ -58,6 +59,10 @@ READINGS: dict[str, dict[str, Any]] = {
 
 #: Baselines :func:`compare` can add next to the greedy.
 MECHANISMS = ("ilp", "lp", "vcg") + DOUBLE_AUCTIONS
+
+#: The DP clearing price's public grid: 241 prices on [0, 60] tokens per unit, fixed before any
+#: report is seen (a grid read off the reports would void the privacy guarantee).
+DP_GRID: np.ndarray = np.linspace(0.0, 60.0, 241)
 
 #: Fields of AuctionParams that define the welfare model (a reading must not change them).
 WELFARE_FIELDS = ("alpha", "beta", "task_size", "partial", "capacity", "split", "capacity_per_type")
@@ -252,9 +257,12 @@ def _one_market(
     unit = market.n_types == 1 and bool(np.isin(market.demand, (0.0, 1.0)).all())
     for mech in DOUBLE_AUCTIONS:
         if mech in mechanisms and unit:
-            d = run_double_auction(market, mech, params, epsilon=epsilon, seed=seed)
-            row(mech, "", d.welfare, d.runtime_s, served=float(d.n_trades), status="ok",
-                ir_violations_users=0, ir_violations_providers=0, budget_surplus=d.budget_surplus)
+            kw: dict[str, Any] = {"epsilon": epsilon, "grid": DP_GRID} if mech == "dp" else {}
+            d = run_double_auction(market, mech, params, seed=seed, **kw)
+            # Randomized mechanisms: the welfare in expectation over their lottery, with its spread.
+            row(mech, "", d.expected_welfare, d.runtime_s, served=float(d.n_trades), status="ok",
+                ir_violations_users=0, ir_violations_providers=0, budget_surplus=d.budget_surplus,
+                welfare_std=d.welfare_std)
     return rows
 
 

@@ -30,11 +30,13 @@ and both lists are sorted in non-increasing order. Readings taken (see
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from oasis_lab.auction.pricing import user_costs
+from oasis_lab.checks import check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
-from oasis_lab.auction.pricing import user_costs
 
 __all__ = [
     "MINMAX_EPS",
@@ -45,6 +47,7 @@ __all__ = [
     "provider_density",
     "task_order",
     "provider_order",
+    "stable_descending_order",
 ]
 
 #: Lower end of the ``normalize="minmax"`` range ``[MINMAX_EPS, 1]`` (kept above 0 so that
@@ -84,7 +87,7 @@ def normalize_columns(x: np.ndarray, method: str = "max", *, structural_zeros: b
     """
     if method not in ("max", "minmax"):
         raise ValueError(f"method = {method!r} is not one of ['max', 'minmax']")
-    arr = np.asarray(x, dtype=float)
+    arr = np.asarray(check_not_masked("x", x), dtype=float)
     if not np.isfinite(arr).all() or (arr < 0).any():
         raise ValueError("x must be finite and >= 0 to be normalized into (0, 1]")
     flat = arr.ndim == 1
@@ -145,6 +148,39 @@ def psi_weights(market: Market, params: AuctionParams = AuctionParams()) -> np.n
     return np.asarray(params.psi_weights, dtype=float)
 
 
+@numba.njit(cache=True)
+def _task_density_max(demand: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``task_density="as_written"`` under ``normalize="max"`` in two fused passes.
+
+    Same operations in the same order as the numpy formula (``C / max`` per present entry,
+    squares summed left to right, then ``+ vn^2`` and the square root), so the same bits,
+    without the ``(n_tasks, n_types)`` temporaries.
+    """
+    n, d = demand.shape
+    col_max = np.zeros(d)
+    v_max = -np.inf
+    for i in range(n):
+        for t in range(d):
+            col_max[t] = max(col_max[t], demand[i, t])
+        v_max = max(v_max, value[i])
+    out = np.empty(n)
+    for i in range(n):
+        acc = 0.0
+        any_units = False
+        for t in range(d):
+            c = demand[i, t]
+            if c > 0:
+                any_units = True
+                x = c / col_max[t]
+                acc += x * x
+        if not any_units:
+            out[i] = -np.inf
+            continue
+        vn = value[i] / v_max if v_max > 0 else 0.0
+        out[i] = np.sqrt(acc + vn * vn)
+    return out
+
+
 def task_density(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
     """Task bid density ``bd_task_i`` (section 4.2) under ``params.task_density``.
 
@@ -161,8 +197,12 @@ def task_density(market: Market, params: AuctionParams = AuctionParams()) -> np.
         surplus = market.value - user_costs(market, params)
         with np.errstate(divide="ignore", invalid="ignore"):
             density = surplus / np.sqrt(units)
+    elif params.normalize == "max":
+        return _task_density_max(market.demand, market.value)
     else:
-        demand, value, _, _ = normalized_inputs(market, params)
+        method = params.normalize
+        demand = normalize_columns(market.demand, method, structural_zeros=True)
+        value = normalize_columns(market.value, method)
         density = np.sqrt((demand**2).sum(axis=1) + value**2)
     return np.where(units > 0, density, -np.inf)
 
@@ -185,7 +225,9 @@ def provider_density(market: Market, params: AuctionParams = AuctionParams()) ->
     if params.provider_density == "unit_cost":
         return np.where(can_run, -market.provider_unit_cost, -np.inf)
     weights = psi_weights(market, params)
-    _, _, speed, psi = normalized_inputs(market, params)
+    # only the providers' columns: normalizing the tasks' demand here would be wasted work
+    speed = normalize_columns(market.speed, params.normalize, structural_zeros=True)
+    psi = normalize_columns(market.psi, params.normalize)
     psi_term = psi @ weights
     if params.provider_density == "as_written":
         inv = np.where(runnable, 1.0 / np.where(runnable, speed, 1.0) ** 2, 0.0)
@@ -201,11 +243,70 @@ def task_order(market: Market, params: AuctionParams = AuctionParams()) -> np.nd
     Stable: equal keys keep market order.
     """
     density = task_density(market, params)
+    priority = market.priority
+    if priority.size and (priority == priority[0]).all():
+        return stable_descending_order(density)
     # lexsort sorts by the last key first and is stable.
-    return np.lexsort((-density, -market.priority)).astype(np.int64)
+    return np.lexsort((-density, -priority)).astype(np.int64)
 
 
 def provider_order(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
     """Provider indices in PRICES order: non-increasing provider density (stable)."""
-    density = provider_density(market, params)
-    return np.argsort(-density, kind="stable").astype(np.int64)
+    return stable_descending_order(provider_density(market, params))
+
+
+def stable_descending_order(density: np.ndarray) -> np.ndarray:
+    """Indices sorting ``density`` non-increasing, ties in index order (a stable sort).
+
+    Large inputs go through a compiled LSD radix sort on the keys' bits (linear time, stable by
+    construction: 6 passes of 11 bits, a pass skipped when every key has the same digit);
+    ``-0.0`` is read as ``+0.0`` first, so equal keys are equal bits. Small inputs, and any with
+    a NaN, use numpy's stable sort; the order is the same.
+
+    Examples
+    --------
+    >>> stable_descending_order(np.array([1.0, 3.0, 1.0, 3.0, -np.inf]))
+    array([1, 3, 0, 2, 4])
+    """
+    keys = -np.asarray(density, dtype=float)
+    if keys.size < _RADIX_MIN or np.isnan(keys).any():
+        return np.argsort(keys, kind="stable").astype(np.int64)
+    return _radix_argsort(keys + 0.0)  # + 0.0: -0.0 becomes +0.0
+
+
+_RADIX_MIN = 2048
+
+
+@numba.njit(cache=True)
+def _radix_argsort(keys: np.ndarray) -> np.ndarray:
+    """Stable ascending argsort of float64 ``keys`` (no NaN, no -0.0) by LSD radix on their bits."""
+    n = keys.shape[0]
+    bits = keys.view(np.uint64)
+    sign = np.uint64(1) << np.uint64(63)
+    ukey = np.empty(n, np.uint64)
+    for i in range(n):
+        b = bits[i]
+        # negative floats: flip every bit; positive: flip the sign bit -> unsigned order
+        ukey[i] = ~b if b & sign else b | sign
+    order = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    n_pass = 6  # 11-bit digits
+    count = np.zeros((n_pass, 2049), np.int64)
+    for i in range(n):  # every pass's histogram in one read of the keys
+        u = ukey[i]
+        for p in range(n_pass):
+            count[p, ((u >> np.uint64(11 * p)) & np.uint64(0x7FF)) + np.uint64(1)] += 1
+    for p in range(n_pass):
+        if count[p].max() == n:
+            continue  # every key has this digit: the pass would not move anything
+        sh = np.uint64(11 * p)
+        c = count[p]
+        for d in range(2048):
+            c[d + 1] += c[d]
+        for i in range(n):
+            idx = order[i]
+            d = (ukey[idx] >> sh) & np.uint64(0x7FF)
+            tmp[c[d]] = idx
+            c[d] += 1
+        order, tmp = tmp, order
+    return order

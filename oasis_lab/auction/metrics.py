@@ -12,6 +12,9 @@ result's own aggregates) and returns a :class:`CheckReport`:
 - :func:`check_budget_balance`: payments equal revenues plus the platform fee, no negative
   price.
 - :func:`check_prices`: every trade's unit price is the pair price rule's.
+- :func:`ir_violations_by_cause`: each user IR violation with its cause, the price fallback
+  (a trade at ``p_provider > p_task``) or the user cost under the midpoint (every trade at the
+  midpoint, yet ``e_i > (v_i - C_i) / 2`` with ``C_i`` the true cost of the task's units).
 
 And tables for notebooks: :func:`trade_prices` (each trade's two per-unit prices, the pair
 price and both sides' margins) and :func:`provider_outcomes` (who wins: units, revenue, utility
@@ -31,8 +34,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.pricing import (
     capacity_use,
     ir_violations,
@@ -41,6 +42,8 @@ from oasis_lab.auction.pricing import (
     unit_cost_matrix,
     user_costs,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 __all__ = [
     "CheckReport",
@@ -49,11 +52,15 @@ __all__ = [
     "check_budget_balance",
     "check_prices",
     "check_all",
+    "ir_violations_by_cause",
+    "IR_CAUSES",
     "trade_prices",
     "provider_outcomes",
 ]
 
 #: Relative tolerance of the checks (round-off of the ``capacity="time"`` reading and of sums).
+#: Purely relative (no absolute floor such as ``max(1, x)``), so the checks are as strict on a
+#: market in units of 1e-12 as on the same market in units of 1.
 RTOL = 1e-9
 
 
@@ -137,6 +144,33 @@ def _trade_arrays(market: Market, result: Any) -> tuple[np.ndarray, ...]:
     return task, prov, typ, tr["units"].to_numpy(dtype=float), tr["unit_price"].to_numpy(dtype=float)
 
 
+# Result arrays a checker reads; NaN or inf in any of them fails every check (a comparison with
+# NaN is False, so without this a NaN payment would "pass" the budget balance).
+_RESULT_FIELDS = (
+    "served_share", "task_payment", "provider_revenue", "user_utility", "provider_utility",
+    "budget_surplus", "welfare",
+)
+
+
+def _non_finite(result: Any, **trade_columns: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """One flag per trade column and result field: does it hold NaN or inf?"""
+    names: list[str] = []
+    flags: list[bool] = []
+    for column, values in trade_columns.items():
+        names.append(f"trades[{column!r}]")
+        flags.append(not bool(np.isfinite(values).all()))
+    for attr in _RESULT_FIELDS:
+        if hasattr(result, attr):
+            values = np.asarray(getattr(result, attr), dtype=float)
+            names.append(f"result.{attr}")
+            flags.append(not bool(np.isfinite(values).all()))
+    return np.array(flags, dtype=bool), names
+
+
+def _describe_non_finite(names: list[str], idx: int) -> str:
+    return f"{names[idx]} holds NaN or inf (float64 overflow?): no check can hold"
+
+
 def _report(name: str, bad: dict[str, np.ndarray], excess: dict[str, np.ndarray], describe) -> CheckReport:
     counts = {key: int(mask.sum()) for key, mask in bad.items()}
     worst = 0.0
@@ -179,14 +213,14 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
         load = np.bincount(prov, weights=used, minlength=market.n_providers)
         cap = market.capacity
     over_cap = load - cap
-    cap_bad = over_cap > RTOL * np.maximum(1.0, cap)
+    cap_bad = over_cap > RTOL * cap
 
     got = np.bincount(task * n_types + typ, weights=units, minlength=market.n_tasks * n_types)
     got = got.reshape(market.n_tasks, n_types)
     share = np.asarray(result.served_share, dtype=float)
     gap = np.abs(got - market.demand).max(axis=1)
     over = (got - market.demand).max(axis=1)
-    tol = RTOL * np.maximum(1.0, market.demand.max(axis=1))
+    tol = RTOL * market.demand.max(axis=1)
     if params.partial:
         # Served no more than asked, and the reported share is the served share of units.
         units_total = market.task_units
@@ -199,8 +233,11 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
         demand_excess = gap
     unserved_traded = (share <= 0) & (got.sum(axis=1) > 0)
     bad_trades = {"not_runnable": ~runnable, "nonpositive_units": ~(units > 0)}
+    non_finite, sources = _non_finite(result, units=units)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "capacity":
             j = idx // n_types if params.capacity_per_type else idx
             return f"provider {j} uses {load[idx]:.6g} of capacity {cap[idx]:.6g}"
@@ -212,8 +249,10 @@ def check_feasible(market: Market, result: Any, params: AuctionParams | None = N
 
     return _report(
         "feasible",
-        {"capacity": cap_bad, "demand": demand_bad, "unserved_traded": unserved_traded, **bad_trades},
+        {"capacity": cap_bad, "demand": demand_bad, "unserved_traded": unserved_traded, **bad_trades,
+         "non_finite": non_finite},
         {
+            "non_finite": np.full(len(non_finite), np.inf),
             "capacity": over_cap,
             "demand": demand_excess,
             "unserved_traded": got.sum(axis=1),
@@ -245,24 +284,36 @@ def check_individual_rationality(
     true_cost = np.bincount(prov, weights=unit_cost_matrix(market, params)[prov, typ] * units,
                             minlength=market.n_providers)
     share = np.asarray(result.served_share, dtype=float)
-    user_loss = payment - share * (market.value - user_costs(market, params))
+    e = user_costs(market, params)
+    user_loss = payment - share * (market.value - e)
     provider_loss = true_cost - revenue
     trading = np.bincount(prov, minlength=market.n_providers) > 0
     users, providers = ir_violations(market.value, -user_loss, share > 0, revenue, -provider_loss, trading)
     reported = (int(result.ir_violations_users), int(result.ir_violations_providers))
     mismatch = np.array([reported != (int(users.sum()), int(providers.sum()))])
+    non_finite, sources = _non_finite(result, units=units, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "users":
-            return f"user {idx} loses {user_loss[idx]:.6g} (pays {payment[idx]:.6g}, values {market.value[idx]:.6g})"
+            # the numbers add up: loss = payment - share * (value - user cost)
+            return (
+                f"user {idx} loses {user_loss[idx]:.6g} = pays {payment[idx]:.6g} - served share "
+                f"{share[idx]:.6g} x (value {market.value[idx]:.6g} - user cost e {e[idx]:.6g})"
+            )
         if key == "providers":
-            return f"provider {idx} loses {provider_loss[idx]:.6g} (earns {revenue[idx]:.6g})"
+            return (
+                f"provider {idx} loses {provider_loss[idx]:.6g} = true cost of its units "
+                f"{true_cost[idx]:.6g} - revenue {revenue[idx]:.6g}"
+            )
         return f"result reports {reported} violations, recomputed {(int(users.sum()), int(providers.sum()))}"
 
     return _report(
         "individual_rationality",
-        {"users": users, "providers": providers, "count_mismatch": mismatch},
-        {"users": user_loss, "providers": provider_loss, "count_mismatch": np.zeros(1)},
+        {"users": users, "providers": providers, "count_mismatch": mismatch, "non_finite": non_finite},
+        {"users": user_loss, "providers": provider_loss, "count_mismatch": np.zeros(1),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -283,10 +334,13 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
     paid = np.bincount(task, weights=spend, minlength=market.n_tasks)
     earned = np.bincount(prov, weights=spend, minlength=market.n_providers)
     total = float(spend.sum())
-    scale = RTOL * max(1.0, total)
+    scale = RTOL * abs(total)
     gaps = np.array(
         [
-            abs(float(np.sum(result.task_payment)) - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))),
+            abs(
+                float(np.sum(result.task_payment))
+                - (float(np.sum(result.provider_revenue)) + float(result.budget_surplus))
+            ),
             abs(float(result.budget_surplus) - params.fee * total),
             float(np.abs(np.asarray(result.task_payment) - paid).max(initial=0.0)),
             float(np.abs(np.asarray(result.provider_revenue) - (1 - params.fee) * earned).max(initial=0.0)),
@@ -294,8 +348,11 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
     )
     balance = np.array([bool((gaps > scale).any())])
     negative = ~(price >= 0)
+    non_finite, sources = _non_finite(result, units=units, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
         if key == "balance":
             return (
                 f"payments {float(np.sum(result.task_payment)):.9g} != revenues "
@@ -306,8 +363,9 @@ def check_budget_balance(market: Market, result: Any, params: AuctionParams | No
 
     return _report(
         "budget_balance",
-        {"balance": balance, "negative_price": negative},
-        {"balance": np.array([gaps.max()]), "negative_price": -np.nan_to_num(price, nan=np.inf)},
+        {"balance": balance, "negative_price": negative, "non_finite": non_finite},
+        {"balance": np.array([gaps.max()]), "negative_price": -np.nan_to_num(price, nan=np.inf),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -328,15 +386,22 @@ def check_prices(market: Market, result: Any, params: AuctionParams | None = Non
         unit_cost_matrix(market, params)[prov, typ], task_unit_price(market)[task], params.price_rule, params.fee
     )
     diff = np.abs(np.nan_to_num(expected, nan=np.inf) - price)
-    wrong = allowed & (diff > RTOL * np.maximum(1.0, np.abs(price)))
+    wrong = allowed & (diff > RTOL * np.abs(price))
+    non_finite, sources = _non_finite(result, unit_price=price)
 
     def describe(key: str, idx: int) -> str:
-        return f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, rule gives {expected[idx]:.9g}"
+        if key == "non_finite":
+            return _describe_non_finite(sources, idx)
+        return (
+            f"trade {idx} (task {task[idx]}, provider {prov[idx]}): price {price[idx]:.9g}, "
+            f"rule gives {expected[idx]:.9g}"
+        )
 
     return _report(
         "prices",
-        {"wrong_price": wrong, "not_allowed": ~allowed},
-        {"wrong_price": diff, "not_allowed": np.ones(len(price))},
+        {"wrong_price": wrong, "not_allowed": ~allowed, "non_finite": non_finite},
+        {"wrong_price": diff, "not_allowed": np.ones(len(price)),
+         "non_finite": np.full(len(non_finite), np.inf)},
         describe,
     )
 
@@ -348,6 +413,61 @@ def check_all(market: Market, result: Any, params: AuctionParams | None = None) 
         for check in (check_feasible, check_individual_rationality, check_budget_balance, check_prices)
     ]
     return pd.concat([r.to_frame() for r in reports], ignore_index=True)
+
+
+#: Causes of a user's IR violation, in the order :func:`ir_violations_by_cause` tests them.
+IR_CAUSES = ("price_fallback", "user_cost_midpoint")
+
+
+def ir_violations_by_cause(market: Market, result: Any, params: AuctionParams | None = None) -> pd.DataFrame:
+    """Every served user with negative utility, and why (sections 4.1 and 4.2).
+
+    At the midpoint a task pays ``sum (u_j + v_i / U_i) / 2`` per unit, i.e. ``(v_i + C_i) / 2``
+    in total (``C_i`` the true cost of its units, ``U_i`` its units), so its utility is
+    ``(v_i - C_i) / 2 - e_i``: the midpoint halves the gains *before* the user cost, and the
+    user bears ``e_i`` alone. A user loses either because
+
+    - ``"price_fallback"``: at least one of its trades ran at the provider's price above the
+      task's (``price_rule="as_written"``, ``p_provider > p_task``), or
+    - ``"user_cost_midpoint"``: every trade was at the midpoint, and ``e_i > (v_i - C_i) / 2``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by task: ``value``, ``user_cost``, ``true_cost`` (``C_i``), ``payment``,
+        ``loss`` (> 0), ``fallback_units`` and ``cause`` (one of :data:`IR_CAUSES`). Its
+        ``cause.value_counts()`` is the count by cause; the rows are exactly the users that
+        :func:`check_individual_rationality` counts.
+    """
+    params = _params(result, params)
+    task, prov, typ, units, price = _trade_arrays(market, result)
+    n = market.n_tasks
+    spend = units * price
+    payment = np.bincount(task, weights=spend, minlength=n)
+    cost = unit_cost_matrix(market, params)[prov, typ]
+    true_cost = np.bincount(task, weights=cost * units, minlength=n)
+    crossing = cost > task_unit_price(market)[task]
+    fallback = np.bincount(task, weights=np.where(crossing, units, 0.0), minlength=n)
+    share = np.asarray(result.served_share, dtype=float)
+    e = user_costs(market, params)
+    loss = payment - share * (market.value - e)
+    trading = np.bincount(prov, minlength=market.n_providers) > 0
+    revenue = (1 - params.fee) * np.bincount(prov, weights=spend, minlength=market.n_providers)
+    users, _ = ir_violations(market.value, -loss, share > 0, revenue, revenue, trading)
+    idx = np.flatnonzero(users)
+    cause = np.where(fallback[idx] > 0, IR_CAUSES[0], IR_CAUSES[1])
+    return pd.DataFrame(
+        {
+            "value": market.value[idx],
+            "user_cost": e[idx],
+            "true_cost": true_cost[idx],
+            "payment": payment[idx],
+            "loss": loss[idx],
+            "fallback_units": fallback[idx],
+            "cause": pd.Categorical(cause, categories=IR_CAUSES),
+        },
+        index=pd.Index(idx, name="task"),
+    )
 
 
 # ---------------------------------------------------------------------- tables for notebooks
@@ -389,8 +509,9 @@ def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
     tr = result.trades
-    units = np.bincount(tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float),
-                        minlength=market.n_providers)
+    units = np.bincount(
+        tr["provider"].to_numpy(np.int64), weights=tr["units"].to_numpy(float), minlength=market.n_providers
+    )
     frame = market.providers[["unit_cost", "runnable_types"] + [f"psi[{n}]" for n in market.psi_names]]
     frame.insert(0, "units", units)
     frame.insert(1, "trading", units > 0)

@@ -31,11 +31,10 @@ they all measure welfare the same way.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from oasis_lab.market import Market
+from oasis_lab.checks import check_not_masked
+from oasis_lab.market import Market, user_cost
 from oasis_lab.params import AuctionParams
 
 __all__ = [
@@ -57,7 +56,8 @@ __all__ = [
 
 #: Relative tolerance of an individual-rationality violation: utilities recomputed from the
 #: trades sum in another order than the walk's own budget check, so a loss must exceed
-#: ``IR_RTOL * max(1, v_i)`` (users) or ``IR_RTOL * max(1, revenue_j)`` (providers) to count.
+#: ``IR_RTOL * v_i`` (users) or ``IR_RTOL * revenue_j`` (providers) to count. Relative only,
+#: so values of 1e-12 tokens are checked as strictly as values of 1.
 IR_RTOL = 1e-9
 
 
@@ -76,40 +76,6 @@ def task_size(market: Market, params: AuctionParams = AuctionParams()) -> np.nda
     return market.task_units
 
 
-def user_cost(size: np.ndarray, alpha: float = 2, beta: float = 1) -> np.ndarray:
-    """User cost ``e = t log_alpha(t) + beta`` (section 4), with ``0 log 0 = 0``.
-
-    Parameters
-    ----------
-    size : array_like
-        ``t_i >= 0``.
-    alpha : float
-        Base of the logarithm, > 1.
-    beta : float
-        Constant, >= 0.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``e_i``, same shape as ``size``. Warns (``RuntimeWarning``) when some ``0 < t_i < 1``,
-        where ``e_i < beta`` and may be negative: a subsidy, not a cost.
-    """
-    t = np.asarray(size, dtype=float)
-    if (t < 0).any() or not np.isfinite(t).all():
-        raise ValueError("size must be finite and >= 0 for the user cost t log_alpha(t) + beta")
-    if alpha <= 1:
-        raise ValueError(f"alpha = {alpha!r} must be > 1")
-    if ((t > 0) & (t < 1)).any():
-        warnings.warn(
-            "some task sizes are in (0, 1): t log_alpha(t) is negative there, so e_i < beta",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1.0)) / np.log(alpha), 0.0)
-    return t_log_t + beta
-
-
 def user_costs(market: Market, params: AuctionParams = AuctionParams()) -> np.ndarray:
     """``e_i`` for every task of ``market`` under ``params`` (shape ``(n_tasks,)``)."""
     return user_cost(task_size(market, params), params.alpha, params.beta)
@@ -118,7 +84,8 @@ def user_costs(market: Market, params: AuctionParams = AuctionParams()) -> np.nd
 def task_unit_price(market: Market) -> np.ndarray:
     """Task per-unit price ``v_i / sum_t C[i, t]`` (section 4.1); ``nan`` for empty tasks."""
     units = market.task_units
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # over: a ratio of extreme numbers is inf; run_greedy refuses it with a clear message
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.where(units > 0, market.value / units, np.nan)
 
 
@@ -135,7 +102,7 @@ def unit_cost_matrix(market: Market, params: AuctionParams = AuctionParams()) ->
     """
     runnable = market.speed > 0
     if params.capacity == "time":
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             per_type = market.cost[:, None] / np.where(runnable, market.speed, 1.0)
     else:
         per_type = np.broadcast_to(market.provider_unit_cost[:, None], market.speed.shape)
@@ -205,7 +172,10 @@ def pair_price(
     """
     if price_rule not in ("no_trade", "as_written"):
         raise ValueError(f"price_rule = {price_rule!r} is not one of ['no_trade', 'as_written']")
-    pp, pt = np.broadcast_arrays(np.asarray(provider_price, float), np.asarray(task_price, float))
+    pp, pt = np.broadcast_arrays(
+        np.asarray(check_not_masked("provider_price", provider_price), float),
+        np.asarray(check_not_masked("task_price", task_price), float),
+    )
     midpoint = (pp + pt) / 2
     if price_rule == "as_written":
         inside = (pp <= midpoint) & (midpoint <= pt)
@@ -222,12 +192,17 @@ def user_utility(
     ``served_share`` ``sigma_i`` is 1 for a served all-or-nothing task, 0 for an unserved one,
     and the served share of its units under ``partial=True``.
     """
+    for name, x in (("value", value), ("user_cost_", user_cost_), ("payment", payment),
+                    ("served_share", served_share)):
+        check_not_masked(name, x)
     share = np.asarray(served_share, dtype=float)
     return np.where(share > 0, share * (value - user_cost_) - payment, 0.0)
 
 
 def provider_utility(revenue: np.ndarray, true_cost: np.ndarray) -> np.ndarray:
     """Provider utility ``revenue_j - sum_t unit_cost[j, t] units[j, t]`` (section 4)."""
+    check_not_masked("revenue", revenue)
+    check_not_masked("true_cost", true_cost)
     return np.asarray(revenue, dtype=float) - np.asarray(true_cost, dtype=float)
 
 
@@ -248,8 +223,13 @@ def ir_violations(
         Served users with negative utility, trading providers with negative utility (beyond
         :data:`IR_RTOL`).
     """
-    users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.maximum(1.0, value))
-    providers = np.asarray(trading, bool) & (provider_utility_ < -IR_RTOL * np.maximum(1.0, revenue))
+    for name, x in (("value", value), ("user_utility_", user_utility_), ("served", served),
+                    ("revenue", revenue), ("provider_utility_", provider_utility_), ("trading", trading)):
+        check_not_masked(name, x)
+    users = np.asarray(served, bool) & (user_utility_ < -IR_RTOL * np.asarray(value, float))
+    providers = np.asarray(trading, bool) & (
+        provider_utility_ < -IR_RTOL * np.asarray(revenue, float)
+    )
     return users, providers
 
 
@@ -277,8 +257,8 @@ def social_welfare(
     float
         Payments and the platform fee are transfers and cancel out.
     """
-    share = np.asarray(served_share, dtype=float)
-    units = np.asarray(units, dtype=float)
+    share = np.asarray(check_not_masked("served_share", served_share), dtype=float)
+    units = np.asarray(check_not_masked("units", units), dtype=float)
     if share.shape != (market.n_tasks,):
         raise ValueError(f"served_share has shape {share.shape}, expected ({market.n_tasks},)")
     if units.shape != market.speed.shape:

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from oasis_lab.market import Market
-from oasis_lab.checks import check_real
-from oasis_lab.params import CHOICES
 from oasis_lab.auction.metrics import _check_result, _trade_arrays
+from oasis_lab.checks import check_real
+from oasis_lab.market import Market
+from oasis_lab.params import CHOICES
 
 __all__ = ["raised_value", "rebid", "unserved_tasks"]
 
@@ -60,7 +60,7 @@ def unserved_tasks(market: Market, result: Any) -> np.ndarray:
         )
     left = _remaining_demand(market, result).sum(axis=1)
     # Relative crumbs of the time reading do not make a task "unserved".
-    return np.flatnonzero(left > 1e-9 * np.maximum(1.0, market.task_units))
+    return np.flatnonzero(left > 1e-9 * market.task_units)
 
 
 def rebid(

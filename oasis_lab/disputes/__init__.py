@@ -2,7 +2,9 @@
 model DAG, a referee recomputing one node, a slashing ledger and challenge economics.
 
 Layers inside, each importing only from those before it: ``params``, ``graph``, ``trace``,
-``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``, ``cli``.
+``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``,
+``market_referee`` (a provider as referee, appeals), ``referee_study`` (its measurements),
+``verification`` (the trade-off table against zkML and the alternatives), ``cli``.
 """
 
 from oasis_lab.disputes.bisection import (

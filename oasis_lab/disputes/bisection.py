@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -222,6 +222,33 @@ def _well_formed(values: Any, m: int) -> bool:
     )
 
 
+class _LazyGenerator:
+    """A party's ``numpy.random.Generator``, built on first use.
+
+    Seeding a generator costs about 10 us, as much as the rest of a lean dispute; most
+    strategies never draw. The draws are those of ``np.random.default_rng(seed)``.
+    """
+
+    __slots__ = ("_gen", "_seed")
+
+    def __init__(self, seed: list[int]) -> None:
+        self._seed = seed
+        self._gen: np.random.Generator | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        gen = self._gen
+        if gen is None:
+            gen = self._gen = np.random.default_rng(self._seed)
+        return getattr(gen, name)
+
+
+def _by_the_book(strategy: Strategy) -> bool:
+    """Whether ``strategy`` reveals and chooses as the honest party does (only what it
+    computes differs): its rounds can then be played on its trace directly."""
+    cls = type(strategy)
+    return cls.reveal is Strategy.reveal and cls.choose is Strategy.choose
+
+
 class _Ended(Exception):
     """Internal: the dispute ended early with a verdict."""
 
@@ -255,27 +282,53 @@ def play(
     seed : int or tuple of int
         Seeds the parties' randomness (non-negative).
     record : bool, default True
-        Keep the round-by-round transcript (off in large batches).
+        Keep the round-by-round transcript (off in large batches). Without it, parties that
+        reveal and choose as the honest party does (whatever they computed) play a lean path:
+        the same rounds, verdicts and counts, read straight from their committed traces.
 
     Returns
     -------
     DisputeOutcome
     """
+    explicit = params is not None
     params = _params(params, None)
     referee = referee if referee is not None else Referee.from_params(params)
     if not isinstance(referee, Referee):
         raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
     if not isinstance(computation, Computation):
         raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
+    if explicit and params.commitment != computation.commitment:
+        raise ValueError(
+            f"params.commitment = {params.commitment!r} but the computation commits with "
+            f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
+        )
+    graph = computation.graph
+    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
+    return _play(computation, provider, challenger, params, referee, seed, record, totals)
+
+
+def _play(
+    computation: Computation,
+    provider: Strategy,
+    challenger: Strategy,
+    params: DisputeParams,
+    referee: Referee,
+    seed: int | tuple[int, ...],
+    record: bool,
+    totals: tuple[float, int],
+) -> DisputeOutcome:
+    """:func:`play` after its checks; ``totals`` = (the graph's FLOPs, the round bound),
+    computed once per batch."""
     graph = computation.graph
     n = graph.n_nodes
     arity = params.arity
     clock = params.round_timeout_s
     base = [int(x) for x in np.atleast_1d(seed)]
-    p_rng = np.random.default_rng([*base, 0])
-    c_rng = np.random.default_rng([*base, 1])
+    p_rng = cast(np.random.Generator, _LazyGenerator([*base, 0]))
+    c_rng = cast(np.random.Generator, _LazyGenerator([*base, 1]))
     ps: PartyState = provider.prepare(computation, p_rng)
     cs: PartyState = challenger.prepare(computation, c_rng)
+    lean = not record and _by_the_book(provider) and _by_the_book(challenger)
     transcript: list[RoundRecord] = []
     hashes = 0
     bytes_opened = 0
@@ -284,79 +337,112 @@ def play(
     ruling: Ruling
 
     try:
-        # round 0: final commitments
-        last = np.array([n - 1])
-        rp = provider.reveal(ps, last, 0)
-        if not _well_formed(rp.values, 1):
-            raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
-        if not rp.latency_s <= clock:  # NaN: late
-            raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
-        rc = challenger.reveal(cs, last, 0)
-        if not _well_formed(rc.values, 1):
-            raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
-        if not rc.latency_s <= clock:  # NaN: late
-            raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
-        hashes += 2
-        p_hi = rp.values[0].tobytes()
-        q_hi = rc.values[0].tobytes()
-        if record:
-            transcript.append(
-                RoundRecord(0, 0, n - 1, (n - 1,), (_hex(p_hi),), 0, _hex(q_hi), 0, n - 1)
-            )
-        if p_hi == q_hi:
-            raise _Ended("challenger_wrong", "no_disagreement", "final commitments are equal")
-
-        lo, hi = 0, n - 1
-        agreed = computation.genesis
-        while lo < hi:
-            rounds += 1
-            pts = split_points(lo, hi, arity)
-            m = len(pts)
-            rp = provider.reveal(ps, pts, rounds)
-            if not _well_formed(rp.values, m):
-                raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
+        if lean:
+            # The rounds of play's loop below with the honest reveal and choice inlined: the
+            # provider reveals its chain at the split ends, the challenger picks the first end
+            # whose commitment differs from its own (32-byte slices of the two chains).
+            pb, cb = ps.trace.chain.tobytes(), cs.trace.chain.tobytes()
+            hashes += 2
+            tail = 32 * (n - 1)
+            p_hi, q_hi = pb[tail:], cb[tail:]
+            if p_hi == q_hi:
+                raise _Ended("challenger_wrong", "no_disagreement", "final commitments are equal")
+            lo, hi = 0, n - 1
+            agreed = computation.genesis
+            while lo < hi:
+                rounds += 1
+                size = hi - lo + 1
+                a = min(arity, size)
+                part, rem = divmod(size, a)
+                hashes += a - 1
+                new_lo, new_hi = lo, hi
+                for t in range(1, a):
+                    end = lo + t * part + min(t, rem) - 1
+                    at = 32 * end
+                    p_end = pb[at : at + 32]
+                    c_end = cb[at : at + 32]
+                    if p_end != c_end:
+                        hashes += 1
+                        p_hi, q_hi = p_end, c_end
+                        new_hi = end
+                        break
+                    agreed = p_end
+                    new_lo = end + 1
+                lo, hi = new_lo, new_hi
+        else:
+            # round 0: final commitments
+            last = np.array([n - 1])
+            rp = provider.reveal(ps, last, 0)
+            if not _well_formed(rp.values, 1):
+                raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
             if not rp.latency_s <= clock:  # NaN: late
-                raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
-            hashes += m
-            ch = challenger.choose(cs, pts, rp.values, rounds)
-            if not ch.latency_s <= clock:  # NaN: late
-                raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
-            j = ch.part
-            if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:
-                raise _Ended("challenger_wrong", "malformed", f"round {rounds}: part {j!r} invalid")
-            new_lo = lo if j == 0 else int(pts[j - 1]) + 1
-            new_hi = int(pts[j]) if j < m else hi
-            claim_hex = ""
-            if j > 0:
-                agreed = rp.values[j - 1].tobytes()
-            if j < m:
-                if not isinstance(ch.claim, bytes) or len(ch.claim) != DIGEST_SIZE:
-                    raise _Ended("challenger_wrong", "malformed", f"round {rounds}: no claim")
-                hashes += 1
-                p_hi = rp.values[j].tobytes()
-                q_hi = ch.claim
-                claim_hex = _hex(q_hi)
+                raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
+            rc = challenger.reveal(cs, last, 0)
+            if not _well_formed(rc.values, 1):
+                raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
+            if not rc.latency_s <= clock:  # NaN: late
+                raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
+            hashes += 2
+            p_hi = rp.values[0].tobytes()
+            q_hi = rc.values[0].tobytes()
             if record:
                 transcript.append(
-                    RoundRecord(
-                        rounds,
-                        lo,
-                        hi,
-                        tuple(int(x) for x in pts),
-                        tuple(_hex(v) for v in rp.values),
-                        j,
-                        claim_hex,
-                        new_lo,
-                        new_hi,
+                    RoundRecord(0, 0, n - 1, (n - 1,), (_hex(p_hi),), 0, _hex(q_hi), 0, n - 1)
+                )
+            if p_hi == q_hi:
+                raise _Ended("challenger_wrong", "no_disagreement", "final commitments are equal")
+
+            lo, hi = 0, n - 1
+            agreed = computation.genesis
+            while lo < hi:
+                rounds += 1
+                pts = split_points(lo, hi, arity)
+                m = len(pts)
+                rp = provider.reveal(ps, pts, rounds)
+                if not _well_formed(rp.values, m):
+                    raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
+                if not rp.latency_s <= clock:  # NaN: late
+                    raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
+                hashes += m
+                ch = challenger.choose(cs, pts, rp.values, rounds)
+                if not ch.latency_s <= clock:  # NaN: late
+                    raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
+                j = ch.part
+                if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:
+                    raise _Ended("challenger_wrong", "malformed", f"round {rounds}: part {j!r} invalid")
+                new_lo = lo if j == 0 else int(pts[j - 1]) + 1
+                new_hi = int(pts[j]) if j < m else hi
+                claim_hex = ""
+                if j > 0:
+                    agreed = rp.values[j - 1].tobytes()
+                if j < m:
+                    if not isinstance(ch.claim, bytes) or len(ch.claim) != DIGEST_SIZE:
+                        raise _Ended("challenger_wrong", "malformed", f"round {rounds}: no claim")
+                    hashes += 1
+                    p_hi = rp.values[j].tobytes()
+                    q_hi = ch.claim
+                    claim_hex = _hex(q_hi)
+                if record:
+                    transcript.append(
+                        RoundRecord(
+                            rounds,
+                            lo,
+                            hi,
+                            tuple(int(x) for x in pts),
+                            tuple(_hex(v) for v in rp.values),
+                            j,
+                            claim_hex,
+                            new_lo,
+                            new_hi,
+                        )
                     )
-                )
-            if j < m and p_hi == q_hi:
-                raise _Ended(
-                    "challenger_wrong",
-                    "no_disagreement",
-                    f"round {rounds}: challenger claims the provider's own commitment",
-                )
-            lo, hi = new_lo, new_hi
+                if j < m and p_hi == q_hi:
+                    raise _Ended(
+                        "challenger_wrong",
+                        "no_disagreement",
+                        f"round {rounds}: challenger claims the provider's own commitment",
+                    )
+                lo, hi = new_lo, new_hi
 
         # one node left: open its inputs and let the referee rule
         k = lo
@@ -364,7 +450,11 @@ def play(
         if not isinstance(opening, InputOpening):
             raise _Ended("provider_guilty", "malformed", f"node {k}: the opening is no InputOpening")
         try:
-            verify_input_opening(opening, graph, agreed, computation.digest, node=k)
+            # the value node k's own commitment extends: c_{k-1} (chain) or A_k (merkle)
+            agreed = verify_input_opening(
+                opening, graph, agreed, computation.digest, node=k,
+                commitment=computation.commitment, genesis=computation.genesis,
+            )
         except CommitmentMismatch as exc:
             raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
         hashes += opening.hashes
@@ -388,7 +478,7 @@ def play(
     except _Ended as end:
         ruling = end.ruling
 
-    total = float(graph.flops.sum())
+    total, bound = totals
     flops = float(graph.flops[k]) if k >= 0 else 0.0
     return DisputeOutcome(
         model=graph.name,
@@ -397,7 +487,7 @@ def play(
         disputed_node=k,
         disputed_name=graph.node_names[k] if k >= 0 else "",
         rounds=rounds,
-        max_rounds=max_rounds(n, arity),
+        max_rounds=bound,
         hashes_exchanged=hashes,
         bytes_opened=bytes_opened,
         referee_flops=flops,
@@ -419,9 +509,12 @@ def as_computation(
     *,
     backend: str = "numpy",
     seed: int = 0,
+    commitment: str = "chain",
 ) -> Computation:
     """A :class:`Computation` from a computation, a :class:`DisputeGraph` (synthetic values),
-    a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``."""
+    a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``; traces committed with
+    ``commitment`` (:data:`~oasis_lab.disputes.trace.COMMITMENTS`; a given computation keeps
+    its own)."""
     if isinstance(model, Computation):
         if inputs is not None:
             raise ValueError("inputs must be None when model is already a Computation")
@@ -429,7 +522,7 @@ def as_computation(
     if isinstance(model, DisputeGraph):
         if inputs is not None:
             raise ValueError("inputs must be None for a synthetic DisputeGraph")
-        return SyntheticComputation(model, seed=seed)
+        return SyntheticComputation(model, seed=seed, commitment=commitment)
     from oasis_lab.gpu import model as gpu_model
 
     if isinstance(model, str):
@@ -440,7 +533,7 @@ def as_computation(
         )
     if inputs is None:
         inputs = gpu_model.example_inputs(model, seed=seed)
-    return ModelComputation(model, inputs, backend=backend, seed=seed)
+    return ModelComputation(model, inputs, backend=backend, seed=seed, commitment=commitment)
 
 
 def _params(params: DisputeParams | None, arity: int | None) -> DisputeParams:
@@ -497,7 +590,8 @@ def run_dispute(
     (37, 'provider_guilty', True)
     """
     params = _params(params, arity)
-    computation = as_computation(model, inputs, backend=backend, seed=seed)
+    computation = as_computation(model, inputs, backend=backend, seed=seed,
+                                 commitment=params.commitment)
     return play(
         computation,
         provider if provider is not None else Honest(),
@@ -603,12 +697,22 @@ def run_disputes(
 
     Dispute ``i`` is seeded with ``(seed, i)``; transcripts are not kept.
     """
+    explicit = params is not None
     params = _params(params, arity)
     if not isinstance(computation, Computation):
         raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     referee = referee if referee is not None else Referee.from_params(params)
+    if not isinstance(referee, Referee):
+        raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
+    if explicit and params.commitment != computation.commitment:
+        raise ValueError(
+            f"params.commitment = {params.commitment!r} but the computation commits with "
+            f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
+        )
+    graph = computation.graph
+    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
     outs = [
-        play(computation, p, c, params=params, referee=referee, seed=(seed, i), record=False)
+        _play(computation, p, c, params, referee, (seed, i), False, totals)
         for i, (p, c) in enumerate(pairs)
     ]
     vcode = {v: i for i, v in enumerate(VERDICTS)}

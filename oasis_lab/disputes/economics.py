@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import (
     Honest,
     LyingChallenger,
@@ -38,10 +39,9 @@ from oasis_lab.disputes.adversaries import (
 )
 from oasis_lab.disputes.bisection import max_rounds, run_disputes
 from oasis_lab.disputes.graph import DisputeGraph, synthetic_graph
-from oasis_lab.checks import check_int
-from oasis_lab.seeding import check_seed, child_seed, stream
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.trace import SyntheticComputation
+from oasis_lab.seeding import check_seed, child_seed, stream
 
 __all__ = [
     "DeterrenceSurface",
@@ -137,7 +137,12 @@ class DeterrenceSurface:
         """Long format: one row per (p, stake)."""
         P, S = np.meshgrid(self.p, self.stake, indexing="ij")
         return pd.DataFrame(
-            {"p": P.ravel(), "stake": S.ravel(), "cheating_gain": self.margin.ravel(), "deterred": self.deterred.ravel()}
+            {
+                "p": P.ravel(),
+                "stake": S.ravel(),
+                "cheating_gain": self.margin.ravel(),
+                "deterred": self.deterred.ravel(),
+            }
         )
 
     def plot(self, ax: Any = None) -> Any:
@@ -321,7 +326,9 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
     )
 
 
-def cost_table(graphs: Mapping[str, DisputeGraph] | Sequence[DisputeGraph], arities: Sequence[int] = (2, 4, 8, 16)) -> pd.DataFrame:
+def cost_table(
+    graphs: Mapping[str, DisputeGraph] | Sequence[DisputeGraph], arities: Sequence[int] = (2, 4, 8, 16)
+) -> pd.DataFrame:
     """Rounds, hashes, opened bytes and referee compute vs model and arity (every node costed)."""
     items = graphs.values() if isinstance(graphs, Mapping) else graphs
     rows = [dispute_costs(g, a).summary() for g in items for a in arities]
@@ -446,7 +453,11 @@ def simulate_challenges(
     """
     n_tasks = check_int("n_tasks", n_tasks, 1)
     seed = check_seed(seed)
-    for name, v in (("cheat_share", cheat_share), ("lying_share", lying_share), ("other_device_share", other_device_share)):
+    for name, v in (
+        ("cheat_share", cheat_share),
+        ("lying_share", lying_share),
+        ("other_device_share", other_device_share),
+    ):
         _prob(name, v)
     if cheat_share + other_device_share > 1:
         raise ValueError(f"cheat_share + other_device_share = {cheat_share + other_device_share} must be <= 1")
@@ -480,7 +491,9 @@ def simulate_challenges(
             prov = OtherDevice(node=int(node[i]))
         else:
             prov = Honest()
-        chal: Strategy = LyingChallenger(node=int(lie_node[i])) if lying[i] and not (challenged[i] and kind[i] != 0) else Honest()
+        chal: Strategy = (
+            LyingChallenger(node=int(lie_node[i])) if lying[i] and not (challenged[i] and kind[i] != 0) else Honest()
+        )
         pairs.append((prov, chal))
     batch = run_disputes(comp, pairs, params=params, seed=child_seed(seed, "disputes")) if pairs else None
     convicted = np.zeros(n_tasks, dtype=bool)

@@ -13,6 +13,7 @@ a published-architecture profile (``oasis_lab.disputes.profiles``) and a seeded 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +66,7 @@ class DisputeGraph:
         if n == 0:
             raise ValueError(f"graph {self.name!r} has no nodes")
         if len(set(self.node_names)) != n:
-            seen: set[str] = set()
-            dup = next(x for x in self.node_names if x in seen or seen.add(x))
+            dup = next(x for x, k in Counter(self.node_names).items() if k > 1)
             raise ValueError(f"node name {dup!r} appears twice in graph {self.name!r}")
         if len(self.ops) != n:
             raise ValueError(f"ops has {len(self.ops)} entries for {n} nodes")

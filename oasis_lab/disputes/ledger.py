@@ -36,6 +36,12 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
   minus withdrawals: a bug that moves tokens out of ``mint`` inside any other operation
   breaks the equality even though it is in the log. It also replays the log. An invalid
   operation raises :class:`LedgerError` naming the problem and changes nothing.
+* Appeals (a market referee's ruling, :mod:`oasis_lab.disputes.market_referee`):
+  :meth:`Ledger.appeal` locks the appellant's ``appeal_bond`` while the challenge is open;
+  :meth:`Ledger.resolve_appeal` returns it and slashes the first referee
+  (``referee_slash_fraction``, ``appeal_reward_fraction`` of it to the appellant, the referee
+  removed) when the appellate verdict differs, forfeits it otherwise, then resolves the
+  challenge with the verdict that stands.
 * The ``platform`` account receives only slash and bond remainders
   (``slash_remainder="platform"``); :meth:`Ledger.deposit` refuses it, so its balance is
   exactly the platform's income from slashing. The platform may withdraw it.
@@ -50,6 +56,7 @@ from fractions import Fraction
 from numbers import Integral
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from oasis_lab.disputes.params import DisputeParams
@@ -64,8 +71,9 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "Transfer",
-    "share",
     "single_task_ledger",
+    "token_share",
+    "token_shares",
 ]
 
 #: Kinds of participant accounts.
@@ -125,6 +133,15 @@ class _Challenge:
     bond: int
     status: str  # open, resolved
     verdict: str = ""
+    appeal: str = ""  # the appeal lodged against its first ruling, if any
+
+
+@dataclass
+class _Appeal:
+    challenge: str
+    appellant: str
+    bond: int
+    status: str  # open, upheld (the first ruling stands), overturned
 
 
 def _amount(name: str, value: Any) -> int:
@@ -135,21 +152,49 @@ def _amount(name: str, value: Any) -> int:
     return int(value)
 
 
-def _share(amount: int, fraction: float) -> int:
-    """``floor(fraction * amount)`` exactly, for any integer ``amount``.
+def token_share(amount: int, fraction: float) -> int:
+    """``floor(fraction * amount)`` exactly, for any integer ``amount``: THE share rule of the
+    ledger (slashes, rewards, bond shares); code that mirrors the ledger must call it.
 
     The float ``fraction`` is read as the decimal it prints as (``0.1`` is 1/10, not the binary
     0.1000000000000000055...) and the product is rational: a float product would round
-    ``1.0 * amount`` up past the amount above 2**53 (a slash larger than the stake) and
-    overflow beyond 10**308.
+    ``1.0 * amount`` up past the amount above 2**53 (a slash larger than the stake), overflow
+    beyond 10**308, and floor ``0.29 * 100`` to 28.
+
+    Examples
+    --------
+    >>> token_share(100, 0.29), token_share(2**54 + 1, 1.0) - 2**54
+    (29, 1)
+    >>> token_share(10**400, 0.5) == 10**400 // 2
+    True
     """
     # floor, so shares never exceed the amount; the remainder goes to burn / platform
     return math.floor(amount * Fraction(repr(float(fraction))))
 
 
-#: The share rule, public for the simulation's vectorised books (``oasis_lab.sim.books``),
-#: which must split amounts exactly as the Ledger does.
-share = _share
+def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
+    """:func:`token_share` over an integer array, exactly (int64 when the products fit, else
+    Python integers in an object array).
+
+    Examples
+    --------
+    >>> token_shares(np.array([100, 7, 2**60]), 0.29).tolist() == [29, 2, (2**60 * 29) // 100]
+    True
+    """
+    frac = Fraction(repr(float(fraction)))
+    a = np.asarray(amounts)
+    if a.dtype.kind not in "iuO":
+        raise TypeError(f"amounts must be integers, got dtype {a.dtype}")
+    # int64 arithmetic only when the numerator, the denominator and every product fit (a tiny
+    # fraction such as 4e-165 has a numerator and denominator far beyond int64)
+    fits = frac.numerator < 2**63 and frac.denominator < 2**63
+    if a.dtype.kind in "iu" and fits and (a.size == 0 or int(np.abs(a).max()) * frac.numerator < 2**63):
+        return (a.astype(np.int64) * frac.numerator) // frac.denominator
+    exact = [math.floor(int(x) * frac) for x in a.ravel()]
+    # a share never exceeds its amount, so integer amounts give shares of their own dtype
+    return np.array(exact, dtype=a.dtype if a.dtype.kind in "iu" else object).reshape(a.shape)
+
+
 
 
 class Ledger:
@@ -185,6 +230,7 @@ class Ledger:
         self._withdrawn = 0
         self._tasks: dict[str, _Task] = {}
         self._challenges: dict[str, _Challenge] = {}
+        self._appeals: dict[str, _Appeal] = {}
         self._barred: dict[str, int] = {}
         self._removed: set[str] = set()
         self._reauction: list[tuple[str, bool]] = []
@@ -283,6 +329,7 @@ class Ledger:
             "challenges": {
                 k: (c.task, c.challenger, c.bond, c.status, c.verdict) for k, c in self._challenges.items()
             },
+            "appeals": {k: (a.challenge, a.appellant, a.bond, a.status) for k, a in self._appeals.items()},
             "barred": dict(self._barred),
             "removed": set(self._removed),
             "reauction": list(self._reauction),
@@ -401,7 +448,9 @@ class Ledger:
         amount = _amount("amount", amount)
         if self.is_barred(provider):
             raise LedgerError(f"provider {provider!r} is barred by a running challenge")
-        open_tasks = [k for k, t in self._tasks.items() if t.provider == provider and t.status in ("escrowed", "challenged")]
+        open_tasks = [
+            k for k, t in self._tasks.items() if t.provider == provider and t.status in ("escrowed", "challenged")
+        ]
         if open_tasks:
             raise LedgerError(f"provider {provider!r} has unsettled tasks {open_tasks[:3]}")
         self._commit("unstake", [(self.stake_account(provider), provider, amount, "")])
@@ -457,7 +506,9 @@ class Ledger:
         self._need_kind(challenger, "challenger")
         bond = _amount("bond", self.params.challenger_bond if bond is None else bond)
         if self._balances[challenger] < bond:
-            raise LedgerError(f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}")
+            raise LedgerError(
+                f"challenge: account {challenger!r} holds {self._balances[challenger]}, cannot bond {bond}"
+            )
         self._open_funded(self.bond_account(challenge), "challenge", challenger, bond, f"{challenge} on {task}")
         self._challenges[challenge] = _Challenge(task, challenger, bond, "open")
         t.status = "challenged"
@@ -495,9 +546,9 @@ class Ledger:
         if verdict == "provider_guilty":
             stake_acct = self.stake_account(t.provider)
             stake = self._balances[stake_acct]
-            slashed = _share(stake, p.slash_fraction)
-            to_challenger = _share(slashed, p.challenger_reward_fraction)
-            to_referee = _share(slashed, p.referee_reward_fraction) if referee else 0
+            slashed = token_share(stake, p.slash_fraction)
+            to_challenger = token_share(slashed, p.challenger_reward_fraction)
+            to_referee = token_share(slashed, p.referee_reward_fraction) if referee else 0
             moves += [
                 (stake_acct, c.challenger, to_challenger, f"slash reward, {challenge}"),
                 (stake_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
@@ -507,16 +558,11 @@ class Ledger:
                 (escrow_acct, t.user, t.amount, f"payment reversed, {c.task}"),
             ]
             requeue.append((c.task, p.reauction_priority))
-            # the removed provider's other unsettled tasks go back to their users and the auction
-            for k, other in self._tasks.items():
-                if other.provider == t.provider and other.status == "escrowed" and k != c.task:
-                    moves.append((self.escrow_account(k), other.user, other.amount, f"refund, provider removed, {k}"))
-                    refunded.append(k)
-                    requeue.append((k, False))
+            refunded = self._removal_refunds(t.provider, moves, requeue, skip=c.task)
             action = "slash"
         elif verdict == "challenger_wrong":
-            to_provider = _share(c.bond, p.bond_to_provider_fraction)
-            to_referee = _share(c.bond, p.referee_reward_fraction) if referee else 0
+            to_provider = token_share(c.bond, p.bond_to_provider_fraction)
+            to_referee = token_share(c.bond, p.referee_reward_fraction) if referee else 0
             moves += [
                 (bond_acct, t.provider, to_provider, f"bond to barred provider, {challenge}"),
                 (bond_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
@@ -549,6 +595,129 @@ class Ledger:
         else:
             t.status = "refunded"
         self._reauction.extend(requeue)
+
+    def _removal_refunds(
+        self,
+        provider: str,
+        moves: list[tuple[str, str, int, str]],
+        requeue: list[tuple[str, bool]],
+        skip: str = "",
+    ) -> list[str]:
+        """Append the refunds of ``provider``'s escrowed tasks (it is being removed): they go
+        back to their users and the auction. Returns the refunded tasks."""
+        refunded = []
+        for k, other in self._tasks.items():
+            if other.provider == provider and other.status == "escrowed" and k != skip:
+                moves.append((self.escrow_account(k), other.user, other.amount, f"refund, provider removed, {k}"))
+                refunded.append(k)
+                requeue.append((k, False))
+        return refunded
+
+    # ------------------------------------------------------------------ appeals
+    def appeal(self, appeal: str, challenge: str, appellant: str, bond: int | None = None) -> None:
+        """``appellant`` (the challenged provider or the challenger) appeals the market
+        referee's first ruling on a running ``challenge``, locking ``bond`` (default
+        ``params.appeal_bond``). The challenge stays open until :meth:`resolve_appeal`."""
+        if not isinstance(appeal, str) or not appeal or ":" in appeal:
+            raise LedgerError(f"appeal id {appeal!r} is invalid")
+        if appeal in self._appeals or appeal in self._challenges:
+            raise LedgerError(f"appeal = {appeal!r} exists already (appeal and challenge ids share a namespace)")
+        c = self._challenges.get(challenge)
+        if c is None:
+            raise LedgerError(f"challenge = {challenge!r} is unknown")
+        if c.status != "open":
+            raise LedgerError(f"challenge {challenge!r} was resolved already: too late to appeal")
+        if c.appeal:
+            raise LedgerError(f"challenge {challenge!r} was appealed already ({c.appeal!r})")
+        if appellant not in (c.challenger, self._tasks[c.task].provider):
+            raise LedgerError(f"appellant {appellant!r} is not a party to challenge {challenge!r}")
+        bond = _amount("bond", self.params.appeal_bond if bond is None else bond)
+        if self._balances[appellant] < bond:
+            raise LedgerError(f"appeal: account {appellant!r} holds {self._balances[appellant]}, cannot bond {bond}")
+        self._open_funded(self.bond_account(appeal), "appeal", appellant, bond, f"{appeal} on {challenge}")
+        self._appeals[appeal] = _Appeal(challenge, appellant, bond, "open")
+        c.appeal = appeal
+
+    def resolve_appeal(
+        self,
+        appeal: str,
+        *,
+        first_verdict: str,
+        final_verdict: str,
+        first_referee: str,
+        appeal_referee: str | None = None,
+    ) -> None:
+        """Decide an appeal and then the challenge it was lodged in.
+
+        ``final_verdict == first_verdict`` (upheld): the appeal bond is forfeited,
+        ``referee_reward_fraction`` to ``appeal_referee`` (a market referee; ``None`` for the
+        platform's trusted stack, whose share joins the remainder), the rest burned / to the
+        platform; the challenge is resolved with ``first_verdict`` and ``first_referee`` gets
+        the referee reward. Otherwise (overturned): the bond returns to the appellant, the
+        first referee's stake is slashed by ``referee_slash_fraction`` (``appeal_reward_fraction``
+        of it to the appellant, ``referee_reward_fraction`` to ``appeal_referee``, the rest
+        burned / to the platform; the unslashed rest returned), the first referee is removed
+        (its escrowed tasks refunded and re-queued) and the challenge is resolved with
+        ``final_verdict``, the referee reward going to ``appeal_referee``.
+        """
+        a = self._appeals.get(appeal)
+        if a is None:
+            raise LedgerError(f"appeal = {appeal!r} is unknown")
+        if a.status != "open":
+            raise LedgerError(f"appeal {appeal!r} was decided already ({a.status})")
+        for name, v in (("first_verdict", first_verdict), ("final_verdict", final_verdict)):
+            if v not in VERDICTS:
+                raise LedgerError(f"{name} = {v!r} is not one of {list(VERDICTS)}")
+        c = self._challenges[a.challenge]
+        t = self._tasks[c.task]
+        for role, ref in (("first_referee", first_referee), ("appeal_referee", appeal_referee)):
+            if ref is None:
+                continue
+            self._need_kind(ref, "provider")
+            if ref == t.provider or ref in self._removed:
+                raise LedgerError(f"{role} {ref!r} is the challenged or a removed provider")
+        if appeal_referee is not None and appeal_referee == first_referee:
+            raise LedgerError(f"appeal_referee {appeal_referee!r} made the first ruling")
+        p = self.params
+        remainder_to = BURN if p.slash_remainder == "burn" else PLATFORM
+        bond_acct = self.bond_account(appeal)
+        moves: list[tuple[str, str, int, str]] = []
+        requeue: list[tuple[str, bool]] = []
+        refunded: list[str] = []
+        overturned = final_verdict != first_verdict
+        if overturned:
+            stake_acct = self.stake_account(first_referee)
+            stake = self._balances[stake_acct]
+            slashed = token_share(stake, p.referee_slash_fraction)
+            to_appellant = token_share(slashed, p.appeal_reward_fraction)
+            to_referee = token_share(slashed, p.referee_reward_fraction) if appeal_referee else 0
+            moves += [
+                (bond_acct, a.appellant, a.bond, f"appeal bond returned, {appeal}"),
+                (stake_acct, a.appellant, to_appellant, f"referee slashed, reward, {appeal}"),
+                (stake_acct, appeal_referee or remainder_to, to_referee, f"appeal referee reward, {appeal}"),
+                (stake_acct, remainder_to, slashed - to_appellant - to_referee, f"referee slash remainder, {appeal}"),
+                (stake_acct, first_referee, stake - slashed, "unslashed referee stake returned on removal"),
+            ]
+            refunded = self._removal_refunds(first_referee, moves, requeue)
+            action = "slash referee"
+        else:
+            to_referee = token_share(a.bond, p.referee_reward_fraction) if appeal_referee else 0
+            moves += [
+                (bond_acct, appeal_referee or remainder_to, to_referee, f"appeal referee reward, {appeal}"),
+                (bond_acct, remainder_to, a.bond - to_referee, f"appeal bond forfeited, {appeal}"),
+            ]
+            action = "appeal upheld"
+        self._commit(action, moves)
+        a.status = "overturned" if overturned else "upheld"
+        if overturned:
+            self._removed.add(first_referee)
+            for k in refunded:
+                self._tasks[k].status = "refunded"
+            self._reauction.extend(requeue)
+        # the challenge itself, with the referee whose ruling stands
+        self.resolve(
+            a.challenge, final_verdict, referee=appeal_referee if overturned else first_referee
+        )
 
     # ------------------------------------------------------------------ invariants
     def check_conservation(self) -> dict[str, int]:
@@ -597,11 +766,21 @@ class Ledger:
         for k, t in self._tasks.items():
             want = t.amount if t.status in ("escrowed", "challenged") else 0
             if self._balances[self.escrow_account(k)] != want:
-                raise LedgerError(f"escrow of task {k!r} holds {self._balances[self.escrow_account(k)]}, expected {want}")
+                raise LedgerError(
+                    f"escrow of task {k!r} holds {self._balances[self.escrow_account(k)]}, expected {want}"
+                )
         for k, c in self._challenges.items():
             want = c.bond if c.status == "open" else 0
             if self._balances[self.bond_account(k)] != want:
-                raise LedgerError(f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}")
+                raise LedgerError(
+                    f"bond of challenge {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}"
+                )
+        for k, a in self._appeals.items():
+            want = a.bond if a.status == "open" else 0
+            if self._balances[self.bond_account(k)] != want:
+                raise LedgerError(
+                    f"bond of appeal {k!r} holds {self._balances[self.bond_account(k)]}, expected {want}"
+                )
         return {
             "deposited": self._deposited,
             "withdrawn": self._withdrawn,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.disputes.trace import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
 __all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
@@ -64,6 +65,18 @@ class DisputeParams(ParamsMixin):
     reauction_priority : bool, default True
         A task whose payment was reversed after a conviction re-enters the auction with
         priority (the paper's "returned to the auction with higher priority").
+    appeal_bond : int, default 1_000
+        Tokens a party locks to appeal a market referee's verdict (returned when the appeal
+        overturns it, forfeited otherwise).
+    referee_slash_fraction : float, default 1.0
+        Share of a market referee's stake slashed when an appeal overturns its verdict (the
+        referee is then removed like a convicted provider).
+    appeal_reward_fraction : float, default 0.5
+        Share of the slashed referee stake paid to the appellant who proved it wrong.
+    commitment : {"chain", "merkle"}, default "chain"
+        How traces are committed (:data:`oasis_lab.disputes.trace.COMMITMENTS`): the hash
+        chain (one hash per node, openings up to ``O(n)``) or prefix Merkle roots (``O(log n)``
+        openings, ``D + 2`` hashes per node to build). The bisection is the same.
 
     Raises
     ------
@@ -85,6 +98,10 @@ class DisputeParams(ParamsMixin):
     slash_remainder: str = "burn"
     bond_to_provider_fraction: float = 0.5
     reauction_priority: bool = True
+    appeal_bond: int = 1_000
+    referee_slash_fraction: float = 1.0
+    appeal_reward_fraction: float = 0.5
+    commitment: str = "chain"
 
     def __post_init__(self) -> None:
         check_int("arity", self.arity, 2)
@@ -107,11 +124,14 @@ class DisputeParams(ParamsMixin):
         object.__setattr__(
             self, "challenger_bond", check_int("challenger_bond", self.challenger_bond, 0)
         )
+        object.__setattr__(self, "appeal_bond", check_int("appeal_bond", self.appeal_bond, 0))
         for name in (
             "slash_fraction",
             "challenger_reward_fraction",
             "referee_reward_fraction",
             "bond_to_provider_fraction",
+            "referee_slash_fraction",
+            "appeal_reward_fraction",
         ):
             check_fraction(name, getattr(self, name))
         if self.challenger_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
@@ -124,5 +144,12 @@ class DisputeParams(ParamsMixin):
                 "bond_to_provider_fraction + referee_reward_fraction = "
                 f"{self.bond_to_provider_fraction + self.referee_reward_fraction!r} must be <= 1"
             )
+        if self.appeal_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
+            raise ValueError(
+                "appeal_reward_fraction + referee_reward_fraction = "
+                f"{self.appeal_reward_fraction + self.referee_reward_fraction!r} must be <= 1"
+            )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
+        if self.commitment not in COMMITMENTS:
+            raise ValueError(f"commitment = {self.commitment!r} is not one of {list(COMMITMENTS)}")

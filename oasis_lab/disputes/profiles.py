@@ -176,9 +176,27 @@ def llama2_7b_profile(
             proj[name] = b.add(p + "self_attn." + name, "matmul", (n1,), fl, T * d, act_bytes, stage=st, params=pa)
         q = b.elementwise(p + "self_attn.rope_q", "rope", (proj["q_proj"],), T * d, act_bytes, stage=st)
         k = b.elementwise(p + "self_attn.rope_k", "rope", (proj["k_proj"],), T * d, act_bytes, stage=st)
-        s = b.add(p + "self_attn.scores", "attention_scores", (q, k), 2.0 * h * pairs * dh, h * T * T, act_bytes, stage=st)
-        sm = b.add(p + "self_attn.softmax", "softmax", (s,), ELEMENTWISE_FLOPS["softmax"] * h * pairs, h * T * T, act_bytes, stage=st)
-        ctx = b.add(p + "self_attn.context", "attention_context", (sm, proj["v_proj"]), 2.0 * h * pairs * dh, T * d, act_bytes, stage=st)
+        s = b.add(
+            p + "self_attn.scores", "attention_scores", (q, k), 2.0 * h * pairs * dh, h * T * T, act_bytes, stage=st
+        )
+        sm = b.add(
+            p + "self_attn.softmax",
+            "softmax",
+            (s,),
+            ELEMENTWISE_FLOPS["softmax"] * h * pairs,
+            h * T * T,
+            act_bytes,
+            stage=st,
+        )
+        ctx = b.add(
+            p + "self_attn.context",
+            "attention_context",
+            (sm, proj["v_proj"]),
+            2.0 * h * pairs * dh,
+            T * d,
+            act_bytes,
+            stage=st,
+        )
         fl, pa = _linear(T, d, d, bias=False)
         o = b.add(p + "self_attn.o_proj", "matmul", (ctx,), fl, T * d, act_bytes, stage=st, params=pa)
         r1 = b.elementwise(p + "attn_residual", "add", (x, o), T * d, act_bytes, stage=st)
@@ -218,7 +236,9 @@ class _Net:
 
     def conv(self, name: str, x: str, cin: int, cout: int, k: int, hw: int) -> str:
         n = self.batch * hw * hw
-        return self.add(name, "conv2d", (x,), 2.0 * cin * cout * k * k * n + cout * n, cout * n, cin * cout * k * k + cout)
+        return self.add(
+            name, "conv2d", (x,), 2.0 * cin * cout * k * k * n + cout * n, cout * n, cin * cout * k * k + cout
+        )
 
     def linear(self, name: str, x: str, tokens: int, cin: int, cout: int, bias: bool = True) -> str:
         fl, pa = _linear(self.batch * tokens, cin, cout, bias)
@@ -243,7 +263,19 @@ class _Net:
             skip = self.conv(p + "conv_shortcut", x, cin, cout, 1, hw)
         return self.ew(p + "residual", "add", (skip, h), cout * n)
 
-    def attention(self, p: str, q_in: str, kv_in: str, nq: int, nk: int, c: int, ckv: int, heads: int, out_bias: bool = True, qkv_bias: bool = False) -> str:
+    def attention(
+        self,
+        p: str,
+        q_in: str,
+        kv_in: str,
+        nq: int,
+        nk: int,
+        c: int,
+        ckv: int,
+        heads: int,
+        out_bias: bool = True,
+        qkv_bias: bool = False,
+    ) -> str:
         B = self.batch
         dh = c // heads
         q = self.linear(p + "to_q", q_in, nq, c, c, bias=qkv_bias)
@@ -254,7 +286,9 @@ class _Net:
         ctx = self.add(p + "context", "attention_context", (sm, v), 2.0 * B * heads * nq * nk * dh, B * nq * c)
         return self.linear(p + "to_out", ctx, nq, c, c, bias=out_bias)
 
-    def transformer(self, p: str, x: str, c: int, hw: int, depth: int, text: str, text_tokens: int, text_dim: int) -> str:
+    def transformer(
+        self, p: str, x: str, c: int, hw: int, depth: int, text: str, text_tokens: int, text_dim: int
+    ) -> str:
         B, N = self.batch, hw * hw
         heads = c // 64
         h = self.groupnorm(p + "norm", x, c, hw)
@@ -277,7 +311,17 @@ class _Net:
 
 
 def _clip_text(
-    b: _Builder, stage: str, *, layers: int, d: int, heads: int, act: str, tokens: int, vocab: int, act_bytes: int, projection: int = 0
+    b: _Builder,
+    stage: str,
+    *,
+    layers: int,
+    d: int,
+    heads: int,
+    act: str,
+    tokens: int,
+    vocab: int,
+    act_bytes: int,
+    projection: int = 0,
 ) -> tuple[str, str | None]:
     """A CLIP text transformer (pre-LN, causal); returns (penultimate hidden states, pooled)."""
     net = _Net(b, stage, act_bytes, batch=1)
@@ -294,7 +338,9 @@ def _clip_text(
         v = net.linear(p + "self_attn.v_proj", n1, T, d, d)
         dh = d // heads
         s = net.add(p + "self_attn.scores", "attention_scores", (q, k), 2.0 * heads * pairs * dh, heads * T * T)
-        sm = net.add(p + "self_attn.softmax", "softmax", (s,), ELEMENTWISE_FLOPS["softmax"] * heads * pairs, heads * T * T)
+        sm = net.add(
+            p + "self_attn.softmax", "softmax", (s,), ELEMENTWISE_FLOPS["softmax"] * heads * pairs, heads * T * T
+        )
         ctx = net.add(p + "self_attn.context", "attention_context", (sm, v), 2.0 * heads * pairs * dh, T * d)
         o = net.linear(p + "self_attn.out_proj", ctx, T, d, d)
         r = net.ew(p + "attn_residual", "add", (x, o), T * d)
@@ -357,7 +403,16 @@ def sdxl_base_profile(
         b, "text_encoder", layers=12, d=768, heads=12, act="quick_gelu", tokens=77, vocab=49408, act_bytes=act_bytes
     )
     text2, pooled = _clip_text(
-        b, "text_encoder_2", layers=32, d=1280, heads=20, act="gelu", tokens=77, vocab=49408, act_bytes=act_bytes, projection=1280
+        b,
+        "text_encoder_2",
+        layers=32,
+        d=1280,
+        heads=20,
+        act="gelu",
+        tokens=77,
+        vocab=49408,
+        act_bytes=act_bytes,
+        projection=1280,
     )
     text = b.add("prompt_embeds", "concat", (text1, text2), 0, 77 * 2048, act_bytes, stage="text")
     assert pooled is not None
@@ -535,6 +590,7 @@ def graph_from_profile(frame: pd.DataFrame, name: str) -> DisputeGraph:
     for row in range(lo):
         emit(row, names[row], outside)
     for s in range(R):
+
         def inside(x: str, s: int = s) -> int | None:
             if x.endswith("@prev"):
                 base = x[: -len("@prev")]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ __all__ = [
 #: The three verdicts, in the order of their integer codes in batch results.
 VERDICTS: tuple[str, ...] = ("provider_guilty", "challenger_wrong", "ambiguous")
 
-_ORDERED_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+_ORDERED_INT: dict[int, type[np.signedinteger[Any]]] = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,7 +69,14 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.shape != b.shape:
         raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")
     if a.dtype.kind in "iub":
-        return np.abs(a.astype(np.int64) - b.astype(np.int64)).astype(np.uint64)
+        # exact for every width: unsigned values as they are, signed ones shifted by 2**63 into
+        # the same order (int64 differences would overflow at the extremes of int64 and uint64)
+        if a.dtype.kind == "i":
+            flip = np.uint64(1 << 63)
+            ua, ub = a.astype(np.int64).view(np.uint64) ^ flip, b.astype(np.int64).view(np.uint64) ^ flip
+        else:
+            ua, ub = a.astype(np.uint64), b.astype(np.uint64)
+        return np.where(ua >= ub, ua - ub, ub - ua)
     if a.dtype.kind != "f" or a.dtype.itemsize not in _ORDERED_INT:
         raise TypeError(f"ulp_distance needs float16/32/64 or integer arrays, got {a.dtype}")
     it = _ORDERED_INT[a.dtype.itemsize]
@@ -254,5 +262,9 @@ class Referee:
             max_ulp_provider=dp,
             max_ulp_challenger=dc,
             detail=f"max ULP distance: provider {dp}, challenger {dc} "
-            f"(tolerance {self.max_ulp} ULP or atol {self.atol:g})",
+            + (
+                f"(tolerance {self.max_ulp} ULP or atol {self.atol:g})"
+                if np.asarray(recomputed).dtype.kind == "f"
+                else "(discrete output: compared exactly)"
+            ),
         )

@@ -21,10 +21,31 @@ backed by ``oasis_lab.gpu.model``) or a seeded synthetic DAG (:class:`SyntheticC
 whose nodes compute eight float32 from their inputs with a 64-bit mixer. Synthetic outputs are
 exactly 32 pseudo-random bytes and serve as their own digests, so a synthetic trace costs one
 hash per node (the chain) and 10,000 disputes over 1,000 nodes stay cheap.
+
+Two commitment schemes (``commitment=`` of a computation, :data:`COMMITMENTS`):
+
+* ``"chain"`` (above): building costs one hash per node; opening node ``k``'s inputs costs
+  ``k - j`` hashes, up to the whole trace for a late node reading an early input.
+* ``"merkle"``: ``c_k = H(A_k | d_k)`` with the accumulator ``A_k = H(g | R_k)``, ``R_k`` the
+  root of a binary Merkle tree of fixed depth ``D = ceil(log2 n)`` over ``d_0 .. d_{k-1}``
+  (empty leaves hold fixed constants ``Z_h``). ``c_k`` binds the prefix, so disagreement is
+  still monotone and the bisection is unchanged; the last step is still
+  ``H(A_k | d_k)``, so the referee's exact rule is unchanged given ``A_k``. Node ``k``'s
+  inputs (and ``d_{k-1}``) are opened by one multi-proof in the tree of ``R_k``: at most
+  ``D - 1`` sibling hashes per opened leaf, ``O(log n)`` (:func:`make_input_opening`,
+  :func:`verify_input_opening`, :func:`merkle_opening_hashes`). Building costs ``D + 2``
+  hashes per node (every prefix root), ``O(n log n)``.
+
+Hashing goes through the SHA-256 of the OpenSSL library Python's ``hashlib`` already loaded,
+called from compiled loops (numba, through ``ctypes``): the same bits as ``hashlib`` with
+no new dependency; where that library cannot be found the pure-Python loops run
+(:data:`COMPILED_SHA256` says which, the tests check both give the same digests).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +59,8 @@ import numpy as np
 from oasis_lab.disputes.graph import DisputeGraph, graph_from_model
 
 __all__ = [
+    "COMMITMENTS",
+    "COMPILED_SHA256",
     "DIGEST_SIZE",
     "CommitmentMismatch",
     "CommittedTrace",
@@ -50,6 +73,9 @@ __all__ = [
     "extend_chain",
     "genesis_commitment",
     "make_input_opening",
+    "merkle_commitments",
+    "merkle_depth",
+    "merkle_opening_hashes",
     "output_digest",
     "verify_input_opening",
     "verify_output_opening",
@@ -82,18 +108,286 @@ def chain_step(prev: bytes, digest: bytes) -> bytes:
     return _sha256(prev + digest).digest()
 
 
-def extend_chain(prev: bytes, digests: bytes) -> bytes:
-    """Chain commitments of concatenated 32-byte digests, starting after ``prev``.
-
-    Returns the commitments concatenated. This loop is the one hash per node a trace costs.
-    """
-    out = []
+def _extend_chain_python(prev: bytes, digests: bytes) -> bytes:
+    out: list[bytes] = []
     append = out.append
     sha = _sha256
     for i in range(0, len(digests), DIGEST_SIZE):
         prev = sha(prev + digests[i : i + DIGEST_SIZE]).digest()
         append(prev)
     return b"".join(out)
+
+
+def extend_chain(prev: bytes, digests: bytes) -> bytes:
+    """Chain commitments of concatenated 32-byte digests, starting after ``prev``.
+
+    Returns the commitments concatenated. This loop is the one hash per node a trace costs
+    (compiled when :data:`COMPILED_SHA256`, the same bits either way).
+    """
+    n = len(digests) // DIGEST_SIZE
+    if _SHA is None or n < _COMPILED_MIN_STEPS:
+        return _extend_chain_python(prev, digests)
+    out = np.empty((n, DIGEST_SIZE), np.uint8)
+    _chain_compiled(np.frombuffer(prev, np.uint8), np.frombuffer(digests, np.uint8).reshape(n, DIGEST_SIZE), out)
+    return out.tobytes()
+
+
+# --- compiled SHA-256: OpenSSL's, the library hashlib loaded, called from numba -------------
+
+def _find_libcrypto() -> ctypes.CDLL | None:
+    """The libcrypto Python's ``_hashlib`` is linked against, or ``None``."""
+    try:
+        import _hashlib  # noqa: F401  (loads libcrypto into the process)
+
+        with open("/proc/self/maps") as maps:
+            paths = [line.split()[-1] for line in maps if "libcrypto" in line and "/" in line]
+    except (ImportError, OSError):
+        paths = []
+    found = ctypes.util.find_library("crypto")
+    for path in [*paths, *([found] if found else [])]:
+        try:
+            lib = ctypes.CDLL(path)
+            for name in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
+                getattr(lib, name)
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+def _sha_functions(lib: ctypes.CDLL | None) -> tuple[Any, Any, Any] | None:
+    if lib is None:
+        return None
+    init, update, final = lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final
+    init.argtypes, init.restype = [ctypes.c_void_p], ctypes.c_int
+    update.argtypes, update.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t], ctypes.c_int
+    final.argtypes, final.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
+    # the compiled path must give hashlib's bits, or it is not used at all
+    ctx = ctypes.create_string_buffer(512)
+    md = ctypes.create_string_buffer(32)
+    probe = b"oasis-lab sha256 probe" * 3
+    init(ctx)
+    update(ctx, probe, len(probe))
+    final(md, ctx)
+    return (init, update, final) if md.raw == _sha256(probe).digest() else None
+
+
+_SHA = _sha_functions(_find_libcrypto())
+#: Whether SHA-256 runs compiled (OpenSSL through numba) or in the pure-Python loops.
+COMPILED_SHA256 = _SHA is not None
+# Below this many steps the compiled loop's call overhead is not worth it.
+_COMPILED_MIN_STEPS = 4
+_CTX_BYTES = 512  # SHA256_CTX is 112 bytes; room to spare
+
+
+def _compile_hashing() -> tuple[Any, Any]:
+    """The compiled chain and Merkle builders (numba; not cached on disk: they call a C
+    function whose address is fixed only for this process)."""
+    init, update, final = _SHA  # type: ignore[misc]
+
+    @numba.njit(inline="always")
+    def h64(ctx, buf, out):
+        # out = SHA-256(buf[0:64])
+        init(ctx.ctypes.data)
+        update(ctx.ctypes.data, buf.ctypes.data, 64)
+        final(out.ctypes.data, ctx.ctypes.data)
+
+    @numba.njit
+    def chain(prev, digests, out):
+        ctx = np.empty(_CTX_BYTES, np.uint8)
+        buf = np.empty(64, np.uint8)
+        buf[:32] = prev
+        for k in range(digests.shape[0]):
+            buf[32:] = digests[k]
+            h64(ctx, buf, out[k])
+            buf[:32] = out[k]
+
+    @numba.njit
+    def merkle(genesis, digests, zeros, depth, out):
+        # Every c_k = H(A_k | d_k), A_k = H(g | R_k), R_k the prefix root over d_0..d_{k-1}:
+        # the incremental ("frontier") tree, D hashes per appended leaf.
+        ctx = np.empty(_CTX_BYTES, np.uint8)
+        buf = np.empty(64, np.uint8)
+        node = np.empty(32, np.uint8)
+        acc = np.empty(32, np.uint8)
+        frontier = np.zeros((depth, 32), np.uint8)
+        root = zeros[depth].copy()
+        for k in range(digests.shape[0]):
+            buf[:32] = genesis
+            buf[32:] = root
+            h64(ctx, buf, acc)
+            buf[:32] = acc
+            buf[32:] = digests[k]
+            h64(ctx, buf, out[k])
+            # append leaf k, recompute the root
+            node[:] = digests[k]
+            idx = k
+            for h in range(depth):
+                if idx & 1:
+                    buf[:32] = frontier[h]
+                    buf[32:] = node
+                else:
+                    frontier[h] = node
+                    buf[:32] = node
+                    buf[32:] = zeros[h]
+                h64(ctx, buf, node)
+                idx >>= 1
+            root[:] = node
+
+    return chain, merkle
+
+
+_compiled: tuple[Any, Any] | None = None
+
+
+def _chain_compiled(prev: np.ndarray, digests: np.ndarray, out: np.ndarray) -> None:
+    global _compiled
+    if _compiled is None:
+        _compiled = _compile_hashing()
+    _compiled[0](prev, digests, out)
+
+
+# --- Merkle commitments -------------------------------------------------------------------
+
+#: Commitment schemes of a trace (see the module docstring).
+COMMITMENTS: tuple[str, ...] = ("chain", "merkle")
+
+_MAX_DEPTH = 64
+_ZEROS: list[bytes] = [_sha256(b"oasis-lab merkle empty leaf v1").digest()]
+for _h in range(_MAX_DEPTH):
+    _ZEROS.append(_sha256(_ZEROS[-1] + _ZEROS[-1]).digest())
+_ZEROS_ARRAY = np.frombuffer(b"".join(_ZEROS), np.uint8).reshape(-1, DIGEST_SIZE)
+
+
+def _check_commitment(commitment: str) -> str:
+    if commitment not in COMMITMENTS:
+        raise ValueError(f"commitment = {commitment!r} is not one of {list(COMMITMENTS)}")
+    return commitment
+
+
+def merkle_depth(n_nodes: int) -> int:
+    """Depth ``D = ceil(log2 n)`` (at least 1) of the Merkle tree over ``n`` node digests."""
+    return max(1, (int(n_nodes) - 1).bit_length())
+
+
+def _merkle_python(genesis: bytes, digests: bytes, depth: int) -> bytes:
+    sha = _sha256
+    zeros = _ZEROS
+    frontier = [b""] * depth
+    root = zeros[depth]
+    out = []
+    for k in range(len(digests) // DIGEST_SIZE):
+        d = digests[k * DIGEST_SIZE : (k + 1) * DIGEST_SIZE]
+        out.append(sha(sha(genesis + root).digest() + d).digest())
+        node, idx = d, k
+        for h in range(depth):
+            if idx & 1:
+                node = sha(frontier[h] + node).digest()
+            else:
+                frontier[h] = node
+                node = sha(node + zeros[h]).digest()
+            idx >>= 1
+        root = node
+    return b"".join(out)
+
+
+def merkle_commitments(genesis: bytes, digests: bytes, n_nodes: int | None = None) -> bytes:
+    """Merkle-scheme commitments ``c_0 .. c_{n-1}`` of concatenated 32-byte digests.
+
+    ``c_k = H(H(g | R_k) | d_k)``, ``R_k`` the root of the depth-``D`` tree over
+    ``d_0 .. d_{k-1}``; ``n_nodes`` (default: the number of digests) fixes ``D``.
+    """
+    n = len(digests) // DIGEST_SIZE
+    depth = merkle_depth(n if n_nodes is None else n_nodes)
+    if _SHA is None:
+        return _merkle_python(genesis, digests, depth)
+    global _compiled
+    if _compiled is None:
+        _compiled = _compile_hashing()
+    out = np.empty((n, DIGEST_SIZE), np.uint8)
+    _compiled[1](
+        np.frombuffer(genesis, np.uint8), np.frombuffer(digests, np.uint8).reshape(n, DIGEST_SIZE),
+        _ZEROS_ARRAY, depth, out,
+    )
+    return out.tobytes()
+
+
+def _multiproof_order(leaves: Sequence[int], prefix: int, depth: int) -> list[tuple[int, int]]:
+    """Sibling nodes ``(level, index)`` a multi-proof of ``leaves`` sends, in sending order, in
+    the tree of the first ``prefix`` leaves (siblings wholly past the prefix are constants,
+    siblings computed from opened leaves are not sent)."""
+    known = sorted(set(leaves))
+    order = []
+    for h in range(depth):
+        have = set(known)
+        for x in known:
+            s = x ^ 1
+            if s not in have and (s << h) < prefix:
+                order.append((h, s))
+        known = sorted({x >> 1 for x in known})
+    return order
+
+
+def _proof_leaves(graph: DisputeGraph, k: int) -> tuple[int, ...]:
+    nodes = tuple(graph.inputs_of(k).tolist())
+    return tuple(sorted(set(nodes) | {k - 1})) if k >= 1 else ()
+
+
+def merkle_opening_hashes(graph: DisputeGraph, k: int) -> int:
+    """Hashes a Merkle opening of node ``k``'s inputs sends: the multi-proof's siblings plus
+    ``d_{k-1}`` when node ``k - 1`` is not an input (its output is not opened)."""
+    k = graph.node_index(k)
+    leaves = _proof_leaves(graph, k)
+    if not leaves:
+        return 0
+    inputs = set(graph.inputs_of(k).tolist())
+    extra = 0 if (k - 1) in inputs else 1
+    return len(_multiproof_order(leaves, k, merkle_depth(graph.n_nodes))) + extra
+
+
+def _merkle_root(leaves: Mapping[int, bytes], proof: Sequence[bytes], prefix: int, depth: int) -> bytes:
+    """Root of the tree of the first ``prefix`` leaves from opened ``leaves`` and the proof
+    (in :func:`_multiproof_order`); raises :class:`CommitmentMismatch` on a proof of the
+    wrong length."""
+    sha = _sha256
+    level = dict(leaves)
+    it = iter(proof)
+    used = 0
+    for h in range(depth):
+        nxt: dict[int, bytes] = {}
+        for x in sorted(level):
+            parent = x >> 1
+            if parent in nxt:
+                continue
+            s = x ^ 1
+            if s in level:
+                sib = level[s]
+            elif (s << h) >= prefix:
+                sib = _ZEROS[h]
+            else:
+                try:
+                    sib = next(it)
+                except StopIteration:
+                    raise CommitmentMismatch("Merkle proof is too short") from None
+                used += 1
+            nxt[parent] = sha(level[x] + sib if x % 2 == 0 else sib + level[x]).digest()
+        level = nxt
+    if used != len(proof):
+        raise CommitmentMismatch(f"Merkle proof has {len(proof)} hashes, {used} were needed")
+    return level[0]
+
+
+def _prefix_levels(digests: np.ndarray, prefix: int, depth: int) -> list[list[bytes]]:
+    """Every level of the tree of the first ``prefix`` digests (the prover's side)."""
+    sha = _sha256
+    cur = [digests[i].tobytes() for i in range(prefix)]
+    levels = []
+    for h in range(depth):
+        if len(cur) % 2:
+            cur.append(_ZEROS[h])
+        levels.append(cur)
+        cur = [sha(cur[i] + cur[i + 1]).digest() for i in range(0, len(cur), 2)]
+    return levels
 
 
 def genesis_commitment(model_name: str, public: Mapping[str, np.ndarray]) -> bytes:
@@ -127,12 +421,15 @@ class CommittedTrace:
         ``c_k``; ``chain[-1]`` is the commitment to the whole inference.
     outputs : sequence of ndarray
         ``o_k``, opened on demand (a 2-D array for synthetic traces, one row per node).
+    scheme : {"chain", "merkle"}
+        How ``chain`` was computed (:data:`COMMITMENTS`).
     """
 
     genesis: bytes
     digests: np.ndarray
     chain: np.ndarray
     outputs: Sequence[np.ndarray] | np.ndarray
+    scheme: str = "chain"
 
     @property
     def n_nodes(self) -> int:
@@ -167,19 +464,38 @@ def commit(
     *,
     prefix: CommittedTrace | None = None,
     start: int = 0,
+    commitment: str = "chain",
 ) -> CommittedTrace:
-    """Commit to a trace, reusing ``prefix``'s chain before node ``start`` (same genesis)."""
+    """Commit to a trace, reusing ``prefix``'s commitments before node ``start`` (same genesis).
+
+    ``commitment`` chooses the scheme (:data:`COMMITMENTS`); a Merkle trace is recomputed in
+    full (its prefix roots need the whole frontier, ``D`` hashes per node either way).
+    """
+    _check_commitment(commitment)
     digests = np.ascontiguousarray(digests, dtype=np.uint8)
     n = digests.shape[0]
+    if prefix is not None and start > 0 and (
+        prefix.genesis != genesis or prefix.n_nodes != n or prefix.scheme != commitment
+    ):
+        raise ValueError("prefix trace has another genesis, node count or commitment")
+    if commitment == "merkle":
+        return CommittedTrace(
+            genesis, digests, _rows(merkle_commitments(genesis, digests.tobytes()), n), outputs,
+            "merkle",
+        )
+    chain = np.empty((n, DIGEST_SIZE), np.uint8)
     if prefix is not None and start > 0:
-        if prefix.genesis != genesis or prefix.n_nodes != n:
-            raise ValueError("prefix trace has another genesis or node count")
-        head = prefix.chain[:start].tobytes()
+        chain[:start] = prefix.chain[:start]
         prev = prefix.chain[start - 1].tobytes()
     else:
-        start, head, prev = 0, b"", genesis
-    tail = extend_chain(prev, digests[start:].tobytes())
-    return CommittedTrace(genesis, digests, _rows(head + tail, n), outputs)
+        start, prev = 0, genesis
+    if _SHA is not None and n - start >= _COMPILED_MIN_STEPS:
+        _chain_compiled(np.frombuffer(prev, np.uint8), digests[start:], chain[start:])
+    else:
+        tail = _extend_chain_python(prev, digests[start:].tobytes())
+        chain[start:] = np.frombuffer(tail, np.uint8).reshape(n - start, DIGEST_SIZE)
+    chain.flags.writeable = False  # published: nobody edits a commitment in place
+    return CommittedTrace(genesis, digests, chain, outputs)
 
 
 def verify_output_opening(prev: bytes, claimed: bytes, digest: bytes) -> None:
@@ -200,6 +516,10 @@ def verify_output_opening(prev: bytes, claimed: bytes, digest: bytes) -> None:
 @dataclass(frozen=True)
 class InputOpening:
     """The inputs of disputed node ``node``, opened against the agreed ``c_{node-1}``.
+
+    Under ``commitment="merkle"`` the same fields carry the Merkle opening:
+    ``start_commitment`` is ``d_{k-1}`` when node ``k - 1`` is not an input (else empty) and
+    ``path`` the multi-proof's sibling hashes in :func:`merkle_opening_hashes` order.
 
     Attributes
     ----------
@@ -224,7 +544,7 @@ class InputOpening:
     @property
     def hashes(self) -> int:
         """Hashes this opening reveals (path digests plus the start commitment)."""
-        return int(self.path.shape[0]) + (1 if self.input_nodes else 0)
+        return int(np.asarray(self.path).shape[0]) + (1 if self.start_commitment else 0)
 
     @property
     def nbytes(self) -> int:
@@ -235,7 +555,17 @@ class InputOpening:
 def make_input_opening(trace: CommittedTrace, graph: DisputeGraph, k: int) -> InputOpening:
     """Open node ``k``'s inputs from ``trace`` (what an honest party sends the referee)."""
     k = graph.node_index(k)
-    nodes = tuple(int(j) for j in graph.inputs_of(k))
+    nodes = tuple(graph.inputs_of(k).tolist())
+    if trace.scheme == "merkle":
+        leaves = _proof_leaves(graph, k)
+        depth = merkle_depth(trace.n_nodes)
+        levels = _prefix_levels(trace.digests, k, depth) if leaves else []
+        order = _multiproof_order(leaves, k, depth)
+        path = np.array(
+            [np.frombuffer(levels[h][x], np.uint8) for h, x in order], dtype=np.uint8
+        ).reshape(len(order), DIGEST_SIZE)
+        prev = trace.digests[k - 1].tobytes() if k >= 1 and (k - 1) not in nodes else b""
+        return InputOpening(k, nodes, tuple(trace.output(j) for j in nodes), prev, path)
     if not nodes:
         return InputOpening(k, (), (), b"", np.zeros((0, DIGEST_SIZE), np.uint8))
     j0 = nodes[0]
@@ -255,8 +585,14 @@ def verify_input_opening(
     digest: Callable[[np.ndarray], bytes],
     *,
     node: int,
-) -> None:
+    commitment: str = "chain",
+    genesis: bytes = b"",
+) -> bytes:
     """Check opened inputs of node ``k = node`` against the agreed commitment ``c_{k-1}``.
+
+    Returns the value the node's own step extends, ``c_k = H(x | d_k)``: ``x = c_{k-1}``
+    (``agreed_prev``) for the chain, ``x = A_k`` (derived from the checked proof) under
+    ``commitment="merkle"``, which also needs the public ``genesis``.
 
     The opening must be for ``node`` (the verifier names the node it asked about: with the
     opening's own ``node`` trusted, a shorter path from a later start commitment can reach the
@@ -273,13 +609,19 @@ def verify_input_opening(
     k = graph.node_index(node)
     if opening.node != k:
         raise CommitmentMismatch(f"opening is for node {opening.node!r}, the disputed node is {k}")
-    expected = tuple(int(j) for j in graph.inputs_of(k))
+    expected = tuple(graph.inputs_of(k).tolist())
     if opening.input_nodes != expected:
         raise CommitmentMismatch(
             f"opening names inputs {opening.input_nodes} of node {k}, the graph says {expected}"
         )
+    if len(opening.outputs) != len(expected):
+        raise CommitmentMismatch(
+            f"opening of node {k} opens {len(opening.outputs)} outputs, the node reads {len(expected)}"
+        )
+    if _check_commitment(commitment) == "merkle":
+        return _verify_merkle_opening(opening, graph, agreed_prev, digest, k, genesis)
     if not expected:
-        return
+        return agreed_prev
     j0 = expected[0]
     path = np.asarray(opening.path, dtype=np.uint8)
     if path.shape != (k - j0, DIGEST_SIZE) or len(opening.outputs) != len(expected):
@@ -291,9 +633,53 @@ def verify_input_opening(
         raise CommitmentMismatch(
             f"opened digests of nodes {j0}..{k - 1} do not chain to the agreed commitment c_{k - 1}"
         )
-    for j, out in zip(expected, opening.outputs):
+    for j, out in zip(expected, opening.outputs, strict=True):
         if digest(out) != path[j - j0].tobytes():
             raise CommitmentMismatch(f"opened output of node {j} does not match its digest")
+    return agreed_prev
+
+
+def _verify_merkle_opening(
+    opening: InputOpening,
+    graph: DisputeGraph,
+    agreed_prev: bytes,
+    digest: Callable[[np.ndarray], bytes],
+    k: int,
+    genesis: bytes,
+) -> bytes:
+    """The Merkle half of :func:`verify_input_opening`: returns ``A_k``.
+
+    With the opened leaves (inputs and ``d_{k-1}``) and the proof, the root ``R_k`` of the
+    first ``k`` leaves gives ``A_k = H(g | R_k)``; the same proof with leaf ``k - 1`` empty
+    gives ``R_{k-1}``, and ``H(H(g | R_{k-1}) | d_{k-1})`` must be the agreed ``c_{k-1}``.
+    """
+    depth = merkle_depth(graph.n_nodes)
+    if k == 0:
+        if agreed_prev != genesis:
+            raise CommitmentMismatch("node 0 is opened against the genesis, another value was agreed")
+        return _sha256(genesis + _ZEROS[depth]).digest()
+    leaves = {j: digest(out) for j, out in zip(opening.input_nodes, opening.outputs, strict=True)}
+    if (k - 1) not in leaves:
+        if not isinstance(opening.start_commitment, bytes) or len(opening.start_commitment) != DIGEST_SIZE:
+            raise CommitmentMismatch(f"opening of node {k} lacks the digest of node {k - 1}")
+        leaves[k - 1] = opening.start_commitment
+    elif opening.start_commitment:
+        raise CommitmentMismatch(f"opening of node {k} sends a digest it must not")
+    path = np.asarray(opening.path)
+    if path.dtype != np.uint8 or path.ndim != 2 or path.shape[1:] != (DIGEST_SIZE,):
+        raise CommitmentMismatch(f"opening of node {k} has a proof of shape {path.shape}")
+    proof = [row.tobytes() for row in path]
+    root = _merkle_root(leaves, proof, k, depth)
+    before = dict(leaves)
+    before[k - 1] = _ZEROS[0]
+    # nodes other than leaf k - 1's ancestors are the same in both trees: the same proof
+    root_before = _merkle_root(before, proof, k, depth)
+    acc_before = _sha256(genesis + root_before).digest()
+    if _sha256(acc_before + leaves[k - 1]).digest() != agreed_prev:
+        raise CommitmentMismatch(
+            f"opened digests of node {k}'s inputs do not prove the agreed commitment c_{k - 1}"
+        )
+    return _sha256(genesis + root).digest()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +696,8 @@ class Computation(ABC):
 
     graph: DisputeGraph
     genesis: bytes
+    #: How traces of this computation are committed (:data:`COMMITMENTS`).
+    commitment: str = "chain"
 
     @property
     def name(self) -> str:
@@ -363,7 +751,7 @@ class Computation(ABC):
     def commit_outputs(self, outputs: Sequence[np.ndarray]) -> CommittedTrace:
         """Commit to arbitrary outputs under this computation's genesis."""
         digests = np.stack([np.frombuffer(self.digest(o), np.uint8) for o in outputs])
-        return commit(self.genesis, digests, tuple(outputs))
+        return commit(self.genesis, digests, tuple(outputs), commitment=self.commitment)
 
 
 class ModelComputation(Computation):
@@ -380,6 +768,8 @@ class ModelComputation(Computation):
         The fixed randomness of the run (section 5: "fix the source of randomness").
     genesis : bytes, optional
         Override the genesis (a substitute model claims the original's).
+    commitment : {"chain", "merkle"}, default "chain"
+        How traces are committed (:data:`COMMITMENTS`).
     """
 
     def __init__(
@@ -390,7 +780,9 @@ class ModelComputation(Computation):
         backend: str = "numpy",
         seed: int = 0,
         genesis: bytes | None = None,
+        commitment: str = "chain",
     ) -> None:
+        self.commitment = _check_commitment(commitment)
         missing = [x for x in model.input_names if x not in inputs]
         if missing:
             raise ValueError(f"inputs lack model input(s) {missing} of {model.name!r}")
@@ -438,7 +830,7 @@ class ModelComputation(Computation):
         nodes = [int(j) for j in self.graph.inputs_of(k)]
         if len(inputs) != len(nodes):
             raise ValueError(f"node {k} reads {len(nodes)} node outputs, got {len(inputs)}")
-        given = dict(zip(nodes, inputs))
+        given = dict(zip(nodes, inputs, strict=True))
         args = self.node_arguments(k, given.__getitem__)
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
 
@@ -458,7 +850,8 @@ class ModelComputation(Computation):
 
         swapped = replace(self.model, weights={k: cheaper(v) for k, v in self.model.weights.items()})
         return ModelComputation(
-            swapped, self.inputs, backend=self.backend, seed=self.seed, genesis=self.genesis
+            swapped, self.inputs, backend=self.backend, seed=self.seed, genesis=self.genesis,
+            commitment=self.commitment,
         )
 
     def _honest(self) -> CommittedTrace:
@@ -480,7 +873,8 @@ class ModelComputation(Computation):
         digests[start:] = np.stack(
             [np.frombuffer(output_digest(o), np.uint8) for o in outputs[start:]]
         )
-        return commit(self.genesis, digests, tuple(outputs), prefix=base, start=start)
+        return commit(self.genesis, digests, tuple(outputs), prefix=base, start=start,
+                      commitment=self.commitment)
 
 
 # --- synthetic DAG: eight float32 per node, a splitmix64 mixer over the inputs' bits ---------
@@ -540,11 +934,17 @@ class SyntheticComputation(Computation):
         Seeds the weights (salts) and the public model input.
     genesis : bytes, optional
         Override the genesis (a substitute model claims the original's).
+    commitment : {"chain", "merkle"}, default "chain"
+        How traces are committed (:data:`COMMITMENTS`).
     """
 
-    def __init__(self, graph: DisputeGraph, *, seed: int = 0, genesis: bytes | None = None) -> None:
+    def __init__(
+        self, graph: DisputeGraph, *, seed: int = 0, genesis: bytes | None = None,
+        commitment: str = "chain",
+    ) -> None:
         if not isinstance(graph, DisputeGraph):
             raise TypeError(f"graph must be a DisputeGraph, got {type(graph).__name__}")
+        self.commitment = _check_commitment(commitment)
         self.graph = graph
         self.seed = seed
         rng = np.random.default_rng(seed)
@@ -582,7 +982,8 @@ class SyntheticComputation(Computation):
         return out.view(np.float32)
 
     def substitute(self) -> SyntheticComputation:
-        sub = SyntheticComputation(self.graph, seed=self.seed, genesis=self.genesis)
+        sub = SyntheticComputation(self.graph, seed=self.seed, genesis=self.genesis,
+                                   commitment=self.commitment)
         sub.salts = np.random.default_rng([self.seed, 1]).integers(
             0, 2**63, size=self.graph.n_nodes, dtype=np.uint64
         )
@@ -596,7 +997,7 @@ class SyntheticComputation(Computation):
         bits = np.empty((self.n_nodes, _LANES), dtype=np.uint32)
         self._forward(bits, 0, self.n_nodes)
         values = bits.view(np.float32)
-        return commit(self.genesis, bits.view(np.uint8), values)
+        return commit(self.genesis, bits.view(np.uint8), values, commitment=self.commitment)
 
     def _trace_from(
         self, start: int, perturb: Mapping[int, Perturbation], base: CommittedTrace
@@ -615,4 +1016,5 @@ class SyntheticComputation(Computation):
             values[p] = out
             k = p + 1
         self._forward(bits, k, self.n_nodes)
-        return commit(self.genesis, bits.view(np.uint8), values, prefix=base, start=start)
+        return commit(self.genesis, bits.view(np.uint8), values, prefix=base, start=start,
+                      commitment=self.commitment)

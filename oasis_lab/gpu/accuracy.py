@@ -195,9 +195,9 @@ def literal_reassociation_probe(n: int = 65536, seed: int = 0) -> pd.DataFrame:
     DataFrame
         ``form, differing_elements, max_ulp`` (rows ``"literal"`` and ``"run-time"``).
     """
+    from oasis_lab.gpu.determinism import ulp_distance
     from oasis_lab.gpu.device import run_kernel
     from oasis_lab.gpu.mathlib import GELU_A
-    from oasis_lab.gpu.determinism import ulp_distance
 
     size = check_int("n", n, 1)
     x = np.random.default_rng(seed).uniform(-30, 30, size).astype(np.float32)

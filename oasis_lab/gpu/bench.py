@@ -39,6 +39,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ __all__ = [
     "family_mix",
     "ProviderBenchmark",
     "benchmark_provider",
+    "benchmark_from_table",
     "provider_table",
     "market_from_benchmark",
 ]
@@ -164,7 +166,7 @@ def time_ops(
         fn = getattr(module, op)
         out = fn(*args)
         nbytes = sum(a.nbytes for a in args if isinstance(a, np.ndarray)) + out.nbytes
-        sec = time_call(lambda: fn(*args), repeats)
+        sec = time_call(partial(fn, *args), repeats)
         flops = _flops(op, args, attrs)
         rows.append({"op": op, "shape": shape, "backend": backend, "seconds": sec,
                      "gflops": flops / sec / 1e9, "gbs": nbytes / sec / 1e9})
@@ -222,7 +224,7 @@ def family_mix(family: str) -> dict[str, float]:
     model = load_model(FAMILY_MIX[family])
     flops = node_flops(model)
     shares: dict[str, float] = {}
-    for node, f in zip(model.nodes, flops):
+    for node, f in zip(model.nodes, flops, strict=True):
         shares[node.op] = shares.get(node.op, 0.0) + float(f)
     total = sum(shares.values())
     return {op: f / total for op, f in shares.items() if f > 0}
@@ -280,8 +282,8 @@ class ProviderBenchmark:
     def to_frame(self) -> pd.DataFrame:
         """One row: the provider as the market sees it (speeds and ``Psi``)."""
         row: dict[str, Any] = {"name": self.device, "kind": self.adapter_type, "source": "measured"}
-        row.update({f"speed[{t}]": s for t, s in zip(self.model_types, self.speed)})
-        row.update({f"psi[{n}]": p for n, p in zip(PSI_NAMES, self.psi)})
+        row.update({f"speed[{t}]": s for t, s in zip(self.model_types, self.speed, strict=True)})
+        row.update({f"psi[{n}]": p for n, p in zip(PSI_NAMES, self.psi, strict=True)})
         return pd.DataFrame([row])
 
 
@@ -302,13 +304,7 @@ def benchmark_provider(
     -------
     ProviderBenchmark
     """
-    from oasis_lab.market import load_model_types
-
     table = time_ops(backend, size, repeats, seed)
-    gflops = dict(zip(table["op"], table["gflops"]))
-    types = load_model_types()
-    families = sorted(set(types["family"]))
-    family_gflops = {f: _effective(family_mix(f), gflops) for f in families}
     memory = _host_memory_gb()
     if backend == "webgpu":
         from oasis_lab.gpu.device import adapter_info
@@ -319,6 +315,27 @@ def benchmark_provider(
             memory = info["max_storage_binding_mb"] / 1024
     else:
         device, kind, btype = f"numpy {np.__version__}", "CPU", "numpy"
+    return benchmark_from_table(table, backend=backend, device=device, adapter_type=kind,
+                                backend_type=btype, memory_gb=memory)
+
+
+def benchmark_from_table(
+    table: pd.DataFrame, *, backend: str, device: str, adapter_type: str, backend_type: str,
+    memory_gb: float | None = None,
+) -> ProviderBenchmark:
+    """A :class:`ProviderBenchmark` from a measured :func:`time_ops`-shaped table (columns
+    ``op, gflops, gbs``; every op of :data:`SIZES`' cases) and the device's facts.
+
+    ``memory_gb`` defaults to the host's RAM (CPU adapters).
+    """
+    from oasis_lab.market import load_model_types
+
+    gflops = dict(zip(table["op"], table["gflops"], strict=True))
+    types = load_model_types()
+    families = sorted(set(types["family"]))
+    family_gflops = {f: _effective(family_mix(f), gflops) for f in families}
+    memory = _host_memory_gb() if memory_gb is None else float(memory_gb)
+    kind, btype = adapter_type, backend_type
     fits = memory >= types["memory_gb"].to_numpy(float)
     speed = np.array([family_gflops[f] for f in types["family"]]) / types["gflop_per_request"].to_numpy(float)
     speed = np.where(fits, speed, 0.0)

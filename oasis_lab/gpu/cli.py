@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 import pandas as pd
+
+from oasis_lab.clihelp import WIDTH, HelpFormatter
+from oasis_lab.seeding import check_seed
 
 __all__ = ["register_cli"]
 
@@ -25,17 +29,45 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--target", action="append", default=None,
                        help="model or op name (repeatable); default: every op and both models")
     check.add_argument("--runs", type=int, default=20, help="repetitions (default 20)")
-    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
+    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
+                       help="browser: the kernels in headless Chromium (oasis_lab.browser)")
     check.add_argument("--seed", type=int, default=0)
     check.set_defaults(func=_needs_device(_check))
     kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])
 
-    bench = subparsers.add_parser("bench", help="provider benchmark: kernel throughput -> market speeds")
-    bench.add_argument("--size", default="small", choices=("small", "full"))
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"))
-    bench.add_argument("--seed", type=int, default=0)
+    bench = subparsers.add_parser(
+        "bench",
+        help="provider benchmark: kernel throughput -> market speeds",
+        description="Time every WebGPU kernel (sections 2, 5) on this machine, side by side with "
+        "its bitwise numpy twin, turn the throughput into a provider row of the market (speed = "
+        "requests per second of each model type, section 4) and project rows for the devices of "
+        "data/device_profiles.csv. Tables fit 100 columns; --wide prints them whole.",
+        formatter_class=HelpFormatter,
+    )
+    bench.add_argument("--size", default="small", choices=("small", "full"),
+                       help="problem sizes of the timed calls: small (seconds) or full (the "
+                       "sizes of docs/mechanism.md, minutes)")
+    bench.add_argument("--repeats", type=positive_count, default=5,
+                       help="warm calls per op; the fastest is kept (>= 1)")
+    bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"),
+                       help="what is timed: the WGSL kernels on the WebGPU adapter, or their numpy "
+                       "twins only")
+    bench.add_argument("--seed", type=int, default=0,
+                       help="seed of the random inputs and of the example market (>= 0)")
+    bench.add_argument("--wide", action="store_true",
+                       help="print tables whole, however wide (default: fit 100 columns)")
     bench.set_defaults(func=_needs_device(_bench))
+
+
+def positive_count(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
 
 
 def _needs_device(command):
@@ -55,6 +87,8 @@ def _needs_device(command):
 
 def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
+
+    check_seed(args.seed, "--seed")
     from oasis_lab.gpu.model import MODEL_NAMES
 
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
@@ -80,6 +114,7 @@ def _check(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import bench
 
+    check_seed(args.seed, "--seed")  # before any timing, naming the option
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
     side = pb.ops[["op", "shape", "seconds", "gflops"]]
     if args.backend != "numpy":  # side by side with the bitwise numpy twins
@@ -88,16 +123,24 @@ def _bench(args: argparse.Namespace) -> int:
                           suffixes=(f"_{args.backend}", "_numpy"))
         side["numpy/webgpu"] = side["seconds_numpy"] / side[f"seconds_{args.backend}"]
     table = bench.provider_table(pb)
-    with pd.option_context("display.max_rows", 100, "display.width", 160, "display.precision", 4):
+    width = None if args.wide else WIDTH
+
+    def show(frame: pd.DataFrame, **kwargs: object) -> str:
+        # one notation for every number (4 significant digits), wrapped into column blocks
+        return frame.to_string(line_width=width, float_format="{:.4g}".format, **kwargs)
+
+    with pd.option_context("display.max_rows", 100):
         print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
               f"min of {args.repeats} warm calls")
-        print(side.to_string(index=False))
-        print("\neffective GFLOP/s of each family's kernel mix:",
-              {k: round(v, 3) for k, v in pb.family_gflops.items()})
-        print("\nprovider rows (speed = requests/s; the first row is MEASURED here, the others are "
-              "PROJECTED from data/device_profiles.csv, not measured):")
-        print(table.to_string(index=False))
+        print(show(side, index=False))
+        mix = ", ".join(f"{k} {v:.4g}" for k, v in pb.family_gflops.items())
+        print("\n" + textwrap.fill(f"effective GFLOP/s of each family's kernel mix: {mix}", WIDTH))
+        print("\n" + textwrap.fill(
+            "provider rows (speed = requests/s; the first row is MEASURED here, the others are "
+            "PROJECTED from data/device_profiles.csv, not measured):", WIDTH))
+        print(show(table, index=False))
         market = bench.market_from_benchmark(table, n_tasks=20, seed=args.seed)
-        print(f"\n{market!r}: providers as the auction sees them")
-        print(market.providers.head(5).to_string())
+        label = f"{market!r}: providers as the auction sees them"
+        print("\n" + (label if args.wide else textwrap.fill(label, WIDTH)))
+        print(show(market.providers.head(5)))
     return 0

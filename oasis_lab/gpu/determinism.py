@@ -41,7 +41,16 @@ from oasis_lab.gpu.model import (
     run_node,
 )
 
-__all__ = ["DeterminismReport", "check", "op_model", "ulp_distance", "OP_EXAMPLES"]
+__all__ = [
+    "OP_EXAMPLES",
+    "DeterminismReport",
+    "KernelCase",
+    "check",
+    "kernel_cases",
+    "op_model",
+    "subnormal_mix",
+    "ulp_distance",
+]
 
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -173,6 +182,11 @@ class DeterminismReport:
 def _engine(backend: str) -> str:
     if backend == "numpy":
         return f"numpy {np.__version__}"
+    if backend == "browser":
+        import importlib
+
+        prov = importlib.import_module("oasis_lab.browser.backend").default_provider()
+        return f"Chromium WebGPU {prov.adapter_summary()}"
     from oasis_lab.gpu.device import adapter_info
 
     info = adapter_info()
@@ -257,3 +271,122 @@ def check(
         max_ulp=max_ulp,
         max_abs=max_abs,
     )
+
+
+def subnormal_mix(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    """Normal values mixed with subnormals, ``-0`` and values next to ``2^-126`` of both signs."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    special = np.array([1e-40, -3e-39, -0.0, 2.0**-126, -(2.0**-126), 1.2e-38, 1e-45, 5e-39],
+                       dtype=np.float32)
+    mask = rng.random(shape) < 0.4
+    x[mask] = rng.choice(special, size=int(mask.sum()))
+    return x
+
+
+#: A kernel case: (name, kernel file it exercises, call(ops module) -> array).
+KernelCase = tuple[str, str, Any]
+
+
+def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
+    """Every kernel on the WebGPU tests' kind of shapes (odd sizes, loop limits of the blocked
+    matmul's tiles) and, with ``subnormal``, on inputs built to produce subnormal inputs,
+    products, sums and results (the subnormal policy, ``kernels/flush.wgsl``).
+
+    Each case's ``call`` takes a module of ops (:mod:`~oasis_lab.gpu.reference`,
+    :mod:`~oasis_lab.gpu.ops` or the browser backend) and returns the op's output, so the same
+    inputs run on every backend.
+    """
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+
+    def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    def c(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x)
+
+    a, b = f32(65, 33), f32(33, 68)
+    a2, b2 = f32(130, 257), f32(257, 72)
+    x, y = f32(17, 33, scale=6.0), f32(17, 33)
+    rows = f32(40, 1000, scale=10.0)
+    q, k, v = f32(45, 64), f32(45, 64), f32(45, 64)
+    ids = rng.integers(0, 100, 45).astype(np.int32)
+    table, pos = f32(100, 64), f32(64, 64)
+    probs = np.abs(f32(45, 100))
+    probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    a8 = rng.integers(-128, 128, (67, 130)).astype(np.int8)
+    b8 = rng.integers(-128, 128, (130, 92)).astype(np.int8)
+    bias8 = rng.integers(-2**20, 2**20, 92).astype(np.int32)
+    sweep = np.concatenate([np.linspace(-100, 100, 20001), [0.0, -0.0, 1e-30, 3e38]]).astype(np.float32)
+    cases: list[KernelCase] = [
+        ("matmul naive 65x33x68", "matmul_naive", lambda m: _matmul(m, a, b, "naive")),
+        ("matmul blocked 65x33x68", "matmul_blocked", lambda m: _matmul(m, a, b, "blocked")),
+        ("matmul blocked 130x257x72", "matmul_blocked", lambda m: _matmul(m, a2, b2, "blocked")),
+        ("matmul wide 65x33x68", "matmul_wide", lambda m: _matmul(m, a, b, "wide")),
+        ("matmul wide 130x257x72", "matmul_wide", lambda m: _matmul(m, a2, b2, "wide")),
+        ("add 17x33", "binary", lambda m: m.add(x, y)),
+        ("add 16x32 (vec4)", "elementwise4", lambda m: m.add(c(x[:16, :32]), c(y[:16, :32]))),
+        ("bias_add 16x32 (vec4)", "elementwise4",
+         lambda m: m.bias_add(c(x[:16, :32]), c(y[0, :32]))),
+        ("relu 16x32 (vec4)", "relu4", lambda m: m.relu(c(x[:16, :32]))),
+        ("bias_add 17x33", "binary", lambda m: m.bias_add(x, y[0])),
+        ("relu 17x33", "unary", lambda m: m.relu(x)),
+        ("gelu sweep", "unary", lambda m: m.gelu(sweep)),
+        ("exp sweep", "unary", lambda m: m.exp(sweep)),
+        ("softmax 40x1000", "softmax", lambda m: m.softmax(rows)),
+        ("layernorm 17x33", "layernorm", lambda m: m.layernorm(x + np.float32(2), y[0], y[1])),
+        ("attention T=45 d=64 h=4", "attention", lambda m: m.attention(q, k, v, 4)),
+        ("embedding 45x64", "embedding", lambda m: m.embedding(ids, table, pos)),
+        ("sample 45x100", "sample", lambda m: m.sample(probs, 7)),
+        ("int8_matmul 67x130x92", "int8_matmul", lambda m: m.int8_matmul(a8, b8)),
+        ("int8_matmul_requant 67x130x92", "int8_matmul",
+         lambda m: m.int8_matmul_requant(a8, b8, bias8, 23456, 30, True)),
+    ]
+    if not subnormal:
+        return cases
+    xs, ws = subnormal_mix(rng, 17, 33), subnormal_mix(rng, 33, 8)
+    ta, tb = f32(13, 70, scale=1e-20), f32(70, 16, scale=1e-19)  # subnormal products and sums
+    wide = np.tile(np.array([0.0, -95.0, -100.0, -103.0, -87.2], np.float32), (5, 3)) + f32(5, 15)
+    qs = subnormal_mix(rng, 12, 16)
+    tiny = np.float32(1e-19)
+    ids_s = np.array([3, 0, 5], dtype=np.int32)
+    cancel = c(-xs + np.float32(2.0**-149))
+    edge = np.concatenate([xs.ravel(), np.array([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0], np.float32)])
+    psub = np.abs(np.concatenate([np.full((5, 15), 1e-40, np.float32), np.abs(xs[:5, :15])]))
+    # Normal products first, then normal factors near 2^-63 whose products (normal) cancel to a
+    # subnormal partial sum mid-row, which the policy flushes before the last product is added.
+    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-63, 2.0**-63, 2.0**-62]], np.float32)
+    mid_b = np.repeat(np.array([[1.0], [-1.0], [2.0**-63], [-(2.0**-63)], [2.0**-61]], np.float32), 4, 1)
+    cases += [
+        ("matmul blocked, subnormal sum mid-row", "matmul_blocked",
+         lambda m: _matmul(m, mid_a, mid_b, "blocked")),
+        ("matmul naive, subnormal inputs", "matmul_naive", lambda m: _matmul(m, xs, ws, "naive")),
+        ("matmul blocked, subnormal inputs", "matmul_blocked", lambda m: _matmul(m, xs, ws, "blocked")),
+        ("matmul blocked, subnormal products", "matmul_blocked",
+         lambda m: _matmul(m, ta, tb, "blocked")),
+        ("matmul naive, subnormal products", "matmul_naive", lambda m: _matmul(m, ta, tb, "naive")),
+        ("matmul wide, subnormal inputs", "matmul_wide", lambda m: _matmul(m, xs, ws, "wide")),
+        ("matmul wide, subnormal products", "matmul_wide", lambda m: _matmul(m, ta, tb, "wide")),
+        ("add, cancelling to subnormal", "binary", lambda m: m.add(xs, cancel)),
+        ("add (vec4), cancelling to subnormal", "elementwise4",
+         lambda m: m.add(c(xs[:16, :32]), c(cancel[:16, :32]))),
+        ("relu (vec4), subnormal inputs", "relu4", lambda m: m.relu(c(xs[:16, :32]))),
+        ("bias_add, subnormal inputs", "binary", lambda m: m.bias_add(xs, xs[1])),
+        ("relu, subnormal inputs", "unary", lambda m: m.relu(xs)),
+        ("gelu, subnormal inputs and results", "unary", lambda m: m.gelu(edge)),
+        ("exp, subnormal inputs", "unary", lambda m: m.exp(edge)),
+        ("softmax, wide logits (subnormal probabilities)", "softmax", lambda m: m.softmax(wide)),
+        ("softmax, subnormal inputs", "softmax", lambda m: m.softmax(xs)),
+        ("layernorm, subnormal inputs", "layernorm", lambda m: m.layernorm(xs, xs[0], xs[2])),
+        ("attention, subnormal products", "attention",
+         lambda m: m.attention(qs[:, :8] * tiny, qs[:, 8:] * tiny, c(qs[:, :8]), 2)),
+        ("embedding, subnormal entries", "embedding", lambda m: m.embedding(ids_s, xs[:6], xs[6:10])),
+        ("sample, subnormal probabilities", "sample", lambda m: m.sample(psub, 7)),
+    ]
+    return cases
+
+
+def _matmul(module: Any, a: np.ndarray, b: np.ndarray, kernel: str) -> np.ndarray:
+    """``module.matmul`` with the named kernel where the module has kernels (not the reference)."""
+    if hasattr(module, "MATMUL_KERNELS"):
+        return module.matmul(a, b, kernel=kernel)
+    return module.matmul(a, b)

@@ -18,16 +18,25 @@ Readings taken
   report can say which engine produced the bits. The WebGPU tests fail on such an adapter in CI.
 - When no adapter exists at all, :func:`get_device` raises :class:`GPUUnavailableError` saying
   how to install one; the ``"numpy"`` backend keeps working.
+- Other engines plug in below the ops: inside ``with kernel_runner(runner):`` every
+  :func:`run_kernel` call (same kernel, parameters, bindings and dispatch) goes to ``runner``
+  instead of wgpu. :mod:`oasis_lab.browser` runs the kernels in headless Chromium this way.
+- ``with kernel_variant(name, transform):`` compiles ``transform(kernel_source(kernel))``
+  instead of the shipped source (a different kernel variant, as heterogeneous hardware or a
+  vendor library would run); pipelines are cached per variant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import tempfile
 import threading
 import warnings
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,19 +44,25 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "GPUUnavailableError",
     "KERNELS_DIR",
     "OPENGL_FALLBACK_WARNING",
+    "GPUUnavailableError",
+    "KernelRunner",
+    "adapter_info",
+    "current_variant",
     "ensure_runtime_dir",
     "get_device",
     "is_available",
-    "unavailable_reason",
-    "adapter_info",
+    "is_persistent",
+    "kernel_runner",
     "kernel_source",
-    "storage_limit",
-    "run_kernel",
-    "pipeline_cache_size",
+    "kernel_variant",
     "mark_persistent",
+    "pipeline_cache_size",
+    "run_kernel",
+    "storage_limit",
+    "unavailable_reason",
+    "variant_source",
 ]
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent.parent / "kernels"
@@ -86,6 +101,60 @@ _POOL_BYTES = 0
 _POOL_CAP = 256 * 2**20
 _UPLOADED: dict[int, tuple[Any, Any]] = {}
 _PERSISTENT: dict[int, Any] = {}
+# Bind groups by (pipeline, buffers and sizes bound): repeated calls of one op on one shape get
+# the same pooled buffers back, so their bind group is made once. Keys hold the objects, so an
+# id is never reused while its entry lives; destroyed buffers never come back from the pool, so
+# their entries are never hit again (the cache is emptied when it grows past the cap).
+_BIND_GROUPS: dict[tuple, tuple[Any, tuple[Any, ...]]] = {}
+_BIND_GROUPS_CAP = 512
+
+#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes``
+KernelRunner = Callable[..., bytes]
+_RUNNER: contextvars.ContextVar[KernelRunner | None] = contextvars.ContextVar(
+    "oasis_kernel_runner", default=None
+)
+_VARIANT: contextvars.ContextVar[tuple[str, Callable[[str, str], str]] | None] = (
+    contextvars.ContextVar("oasis_kernel_variant", default=None)
+)
+
+
+@contextlib.contextmanager
+def kernel_runner(runner: KernelRunner) -> Iterator[None]:
+    """Send every :func:`run_kernel` call in this context to ``runner`` (another engine)."""
+    token = _RUNNER.set(runner)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
+
+
+@contextlib.contextmanager
+def kernel_variant(name: str, transform: Callable[[str, str], str]) -> Iterator[None]:
+    """Compile ``transform(kernel, source)`` instead of each kernel's shipped source here.
+
+    ``name`` labels the variant (pipelines are cached per variant name).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"variant name = {name!r} must be a non-empty string")
+    token = _VARIANT.set((name, transform))
+    try:
+        yield
+    finally:
+        _VARIANT.reset(token)
+
+
+def current_variant() -> str:
+    """Name of the kernel variant in force (``""`` for the shipped kernels)."""
+    v = _VARIANT.get()
+    return "" if v is None else v[0]
+
+
+def variant_source(name: str) -> str:
+    """The WGSL that runs for kernel ``name`` here: :func:`kernel_source`, transformed by the
+    variant in force."""
+    src = kernel_source(name)
+    v = _VARIANT.get()
+    return src if v is None else v[1](name, src)
 
 
 def ensure_runtime_dir() -> None:
@@ -187,14 +256,15 @@ def kernel_source(name: str) -> str:
 
 
 def _pipeline(name: str, entry: str, constants: tuple[tuple[str, float], ...]) -> Any:
-    key = (name, entry, constants)
+    variant = current_variant()
+    key = (name, entry, constants, variant)
     pipe = _PIPELINES.get(key)
     if pipe is None:
         device = get_device()
-        module = _SHADERS.get(name)
+        module = _SHADERS.get(name + "|" + variant)
         if module is None:
-            module = device.create_shader_module(code=kernel_source(name), label=name)
-            _SHADERS[name] = module
+            module = device.create_shader_module(code=variant_source(name), label=name)
+            _SHADERS[name + "|" + variant] = module
         compute: dict[str, Any] = {"module": module, "entry_point": entry}
         if constants:
             compute["constants"] = dict(constants)
@@ -245,6 +315,12 @@ def mark_persistent(arr: np.ndarray) -> None:
     weakref.finalize(arr, _PERSISTENT.pop, id(arr), None)
 
 
+def is_persistent(arr: np.ndarray) -> bool:
+    """Whether ``arr`` was marked with :func:`mark_persistent` (and is still that array)."""
+    ref = _PERSISTENT.get(id(arr))
+    return ref is not None and ref() is arr
+
+
 def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, int]:
     """Upload ``arr``; arrays marked persistent (model weights) are uploaded once."""
     import wgpu
@@ -281,6 +357,20 @@ def _input_buffer(arr: np.ndarray, name: str, pooled: list[Any]) -> tuple[Any, i
     return buf, bind
 
 
+def _bind_group(device: Any, pipe: Any, entries: list[dict[str, Any]]) -> Any:
+    """The bind group of ``entries`` for ``pipe``, made once per set of buffers."""
+    bound = tuple(e["resource"]["buffer"] for e in entries)
+    key = (id(pipe), *((id(b), e["resource"]["size"]) for b, e in zip(bound, entries, strict=True)))
+    hit = _BIND_GROUPS.get(key)
+    if hit is not None:
+        return hit[0]
+    if len(_BIND_GROUPS) >= _BIND_GROUPS_CAP:
+        _BIND_GROUPS.clear()
+    group = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+    _BIND_GROUPS[key] = (group, (pipe, *bound))
+    return group
+
+
 def run_kernel(
     name: str,
     params: np.ndarray,
@@ -290,8 +380,11 @@ def run_kernel(
     *,
     entry: str = "main",
     constants: dict[str, float] | None = None,
-) -> bytes:
+) -> np.ndarray | bytes:
     """Run one compute pass of ``kernels/<name>.wgsl`` and return the output buffer's bytes.
+
+    On wgpu-py the bytes come back as a fresh writable ``uint8`` array (one host copy, from
+    the mapped read-back buffer); a :func:`kernel_runner` may return ``bytes``.
 
     Binding convention of every kernel: ``@binding(0)`` a uniform ``Params`` struct
     (``params``, 4-byte fields), ``@binding(1..n)`` the read-only ``inputs`` in order,
@@ -305,6 +398,10 @@ def run_kernel(
     GPUUnavailableError
         No adapter.
     """
+    runner = _RUNNER.get()
+    if runner is not None:
+        return runner(name, params, inputs, out_nbytes, workgroups, entry=entry,
+                      constants=constants)
     import wgpu
 
     device = get_device()
@@ -340,16 +437,28 @@ def run_kernel(
         entries.append(
             {"binding": len(inputs) + 1, "resource": {"buffer": obuf, "offset": 0, "size": obind}}
         )
-        group = device.create_bind_group(layout=pipe.get_bind_group_layout(0), entries=entries)
+        group = _bind_group(device, pipe, entries)
         encoder = device.create_command_encoder()
         cpass = encoder.begin_compute_pass()
         cpass.set_pipeline(pipe)
         cpass.set_bind_group(0, group)
         cpass.dispatch_workgroups(*workgroups)
         cpass.end()
+        # The read-back copy rides in the same submission into a pooled mappable buffer, and the
+        # mapped bytes are copied once, straight into the returned array (queue.read_buffer
+        # would submit again, allocate a staging buffer, and copy twice more on the host).
+        r_usage = wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST
+        rbuf = _take(obind, r_usage)
+        pooled.append((rbuf, r_usage))
+        encoder.copy_buffer_to_buffer(obuf, 0, rbuf, 0, obind)
         device.queue.submit([encoder.finish()])
-        data = device.queue.read_buffer(obuf, 0, obind)
-        return bytes(data[:out_nbytes])
+        rbuf.map_sync(wgpu.MapMode.READ, 0, obind)
+        try:
+            mapped = rbuf.read_mapped(0, obind, copy=False)
+            out = np.frombuffer(mapped, dtype=np.uint8, count=out_nbytes).copy()
+        finally:
+            rbuf.unmap()
+        return out
     finally:
         for buf, usage in pooled:
             _give(buf, usage)

@@ -34,6 +34,10 @@ Readings taken
 - GELU uses the tanh approximation (as GPT-2) in its exact sigmoid form
   ``0.5 x (1 + tanh(u)) = x sigmoid(2u)`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``: no
   cancellation near 0 and no ``tanh`` needed; the divisor stays in ``[1, 2]``.
+- Subnormals (:func:`ftz`, twin of ``kernels/flush.wgsl``): WebGPU lets an engine flush
+  subnormal floats, and SwiftShader (Chromium's CPU WebGPU) does while lavapipe and numpy do not.
+  So every argument and every ``+ - * /`` result below is flushed explicitly: a float32 whose
+  exponent field is zero (a subnormal or ``-0``) becomes ``+0``, in the kernels and here alike.
 - Shader compilers may apply inexact algebra to float ops (SPIR-V without ``NoContraction``):
   Mesa's NIR was measured to rewrite ``(a * b) * literal``. The WGSL never multiplies a product
   by a literal; GELU's constants are passed at run time.
@@ -45,6 +49,9 @@ import numpy as np
 
 __all__ = [
     "f32_from_bits",
+    "ftz",
+    "ftz_",
+    "TINY",
     "exp",
     "gelu",
     "pcg_hash",
@@ -75,10 +82,33 @@ _ZERO = np.float32(0.0)
 _CLAMP_LO = np.float32(-90.0)
 _CLAMP_HI = np.float32(90.0)
 
+#: Smallest normal float32, ``2^-126``: :func:`ftz` turns anything smaller in magnitude into ``+0``.
+TINY = np.float32(2.0**-126)
+
 #: Largest error of :func:`exp` against float64, in float32 ulp of the true value (1.22 measured).
 EXP_MAX_ULP = 1.5
 #: Below this argument :func:`exp` returns 0 (its result would be subnormal).
 EXP_FLUSH_BELOW = -86.99
+
+
+def ftz(x: np.ndarray | np.floating) -> np.ndarray:
+    """Flush to zero, twin of ``oasis_ftz`` in ``kernels/flush.wgsl`` (the subnormal policy).
+
+    Returns ``x`` as float32 with every entry of magnitude below :data:`TINY` (subnormals and
+    ``-0``) replaced by ``+0``; NaN and infinities pass unchanged (as in the kernel, which tests
+    for a zero exponent field).
+
+    >>> ftz(np.array([1e-40, -0.0, -0.5, 1.5], dtype=np.float32)).tolist()
+    [0.0, 0.0, -0.5, 1.5]
+    """
+    x = np.asarray(x, dtype=np.float32)
+    return np.where(np.abs(x) < TINY, _ZERO, x).astype(np.float32, copy=False)
+
+
+def ftz_(x: np.ndarray) -> np.ndarray:
+    """In-place :func:`ftz` of a float32 array (hot loops of the references); returns ``x``."""
+    np.copyto(x, _ZERO, where=np.abs(x) < TINY)
+    return x
 
 
 def exp(x: np.ndarray) -> np.ndarray:
@@ -95,7 +125,7 @@ def exp(x: np.ndarray) -> np.ndarray:
         ``exp(x)`` within :data:`EXP_MAX_ULP` ulp; ``0`` where the result would be subnormal,
         ``inf`` on overflow.
     """
-    x = np.asarray(x, dtype=np.float32)
+    x = ftz(x)
     # Clamping keeps k inside [-130, 130] so the integer exponent arithmetic cannot overflow;
     # results for clamped arguments are replaced by 0 or overflow to inf below.
     xc = np.minimum(np.maximum(x, _CLAMP_LO), _CLAMP_HI)
@@ -104,14 +134,14 @@ def exp(x: np.ndarray) -> np.ndarray:
 
 
 def _exp_reduced(xc: np.ndarray) -> np.ndarray:
-    k = np.floor(xc * LOG2E + _HALF)
-    r = (xc - k * LN2_HI) - k * LN2_LO
+    k = np.floor(ftz(ftz(xc * LOG2E) + _HALF))
+    r = ftz(ftz(xc - ftz(k * LN2_HI)) - ftz(k * LN2_LO))
     p = np.full_like(r, EXP_COEFFS[0])
     for c in EXP_COEFFS[1:]:
-        p = p * r + c
+        p = ftz(ftz(p * r) + c)
     n = k.astype(np.int32)
     n1 = n >> 1
-    y = (p * _pow2(n1)) * _pow2(n - n1)
+    y = ftz(ftz(p * _pow2(n1)) * _pow2(n - n1))
     return np.where(n < -125, _ZERO, y).astype(np.float32, copy=False)
 
 
@@ -127,12 +157,12 @@ def gelu(x: np.ndarray) -> np.ndarray:
     ``a = 0.044715``, evaluated as ``t = ((x*x)*x)*a; t = (x + t)*c; e = exp(-|t|)`` and
     ``x / (1 + e)`` for ``t >= 0``, ``(x * e) / (1 + e)`` for ``t < 0`` (divisor in ``[1, 2]``).
     """
-    x = np.asarray(x, dtype=np.float32)
-    with np.errstate(over="ignore"):  # x^3 may overflow for huge |x|; the limit is x or -0
-        t = ((x * x) * x) * GELU_A
-        t = (x + t) * GELU_C
+    x = ftz(x)
+    with np.errstate(over="ignore"):  # x^3 may overflow for huge |x|; the limit is x or 0
+        t = ftz(ftz(ftz(x * x) * x) * GELU_A)
+        t = ftz(ftz(x + t) * GELU_C)
         e = exp(-np.abs(t))
-        return np.where(t >= _ZERO, x, x * e) / (_ONE + e)
+        return ftz(np.where(t >= _ZERO, x, ftz(x * e)) / ftz(_ONE + e))
 
 
 def pcg_hash(v: np.ndarray) -> np.ndarray:

@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "models"
-BACKENDS = ("numpy", "webgpu")
+BACKENDS = ("numpy", "webgpu", "browser")
 MODEL_NAMES = ("tiny-transformer", "quantized-mlp")
 
 
@@ -383,13 +383,19 @@ OPS: dict[str, OpSpec] = {
 
 def backend_module(backend: str) -> Any:
     """The module whose functions run ``backend``'s ops: :mod:`~oasis_lab.gpu.reference` for
-    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"`` (same names and signatures)."""
+    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"``, ``oasis_lab.browser.backend`` for
+    ``"browser"`` (the same ops in headless Chromium; same names and signatures)."""
     if backend == "numpy":
         return reference
     if backend == "webgpu":
         from oasis_lab.gpu import ops  # imported lazily: the numpy backend needs no wgpu
 
         return ops
+    if backend == "browser":
+        # A later layer plugs in by name (the gpu layer does not depend on it otherwise).
+        import importlib
+
+        return importlib.import_module("oasis_lab.browser.backend")
     raise ValueError(f"backend = {backend!r} is unknown; choose one of {BACKENDS}")
 
 
@@ -411,8 +417,9 @@ def run(
     model : Model
     inputs : mapping of str to ndarray
         Exactly the model's ``input_names``.
-    backend : {"numpy", "webgpu"}
-        Bitwise numpy twins or the WGSL kernels (same bits on engines that do not reassociate).
+    backend : {"numpy", "webgpu", "browser"}
+        Bitwise numpy twins, the WGSL kernels through wgpu-py, or the same kernels in headless
+        Chromium (same bits on engines that do not reassociate).
     seed : int
         The only source of randomness (the ``sample`` nodes), ``0 <= seed < 2^32``.
 
@@ -555,7 +562,8 @@ def example_inputs(model: Model, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 # ============================================================================ shipped models
-_TT = dict(vocab=512, width=128, heads=4, blocks=4, mlp=512, context=64, seq_len=32, eps=1e-5)
+_TT = dict(vocab=512, width=128, heads=4, blocks=4, mlp=512, context=64, seq_len=32)
+_TT_EPS = 1e-5  # layernorm epsilon of the tiny transformer
 _QM = dict(inputs=64, hidden=128, layers=3, classes=16, batch=8)
 
 
@@ -565,7 +573,7 @@ def _transformer_nodes() -> tuple[Node, ...]:
     x = "embed"
     for b in range(c["blocks"]):
         p = f"block{b}."
-        ln = {"eps": c["eps"]}
+        ln = {"eps": _TT_EPS}
         nodes += [
             Node(p + "ln1", "layernorm", (x,), {"gamma": p + "ln1.gamma", "beta": p + "ln1.beta", **ln}),
             Node(p + "q", "matmul", (p + "ln1",), {"weight": p + "attn.wq"}),
@@ -584,7 +592,7 @@ def _transformer_nodes() -> tuple[Node, ...]:
         ]
         x = p + "res2"
     nodes += [
-        Node("ln_f", "layernorm", (x,), {"gamma": "ln_f.gamma", "beta": "ln_f.beta", "eps": c["eps"]}),
+        Node("ln_f", "layernorm", (x,), {"gamma": "ln_f.gamma", "beta": "ln_f.beta", "eps": _TT_EPS}),
         Node("logits", "matmul", ("ln_f",), {"weight": "lm_head"}),
         Node("probs", "softmax", ("logits",)),
         Node("next_token", "sample", ("probs",)),
@@ -610,7 +618,7 @@ def _transformer_weight_shapes() -> dict[str, tuple[int, ...]]:
 def _mlp_dims() -> list[tuple[int, int]]:
     c = _QM
     dims = [c["inputs"]] + [c["hidden"]] * c["layers"] + [c["classes"]]
-    return list(zip(dims[:-1], dims[1:]))
+    return list(zip(dims[:-1], dims[1:], strict=True))
 
 
 def _mlp_nodes(scales: Mapping[str, np.ndarray]) -> tuple[Node, ...]:
@@ -638,8 +646,8 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
     of its pre-activation on 256 seeded inputs maps to 100.
     """
     rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
     if name == "tiny-transformer":
-        out = {}
         for key, shape in _transformer_weight_shapes().items():
             if key.endswith("gamma"):
                 w = 1.0 + 0.1 * rng.standard_normal(shape)
@@ -654,7 +662,6 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
             out[key] = w.astype(np.float16)
         return out
     if name == "quantized-mlp":
-        out: dict[str, np.ndarray] = {}
         x = rng.integers(-127, 128, size=(256, _QM["inputs"])).astype(np.int8)
         dims = _mlp_dims()
         for i, (fan_in, fan_out) in enumerate(dims):

@@ -48,7 +48,7 @@ __all__ = [
     "LOOP_PASS_BUDGET",
 ]
 
-MATMUL_KERNELS = ("auto", "naive", "blocked")
+MATMUL_KERNELS = ("auto", "naive", "blocked", "wide")
 _MAX_GROUPS = 65535
 #: Loop passes (``iterations + 1`` per loop, all loops together) an invocation may run on
 #: lavapipe before it silently stops looping (measured; see the module docstring).
@@ -83,8 +83,16 @@ def _grid(n: int, per_group: int) -> tuple[tuple[int, int, int], int]:
     return (gx, gy, 1), gx * per_group
 
 
-def _f32(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    return np.frombuffer(data, dtype=np.float32).reshape(shape).copy()
+def _as(data: np.ndarray | bytes, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """The kernel's output as a writable array: a view of run_kernel's own fresh array (no
+    second copy), or a copy of bytes another runner returned."""
+    if isinstance(data, np.ndarray):
+        return data.view(dtype).reshape(shape)
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def _f32(data: np.ndarray | bytes, shape: tuple[int, ...]) -> np.ndarray:
+    return _as(data, np.float32, shape)
 
 
 # ----------------------------------------------------------------------------- float ops
@@ -95,26 +103,31 @@ def matmul(a: np.ndarray, b: np.ndarray, kernel: str = "auto") -> np.ndarray:
     ----------
     a : ndarray of float32, shape (M, K)
     b : ndarray of float32, shape (K, N)
-    kernel : {"auto", "naive", "blocked"}
-        ``blocked`` (register-blocked, 8 x 8 outputs per invocation) needs ``N % 4 == 0``;
-        ``auto`` uses it then and ``naive`` otherwise. All give the same bits.
+    kernel : {"auto", "naive", "blocked", "wide"}
+        ``blocked`` (register-blocked, 8 x 8 outputs per invocation) and ``wide`` (16 x 16
+        outputs per invocation; the fastest on lavapipe) need
+        ``N % 4 == 0``; ``auto`` uses ``wide`` then and ``naive`` otherwise. All give the same
+        bits.
     """
     a, b = ref.check_matmul(a, b)
     if kernel not in MATMUL_KERNELS:
         raise ValueError(f"kernel = {kernel!r} is unknown; choose one of {MATMUL_KERNELS}")
     m, k = a.shape
     n = b.shape[1]
-    if kernel == "blocked" and n % 4:
-        raise ValueError(f"kernel = 'blocked' needs N % 4 == 0, got N = {n}")
+    if kernel in ("blocked", "wide") and n % 4:
+        raise ValueError(f"kernel = {kernel!r} needs N % 4 == 0, got N = {n}")
     _check_loop_passes(f"K = {k} (a's columns) must be <= {LOOP_PASS_BUDGET - 1}", k + 1)
     if m == 0 or n == 0 or k == 0:
         return np.zeros((m, n), dtype=np.float32)
     if kernel == "naive" or (kernel == "auto" and n % 4):
         groups = (-(-n // 8), -(-m // 8), 1)
         name = "matmul_naive"
-    else:
+    elif kernel == "blocked":
         groups = (-(-(n // 4) // 16), -(-m // 64), 1)
         name = "matmul_blocked"
+    else:
+        groups = (-(-(n // 4) // 256), -(-m // 16), 1)
+        name = "matmul_wide"
     out = run_kernel(name, _params(m, n, k, 0), [("a", a), ("b", b)], 4 * m * n, groups)
     return _f32(out, (m, n))
 
@@ -129,21 +142,39 @@ def _elementwise(kernel: str, entry: str, inputs: list, n: int, cols: int, shape
     return _f32(out, shape)
 
 
+def _elementwise4(kernel: str, entry: str, inputs: list, n: int, cols: int, shape) -> np.ndarray:
+    """The vec4 entries (four elements per invocation: a quarter of the invocations, vector
+    loads and stores) for sizes that are a multiple of 4; same bits as the scalar ones."""
+    if n == 0:
+        return np.zeros(shape, dtype=np.float32)
+    groups, stride = _grid(n // 4, 256)
+    out = run_kernel(kernel, _params(n // 4, cols // 4, stride, 0), inputs, 4 * n, groups,
+                     entry=entry)
+    return _f32(out, shape)
+
+
 def bias_add(x: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``x + bias`` over the last axis; twin of :func:`reference.bias_add`."""
     x, bias = ref.check_bias(x, bias)
-    return _elementwise("binary", "bias_add", [("x", x), ("bias", bias)], x.size, bias.size, x.shape)
+    inputs = [("x", x), ("bias", bias)]
+    if bias.size % 4 == 0:
+        return _elementwise4("elementwise4", "bias_add4", inputs, x.size, bias.size, x.shape)
+    return _elementwise("binary", "bias_add", inputs, x.size, bias.size, x.shape)
 
 
 def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Elementwise ``x + y``; twin of :func:`reference.add`."""
     x, y = ref.check_same(x, y)
+    if x.size % 4 == 0:
+        return _elementwise4("elementwise4", "add4", [("x", x), ("y", y)], x.size, 4, x.shape)
     return _elementwise("binary", "add", [("x", x), ("y", y)], x.size, 1, x.shape)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     """``max(x, 0)`` as a select; twin of :func:`reference.relu`."""
     x = check_array("x", x, np.float32)
+    if x.size % 4 == 0:
+        return _elementwise4("relu4", "relu4", [("x", x)], x.size, 4, x.shape)
     return _elementwise("unary", "relu", [("x", x)], x.size, 1, x.shape)
 
 
@@ -236,7 +267,7 @@ def sample(probs: np.ndarray, seed: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int32)
     out = run_kernel("sample", _params(rows, cols, s, 0), [("probs", probs)], 4 * rows,
                      (-(-rows // 64), 1, 1))
-    return np.frombuffer(out, dtype=np.int32).copy()
+    return _as(out, np.int32, (rows,))
 
 
 # ----------------------------------------------------------------------------- integer ops
@@ -260,7 +291,7 @@ def _int8_mm(a: np.ndarray, b: np.ndarray, bias, mult: int, shift: int, relu: bo
         "int8_matmul", params, [("a", ap), ("b", bp), ("bias", bias_arr)], 4 * m * n,
         (-(-n // 8), -(-m // 8), 1),
     )
-    return np.frombuffer(out, dtype=np.int32).reshape(m, n)
+    return _as(out, np.int32, (m, n))
 
 
 def int8_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

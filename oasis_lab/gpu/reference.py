@@ -10,6 +10,11 @@ the same name (``kernels/<op>.wgsl``) performs it too:
   with the product rounded before the add (no ``fma``), whatever the kernel's tiling or vector
   width. The loops below run over the reduction index and vectorize over the other indices.
 - Transcendentals come from :mod:`oasis_lab.gpu.mathlib` (``exp`` from ``+ - * floor bitcast``).
+- Subnormals are flushed (:func:`oasis_lab.gpu.mathlib.ftz`, twin of ``kernels/flush.wgsl``):
+  every float input and every ``+ - * /`` result with a zero exponent field (a subnormal or
+  ``-0``) becomes ``+0``, here exactly where the kernel flushes. WebGPU allows an engine to flush
+  subnormals (SwiftShader in Chromium does; lavapipe and numpy do not), so without an explicit
+  policy any value below ``2^-126`` would depend on the engine.
 - Integer ops (``int8_matmul``, ``int8_matmul_requant``) are exact: their bits do not depend on
   the order at all. This is the portable guarantee; the float guarantee holds on engines that
   neither reassociate nor fuse (measured: lavapipe, llvmpipe GL, SwiftShader).
@@ -47,6 +52,7 @@ import numpy as np
 
 from oasis_lab.checks import check_array, check_int, check_real
 from oasis_lab.gpu import mathlib
+from oasis_lab.gpu.mathlib import ftz, ftz_
 
 __all__ = [
     "matmul",
@@ -115,7 +121,9 @@ def check_same(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray, ...]:
+def check_layernorm(
+    x: Any, gamma: Any, beta: Any, eps: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float32]:
     """Validate layernorm arguments; return ``(x, gamma, beta, eps32)``."""
     x = check_rows("x", x)
     gamma = check_array("gamma", gamma, np.float32, 1)
@@ -126,7 +134,18 @@ def check_layernorm(x: Any, gamma: Any, beta: Any, eps: Any) -> tuple[np.ndarray
         if p.shape[0] != x.shape[1]:
             raise ValueError(f"{name} has shape {p.shape} but x has {x.shape[1]} columns")
     e = check_real("eps", eps, positive=True)
-    return x, gamma, beta, np.float32(e)
+    # Validated in the dtype the kernel uses: 1e-50 is > 0 but rounds to 0 in float32 (and
+    # 1e-40 to a subnormal, which GPUs may flush to 0), so var + eps = 0 on a constant row and
+    # the output is NaN; 1e39 rounds to inf.
+    with np.errstate(over="ignore"):
+        e32 = np.float32(e)
+    tiny, huge = np.finfo(np.float32).tiny, np.finfo(np.float32).max
+    if not tiny <= e32 <= huge:
+        raise ValueError(
+            f"eps = {eps!r} becomes {float(e32)!r} in float32: it must be a normal float32, "
+            f"in [{float(tiny):.9g}, {float(huge):.9g}]"
+        )
+    return x, gamma, beta, e32
 
 
 def attention_scale(head_dim: int) -> np.float32:
@@ -134,7 +153,9 @@ def attention_scale(head_dim: int) -> np.float32:
     return np.float32(1.0 / math.sqrt(head_dim))
 
 
-def check_attention(q: Any, k: Any, v: Any, n_heads: Any) -> tuple[np.ndarray, ...]:
+def check_attention(
+    q: Any, k: Any, v: Any, n_heads: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Validate ``q, k, v (T, D)`` and ``n_heads`` dividing ``D``; return them and ``n_heads``."""
     q = check_rows("q", q)
     k = check_rows("k", k)
@@ -207,9 +228,13 @@ def _seq_dot_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     m, kdim = a.shape
     acc = np.zeros((m, b.shape[1]), dtype=_F32)
     # A transposed copy makes a[:, k] a contiguous row, so each step is one fast broadcast.
-    at = np.ascontiguousarray(a.T)
+    at = ftz(np.ascontiguousarray(a.T))
+    b = ftz(b)
+    prod = np.empty_like(acc)
     for k in range(kdim):
-        acc += at[k][:, None] * b[k][None, :]
+        np.multiply(at[k][:, None], b[k][None, :], out=prod)
+        acc += ftz_(prod)
+        ftz_(acc)
     return acc
 
 
@@ -225,7 +250,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     ndarray of float32, shape (M, N)
         ``c[i, j] = (...((0 + a[i,0] b[0,j]) + a[i,1] b[1,j]) + ...)``, each product and sum
-        rounded to float32.
+        rounded to float32 and flushed (inputs too: subnormals and ``-0`` become ``+0``).
     """
     a, b = check_matmul(a, b)
     return _seq_dot_rows(a, b)
@@ -234,18 +259,18 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def bias_add(x: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``x + bias`` broadcast over the last axis (one rounded add per element)."""
     x, bias = check_bias(x, bias)
-    return x + bias
+    return ftz(ftz(x) + ftz(bias))
 
 
 def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Elementwise ``x + y`` of one shape (the residual connection)."""
     x, y = check_same(x, y)
-    return x + y
+    return ftz(ftz(x) + ftz(y))
 
 
 def relu(x: np.ndarray) -> np.ndarray:
     """``x if x > 0 else 0`` (``+0`` for ``x = -0``, as the kernel's ``select``)."""
-    x = check_array("x", x, np.float32)
+    x = ftz(check_array("x", x, np.float32))
     return np.where(x > _ZERO, x, _ZERO).astype(_F32, copy=False)
 
 
@@ -262,10 +287,12 @@ def exp(x: np.ndarray) -> np.ndarray:
 
 
 def _seq_sum_cols(e: np.ndarray) -> np.ndarray:
-    """Sum over the last axis in order ``j = 0..C-1``, vectorized over the leading axes."""
+    """Flushed sum over the last axis in order ``j = 0..C-1`` (``s = ftz(s + e_j)``, ``e``
+    already flushed), vectorized over the leading axes."""
     s = np.zeros(e.shape[:-1], dtype=_F32)
     for j in range(e.shape[-1]):
         s += e[..., j]
+        ftz_(s)
     return s
 
 
@@ -277,9 +304,10 @@ def softmax(x: np.ndarray) -> np.ndarray:
     x = check_rows("x", x)
     if x.size == 0:
         return x.copy()
+    x = ftz(x)
     m = x.max(axis=1, keepdims=True)
-    e = mathlib.exp(x - m)
-    return e / _seq_sum_cols(e)[:, None]
+    e = mathlib.exp(ftz(x - m))
+    return ftz(e / _seq_sum_cols(e)[:, None])
 
 
 def layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -291,12 +319,13 @@ def layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1
     x, gamma, beta, eps32 = check_layernorm(x, gamma, beta, eps)
     if x.shape[0] == 0:
         return x.copy()
+    x, gamma, beta = ftz(x), ftz(gamma), ftz(beta)
     n = _F32(x.shape[1])
-    mean = _seq_sum_cols(x) / n
-    d = x - mean[:, None]
-    var = _seq_sum_cols(d * d) / n
-    r = _F32(1.0) / np.sqrt(var + eps32)
-    return (d * r[:, None]) * gamma + beta
+    mean = ftz(_seq_sum_cols(x) / n)
+    d = ftz(x - mean[:, None])
+    var = ftz(_seq_sum_cols(ftz(d * d)) / n)
+    r = ftz(_F32(1.0) / np.sqrt(ftz(var + ftz(eps32))))
+    return ftz(ftz(ftz(d * r[:, None]) * gamma) + beta)
 
 
 def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_heads: int) -> np.ndarray:
@@ -315,20 +344,22 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_heads: int) -> np.n
     if t == 0 or dmodel == 0:
         return np.zeros_like(q)
     dh = dmodel // h
-    qh = np.ascontiguousarray(q.reshape(t, h, dh).transpose(1, 0, 2))  # (H, T, dh)
-    kh = np.ascontiguousarray(k.reshape(t, h, dh).transpose(1, 0, 2))
-    vh = np.ascontiguousarray(v.reshape(t, h, dh).transpose(1, 0, 2))
+    qh = ftz(np.ascontiguousarray(q.reshape(t, h, dh).transpose(1, 0, 2)))  # (H, T, dh)
+    kh = ftz(np.ascontiguousarray(k.reshape(t, h, dh).transpose(1, 0, 2)))
+    vh = ftz(np.ascontiguousarray(v.reshape(t, h, dh).transpose(1, 0, 2)))
     s = np.zeros((h, t, t), dtype=_F32)
     for d in range(dh):
-        s += qh[:, :, d][:, :, None] * kh[:, :, d][:, None, :]
-    s = s * attention_scale(dh)
+        s += ftz_(qh[:, :, d][:, :, None] * kh[:, :, d][:, None, :])
+        ftz_(s)
+    s = ftz(s * ftz(attention_scale(dh)))
     causal = np.tril(np.ones((t, t), dtype=bool))
     m = np.where(causal, s, -np.inf).max(axis=2, keepdims=True).astype(_F32)
-    e = np.where(causal, mathlib.exp(np.where(causal, s - m, _ZERO)), _ZERO)
-    p = e / _seq_sum_cols(e)[:, :, None]
+    e = np.where(causal, mathlib.exp(np.where(causal, ftz(s - m), _ZERO)), _ZERO)
+    p = ftz(e / _seq_sum_cols(e)[:, :, None])
     out = np.zeros((h, t, dh), dtype=_F32)
     for j in range(t):
-        out += p[:, :, j][:, :, None] * vh[:, j, :][:, None, :]
+        out += ftz_(p[:, :, j][:, :, None] * vh[:, j, :][:, None, :])
+        ftz_(out)
     return np.ascontiguousarray(out.transpose(1, 0, 2).reshape(t, dmodel))
 
 
@@ -337,9 +368,9 @@ def embedding(
 ) -> np.ndarray:
     """Token embedding ``table[ids]``, plus ``positions[t]`` for token ``t`` when given."""
     ids, table, positions = check_embedding(ids, table, positions)
-    out = table[ids]
+    out = ftz(table[ids])
     if positions is not None:
-        out = out + positions[: ids.shape[0]]
+        out = ftz(out + ftz(positions[: ids.shape[0]]))
     return np.ascontiguousarray(out)
 
 
@@ -359,8 +390,10 @@ def sample(probs: np.ndarray, seed: int) -> np.ndarray:
     r, v = probs.shape
     u = mathlib.uniform01(s, np.arange(r, dtype=np.uint32))
     # cumsum accumulates strictly in column order in float32 (no pairwise blocking): these are
-    # the kernel's running sums c_j (p_0 rather than 0 + p_0 changes no comparison).
-    hit = u[:, None] < np.cumsum(probs, axis=1, dtype=_F32)
+    # the kernel's running sums c_j (p_0 rather than 0 + p_0 changes no comparison). The kernel
+    # flushes p_j and c_j; partial sums of flushed non-negative entries are 0 or >= 2^-126, so
+    # flushing the entries alone gives the same sums.
+    hit = u[:, None] < np.cumsum(ftz(probs), axis=1, dtype=_F32)
     return np.where(hit.any(axis=1), hit.argmax(axis=1), v - 1).astype(np.int32)
 
 

@@ -11,7 +11,7 @@ challenge, the three verdicts, withdrawal) in bulk:
   ledger boundary, and nowhere else. Stakes and bonds (whole tokens in ``DisputeParams``) are
   multiplied by ``token_unit``;
 - shares (fee, slash, rewards) follow the Ledger's rule
-  (:func:`oasis_lab.disputes.ledger.share`: the fraction read as the decimal it prints, the
+  (:func:`oasis_lab.disputes.ledger.token_share`: the fraction read as the decimal it prints, the
   product floored exactly); remainders go to ``burn`` or ``platform`` per ``slash_remainder``;
 - the platform ``fee`` of the auction is taken at settlement: the provider gets
   ``payment - floor(payment * fee)`` and the platform the rest (the Ledger itself has no fee);
@@ -28,34 +28,17 @@ through :class:`~oasis_lab.disputes.ledger.Ledger` and finds the same balances.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 import pandas as pd
 
-from oasis_lab.disputes.ledger import LedgerError, share
+from oasis_lab.disputes.ledger import LedgerError, token_share, token_shares
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS
 
-__all__ = ["CHALLENGERS", "Books", "share"]
+__all__ = ["CHALLENGERS", "Books"]
 
 #: The challenger accounts: a task's user, and the platform's random challenges.
 CHALLENGERS: tuple[str, ...] = ("user", "platform")
-
-
-def shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
-    """:func:`~oasis_lab.disputes.ledger.share` over an int64 array, exactly.
-
-    The Ledger reads ``fraction`` as the decimal it prints as, ``p / q``, and floors the
-    rational product; here ``(amount * p) // q`` in int64 when it cannot overflow, in Python
-    integers otherwise.
-    """
-    ratio = Fraction(repr(float(fraction)))
-    p, q = ratio.numerator, ratio.denominator
-    top = int(amounts.max()) if amounts.size else 0
-    if q < 2**62 and top * p < 2**62:
-        return (amounts * p) // q
-    return np.array([a * p // q for a in amounts.tolist()], dtype=np.int64)
 
 
 class Books:
@@ -108,7 +91,7 @@ class Books:
 
     def settle(self, provider: np.ndarray, payment: np.ndarray, fee: float) -> np.ndarray:
         """Pay escrowed jobs to their providers, less the platform fee; returns the net amounts."""
-        cut = shares(payment, fee)
+        cut = token_shares(payment, fee)
         net = payment - cut
         np.add.at(self.provider, provider, net)
         self.platform += int(cut.sum())
@@ -190,9 +173,9 @@ class Books:
         to = params.slash_remainder
         if verdict == "provider_guilty":
             stake = int(self.stake[provider])
-            slashed = share(stake, params.slash_fraction)
-            to_ch = share(slashed, params.challenger_reward_fraction)
-            to_ref = share(slashed, params.referee_reward_fraction) if referee >= 0 else 0
+            slashed = token_share(stake, params.slash_fraction)
+            to_ch = token_share(slashed, params.challenger_reward_fraction)
+            to_ref = token_share(slashed, params.referee_reward_fraction) if referee >= 0 else 0
             self.stake[provider] = 0
             self.challenger[challenger] += to_ch + bond
             if referee >= 0:
@@ -203,8 +186,8 @@ class Books:
             flows.update(slashed=slashed, to_challenger=to_ch, to_referee=to_ref,
                          remainder=slashed - to_ch - to_ref, returned=amount)
         elif verdict == "challenger_wrong":
-            to_p = share(bond, params.bond_to_provider_fraction)
-            to_ref = share(bond, params.referee_reward_fraction) if referee >= 0 else 0
+            to_p = token_share(bond, params.bond_to_provider_fraction)
+            to_ref = token_share(bond, params.referee_reward_fraction) if referee >= 0 else 0
             self.provider[provider] += to_p
             if referee >= 0:
                 self.provider[referee] += to_ref
@@ -224,6 +207,81 @@ class Books:
         else:
             raise ValueError(f"verdict = {verdict!r} is not one of {list(VERDICTS)}")
         return flows
+
+    # ---------------------------------------------------------------- appeals
+    def fund(self, account: str | int, amount: int) -> None:
+        """``account`` (a challenger name or a provider index) pays ``amount`` from its free
+        balance, depositing the shortfall (as a challenger funds its bond)."""
+        if isinstance(account, str):
+            shortfall = max(amount - self.challenger[account], 0)
+            self.challenger[account] += shortfall - amount
+        else:
+            shortfall = max(amount - int(self.provider[account]), 0)
+            self.provider[account] += shortfall - amount
+        self.deposited += shortfall
+
+    def credit(self, account: str | int, amount: int) -> None:
+        """``amount`` to a challenger (by name) or a provider's free balance (by index)."""
+        if isinstance(account, str):
+            self.challenger[account] += amount
+        else:
+            self.provider[account] += amount
+
+    def bribe(self, payer: int, referee: int, amount: int) -> None:
+        """Provider ``payer`` pays ``amount`` from its free balance to ``referee``."""
+        if amount > int(self.provider[payer]):
+            raise LedgerError(f"provider {payer} holds {int(self.provider[payer])}, cannot pay a bribe of {amount}")
+        self.provider[payer] -= amount
+        self.provider[referee] += amount
+
+    def appeal(
+        self,
+        appellant: str | int,
+        bond: int,
+        *,
+        overturned: bool,
+        first_referee: int,
+        appeal_referee: int,
+        params: DisputeParams,
+    ) -> dict[str, int]:
+        """Lock an appeal bond and decide the appeal, as :meth:`Ledger.appeal` and
+        :meth:`Ledger.resolve_appeal` do (before the challenge itself is resolved).
+
+        Upheld: the bond is forfeited, ``referee_reward_fraction`` of it to ``appeal_referee``
+        (-1: the trusted stack, whose share joins the remainder). Overturned: the bond returns,
+        the first referee's stake is slashed by ``referee_slash_fraction``
+        (``appeal_reward_fraction`` of it to the appellant, ``referee_reward_fraction`` to the
+        appeal referee, the rest to the remainder) and the unslashed rest returned to its free
+        balance (it is removed by the caller).
+
+        Returns
+        -------
+        dict
+            ``to_appellant`` (returned bond and reward), ``to_referee`` (appeal referee),
+            ``referee_slashed``, ``remainder``.
+        """
+        self.fund(appellant, bond)
+        self.bonds_open += bond
+        self.release_bond(bond)
+        to = params.slash_remainder
+        if overturned:
+            stake = int(self.stake[first_referee])
+            slashed = token_share(stake, params.referee_slash_fraction)
+            to_app = token_share(slashed, params.appeal_reward_fraction)
+            to_ref = token_share(slashed, params.referee_reward_fraction) if appeal_referee >= 0 else 0
+            self.stake[first_referee] = 0
+            self.provider[first_referee] += stake - slashed
+            self.credit(appellant, bond + to_app)
+            if appeal_referee >= 0:
+                self.provider[appeal_referee] += to_ref
+            self.remainder(slashed - to_app - to_ref, to)
+            return {"to_appellant": bond + to_app, "to_referee": to_ref, "referee_slashed": slashed,
+                    "remainder": slashed - to_app - to_ref}
+        to_ref = token_share(bond, params.referee_reward_fraction) if appeal_referee >= 0 else 0
+        if appeal_referee >= 0:
+            self.provider[appeal_referee] += to_ref
+        self.remainder(bond - to_ref, to)
+        return {"to_appellant": 0, "to_referee": to_ref, "referee_slashed": 0, "remainder": bond - to_ref}
 
     # ---------------------------------------------------------------- invariants
     def total(self) -> int:

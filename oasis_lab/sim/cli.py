@@ -30,6 +30,8 @@ _SHOWN = [
     "arrived", "served", "queue", "wait_mean", "welfare", "payments", "disputes_resolved",
     "convictions", "false_convictions", "slashed", "providers_present", "cheaters_present",
 ]
+#: Shown too when market referees rule (``referee: market``).
+_MARKET_REFEREE = ["wrong_verdicts", "cheaters_freed", "appeals", "referees_slashed"]
 
 
 def _seed(text: str) -> int:
@@ -57,7 +59,8 @@ def _run(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:,.4g}".format):
         print(result.summary().T.rename(columns={0: f"{Path(args.config).name}, seed {args.seed}"}).to_string())
         print()
-        print(result.to_frame()[_SHOWN].tail(args.tail).to_string())
+        shown = _SHOWN + (_MARKET_REFEREE if config.referee == "market" else [])
+        print(result.to_frame()[shown].tail(args.tail).to_string())
         total = sum(result.timings.values())
         shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result.timings.items())
         print(f"\n{config.rounds} rounds in {total:.2f} s ({config.rounds / total:.1f} rounds/s): {shares}")

@@ -29,6 +29,7 @@ import yaml
 
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.cli import ADVERSARIES
+from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
@@ -38,7 +39,10 @@ __all__ = [
     "CHEATER_ADVERSARIES",
     "CONFIG_DIR",
     "DISPUTE_MODES",
+    "EXTRA_KINDS",
+    "ExtraProvider",
     "MECHANISMS",
+    "REFEREES",
     "SimConfig",
     "load_config",
 ]
@@ -52,6 +56,83 @@ ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
 #: ``"played"``: every dispute is played in full (same verdicts, tested; slower).
 DISPUTE_MODES: tuple[str, ...] = ("vectorised", "played")
+#: Kinds an extra (measured) provider may be (codes of ``oasis_lab.sim.court.PROVIDER_KINDS``).
+EXTRA_KINDS: tuple[str, ...] = ("honest", "cheater", "other_device")
+
+
+@dataclass(frozen=True)
+class ExtraProvider:
+    """A provider whose speeds and ``Psi`` were measured (e.g. a browser provider benchmarked in
+    its page, :func:`oasis_lab.browser.market.browser_providers`), joining a simulated market
+    beside the generated population from round 0 (section 4.2: "``M_i`` ... will be determined
+    by benchmarking").
+
+    Parameters
+    ----------
+    name : str
+        Label (the device and how it was measured).
+    speed : tuple of float
+        Requests per second per model type, in ``data/model_types.csv`` order (at least
+        ``SimConfig.n_types`` of them; the simulation uses the first ``n_types``).
+    psi : tuple of float
+        ``Psi`` (:data:`oasis_lab.gpu.bench.PSI_NAMES`: GPU TFLOPS, memory GB, bandwidth GB/s,
+        CPU cores).
+    kind : {"honest", "cheater", "other_device"}, default "honest"
+        How it computes, as the generated providers' kinds (a provider running a different
+        kernel variant rounds differently from the referee: ``"other_device"``).
+    capacity, cost : float, optional
+        Its capacity and cost of a round. Default (the reading taken, since a benchmark
+        measures neither): the initial population's median unit cost ``c_j / sum_t s[j, t]``
+        times its total speed, and the population's median capacity times
+        ``sqrt(sum_t s[j, t] / median total speed)`` (``generate_market``'s square-root share).
+    """
+
+    name: str
+    speed: tuple[float, ...]
+    psi: tuple[float, ...]
+    kind: str = "honest"
+    capacity: float | None = None
+    cost: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"extra provider name must be a non-empty string, got {self.name!r}")
+        for field_name in ("speed", "psi"):
+            value = getattr(self, field_name)
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+                raise TypeError(f"extra provider {self.name!r}: {field_name} must be a sequence of numbers, "
+                                f"got {value!r}")
+            object.__setattr__(
+                self, field_name,
+                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0) for v in value),
+            )
+        if len(self.psi) != 4:
+            raise ValueError(f"extra provider {self.name!r}: psi has {len(self.psi)} values, expected 4 "
+                             "(gpu_tflops, memory_gb, bandwidth_gbs, cpu_cores)")
+        if not any(self.speed):
+            raise ValueError(f"extra provider {self.name!r}: every speed is 0 (it could run nothing)")
+        _choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
+        for field_name in ("capacity", "cost"):
+            value = getattr(self, field_name)
+            if value is not None:
+                object.__setattr__(self, field_name, check_real(f"extra provider {self.name!r} {field_name}",
+                                                                value, minimum=0.0))
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "config") -> ExtraProvider:
+        """From a mapping (a YAML/TOML table), naming unknown keys."""
+        if not isinstance(data, dict):
+            raise TypeError(f"{source}: each of extra_providers must be a table, got {data!r}")
+        known = {f.name for f in fields(cls)}
+        for k in data:
+            if k not in known:
+                raise ValueError(f"{source}: unknown key extra_providers.{k!s}; known keys: {sorted(known)}")
+        return cls(**data)
+
+
+#: Who rules a dispute: the platform's trusted stack, or a provider of the market (section 5,
+#: :mod:`oasis_lab.disputes.market_referee`).
+REFEREES: tuple[str, ...] = ("trusted", "market")
 #: Provider adversaries a cheater may follow (the dishonest provider sides of the dispute CLI).
 CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
     sorted(name for name, make in ADVERSARIES.items() if not make(1)[0].honest)
@@ -61,6 +142,8 @@ CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
 # ``oasis_lab.sim.books``): at most 2**53 smallest units per payment, stake or bond.
 _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
+# Bribes and budgets in whole tokens, kept far inside 2**53 smallest units at any token_unit.
+_MAX_TOKEN_AMOUNT = 10**6
 
 
 def _check_computation(value: Any) -> None:
@@ -162,6 +245,38 @@ class SimConfig(ParamsMixin):
     token_unit : int, default 1_000_000
         Smallest token units per token: prices (floats) become integer amounts here, at the
         ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
+    referee : {"trusted", "market"}, default "trusted"
+        Who rules a dispute (section 5: "a single service provider is assigned to recompute
+        each layer"). ``"trusted"``: the platform's stack; ``"market"``: a present provider
+        other than the challenged one, drawn per dispute
+        (:func:`oasis_lab.disputes.market_referee.adjudicate`), recomputing on its own device
+        (an other-device provider rounds ``other_device_ulps`` away) with its own strategy.
+        The referee's fee is ``disputes.referee_reward_fraction`` of what is forfeited, the
+        stake an appeal slashes is its provider stake (``disputes.provider_stake``, cut by
+        ``disputes.referee_slash_fraction``), the appeal bond is ``disputes.appeal_bond``.
+    referee_selection : {"uniform", "stake"}, default "uniform"
+        How a market referee is drawn: uniformly, or in proportion to its locked stake.
+    referee_collude_share, referee_frame_share, referee_bribable_share : float, default 0.0
+        Shares of providers (at the start and among entrants) that, as market referees, rule
+        for the provider (collude), for the challenger (frame), or for whoever bribes them
+        at least ``referee_bribe_price``; the rest rule honestly. Their sum is at most 1.
+    referee_bribe_price : int, default 0
+        Tokens a bribable referee takes (0: any offer of at least one token).
+    cheater_bribe : int, default 0
+        Tokens a cheater offers each market referee of its dispute (0: none). It is offered
+        only when the cheater's free balance covers it for every referee that may rule
+        (two with ``appeal_to="market"``), and paid to each referee that takes it.
+    appeal_to : {None, "trusted", "market"}, default None
+        Where a party wronged by a market referee may appeal (None: no appeal), locking
+        ``disputes.appeal_bond`` (funded from its balance, the shortfall deposited). Only with
+        ``referee="market"``.
+    appeal_budget : int, default 5_000
+        Tokens a party can lock for an appeal (it appeals only if the bond fits and the
+        expected gain exceeds the expected loss of the bond,
+        :func:`~oasis_lab.disputes.market_referee.appeal_pays`).
+    extra_providers : tuple of ExtraProvider, default ()
+        Measured providers (e.g. browser providers) present from round 0 beside the
+        ``n_providers`` generated ones.
 
     Raises
     ------
@@ -199,6 +314,16 @@ class SimConfig(ParamsMixin):
     optimum_every: int = 0
     optimum_time_limit: float = 30.0
     token_unit: int = 1_000_000
+    referee: str = "trusted"
+    referee_selection: str = "uniform"
+    referee_collude_share: float = 0.0
+    referee_frame_share: float = 0.0
+    referee_bribable_share: float = 0.0
+    referee_bribe_price: int = 0
+    cheater_bribe: int = 0
+    appeal_to: str | None = None
+    appeal_budget: int = 5_000
+    extra_providers: tuple[ExtraProvider, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -242,7 +367,32 @@ class SimConfig(ParamsMixin):
             check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
         )
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
-        for name in ("provider_stake", "challenger_bond"):
+        _choice("referee", self.referee, REFEREES)
+        _choice("referee_selection", self.referee_selection, WEIGHTINGS)
+        shares = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
+        for name in shares:
+            set_(self, name, check_fraction(name, getattr(self, name)))
+        if sum(getattr(self, name) for name in shares) > 1.0 + 1e-12:
+            raise ValueError(
+                f"referee_collude_share + referee_frame_share + referee_bribable_share = "
+                f"{sum(getattr(self, name) for name in shares)} must be <= 1"
+            )
+        for name in ("referee_bribe_price", "cheater_bribe", "appeal_budget"):
+            set_(self, name, check_int(name, getattr(self, name), 0, _MAX_TOKEN_AMOUNT))
+        if self.appeal_to not in APPEAL_TO:
+            raise ValueError(f"appeal_to = {self.appeal_to!r} is not one of {list(APPEAL_TO)}")
+        extras = self.extra_providers
+        if isinstance(extras, list):
+            extras = tuple(extras)
+        if not isinstance(extras, tuple) or not all(isinstance(e, ExtraProvider) for e in extras):
+            raise TypeError(f"extra_providers must be a tuple of ExtraProvider, got {self.extra_providers!r}")
+        for e in extras:
+            if len(e.speed) < self.n_types:
+                raise ValueError(f"extra provider {e.name!r} has {len(e.speed)} speeds, n_types = {self.n_types}")
+        set_(self, "extra_providers", extras)
+        if self.appeal_to is not None and self.referee != "market":
+            raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
+        for name in ("provider_stake", "challenger_bond", "appeal_bond"):
             amount = getattr(self.disputes, name) * self.token_unit
             if amount >= 2**53:
                 raise ValueError(
@@ -261,6 +411,8 @@ class SimConfig(ParamsMixin):
                 continue
             if isinstance(value, (AuctionParams, DisputeParams)):
                 parts.append(f"{f.name}({value.label()})")
+            elif f.name == "extra_providers":
+                parts.append(f"extra_providers={len(value)}")
             else:
                 parts.append(f"{f.name}={value}")
         return ", ".join(parts) or "defaults"
@@ -280,6 +432,8 @@ class SimConfig(ParamsMixin):
                     g.name: list(v) if isinstance(v := getattr(value, g.name), tuple) else v
                     for g in fields(value)
                 }
+            elif f.name == "extra_providers":
+                value = [{**dataclasses.asdict(e), "speed": list(e.speed), "psi": list(e.psi)} for e in value]
             out[f.name] = value
         return out
 
@@ -306,6 +460,14 @@ class SimConfig(ParamsMixin):
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
             if key in ("auction", "disputes"):
                 kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            elif key == "extra_providers":
+                if not isinstance(value, list):
+                    raise TypeError(f"{source}: extra_providers must be a list of tables, got {value!r}")
+                try:
+                    kwargs[key] = tuple(ExtraProvider.from_dict(v, source) for v in value)
+                except (TypeError, ValueError) as exc:
+                    msg = str(exc)
+                    raise type(exc)(msg if msg.startswith(source) else f"{source}: {msg}") from None
             else:
                 kwargs[key] = value
         try:

@@ -19,13 +19,15 @@ compares them, dispute by dispute):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from oasis_lab.disputes.adversaries import OtherDevice, Strategy
-from oasis_lab.disputes.bisection import play
+from oasis_lab.disputes.bisection import DisputeOutcome, play
 from oasis_lab.disputes.cli import ADVERSARIES, computation_for
+from oasis_lab.disputes.market_referee import Adjudication, MarketReferee, adjudicate
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee
 from oasis_lab.disputes.trace import Computation
@@ -98,6 +100,7 @@ class Court:
         self.seed = seed
         self.mode = mode
         self._table: dict[tuple[int, int], tuple[int, int, int, int, float]] = {}
+        self._games: dict[tuple[int, int, int, str | None], DisputeOutcome] = {}
         self.games_played = 0
 
     @property
@@ -150,10 +153,10 @@ class Court:
         if self.mode == "played":
             rows = [
                 self._play(int(k), int(v), (child_seed(self.seed, "disputes", round_no), i))
-                for i, (k, v) in enumerate(zip(kind, node))
+                for i, (k, v) in enumerate(zip(kind, node, strict=True))
             ]
         else:
-            for k, v in zip(kind.tolist(), node.tolist()):
+            for k, v in zip(kind.tolist(), node.tolist(), strict=True):
                 key = (k, v)
                 if key not in self._table:
                     self._table[key] = self._play(k, v, child_seed(self.seed, "disputes", "game", k, v))
@@ -168,4 +171,61 @@ class Court:
             rounds=arr[:, 2],
             hashes=arr[:, 3],
             referee_flops_share=np.array([r[4] for r in rows], dtype=np.float64),
+        )
+
+    def adjudicate(
+        self,
+        kind: int,
+        node: int,
+        pool: Sequence[MarketReferee],
+        *,
+        provider_name: str,
+        challenger_name: str,
+        weighting: str,
+        appeal_to: str | None,
+        appeal_budget: int,
+        payment: int,
+        bribe: tuple[str, int] | None,
+        seed: int,
+    ) -> Adjudication:
+        """A dispute ruled by a market referee drawn from ``pool``, perhaps appealed
+        (:func:`oasis_lab.disputes.market_referee.adjudicate`).
+
+        ``"vectorised"`` mode plays each distinct game once: a game's verdict is decided by the
+        provider's strategy and node and, for its referee, only by the referee's rounding and
+        the side it takes (the trusted stack is the key ``(-1, None)``); ``"played"`` plays
+        every game of every dispute.
+        """
+        challenger = ADVERSARIES["honest"](0)[1]
+        strategy = self.strategy(kind, node)
+
+        def game(referee: Referee) -> DisputeOutcome:
+            if isinstance(referee, MarketReferee):
+                key = (kind, node, referee.rounding_ulps, referee.sides_with)
+            else:
+                key = (kind, node, -1, None)
+            if self.mode == "vectorised" and key in self._games:
+                return self._games[key]
+            out = play(
+                self.computation, strategy, challenger, params=self.params, referee=referee, seed=seed, record=False
+            )
+            self.games_played += 1
+            if self.mode == "vectorised":
+                self._games[key] = out
+            return out
+
+        return adjudicate(
+            self.computation,
+            strategy,
+            challenger,
+            pool,
+            params=self.params,
+            appeal_to=appeal_to,
+            weighting=weighting,
+            parties=(provider_name, challenger_name),
+            appeal_budget=appeal_budget,
+            payment=payment,
+            bribe=bribe,
+            seed=seed,
+            game=game,
         )

@@ -48,6 +48,7 @@ from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.auction.pricing import unit_cost_matrix
 from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
+from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES, MarketReferee
 from oasis_lab.disputes.referee import VERDICTS
 from oasis_lab.market import Market, generate_market
 from oasis_lab.seeding import check_seed, child_seed, stream
@@ -98,6 +99,11 @@ class _Providers:
     won: np.ndarray
     lost: np.ndarray
     barred_rounds: np.ndarray
+    referee_strategy: np.ndarray  # index of REFEREE_STRATEGIES (market referees)
+    referee_income: np.ndarray  # referee rewards and bribes taken, smallest units (in rewards)
+    referee_slashed: np.ndarray  # stake slashed as an overturned market referee
+    appeal_net: np.ndarray  # appeal bonds returned and appeal rewards minus bonds locked
+    bribes_paid: np.ndarray
 
     @classmethod
     def empty(cls, n_types: int, n_psi: int) -> _Providers:
@@ -107,18 +113,23 @@ class _Providers:
             speed=np.zeros((0, n_types)), capacity=zf, cost=zf, psi=np.zeros((0, n_psi)),
             kind=z.astype(np.int8), entered=z, exited=z, removed=z, open_challenges=z,
             income=z, rewards=z, slashed=z, compute_cost=zf, idle_cost=zf, jobs=z, cheated=z,
-            failed=z, won=z, lost=z, barred_rounds=z,
+            failed=z, won=z, lost=z, barred_rounds=z, referee_strategy=z.astype(np.int8),
+            referee_income=z, referee_slashed=z, appeal_net=z, bribes_paid=z,
         )
 
     @property
     def n(self) -> int:
         return int(self.capacity.size)
 
-    def add(self, market: Market, kind: np.ndarray, round_no: int) -> None:
-        n = market.n_providers
+    def add(self, market: Market | dict[str, np.ndarray], kind: np.ndarray, round_no: int,
+            referee_strategy: np.ndarray) -> None:
+        """Providers join: a generated market's, or arrays ``speed, capacity, cost, psi``."""
+        n = int(kind.size)
         for name in ("speed", "capacity", "cost", "psi"):
-            setattr(self, name, np.concatenate([getattr(self, name), getattr(market, name)]))
+            new = market[name] if isinstance(market, dict) else getattr(market, name)
+            setattr(self, name, np.concatenate([getattr(self, name), new]))
         self.kind = np.concatenate([self.kind, kind.astype(np.int8)])
+        self.referee_strategy = np.concatenate([self.referee_strategy, referee_strategy.astype(np.int8)])
         self.entered = np.concatenate([self.entered, np.full(n, round_no, dtype=np.int64)])
         for name in ("exited", "removed"):
             setattr(self, name, np.concatenate([getattr(self, name), np.full(n, -1, dtype=np.int64)]))
@@ -242,6 +253,18 @@ def _population(config: SimConfig, n: int, seed: int, *purpose: Any) -> tuple[Ma
         np.where(honest_u < config.other_device_share, OTHER_DEVICE, HONEST),
     )
     return market, kind.astype(np.int8)
+
+
+def _referee_strategies(config: SimConfig, n: int, seed: int, *purpose: Any) -> np.ndarray:
+    """Each of ``n`` providers' strategy as a market referee (index of ``REFEREE_STRATEGIES``),
+    drawn from its own stream so that the trusted-referee runs draw nothing else differently."""
+    c = config
+    edges = np.cumsum([c.referee_collude_share, c.referee_frame_share, c.referee_bribable_share])
+    u = stream(seed, "referee-strategies", *purpose).random(n)
+    # honest below 1 - (sum of the corrupt shares), then collude, frame, bribable
+    code = np.searchsorted(edges, u - (1.0 - edges[-1]), side="right")
+    strategy = np.where(u < 1.0 - edges[-1], 0, 1 + np.minimum(code, 2))
+    return strategy.astype(np.int8)
 
 
 #: Rounds whose arrivals are drawn in one call of ``generate_market`` (its fixed cost per
@@ -375,6 +398,13 @@ class _Resolved:
     bond_to_providers: int = 0
     reversed: int = 0
     refunded: int = 0
+    wrong_verdicts: int = 0
+    cheaters_freed: int = 0
+    appeals: int = 0
+    overturned: int = 0
+    referees_slashed: int = 0
+    referee_slashed: int = 0
+    bribes: int = 0
 
 
 class _Run:
@@ -394,19 +424,46 @@ class _Run:
         self.psi_names = first.psi_names
         self.n_types = first.n_types
         self.prov = _Providers.empty(self.n_types, first.psi.shape[1])
-        self.prov.add(first, kinds, 0)
+        self.prov.add(first, kinds, 0, _referee_strategies(c, c.n_providers, seed, "initial"))
         self.books = Books()
         self.books.add_providers(c.n_providers, self.stake_amount)
+        if c.extra_providers:
+            self.add_extra(first)
         self.court = Court(c.computation, c.disputes, c.adversary, c.other_device_ulps, seed, c.dispute_mode)
         self.queue = _Queue.empty(self.n_types)
         self.arrivals = _Arrivals(c, seed)
         self.pending = _Pending()
         self.window = max(c.exit_window, 1)
-        self.profit_hist = np.zeros((self.window + 1, c.n_providers))
+        self.profit_hist = np.zeros((self.window + 1, self.prov.n))
         self.next_task_id = 0
         self._burned = 0  # the burn account at the end of the previous round
         self.rows: list[dict[str, Any]] = []
         self.logs: dict[str, list[Any]] = {"jobs": [], "requeued": [], "tasks": [], "disputes": []}
+
+    def add_extra(self, first: Market) -> None:
+        """The config's measured providers join at round 0 (see :class:`ExtraProvider` for the
+        cost and capacity of one that gives none)."""
+        c = self.c
+        extras = c.extra_providers
+        speed = np.array([e.speed[: self.n_types] for e in extras], dtype=np.float64)
+        total = speed.sum(axis=1)
+        unit_cost = first.provider_unit_cost
+        median_unit = float(np.median(unit_cost[np.isfinite(unit_cost)]))
+        first_total = first.speed.sum(axis=1)
+        median_total = float(np.median(first_total[first_total > 0]))
+        median_capacity = float(np.median(first.capacity))
+        cost = np.array([e.cost if e.cost is not None else median_unit * t for e, t in zip(extras, total, strict=True)])
+        capacity = np.array([
+            e.capacity if e.capacity is not None else median_capacity * np.sqrt(t / median_total)
+            for e, t in zip(extras, total, strict=True)
+        ])
+        if c.auction.capacity == "units":
+            capacity = np.ceil(capacity)
+        kind = np.array([PROVIDER_KINDS.index(e.kind) for e in extras], dtype=np.int8)
+        arrays = {"speed": speed, "capacity": capacity, "cost": cost,
+                  "psi": np.array([e.psi for e in extras], dtype=np.float64)}
+        self.prov.add(arrays, kind, 0, _referee_strategies(c, len(extras), self.seed, "extra"))
+        self.books.add_providers(len(extras), self.stake_amount)
 
     # ------------------------------------------------------------------ one round
     def round(self, r: int) -> None:
@@ -440,7 +497,7 @@ class _Run:
         if self.record:
             self.log_round(tasks, market, jobs, ch, r)
         t8 = clock()
-        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t4 - t3, t5 - t4, (t6 - t5) + (t8 - t7), t7 - t6)):
+        for stage, dt in zip(STAGES, (t1 - t0, t2 - t1, t4 - t3, t5 - t4, (t6 - t5) + (t8 - t7), t7 - t6), strict=True):
             self.timings[stage] += dt
 
     def open_round(self, r: int) -> tuple[_Queue, np.ndarray, dict[str, Any]]:
@@ -592,6 +649,7 @@ class _Run:
                     "challenger": who,
                     "bond": self.bond_amount,
                     "verdict": int(ch.outcome.verdict[q]),
+                    "node": int(jobs.node[j]),
                     "rounds": int(ch.outcome.rounds[q]),
                 }
             )
@@ -600,14 +658,20 @@ class _Run:
         self.pending.rows = [d for d in self.pending.rows if d["due"] > r]
         referees = stream(self.seed, "disputes", "referee", r)
         out = _Resolved(disputes=len(due))
-        for d in due:
+        for i, d in enumerate(due):
             p = d["provider"]
             prov.open_challenges[p] -= 1
-            pool_mask = prov.present
-            pool_mask[p] = False
-            pool = np.flatnonzero(pool_mask)
-            referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
-            verdict = d["verdict"]
+            first = -1
+            appealed = overturned = False
+            if c.referee == "market":
+                verdict, referee, first, appealed, overturned = self.market_ruling(d, jobs, record, out, r, i)
+            else:
+                pool_mask = prov.present
+                pool_mask[p] = False
+                pool = np.flatnonzero(pool_mask)
+                referee = int(pool[referees.integers(pool.size)]) if pool.size else -1
+                verdict = d["verdict"]
+                first = referee
             f = books.resolve(
                 VERDICTS[verdict], p, d["challenger"], d["amount"], d["bond"], referee, dp,
                 removed=bool(prov.removed[p] >= 0), fee=c.auction.fee,
@@ -620,10 +684,13 @@ class _Run:
                         "challenger": d["challenger"], "verdict": VERDICTS[verdict],
                         "amount": d["amount"], "returned": f["returned"], "paid": f["paid"],
                         "slashed": f["slashed"], "referee": referee, "game_rounds": d["rounds"],
+                        "trusted_verdict": VERDICTS[d["verdict"]], "first_referee": first,
+                        "appealed": appealed, "overturned": overturned,
                     }
                 )
             if referee >= 0:
                 prov.rewards[referee] += f["to_referee"]
+                prov.referee_income[referee] += f["to_referee"]
             prov.rewards[p] += f["to_provider"]
             prov.income[p] += f["paid"]
             prov.slashed[p] += f["slashed"]
@@ -641,14 +708,7 @@ class _Run:
                 if d["round"] == r:
                     jobs.status[d["job"]] = _REVERSED
                 out.back.append({**d, "reason": "reversed", "bump_priority": dp.reauction_priority})
-                # its other unsettled jobs of this round go back to their users and the auction
-                for j in np.flatnonzero((jobs.provider == p) & (jobs.status == _ESCROWED)):
-                    jobs.status[j] = _REFUNDED
-                    books.refund(jobs.pay[j : j + 1])
-                    out.refunded += int(jobs.pay[j])
-                    out.back.append(
-                        {**record.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False}
-                    )
+                self.refund_escrowed(p, jobs, record, out)
             else:
                 if verdict == _WRONG:
                     prov.won[p] += 1
@@ -664,6 +724,100 @@ class _Run:
         np.add.at(prov.income, jobs.provider[settle], net)
         jobs.status[settle] = _SETTLED
         return out, settle, net
+
+    def refund_escrowed(self, p: int, jobs: _Jobs, record: _RoundJobs, out: _Resolved) -> None:
+        """A removed provider's unsettled jobs of this round go back to their users and the auction."""
+        for j in np.flatnonzero((jobs.provider == p) & (jobs.status == _ESCROWED)):
+            jobs.status[j] = _REFUNDED
+            self.books.refund(jobs.pay[j : j + 1])
+            out.refunded += int(jobs.pay[j])
+            out.back.append({**record.record(int(j)), "provider": p, "reason": "refunded", "bump_priority": False})
+
+    def market_ruling(
+        self, d: dict[str, Any], jobs: _Jobs, record: _RoundJobs, out: _Resolved, r: int, i: int
+    ) -> tuple[int, int, int, bool, bool]:
+        """A due dispute ruled by a market referee, perhaps appealed (section 5, issue 16).
+
+        The pool is every present provider but the challenged one (the challenger is a user or
+        the platform); each recomputes on its own device (an other-device provider rounds
+        ``other_device_ulps`` away) and follows its drawn strategy. Bribes and the appeal move
+        tokens here; the caller then resolves the challenge with the final verdict. With no
+        provider left to referee (none present, or none with stake under stake-weighted
+        selection), the platform's trusted stack rules.
+
+        Returns
+        -------
+        (verdict, referee, first_referee, appealed, overturned)
+            ``verdict`` indexes VERDICTS; ``referee`` is who is rewarded for the ruling that
+            stands (-1: the trusted stack).
+        """
+        c, prov, books, dp, unit = self.c, self.prov, self.books, self.c.disputes, self.unit
+        p, kind, trusted = d["provider"], d["kind"], d["verdict"]
+        idx = np.flatnonzero(prov.present)
+        idx = idx[idx != p]
+        if c.referee_selection == "stake":
+            # drawn in proportion to stake: a provider with none is never drawn (nor counted
+            # among the possible appellate referees)
+            idx = idx[books.stake[idx] > 0]
+        if not idx.size:
+            return trusted, -1, -1, False, False
+        pool = [
+            MarketReferee(
+                backend=dp.referee_backend,
+                name=str(q),
+                strategy=REFEREE_STRATEGIES[int(prov.referee_strategy[q])],
+                rounding_ulps=c.other_device_ulps if prov.kind[q] == OTHER_DEVICE else 0,
+                stake=int(books.stake[q]),
+                bribe_price=c.referee_bribe_price * unit,
+            )
+            for q in idx
+        ]
+        amount = c.cheater_bribe * unit
+        need = amount * (2 if c.appeal_to == "market" else 1)
+        offer = ("provider", amount) if kind == CHEATER and amount and int(books.provider[p]) >= need else None
+        adj = self.court.adjudicate(
+            kind, d["node"], pool,
+            provider_name=str(p), challenger_name=d["challenger"], weighting=c.referee_selection,
+            appeal_to=c.appeal_to, appeal_budget=c.appeal_budget, payment=d["amount"] // unit,
+            bribe=offer, seed=child_seed(self.seed, "disputes", "market", r, i),
+        )
+        first = int(adj.first_referee.name)
+        second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1
+        for ref, who in ((adj.first_referee, first), (adj.appeal_referee, second)):
+            # a bribable referee that rules for the provider took its offer
+            if offer is not None and ref is not None and ref.strategy == "bribable" and ref.sides_with == "provider":
+                books.bribe(p, who, amount)
+                prov.bribes_paid[p] += amount
+                prov.rewards[who] += amount
+                prov.referee_income[who] += amount
+                out.bribes += amount
+        referee = first
+        if adj.appealed:
+            out.appeals += 1
+            bond = dp.appeal_bond * unit
+            appellant: str | int = p if adj.appellant == "provider" else d["challenger"]
+            fa = books.appeal(
+                appellant, bond, overturned=adj.overturned, first_referee=first, appeal_referee=second, params=dp
+            )
+            if appellant == p:
+                prov.appeal_net[p] += fa["to_appellant"] - bond
+            if second >= 0:
+                prov.rewards[second] += fa["to_referee"]
+                prov.referee_income[second] += fa["to_referee"]
+            out.referee_rewards += fa["to_referee"]
+            if adj.overturned:
+                out.overturned += 1
+                out.referees_slashed += 1
+                out.referee_slashed += fa["referee_slashed"]
+                prov.referee_slashed[first] += fa["referee_slashed"]
+                prov.removed[first] = r
+                self.refund_escrowed(first, jobs, record, out)
+                referee = second
+        final = VERDICTS.index(adj.final_verdict)
+        if final != trusted:
+            out.wrong_verdicts += 1
+            out.cheaters_freed += int(trusted == _GUILTY and kind == CHEATER)
+        return final, referee, first, adj.appealed, adj.overturned
 
     def reauction(
         self,
@@ -770,7 +924,9 @@ class _Run:
         if c.exit_window:
             # cumulative profit after each of the last ``exit_window + 1`` rounds: the profit
             # over the window is its difference with the value ``exit_window`` rounds ago
-            cum = (prov.income + prov.rewards) / self.unit - prov.compute_cost - prov.idle_cost
+            cum = (prov.income + prov.rewards + prov.appeal_net - prov.bribes_paid) / self.unit - (
+                prov.compute_cost + prov.idle_cost
+            )
             self.profit_hist = _grow(self.profit_hist, prov.n)
             self.profit_hist[r % (window + 1)] = cum
             if r + 1 >= window:
@@ -786,7 +942,7 @@ class _Run:
             k = int(stream(self.seed, "providers", "entry", r).poisson(c.entry_rate))
             if k:
                 newcomers, kinds = _population(c, k, self.seed, "entry", r)
-                prov.add(newcomers, kinds, r + 1)
+                prov.add(newcomers, kinds, r + 1, _referee_strategies(c, k, self.seed, "entry", r))
                 books.add_providers(k, self.stake_amount)
                 self.profit_hist = _grow(self.profit_hist, prov.n)
                 entered = k
@@ -854,6 +1010,13 @@ class _Run:
             "challenger_rewards": res.challenger_rewards / unit,
             "referee_rewards": res.referee_rewards / unit,
             "bond_to_providers": res.bond_to_providers / unit,
+            "wrong_verdicts": res.wrong_verdicts,
+            "cheaters_freed": res.cheaters_freed,
+            "appeals": res.appeals,
+            "appeals_overturned": res.overturned,
+            "referees_slashed": res.referees_slashed,
+            "referee_slashed": res.referee_slashed / unit,
+            "bribes": res.bribes / unit,
             "bonds_locked": books.bonds_open / unit,
             "stake_locked": int(books.stake.sum()) / unit,
             "providers_removed": int((prov.removed >= 0).sum()),
@@ -1002,9 +1165,16 @@ def _provider_table(prov: _Providers, books: Books, unit: int, c: SimConfig) -> 
     )
     income = prov.income / unit
     rewards = prov.rewards / unit
+    appeal_net = prov.appeal_net / unit
+    bribes_paid = prov.bribes_paid / unit
+    names = [f"generated:{j}" for j in range(prov.n)]
+    n_gen = c.n_providers
+    for k, e in enumerate(c.extra_providers):
+        names[n_gen + k] = e.name
     return pd.DataFrame(
         {
             "provider": np.arange(prov.n),
+            "name": names,
             "kind": kind,
             "strategy": strategy,
             "honest": prov.kind != CHEATER,
@@ -1018,7 +1188,14 @@ def _provider_table(prov: _Providers, books: Books, unit: int, c: SimConfig) -> 
             "rewards": rewards,
             "compute_cost": prov.compute_cost,
             "idle_cost": prov.idle_cost,
-            "profit": income + rewards - prov.compute_cost - prov.idle_cost,
+            "referee_strategy": np.asarray(REFEREE_STRATEGIES, dtype=object)[prov.referee_strategy]
+            if c.referee == "market"
+            else "trusted",
+            "referee_income": prov.referee_income / unit,
+            "referee_slashed": prov.referee_slashed / unit,
+            "appeal_net": appeal_net,
+            "bribes_paid": bribes_paid,
+            "profit": income + rewards + appeal_net - bribes_paid - prov.compute_cost - prov.idle_cost,
             "slashed": prov.slashed / unit,
             "stake": books.stake / unit,
             "balance": books.provider / unit,

@@ -50,12 +50,16 @@ class SimulationResult:
         One row per round: arrivals, re-auctioned tasks, served, failed and cheated jobs, queue
         length, waiting time (rounds), welfare (and the round's exact optimum when asked),
         per-unit prices per model type, payments, fees, challenges, disputes, convictions,
-        false convictions, slashed and burned tokens, reversals and refunds, challenger costs
+        false convictions, wrong verdicts (final verdict unlike the trusted stack's), cheaters
+        freed, appeals and appeals overturned, market referees slashed (count, tokens), bribes,
+        slashed and burned tokens, reversals and refunds, challenger costs
         and rewards, bonds and stakes locked, providers present / removed / entered / exited,
         tokens held, deposited and withdrawn.
     providers : pandas.DataFrame
         One row per provider ever present: kind and strategy, entry, exit and removal rounds,
-        jobs, income, rewards, costs, profit, slashed, stake, balance, disputes won and lost,
+        jobs, income, rewards, referee strategy, referee income (rewards and bribes taken as a
+        referee, part of rewards), stake slashed as a referee, appeals' net and bribes paid,
+        costs, profit, slashed, stake, balance, disputes won and lost,
         rounds barred.
     ledger : pandas.DataFrame
         Final balance of every account, exact integer smallest units.
@@ -107,6 +111,10 @@ class SimulationResult:
             "disputes": int(r["disputes_resolved"].sum()),
             "convictions": int(r["convictions"].sum()),
             "false_convictions": int(r["false_convictions"].sum()),
+            "wrong_verdicts": int(r["wrong_verdicts"].sum()),
+            "cheaters_freed": int(r["cheaters_freed"].sum()),
+            "appeals": int(r["appeals"].sum()),
+            "referees_slashed": int(r["referees_slashed"].sum()),
             "slashed": float(r["slashed"].sum()),
             "burned": float(r["burned"].sum()),
             "challenger_costs": float(r["challenger_costs"].sum()),
@@ -183,8 +191,8 @@ class SimulationResult:
             config=config,
             seed=int(meta["seed"]),
             rounds=table.to_pandas(),
-            providers=frames["providers"],  # type: ignore[arg-type]
-            ledger=frames["ledger"],  # type: ignore[arg-type]
+            providers=frames["providers"],
+            ledger=frames["ledger"],
             timings=json.loads(meta["timings"]),
             jobs=frames["jobs"],
             requeued=frames["requeued"],

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from oasis_lab.market import Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_feasible
+from oasis_lab.market import Market, generate_market
+from oasis_lab.params import AuctionParams
 
 
 @pytest.mark.parametrize(

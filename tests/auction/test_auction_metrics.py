@@ -7,8 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from oasis_lab.market import generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import (
     check_all,
@@ -19,6 +17,8 @@ from oasis_lab.auction.metrics import (
     provider_outcomes,
     trade_prices,
 )
+from oasis_lab.market import generate_market
+from oasis_lab.params import AuctionParams
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +121,30 @@ def test_provider_outcomes_add_up(market, result):
     assert (table["trading"] == (table["units"] > 0)).all()
 
 
+def test_ir_violations_by_cause_hand_and_generated() -> None:
+    """Two users lose under the as-written rule: one through the fallback price, one at the
+    midpoint because its user cost exceeds half the gains before it."""
+    from oasis_lab.auction.metrics import ir_violations_by_cause
+    from oasis_lab.market import Market
+
+    # Task 0: 1 unit worth 3 (e = 1), provider 0 at unit cost 4: fallback price 4, loss 2.
+    # Task 1: 4 units worth 20 (e = 4 log2 4 + 1 = 9), provider 1 at unit cost 2: midpoint
+    # (2 + 5) / 2 = 3.5 per unit, payment 14, utility (20 - 8) / 2 - 9 = -3.
+    m = Market(demand=np.array([[1.0, 0.0], [0.0, 4.0]]), value=np.array([3.0, 20.0]),
+               speed=np.array([[1.0, 0.0], [0.0, 1.0]]), capacity=np.array([1.0, 4.0]),
+               cost=np.array([4.0, 2.0]), psi=np.ones((2, 1)), model_types=("a", "b"))
+    res = run_greedy(m, AuctionParams(price_rule="as_written"))
+    causes = ir_violations_by_cause(m, res)
+    assert causes["cause"].tolist() == ["price_fallback", "user_cost_midpoint"]
+    np.testing.assert_allclose(causes["loss"], [2.0, 3.0])
+    np.testing.assert_allclose(causes["true_cost"], [4.0, 8.0])
+    # On generated markets the rows are exactly the counted violations, and both causes occur.
+    market = generate_market(600, 60, scenario="balanced", seed=0)
+    res = run_greedy(market, AuctionParams(price_rule="as_written"))
+    causes = ir_violations_by_cause(market, res)
+    assert len(causes) == res.ir_violations_users
+    assert set(causes["cause"]) == {"price_fallback", "user_cost_midpoint"}
+    midpoint = causes[causes["cause"] == "user_cost_midpoint"]
+    half_gain = (midpoint["value"] - midpoint["true_cost"]) / 2
+    np.testing.assert_allclose(midpoint["loss"], midpoint["user_cost"] - half_gain)
+    assert ir_violations_by_cause(market, run_greedy(market)).empty

@@ -25,9 +25,11 @@ def test_compare_markets_keeps_labels_and_bounds_greedy_by_the_optimum() -> None
                             greedy_repeats=1)
     greedy = frame[frame["mechanism"] == "greedy"]
     assert len(greedy) == 12
-    assert set(zip(greedy["scenario"], greedy["seed"])) == {(s, k) for s in ("balanced", "scarce_supply") for k in (0, 1)}
+    assert set(zip(greedy["scenario"], greedy["seed"], strict=True)) == {
+        (s, k) for s in ("balanced", "scarce_supply") for k in (0, 1)
+    }
     optimum = frame[frame["mechanism"] == "ilp"].set_index(["scenario", "seed"])["welfare"]
-    w_opt = optimum.loc[list(zip(greedy["scenario"], greedy["seed"]))].to_numpy()
+    w_opt = optimum.loc[list(zip(greedy["scenario"], greedy["seed"], strict=True))].to_numpy()
     # A greedy allocation is feasible, so it never beats the exact optimum.
     assert (greedy["welfare"].to_numpy() <= w_opt * (1 + 1e-7) + 1e-9).all()
     np.testing.assert_allclose(greedy["ratio_opt"], greedy["welfare"] / w_opt)

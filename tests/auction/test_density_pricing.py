@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from oasis_lab.market import Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import (
     MINMAX_EPS,
     normalize_columns,
@@ -27,6 +25,8 @@ from oasis_lab.auction.pricing import (
     user_cost,
     user_utility,
 )
+from oasis_lab.market import Market, generate_market
+from oasis_lab.params import AuctionParams
 
 
 def test_normalize_max_keeps_structural_zeros():
@@ -173,3 +173,14 @@ def test_task_size_reading_uses_the_size_column():
     # The surplus density follows: (30 - 25) / 2 < (30 - 1) / sqrt(2).
     s = AuctionParams(task_size="size", task_density="surplus")
     assert_allclose(task_density(m, s), [2.5, 29 / np.sqrt(2)])
+
+
+def test_user_cost_has_one_definition_below_the_auction():
+    # generate_market (market layer) prices bundles with the same function pricing uses.
+    import oasis_lab.auction.pricing as pricing
+    import oasis_lab.market as market
+
+    assert pricing.user_cost is market.user_cost
+    t = np.array([1.0, 3.0, 7.0, 12.0])
+    # at the default alpha = 2 it is exactly t log2 t + 1
+    assert_array_equal(user_cost(t), t * np.log2(t) + 1.0)

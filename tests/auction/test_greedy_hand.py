@@ -14,8 +14,6 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from oasis_lab.market import Market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import provider_order, task_density, task_order
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import (
@@ -24,6 +22,8 @@ from oasis_lab.auction.metrics import (
     check_individual_rationality,
     check_prices,
 )
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
 
 
 def market_a() -> Market:

@@ -131,3 +131,38 @@ def test_time_limited_solve_agrees_with_the_unlimited_one(backend: str) -> None:
             assert limited.status == "optimal" == free.status
             assert limited.welfare == pytest.approx(free.welfare, rel=1e-9)
             np.testing.assert_allclose(limited.served, free.served)
+
+
+_INTERRUPTED_KERNEL = r"""
+import os, signal, sys, time
+from oasis_lab.auction.baselines import solve_optimum
+from oasis_lab.auction.baselines.optimum import solvers
+from oasis_lab.market import generate_market
+
+market = generate_market(30, 5, seed=1)
+first = solve_optimum(market, time_limit=20, backend="highspy")
+worker = solvers._WORKER.proc.pid
+# a notebook kernel shutting down: SIGINT to the kernel's whole process group (the kernel
+# itself handles it; the worker must neither die with a traceback nor stop serving)
+signal.signal(signal.SIGINT, lambda *_: None)
+os.killpg(os.getpgid(0), signal.SIGINT)
+time.sleep(1.0)
+alive = solvers._WORKER.proc.poll() is None and solvers._WORKER.proc.pid == worker
+again = solve_optimum(market, time_limit=20, backend="highspy")
+print("ALIVE", alive, "SAME", again.welfare == first.welfare, flush=True)
+"""
+
+
+def test_worker_exits_quietly_when_the_kernel_is_interrupted() -> None:
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_KERNEL], capture_output=True, text=True, timeout=120,
+        start_new_session=True,  # its own process group: the SIGINT reaches it and its worker only
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ALIVE True SAME True" in proc.stdout
+    assert "KeyboardInterrupt" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

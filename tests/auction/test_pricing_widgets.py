@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.market import generate_market
 from oasis_lab.params import AuctionParams
-from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.widgets import PricingDashboard, capability_tiers, pricing_params, pricing_view
 
 
@@ -34,12 +34,17 @@ def test_dashboard_view_equals_the_api(market):
     assert dash.view.summary.loc[0, "ir_violations_users"] > 0  # the as-written fallback
 
 
-def test_pricing_view_is_pure(market):
+def test_pricing_view_follows_the_widget_values(market):
     params = pricing_params([0, 0, 1, 0], 2, 1, "no_trade", "capability", "surplus")
-    a, b = pricing_view(market, params), pricing_view(market, params)
-    assert a.result.trades.equals(b.result.trades)
-    pd.testing.assert_frame_equal(a.winners, b.winners)
-    assert params.psi_weights == (0.0, 0.0, 1.0, 0.0)
+    assert params == AuctionParams(psi_weights=(0.0, 0.0, 1.0, 0.0), alpha=2.0, beta=1.0, price_rule="no_trade",
+                                   provider_density="capability", task_density="surplus")
+    view = pricing_view(market, params)
+    direct = run_greedy(market, params)
+    assert view.params == params and view.result.trades.equals(direct.trades)
+    pd.testing.assert_frame_equal(view.winners, capability_tiers(market, direct))
+    # The Psi weights reach the provider density: weighting another component changes who trades.
+    other = pricing_view(market, pricing_params([0, 0, 0, 1], 2, 1, "no_trade", "capability", "surplus"))
+    assert not other.result.trades.equals(view.result.trades)
     with pytest.raises(ValueError, match="price_rule"):
         pricing_params([1, 1, 1, 1], 2, 1, "vickrey", "capability", "surplus")
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from oasis_lab.market import Market, generate_market
-from oasis_lab.params import AuctionParams
 from oasis_lab.auction.density import task_order
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.rebid import rebid, unserved_tasks
+from oasis_lab.market import Market, generate_market
+from oasis_lab.params import AuctionParams
 
 
 def market_s() -> Market:

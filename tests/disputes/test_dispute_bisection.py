@@ -232,7 +232,9 @@ def test_malformed_answers_lose(synth):
     @dataclass(frozen=True)
     class Garbled(adv.PerturbNode):
         def reveal(self, state, nodes, round_no):
-            return adv.Reply(np.zeros((len(nodes), 31), np.uint8)) if round_no == 1 else super().reveal(state, nodes, round_no)
+            if round_no == 1:
+                return adv.Reply(np.zeros((len(nodes), 31), np.uint8))
+            return super().reveal(state, nodes, round_no)
 
     @dataclass(frozen=True)
     class BadPick(adv.LyingChallenger):
@@ -244,7 +246,9 @@ def test_malformed_answers_lose(synth):
         # opens node k - 1's inputs, whose path from c_{k-2} also ends at the agreed c_{k-1}
         def open_inputs(self, state, k):
             tr = state.trace
-            return InputOpening(k - 1, (k - 2,), (tr.output(k - 1),), tr.commitment(k - 2), tr.digests[k - 1 : k].copy())
+            return InputOpening(
+                k - 1, (k - 2,), (tr.output(k - 1),), tr.commitment(k - 2), tr.digests[k - 1 : k].copy()
+            )
 
     @dataclass(frozen=True)
     class NoOpening(adv.PerturbNode):

@@ -86,3 +86,14 @@ def test_outputs_agree_discrete_exact_float_tolerant():
     ref = Referee(comparison="tolerance", max_ulp=4)
     ruling = ref.rule_tolerance(np.int32([7]), np.int32([8]), np.int32([7]))
     assert ruling.verdict == "provider_guilty" and ruling.max_ulp_provider == 1
+    assert "discrete output: compared exactly" in ruling.detail
+
+
+def test_integer_ulp_distance_exact_at_the_extremes():
+    from oasis_lab.disputes.referee import ulp_distance
+
+    i64 = np.iinfo(np.int64)
+    assert ulp_distance(np.array([i64.min]), np.array([i64.max]))[0] == 2**64 - 1
+    assert ulp_distance(np.array([2**64 - 1], dtype=np.uint64), np.array([0], dtype=np.uint64))[0] == 2**64 - 1
+    assert ulp_distance(np.int8([-128, 5]), np.int8([127, 5])).tolist() == [255, 0]
+    assert ulp_distance(np.array([True, False]), np.array([False, False])).tolist() == [1, 0]

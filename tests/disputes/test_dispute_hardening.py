@@ -174,3 +174,19 @@ def test_huge_amounts_exact_and_floats_refused():
         Ledger().open_account("u", "user", deposit=1e30)
     with pytest.raises(TypeError, match="provider_stake must be an integer"):
         DisputeParams(provider_stake=1e30)
+
+
+def test_token_share_is_exact_and_decimal():
+    import numpy as np
+
+    from oasis_lab.disputes.ledger import token_share, token_shares
+
+    assert token_share(100, 0.29) == 29  # the float product 0.29 * 100 floors to 28
+    assert token_share(2**54 + 1, 1.0) == 2**54 + 1
+    amounts = np.array([0, 1, 99, 100, 12345, 2**40, 2**62])
+    for f in (0.0, 0.1, 0.29, 0.37, 0.5, 1.0):
+        assert token_shares(amounts, f).tolist() == [token_share(int(a), f) for a in amounts], f
+    big = np.array([10**30, 3], dtype=object)
+    assert token_shares(big, 0.1).tolist() == [10**29, 0]
+    with pytest.raises(TypeError, match="integers"):
+        token_shares(np.array([1.5]), 0.5)

@@ -112,28 +112,43 @@ PROVIDERS = st.sampled_from(["p1", "p2", "p1", "p2", "u1"])
 op_strategy = st.one_of(
     st.tuples(st.just("escrow"), st.integers(0, 3), USERS, PROVIDERS, st.integers(0, 300)),
     st.tuples(st.just("settle"), st.integers(0, 3)),
-    st.tuples(st.just("challenge"), st.integers(0, 3), st.integers(0, 3), st.sampled_from(["c1", "c1", "u1"]), st.integers(0, 400)),
+    st.tuples(
+        st.just("challenge"),
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.sampled_from(["c1", "c1", "u1"]),
+        st.integers(0, 400),
+    ),
     st.tuples(st.just("challenge"), st.integers(0, 3), st.integers(0, 3), st.just("c1"), st.integers(0, 400)),
     st.tuples(st.just("resolve"), st.integers(0, 3), st.sampled_from(VERDICTS), st.sampled_from([None, "ref", "p2"])),
     st.tuples(st.just("resolve"), st.integers(0, 3), st.sampled_from(VERDICTS), st.sampled_from([None, "ref", "p2"])),
+    st.tuples(st.just("appeal"), st.integers(0, 3), st.integers(0, 3), st.sampled_from(["c1", "p1", "p2", "u1"]),
+              st.integers(0, 400)),
+    st.tuples(st.just("resolve_appeal"), st.integers(0, 3), st.sampled_from(VERDICTS), st.sampled_from(VERDICTS),
+              st.sampled_from(["ref", "p2", "p1"]), st.sampled_from([None, "ref", "p2"])),
     st.tuples(st.just("deposit"), st.sampled_from(ACCOUNTS), st.integers(-3, 300)),
+    st.tuples(st.just("withdraw"), st.sampled_from([*ACCOUNTS, "platform"]), st.integers(0, 300)),
     st.tuples(st.just("stake"), st.sampled_from(ACCOUNTS), st.integers(0, 600)),
     st.tuples(st.just("unstake"), st.sampled_from(ACCOUNTS), st.integers(0, 600)),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(ops=st.lists(op_strategy, max_size=40),
-       payments=st.lists(st.integers(0, 200), min_size=4, max_size=4),
-       slash=st.sampled_from([0.0, 0.37, 1.0]),
-       remainder=st.sampled_from(["burn", "platform"]))
+@given(
+    ops=st.lists(op_strategy, max_size=40),
+    payments=st.lists(st.integers(0, 200), min_size=4, max_size=4),
+    slash=st.sampled_from([0.0, 0.37, 1.0]),
+    remainder=st.sampled_from(["burn", "platform"]),
+)
 def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
-    led = market(DisputeParams(provider_stake=1000, challenger_bond=200, slash_fraction=slash,
-                               slash_remainder=remainder))
+    led = market(
+        DisputeParams(provider_stake=1000, challenger_bond=200, slash_fraction=slash, slash_remainder=remainder)
+    )
     # tasks t0..t3 start escrowed so that random challenges and verdicts find them
     for i, amount in enumerate(payments):
         led.escrow(f"t{i}", ["u1", "u2"][i % 2], ["p1", "p2"][i // 2], amount)
     deposited = led.check_conservation()["deposited"]
+    withdrawn = 0
     for op in ops:
         before = led.snapshot()
         try:
@@ -146,9 +161,17 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
                 led.challenge(f"c{args[0]}", f"t{args[1]}", args[2], args[3])
             elif name == "resolve":
                 led.resolve(f"c{args[0]}", args[1], referee=args[2])
+            elif name == "appeal":
+                led.appeal(f"a{args[0]}", f"c{args[1]}", args[2], args[3])
+            elif name == "resolve_appeal":
+                led.resolve_appeal(f"a{args[0]}", first_verdict=args[1], final_verdict=args[2],
+                                   first_referee=args[3], appeal_referee=args[4])
             elif name == "deposit":
                 led.deposit(args[0], args[1])
                 deposited += args[1]
+            elif name == "withdraw":
+                led.withdraw(args[0], args[1])
+                withdrawn += args[1]
             elif name == "stake":
                 led.stake(args[0], args[1])
             else:
@@ -156,7 +179,8 @@ def test_random_sequences_conserve_tokens(ops, payments, slash, remainder):
         except LedgerError:
             assert led.snapshot() == before  # all or nothing
         report = led.check_conservation()
-        assert report["deposited"] == deposited == report["total"]
+        assert report["deposited"] == deposited and report["withdrawn"] == withdrawn
+        assert report["total"] == deposited - withdrawn
         assert min(led.balances()) >= 0
 
 

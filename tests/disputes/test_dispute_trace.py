@@ -77,7 +77,9 @@ def test_input_opening_verifies_and_rejects_tampering():
     verify_input_opening(op, g, tr.commitment(k - 1), comp.digest, node=k)
     with pytest.raises(CommitmentMismatch, match="agreed commitment"):
         verify_input_opening(op, g, tr.commitment(k - 2), comp.digest, node=k)
-    fake = type(op)(op.node, op.input_nodes, (op.outputs[0] + np.float32(1), op.outputs[1]), op.start_commitment, op.path)
+    fake = type(op)(
+        op.node, op.input_nodes, (op.outputs[0] + np.float32(1), op.outputs[1]), op.start_commitment, op.path
+    )
     with pytest.raises(CommitmentMismatch, match="node 7"):
         verify_input_opening(fake, g, tr.commitment(k - 1), comp.digest, node=k)
     wrong_nodes = type(op)(op.node, (14,), op.outputs[1:], op.start_commitment, op.path)

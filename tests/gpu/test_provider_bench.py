@@ -24,7 +24,7 @@ def test_speed_row_is_family_throughput_over_flops_per_request(numpy_bench):
     assert np.allclose(pb.speed, np.where(fits, want, 0.0))
     assert pb.psi.shape == (4,) and pb.psi[0] == pytest.approx(pb.matmul_gflops / 1e3)
     # a mix's effective rate is bounded by its slowest and fastest op
-    rates = dict(zip(pb.ops["op"], pb.ops["gflops"]))
+    rates = dict(zip(pb.ops["op"], pb.ops["gflops"], strict=True))
     for family, rate in pb.family_gflops.items():
         mix = bench.family_mix(family)
         assert sum(mix.values()) == pytest.approx(1.0)

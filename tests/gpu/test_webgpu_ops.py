@@ -34,6 +34,7 @@ def test_matmul_kernels_equal_reference(gpu, m, k, n):
     assert same_bits(gpu.matmul(a, b), want)
     if n % 4 == 0:
         assert same_bits(gpu.matmul(a, b, kernel="blocked"), want)
+        assert same_bits(gpu.matmul(a, b, kernel="wide"), want)
 
 
 @settings(max_examples=12, deadline=None)
@@ -43,6 +44,18 @@ def test_blocked_matmul_equals_naive_on_random_shapes(gpu, m, k, n4, seed):
     a, b = f32(rng, m, k, scale=3.0), f32(rng, k, 4 * n4)
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), gpu.matmul(a, b, kernel="naive"))
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), R.matmul(a, b))
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), gpu.matmul(a, b, kernel="naive"))
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 4), (8, 4, 16), (9, 5, 20), (17, 3, 1028), (64, 67, 1024),
+                                   (3, 130, 4100), (70, 9, 60), (33, 1, 8)])
+def test_wide_matmul_edges_equal_naive(gpu, m, k, n):
+    # rows past a multiple of 16 (clamped reads, guarded stores), vec4 columns past a multiple
+    # of 4 (and of 1024: a second workgroup column), K of 1 and odd K
+    rng = np.random.default_rng(m + 7 * k + n)
+    a, b = f32(rng, m, k, scale=2.0), f32(rng, k, n)
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), gpu.matmul(a, b, kernel="naive"))
+    assert same_bits(gpu.matmul(a, b), R.matmul(a, b))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (0, 4), (3, 0), (17, 33), (300, 257)])
@@ -55,6 +68,34 @@ def test_elementwise_ops_equal_reference(gpu, shape):
     assert same_bits(gpu.relu(x), R.relu(x))
     assert same_bits(gpu.gelu(x), R.gelu(x))
     assert same_bits(gpu.exp(x), R.exp(x))
+
+
+@pytest.mark.parametrize("shape", [(4,), (3, 4), (17, 32), (256, 1028)])
+def test_vec4_elementwise_paths_equal_the_scalar_kernels(gpu, shape):
+    # sizes that are a multiple of 4 take elementwise4 / relu4 (four elements per invocation)
+    from oasis_lab.gpu import ops
+
+    rng = np.random.default_rng(sum(shape))
+    x, y = f32(rng, *shape, scale=6.0), f32(rng, *shape)
+    bias = f32(rng, shape[-1])
+    n = x.size
+    scalar_add = ops._elementwise("binary", "add", [("x", x), ("y", y)], n, 1, x.shape)
+    scalar_bias = ops._elementwise("binary", "bias_add", [("x", x), ("bias", bias)], n,
+                                   bias.size, x.shape)
+    scalar_relu = ops._elementwise("unary", "relu", [("x", x)], n, 1, x.shape)
+    assert same_bits(gpu.add(x, y), scalar_add) and same_bits(scalar_add, R.add(x, y))
+    assert same_bits(gpu.bias_add(x, bias), scalar_bias)
+    assert same_bits(scalar_bias, R.bias_add(x, bias))
+    assert same_bits(gpu.relu(x), scalar_relu) and same_bits(scalar_relu, R.relu(x))
+
+
+def test_outputs_are_fresh_writable_arrays(gpu):
+    # one host copy on the way back: the result owns its memory and is not shared between calls
+    x = np.arange(8, dtype=np.float32)
+    a, b = gpu.relu(x), gpu.relu(x)
+    assert a.flags.writeable and a.flags.c_contiguous and not np.shares_memory(a, b)
+    a[0] = 5.0
+    assert b[0] == 0.0 and gpu.relu(x)[0] == 0.0
 
 
 def test_mathlib_exp_and_gelu_equal_reference_over_the_whole_range(gpu):
@@ -292,6 +333,7 @@ def test_loops_up_to_the_lavapipe_budget_are_exact_and_longer_ones_refused(gpu):
     k = 65535
     a, b = np.ones((1, k), np.float32), np.ones((k, 4), np.float32)
     assert same_bits(gpu.matmul(a, b, kernel="blocked"), np.full((1, 4), k, np.float32))
+    assert same_bits(gpu.matmul(a, b, kernel="wide"), np.full((1, 4), k, np.float32))
     with pytest.raises(ValueError, match="K = 65536 .* must be <= 65535.*lavapipe silently stops"):
         gpu.matmul(np.ones((1, k + 1), np.float32), np.ones((k + 1, 4), np.float32))
     x = f32(rng, 9, 21844, scale=3.0)

@@ -154,8 +154,8 @@ def test_books_check_catches_lost_tokens() -> None:
     fraction=st.one_of(st.sampled_from([0.0, 0.1, 0.29, 0.3, 0.7, 1.0]), st.floats(0, 1)),
 )
 def test_vectorised_shares_follow_the_ledger_rule(amounts: list[int], fraction: float) -> None:
-    from oasis_lab.disputes.ledger import share
-    from oasis_lab.sim.books import shares
+    from oasis_lab.disputes.ledger import token_share as share
+    from oasis_lab.disputes.ledger import token_shares as shares
 
     got = shares(np.array(amounts, dtype=np.int64), fraction)
     assert got.dtype == np.int64

@@ -24,7 +24,20 @@ _FAST = [a for a in CHEATER_ADVERSARIES if a not in ("timeout",)]
 @st.composite
 def configs(draw: st.DrawFn) -> SimConfig:
     reward = draw(st.floats(0, 0.5))
+    referee = draw(st.sampled_from(["trusted", "market"]))
+    market = referee == "market"
+    collude = draw(st.sampled_from([0.0, 0.3])) if market else 0.0
+    frame = draw(st.sampled_from([0.0, 0.3])) if market else 0.0
     return SimConfig(
+        referee=referee,
+        referee_selection=draw(st.sampled_from(["uniform", "stake"])),
+        referee_collude_share=collude,
+        referee_frame_share=frame,
+        referee_bribable_share=draw(st.sampled_from([0.0, 0.4])) if market else 0.0,
+        referee_bribe_price=draw(st.integers(0, 3)),
+        cheater_bribe=draw(st.integers(0, 5)),
+        appeal_to=draw(st.sampled_from([None, "trusted", "market"])) if market else None,
+        appeal_budget=draw(st.sampled_from([0, 5000])),
         rounds=draw(st.integers(1, 8)),
         tasks_per_round=draw(st.integers(1, 60)),
         arrivals=draw(st.sampled_from(["fixed", "poisson"])),
@@ -46,6 +59,9 @@ def configs(draw: st.DrawFn) -> SimConfig:
             bond_to_provider_fraction=draw(st.floats(0, 0.5)),
             slash_remainder=draw(st.sampled_from(["burn", "platform"])),
             reauction_priority=draw(st.booleans()),
+            appeal_bond=draw(st.integers(0, 500)),
+            referee_slash_fraction=draw(st.floats(0, 1)),
+            appeal_reward_fraction=draw(st.floats(0, 0.5)),
         ),
         computation="synthetic:16",
         failure_probability=draw(st.sampled_from([0.0, 0.1, 0.5])),
@@ -83,11 +99,21 @@ def test_conservation_and_honest_providers(config: SimConfig, seed: int) -> None
     running = int(res.providers["open_challenges"].sum())
     if running == 0:
         assert ledger.set_index("account").loc[["escrow", "bonds"], "balance"].sum() == 0
-    # honest providers on the referee's backend are never disputed, slashed or removed
+    # honest providers on the referee's backend are never disputed, slashed or removed (a
+    # market referee overturned on appeal is slashed and removed as a referee, not as a provider)
     honest = res.providers[res.providers["kind"] == "honest"]
     assert (honest["slashed"] == 0).all()
     assert (honest["disputes_lost"] == 0).all()
-    assert (honest["removed"] == -1).all()
+    overturned_referees: set[int] = set()
+    if res.disputes is not None and len(res.disputes):
+        d = res.disputes
+        overturned_referees = set(d.loc[d["overturned"], "first_referee"].tolist())
+    assert set(honest.index[honest["removed"] >= 0]) <= overturned_referees
+    # only a market referee rules wrongly, and only an appeal overturns
+    if config.referee == "trusted":
+        assert (r[["wrong_verdicts", "appeals", "referees_slashed", "bribes"]] == 0).all().all()
+    assert (r["appeals_overturned"] <= r["appeals"]).all()
+    assert (r["cheaters_freed"] <= r["wrong_verdicts"]).all()
     if res.disputes is not None and len(res.disputes):
         assert set(res.disputes["kind"]) <= {"cheater", "other_device"}
     # a cheater is only ever disputed on a job it cheated on

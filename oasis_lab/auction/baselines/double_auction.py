@@ -22,18 +22,30 @@ cost ``u_j`` (a provider with ``w_j`` units of capacity is ``floor(w_j / g_j)`` 
   expectation over the lottery), individually rational, **strongly** budget balanced, at
   most one efficient trade lost.
 - **Exponential-mechanism clearing price** (McSherry and Talwar 2007): a price ``p`` drawn
-  from a public grid with ``Pr[p] proportional to exp(epsilon q(p) / (2 Delta))``, where
-  ``q(p)`` is the gains from trade at ``p`` (buyers with ``b >= p`` and sellers with
-  ``s <= p``, the ``min`` of the two counts trading, highest bids with lowest asks). With
-  reports clamped to ``[lo, hi]`` = the grid's range, one agent's report changes ``q(p)`` by
-  at most ``Delta = hi - lo`` (it adds or removes one traded pair's gain, or swaps one traded
-  value for another), so the price is ``epsilon``-differentially private in the reports.
-  Strongly budget balanced and individually rational at the drawn price; truthful only
-  approximately (``epsilon``-DP implies ``2 epsilon Delta``-approximate truthfulness). The grid
-  must be fixed without looking at the reports for the guarantee to hold.
+  from a **public grid** (a required argument, fixed without looking at the reports: a grid
+  read off the reports moves when one report moves, and prices possible under one profile
+  get zero probability under its neighbour) with ``Pr[p] proportional to
+  exp(epsilon q(p) / (2 Delta))``, where ``q(p)`` is the gains from trade at ``p`` (buyers with
+  ``b >= p`` and sellers with ``s <= p``, the ``min`` of the two counts trading, highest bids
+  with lowest asks) on reports clamped to ``[lo, hi]`` = the grid's range. **Neighbours** are
+  two report profiles that differ in *one agent's whole report*: a user's bid, or every ask of
+  one provider (a provider with ``w_j`` units moves ``w_j`` asks at once). One ask moves
+  ``q(p)`` by at most ``hi - lo`` (it adds or removes one traded pair's gain, or swaps one
+  traded value for another), so one agent with at most ``m`` units moves it by at most
+  ``Delta = m (hi - lo)``, ``m`` = ``max_units_per_agent``, a public bound (capacities are
+  benchmarked by the platform). With that ``Delta`` the drawn price is
+  ``epsilon``-differentially private for this neighbour relation (the privacy-loss test
+  measures the largest log-ratio of price probabilities over neighbouring profiles).
+  Strongly budget balanced and individually rational at the drawn price. It is **not**
+  truthful, not even approximately in the ``2 epsilon Delta`` sense: who trades at the drawn
+  price is rationed on the raw reports, so a seller gains by underbidding into the traded
+  set (measured in ``docs/mechanism.md``, "Incentives").
+
+Welfare of the randomized mechanisms is reported as an expectation over their lottery with
+its standard deviation (``expected_welfare``, ``welfare_std``); ``welfare`` is the one draw.
 
 Truthfulness of McAfee and SBBA is proved for unit-supply sellers; a provider with several
-units is several sellers with one report, which can gain by shading (documented, not fixed).
+units is several sellers with one report, which can gain by shading (measured, not fixed).
 """
 
 from __future__ import annotations
@@ -42,12 +54,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
+from oasis_lab.checks import check_int, check_memory, check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
@@ -123,7 +136,8 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     """
     if not isinstance(market, Market):
         raise TypeError(f"market must be an oasis_lab Market, got {type(market).__name__}")
-    if isinstance(model_type, bool) or not isinstance(model_type, (int, np.integer)) or not 0 <= model_type < market.n_types:
+    is_int = isinstance(model_type, (int, np.integer)) and not isinstance(model_type, bool)
+    if not is_int or not 0 <= model_type < market.n_types:
         raise ValueError(f"model_type = {model_type!r} must be an int in [0, {market.n_types})")
     wants = market.demand[:, model_type] > 0
     if not wants.any():
@@ -131,7 +145,9 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
     units_of_type = market.demand[wants, model_type].sum()
     if capacity_scale is None:
         capacity_scale = wants.sum() / units_of_type
-    if not (isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)):
+    if not (
+        isinstance(capacity_scale, (int, float, np.floating)) and capacity_scale > 0 and math.isfinite(capacity_scale)
+    ):
         raise ValueError(f"capacity_scale = {capacity_scale!r} must be a positive finite number")
     speed = market.speed[:, [model_type]]
     total_speed = market.speed.sum(axis=1)
@@ -147,6 +163,11 @@ def unit_demand_market(market: Market, model_type: int = 0, *, capacity_scale: f
         model_types=(market.model_types[model_type],),
         psi_names=market.psi_names,
     )
+
+
+# Memory per unit seller: its ask and provider, the sort's index and sorted copy, the trade
+# probability (float64 / int64 each), with room for temporaries.
+_BYTES_PER_SELLER = 64
 
 
 def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> DoubleAuctionSides:
@@ -177,11 +198,17 @@ def unit_sides(market: Market, params: AuctionParams = AuctionParams()) -> Doubl
     runnable = np.isfinite(use)
     n_units = np.zeros(market.n_providers, dtype=np.int64)
     # A whole unit must fit; the tolerance absorbs round-off of capacity / use.
-    n_units[runnable] = np.floor(market.capacity[runnable] / use[runnable] + 1e-9).astype(np.int64)
-    ask_provider = np.repeat(np.arange(market.n_providers), n_units)
-    return DoubleAuctionSides(
-        bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider
+    units_f = np.floor(market.capacity[runnable] / use[runnable] + 1e-9)
+    # Every unit of capacity is one seller (an ask and its provider, sorted): refuse before
+    # allocating what cannot fit (capacity 1e12 would be a 7 TiB array, 1e20 overflows int64).
+    check_memory(
+        f"market.capacity (sum {float(market.capacity.sum()):.6g}, i.e. {float(units_f.sum()):.6g} "
+        "unit sellers, one per unit of capacity)",
+        float(units_f.sum()) * _BYTES_PER_SELLER,
     )
+    n_units[runnable] = units_f.astype(np.int64)
+    ask_provider = np.repeat(np.arange(market.n_providers), n_units)
+    return DoubleAuctionSides(bids=bids, bid_task=bid_task, asks=cost[ask_provider], ask_provider=ask_provider)
 
 
 # ---------------------------------------------------------------------------- results
@@ -211,6 +238,11 @@ class DoubleAuctionResult:
     runtime_s : float
     sides : DoubleAuctionSides, optional
         Maps agents back to tasks and providers (market-level calls).
+    expected_welfare : float
+        Welfare in expectation over the mechanism's lottery (SBBA's left-out seller, the DP
+        price); equal to ``welfare`` for McAfee.
+    welfare_std : float
+        Standard deviation of the welfare over that lottery (0 for McAfee).
     """
 
     mechanism: str
@@ -226,6 +258,8 @@ class DoubleAuctionResult:
     seller_trade_probability: np.ndarray
     runtime_s: float
     sides: DoubleAuctionSides | None = None
+    expected_welfare: float = math.nan
+    welfare_std: float = 0.0
 
     def buyer_utility(self, values: np.ndarray) -> np.ndarray:
         """Utility of every buyer, given their true net values (``value - price`` if trading)."""
@@ -243,8 +277,12 @@ class DoubleAuctionResult:
     def trades(self) -> pd.DataFrame:
         """One row per trade: buyer, seller (and task, provider when known), prices."""
         frame = pd.DataFrame(
-            {"buyer": self.buyers, "seller": self.sellers,
-             "buyer_price": self.buyer_price, "seller_price": self.seller_price}
+            {
+                "buyer": self.buyers,
+                "seller": self.sellers,
+                "buyer_price": self.buyer_price,
+                "seller_price": self.seller_price,
+            }
         )
         if self.sides is not None:
             frame.insert(2, "task", self.sides.bid_task[self.buyers])
@@ -258,6 +296,8 @@ class DoubleAuctionResult:
             "trades": self.n_trades,
             "efficient_trades": self.efficient_trades,
             "welfare": self.welfare,
+            "expected_welfare": self.expected_welfare,
+            "welfare_std": self.welfare_std,
             "optimal_welfare": self.optimal_welfare,
             "buyer_price": self.buyer_price,
             "seller_price": self.seller_price,
@@ -276,7 +316,10 @@ class DPClearingResult(DoubleAuctionResult):
         The drawn clearing price (also when nobody trades at it).
     epsilon : float
     sensitivity : float
-        ``Delta = hi - lo`` of the grid.
+        ``Delta = max_units_per_agent * (hi - lo)``: the most one agent's whole report moves
+        the score.
+    max_units_per_agent : int
+        The public bound ``m`` on the units one agent reports.
     grid : numpy.ndarray
         Candidate prices.
     scores : numpy.ndarray
@@ -284,28 +327,28 @@ class DPClearingResult(DoubleAuctionResult):
     probabilities : numpy.ndarray
         ``Pr[p]`` of the exponential mechanism.
     gains : numpy.ndarray
-        Gains from trade at each grid price on the actual reports.
-    expected_welfare : float
+        Gains from trade at each grid price on the actual reports; ``expected_welfare`` is
         ``sum_p Pr[p] gains(p)``.
     """
 
     price: float = math.nan
     epsilon: float = math.inf
     sensitivity: float = math.nan
+    max_units_per_agent: int = 1
     grid: np.ndarray = field(default_factory=lambda: np.zeros(0))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
     probabilities: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gains: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    expected_welfare: float = math.nan
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
-        out.update(price=self.price, epsilon=self.epsilon, expected_welfare=self.expected_welfare)
+        out.update(price=self.price, epsilon=self.epsilon, sensitivity=self.sensitivity)
         return out
 
 
 # ---------------------------------------------------------------------------- helpers
 def _as_side(name: str, x: Any) -> np.ndarray:
+    check_not_masked(name, x)
     try:
         arr = np.asarray(x, dtype=float)
     except (TypeError, ValueError):
@@ -388,6 +431,7 @@ def _result(
         seller_trade_probability=prob,
         runtime_s=time.perf_counter() - start,
     )
+    kwargs["expected_welfare"] = kwargs["welfare"]
     kwargs.update(extra)
     cls = DPClearingResult if mechanism == "dp" else DoubleAuctionResult
     return cls(**kwargs)
@@ -461,7 +505,12 @@ def sbba(bids: Any, asks: Any, seed: int | np.random.Generator = 0) -> DoubleAuc
     prob[so[:k]] = (k - 1) / k
     left_out = int(rng.integers(k))
     sellers = np.delete(so[:k], left_out)
-    return _result("sbba", bids, asks, bo[: k - 1], sellers, price, price, k, bo, so, prob, start)
+    # Over the lottery the left-out seller is uniform among the k cheapest: the welfare is
+    # sum of the k - 1 bids - sum of the k asks + the left-out ask.
+    cheapest = asks[so[:k]]
+    expected = float(bids[bo[: k - 1]].sum() - cheapest.sum() + cheapest.mean())
+    return _result("sbba", bids, asks, bo[: k - 1], sellers, price, price, k, bo, so, prob, start,
+                   expected_welfare=expected, welfare_std=float(cheapest.std()))
 
 
 def gains_from_trade(bids: Any, asks: Any, prices: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -493,6 +542,9 @@ def dp_clearing_price(
     epsilon: float,
     grid: Any,
     seed: int | np.random.Generator = 0,
+    *,
+    max_units_per_agent: int = 1,
+    ask_owner: Any = None,
 ) -> DPClearingResult:
     """An ``epsilon``-differentially-private clearing price (exponential mechanism).
 
@@ -504,13 +556,27 @@ def dp_clearing_price(
         Privacy parameter, ``> 0``; ``math.inf`` returns the welfare-maximizing grid price
         (the lowest one among ties).
     grid : array_like
-        Candidate prices, strictly increasing, at least two; must not depend on the reports.
+        Candidate prices, strictly increasing, at least two. It must be public: fixed without
+        looking at the reports (e.g. from published price bounds), or the guarantee is void.
     seed : int or numpy.random.Generator
+    max_units_per_agent : int, default 1
+        Public bound ``m`` on the asks (units) one agent reports; the sensitivity is
+        ``m (hi - lo)``, so two profiles differing in one agent's whole report have price
+        probabilities within a factor ``exp(epsilon)``.
+    ask_owner : array_like of int, optional
+        The agent of each ask; checked against ``max_units_per_agent`` (an agent with more
+        units than the bound would void the guarantee).
 
     Returns
     -------
     DPClearingResult
-        Trades at the drawn price (one price: strongly budget balanced).
+        Trades at the drawn price (one price: strongly budget balanced), the price
+        distribution, the expected welfare and its standard deviation over the draw.
+
+    Raises
+    ------
+    ValueError
+        A bad grid, ``epsilon``, bound, or an owner with more asks than the bound.
     """
     start = time.perf_counter()
     rng = _rng(seed)
@@ -519,16 +585,31 @@ def dp_clearing_price(
     if grid.shape[0] < 2 or not (np.diff(grid) > 0).all():
         raise ValueError("grid must hold at least two strictly increasing prices")
     epsilon = check_epsilon(epsilon)
+    max_units_per_agent = check_int("max_units_per_agent", max_units_per_agent, 1)
+    if ask_owner is not None:
+        owner = np.asarray(ask_owner)
+        if owner.shape != asks.shape or owner.dtype.kind not in "iu":
+            raise ValueError("ask_owner must hold one integer agent index per ask")
+        if owner.size and np.bincount(owner - owner.min()).max() > max_units_per_agent:
+            raise ValueError(
+                f"an agent reports {int(np.bincount(owner - owner.min()).max())} asks, more than "
+                f"max_units_per_agent = {max_units_per_agent}: the privacy guarantee would not hold"
+            )
     lo, hi = float(grid[0]), float(grid[-1])
-    delta = hi - lo
+    delta = int(max_units_per_agent) * (hi - lo)
     _, scores = gains_from_trade(np.clip(bids, lo, hi), np.clip(asks, lo, hi), grid)
     n_at, gains = gains_from_trade(bids, asks, grid)
     if math.isinf(epsilon):
         probs = np.zeros(grid.shape[0])
         probs[int(np.argmax(scores))] = 1.0
     else:
-        logits = epsilon * scores / (2 * delta)
-        logits -= logits.max()
+        # Shift before scaling: epsilon * scores may overflow (epsilon = 1e308) where
+        # epsilon * (scores - max) is -inf off the best prices and exactly 0 on them, so a huge
+        # epsilon tends to the uniform draw among the best prices instead of NaN.
+        factor = epsilon / (2 * delta)
+        shifted = scores - scores.max()
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = np.where(shifted == 0, 0.0, shifted * factor)
         probs = np.exp(logits)
         probs /= probs.sum()
     g = int(rng.choice(grid.shape[0], p=probs)) if not math.isinf(epsilon) else int(np.argmax(probs))
@@ -537,10 +618,34 @@ def dp_clearing_price(
     n = int(n_at[g])
     prob = np.zeros(asks.shape[0])
     prob[so[:n]] = 1.0
-    return _result(
-        "dp", bids, asks, bo[:n], so[:n], price, price, k, bo, so, prob, start,
-        price=price, epsilon=float(epsilon), sensitivity=delta, grid=grid, scores=scores,
-        probabilities=probs, gains=gains, expected_welfare=float(probs @ gains),
+    expected = float(probs @ gains)
+    spread = float(np.sqrt(max(float(probs @ gains**2) - expected**2, 0.0)))
+    return cast(
+        DPClearingResult,
+        _result(  # _result builds a DPClearingResult for "dp"
+            "dp",
+            bids,
+            asks,
+            bo[:n],
+            so[:n],
+            price,
+            price,
+            k,
+            bo,
+            so,
+            prob,
+            start,
+            price=price,
+            epsilon=float(epsilon),
+            sensitivity=delta,
+            max_units_per_agent=int(max_units_per_agent),
+            grid=grid,
+            scores=scores,
+            probabilities=probs,
+            gains=gains,
+            expected_welfare=expected,
+            welfare_std=spread,
+        ),
     )
 
 
@@ -551,6 +656,8 @@ def run_double_auction(
     *,
     epsilon: float = 1.0,
     grid: Any = None,
+    price_bounds: tuple[float, float] | None = None,
+    max_units_per_agent: int | None = None,
     seed: int | np.random.Generator = 0,
 ) -> DoubleAuctionResult:
     """Run McAfee, SBBA or the DP clearing price on a single-type, unit-demand market.
@@ -565,8 +672,14 @@ def run_double_auction(
     epsilon : float
         For ``"dp"``.
     grid : array_like, optional
-        For ``"dp"``: 201 prices on ``[0, max(bids, asks)]`` when omitted. That default looks
-        at the reports, so it is a convenience for studies, not a private grid.
+        For ``"dp"``: the public price grid. Either ``grid`` or ``price_bounds`` is required:
+        a grid is never derived from the reports.
+    price_bounds : (float, float), optional
+        For ``"dp"`` without ``grid``: published bounds ``(lo, hi)``; the grid is 201 prices
+        on ``[lo, hi]``.
+    max_units_per_agent : int, optional
+        For ``"dp"``: public bound on one provider's units. Default: the largest number of
+        units a provider's (benchmarked, hence public) capacity gives.
     seed : int or numpy.random.Generator
         SBBA's lottery and the DP draw.
 
@@ -574,22 +687,41 @@ def run_double_auction(
     -------
     DoubleAuctionResult
         With ``sides`` set, so ``trades()`` names tasks and providers.
+
+    Raises
+    ------
+    ValueError
+        Unknown mechanism; ``"dp"`` without a public grid or bounds.
     """
     if mechanism not in DOUBLE_AUCTIONS:
         raise ValueError(f"mechanism = {mechanism!r} is not one of {list(DOUBLE_AUCTIONS)}")
     _check_params(params)
     if mechanism != "mcafee":
         _rng(seed)  # a bad seed fails on every market, not only when a draw happens
+    if mechanism == "dp" and grid is None:
+        if price_bounds is None:
+            raise ValueError(
+                "mechanism 'dp' needs a public price grid: pass grid= or price_bounds=(lo, hi) "
+                "(a grid derived from the reports is not differentially private)"
+            )
+        try:
+            lo, hi = (float(x) for x in price_bounds)
+        except (TypeError, ValueError):
+            raise ValueError(f"price_bounds = {price_bounds!r} must be two numbers (lo, hi)") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"price_bounds = {price_bounds!r} must be finite with lo < hi")
+        grid = np.linspace(lo, hi, 201)
     sides = unit_sides(market, params)
     if mechanism == "mcafee":
         res = mcafee(sides.bids, sides.asks)
     elif mechanism == "sbba":
         res = sbba(sides.bids, sides.asks, seed)
     else:
-        if grid is None:
-            top = max(float(sides.bids.max(initial=0.0)), float(sides.asks.max(initial=0.0)), 1.0)
-            grid = np.linspace(0.0, top, 201)
-        res = dp_clearing_price(sides.bids, sides.asks, epsilon, grid, seed)
+        if max_units_per_agent is None:
+            counts = np.bincount(sides.ask_provider, minlength=1)
+            max_units_per_agent = max(int(counts.max(initial=0)), 1)
+        res = dp_clearing_price(sides.bids, sides.asks, epsilon, grid, seed,
+                                max_units_per_agent=max_units_per_agent, ask_owner=sides.ask_provider)
     return _replace_sides(res, sides)
 
 

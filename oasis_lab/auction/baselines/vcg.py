@@ -10,8 +10,15 @@ welfare and ``W*_{-a}`` the optimal welfare of the market without agent ``a``:
   units) receives ``revenue_j = W* - W*_{-j} + sum_t u[j, t] x[j, t]``, so its utility is
   ``W* - W*_{-j} >= 0``.
 
-Truthful and individually rational, but in a double auction the platform runs a deficit
-(payments minus revenues ``< 0``, Myerson-Satterthwaite). An agent that does not trade
+Truthful (dominant strategy, for users reporting a value and providers reporting a cost:
+each agent's utility is its marginal contribution ``W* - W*_{-a}``, which it cannot raise by
+misreporting when the optimum is exact) and individually rational. Its budget is *not*
+balanced, and its sign is not a theorem here: Myerson-Satterthwaite says no efficient, IR,
+truthful mechanism is budget balanced, which with unit traders means a deficit, but with
+all-or-nothing bundles and shared capacity a removed agent can change the optimum enough for
+payments to exceed revenues. ``budget_surplus`` is therefore reported as a measured quantity
+(its distribution over markets is in ``docs/mechanism.md``, "Incentives": mostly a deficit,
+with surpluses in some scarce-supply markets). An agent that does not trade
 changes nothing when removed (the optimum without it is still feasible and optimal), so only
 trading agents are re-solved: at most ``1 + n_tasks + n_providers`` exact solves, which is why
 VCG is for small markets (up to about 30 tasks).
@@ -56,7 +63,8 @@ class VCGResult:
     user_utility, provider_utility : numpy.ndarray
         ``W* - W*_{-a}`` for trading agents, 0 for the others.
     budget_surplus : float
-        ``sum payments - sum revenues``; negative is the platform's deficit.
+        ``sum payments - sum revenues``: negative is a deficit the platform pays, positive a
+        surplus it keeps (both occur; see the module docstring).
     ir_violations_users, ir_violations_providers : int
         Trading agents with negative utility (0 up to solver tolerance: VCG is IR).
     status : str

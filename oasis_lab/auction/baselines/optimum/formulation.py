@@ -181,7 +181,7 @@ def _compact(
 ) -> LinearModel:
     demand = market.demand
     n_types = demand.shape[1]
-    types_needed = pair_on.any(axis=0)
+    types_needed = np.any(pair_on, axis=0)
     xj, xt = np.nonzero(runnable & types_needed[None, :])
     type_demand = np.bincount(pt, weights=demand[pi, pt], minlength=n_types)
     if params.partial:

@@ -54,7 +54,8 @@ class OptimumResult:
     solver : str
         ``"cvxpy/HIGHS"``, ``"cvxpy/SCIPY"`` or ``"highspy/HIGHS"``.
     solve_time_s : float
-        Wall time of the whole call: model build, compile and solve.
+        Wall time of the whole call: model build, compile and solve (not the start of the
+        solver worker process of a time-limited call, paid once per session).
     gap : float
         ``(bound - incumbent) / |bound|``: 0 for an LP or a proved ILP optimum (up to the
         requested ``mip_rel_gap``), positive after a time limit, ``nan`` when unknown.
@@ -115,12 +116,13 @@ class OptimumResult:
         provider and type; any split of those between the served tasks has the same welfare,
         so they are assigned by the north-west corner rule (tasks and providers in index order).
         """
-        if not np.all(np.isfinite(self.units)):
+        if not np.all(np.isfinite(self.units)) or (self.pair_units is None and self.demand_served is None):
             return pd.DataFrame(columns=["task", "provider", "type", "units", "unit_cost"])
         cost = unit_cost_matrix(market, self.params)
         if self.pair_units is not None:
             frame = self.pair_units.copy()
         else:
+            assert self.demand_served is not None  # checked above
             frame = _northwest_corner(market, self.demand_served, self.units)
         frame["unit_cost"] = cost[frame["provider"].to_numpy(), frame["type"].to_numpy()]
         return frame.reset_index(drop=True)

@@ -1,0 +1,53 @@
+"""Incentives of the section-4 auction and the section-5 challenges (a layer above
+``auction`` and ``disputes``).
+
+- :mod:`.outcomes`: every mechanism behind one interface (reports in, expected outcome out).
+- :mod:`.manipulability`: who gains by a unilateral misreport, for any mechanism.
+- :mod:`.truthful`: a truthful variant of the greedy (posted price, critical values).
+- :mod:`.equilibrium`: best-response dynamics over shading factors under the midpoint rule.
+- :mod:`.challenge`: the challenge game (verifier's dilemma) in closed form.
+- :mod:`.privacy`: the measured privacy loss of the DP clearing price.
+"""
+
+from oasis_lab.incentives.challenge import (
+    ChallengeGame,
+    challenge_equilibrium,
+    honest_participation,
+    platform_challenge_rate,
+)
+from oasis_lab.incentives.equilibrium import best_response_dynamics, equilibrium_study
+from oasis_lab.incentives.manipulability import (
+    DIMENSIONS,
+    best_misreports,
+    manipulability,
+    misreport,
+    summarize,
+)
+from oasis_lab.incentives.outcomes import MECHANISMS, Outcome, run_mechanism
+from oasis_lab.incentives.truthful import (
+    TruthfulResult,
+    clearing_price,
+    truthful_greedy,
+    tuned_price,
+)
+
+__all__ = [
+    "DIMENSIONS",
+    "MECHANISMS",
+    "ChallengeGame",
+    "Outcome",
+    "TruthfulResult",
+    "best_misreports",
+    "best_response_dynamics",
+    "challenge_equilibrium",
+    "clearing_price",
+    "equilibrium_study",
+    "honest_participation",
+    "manipulability",
+    "misreport",
+    "platform_challenge_rate",
+    "run_mechanism",
+    "summarize",
+    "truthful_greedy",
+    "tuned_price",
+]

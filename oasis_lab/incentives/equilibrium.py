@@ -1,0 +1,241 @@
+"""Strategic bidding: best-response dynamics over shading factors (whitepaper section 4.2).
+
+Under the midpoint price of PRICES a user pays half her reported per-unit price, so she
+shades; a provider is paid half its reported unit cost, so it marks up (the bilateral
+k-double auction of Chatterjee and Samuelson 1983, here at market scale). Each agent picks a
+factor from a grid:
+
+- user ``i`` reports ``v_i - s_i max(v_i - e_i, 0)``: she withholds a share ``s_i`` of her
+  surplus (``s_i = 0`` is the truth);
+- provider ``j`` reports the cost ``c_j (1 + m_j)``: a markup ``m_j``.
+
+:func:`best_response_dynamics` starts from the truth and sweeps the agents in a seeded random
+order; each in turn switches to its best factor given everyone's current reports
+(Gauss-Seidel). A sweep in which nobody moves has checked every unilateral deviation on the
+grid: the profile is then a pure equilibrium *on the grid* (not a proof of one off the grid;
+the dynamics may also cycle, and a run that stops at ``max_sweeps`` says so). The welfare is
+always scored on the true values and costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.auction.baselines.optimum import solve_optimum
+from oasis_lab.auction.pricing import user_costs
+from oasis_lab.checks import check_int, check_real
+from oasis_lab.incentives.manipulability import GAIN_ATOL, GAIN_RTOL
+from oasis_lab.incentives.outcomes import check_run_args, run_mechanism
+from oasis_lab.market import Market
+from oasis_lab.params import AuctionParams
+from oasis_lab.seeding import check_seed, child_seed, stream
+
+__all__ = [
+    "PROVIDER_MARKUPS",
+    "USER_SHADES",
+    "EquilibriumResult",
+    "best_response_dynamics",
+    "equilibrium_study",
+    "shaded_reports",
+]
+
+#: Default user shading factors (share of surplus withheld).
+USER_SHADES: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+#: Default provider markups on the cost.
+PROVIDER_MARKUPS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class EquilibriumResult:
+    """Outcome of :func:`best_response_dynamics`.
+
+    Attributes
+    ----------
+    shade : numpy.ndarray, shape (n_tasks,)
+        Each user's final shading factor.
+    markup : numpy.ndarray, shape (n_providers,)
+        Each provider's final markup.
+    converged : bool
+        The last sweep moved nobody: no agent gains by a unilateral deviation on the grid.
+    sweeps : pandas.DataFrame
+        One row per sweep: ``sweep``, ``moves`` (agents that switched), ``max_gain`` (largest
+        improvement taken), ``welfare`` (true welfare after the sweep), ``mean_shade``,
+        ``mean_markup``.
+    welfare_truth : float
+        Welfare at truthful reports.
+    welfare : float
+        Welfare at the final profile (true values and costs).
+    reports : Market
+        The final reported market.
+    """
+
+    shade: np.ndarray
+    markup: np.ndarray
+    converged: bool
+    sweeps: pd.DataFrame
+    welfare_truth: float
+    welfare: float
+    reports: Market
+
+
+def shaded_reports(market: Market, shade: np.ndarray, markup: np.ndarray, params: AuctionParams) -> Market:
+    """The reports of a profile of shading factors (module docstring)."""
+    surplus = np.maximum(market.value - user_costs(market, params), 0.0)
+    value = market.value - shade * surplus
+    # A report must stay > 0 (Market's contract); e_i >= beta keeps it so unless beta = 0.
+    value = np.maximum(value, np.nextafter(0.0, 1.0))
+    return market.replace(value=value, cost=market.cost * (1.0 + markup))
+
+
+def best_response_dynamics(
+    market: Market,
+    mechanism: str = "greedy",
+    params: AuctionParams = AuctionParams(),
+    *,
+    user_shades: Sequence[float] = USER_SHADES,
+    provider_markups: Sequence[float] = PROVIDER_MARKUPS,
+    max_sweeps: int = 12,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> EquilibriumResult:
+    """Iterated best responses over shading factors, from the truth (module docstring).
+
+    Parameters
+    ----------
+    market : Market
+        True values and costs.
+    mechanism : str
+        One of :data:`~oasis_lab.incentives.outcomes.MECHANISMS` (``"greedy"`` is the
+        midpoint rule under ``params``).
+    params : AuctionParams
+    user_shades, provider_markups : sequence of float
+        The grids; shades in ``[0, 1)``, markups ``>= 0``; each must contain 0 (the truth).
+    max_sweeps : int
+        Stop after this many sweeps (``converged=False`` if the last one still moved).
+    seed : int
+        Root seed of the sweep orders (``stream(seed, "strategies", sweep)``).
+    options : mapping, optional
+        Passed to :func:`~oasis_lab.incentives.outcomes.run_mechanism`.
+
+    Returns
+    -------
+    EquilibriumResult
+    """
+    check_run_args(market, mechanism, params)
+    shades = np.array([check_real("user_shades", s, minimum=0.0, maximum=0.999) for s in user_shades])
+    markups = np.array([check_real("provider_markups", m, minimum=0.0) for m in provider_markups])
+    for name, grid in (("user_shades", shades), ("provider_markups", markups)):
+        if not (grid == 0).any():
+            raise ValueError(f"{name} must contain 0 (the truthful report)")
+    max_sweeps = check_int("max_sweeps", max_sweeps, 1)
+    seed = check_seed(seed)
+    opts = dict(options or {})
+
+    def run(shade: np.ndarray, markup: np.ndarray, focus: Any = None) -> Any:
+        reported = shaded_reports(market, shade, markup, params)
+        extra = dict(opts)
+        if mechanism == "truthful" and focus is not None:
+            extra["payments_for"] = focus  # only the deviating user's critical value matters
+        return run_mechanism(reported, mechanism, params, seed=child_seed(seed, "lotteries"), **extra)
+
+    shade = np.zeros(market.n_tasks)
+    markup = np.zeros(market.n_providers)
+    truth = run(shade, markup, [])
+    welfare_truth = truth.welfare(market, params)
+    agents = [("user", i) for i in range(market.n_tasks)] + [("provider", j) for j in range(market.n_providers)]
+    history = []
+    converged = False
+    for sweep in range(max_sweeps):
+        order = stream(seed, "strategies", sweep).permutation(len(agents))
+        moves = 0
+        max_gain = 0.0
+        for a in order:
+            side, k = agents[a]
+            grid = shades if side == "user" else markups
+            current = shade[k] if side == "user" else markup[k]
+            utils = np.empty(grid.shape[0])
+            for g, x in enumerate(grid):
+                s, m = shade.copy(), markup.copy()
+                if side == "user":
+                    s[k] = x
+                else:
+                    m[k] = x
+                uu, up = run(s, m, [k] if side == "user" else []).utilities(market, params)
+                utils[g] = uu[k] if side == "user" else up[k]
+            now = float(utils[int(np.flatnonzero(grid == current)[0])])
+            best = int(np.argmax(utils))
+            gain = float(utils[best]) - now
+            if gain > GAIN_ATOL + GAIN_RTOL * abs(now):
+                moves += 1
+                max_gain = max(max_gain, gain)
+                if side == "user":
+                    shade[k] = grid[best]
+                else:
+                    markup[k] = grid[best]
+        welfare = run(shade, markup, []).welfare(market, params)
+        history.append({"sweep": sweep + 1, "moves": moves, "max_gain": max_gain, "welfare": welfare,
+                        "mean_shade": float(shade.mean()), "mean_markup": float(markup.mean())})
+        if moves == 0:
+            converged = True
+            break
+    return EquilibriumResult(
+        shade=shade,
+        markup=markup,
+        converged=converged,
+        sweeps=pd.DataFrame(history),
+        welfare_truth=float(welfare_truth),
+        welfare=float(history[-1]["welfare"]),
+        reports=shaded_reports(market, shade, markup, params),
+    )
+
+
+def equilibrium_study(
+    markets: Mapping[Any, Market],
+    mechanisms: Mapping[str, tuple[str, AuctionParams, Mapping[str, Any]]],
+    *,
+    user_shades: Sequence[float] = USER_SHADES,
+    provider_markups: Sequence[float] = PROVIDER_MARKUPS,
+    max_sweeps: int = 12,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Welfare at truth and in best-response equilibrium, as shares of the optimum.
+
+    Parameters
+    ----------
+    markets : mapping of key to Market
+        E.g. ``{(scenario, seed): market}``; the key is copied into the ``market`` column.
+    mechanisms : mapping of name to (mechanism, params, options)
+        Each a mechanism of :data:`~oasis_lab.incentives.outcomes.MECHANISMS` with its
+        readings and options (``params`` also sets the welfare model of the optimum).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (market, mechanism): ``optimum``, ``welfare_truth``, ``welfare_eq``,
+        ``ratio_truth``, ``ratio_eq``, ``converged``, ``sweeps``, ``mean_shade``,
+        ``mean_markup``.
+    """
+    rows = []
+    for key, market in markets.items():
+        optima: dict[AuctionParams, float] = {}
+        for name, (mech, params, opts) in mechanisms.items():
+            if params not in optima:
+                optima[params] = solve_optimum(market, params, backend="highspy").welfare
+            res = best_response_dynamics(market, mech, params, user_shades=user_shades,
+                                         provider_markups=provider_markups, max_sweeps=max_sweeps,
+                                         seed=child_seed(seed, "strategies", name), options=opts)
+            opt = optima[params]
+            rows.append({
+                "market": key, "mechanism": name, "optimum": opt,
+                "welfare_truth": res.welfare_truth, "welfare_eq": res.welfare,
+                "ratio_truth": res.welfare_truth / opt if opt > 0 else np.nan,
+                "ratio_eq": res.welfare / opt if opt > 0 else np.nan,
+                "converged": res.converged, "sweeps": len(res.sweeps),
+                "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
+            })
+    return pd.DataFrame(rows)

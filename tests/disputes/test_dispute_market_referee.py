@@ -1,0 +1,232 @@
+"""Market referees and appeals (issue 16, item 1): the game, the ledger and the measurements."""
+
+from dataclasses import replace
+
+import pytest
+
+from oasis_lab.disputes import DisputeParams, Ledger, LedgerError, Referee, play
+from oasis_lab.disputes.adversaries import Honest, LyingChallenger, PerturbNode
+from oasis_lab.disputes.cli import ADVERSARIES, computation_for
+from oasis_lab.disputes.ledger import BURN
+from oasis_lab.disputes.market_referee import (
+    MarketReferee,
+    adjudicate,
+    apply_to_ledger,
+    draw_referee,
+)
+from oasis_lab.disputes.referee_study import (
+    make_pool,
+    min_profitable_bribe,
+    referee_sweep,
+    split_verification_study,
+)
+from oasis_lab.seeding import stream
+
+MODES = [DisputeParams(arity=3), DisputeParams(arity=3, comparison="tolerance", max_ulp=4)]
+STRATEGIES = [
+    MarketReferee(name="r", strategy="collude"),
+    MarketReferee(name="r", strategy="frame"),
+    MarketReferee(name="r", strategy="bribable", bribe_price=10),
+    MarketReferee(name="r", strategy="honest", rounding_ulps=3),
+    MarketReferee(name="r", strategy="honest"),
+]
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return computation_for("synthetic:40")
+
+
+def _parties(name, comp):
+    node = comp.n_nodes // 3
+    return ADVERSARIES[name](node)
+
+
+@pytest.mark.parametrize("params", MODES, ids=["exact", "tolerance"])
+def test_honest_market_referee_same_backend_equals_trusted(synthetic, params):
+    pytest.importorskip("oasis_lab.gpu.model")
+    for comp in (synthetic, computation_for("tiny-transformer"), computation_for("quantized-mlp")):
+        for name in ADVERSARIES:
+            provider, challenger = _parties(name, comp)
+            trusted = play(comp, provider, challenger, params=params, record=False)
+            market = play(comp, provider, challenger, params=params, record=False,
+                          referee=replace(MarketReferee(name="m"), comparison=params.comparison,
+                                          max_ulp=params.max_ulp))
+            assert (market.verdict, market.reason) == (trusted.verdict, trusted.reason), (comp.name, name)
+
+
+def test_colluding_referee_frees_a_cheater_unless_appealed(synthetic):
+    pool = [MarketReferee(name="bad", strategy="collude"), MarketReferee(name="good")]
+    cheat = PerturbNode(node=7)
+    # the only eligible referee colludes (the good one is the challenger's pool name)
+    free = adjudicate(synthetic, cheat, Honest(), pool, appeal_to=None, parties=("p", "good"))
+    assert free.first_verdict == free.final_verdict == "challenger_wrong" and free.wrong
+    for appeal_to in ("trusted", "market"):
+        pool3 = [*pool, MarketReferee(name="judge")]
+        adj = adjudicate(synthetic, cheat, Honest(), pool3, appeal_to=appeal_to, parties=("p", "good"),
+                         seed=next(s for s in range(50) if _draws(pool3, s) == "bad"))
+        assert adj.first_referee.name == "bad" and adj.appellant == "challenger"
+        assert adj.final_verdict == "provider_guilty" and adj.overturned and not adj.wrong
+
+
+def _draws(pool, seed):
+    return draw_referee(pool, stream(seed, "market-referee"), exclude=("p", "good")).name
+
+
+@pytest.mark.parametrize("params", MODES, ids=["exact", "tolerance"])
+def test_appeal_to_trusted_always_restores_the_trusted_verdict(synthetic, params):
+    wrong_first = 0
+    for name in ADVERSARIES:
+        provider, challenger = _parties(name, synthetic)
+        for ref in STRATEGIES:
+            for bribe in (None, ("provider", 50), ("challenger", 50)):
+                adj = adjudicate(synthetic, provider, challenger, [ref], params=params,
+                                 appeal_to="trusted", bribe=bribe, parties=("p", "c"))
+                assert adj.final_verdict == adj.trusted_verdict, (name, ref.strategy, bribe)
+                wrong_first += adj.first_verdict != adj.trusted_verdict
+                assert adj.appealed == (adj.first_verdict != adj.trusted_verdict)
+    assert wrong_first > 0  # the corrupt referees did rule wrongly first
+
+
+def _ledger(params, pool):
+    led = Ledger(params)
+    for name in ("prov", *[r.name for r in pool]):
+        led.open_account(name, "provider", deposit=params.provider_stake + 3_000)
+        led.stake(name)
+    led.open_account("chal", "challenger", deposit=20_000)
+    led.open_account("user", "user", deposit=10_000)
+    return led
+
+
+def test_ledger_conserves_through_appeals_and_referee_slashing(synthetic):
+    params = DisputeParams(provider_stake=5_000, challenger_bond=500, appeal_bond=800,
+                           slash_remainder="platform")
+    pool = make_pool(6, 0.5, corrupt_kind="mixed", stake=params.provider_stake)
+    led = _ledger(params, pool)
+    overturned = upheld = 0
+    for i in range(12):
+        active = [r for r in pool if not led.is_removed(r.name)]
+        cheat = i % 2 == 0
+        provider = PerturbNode(node=i % 40) if cheat else Honest()
+        challenger = Honest() if cheat else LyingChallenger(node=(3 * i) % 40)
+        prov_name = "prov" if not led.is_removed("prov") else None
+        if prov_name is None:
+            led.open_account(f"prov{i}", "provider", deposit=params.provider_stake)
+            led.stake(f"prov{i}")
+            prov_name = f"prov{i}"
+        led.escrow(f"t{i}", "user", prov_name, 100)
+        appeal_to = ("trusted", "market", None)[i % 3]
+        adj = adjudicate(synthetic, provider, challenger, active, params=params, appeal_to=appeal_to,
+                         parties=(prov_name, "chal"), seed=i)
+        apply_to_ledger(led, adj, task=f"t{i}", challenge=f"c{i}", provider=prov_name, challenger="chal")
+        overturned += adj.overturned
+        upheld += adj.appealed and not adj.overturned
+        report = led.check_conservation()
+        assert report["total"] == report["deposited"] - report["withdrawn"]
+        if adj.overturned:
+            assert led.is_removed(adj.first_referee.name)
+            assert led.stake_of(adj.first_referee.name) == 0
+    assert overturned > 0
+
+
+def test_appeal_hand_computed_and_refusals():
+    params = DisputeParams(provider_stake=1_000, challenger_bond=200, appeal_bond=300,
+                           referee_slash_fraction=0.5, appeal_reward_fraction=0.5,
+                           referee_reward_fraction=0.1)
+    pool = [MarketReferee(name="r1"), MarketReferee(name="r2")]
+    led = _ledger(params, pool)
+    led.escrow("t", "user", "prov", 100)
+    led.challenge("c", "t", "chal")
+    before = led.snapshot()
+    for bad in (
+        lambda: led.appeal("a", "c", "user"),  # not a party
+        lambda: led.appeal("c", "c", "chal"),  # id of the challenge
+        lambda: led.appeal("a", "nope", "chal"),
+        lambda: led.appeal("a", "c", "chal", bond=10**9),  # cannot pay
+    ):
+        with pytest.raises(LedgerError):
+            bad()
+        assert led.snapshot() == before
+    chal0 = led.balance("chal")
+    led.appeal("a", "c", "chal")
+    assert led.balance("chal") == chal0 - 300
+    with pytest.raises(LedgerError, match="appealed already"):
+        led.appeal("b", "c", "prov")
+    with pytest.raises(LedgerError, match="made the first ruling"):
+        led.resolve_appeal("a", first_verdict="challenger_wrong", final_verdict="provider_guilty",
+                           first_referee="r1", appeal_referee="r1")
+    # r1 ruled for the cheater, r2 overturns: r1's stake 1000, half slashed = 500: 250 to the
+    # appellant, 50 to r2, 200 burned, 500 back to r1; then the conviction of prov (stake 1000:
+    # 500 to the challenger, 100 to r2, 400 burned); bonds back
+    led.resolve_appeal("a", first_verdict="challenger_wrong", final_verdict="provider_guilty",
+                       first_referee="r1", appeal_referee="r2")
+    assert led.is_removed("r1") and led.is_removed("prov")
+    assert led.balance("chal") == chal0 + 250 + 500 + 200  # + the challenge bond returned
+    assert led.balance("r2") == 3_000 + 50 + 100
+    assert led.balance("r1") == 3_000 + 500
+    assert led.balance(BURN) == 200 + 400
+    led.check_conservation()
+    with pytest.raises(LedgerError, match="decided already"):
+        led.resolve_appeal("a", first_verdict="challenger_wrong", final_verdict="provider_guilty",
+                           first_referee="r1")
+    # an upheld appeal: the bond is forfeited (trusted appellate: no referee share), r2 rewarded
+    led2 = _ledger(params, pool)
+    led2.escrow("t", "user", "prov", 100)
+    led2.challenge("c", "t", "chal")
+    led2.appeal("a", "c", "prov")
+    led2.resolve_appeal("a", first_verdict="provider_guilty", final_verdict="provider_guilty",
+                        first_referee="r2")
+    assert led2.balance(BURN) == 300 + 400 and not led2.is_removed("r2")
+    assert led2.balance("r2") == 3_000 + 100
+    led2.check_conservation()
+
+
+def test_draw_referee_excludes_parties_and_weights_by_stake():
+    pool = [MarketReferee(name="a", stake=0), MarketReferee(name="b", stake=1), MarketReferee(name="c", stake=3)]
+    rng = stream(0, "test-draw")
+    names = [draw_referee(pool, rng, exclude=("c",)).name for _ in range(200)]
+    assert set(names) == {"a", "b"}
+    names = [draw_referee(pool, rng, weighting="stake").name for _ in range(4000)]
+    assert "a" not in names and 0.70 < names.count("c") / 4000 < 0.80
+    with pytest.raises(ValueError, match="no eligible referee"):
+        draw_referee(pool, rng, exclude=("a", "b", "c"))
+    with pytest.raises(ValueError, match="strategy"):
+        MarketReferee(strategy="lazy")
+    with pytest.raises(ValueError, match="offer side"):
+        MarketReferee(offer=("user", 5))
+    assert isinstance(MarketReferee(), Referee)
+
+
+def test_measurements_corrupt_share_appeal_bond_stake():
+    settings = {"n_disputes": 120, "n_nodes": 32}
+    none = referee_sweep("corrupt_share", [0.0, 0.5], appeal_to=None, **settings)
+    trusted = referee_sweep("corrupt_share", [0.0, 0.5], appeal_to="trusted", **settings)
+    assert none["wrong_first"].tolist() == trusted["wrong_first"].tolist()
+    assert none["wrong_first"].iloc[0] == 0 and none["wrong_first"].iloc[1] > 0.1
+    assert (none["wrong_final"] == none["wrong_first"]).all()
+    assert (trusted["wrong_final"] == 0).all()
+    assert trusted["referees_slashed"].iloc[1] > 0
+    # an appeal bond beyond the wronged party's budget stops appeals: wrong verdicts stand
+    bonds = referee_sweep("appeal_bond", [1_000, 50_000], appeal_to="trusted", corrupt_share=0.5, **settings)
+    assert bonds["wrong_final"].iloc[0] == 0 and bonds["wrong_final"].iloc[1] == bonds["wrong_first"].iloc[1] > 0
+    # bribable referees take a bribe of 3,000 only while their stake (plus fee) is below it
+    stakes = referee_sweep("referee_stake", [1_000, 10_000], appeal_to="trusted", corrupt_kind="bribable",
+                           corrupt_share=0.5, bribe=3_000, **settings)
+    assert stakes["wrong_first"].iloc[0] > 0 and stakes["wrong_first"].iloc[1] == 0
+    assert (stakes["wrong_final"] == 0).all()
+    assert stakes["bribe_price"].tolist() == [1_100, 10_100]
+    assert min_profitable_bribe(1_000, 1.0, 1.0, fee=100) == 1_100
+    open_market = referee_sweep("referee_stake", [10_000], appeal_to=None, corrupt_kind="bribable",
+                                corrupt_share=0.5, bribe=3_000, **settings)
+    assert open_market["wrong_final"].iloc[0] > 0  # without appeals no stake protects
+
+
+def test_split_verification_one_of_n():
+    c, trials = 0.2, 300
+    frame = split_verification_study((1, 4, 16), c, n_trials=trials, n_nodes=32)
+    for _, row in frame.iterrows():
+        sigma = (row["framed_closed_form"] * (1 - row["framed_closed_form"]) / (trials / 2)) ** 0.5
+        assert abs(row["honest_framed"] - row["framed_closed_form"]) < 4 * sigma + 0.02
+        assert abs(row["cheaters_freed"] - c) < 4 * (c * (1 - c) / (trials / 2)) ** 0.5 + 0.02
+    framed = frame["honest_framed"].tolist()
+    assert framed[0] < framed[1] < framed[2]  # one dishonest verifier of n suffices to frame
