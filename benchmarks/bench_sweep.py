@@ -79,15 +79,18 @@ def main() -> None:
     zero = {"x": list(range(args.overhead_points))}
     tmp = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
-        t_serial, serial = timed(lambda: sweep(Busy(rounds=rounds), grid, 1, client="serial",
-                                               out=tmp / "serial", progress=False))
+        t_serial, serial = timed(
+            lambda: sweep(Busy(rounds=rounds), grid, 1, client="serial", out=tmp / "serial", progress=False)
+        )
         t_start, client = timed(lambda: local_client(args.workers))
         try:
-            t_dask, parallel = timed(lambda: sweep(Busy(rounds=rounds), grid, 1, client=client,
-                                                   out=tmp / "dask", progress=False))
+            t_dask, parallel = timed(
+                lambda: sweep(Busy(rounds=rounds), grid, 1, client=client, out=tmp / "dask", progress=False)
+            )
             t_dask0, _ = timed(lambda: sweep(Busy(), zero, 1, client=client, out=tmp / "dask0", progress=False))
-            t_resume, _ = timed(lambda: sweep(Busy(rounds=rounds), grid, 1, client=client,
-                                              out=tmp / "dask", progress=False))
+            t_resume, _ = timed(
+                lambda: sweep(Busy(rounds=rounds), grid, 1, client=client, out=tmp / "dask", progress=False)
+            )
         finally:
             cluster = client.cluster
             client.close()
@@ -98,13 +101,19 @@ def main() -> None:
     assert parallel.equals(serial), "the LocalCluster sweep differs from the serial one"
 
     n, w = args.points, args.workers
-    print(f"{n}-point sweep of a {args.seconds:g} s experiment ({rounds} SHA-256 rounds), "
-          f"{w} workers, {os.cpu_count()} cores")
+    print(
+        f"{n}-point sweep of a {args.seconds:g} s experiment ({rounds} SHA-256 rounds), "
+        f"{w} workers, {os.cpu_count()} cores"
+    )
     rows = [
         ("serial", t_serial, t_serial / n, 1.0),
         (f"LocalCluster ({w} workers), sweep only", t_dask, t_dask / n, t_serial / t_dask),
-        (f"LocalCluster incl. startup ({t_start:.1f} s)", t_start + t_dask, (t_start + t_dask) / n,
-         t_serial / (t_start + t_dask)),
+        (
+            f"LocalCluster incl. startup ({t_start:.1f} s)",
+            t_start + t_dask,
+            (t_start + t_dask) / n,
+            t_serial / (t_start + t_dask),
+        ),
         ("resume: every point already written", t_resume, t_resume / n, float("nan")),
     ]
     table = pd.DataFrame(rows, columns=["mode", "wall s", "s per point", "speed-up vs serial"])
@@ -112,9 +121,11 @@ def main() -> None:
     ideal = t_serial / min(w, n)
     print(f"ideal parallel time {ideal:.2f} s; parallel efficiency {ideal / t_dask:.0%}")
     m = args.overhead_points
-    print(f"overhead per point ({m} zero-work points): LocalCluster {1e3 * t_dask0 / m:.1f} ms, "
-          f"serial {1e3 * t_serial0 / m:.1f} ms (run + Parquet write), "
-          f"scheduler share {1e3 * (t_dask0 - t_serial0) / m:.1f} ms")
+    print(
+        f"overhead per point ({m} zero-work points): LocalCluster {1e3 * t_dask0 / m:.1f} ms, "
+        f"serial {1e3 * t_serial0 / m:.1f} ms (run + Parquet write), "
+        f"scheduler share {1e3 * (t_dask0 - t_serial0) / m:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -293,9 +293,11 @@ def psi_state(market: Market, params: AuctionParams) -> tuple[bool, str]:
     if params.provider_density == "unit_cost":
         why = "the 'unit_cost' provider density orders providers by unit cost and does not use Ψ"
     else:
-        why = (f"under the '{params.provider_density}' provider density no Ψ weight in [0, {PSI_MAX:g}] "
-               "changes a trade on this market: the speed term of the density dwarfs the Ψ term "
-               "(docs/mechanism.md); choose 'capability' to weigh Ψ")
+        why = (
+            f"under the '{params.provider_density}' provider density no Ψ weight in [0, {PSI_MAX:g}] "
+            "changes a trade on this market: the speed term of the density dwarfs the Ψ term "
+            "(docs/mechanism.md); choose 'capability' to weigh Ψ"
+        )
     return True, f"Ψ weights disabled: {why}."
 
 
@@ -324,7 +326,7 @@ def optimum_welfare(market: Market, params: AuctionParams) -> float:
 def _optimum(market: Market, welfare_model: tuple[Any, ...]) -> float:
     # the optimum depends on the welfare model only, not on the greedy's readings or the fee:
     # cached so that moving a density or price slider does not re-solve the ILP
-    params = AuctionParams(**dict(zip(WELFARE_FIELDS, welfare_model)))
+    params = AuctionParams(**dict(zip(WELFARE_FIELDS, welfare_model, strict=False)))
     return solve_optimum(market, params, backend="highspy").welfare
 
 
@@ -394,24 +396,33 @@ class DisputeView:
     figures: dict[str, Any]
 
 
-def dispute_view(stake: float, slash_fraction: float, p_challenge: float, *, rounds: int = 10,
-                 seed: int = 0) -> DisputeView:
+def dispute_view(
+    stake: float, slash_fraction: float, p_challenge: float, *, rounds: int = 10, seed: int = 0
+) -> DisputeView:
     """The explorer's challenge callback (pure): a short :func:`oasis_lab.sim.simulate` run.
 
     ``data/configs/cheaters.yaml`` for ``rounds`` rounds of 100 tasks and 40 providers (10%
     cheaters); ``p_challenge`` is the platform's random challenge probability per job (users
     challenge 5% of jobs on top), ``stake`` the provider stake in tokens.
     """
-    config = MarketOverTime(rounds=rounds, stake=round(float(stake)), slash_fraction=float(slash_fraction),
-                            p_platform=float(p_challenge))
+    config = MarketOverTime(
+        rounds=rounds, stake=round(float(stake)), slash_fraction=float(slash_fraction), p_platform=float(p_challenge)
+    )
     row = run(config, seed).iloc[0].to_dict()
     return DisputeView(float(stake), float(slash_fraction), float(p_challenge), row)
 
 
 def add_to_trace(trace: Sequence[dict[str, Any]], view: ExplorerView) -> list[dict[str, Any]]:
     """The trace of settings tried, with ``view`` appended (a new list; pure)."""
-    return [*trace, {"setting": len(trace) + 1, "label": view.params.label(),
-                     "welfare_share": view.figures["welfare_share"], "served_share": view.figures["served_share"]}]
+    return [
+        *trace,
+        {
+            "setting": len(trace) + 1,
+            "label": view.params.label(),
+            "welfare_share": view.figures["welfare_share"],
+            "served_share": view.figures["served_share"],
+        },
+    ]
 
 
 def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute: DisputeView | None = None) -> Any:
@@ -425,14 +436,23 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
         ax.plot(t["served_share"], t["welfare_share"], "-", color="lightgrey", lw=1, zorder=1)
         ax.scatter(t["served_share"], t["welfare_share"], c="tab:grey", s=25, zorder=2)
         for _, r in t.iterrows():
-            ax.annotate(str(int(r["setting"])), (r["served_share"], r["welfare_share"]), fontsize=8,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.scatter([view.figures["served_share"]], [view.figures["welfare_share"]], c="tab:red", s=80, zorder=3,
-               label="current")
+            ax.annotate(
+                str(int(r["setting"])),
+                (r["served_share"], r["welfare_share"]),
+                fontsize=8,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.scatter(
+        [view.figures["served_share"]], [view.figures["welfare_share"]], c="tab:red", s=80, zorder=3, label="current"
+    )
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xlim(0, 1.02)
-    low = min([0.0] + [float(r["welfare_share"]) for r in trace if math.isfinite(r["welfare_share"])]
-              + [view.figures["welfare_share"] if math.isfinite(view.figures["welfare_share"]) else 0.0])
+    low = min(
+        [0.0]
+        + [float(r["welfare_share"]) for r in trace if math.isfinite(r["welfare_share"])]
+        + [view.figures["welfare_share"] if math.isfinite(view.figures["welfare_share"]) else 0.0]
+    )
     ax.set_ylim(low - 0.05, 1.05)
     ax.set_xlabel("served share of tasks")
     ax.set_ylabel("welfare / exact optimum")
@@ -449,28 +469,47 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
     if dispute is not None:
         f = dispute.figures
         bars = pd.Series({"cheaters removed": f"{int(f['cheaters_removed'])}/{int(f['cheaters'])}"})
-        values = pd.Series({"income per cheater": f["cheater_income_per_cheater"],
-                            "challenger costs": f["challenger_costs"],
-                            "false convictions": float(f["false_convictions"])})
+        values = pd.Series(
+            {
+                "income per cheater": f["cheater_income_per_cheater"],
+                "challenger costs": f["challenger_costs"],
+                "false convictions": float(f["false_convictions"]),
+            }
+        )
         values.plot.barh(ax=axes[3], color=["tab:red", "tab:orange", "tab:grey"])
         axes[3].set_xlabel("tokens (false convictions: count)")
-        axes[3].set_title(f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, "
-                          f"p={f['p']:.3f}; removed {bars.iloc[0]}", fontsize=9)
+        axes[3].set_title(
+            f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, "
+            f"p={f['p']:.3f}; removed {bars.iloc[0]}",
+            fontsize=9,
+        )
         axes[3].tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
 
 
 def _table(view: ExplorerView, dispute: DisputeView | None) -> pd.DataFrame:
-    rows: dict[str, Any] = {k: view.figures[k] for k in ("welfare_share", "served_share", "user_utility",
-                                                         "provider_utility", "ir_violations_users",
-                                                         "ir_violations_providers")}
+    rows: dict[str, Any] = {
+        k: view.figures[k]
+        for k in (
+            "welfare_share",
+            "served_share",
+            "user_utility",
+            "provider_utility",
+            "ir_violations_users",
+            "ir_violations_providers",
+        )
+    }
     if dispute is not None:
         f = dispute.figures
-        rows.update({"market over time: welfare": f["welfare"],
-                     "income per cheater": f["cheater_income_per_cheater"],
-                     "cheaters removed": f"{int(f['cheaters_removed'])} of {int(f['cheaters'])}",
-                     "false convictions": int(f["false_convictions"])})
+        rows.update(
+            {
+                "market over time: welfare": f["welfare"],
+                "income per cheater": f["cheater_income_per_cheater"],
+                "cheaters removed": f"{int(f['cheaters_removed'])} of {int(f['cheaters'])}",
+                "false convictions": int(f["false_convictions"]),
+            }
+        )
     return pd.DataFrame({"value": pd.Series(rows, dtype=object)})
 
 
@@ -504,8 +543,9 @@ class ExplorerDashboard:
     widget : VBox
     """
 
-    def __init__(self, scenario: str = "balanced", n_tasks: int = 400, params: AuctionParams | None = None,
-                 *, seed: int = 0) -> None:
+    def __init__(
+        self, scenario: str = "balanced", n_tasks: int = 400, params: AuctionParams | None = None, *, seed: int = 0
+    ) -> None:
         import ipywidgets as w
 
         params = params if params is not None else AuctionParams()
@@ -516,35 +556,58 @@ class ExplorerDashboard:
         style = {"description_width": "initial"}
         self.psi_weights = tuple(
             w.FloatSlider(value=float(v), min=0.0, max=PSI_MAX, step=0.1, description=f"Ψ {name}", style=style)
-            for v, name in zip(weights, market.psi_names)
+            for v, name in zip(weights, market.psi_names, strict=False)
         )
         self.alpha = w.FloatSlider(value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="α", style=style)
         self.beta = w.FloatSlider(value=float(params.beta), min=0.0, max=20.0, step=0.5, description="β", style=style)
         self.fee = w.FloatSlider(value=float(params.fee), min=0.0, max=0.5, step=0.01, description="fee", style=style)
-        self.price_rule = w.Dropdown(options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style)
-        self.task_density = w.Dropdown(options=CHOICES["task_density"], value=params.task_density,
-                                       description="task density", style=style)
-        self.provider_density = w.Dropdown(options=CHOICES["provider_density"], value=params.provider_density,
-                                           description="provider density", style=style)
+        self.price_rule = w.Dropdown(
+            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
+        )
+        self.task_density = w.Dropdown(
+            options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
+        )
+        self.provider_density = w.Dropdown(
+            options=CHOICES["provider_density"],
+            value=params.provider_density,
+            description="provider density",
+            style=style,
+        )
         self.scenario = w.Dropdown(options=sorted(SCENARIOS), value=scenario, description="scenario", style=style)
         self.n_tasks = w.IntSlider(value=int(n_tasks), min=50, max=1000, step=50, description="tasks", style=style)
         self.stake = w.FloatSlider(value=1000.0, min=0.0, max=5000.0, step=100.0, description="stake S", style=style)
         self.slash_fraction = w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="slash f", style=style)
-        self.p_challenge = w.FloatSlider(value=0.05, min=0.0, max=0.5, step=0.01, description="platform challenge p",
-                                         style=style)
+        self.p_challenge = w.FloatSlider(
+            value=0.05, min=0.0, max=0.5, step=0.01, description="platform challenge p", style=style
+        )
         self.psi_reason = w.HTML()
         self.output = w.Output()
         self.trace: list[dict[str, Any]] = []
-        auction = [*self.psi_weights, self.alpha, self.beta, self.fee, self.price_rule, self.task_density,
-                   self.provider_density, self.scenario, self.n_tasks]
+        auction = [
+            *self.psi_weights,
+            self.alpha,
+            self.beta,
+            self.fee,
+            self.price_rule,
+            self.task_density,
+            self.provider_density,
+            self.scenario,
+            self.n_tasks,
+        ]
         challenge = [self.stake, self.slash_fraction, self.p_challenge]
-        self.widget = w.VBox([
-            self.output,
-            w.HBox([w.VBox([*self.psi_weights, self.psi_reason]),
-                    w.VBox([self.alpha, self.beta, self.fee, self.price_rule]),
-                    w.VBox([self.task_density, self.provider_density, self.scenario, self.n_tasks]),
-                    w.VBox(challenge)]),
-        ])
+        self.widget = w.VBox(
+            [
+                self.output,
+                w.HBox(
+                    [
+                        w.VBox([*self.psi_weights, self.psi_reason]),
+                        w.VBox([self.alpha, self.beta, self.fee, self.price_rule]),
+                        w.VBox([self.task_density, self.provider_density, self.scenario, self.n_tasks]),
+                        w.VBox(challenge),
+                    ]
+                ),
+            ]
+        )
         for control in auction:
             control.observe(self._on_auction, names="value")
         for control in challenge:
@@ -559,11 +622,18 @@ class ExplorerDashboard:
 
     def params(self) -> AuctionParams:
         """The :class:`AuctionParams` the widgets currently describe."""
-        return explorer_params({
-            "psi_weights": [s.value for s in self.psi_weights], "alpha": self.alpha.value, "beta": self.beta.value,
-            "fee": self.fee.value, "price_rule": self.price_rule.value, "task_density": self.task_density.value,
-            "provider_density": self.provider_density.value,
-        }, self.base)
+        return explorer_params(
+            {
+                "psi_weights": [s.value for s in self.psi_weights],
+                "alpha": self.alpha.value,
+                "beta": self.beta.value,
+                "fee": self.fee.value,
+                "price_rule": self.price_rule.value,
+                "task_density": self.task_density.value,
+                "provider_density": self.provider_density.value,
+            },
+            self.base,
+        )
 
     def _compute(self) -> ExplorerView:
         view = explorer_view(self.market, self.params())
@@ -599,8 +669,18 @@ class ExplorerDashboard:
         display(self.widget)
 
 
-def plot_heatmap(frame: pd.DataFrame, x: str, y: str, value: str, *, ax: Any = None, title: str = "",
-                 cmap: str = "viridis", fmt: str = "{:.2f}", center: float | None = None) -> Any:
+def plot_heatmap(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    value: str,
+    *,
+    ax: Any = None,
+    title: str = "",
+    cmap: str = "viridis",
+    fmt: str = "{:.2f}",
+    center: float | None = None,
+) -> Any:
     """Heat map of ``value`` (mean over seeds) on the grid ``x`` by ``y`` of a sweep's frame."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm

@@ -34,8 +34,17 @@ CHROMIUM = os.environ.get("OASIS_CHROMIUM", "/usr/bin/chromium")
 
 #: Parameters of the copy the browser runs: live widgets, tiny sweeps.
 PARAMETERS = {
-    "scenario": "balanced", "widgets_ui": True, "n_tasks": 200, "heat_tasks": 60, "stakes": [0, 4000], "challenge_ps": [0.0, 0.4],
-    "ab_tasks": 15, "alphas": [2.0], "betas": [1.0], "heat_seeds": 1, "sweep_workers": 1,
+    "scenario": "balanced",
+    "widgets_ui": True,
+    "n_tasks": 200,
+    "heat_tasks": 60,
+    "stakes": [0, 4000],
+    "challenge_ps": [0.0, 0.4],
+    "ab_tasks": 15,
+    "alphas": [2.0],
+    "betas": [1.0],
+    "heat_seeds": 1,
+    "sweep_workers": 1,
 }
 
 
@@ -72,20 +81,38 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     settings = tmp_path / "lab-settings"
     (settings / "@jupyterlab" / "notebook-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-        json.dumps({"windowingMode": "none"}))
+        json.dumps({"windowingMode": "none"})
+    )
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
     (settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false"}))
+        json.dumps({"fetchNews": "false"})
+    )
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "PYTHONPATH": os.pathsep.join(
-        [str(NOTEBOOK.parent.parent), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "PYTHONPATH": os.pathsep.join([str(NOTEBOOK.parent.parent), os.environ.get("PYTHONPATH", "")]),
+    }
     with open(tmp_path / "server.log", "w") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-             f"--ServerApp.port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
-             "--ServerApp.port_retries=0", f"--LabApp.user_settings_dir={settings}",
-             *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
-            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={tmp_path}",
+                "--ServerApp.port_retries=0",
+                f"--LabApp.user_settings_dir={settings}",
+                *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
             start_new_session=True,  # its own process group: the kernel and Dask workers stop with it
         )
         try:
@@ -95,9 +122,11 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 try:
                     urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
                     break
-                except OSError:
+                except OSError as exc:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}")
+                        raise RuntimeError(
+                            f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}"
+                        ) from exc
                     time.sleep(0.5)
             yield f"{url}/lab/tree/{notebook.name}?token={token}", tmp_path
         finally:
@@ -158,8 +187,10 @@ def _wait_for_change(page, before: tuple[str, str], timeout_s: float = 120) -> t
 
 
 def test_explorer_in_jupyterlab_reacts_to_slider_and_dropdown(jupyter_lab: tuple[str, Path]) -> None:
-    _require(shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
-             f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    _require(
+        shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
+        f"no Chromium at {CHROMIUM} (apt-get install chromium)",
+    )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -190,8 +221,9 @@ def test_explorer_in_jupyterlab_reacts_to_slider_and_dropdown(jupyter_lab: tuple
             after_dropdown = _wait_for_change(page, after_slider)
             assert "Ψ weights disabled" in page.inner_text(".jp-Notebook")
             psi = page.locator(".widget-slider", has=page.locator("label", has_text="Ψ gpu_tflops")).first
-            assert psi.locator(".noUi-target[disabled], .noUi-handle[disabled], [disabled]").count() > 0 or \
-                "mod-disabled" in (psi.get_attribute("class") or "")
+            assert psi.locator(
+                ".noUi-target[disabled], .noUi-handle[disabled], [disabled]"
+            ).count() > 0 or "mod-disabled" in (psi.get_attribute("class") or "")
             # one panel, replaced in place: a single explorer plot on the page
             assert page.locator(".widget-output img").count() == 1
             assert len({first[0], after_slider[0], after_dropdown[0]}) == 3

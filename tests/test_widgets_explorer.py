@@ -39,8 +39,9 @@ def test_dashboard_driven_through_values_equals_the_callbacks(dash: ExplorerDash
     dash.fee.value = 0.1
     dash.price_rule.value = "as_written"
     dash.psi_weights[1].value = 4.0
-    expected = AuctionParams(psi_weights=(1.0, 4.0, 1.0, 1.0), alpha=3.0, fee=0.1, price_rule="as_written",
-                             provider_density="capability")
+    expected = AuctionParams(
+        psi_weights=(1.0, 4.0, 1.0, 1.0), alpha=3.0, fee=0.1, price_rule="as_written", provider_density="capability"
+    )
     assert dash.params() == expected
     direct = explorer_view(explorer_market("balanced", 400), expected)
     assert dash.view.figures == direct.figures

@@ -145,20 +145,28 @@ class GreedyVsOptimum(ExperimentConfig):
         """The market of this config under ``seed`` (from the ``"markets"`` stream)."""
         params = _market_params(self)
         market = generate_market(
-            self.n_tasks, self.n_providers or self.n_tasks,
-            n_types=1 if self.unit_demand else self.n_types, scenario=self.scenario,
-            seed=child_seed(seed, "markets"), capacity_unit=params.capacity,
+            self.n_tasks,
+            self.n_providers or self.n_tasks,
+            n_types=1 if self.unit_demand else self.n_types,
+            scenario=self.scenario,
+            seed=child_seed(seed, "markets"),
+            capacity_unit=params.capacity,
         )
         return unit_demand_market(market) if self.unit_demand else market
 
     def _run(self, seed: int) -> pd.DataFrame:
         labels = {"scenario": self.scenario, "market_seed": child_seed(seed, "markets")}
         frame = compare_markets(
-            [(labels, self.market(seed))], _market_params(self),
-            readings={r: READINGS[r] for r in self.readings}, mechanisms=self.mechanisms,
-            ilp_time_limit=self.ilp_time_limit, backend=self.backend,
-            greedy_repeats=self.greedy_repeats, vcg_max_tasks=self.vcg_max_tasks,
-            epsilon=self.epsilon, seed=child_seed(seed, "lotteries"),
+            [(labels, self.market(seed))],
+            _market_params(self),
+            readings={r: READINGS[r] for r in self.readings},
+            mechanisms=self.mechanisms,
+            ilp_time_limit=self.ilp_time_limit,
+            backend=self.backend,
+            greedy_repeats=self.greedy_repeats,
+            vcg_max_tasks=self.vcg_max_tasks,
+            epsilon=self.epsilon,
+            seed=child_seed(seed, "lotteries"),
         )
         frame = frame.drop(columns=[c for c in ("market", "seed") if c in frame])
         if not self.timings:
@@ -203,8 +211,12 @@ class OutlierStudy(ExperimentConfig):
         self._set("task_densities", check_names("task_densities", self.task_densities, CHOICES["task_density"]))
 
     def _run(self, seed: int) -> pd.DataFrame:
-        base = generate_market(self.n_tasks, self.n_providers or max(self.n_tasks // 10, 1),
-                               scenario=self.scenario, seed=child_seed(seed, "markets"))
+        base = generate_market(
+            self.n_tasks,
+            self.n_providers or max(self.n_tasks // 10, 1),
+            scenario=self.scenario,
+            seed=child_seed(seed, "markets"),
+        )
         rows = []
         for multiple in self.multiples:
             values = base.value.copy()
@@ -214,9 +226,14 @@ class OutlierStudy(ExperimentConfig):
                 res = run_greedy(bumped, AuctionParams(task_density=density))
                 # the raised task's own extra value is taken out: what is left is everyone else's
                 own_gain = res.served_share[-1] * (values[-1] - base.value[-1])
-                rows.append({"largest_bid_x": multiple, "task_density": density,
-                             "served": float(res.served.mean()),
-                             "welfare_others": float(res.welfare - own_gain)})
+                rows.append(
+                    {
+                        "largest_bid_x": multiple,
+                        "task_density": density,
+                        "served": float(res.served.mean()),
+                        "welfare_others": float(res.welfare - own_gain),
+                    }
+                )
         frame = pd.DataFrame(rows)
         ref = frame[frame["largest_bid_x"] == 1.0].set_index("task_density")["welfare_others"]
         base_w = frame["task_density"].map(ref)
@@ -267,27 +284,45 @@ def dissect(market: Market, params: AuctionParams) -> Dissection:
         with np.errstate(invalid="ignore", divide="ignore"):
             return paid / units
 
-    tasks = pd.DataFrame({
-        "G rank": rank, "units": market.task_units, "value/unit": task_unit_price(market),
-        "surplus v-e": surplus, "greedy": g.served.astype(int), "optimum": opt.served.astype(int),
-        "greedy unit cost": mean_unit_cost(gt), "optimum unit cost": mean_unit_cost(ot),
-    }).sort_values("G rank")
+    tasks = pd.DataFrame(
+        {
+            "G rank": rank,
+            "units": market.task_units,
+            "value/unit": task_unit_price(market),
+            "surplus v-e": surplus,
+            "greedy": g.served.astype(int),
+            "optimum": opt.served.astype(int),
+            "greedy unit cost": mean_unit_cost(gt),
+            "optimum unit cost": mean_unit_cost(ot),
+        }
+    ).sort_values("G rank")
     prov_rank = np.empty(market.n_providers, dtype=int)
     prov_rank[provider_order(market, params)] = np.arange(market.n_providers)
-    providers = market.providers[["unit_cost", "capacity", "runnable_types"]].assign(
-        H_rank=prov_rank, greedy_units=g.units_matrix(market.n_types).sum(axis=1),
-        optimum_units=opt.units.sum(axis=1)).sort_values("H_rank")
+    providers = (
+        market.providers[["unit_cost", "capacity", "runnable_types"]]
+        .assign(
+            H_rank=prov_rank,
+            greedy_units=g.units_matrix(market.n_types).sum(axis=1),
+            optimum_units=opt.units.sum(axis=1),
+        )
+        .sort_values("H_rank")
+    )
     value_g, value_o = float(surplus @ g.served_share), float(surplus @ opt.served)
     cost_g = float((gt.units * gt.unit_cost).sum())
     cost_o = float((ot.units * ot.unit_cost).sum())
     only_g = tasks[(tasks.greedy == 1) & (tasks.optimum == 0)]
     only_o = tasks[(tasks.greedy == 0) & (tasks.optimum == 1)]
     totals = {
-        "value_greedy": value_g, "value_optimum": value_o, "cost_greedy": cost_g, "cost_optimum": cost_o,
-        "welfare_greedy": value_g - cost_g, "welfare_optimum": value_o - cost_o,
+        "value_greedy": value_g,
+        "value_optimum": value_o,
+        "cost_greedy": cost_g,
+        "cost_optimum": cost_o,
+        "welfare_greedy": value_g - cost_g,
+        "welfare_optimum": value_o - cost_o,
         "unit_cost_greedy": cost_g / max(float(gt.units.sum()), 1e-12),
         "unit_cost_optimum": cost_o / max(float(ot.units.sum()), 1e-12),
-        "only_greedy": float(len(only_g)), "only_optimum": float(len(only_o)),
+        "only_greedy": float(len(only_g)),
+        "only_optimum": float(len(only_o)),
         "surplus_only_greedy": float(only_g["surplus v-e"].sum()),
         "surplus_only_optimum": float(only_o["surplus v-e"].sum()),
     }
@@ -334,8 +369,13 @@ class WorstMarket(ExperimentConfig):
     def worst(self, seed: int) -> tuple[dict[str, Any], Market, Dissection]:
         """The worst market's labels (with ``ratio_opt``), the market and its dissection."""
         markets = self.markets(seed)
-        frame = compare_markets(markets, readings={self.reading: READINGS[self.reading]},
-                                mechanisms=("ilp",), backend="highspy", greedy_repeats=1)
+        frame = compare_markets(
+            markets,
+            readings={self.reading: READINGS[self.reading]},
+            mechanisms=("ilp",),
+            backend="highspy",
+            greedy_repeats=1,
+        )
         greedy = frame[frame["mechanism"] == "greedy"].reset_index(drop=True)
         k = int(greedy["ratio_opt"].idxmin())
         labels, market = markets[k]
@@ -345,5 +385,3 @@ class WorstMarket(ExperimentConfig):
     def _run(self, seed: int) -> pd.DataFrame:
         labels, _, d = self.worst(seed)
         return d.tasks.assign(**labels, **d.totals)
-
-

@@ -149,4 +149,3 @@ def run(config: ExperimentConfig, seed: int) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"experiment {config.name!r} returned {type(frame).__name__}, not a DataFrame")
     return frame.reset_index(drop=True)
-

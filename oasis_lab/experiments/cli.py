@@ -26,14 +26,9 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.auction.cli import positive_int
-from oasis_lab.auction.compare import MECHANISMS, READINGS, summarize
-from oasis_lab.experiments.auction import GreedyVsOptimum
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
-from oasis_lab.files import atomic_path, check_output_dir, check_output_file
-from oasis_lab.market import SCENARIOS
-from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.files import check_output_dir
 
 __all__ = ["load_sweep_file", "register_cli"]
 
@@ -64,14 +59,22 @@ def load_sweep_file(path: Path) -> dict[str, Any]:
 def register_cli(subparsers: Any) -> None:
     """Add the ``sweep`` subcommand."""
     parser = subparsers.add_parser(
-        "sweep", help="run an experiment over a grid and seeds on Dask (resumable Parquet dataset)",
+        "sweep",
+        help="run an experiment over a grid and seeds on Dask (resumable Parquet dataset)",
         description="Run an experiment of oasis_lab.experiments over a grid of configs and seeds, "
         "on a LocalCluster over this machine's cores or on an existing Dask cluster. Finished "
         "points are appended to a Parquet dataset; rerunning resumes without recomputing them.",
     )
-    parser.add_argument("--config", type=Path, required=True, help="YAML sweep file (experiment, config, grid, seeds, out)")
+    parser.add_argument(
+        "--config", type=Path, required=True, help="YAML sweep file (experiment, config, grid, seeds, out)"
+    )
     parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://HOST:8786)")
-    parser.add_argument("--out", type=Path, default=None, help="Parquet dataset folder (default: the file's 'out', else sweeps/<experiment>)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Parquet dataset folder (default: the file's 'out', else sweeps/<experiment>)",
+    )
     parser.add_argument("--serial", action="store_true", help="run in this process, without Dask")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run_sweep)
@@ -87,8 +90,16 @@ def _run_sweep(args: argparse.Namespace) -> int:
     keys = [c for c in frame.columns[: list(frame.columns).index("seed")] if c != "point"]
     numeric = [c for c in frame.select_dtypes("number").columns if c not in ("point", "seed", *keys)]
     table = frame.groupby(["point", *keys], sort=True)[numeric].mean().reset_index(level=0, drop=True)
-    with pd.option_context("display.width", 200, "display.max_rows", 200, "display.max_columns", 12,
-                           "display.float_format", "{:,.4g}".format):
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_rows",
+        200,
+        "display.max_columns",
+        12,
+        "display.float_format",
+        "{:,.4g}".format,
+    ):
         print(f"{base.name}: mean over {frame['seed'].nunique()} seed(s) per grid point")
         print(table.to_string())
     print(f"{len(frame)} rows in {out}")

@@ -40,11 +40,13 @@ __all__ = ["DOCUMENTED_ESCAPES", "AdversaryMatrix", "Deterrence", "matchups"]
 #: device rounds one node a ULP differently; the tolerance referee lets a deviation within its
 #: ULP tolerance through, and is laundered by a 1-ULP change before a real cheat (the
 #: bisection stops at the first divergence, which is within tolerance).
-DOCUMENTED_ESCAPES: frozenset[tuple[str, str]] = frozenset({
-    ("exact", "honest, other device"),
-    ("tolerance", "2 ULPs at one node"),
-    ("tolerance", "launder: 1 ULP then cheat"),
-})
+DOCUMENTED_ESCAPES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("exact", "honest, other device"),
+        ("tolerance", "2 ULPs at one node"),
+        ("tolerance", "launder: 1 ULP then cheat"),
+    }
+)
 
 
 def matchups(n: int) -> dict[str, tuple[adv.Strategy, adv.Strategy]]:
@@ -113,12 +115,19 @@ class AdversaryMatrix(ExperimentConfig):
                 params = DisputeParams(arity=self.arity, comparison=cmp, max_ulp=self.max_ulp)
                 o = play(comp, prov, chal, params=params, seed=child_seed(seed, "disputes", k), record=False)
                 guilty = o.verdict == "provider_guilty"
-                rows.append({
-                    "matchup": label, "provider_honest": prov.honest, "comparison": cmp,
-                    "verdict": o.verdict, "disputed_node": o.disputed_node, "reason": o.reason,
-                    "rounds": o.rounds, "correct": guilty != prov.honest,
-                    "documented": (cmp, label) in DOCUMENTED_ESCAPES,
-                })
+                rows.append(
+                    {
+                        "matchup": label,
+                        "provider_honest": prov.honest,
+                        "comparison": cmp,
+                        "verdict": o.verdict,
+                        "disputed_node": o.disputed_node,
+                        "reason": o.reason,
+                        "rounds": o.rounds,
+                        "correct": guilty != prov.honest,
+                        "documented": (cmp, label) in DOCUMENTED_ESCAPES,
+                    }
+                )
         return pd.DataFrame(rows)
 
 
@@ -170,7 +179,9 @@ class Deterrence(ExperimentConfig):
         for f in ("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"):
             self._set(f, check_fraction(f, getattr(self, f)))
         if self.cheat_share + self.other_device_share > 1:
-            raise ValueError(f"cheat_share + other_device_share = {self.cheat_share + self.other_device_share} must be <= 1")
+            raise ValueError(
+                f"cheat_share + other_device_share = {self.cheat_share + self.other_device_share} must be <= 1"
+            )
         check_bool("rational", self.rational)
         check_int("n_nodes", self.n_nodes, 2)
         check_int("arity", self.arity, 2)
@@ -190,9 +201,16 @@ class Deterrence(ExperimentConfig):
         cheats = self.expected_cheat_gain > 0 or not self.rational
         params = DisputeParams(arity=self.arity, comparison=self.comparison, slash_fraction=self.slash_fraction)
         mc = simulate_challenges(
-            self.n_tasks, cheat_share=self.cheat_share, p_user=self.p_user, p_platform=self.p_platform,
-            stake=self.stake, gain=self.gain, payment=self.payment,
-            other_device_share=self.other_device_share, n_nodes=self.n_nodes, params=params,
+            self.n_tasks,
+            cheat_share=self.cheat_share,
+            p_user=self.p_user,
+            p_platform=self.p_platform,
+            stake=self.stake,
+            gain=self.gain,
+            payment=self.payment,
+            other_device_share=self.other_device_share,
+            n_nodes=self.n_nodes,
+            params=params,
             seed=child_seed(seed, "disputes", "monte_carlo"),
         )
         cheat = mc.kind == 1
@@ -207,17 +225,21 @@ class Deterrence(ExperimentConfig):
         wrongly = mc.convicted & ~cheat
         welfare_honest = float(np.mean(v - g - g * mc.challenged - g * wrongly))
         summary = mc.summary()
-        return pd.DataFrame([{
-            "p": self.p,
-            "expected_cheat_gain": self.expected_cheat_gain,
-            "cheats": bool(cheats),
-            "welfare": welfare_cheating if cheats else welfare_honest,
-            "cheater_profit": float(mc.cheater_gain) if cheats else 0.0,
-            "welfare_if_cheating": welfare_cheating,
-            "welfare_if_honest": welfare_honest,
-            "cheated": int(cheat.sum()),
-            "fraud_detected": int(caught.sum()),
-            "fraud_undetected": summary["fraud_undetected"],
-            "honest_wrongly_slashed": summary["honest_wrongly_slashed"],
-            "disputes": summary["disputes"],
-        }])
+        return pd.DataFrame(
+            [
+                {
+                    "p": self.p,
+                    "expected_cheat_gain": self.expected_cheat_gain,
+                    "cheats": bool(cheats),
+                    "welfare": welfare_cheating if cheats else welfare_honest,
+                    "cheater_profit": float(mc.cheater_gain) if cheats else 0.0,
+                    "welfare_if_cheating": welfare_cheating,
+                    "welfare_if_honest": welfare_honest,
+                    "cheated": int(cheat.sum()),
+                    "fraud_detected": int(caught.sum()),
+                    "fraud_undetected": summary["fraud_undetected"],
+                    "honest_wrongly_slashed": summary["honest_wrongly_slashed"],
+                    "disputes": summary["disputes"],
+                }
+            ]
+        )

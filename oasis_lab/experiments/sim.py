@@ -74,11 +74,19 @@ class MarketOverTime(ExperimentConfig):
 
     def sim_config(self) -> SimConfig:
         """The :class:`~oasis_lab.sim.SimConfig` this experiment runs (checked by the sim)."""
-        base = load_config(self.config_file, rounds=self.rounds, tasks_per_round=self.tasks_per_round,
-                           n_providers=self.n_providers, cheater_share=self.cheater_share,
-                           p_user=self.p_user, p_platform=self.p_platform, dispute_delay=self.dispute_delay)
-        return base.replace(disputes=base.disputes.replace(provider_stake=self.stake,
-                                                           slash_fraction=self.slash_fraction))
+        base = load_config(
+            self.config_file,
+            rounds=self.rounds,
+            tasks_per_round=self.tasks_per_round,
+            n_providers=self.n_providers,
+            cheater_share=self.cheater_share,
+            p_user=self.p_user,
+            p_platform=self.p_platform,
+            dispute_delay=self.dispute_delay,
+        )
+        return base.replace(
+            disputes=base.disputes.replace(provider_stake=self.stake, slash_fraction=self.slash_fraction)
+        )
 
     def _run(self, seed: int) -> pd.DataFrame:
         config = self.sim_config()

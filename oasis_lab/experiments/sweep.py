@@ -57,9 +57,7 @@ class SweepPoint:
         self.config = config
 
 
-def expand_grid(
-    experiment: Any, grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
-) -> list[SweepPoint]:
+def expand_grid(experiment: Any, grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]) -> list[SweepPoint]:
     """The grid's points with their configs, each built (and so checked) now.
 
     Parameters
@@ -87,7 +85,7 @@ def expand_grid(
                 raise ValueError(f"grid[{key!r}] is empty: give at least one value")
         keys = list(grid)
         combos: list[dict[str, Any]] = [
-            dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))
+            dict(zip(keys, combo, strict=False)) for combo in itertools.product(*(list(grid[k]) for k in keys))
         ]
     elif isinstance(grid, Sequence) and not isinstance(grid, (str, bytes)):
         combos = []
@@ -129,8 +127,9 @@ def _seeds(seeds: int | Iterable[int]) -> list[int]:
 
 def point_key(config: ExperimentConfig, seed: int) -> str:
     """A content hash of (experiment, config, seed): the name of the point's Parquet file."""
-    text = json.dumps({"experiment": config.name, "config": config.to_dict(), "seed": seed},
-                      sort_keys=True, default=str)
+    text = json.dumps(
+        {"experiment": config.name, "config": config.to_dict(), "seed": seed}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -167,8 +166,7 @@ def _open_out(out: Path, name: str) -> None:
         recorded = json.loads(manifest.read_text()).get("experiment")
         if recorded != name:
             raise ValueError(
-                f"out = {str(out)!r} holds a sweep of experiment {recorded!r}, not {name!r}; "
-                "choose another folder"
+                f"out = {str(out)!r} holds a sweep of experiment {recorded!r}, not {name!r}; choose another folder"
             )
     else:
         with atomic_write(manifest, "w", encoding="utf-8") as fh:
@@ -187,8 +185,9 @@ def local_client(n_workers: int | None = None) -> Any:
     from distributed import Client, LocalCluster
 
     n = n_workers or os.cpu_count() or 1
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    )
     return Client(cluster)
 
 
@@ -235,8 +234,7 @@ def sweep(
     if out_dir is not None:
         _open_out(out_dir, name)
     jobs = [(p, s) for p in points for s in seed_list]
-    paths = {(p.index, s): (out_dir / f"part-{point_key(p.config, s)}.parquet") if out_dir else None
-             for p, s in jobs}
+    paths = {(p.index, s): (out_dir / f"part-{point_key(p.config, s)}.parquet") if out_dir else None for p, s in jobs}
     done = {k for k, path in paths.items() if path is not None and path.exists()}
     todo = [(p, s) for p, s in jobs if (p.index, s) not in done]
     results: dict[tuple[int, int], pd.DataFrame] = {}
@@ -282,8 +280,9 @@ def sweep(
             own.close()
             if cluster is not None:
                 cluster.close()
-    frames = [pd.read_parquet(paths[k]) if paths[k] is not None else results[k]
-              for k in ((p.index, s) for p, s in jobs)]
+    frames = [
+        pd.read_parquet(paths[k]) if paths[k] is not None else results[k] for k in ((p.index, s) for p, s in jobs)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

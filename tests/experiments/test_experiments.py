@@ -59,8 +59,13 @@ def test_timings_are_the_only_difference_between_runs() -> None:
 
 
 def test_greedy_vs_optimum_bounds_and_ir() -> None:
-    frame = sweep(GreedyVsOptimum(n_tasks=20, mechanisms=("ilp", "lp", "vcg")),
-                  {"scenario": ["balanced", "price_crossing"]}, 2, client="serial", progress=False)
+    frame = sweep(
+        GreedyVsOptimum(n_tasks=20, mechanisms=("ilp", "lp", "vcg")),
+        {"scenario": ["balanced", "price_crossing"]},
+        2,
+        client="serial",
+        progress=False,
+    )
     assert set(frame["mechanism"]) == {"ilp", "lp", "greedy", "vcg"}
     assert len(frame) == 2 * 2 * (3 + len(READINGS))
     ilp = frame[frame["mechanism"] == "ilp"]
@@ -86,8 +91,9 @@ def test_markets_follow_the_seed_not_a_counter() -> None:
 
 
 def test_unit_demand_runs_the_double_auctions() -> None:
-    config = GreedyVsOptimum(n_tasks=40, unit_demand=True, readings=("unit_cost",),
-                             mechanisms=("ilp", "mcafee", "sbba", "dp"))
+    config = GreedyVsOptimum(
+        n_tasks=40, unit_demand=True, readings=("unit_cost",), mechanisms=("ilp", "mcafee", "sbba", "dp")
+    )
     frame = run(config, 0)
     assert set(frame["mechanism"]) == {"ilp", "greedy", "mcafee", "sbba", "dp"}
     mc = frame[frame["mechanism"] == "mcafee"]
@@ -96,8 +102,9 @@ def test_unit_demand_runs_the_double_auctions() -> None:
 
 
 def test_time_limit_gives_no_ratio() -> None:
-    frame = run(GreedyVsOptimum(n_tasks=150, split=False, readings=("no_trade",), mechanisms=("ilp",),
-                                ilp_time_limit=0.02), 0)
+    frame = run(
+        GreedyVsOptimum(n_tasks=150, split=False, readings=("no_trade",), mechanisms=("ilp",), ilp_time_limit=0.02), 0
+    )
     ilp = frame[frame["mechanism"] == "ilp"].iloc[0]
     assert ilp["status"] == "time_limit" and math.isnan(ilp["welfare"])
     greedy = frame[frame["mechanism"] == "greedy"].iloc[0]
@@ -182,8 +189,13 @@ def test_run_refuses_bad_seed_and_config() -> None:
 
 def test_worst_market_looks_at_the_sweeps_markets() -> None:
     # notebook 01 dissects the worst market of its own greedy_vs_optimum sweep
-    frame = sweep(GreedyVsOptimum(n_tasks=12, readings=("no_trade",), mechanisms=("ilp",)),
-                  {"scenario": ["balanced", "scarce_supply"]}, 2, client="serial", progress=False)
+    frame = sweep(
+        GreedyVsOptimum(n_tasks=12, readings=("no_trade",), mechanisms=("ilp",)),
+        {"scenario": ["balanced", "scarce_supply"]},
+        2,
+        client="serial",
+        progress=False,
+    )
     worst = frame[frame["mechanism"] == "greedy"]["ratio_opt"].min()
     assert run(SMALL["worst_market"], 0)["ratio_opt"].iloc[0] == pytest.approx(worst, rel=1e-9)
 

@@ -42,7 +42,11 @@ class Counting(ExperimentConfig):
 def test_grid_expands_in_order_and_explicit_points() -> None:
     points = expand_grid(BASE, GRID)
     assert [(p.config.stake, p.config.p_platform) for p in points] == [
-        (0.0, 0.0), (0.0, 0.2), (3000.0, 0.0), (3000.0, 0.2)]
+        (0.0, 0.0),
+        (0.0, 0.2),
+        (3000.0, 0.0),
+        (3000.0, 0.2),
+    ]
     explicit = expand_grid("deterrence", [{"stake": 1.0}, {"stake": 2.0, "gain": 10.0}])
     assert [p.config.gain for p in explicit] == [50.0, 10.0]
     assert expand_grid(BASE, {})[0].config == BASE
@@ -84,8 +88,9 @@ def test_local_cluster_sweep_equals_serial(tmp_path: Path) -> None:
 
 
 def test_grid_key_reported_by_the_experiment_is_kept_once() -> None:
-    frame = sweep(GreedyVsOptimum(readings=("no_trade",), mechanisms=()), {"n_tasks": [5, 8]}, 1,
-                  client="serial", progress=False)
+    frame = sweep(
+        GreedyVsOptimum(readings=("no_trade",), mechanisms=()), {"n_tasks": [5, 8]}, 1, client="serial", progress=False
+    )
     assert list(frame.columns).count("n_tasks") == 1 and frame["n_tasks"].tolist() == [5, 8]
 
 
@@ -125,8 +130,7 @@ def test_unknown_experiment_and_client() -> None:
 
 def test_sweep_cli_writes_the_dataset_and_resumes(tmp_path: Path, capsys) -> None:
     spec = tmp_path / "s.yaml"
-    spec.write_text("experiment: deterrence\nconfig: {n_tasks: 100, n_nodes: 16}\n"
-                    "grid: {stake: [0, 4000]}\nseeds: 2\n")
+    spec.write_text("experiment: deterrence\nconfig: {n_tasks: 100, n_nodes: 16}\ngrid: {stake: [0, 4000]}\nseeds: 2\n")
     out = tmp_path / "ds"
     assert main(["sweep", "--config", str(spec), "--out", str(out), "--serial", "--no-progress"]) == 0
     printed = capsys.readouterr().out
@@ -157,8 +161,24 @@ def test_sweep_cli_bad_files_one_line_exit_2(text: str, match: str, tmp_path: Pa
 
 def test_compare_cli_prints_table_and_writes_csv(tmp_path: Path, capsys) -> None:
     out = tmp_path / "cmp.csv"
-    code = main(["compare", "--sizes", "10,20", "--scenarios", "balanced", "--seeds", "1",
-                 "--readings", "no_trade,unit_cost", "--out", str(out), "--no-progress", "--repeats", "1"])
+    code = main(
+        [
+            "compare",
+            "--sizes",
+            "10,20",
+            "--scenarios",
+            "balanced",
+            "--seeds",
+            "1",
+            "--readings",
+            "no_trade,unit_cost",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--repeats",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "welfare_ratio" in printed and f"wrote 10 rows to {out}" in printed
