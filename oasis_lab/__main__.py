@@ -18,7 +18,8 @@ from oasis_lab.clihelp import one_line_errors
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
-    "oasis_lab.auction.compare_cli",
+    "oasis_lab.experiments.cli",
+    "oasis_lab.experiments.compare_cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
     "oasis_lab.browser.cli",

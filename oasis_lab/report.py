@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -44,6 +45,7 @@ __all__ = [
     "register_cli",
     "render_html",
     "run_report",
+    "write_summary",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +144,48 @@ def load_profile(
                     f"{bad}; its parameters cell defines {sorted(known[stem])}"
                 )
     return data
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars and arrays, pandas objects and tuples as plain JSON values
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and math.isnan(value):
+        return None  # NaN: JSON has no NaN
+    return value
+
+
+def write_summary(notebook: str, figures: dict[str, Any], folder: str | Path = "reports") -> Path:
+    """Write a notebook's key figures to ``<folder>/<notebook>.summary.json`` (atomically).
+
+    Every notebook ends with one call; ``tests/test_notebooks.py`` asserts on these figures at
+    CI sizes, and the narrative sentences quoting them are rendered from the same values.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's stem, e.g. ``"01_greedy_vs_optimum"``.
+    figures : dict
+        Key figures (numbers, strings, lists, nested dicts; numpy values are converted, NaN
+        becomes null).
+    folder : path
+        The notebook's ``summary_dir`` parameter (``reports/`` by default; the report and the
+        tests pass their own).
+    """
+    if not isinstance(figures, dict):
+        raise TypeError(f"figures must be a dict, got {type(figures).__name__}")
+
+    folder = check_output_dir("summary_dir", folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{notebook}.summary.json"
+    text = json.dumps(_plain(figures), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return target
 
 
 # The lab template without the scripts it loads from CDNs (require.js, MathJax, mermaid, the
@@ -518,6 +562,13 @@ def run_report(
     return runs
 
 
+def _with_summary_dir(papermill: Any, path: Path, params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    # a notebook that declares ``summary_dir`` writes its key figures next to its HTML page
+    if "summary_dir" in papermill.inspect_notebook(str(path)):
+        return {**params, "summary_dir": str(output_dir.resolve())}
+    return params
+
+
 def _run_one(
     papermill: Any,
     path: Path,
@@ -548,7 +599,7 @@ def _run_one(
             papermill.execute_notebook(
                 str(path),
                 str(tmp),
-                parameters=parameters.get(path.stem, {}),
+                parameters=_with_summary_dir(papermill, path, parameters.get(path.stem, {}), output_dir),
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
                 progress_bar=cell_bar,
