@@ -13,10 +13,13 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from oasis_lab.clihelp import one_line_errors
+
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.report",
     "oasis_lab.auction.cli",
-    "oasis_lab.auction.compare_cli",
+    "oasis_lab.experiments.cli",
+    "oasis_lab.experiments.compare_cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
     "oasis_lab.browser.cli",
@@ -33,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="<subcommand>")
     for module_name in _SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register_cli(subparsers)
+    one_line_errors(parser)  # a bad argument anywhere: one line, exit status 2
     return parser
 
 

@@ -16,9 +16,12 @@ import numpy as np
 
 __all__ = [
     "check_array",
+    "check_bool",
+    "check_choice",
     "check_fraction",
     "check_int",
     "check_memory",
+    "check_names",
     "check_not_masked",
     "check_real",
     "physical_memory",
@@ -229,3 +232,35 @@ def check_memory(what: str, n_bytes: int | float) -> None:
             f"{what} needs about {float(n_bytes) / 2**30:.3g} GiB of memory; this machine has "
             f"{limit / 2**30:.3g} GiB (the limit)"
         )
+
+
+def check_choice(name: str, value: Any, choices: Any) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise naming ``name``.
+
+    Examples
+    --------
+    >>> check_choice("scenario", "balanced", ("balanced", "scarce_supply"))
+    'balanced'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} = {value!r} must be one of {list(choices)}")
+    return value
+
+
+def check_names(name: str, value: Any, choices: Any, *, empty: bool = False) -> tuple[str, ...]:
+    """Return ``value`` as a tuple of names among ``choices``, else raise naming ``name``."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of names among {list(choices)}, got {value!r}")
+    bad = [v for v in value if v not in choices]
+    if bad:
+        raise ValueError(f"{name} has unknown names {bad}; choose among {list(choices)}")
+    if not value and not empty:
+        raise ValueError(f"{name} is empty; choose among {list(choices)}")
+    return tuple(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool, else raise naming ``name``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -31,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab.clihelp import RawDescriptionHelpFormatter, fit_table
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.progress import PROGRESS_ENV, read_progress
 
@@ -43,6 +45,7 @@ __all__ = [
     "register_cli",
     "render_html",
     "run_report",
+    "write_summary",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +144,48 @@ def load_profile(
                     f"{bad}; its parameters cell defines {sorted(known[stem])}"
                 )
     return data
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars and arrays, pandas objects and tuples as plain JSON values
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    if isinstance(value, float) and math.isnan(value):
+        return None  # NaN: JSON has no NaN
+    return value
+
+
+def write_summary(notebook: str, figures: dict[str, Any], folder: str | Path = "reports") -> Path:
+    """Write a notebook's key figures to ``<folder>/<notebook>.summary.json`` (atomically).
+
+    Every notebook ends with one call; ``tests/test_notebooks.py`` asserts on these figures at
+    CI sizes, and the narrative sentences quoting them are rendered from the same values.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's stem, e.g. ``"01_greedy_vs_optimum"``.
+    figures : dict
+        Key figures (numbers, strings, lists, nested dicts; numpy values are converted, NaN
+        becomes null).
+    folder : path
+        The notebook's ``summary_dir`` parameter (``reports/`` by default; the report and the
+        tests pass their own).
+    """
+    if not isinstance(figures, dict):
+        raise TypeError(f"figures must be a dict, got {type(figures).__name__}")
+
+    folder = check_output_dir("summary_dir", folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{notebook}.summary.json"
+    text = json.dumps(_plain(figures), indent=1, sort_keys=True, allow_nan=False) + "\n"
+    with atomic_write(target, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    return target
 
 
 # The lab template without the scripts it loads from CDNs (require.js, MathJax, mermaid, the
@@ -517,6 +562,13 @@ def run_report(
     return runs
 
 
+def _with_summary_dir(papermill: Any, path: Path, params: dict[str, Any], output_dir: Path) -> dict[str, Any]:
+    # a notebook that declares ``summary_dir`` writes its key figures next to its HTML page
+    if "summary_dir" in papermill.inspect_notebook(str(path)):
+        return {**params, "summary_dir": str(output_dir.resolve())}
+    return params
+
+
 def _run_one(
     papermill: Any,
     path: Path,
@@ -547,7 +599,7 @@ def _run_one(
             papermill.execute_notebook(
                 str(path),
                 str(tmp),
-                parameters=parameters.get(path.stem, {}),
+                parameters=_with_summary_dir(papermill, path, parameters.get(path.stem, {}), output_dir),
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
                 progress_bar=cell_bar,
@@ -599,10 +651,10 @@ def _cli(args: argparse.Namespace) -> int:
             "notebook": [r.notebook for r in runs],
             "status": ["ok" if r.ok else "FAILED" for r in runs],
             "seconds": [round(r.seconds, 1) for r in runs],
-            "html": [str(r.html) for r in runs],
+            "html (in the output folder)": [r.html.name for r in runs],
         }
     )
-    print(table.to_string(index=False))
+    print(fit_table(table, float_format="{:.1f}".format))
     print(f"\nParameters: {runs[0].profile}")
     print(f"Report: {Path(args.output).resolve() / 'index.html'}")
     failed = [r for r in runs if not r.ok]
@@ -617,15 +669,23 @@ def register_cli(subparsers: Any) -> None:
         "report",
         help="execute every notebook with papermill and render HTML reports",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--quick", action="store_true", help="small CI parameters (fast)")
-    parser.add_argument("--output", default="reports", help="output folder (default: reports)")
-    parser.add_argument("--only", help="comma-separated notebook names to run")
+    parser.add_argument("--quick", action="store_true",
+                        help="run with each notebook's small CI parameters (under a minute each) "
+                        "(default: the study sizes of --profile)")
+    parser.add_argument("--output", default="reports", metavar="FOLDER",
+                        help="folder the executed notebooks, HTML reports and index.html go to")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="comma-separated notebook names (file stems, e.g. "
+                        "00_market_tour,04_fault_proofs) to run (default: every notebook)")
     parser.add_argument(
-        "--profile",
-        help="parameter profile: a YAML file, or the name of one in notebooks/params: full (the "
-        "default, study sizes that run in minutes) or large (the biggest studies)",
+        "--profile", metavar="PROFILE",
+        help="parameter profile: a YAML file (notebook name -> parameters), or the name of one in "
+        "notebooks/params: full (the default, study sizes that run in minutes) or large (the "
+        "biggest studies)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress lines (default: per-notebook and per-cell progress on "
+                        "stderr)")
     parser.set_defaults(func=_cli)

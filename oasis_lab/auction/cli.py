@@ -10,6 +10,7 @@ compared from the shell, e.g.::
 from __future__ import annotations
 
 import argparse
+import numbers
 import textwrap
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
-from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table, number
 from oasis_lab.market import SCENARIOS, check_market_size, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.seeding import check_seed
@@ -115,8 +116,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--check", action="store_true",
                         help="also run the independent checks: feasibility, individual "
                         "rationality, budget balance, prices")
-    parser.add_argument("--wide", action="store_true",
-                        help="print tables whole, however wide (default: fit 100 columns)")
+    add_wide_option(parser)
     parser.set_defaults(func=_run)
 
 
@@ -146,11 +146,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     result = run_greedy(market, params)
     print(f"readings: {params.label()}")
-    summary = result.summary().drop(columns="readings").T
-    summary = summary.rename(columns={0: f"{args.scenario}, seed {args.seed}"})
-    with pd.option_context("display.max_colwidth", None if args.wide else 60,
-                           "display.float_format", "{:,.6g}".format):
-        print(summary.to_string())
+    summary = result.summary().drop(columns="readings").iloc[0]
+    # one notation (clihelp.number): thousands separators, 4 significant digits, no exponent
+    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real)
+                         and not isinstance(v, bool) else str(v))
+    with pd.option_context("display.max_colwidth", None if args.wide else 60):
+        print(fit_table(values.to_frame(f"{args.scenario}, seed {args.seed}"), wide=args.wide,
+                        index=True))
         if args.check:
             print()
             print(format_checks(check_all(market, result), wide=args.wide))

@@ -1,7 +1,7 @@
 """Greedy PRICES against exact optima and classic mechanisms (whitepaper sections 3 and 4).
 
 Section 4.2 presents PRICES as "a polynomial time combinatorial algorithm for Equation 1, which
-is NP-Hard". :func:`compare` measures what that buys and what it costs: on each market it
+is NP-Hard". :func:`compare_markets` measures what that buys and what it costs: on each market it
 runs the greedy under several readings of the paper, the exact ILP optimum, its LP
 relaxation (an upper bound) and, where they apply, VCG (small markets) and the double
 auctions McAfee, SBBA and the exponential-mechanism clearing price (single-type,
@@ -12,6 +12,10 @@ The welfare model (``capacity``, ``capacity_per_type``, ``split``, ``partial``, 
 ``beta``, ``task_size``) comes from one :class:`~oasis_lab.params.AuctionParams`; a
 *reading* only changes how the greedy orders and prices (densities, price rule), so every
 reading of a market is measured against the same optimum.
+
+:func:`compare_markets` measures given markets; the seeded study over generated markets (sizes,
+scenarios, seeds) is the ``greedy_vs_optimum`` experiment of :mod:`oasis_lab.experiments`,
+which draws each market from :mod:`oasis_lab.seeding` and runs it here.
 """
 
 from __future__ import annotations
@@ -28,11 +32,10 @@ from oasis_lab.auction.baselines import (
     check_epsilon,
     run_double_auction,
     solve_optimum,
-    unit_demand_market,
     vcg,
 )
 from oasis_lab.auction.greedy import run_greedy
-from oasis_lab.market import SCENARIOS, Market, generate_market
+from oasis_lab.market import Market, generate_market
 from oasis_lab.params import AuctionParams
 
 __all__ = [
@@ -40,7 +43,6 @@ __all__ = [
     "MECHANISMS",
     "DP_GRID",
     "WELFARE_FIELDS",
-    "compare",
     "compare_markets",
     "summarize",
 ]
@@ -68,11 +70,14 @@ WELFARE_FIELDS = ("alpha", "beta", "task_size", "partial", "capacity", "split", 
 _COLUMNS = [
     "market", "n_tasks", "n_providers", "scenario", "seed", "mechanism", "reading",
     "welfare", "ratio_opt", "ratio_lp", "served", "ir_violations_users",
-    "ir_violations_providers", "budget_surplus", "runtime_s", "speedup_vs_ilp", "status", "gap",
+    "ir_violations_providers", "budget_surplus", "units", "user_utility", "provider_utility",
+    "runtime_s", "speedup_vs_ilp", "status", "gap",
 ]
 
 
-def _check_readings(readings: Mapping[str, Mapping[str, Any]], params: AuctionParams) -> dict[str, AuctionParams]:
+def _check_readings(
+    readings: Mapping[str, Mapping[str, Any]], params: AuctionParams, exact: bool = True
+) -> dict[str, AuctionParams]:
     if not isinstance(readings, Mapping) or not readings:
         raise ValueError("readings must be a non-empty mapping of name -> AuctionParams overrides")
     out = {}
@@ -80,11 +85,17 @@ def _check_readings(readings: Mapping[str, Mapping[str, Any]], params: AuctionPa
         if isinstance(overrides, AuctionParams):
             overrides = {f: getattr(overrides, f) for f in overrides.__dataclass_fields__
                          if getattr(overrides, f) != getattr(AuctionParams(), f)}
+        if not isinstance(overrides, Mapping):
+            raise TypeError(
+                f"readings[{name!r}] must be a dict of AuctionParams overrides or an AuctionParams, "
+                f"got {type(overrides).__name__}"
+            )
         bad = sorted(set(overrides) & set(WELFARE_FIELDS))
-        if bad:
+        if bad and exact:
             raise ValueError(
                 f"reading {name!r} changes the welfare model ({bad}): set those in params, "
-                "so every reading is measured against the same optimum"
+                "so every reading is measured against the same optimum (readings may change it "
+                "only when no exact baseline, ilp, lp or vcg, is asked for)"
             )
         out[str(name)] = params.replace(**dict(overrides))
     return out
@@ -109,19 +120,49 @@ def compare_markets(
     progress: bool = False,
     total: int | None = None,
 ) -> pd.DataFrame:
-    """Run every mechanism on each given market; see :func:`compare` for the columns.
+    """Greedy (each reading) vs ILP vs LP bound vs VCG and double auctions on given markets.
 
     Parameters
     ----------
     markets : iterable of (dict, Market)
         Each market with the labels to copy into its rows (``market``, ``scenario``,
         ``seed``, ...).
-    params, readings, mechanisms, ilp_time_limit, backend, greedy_repeats, vcg_max_tasks, epsilon, seed
-        As in :func:`compare`.
+    params : AuctionParams
+        The welfare model (and the fields the readings do not override).
+    readings : mapping of name -> dict or AuctionParams
+        Greedy readings: overrides of ``params`` (densities, price rule, normalization); see
+        :data:`READINGS`. A reading may change the welfare model (``alpha``, ``beta``, ...)
+        only when no exact baseline (``ilp``, ``lp``, ``vcg``) is asked for, so that every
+        ratio is against the optimum of the same model.
+    mechanisms : sequence of str
+        Baselines among :data:`MECHANISMS` (``()``: the greedy readings alone). ``vcg`` runs
+        only on markets of at most ``vcg_max_tasks`` tasks; the double auctions only on
+        single-type unit-demand markets.
+    ilp_time_limit : float, optional
+        Per exact solve; a solve that hits it reports ``nan`` welfare and its status.
+    backend : {"cvxpy", "highspy"}
+        For the ILP and LP.
+    greedy_repeats : int
+        The greedy's runtime is the minimum over this many runs.
+    vcg_max_tasks : int
+    epsilon : float
+        Of the DP clearing price.
+    seed : int
+        SBBA's lottery and the DP draw.
     progress : bool
         Show a tqdm progress bar.
     total : int, optional
         Number of markets, for the progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (market, mechanism, reading): the labels, ``n_tasks, n_providers,
+        mechanism, reading, welfare, ratio_opt`` (welfare / ILP optimum), ``ratio_lp``
+        (welfare / LP bound), ``served`` (tasks, or trades for the double auctions),
+        ``ir_violations_users, ir_violations_providers, budget_surplus``, for the greedy
+        ``units, user_utility, provider_utility``, then ``runtime_s, speedup_vs_ilp`` (ILP
+        time / this runtime), ``status, gap``.
     """
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
@@ -135,7 +176,7 @@ def compare_markets(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} = {value!r} must be an int >= 1")
     epsilon = check_epsilon(epsilon)
-    reading_params = _check_readings(readings, params)
+    reading_params = _check_readings(readings, params, exact=bool({"ilp", "lp", "vcg"} & set(mechanisms)))
     # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
     # timings are not inflated by one-off costs.
     tiny = generate_market(3, 2, seed=0)
@@ -205,7 +246,9 @@ def _one_market(
             times.append(g.runtime_s)
         row("greedy", name, g.welfare, min(times), served=float(g.served_share.sum()), status="ok",
             ir_violations_users=g.ir_violations_users,
-            ir_violations_providers=g.ir_violations_providers, budget_surplus=g.budget_surplus)
+            ir_violations_providers=g.ir_violations_providers, budget_surplus=g.budget_surplus,
+            units=float(g.trades["units"].sum()), user_utility=float(g.user_utility.sum()),
+            provider_utility=float(g.provider_utility.sum()))
     if "vcg" in mechanisms and market.n_tasks <= vcg_max_tasks:
         v = vcg(market, params, max_tasks=vcg_max_tasks, time_limit=ilp_time_limit)
         row("vcg", "", v.welfare, v.runtime_s, served=v.optimum.n_served, status=v.status,
@@ -221,132 +264,6 @@ def _one_market(
                 ir_violations_users=0, ir_violations_providers=0, budget_surplus=d.budget_surplus,
                 welfare_std=d.welfare_std)
     return rows
-
-
-def _generated(
-    sizes: Sequence[int],
-    scenarios: Sequence[str],
-    seeds: int,
-    n_types: int,
-    unit_demand: bool,
-    capacity_unit: str = "units",
-):
-    for n in sizes:
-        for scenario in scenarios:
-            for s in range(seeds):
-                market = generate_market(
-                    n, n, n_types=1 if unit_demand else n_types, scenario=scenario, seed=s,
-                    capacity_unit=capacity_unit,
-                )
-                if unit_demand:
-                    market = unit_demand_market(market)
-                yield {"market": f"{scenario}/{n}/{s}", "scenario": scenario, "seed": s}, market
-
-
-def compare(
-    markets: Iterable[Market] | None = None,
-    params: AuctionParams = AuctionParams(),
-    *,
-    sizes: Sequence[int] = (100,),
-    scenarios: Sequence[str] | str = ("balanced",),
-    seeds: int = 1,
-    n_types: int = 4,
-    unit_demand: bool = False,
-    readings: Mapping[str, Mapping[str, Any]] = READINGS,
-    mechanisms: Sequence[str] = ("ilp", "lp", "vcg", "mcafee", "sbba", "dp"),
-    ilp_time_limit: float | None = None,
-    backend: str = "cvxpy",
-    greedy_repeats: int = 3,
-    vcg_max_tasks: int = 30,
-    epsilon: float = 1.0,
-    seed: int = 0,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """Greedy (each reading) vs ILP vs LP bound vs VCG and double auctions, one row per run.
-
-    Parameters
-    ----------
-    markets : iterable of Market, optional
-        Markets to compare; when omitted they are generated: ``sizes x scenarios x seeds``
-        with as many providers as tasks, their capacity counted in the unit that
-        ``params.capacity`` reads (``generate_market(capacity_unit=...)``).
-    params : AuctionParams
-        The welfare model (and the fields the readings do not override).
-    sizes : sequence of int
-        Tasks (= providers) per generated market.
-    scenarios : sequence of str or "all"
-        Keys of :data:`~oasis_lab.market.SCENARIOS`.
-    seeds : int
-        Generated markets per size and scenario (seeds ``0 .. seeds - 1``).
-    n_types : int
-        Model types of the generated markets.
-    unit_demand : bool
-        Generate single-type, unit-demand markets (:func:`unit_demand_market`), where McAfee,
-        SBBA and the DP clearing price apply.
-    readings : mapping of name -> dict
-        Greedy readings: overrides of ``params`` (densities, price rule, normalization); see
-        :data:`READINGS`.
-    mechanisms : sequence of str
-        Baselines among :data:`MECHANISMS`. ``vcg`` runs only on markets of at most
-        ``vcg_max_tasks`` tasks; the double auctions only on unit-demand markets.
-    ilp_time_limit : float, optional
-        Per exact solve; a solve that hits it reports ``nan`` welfare and its status.
-    backend : {"cvxpy", "highspy"}
-        For the ILP and LP.
-    greedy_repeats : int
-        The greedy's runtime is the minimum over this many runs.
-    vcg_max_tasks : int
-    epsilon : float
-        Of the DP clearing price.
-    seed : int
-        SBBA's lottery and the DP draw.
-    progress : bool
-        tqdm progress bar over markets.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``market, n_tasks, n_providers, scenario, seed, mechanism, reading, welfare,
-        ratio_opt`` (welfare / ILP optimum), ``ratio_lp`` (welfare / LP bound), ``served``
-        (tasks, or trades for the double auctions), ``ir_violations_users,
-        ir_violations_providers, budget_surplus, runtime_s, speedup_vs_ilp`` (ILP time /
-        this runtime), ``status, gap``.
-    """
-    if not isinstance(params, AuctionParams):
-        raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
-    if markets is None:
-        if isinstance(scenarios, str):
-            scenarios = sorted(SCENARIOS) if scenarios == "all" else [scenarios]
-        scenarios = list(scenarios)
-        bad = [s for s in scenarios if s not in SCENARIOS]
-        if bad:
-            raise ValueError(f"scenarios {bad} are unknown; choose among {sorted(SCENARIOS)} or 'all'")
-        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
-            raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
-        sizes = list(sizes)
-        if not sizes or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
-            raise ValueError(f"sizes = {sizes!r} must be a non-empty list of positive ints")
-        if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
-            raise ValueError(f"seeds = {seeds!r} must be a positive int")
-        source = _generated(sizes, scenarios, int(seeds), n_types, unit_demand, params.capacity)
-        total = len(sizes) * len(scenarios) * int(seeds)
-    else:
-        if isinstance(markets, Market) or not isinstance(markets, Iterable):
-            raise TypeError(
-                f"markets must be an iterable of Market (a list of one for a single market), "
-                f"got {type(markets).__name__}"
-            )
-        markets = list(markets)
-        for k, m in enumerate(markets):
-            if not isinstance(m, Market):
-                raise TypeError(f"markets[{k}] must be a Market, got {type(m).__name__}")
-        source = (({"market": f"market{k}", "scenario": "", "seed": k}, m) for k, m in enumerate(markets))
-        total = len(markets)
-    return compare_markets(
-        source, params, readings=readings, mechanisms=mechanisms, ilp_time_limit=ilp_time_limit,
-        backend=backend, greedy_repeats=greedy_repeats, vcg_max_tasks=vcg_max_tasks,
-        epsilon=epsilon, seed=seed, progress=progress, total=total,
-    )
 
 
 def summarize(frame: pd.DataFrame) -> pd.DataFrame:

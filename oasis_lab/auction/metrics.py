@@ -17,10 +17,9 @@ result's own aggregates) and returns a :class:`CheckReport`:
   midpoint, yet ``e_i > (v_i - C_i) / 2`` with ``C_i`` the true cost of the task's units).
 
 And tables for notebooks: :func:`trade_prices` (each trade's two per-unit prices, the pair
-price and both sides' margins), :func:`provider_outcomes` (who wins: units, revenue, utility
-and capabilities per provider) and :func:`compare_readings` (the summary of several readings
-on several markets). Greedy readings against the exact optimum are
-:func:`oasis_lab.auction.compare.compare_markets`'s job.
+price and both sides' margins) and :func:`provider_outcomes` (who wins: units, revenue, utility
+and capabilities per provider). Several readings on several markets, with or without the
+exact optimum, are :func:`oasis_lab.auction.compare.compare_markets`'s job.
 
 The auction result is duck-typed (anything with ``trades``, ``served_share``, ``params`` and
 the payment arrays of :class:`~oasis_lab.auction.greedy.AuctionResult`), so exact baselines
@@ -29,14 +28,12 @@ can be checked the same way.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import (
     capacity_use,
     ir_violations,
@@ -59,7 +56,6 @@ __all__ = [
     "IR_CAUSES",
     "trade_prices",
     "provider_outcomes",
-    "compare_readings",
 ]
 
 #: Relative tolerance of the checks (round-off of the ``capacity="time"`` reading and of sums).
@@ -523,56 +519,3 @@ def provider_outcomes(market: Market, result: Any) -> pd.DataFrame:
     frame.insert(3, "utility", np.asarray(result.provider_utility, dtype=float))
     return frame
 
-
-def compare_readings(
-    markets: Market | Mapping[Hashable, Market],
-    readings: Mapping[str, AuctionParams],
-    *,
-    key_names: Sequence[str] = ("market",),
-) -> pd.DataFrame:
-    """Run PRICES under several readings on several markets: one summary row per pair.
-
-    Parameters
-    ----------
-    markets : Market or mapping of key to Market
-        The markets; a key may be a tuple (e.g. ``(scenario, seed)``), spread over the
-        columns ``key_names``.
-    readings : mapping of name to AuctionParams
-        The readings to compare, by display name; any field may differ, the welfare model
-        included.
-    key_names : sequence of str
-        Column names of the market keys.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Key columns, ``reading`` and the columns of :meth:`AuctionResult.summary`.
-
-    See Also
-    --------
-    oasis_lab.auction.compare.compare_markets : the same readings against the exact optimum
-        (``mechanisms=("ilp",)``), its LP bound and the classic mechanisms.
-    """
-    if isinstance(markets, Market):
-        markets = {"market": markets}
-    if not isinstance(markets, Mapping):
-        raise TypeError(f"markets must be a Market or a mapping of key -> Market, got {type(markets).__name__}")
-    if not isinstance(readings, Mapping):
-        raise TypeError(f"readings must be a mapping of name -> AuctionParams, got {type(readings).__name__}")
-    if not readings:
-        raise ValueError("readings is empty: give at least one name -> AuctionParams")
-    for name, params in readings.items():
-        if not isinstance(params, AuctionParams):
-            raise TypeError(f"readings[{name!r}] must be an AuctionParams, got {type(params).__name__}")
-    rows = []
-    for key, market in markets.items():
-        parts = key if isinstance(key, tuple) else (key,)
-        if len(parts) != len(key_names):
-            raise ValueError(f"market key {key!r} does not match key_names {list(key_names)}")
-        for name, params in readings.items():
-            row = run_greedy(market, params).summary()
-            row.insert(0, "reading", name)
-            for col, value in reversed(list(zip(key_names, parts, strict=True))):
-                row.insert(0, col, [value])
-            rows.append(row)
-    return pd.concat(rows, ignore_index=True)

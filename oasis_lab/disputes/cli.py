@@ -4,20 +4,21 @@ Example: ``python -m oasis_lab dispute --model tiny-transformer --cheat-node 7 -
 plays a dispute against a provider that perturbed node 7 of the executed tiny transformer,
 prints the round-by-round transcript and the referee's ruling, then applies the verdict to a
 fresh ledger (user payment in escrow, provider stake, challenger bond) and prints the
-transfers and the balances before and after. ``--costs`` prints the dispute-cost table of the
-tiny transformer, Llama-2-7B and SDXL instead.
+transfers and the balances before and after. ``--costs`` prints the dispute-cost table of
+``--model`` instead (``--model all``: every named model), one vertical block per model.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import textwrap
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import pandas as pd
 
 from oasis_lab.checks import check_int, check_real
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
 from oasis_lab.disputes import adversaries as adv
 from oasis_lab.disputes.bisection import as_computation, play
 from oasis_lab.disputes.economics import cost_table
@@ -29,11 +30,14 @@ from oasis_lab.disputes.trace import Computation, SyntheticComputation
 
 __all__ = [
     "ADVERSARIES",
+    "ADVERSARY_HELP",
+    "ALL_MODELS",
     "BACKENDS",
     "EXECUTED_MODELS",
     "MAX_SEED",
     "MAX_SYNTHETIC_NODES",
     "build_parties",
+    "cost_text",
     "computation_for",
     "register_cli",
 ]
@@ -66,6 +70,26 @@ ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]]
     "honest": lambda k: (adv.Honest(), adv.Honest()),
 }
 
+#: One line per ``--adversary`` for ``--help`` (the strategies of ``disputes.adversaries``).
+ADVERSARY_HELP: dict[str, str] = {
+    "perturb": "the provider makes one element of the node's output wrong",
+    "skip": "the provider skips the node (passes its input through)",
+    "swap": "the provider runs a cheaper substitute model",
+    "wrong-after": "the provider is correct up to the node, then makes up every later output",
+    "below-tolerance": "the provider moves one element of the node by a few ULPs",
+    "equivocate": "the provider answers inconsistently with its own commitments",
+    "equivocate-inputs": "as equivocate, on the node's inputs",
+    "timeout": "the provider perturbs the node and answers round 2 too late",
+    "other-device": "an honest provider whose device rounds the node a few ULPs away",
+    "lying-challenger": "the challenger attacks an honest provider with a trace wrong at the node",
+    "random-challenger": "the challenger fakes its final commitment and picks parts at random",
+    "fake-final": "the challenger computes honestly but fakes its final commitment",
+    "honest": "both parties honest",
+}
+
+#: ``--model`` value that ``--costs`` reads as every named model (executed and published).
+ALL_MODELS = "all"
+
 
 def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Computation:
     """The disputed computation for a ``--model`` value.
@@ -75,6 +99,8 @@ def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Com
     ``synthetic:N``: a synthetic DAG of ``N`` nodes.
     """
     model = _model_arg(model)
+    if model == ALL_MODELS:
+        raise ValueError(f"model = {ALL_MODELS!r} names several models; a computation is of one")
     if model in PROFILES:
         return SyntheticComputation(profile_graph(model), seed=seed)
     if model.startswith("synthetic:"):
@@ -87,8 +113,9 @@ def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Com
 
 
 def _model_arg(value: str) -> str:
-    """A ``--model`` value: an executed model, a published profile or ``synthetic:N``."""
-    if value in EXECUTED_MODELS or value in PROFILES:
+    """A ``--model`` value: an executed model, a published profile, ``synthetic:N`` or
+    ``all`` (only with ``--costs``; checked in :func:`_run`)."""
+    if value in EXECUTED_MODELS or value in PROFILES or value == ALL_MODELS:
         return value
     if value.startswith("synthetic:"):
         text = value.split(":", 1)[1]
@@ -99,7 +126,8 @@ def _model_arg(value: str) -> str:
         check_int("synthetic:N (nodes)", n, 1, MAX_SYNTHETIC_NODES)
         return value
     raise ValueError(
-        f"model = {value!r} is not one of {[*EXECUTED_MODELS, *PROFILES]} or synthetic:N"
+        f"model = {value!r} is not one of {[*EXECUTED_MODELS, *PROFILES]}, synthetic:N "
+        f"(N in [1, {MAX_SYNTHETIC_NODES}]) or {ALL_MODELS!r} (with --costs)"
     )
 
 
@@ -149,16 +177,6 @@ def _str_arg(check: Callable[[str], str]) -> Callable[[str], str]:
     return parse
 
 
-def _one_line_error(parser: argparse.ArgumentParser) -> Callable[[str], NoReturn]:
-    """Replace argparse's usage-plus-message by one line and exit status 2."""
-
-    def error(message: str) -> NoReturn:
-        print(f"error: {parser.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-    return error
-
-
 def _node(value: str | None) -> int | str | None:
     if value is None:
         return None
@@ -172,7 +190,49 @@ def build_parties(adversary: str, node: int | str | None, n_nodes: int) -> tuple
     return ADVERSARIES[adversary](n_nodes // 2 if node is None else node)
 
 
+#: Rows of the vertical cost table: ``cost_table`` column -> label with its unit, and the
+#: factor turning the column into that unit.
+_COST_ROWS: dict[str, tuple[str, float]] = {
+    "round_bound": ("rounds, bound ceil(log_K n)", 1),
+    "rounds_max": ("rounds, max over nodes", 1),
+    "rounds_mean": ("rounds, mean over nodes", 1),
+    "bisection_hashes_max": ("hashes in the bisection, max", 1),
+    "opening_hashes_max": ("hashes in the opening, max", 1),
+    "hashes_mean": ("hashes exchanged, mean", 1),
+    "hashes_max": ("hashes exchanged, max", 1),
+    "opened_mb_max": ("data opened, max (MB)", 1),
+    "referee_gflop_max": ("referee compute, max (GFLOP)", 1),
+    "referee_share_max": ("referee share of the inference, max (%)", 100),
+    "referee_share_mean": ("referee share of the inference, mean (%)", 100),
+}
+
+
+def cost_text(table: pd.DataFrame, *, wide: bool = False) -> str:
+    """The dispute-cost table (``economics.cost_table``) as text.
+
+    Default: one vertical block per model (a row per cost with its unit, a column per arity),
+    headed by the model's size, fitting :data:`~oasis_lab.clihelp.WIDTH` columns. ``wide``:
+    the computed table whole, one row per (model, arity).
+    """
+    if wide:
+        return fit_table(table, wide=True, float_format=None)
+    blocks = []
+    for model, rows in table.groupby("model", sort=False):
+        first = rows.iloc[0]
+        head = (f"{model}: {int(first['n_nodes']):,} nodes, one inference "
+                f"{number(float(first['inference_tflop']) * 1e3)} GFLOP")
+        body = pd.DataFrame(
+            {f"K = {int(k)}": [number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
+             for k, (_, row) in zip(rows["arity"], rows.iterrows(), strict=True)},
+            index=[label for label, _ in _COST_ROWS.values()],
+        )
+        blocks.append(head + "\n" + fit_table(body, index=True))
+    return "\n\n".join(blocks)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.model == ALL_MODELS and not args.costs:
+        raise ValueError(f"--model {ALL_MODELS!r} needs --costs (a dispute is over one model)")
     params = DisputeParams(
         arity=args.arity,
         comparison=args.comparison,
@@ -180,41 +240,51 @@ def _run(args: argparse.Namespace) -> int:
         atol=args.atol,
         referee_backend=args.referee_backend,
     )
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
-        if args.costs:
-            graphs = [computation_for(m).graph for m in ("tiny-transformer", "llama-2-7b", "sdxl-base-1.0")]
-            print(cost_table(graphs, tuple(args.cost_arities)).to_string(index=False))
-            return 0
-        comp = computation_for(args.model, backend=args.backend, seed=args.seed)
-        node = _node(args.cheat_node)
-        if node is not None:
-            try:
-                comp.graph.node_index(node)  # before the dispute: name the argument
-            except (ValueError, IndexError, KeyError, TypeError) as exc:
-                raise ValueError(f"--cheat-node {args.cheat_node!r}: {exc}") from None
-        provider, challenger = build_parties(args.adversary, node, comp.n_nodes)
-        out = play(comp, provider, challenger, params=params, seed=args.seed)
-        print(f"model {out.model}: {out.n_nodes} nodes, arity {out.arity}, comparison {params.comparison}")
-        print(f"provider   {out.provider}")
-        print(f"challenger {out.challenger}\n")
-        print(out.to_frame().to_string(index=False))
-        print()
-        node = f"node {out.disputed_node} ({out.disputed_name})" if out.disputed_node >= 0 else "no node"
-        print(f"disputed: {node} after {out.rounds} rounds (bound {out.max_rounds})")
-        print(
-            f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened}, referee FLOPs "
-            f"{out.referee_flops:.3g} ({100 * out.referee_flops_share:.3g}% of the inference)"
-        )
-        detail = out.ruling.detail if out.ruling is not None else ""
-        print(f"verdict: {out.verdict} ({out.reason}) {detail}\n")
-        led, before, start = single_task_ledger(out.verdict, params, payment=args.payment)
-        print("accounts before the challenge")
-        print(before.to_string(index=False))
-        print("\ntransfers of the challenge")
-        print(led.to_frame().iloc[start:].to_string(index=False))
-        print("\naccounts after")
-        print(led.accounts().to_string(index=False))
-        print(f"\nre-auction queue {list(led.reauction_queue)}; conservation {led.check_conservation()}")
+    if args.costs:
+        models = [*EXECUTED_MODELS, *PROFILES] if args.model == ALL_MODELS else [args.model]
+        graphs = [computation_for(m, seed=args.seed).graph for m in models]
+        print(cost_text(cost_table(graphs, tuple(args.cost_arities)), wide=args.wide))
+        note = "K = arity; n = nodes; every node of the graph costed as the disputed one"
+        print("\n" + textwrap.fill(note + ("" if args.wide else "; --wide prints the computed "
+                                           "table whole"), WIDTH))
+        return 0
+    comp = computation_for(args.model, backend=args.backend, seed=args.seed)
+    node = _node(args.cheat_node)
+    if node is not None:
+        try:
+            comp.graph.node_index(node)  # before the dispute: name the argument
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            raise ValueError(f"--cheat-node {args.cheat_node!r}: {exc}") from None
+    provider, challenger = build_parties(args.adversary, node, comp.n_nodes)
+    out = play(comp, provider, challenger, params=params, seed=args.seed)
+    wide = args.wide
+
+    def show(frame: pd.DataFrame) -> str:
+        return fit_table(frame, wide=wide)
+
+    print(f"model {out.model}: {out.n_nodes} nodes, arity {out.arity}, comparison {params.comparison}")
+    print(textwrap.fill(f"provider   {out.provider}", WIDTH, subsequent_indent=" " * 11))
+    print(textwrap.fill(f"challenger {out.challenger}", WIDTH, subsequent_indent=" " * 11) + "\n")
+    print(show(out.to_frame()))
+    print()
+    disputed = f"node {out.disputed_node} ({out.disputed_name})" if out.disputed_node >= 0 else "no node"
+    print(f"disputed: {disputed} after {out.rounds} rounds (bound {out.max_rounds})")
+    print(textwrap.fill(
+        f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened:,}, referee "
+        f"compute {number(out.referee_flops)} FLOP ({number(100 * out.referee_flops_share)}% of the "
+        "inference)", WIDTH))
+    detail = out.ruling.detail if out.ruling is not None else ""
+    print(textwrap.fill(f"verdict: {out.verdict} ({out.reason}) {detail}", WIDTH) + "\n")
+    led, before, start = single_task_ledger(out.verdict, params, payment=args.payment)
+    print("accounts before the challenge (tokens)")
+    print(show(before))
+    print("\ntransfers of the challenge (tokens)")
+    print(show(led.to_frame().iloc[start:]))
+    print("\naccounts after (tokens)")
+    print(show(led.accounts()))
+    conservation = ", ".join(f"{k} {v:,}" for k, v in led.check_conservation().items())
+    print("\n" + textwrap.fill(f"re-auction queue {list(led.reauction_queue)}; conservation "
+                               f"(tokens): {conservation}", WIDTH))
     return 0
 
 
@@ -223,36 +293,75 @@ def register_cli(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "dispute",
         help="challenge one inference: bisection transcript, verdict and ledger (section 5)",
-        description="Play one optimistic fault-proof dispute (whitepaper section 5) and apply "
-        "its verdict to a ledger; --costs prints the dispute-cost table instead.",
+        description="Play one optimistic fault-proof dispute (whitepaper section 5) over the "
+        "computation graph of --model: the challenger and the provider bisect their hash chains "
+        "until one node is left, the referee re-executes it, and the verdict is applied to a "
+        "ledger (payment in escrow, provider stake, challenger bond; amounts in integer tokens). "
+        "--costs prints the dispute-cost table of --model instead (--model all: every named "
+        f"model). Tables fit {WIDTH} columns; --wide prints them whole.",
+        formatter_class=HelpFormatter,
     )
-    parser.error = _one_line_error(parser)
     parser.add_argument(
         "--model",
         default="tiny-transformer",
         type=_str_arg(_model_arg),
-        help="tiny-transformer, quantized-mlp (executed), llama-2-7b, sdxl-base-1.0 "
-        f"(synthetic values on the published graph) or synthetic:N (N <= {MAX_SYNTHETIC_NODES:,})",
+        help="the disputed computation: tiny-transformer, quantized-mlp (executed), llama-2-7b, "
+        "sdxl-base-1.0 (synthetic values on the published graph) or synthetic:N (a random graph "
+        f"of N nodes, N <= {MAX_SYNTHETIC_NODES:,}); with --costs also {ALL_MODELS!r} (every "
+        "named model)",
     )
-    parser.add_argument("--cheat-node", default=None, help="node index or name (default: the middle node)")
-    parser.add_argument("--adversary", choices=sorted(ADVERSARIES), default="perturb")
+    parser.add_argument(
+        "--cheat-node", default=None, metavar="NODE",
+        help="node index (0 .. nodes - 1) or node name where the cheating party departs from the "
+        "honest run (default: the middle node; ignored by swap, random-challenger, fake-final, "
+        "honest)",
+    )
+    parser.add_argument(
+        "--adversary", choices=sorted(ADVERSARIES), default="perturb", metavar="NAME",
+        help="who cheats and how: " + "; ".join(f"{k} = {v}" for k, v in ADVERSARY_HELP.items()),
+    )
     defaults = DisputeParams()
-    parser.add_argument("--arity", type=_int_arg("arity", 2), default=defaults.arity)
-    parser.add_argument("--comparison", choices=COMPARISONS, default=defaults.comparison)
+    parser.add_argument(
+        "--arity", type=_int_arg("arity", 2), default=defaults.arity, metavar="K",
+        help="parts each bisection round splits the disputed range into (>= 2); the provider "
+        "reveals K - 1 hashes per round and a dispute over n nodes ends in ceil(log_K n) rounds",
+    )
+    parser.add_argument(
+        "--comparison", choices=COMPARISONS, default=defaults.comparison,
+        help="how the referee compares the re-executed node with the provider's: exact = equal "
+        "hashes (bitwise); tolerance = every float element within --max-ulp or --atol",
+    )
     parser.add_argument(
         "--max-ulp", type=_int_arg("max_ulp", 0, MAX_ULP_LIMIT), default=defaults.max_ulp,
-        help=f"ULP tolerance for float outputs, 0 .. {MAX_ULP_LIMIT} (integers are always exact)",
+        metavar="ULPS",
+        help=f"with --comparison tolerance: units in the last place a float output may differ "
+        f"by, 0 .. {MAX_ULP_LIMIT} (integer outputs are always compared exactly)",
     )
-    parser.add_argument("--atol", type=_nonnegative_real_arg("atol"), default=defaults.atol)
-    parser.add_argument("--backend", choices=BACKENDS, default="numpy", help="backend of the provider's run")
-    parser.add_argument("--referee-backend", choices=BACKENDS, default=defaults.referee_backend)
+    parser.add_argument(
+        "--atol", type=_nonnegative_real_arg("atol"), default=defaults.atol,
+        help="with --comparison tolerance: absolute difference a float output may have, in the "
+        "output's own units (>= 0)",
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="numpy",
+                        help="backend the provider computes every node on")
+    parser.add_argument("--referee-backend", choices=BACKENDS, default=defaults.referee_backend,
+                        help="backend the referee re-executes the disputed node on")
     parser.add_argument(
         "--payment", type=_int_arg("payment", 0), default=100,
-        help="task payment in escrow (integer tokens of the smallest unit, >= 0)",
+        help="task payment in escrow, in integer tokens of the smallest unit (>= 0); the "
+        f"provider stakes {defaults.provider_stake:,} and the challenger bonds "
+        f"{defaults.challenger_bond:,} tokens",
     )
-    parser.add_argument("--seed", type=_int_arg("seed", 0, MAX_SEED), default=0)
-    parser.add_argument("--costs", action="store_true", help="print the dispute-cost table and exit")
     parser.add_argument(
-        "--cost-arities", type=_int_arg("cost arity", 2), nargs="+", default=[2, 4, 8, 16], metavar="K"
+        "--seed", type=_int_arg("seed", 0, MAX_SEED), default=0,
+        help=f"seed of the model inputs, the synthetic values and the random strategies, "
+        f"0 .. {MAX_SEED}",
     )
+    parser.add_argument("--costs", action="store_true",
+                        help="print the dispute-cost table of --model (every node costed) and exit")
+    parser.add_argument(
+        "--cost-arities", type=_int_arg("cost arity", 2), nargs="+", default=[2, 4, 8, 16],
+        metavar="K", help="with --costs: the arities compared, each >= 2",
+    )
+    add_wide_option(parser)
     parser.set_defaults(func=_run)

@@ -41,6 +41,7 @@ from oasis_lab.disputes.bisection import max_rounds, run_disputes
 from oasis_lab.disputes.graph import DisputeGraph, synthetic_graph
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.trace import SyntheticComputation
+from oasis_lab.seeding import check_seed, child_seed, stream
 
 __all__ = [
     "DeterrenceSurface",
@@ -460,12 +461,15 @@ def simulate_challenges(
     params : DisputeParams, optional
         Arity, comparison (exact / tolerance) and tolerances, slash fraction, bond.
     seed : int
+        Root seed: the graph and trace values, the providers' strategies, the challenges and
+        the disputes each draw from their own :mod:`oasis_lab.seeding` stream of it.
 
     Returns
     -------
     MonteCarloResult
     """
     n_tasks = check_int("n_tasks", n_tasks, 1)
+    seed = check_seed(seed)
     for name, v in (
         ("cheat_share", cheat_share),
         ("lying_share", lying_share),
@@ -478,17 +482,20 @@ def simulate_challenges(
     stake_v = float(params.provider_stake if stake is None else _nonneg("stake", stake))
     slash = params.slash_fraction * stake_v
     p = float(challenge_probability(p_user, p_platform))
-    rng = np.random.default_rng(seed)
-    graph = graph if graph is not None else synthetic_graph(n_nodes, seed=int(rng.integers(2**31)))
-    comp = SyntheticComputation(graph, seed=int(rng.integers(2**31)))
+    # One independent stream per purpose (oasis_lab.seeding): changing how many disputes are
+    # played, or the graph, never shifts the draws of who cheats or who is challenged.
+    graph = graph if graph is not None else synthetic_graph(n_nodes, seed=child_seed(seed, "execution", "graph"))
+    comp = SyntheticComputation(graph, seed=child_seed(seed, "execution", "trace"))
     n = graph.n_nodes
 
-    u = rng.random(n_tasks)
+    strategies = stream(seed, "strategies")
+    u = strategies.random(n_tasks)
     kind = np.where(u < cheat_share, 1, np.where(u < cheat_share + other_device_share, 2, 0)).astype(np.int8)
-    node = rng.integers(0, n, size=n_tasks)
-    challenged = rng.random(n_tasks) < p
-    lying = (kind != 1) & (rng.random(n_tasks) < lying_share)
-    lie_node = rng.integers(0, n, size=n_tasks)
+    node = strategies.integers(0, n, size=n_tasks)
+    challenged = stream(seed, "challenges").random(n_tasks) < p
+    liars = stream(seed, "strategies", "lying")
+    lying = (kind != 1) & (liars.random(n_tasks) < lying_share)
+    lie_node = liars.integers(0, n, size=n_tasks)
     # an honest challenger disputes only when its re-execution disagrees (cheater or other device)
     disputed = (challenged & (kind != 0)) | lying
 
@@ -505,7 +512,7 @@ def simulate_challenges(
             LyingChallenger(node=int(lie_node[i])) if lying[i] and not (challenged[i] and kind[i] != 0) else Honest()
         )
         pairs.append((prov, chal))
-    batch = run_disputes(comp, pairs, params=params, seed=seed) if pairs else None
+    batch = run_disputes(comp, pairs, params=params, seed=child_seed(seed, "disputes")) if pairs else None
     convicted = np.zeros(n_tasks, dtype=bool)
     rounds = np.zeros(n_tasks, dtype=np.int64)
     if batch is not None:

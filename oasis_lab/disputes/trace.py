@@ -37,9 +37,10 @@ Two commitment schemes (``commitment=`` of a computation, :data:`COMMITMENTS`):
   hashes per node (every prefix root), ``O(n log n)``.
 
 Hashing goes through the SHA-256 of the OpenSSL library Python's ``hashlib`` already loaded,
-called from compiled loops (numba, through ``ctypes``): the same bits as ``hashlib`` with
-no new dependency; where that library cannot be found the pure-Python loops run
-(:data:`COMPILED_SHA256` says which, the tests check both give the same digests).
+called from compiled loops (numba, linking the library's ``SHA256_*`` symbols by name, so
+the loops are cached on disk): the same bits as ``hashlib`` with no new dependency; where
+that library cannot be found the pure-Python loops run (:data:`COMPILED_SHA256` says which;
+the tests check both give the same digests).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def extend_chain(prev: bytes, digests: bytes) -> bytes:
     (compiled when :data:`COMPILED_SHA256`, the same bits either way).
     """
     n = len(digests) // DIGEST_SIZE
-    if _SHA is None or n < _COMPILED_MIN_STEPS:
+    if not _SHA or n < _COMPILED_MIN_STEPS:
         return _extend_chain_python(prev, digests)
     out = np.empty((n, DIGEST_SIZE), np.uint8)
     _chain_compiled(np.frombuffer(prev, np.uint8), np.frombuffer(digests, np.uint8).reshape(n, DIGEST_SIZE), out)
@@ -134,8 +135,9 @@ def extend_chain(prev: bytes, digests: bytes) -> bytes:
 
 # --- compiled SHA-256: OpenSSL's, the library hashlib loaded, called from numba -------------
 
-def _find_libcrypto() -> ctypes.CDLL | None:
-    """The libcrypto Python's ``_hashlib`` is linked against, or ``None``."""
+def _find_libcrypto() -> str | None:
+    """Path of the libcrypto Python's ``_hashlib`` is linked against (or any found), whose
+    SHA-256 gives ``hashlib``'s bits; ``None`` when there is none."""
     try:
         import _hashlib  # noqa: F401  (loads libcrypto into the process)
 
@@ -144,107 +146,115 @@ def _find_libcrypto() -> ctypes.CDLL | None:
     except (ImportError, OSError):
         paths = []
     found = ctypes.util.find_library("crypto")
-    for path in [*paths, *([found] if found else [])]:
+    for path in dict.fromkeys([*paths, *([found] if found else [])]):
         try:
             lib = ctypes.CDLL(path)
-            for name in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
-                getattr(lib, name)
+            init, update, final = lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final
         except (OSError, AttributeError):
             continue
-        return lib
+        init.argtypes, init.restype = [ctypes.c_void_p], ctypes.c_int
+        update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        update.restype = ctypes.c_int
+        final.argtypes, final.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
+        # the compiled path must give hashlib's bits, or it is not used at all
+        ctx = ctypes.create_string_buffer(512)
+        md = ctypes.create_string_buffer(32)
+        probe = b"oasis-lab sha256 probe" * 3
+        init(ctx)
+        update(ctx, probe, len(probe))
+        final(md, ctx)
+        if md.raw == _sha256(probe).digest():
+            return path
     return None
 
 
-def _sha_functions(lib: ctypes.CDLL | None) -> tuple[Any, Any, Any] | None:
-    if lib is None:
-        return None
-    init, update, final = lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final
-    init.argtypes, init.restype = [ctypes.c_void_p], ctypes.c_int
-    update.argtypes, update.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t], ctypes.c_int
-    final.argtypes, final.restype = [ctypes.c_void_p, ctypes.c_void_p], ctypes.c_int
-    # the compiled path must give hashlib's bits, or it is not used at all
-    ctx = ctypes.create_string_buffer(512)
-    md = ctypes.create_string_buffer(32)
-    probe = b"oasis-lab sha256 probe" * 3
-    init(ctx)
-    update(ctx, probe, len(probe))
-    final(md, ctx)
-    return (init, update, final) if md.raw == _sha256(probe).digest() else None
+def _load_sha() -> bool:
+    """Make libcrypto's SHA-256 symbols visible to numba's linker (by name, so the compiled
+    loops below are cached on disk like the rest of the package's numba code)."""
+    path = _find_libcrypto()
+    if path is None:
+        return False
+    try:
+        import llvmlite.binding as llvm  # type: ignore[import-untyped]
+
+        llvm.load_library_permanently(path)
+    except Exception:  # llvmlite refusing the library means: no compiled path
+        return False
+    return True
 
 
-_SHA = _sha_functions(_find_libcrypto())
+_SHA = _load_sha()
 #: Whether SHA-256 runs compiled (OpenSSL through numba) or in the pure-Python loops.
-COMPILED_SHA256 = _SHA is not None
+COMPILED_SHA256 = _SHA
 # Below this many steps the compiled loop's call overhead is not worth it.
 _COMPILED_MIN_STEPS = 4
 _CTX_BYTES = 512  # SHA256_CTX is 112 bytes; room to spare
 
-
-def _compile_hashing() -> tuple[Any, Any]:
-    """The compiled chain and Merkle builders (numba; not cached on disk: they call a C
-    function whose address is fixed only for this process)."""
-    init, update, final = _SHA  # type: ignore[misc]
-
-    @numba.njit(inline="always")
-    def h64(ctx, buf, out):
-        # out = SHA-256(buf[0:64])
-        init(ctx.ctypes.data)
-        update(ctx.ctypes.data, buf.ctypes.data, 64)
-        final(out.ctypes.data, ctx.ctypes.data)
-
-    @numba.njit
-    def chain(prev, digests, out):
-        ctx = np.empty(_CTX_BYTES, np.uint8)
-        buf = np.empty(64, np.uint8)
-        buf[:32] = prev
-        for k in range(digests.shape[0]):
-            buf[32:] = digests[k]
-            h64(ctx, buf, out[k])
-            buf[:32] = out[k]
-
-    @numba.njit
-    def merkle(genesis, digests, zeros, depth, out):
-        # Every c_k = H(A_k | d_k), A_k = H(g | R_k), R_k the prefix root over d_0..d_{k-1}:
-        # the incremental ("frontier") tree, D hashes per appended leaf.
-        ctx = np.empty(_CTX_BYTES, np.uint8)
-        buf = np.empty(64, np.uint8)
-        node = np.empty(32, np.uint8)
-        acc = np.empty(32, np.uint8)
-        frontier = np.zeros((depth, 32), np.uint8)
-        root = zeros[depth].copy()
-        for k in range(digests.shape[0]):
-            buf[:32] = genesis
-            buf[32:] = root
-            h64(ctx, buf, acc)
-            buf[:32] = acc
-            buf[32:] = digests[k]
-            h64(ctx, buf, out[k])
-            # append leaf k, recompute the root
-            node[:] = digests[k]
-            idx = k
-            for h in range(depth):
-                if idx & 1:
-                    buf[:32] = frontier[h]
-                    buf[32:] = node
-                else:
-                    frontier[h] = node
-                    buf[:32] = node
-                    buf[32:] = zeros[h]
-                h64(ctx, buf, node)
-                idx >>= 1
-            root[:] = node
-
-    return chain, merkle
+# OpenSSL's incremental SHA-256, resolved by symbol name when the loops are compiled or loaded
+# from numba's cache (pointers passed as integers: the x86-64 and AArch64 ABIs pass both alike).
+_sha_init: Any = numba.types.ExternalFunction("SHA256_Init", numba.types.int32(numba.types.uintp))
+_sha_update: Any = numba.types.ExternalFunction(
+    "SHA256_Update", numba.types.int32(numba.types.uintp, numba.types.uintp, numba.types.uintp)
+)
+_sha_final: Any = numba.types.ExternalFunction(
+    "SHA256_Final", numba.types.int32(numba.types.uintp, numba.types.uintp)
+)
 
 
-_compiled: tuple[Any, Any] | None = None
+@numba.njit(cache=True, inline="always")
+def _h64(ctx, buf, out):
+    # out = SHA-256(buf[0:64])
+    _sha_init(ctx.ctypes.data)
+    _sha_update(ctx.ctypes.data, buf.ctypes.data, 64)
+    _sha_final(out.ctypes.data, ctx.ctypes.data)
+
+
+@numba.njit(cache=True)
+def _chain_loop(prev, digests, out):
+    ctx = np.empty(_CTX_BYTES, np.uint8)
+    buf = np.empty(64, np.uint8)
+    buf[:32] = prev
+    for k in range(digests.shape[0]):
+        buf[32:] = digests[k]
+        _h64(ctx, buf, out[k])
+        buf[:32] = out[k]
+
+
+@numba.njit(cache=True)
+def _merkle_loop(genesis, digests, zeros, depth, out):
+    # Every c_k = H(A_k | d_k), A_k = H(g | R_k), R_k the prefix root over d_0..d_{k-1}:
+    # the incremental ("frontier") tree, D hashes per appended leaf.
+    ctx = np.empty(_CTX_BYTES, np.uint8)
+    buf = np.empty(64, np.uint8)
+    node = np.empty(32, np.uint8)
+    acc = np.empty(32, np.uint8)
+    frontier = np.zeros((depth, 32), np.uint8)
+    root = zeros[depth].copy()
+    for k in range(digests.shape[0]):
+        buf[:32] = genesis
+        buf[32:] = root
+        _h64(ctx, buf, acc)
+        buf[:32] = acc
+        buf[32:] = digests[k]
+        _h64(ctx, buf, out[k])
+        # append leaf k, recompute the root
+        node[:] = digests[k]
+        idx = k
+        for h in range(depth):
+            if idx & 1:
+                buf[:32] = frontier[h]
+                buf[32:] = node
+            else:
+                frontier[h] = node
+                buf[:32] = node
+                buf[32:] = zeros[h]
+            _h64(ctx, buf, node)
+            idx >>= 1
+        root[:] = node
 
 
 def _chain_compiled(prev: np.ndarray, digests: np.ndarray, out: np.ndarray) -> None:
-    global _compiled
-    if _compiled is None:
-        _compiled = _compile_hashing()
-    _compiled[0](prev, digests, out)
+    _chain_loop(prev, digests, out)
 
 
 # --- Merkle commitments -------------------------------------------------------------------
@@ -299,13 +309,10 @@ def merkle_commitments(genesis: bytes, digests: bytes, n_nodes: int | None = Non
     """
     n = len(digests) // DIGEST_SIZE
     depth = merkle_depth(n if n_nodes is None else n_nodes)
-    if _SHA is None:
+    if not _SHA:
         return _merkle_python(genesis, digests, depth)
-    global _compiled
-    if _compiled is None:
-        _compiled = _compile_hashing()
     out = np.empty((n, DIGEST_SIZE), np.uint8)
-    _compiled[1](
+    _merkle_loop(
         np.frombuffer(genesis, np.uint8), np.frombuffer(digests, np.uint8).reshape(n, DIGEST_SIZE),
         _ZEROS_ARRAY, depth, out,
     )
@@ -489,7 +496,7 @@ def commit(
         prev = prefix.chain[start - 1].tobytes()
     else:
         start, prev = 0, genesis
-    if _SHA is not None and n - start >= _COMPILED_MIN_STEPS:
+    if _SHA and n - start >= _COMPILED_MIN_STEPS:
         _chain_compiled(np.frombuffer(prev, np.uint8), digests[start:], chain[start:])
     else:
         tail = _extend_chain_python(prev, digests[start:].tobytes())
@@ -1007,8 +1014,7 @@ class SyntheticComputation(Computation):
         g = self.graph
         k = start
         for p in sorted(perturb):
-            self._forward(bits, k, p)
-            self._forward(bits, p, p + 1)
+            self._forward(bits, k, p + 1)  # nodes k .. p, p computed honestly, then perturbed
             ins = [values[j] for j in g.inputs_of(p)]
             out = np.asarray(perturb[p](p, values[p].copy(), ins), dtype=np.float32)
             if out.shape != (_LANES,):

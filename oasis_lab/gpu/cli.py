@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from typing import Any
 
 import pandas as pd
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
 from oasis_lab.seeding import check_seed
 
 __all__ = ["register_cli"]
@@ -23,15 +24,36 @@ __all__ = ["register_cli"]
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``kernels`` and ``bench`` subcommands."""
-    kernels = subparsers.add_parser("kernels", help="WebGPU kernel tools")
+    kernels = subparsers.add_parser(
+        "kernels", help="WebGPU kernel tools",
+        description="WebGPU kernel tools (whitepaper sections 2 and 5): 'kernels check' reports "
+        "whether every WGSL kernel and every node of the shipped models is deterministic and "
+        "bitwise equal to its numpy reference.",
+        formatter_class=HelpFormatter,
+    )
     ksub = kernels.add_subparsers(dest="kernels_command", metavar="<command>")
-    check = ksub.add_parser("check", help="determinism report: per-node hashes and reference equality")
-    check.add_argument("--target", action="append", default=None,
-                       help="model or op name (repeatable); default: every op and both models")
-    check.add_argument("--runs", type=int, default=20, help="repetitions (default 20)")
+    check = ksub.add_parser(
+        "check", help="determinism report: per-node hashes and reference equality",
+        description="Run every op example and every node of the shipped models --runs times on "
+        "--backend and compare the outputs' hashes with each other (deterministic) and with the "
+        "numpy reference (bitwise equal; else the distance in ULPs). Exit status 0 when all are, "
+        f"1 when not, 2 without a WebGPU adapter. Tables fit {WIDTH} columns; --wide prints them "
+        "whole.",
+        formatter_class=HelpFormatter,
+    )
+    check.add_argument("--target", action="append", default=None, metavar="NAME",
+                       help="a model (tiny-transformer, quantized-mlp) or an op name of "
+                       "oasis_lab.gpu.determinism.OP_EXAMPLES (matmul, attention, ...); "
+                       "repeatable (default: every op and both models)")
+    check.add_argument("--runs", type=positive_count, default=20,
+                       help="repetitions of each computation compared (>= 1)")
     check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
-                       help="browser: the kernels in headless Chromium (oasis_lab.browser)")
-    check.add_argument("--seed", type=int, default=0)
+                       help="where the kernels run: webgpu = the WGSL kernels through wgpu-py; "
+                       "numpy = the numpy twins; browser = the WGSL kernels in headless Chromium "
+                       "(oasis_lab.browser)")
+    check.add_argument("--seed", type=int, default=0,
+                       help="seed of the random inputs, in [0, 2**128 - 1]")
+    add_wide_option(check)
     check.set_defaults(func=_needs_device(_check))
     kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])
 
@@ -53,9 +75,9 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                        help="what is timed: the WGSL kernels on the WebGPU adapter, or their numpy "
                        "twins only")
     bench.add_argument("--seed", type=int, default=0,
-                       help="seed of the random inputs and of the example market (>= 0)")
-    bench.add_argument("--wide", action="store_true",
-                       help="print tables whole, however wide (default: fit 100 columns)")
+                       help="seed of the random inputs and of the example market, in "
+                       "[0, 2**128 - 1]")
+    add_wide_option(bench)
     bench.set_defaults(func=_needs_device(_bench))
 
 
@@ -87,25 +109,27 @@ def _needs_device(command):
 
 def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
-
-    check_seed(args.seed, "--seed")
     from oasis_lab.gpu.model import MODEL_NAMES
 
+    check_seed(args.seed, "--seed")
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
+    unknown = [t for t in targets if t not in OP_EXAMPLES and t not in MODEL_NAMES]
+    if unknown:  # before any run, with every valid name
+        raise ValueError(f"--target {unknown[0]!r} is neither a model {list(MODEL_NAMES)} nor an "
+                         f"op {sorted(OP_EXAMPLES)}")
     ok = True
     op_rows = []
-    with pd.option_context("display.max_rows", 200, "display.width", 140):
-        for target in targets:
-            report = check(target, runs=args.runs, backend=args.backend, seed=args.seed)
-            ok &= report.deterministic and report.bitwise_reference
-            if target in OP_EXAMPLES:
-                op_rows.append(report.to_frame().drop(columns="node"))
-                continue
-            print(f"\n{report.summary()}")
-            print(report.to_frame().to_string(index=False))
-        if op_rows:
-            print(f"\nops on {args.backend} ({report.engine}), {args.runs} runs each")
-            print(pd.concat(op_rows, ignore_index=True).to_string(index=False))
+    for target in targets:
+        report = check(target, runs=args.runs, backend=args.backend, seed=args.seed)
+        ok &= report.deterministic and report.bitwise_reference
+        if target in OP_EXAMPLES:
+            op_rows.append(report.to_frame().drop(columns="node"))
+            continue
+        print("\n" + textwrap.fill(report.summary(), WIDTH))
+        print(fit_table(report.to_frame(), wide=args.wide))
+    if op_rows:
+        print(f"\nops on {args.backend} ({report.engine}), {args.runs} runs each")
+        print(fit_table(pd.concat(op_rows, ignore_index=True), wide=args.wide))
     print("\nall deterministic and bitwise equal to the numpy reference" if ok
           else "\nNOT all deterministic / bitwise equal: see the rows above")
     return 0 if ok else 1
@@ -123,11 +147,10 @@ def _bench(args: argparse.Namespace) -> int:
                           suffixes=(f"_{args.backend}", "_numpy"))
         side["numpy/webgpu"] = side["seconds_numpy"] / side[f"seconds_{args.backend}"]
     table = bench.provider_table(pb)
-    width = None if args.wide else WIDTH
 
-    def show(frame: pd.DataFrame, **kwargs: object) -> str:
+    def show(frame: pd.DataFrame, **kwargs: Any) -> str:
         # one notation for every number (4 significant digits), wrapped into column blocks
-        return frame.to_string(line_width=width, float_format="{:.4g}".format, **kwargs)
+        return fit_table(frame, wide=args.wide, float_format="{:.4g}".format, **kwargs)
 
     with pd.option_context("display.max_rows", 100):
         print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
@@ -142,5 +165,5 @@ def _bench(args: argparse.Namespace) -> int:
         market = bench.market_from_benchmark(table, n_tasks=20, seed=args.seed)
         label = f"{market!r}: providers as the auction sees them"
         print("\n" + (label if args.wide else textwrap.fill(label, WIDTH)))
-        print(show(market.providers.head(5)))
+        print(show(market.providers.head(5), index=True))
     return 0

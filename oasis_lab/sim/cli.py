@@ -13,14 +13,16 @@ atomically. A bad config is one line naming the key, exit status 2.
 from __future__ import annotations
 
 import argparse
+import numbers
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm import tqdm
 
 from oasis_lab.auction.cli import positive_int
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
 from oasis_lab.sim.config import load_config
 from oasis_lab.sim.engine import simulate
 
@@ -56,14 +58,22 @@ def _run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--out folder {str(out.parent)!r} does not exist")
     with tqdm(total=config.rounds, desc="rounds", unit="round", disable=args.quiet, file=sys.stderr) as bar:
         result = simulate(config, args.seed, progress=lambda r: bar.update(1))
-    with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:,.4g}".format):
-        print(result.summary().T.rename(columns={0: f"{Path(args.config).name}, seed {args.seed}"}).to_string())
-        print()
-        shown = _SHOWN + (_MARKET_REFEREE if config.referee == "market" else [])
-        print(result.to_frame()[shown].tail(args.tail).to_string())
-        total = sum(result.timings.values())
-        shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result.timings.items())
-        print(f"\n{config.rounds} rounds in {total:.2f} s ({config.rounds / total:.1f} rounds/s): {shares}")
+    summary = result.summary().iloc[0]
+    print(f"{Path(args.config).name}, seed {args.seed}")
+    if "readings" in summary:  # one long label: wrapped text, not a table cell
+        print(textwrap.fill(f"readings: {summary.pop('readings')}", WIDTH,
+                            subsequent_indent="  "))
+    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real) and not isinstance(v, bool)
+                         else str(v))
+    print(fit_table(values.to_frame("value"), wide=args.wide, index=True, header=False))
+    print()
+    shown = _SHOWN + (_MARKET_REFEREE if config.referee == "market" else [])
+    print(fit_table(result.to_frame()[shown].tail(args.tail), wide=args.wide, index=True,
+                    float_format=number))
+    total = sum(result.timings.values())
+    shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result.timings.items())
+    print("\n" + textwrap.fill(f"{config.rounds} rounds in {total:.2f} s ({config.rounds / total:.1f} "
+                               f"rounds/s): {shares}", WIDTH))
     if out is not None:
         result.save(out)
         print(f"wrote {out}")
@@ -76,12 +86,26 @@ def register_cli(subparsers: Any) -> None:
         "simulate",
         help="simulate the market over rounds: auction, challenges, disputes, slashing, re-auction",
         description="Simulate the Oasis market round after round (whitepaper sections 4 and 5) "
-        "from a YAML/TOML config in data/configs/, print the summary, optionally save Parquet.",
+        "from a YAML/TOML config (data/configs/ holds examples): tasks arrive, the auction "
+        "assigns them, challenges lead to disputes, cheaters are slashed and their tasks "
+        "re-auctioned. Prints the summary and the last rounds (amounts in tokens, waits in "
+        f"rounds), optionally saves the result as Parquet. Tables fit {WIDTH} columns; --wide "
+        "prints them whole.",
+        formatter_class=HelpFormatter,
     )
-    parser.add_argument("--config", required=True, help="YAML or TOML file (e.g. data/configs/cheaters.yaml)")
-    parser.add_argument("--rounds", type=positive_int, default=None, help="override the config's rounds")
-    parser.add_argument("--seed", type=_seed, default=0)
-    parser.add_argument("--out", default=None, help="write the result to this .parquet file")
-    parser.add_argument("--tail", type=positive_int, default=5, help="rounds shown at the end (5)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--config", required=True, metavar="FILE",
+                        help="YAML or TOML config file, e.g. data/configs/cheaters.yaml (required)")
+    parser.add_argument("--rounds", type=positive_int, default=None,
+                        help="number of rounds to simulate, >= 1 (default: the config's rounds)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="seed of the whole simulation (arrivals, markets, cheating, "
+                        "challenges), >= 0")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="also write the result (per-round and per-provider tables, final "
+                        "ledger, config) to this .parquet file, atomically (default: not saved)")
+    parser.add_argument("--tail", type=positive_int, default=5,
+                        help="number of last rounds shown in the per-round table (>= 1)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (default: one on stderr)")
+    add_wide_option(parser)
     parser.set_defaults(func=_run)

@@ -28,12 +28,12 @@ def test_auction_subcommand_reports_bad_values(capsys):
 @pytest.mark.parametrize("kind", ["directory", "inside_a_file"])
 def test_compare_checks_out_before_the_study(kind, tmp_path, capsys, monkeypatch):
     """``compare --out DIR`` fails at once, naming --out, without running the study."""
-    import oasis_lab.auction.compare_cli as compare_cli
+    import oasis_lab.experiments.cli as compare_cli
 
-    def study_must_not_run(**kwargs):
+    def study_must_not_run(*args, **kwargs):
         raise AssertionError("the study ran before --out was checked")
 
-    monkeypatch.setattr(compare_cli, "compare", study_must_not_run)
+    monkeypatch.setattr(compare_cli, "sweep", study_must_not_run)
     if kind == "directory":
         out = tmp_path
     else:

@@ -14,7 +14,6 @@ from oasis_lab.auction.metrics import (
     check_feasible,
     check_individual_rationality,
     check_prices,
-    compare_readings,
     provider_outcomes,
     trade_prices,
 )
@@ -120,24 +119,6 @@ def test_provider_outcomes_add_up(market, result):
     assert len(table) == market.n_providers
     assert table["units"].sum() == pytest.approx(result.trades["units"].sum())
     assert (table["trading"] == (table["units"] > 0)).all()
-
-
-def test_compare_readings_one_summary_row_per_market_and_reading():
-    markets = {(s, seed): generate_market(40, 6, scenario=s, seed=seed)
-               for s in ("balanced", "scarce_supply") for seed in (0, 1)}
-    readings = {"as written": AuctionParams(),
-                "as written prices": AuctionParams(price_rule="as_written"),
-                "surplus": AuctionParams(task_density="surplus", provider_density="unit_cost")}
-    table = compare_readings(markets, readings, key_names=("scenario", "seed"))
-    assert len(table) == 12
-    assert list(table.columns[:3]) == ["scenario", "seed", "reading"]
-    row = table.set_index(["scenario", "seed", "reading"]).loc[("scarce_supply", 1, "surplus")]
-    direct = run_greedy(markets[("scarce_supply", 1)], readings["surplus"]).summary().iloc[0]
-    assert row["welfare"] == direct["welfare"] and row["tasks_served"] == direct["tasks_served"]
-    with pytest.raises(TypeError, match="readings"):
-        compare_readings(markets, {"bad": {"price_rule": "no_trade"}})
-    with pytest.raises(TypeError, match="markets"):
-        compare_readings([markets[("balanced", 0)]], readings)
 
 
 def test_ir_violations_by_cause_hand_and_generated() -> None:

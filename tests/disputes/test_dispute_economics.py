@@ -115,3 +115,17 @@ def test_monte_carlo_gain_tracks_prediction():
     assert abs(r.cheater_gain - r.predicted_cheater_gain) < 4 * sd
     with pytest.raises(ValueError, match="n_tasks"):
         simulate_challenges(0)
+
+
+def test_monte_carlo_draws_each_purpose_from_its_own_stream():
+    # who cheats and who is challenged do not move when another purpose's draws change (more
+    # lying challengers, hence more disputes played), and the disputes are not seeded with the
+    # task draws' seed
+    from oasis_lab.disputes.economics import simulate_challenges
+
+    a = simulate_challenges(300, cheat_share=0.2, n_nodes=16, seed=4)
+    b = simulate_challenges(300, cheat_share=0.2, n_nodes=16, lying_share=0.3, seed=4)
+    assert (a.kind == b.kind).all() and (a.challenged == b.challenged).all()
+    assert b.disputed.sum() > a.disputed.sum()
+    c = simulate_challenges(300, cheat_share=0.2, n_nodes=16, seed=5)
+    assert not (a.challenged == c.challenged).all()

@@ -1,0 +1,42 @@
+"""Experiments: frozen configs and pure ``run(config, seed) -> DataFrame``; sweeps on Dask.
+
+Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``report`` and the CLI.
+
+- :mod:`~oasis_lab.experiments.base`: :class:`ExperimentConfig`, :data:`EXPERIMENTS`, :func:`run`.
+- :mod:`~oasis_lab.experiments.auction`: ``greedy_vs_optimum``, ``outlier``, ``worst_market``.
+- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``deterrence``.
+- :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
+- :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
+  ``dask.distributed`` cluster, resumable from its Parquet dataset.
+"""
+
+from oasis_lab.experiments.auction import (
+    GreedyVsOptimum,
+    OutlierStudy,
+    WorstMarket,
+    dissect,
+)
+from oasis_lab.experiments.base import (
+    EXPERIMENTS,
+    ExperimentConfig,
+    experiment_class,
+    register,
+    run,
+)
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.sim import MarketOverTime
+
+__all__ = [
+    "EXPERIMENTS",
+    "AdversaryMatrix",
+    "Deterrence",
+    "ExperimentConfig",
+    "GreedyVsOptimum",
+    "MarketOverTime",
+    "OutlierStudy",
+    "WorstMarket",
+    "dissect",
+    "experiment_class",
+    "register",
+    "run",
+]

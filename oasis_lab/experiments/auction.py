@@ -1,0 +1,387 @@
+"""Auction studies as experiments (whitepaper sections 4, 4.1, 4.2).
+
+- ``greedy_vs_optimum`` (:class:`GreedyVsOptimum`): the greedy PRICES under several readings
+  against the exact ILP optimum, its LP bound and the classic mechanisms on one seeded market
+  (notebooks 01 and 02, the ``compare`` CLI, ``docs/mechanism.md``'s tables). The one runner:
+  the market comes from :func:`~oasis_lab.seeding.child_seed` ``(seed, "markets")``, the
+  double auctions' lotteries from ``(seed, "lotteries")``, and the measurement is
+  :func:`oasis_lab.auction.compare.compare_markets`.
+- ``outlier`` (:class:`OutlierStudy`): one task's value raised to a multiple of the round's
+  largest, and the welfare of every *other* task (notebook 02, section 5).
+- ``worst_market`` (:class:`WorstMarket`): the market on which a reading does worst against
+  the optimum, dissected task by task (notebook 01); :func:`dissect` is the dissection.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.auction.baselines import solve_optimum, unit_demand_market
+from oasis_lab.auction.compare import MECHANISMS, READINGS, compare_markets
+from oasis_lab.auction.density import provider_order, task_order
+from oasis_lab.auction.greedy import run_greedy
+from oasis_lab.auction.pricing import task_unit_price, unit_cost_matrix, user_costs
+from oasis_lab.checks import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_names,
+    check_real,
+)
+from oasis_lab.experiments.base import ExperimentConfig, register
+from oasis_lab.market import SCENARIOS, Market, generate_market
+from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.seeding import child_seed
+
+__all__ = ["PARAM_FIELDS", "TIMING_COLUMNS", "Dissection", "GreedyVsOptimum", "OutlierStudy", "WorstMarket", "dissect"]
+
+#: Columns measured with a clock: the only ones that differ between two runs of one config.
+TIMING_COLUMNS = ("runtime_s", "speedup_vs_ilp")
+
+
+#: The fields of :class:`GreedyVsOptimum` passed to :class:`~oasis_lab.params.AuctionParams`.
+PARAM_FIELDS = ("alpha", "beta", "fee", "task_size", "partial", "capacity", "split", "capacity_per_type")
+
+
+def _market_params(cfg: Any) -> AuctionParams:
+    return AuctionParams(**{f: getattr(cfg, f) for f in PARAM_FIELDS})
+
+
+def _check_welfare_fields(cfg: Any) -> None:
+    for f in ("alpha", "beta", "fee"):
+        cfg._set(f, check_real(f, getattr(cfg, f)))
+    _market_params(cfg)  # AuctionParams' own checks (alpha > 1, fee in [0, 1), choices, bools)
+
+
+@register
+@dataclass(frozen=True)
+class GreedyVsOptimum(ExperimentConfig):
+    """Greedy readings vs the exact optimum and baselines on one seeded market.
+
+    Parameters
+    ----------
+    n_tasks : int
+    n_providers : int, optional
+        Default: as many as tasks.
+    n_types : int
+    scenario : str
+        A key of :data:`oasis_lab.market.SCENARIOS`.
+    unit_demand : bool
+        Single-type unit-demand markets (where McAfee, SBBA and the DP price apply).
+    readings : tuple of str
+        Keys of :data:`oasis_lab.auction.compare.READINGS`.
+    mechanisms : tuple of str
+        Baselines among :data:`oasis_lab.auction.compare.MECHANISMS`; ``()`` for the greedy alone.
+    alpha, beta, fee, task_size, partial, capacity, split, capacity_per_type
+        The welfare model and fee (:class:`~oasis_lab.params.AuctionParams`); markets are
+        drawn in the unit ``capacity`` reads.
+    backend : {"highspy", "cvxpy"}
+    ilp_time_limit : float, optional
+    greedy_repeats : int
+    epsilon : float
+        Privacy of the DP clearing price.
+    timings : bool
+        Keep the measured runtimes; ``False`` (default) leaves :data:`TIMING_COLUMNS` NaN so
+        that the frame is a pure function of ``(config, seed)``.
+
+    Returns (``run``)
+    -----------------
+    One row per mechanism and reading, the columns of
+    :func:`~oasis_lab.auction.compare.compare_markets` plus ``market_seed``.
+    """
+
+    name = "greedy_vs_optimum"
+
+    n_tasks: int = 100
+    n_providers: int | None = None
+    n_types: int = 4
+    scenario: str = "balanced"
+    unit_demand: bool = False
+    readings: tuple[str, ...] = tuple(READINGS)
+    mechanisms: tuple[str, ...] = ("ilp", "lp")
+    alpha: float = 2.0
+    beta: float = 1.0
+    fee: float = 0.0
+    task_size: str = "units"
+    partial: bool = False
+    capacity: str = "units"
+    split: bool = True
+    capacity_per_type: bool = False
+    backend: str = "highspy"
+    ilp_time_limit: float | None = None
+    greedy_repeats: int = 1
+    vcg_max_tasks: int = 30
+    epsilon: float = 1.0
+    timings: bool = False
+
+    def validate(self) -> None:
+        check_int("n_tasks", self.n_tasks, 1)
+        if self.n_providers is not None:
+            check_int("n_providers", self.n_providers, 1)
+        check_int("n_types", self.n_types, 1)
+        check_choice("scenario", self.scenario, sorted(SCENARIOS))
+        check_bool("unit_demand", self.unit_demand)
+        self._set("readings", check_names("readings", self.readings, list(READINGS)))
+        self._set("mechanisms", check_names("mechanisms", self.mechanisms, MECHANISMS, empty=True))
+        _check_welfare_fields(self)
+        check_choice("backend", self.backend, ("highspy", "cvxpy"))
+        if self.ilp_time_limit is not None:
+            check_real("ilp_time_limit", self.ilp_time_limit, positive=True)
+        check_int("greedy_repeats", self.greedy_repeats, 1)
+        check_int("vcg_max_tasks", self.vcg_max_tasks, 1)
+        check_real("epsilon", self.epsilon, positive=True)
+        check_bool("timings", self.timings)
+
+    def auction_params(self) -> AuctionParams:
+        """The welfare model and fee of this config as :class:`~oasis_lab.params.AuctionParams`."""
+        return _market_params(self)
+
+    def market(self, seed: int) -> Market:
+        """The market of this config under ``seed`` (from the ``"markets"`` stream)."""
+        params = _market_params(self)
+        market = generate_market(
+            self.n_tasks,
+            self.n_providers or self.n_tasks,
+            n_types=1 if self.unit_demand else self.n_types,
+            scenario=self.scenario,
+            seed=child_seed(seed, "markets"),
+            capacity_unit=params.capacity,
+        )
+        return unit_demand_market(market) if self.unit_demand else market
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        labels = {"scenario": self.scenario, "market_seed": child_seed(seed, "markets")}
+        frame = compare_markets(
+            [(labels, self.market(seed))],
+            _market_params(self),
+            readings={r: READINGS[r] for r in self.readings},
+            mechanisms=self.mechanisms,
+            ilp_time_limit=self.ilp_time_limit,
+            backend=self.backend,
+            greedy_repeats=self.greedy_repeats,
+            vcg_max_tasks=self.vcg_max_tasks,
+            epsilon=self.epsilon,
+            seed=child_seed(seed, "lotteries"),
+        )
+        frame = frame.drop(columns=[c for c in ("market", "seed") if c in frame])
+        if not self.timings:
+            for col in TIMING_COLUMNS:
+                frame[col] = math.nan
+        return frame
+
+
+@register
+@dataclass(frozen=True)
+class OutlierStudy(ExperimentConfig):
+    """The largest bid moves everyone's order under the as-written task density (section 4.2).
+
+    Step 2 of PRICES normalizes values by the round's maximum; one task's value is raised to
+    ``multiple`` times the round's largest and the welfare of all the *other* tasks is measured
+    under each task density.
+
+    Returns (``run``)
+    -----------------
+    One row per (multiple, task density): ``largest_bid_x``, ``task_density``, ``served``
+    (share of tasks), ``welfare_others`` (welfare less the raised task's own extra value) and
+    ``others_change`` (relative to ``multiple = 1`` under the same density; 0 when the list
+    has no 1).
+    """
+
+    name = "outlier"
+
+    n_tasks: int = 5000
+    n_providers: int | None = None
+    scenario: str = "balanced"
+    multiples: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
+    task_densities: tuple[str, ...] = ("as_written", "surplus")
+
+    def validate(self) -> None:
+        check_int("n_tasks", self.n_tasks, 2)
+        if self.n_providers is not None:
+            check_int("n_providers", self.n_providers, 1)
+        check_choice("scenario", self.scenario, sorted(SCENARIOS))
+        if isinstance(self.multiples, str) or not isinstance(self.multiples, (tuple, list)) or not self.multiples:
+            raise TypeError(f"multiples must be a non-empty tuple of numbers >= 1, got {self.multiples!r}")
+        self._set("multiples", tuple(check_real("multiples", m, minimum=1.0) for m in self.multiples))
+        self._set("task_densities", check_names("task_densities", self.task_densities, CHOICES["task_density"]))
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        base = generate_market(
+            self.n_tasks,
+            self.n_providers or max(self.n_tasks // 10, 1),
+            scenario=self.scenario,
+            seed=child_seed(seed, "markets"),
+        )
+        rows = []
+        for multiple in self.multiples:
+            values = base.value.copy()
+            values[-1] = base.value.max() * multiple
+            bumped = base.replace(value=values)
+            for density in self.task_densities:
+                res = run_greedy(bumped, AuctionParams(task_density=density))
+                # the raised task's own extra value is taken out: what is left is everyone else's
+                own_gain = res.served_share[-1] * (values[-1] - base.value[-1])
+                rows.append(
+                    {
+                        "largest_bid_x": multiple,
+                        "task_density": density,
+                        "served": float(res.served.mean()),
+                        "welfare_others": float(res.welfare - own_gain),
+                    }
+                )
+        frame = pd.DataFrame(rows)
+        ref = frame[frame["largest_bid_x"] == 1.0].set_index("task_density")["welfare_others"]
+        base_w = frame["task_density"].map(ref)
+        frame["others_change"] = (frame["welfare_others"] / base_w - 1.0).fillna(0.0)
+        return frame
+
+
+@dataclass(frozen=True, eq=False)
+class Dissection:
+    """One market's greedy outcome next to the optimum's, task by task and provider by provider.
+
+    Attributes
+    ----------
+    tasks : DataFrame
+        Per task in the walk's order: ``G rank, units, value/unit, surplus v-e, greedy,
+        optimum`` (served 0/1), ``greedy unit cost, optimum unit cost`` (units-weighted).
+    providers : DataFrame
+        Per provider in ``H`` order: unit cost, capacity, runnable types, units served by each.
+    greedy_trades, optimum_trades : DataFrame
+        The trades with each provider's unit cost.
+    totals : dict
+        ``value_greedy, value_optimum, cost_greedy, cost_optimum, welfare_greedy,
+        welfare_optimum, unit_cost_greedy, unit_cost_optimum, only_greedy, only_optimum,
+        surplus_only_greedy, surplus_only_optimum``.
+    """
+
+    tasks: pd.DataFrame
+    providers: pd.DataFrame
+    greedy_trades: pd.DataFrame
+    optimum_trades: pd.DataFrame
+    totals: dict[str, float]
+
+
+def dissect(market: Market, params: AuctionParams) -> Dissection:
+    """Replay the greedy under ``params`` and the exact optimum on ``market`` (section 4.2)."""
+    g = run_greedy(market, params)
+    opt = solve_optimum(market, params, formulation="per_pair")
+    surplus = market.value - user_costs(market, params)
+    rank = np.empty(market.n_tasks, dtype=int)
+    rank[task_order(market, params)] = np.arange(market.n_tasks)
+    cost = unit_cost_matrix(market, params)
+    gt = g.trades.assign(unit_cost=cost[g.trades["provider"], g.trades["type"]])
+    ot = opt.trades(market)
+
+    def mean_unit_cost(trades: pd.DataFrame) -> np.ndarray:
+        paid = np.bincount(trades["task"], weights=trades["units"] * trades["unit_cost"], minlength=market.n_tasks)
+        units = np.bincount(trades["task"], weights=trades["units"], minlength=market.n_tasks)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return paid / units
+
+    tasks = pd.DataFrame(
+        {
+            "G rank": rank,
+            "units": market.task_units,
+            "value/unit": task_unit_price(market),
+            "surplus v-e": surplus,
+            "greedy": g.served.astype(int),
+            "optimum": opt.served.astype(int),
+            "greedy unit cost": mean_unit_cost(gt),
+            "optimum unit cost": mean_unit_cost(ot),
+        }
+    ).sort_values("G rank")
+    prov_rank = np.empty(market.n_providers, dtype=int)
+    prov_rank[provider_order(market, params)] = np.arange(market.n_providers)
+    providers = (
+        market.providers[["unit_cost", "capacity", "runnable_types"]]
+        .assign(
+            H_rank=prov_rank,
+            greedy_units=g.units_matrix(market.n_types).sum(axis=1),
+            optimum_units=opt.units.sum(axis=1),
+        )
+        .sort_values("H_rank")
+    )
+    value_g, value_o = float(surplus @ g.served_share), float(surplus @ opt.served)
+    cost_g = float((gt.units * gt.unit_cost).sum())
+    cost_o = float((ot.units * ot.unit_cost).sum())
+    only_g = tasks[(tasks.greedy == 1) & (tasks.optimum == 0)]
+    only_o = tasks[(tasks.greedy == 0) & (tasks.optimum == 1)]
+    totals = {
+        "value_greedy": value_g,
+        "value_optimum": value_o,
+        "cost_greedy": cost_g,
+        "cost_optimum": cost_o,
+        "welfare_greedy": value_g - cost_g,
+        "welfare_optimum": value_o - cost_o,
+        "unit_cost_greedy": cost_g / max(float(gt.units.sum()), 1e-12),
+        "unit_cost_optimum": cost_o / max(float(ot.units.sum()), 1e-12),
+        "only_greedy": float(len(only_g)),
+        "only_optimum": float(len(only_o)),
+        "surplus_only_greedy": float(only_g["surplus v-e"].sum()),
+        "surplus_only_optimum": float(only_o["surplus v-e"].sum()),
+    }
+    return Dissection(tasks, providers, gt, ot, totals)
+
+
+@register
+@dataclass(frozen=True)
+class WorstMarket(ExperimentConfig):
+    """The market on which a reading does worst against the optimum, dissected (notebook 01).
+
+    The markets are :class:`GreedyVsOptimum`'s at seeds ``seed .. seed + n_markets - 1`` for
+    each scenario (so this experiment at seed 0 looks at the markets of a ``greedy_vs_optimum``
+    sweep over seeds ``0 .. n_markets - 1``); the worst under ``reading`` is replayed by
+    :func:`dissect`.
+
+    Returns (``run``)
+    -----------------
+    The worst market's :attr:`Dissection.tasks` with the market-level figures as columns:
+    ``scenario, seed_of_market, ratio_opt`` and the :attr:`Dissection.totals`.
+    """
+
+    name = "worst_market"
+
+    n_tasks: int = 30
+    scenarios: tuple[str, ...] = tuple(sorted(SCENARIOS))
+    n_markets: int = 2
+    reading: str = "no_trade"
+
+    def validate(self) -> None:
+        check_int("n_tasks", self.n_tasks, 1)
+        self._set("scenarios", check_names("scenarios", self.scenarios, sorted(SCENARIOS)))
+        check_int("n_markets", self.n_markets, 1)
+        check_choice("reading", self.reading, list(READINGS))
+
+    def markets(self, seed: int) -> list[tuple[dict[str, Any], Market]]:
+        out = []
+        for scenario in self.scenarios:
+            config = GreedyVsOptimum(n_tasks=self.n_tasks, scenario=scenario)
+            for s in range(seed, seed + self.n_markets):
+                out.append(({"scenario": scenario, "seed_of_market": s}, config.market(s)))
+        return out
+
+    def worst(self, seed: int) -> tuple[dict[str, Any], Market, Dissection]:
+        """The worst market's labels (with ``ratio_opt``), the market and its dissection."""
+        markets = self.markets(seed)
+        frame = compare_markets(
+            markets,
+            readings={self.reading: READINGS[self.reading]},
+            mechanisms=("ilp",),
+            backend="highspy",
+            greedy_repeats=1,
+        )
+        greedy = frame[frame["mechanism"] == "greedy"].reset_index(drop=True)
+        k = int(greedy["ratio_opt"].idxmin())
+        labels, market = markets[k]
+        params = AuctionParams().replace(**READINGS[self.reading])
+        return {**labels, "ratio_opt": float(greedy.loc[k, "ratio_opt"])}, market, dissect(market, params)
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        labels, _, d = self.worst(seed)
+        return d.tasks.assign(**labels, **d.totals)

@@ -1,0 +1,106 @@
+"""``python -m oasis_lab sweep``: an experiment over a grid and seeds, from a YAML file.
+
+``sweep --config FILE [--scheduler ADDR] [--out DIR]`` runs a sweep described by a YAML file::
+
+    experiment: deterrence          # a name of oasis_lab.experiments.EXPERIMENTS
+    config: {n_tasks: 2000}         # the base config (optional)
+    grid:                           # field -> values (their product), or a list of points
+      stake: [0, 1000, 5000]
+      p_platform: [0.0, 0.05, 0.2]
+    seeds: 3                        # a count (0 .. n-1) or a list of seeds
+    out: sweeps/deterrence          # the Parquet dataset (optional; --out wins)
+
+on a LocalCluster over this machine's cores, or on the Dask cluster at ``--scheduler``
+(``tcp://host:8786``), and prints the mean over seeds per grid point. Rerun it after an
+interruption: finished points are read back from ``out``, not recomputed.
+
+``python -m oasis_lab compare`` (the ``greedy_vs_optimum`` study) is
+:mod:`oasis_lab.experiments.compare_cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from oasis_lab.experiments.base import experiment_class
+from oasis_lab.experiments.sweep import sweep
+from oasis_lab.files import check_output_dir
+
+__all__ = ["load_sweep_file", "register_cli"]
+
+_SWEEP_KEYS = ("experiment", "config", "grid", "seeds", "out")
+
+
+def load_sweep_file(path: Path) -> dict[str, Any]:
+    """Read and check a sweep file; the returned dict has ``experiment`` (the base config),
+    ``grid``, ``seeds`` and ``out`` (or None)."""
+    import yaml
+
+    if not path.exists():
+        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise TypeError(f"sweep config {str(path)!r} must be a mapping with keys {list(_SWEEP_KEYS)}")
+    unknown = [k for k in data if k not in _SWEEP_KEYS]
+    if unknown:
+        raise ValueError(f"sweep config key {unknown[0]!r} is unknown; the keys are {list(_SWEEP_KEYS)}")
+    for key in ("experiment", "grid", "seeds"):
+        if key not in data:
+            raise ValueError(f"sweep config {str(path)!r} lacks the key {key!r}")
+    cls = experiment_class(data["experiment"])
+    base = cls.from_dict(data.get("config") or {})
+    return {"experiment": base, "grid": data["grid"], "seeds": data["seeds"], "out": data.get("out")}
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add the ``sweep`` subcommand."""
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run an experiment over a grid and seeds on Dask (resumable Parquet dataset)",
+        description="Run an experiment of oasis_lab.experiments over a grid of configs and seeds, "
+        "on a LocalCluster over this machine's cores or on an existing Dask cluster. Finished "
+        "points are appended to a Parquet dataset; rerunning resumes without recomputing them.",
+    )
+    parser.add_argument(
+        "--config", type=Path, required=True, help="YAML sweep file (experiment, config, grid, seeds, out)"
+    )
+    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://HOST:8786)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="Parquet dataset folder (default: the file's 'out', else sweeps/<experiment>)",
+    )
+    parser.add_argument("--serial", action="store_true", help="run in this process, without Dask")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run_sweep)
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    spec = load_sweep_file(args.config)
+    base = spec["experiment"]
+    out = args.out or (Path(spec["out"]) if spec["out"] else Path("sweeps") / base.name)
+    check_output_dir("--out", out)  # before the sweep, not after it
+    client: Any = "serial" if args.serial else args.scheduler
+    frame = sweep(base, spec["grid"], spec["seeds"], client=client, out=out, progress=not args.no_progress)
+    keys = [c for c in frame.columns[: list(frame.columns).index("seed")] if c != "point"]
+    numeric = [c for c in frame.select_dtypes("number").columns if c not in ("point", "seed", *keys)]
+    table = frame.groupby(["point", *keys], sort=True)[numeric].mean().reset_index(level=0, drop=True)
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_rows",
+        200,
+        "display.max_columns",
+        12,
+        "display.float_format",
+        "{:,.4g}".format,
+    ):
+        print(f"{base.name}: mean over {frame['seed'].nunique()} seed(s) per grid point")
+        print(table.to_string())
+    print(f"{len(frame)} rows in {out}")
+    return 0

@@ -1,0 +1,245 @@
+"""Fault-proof studies as experiments (whitepaper section 5).
+
+- ``adversary_matrix`` (:class:`AdversaryMatrix`): every adversary of
+  :mod:`oasis_lab.disputes.adversaries` against the exact and the tolerance referee (notebook
+  04, section 2); ``correct`` scores each verdict against the strategies' ground truth.
+- ``deterrence`` (:class:`Deterrence`): a Monte Carlo of challenged tasks at one stake, slash
+  fraction and challenge probability, with the welfare of the tasks and the cheaters' realised
+  profit; swept over stake x challenge probability it is the deterrence surface measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from oasis_lab.checks import (
+    check_bool,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_real,
+)
+from oasis_lab.disputes import adversaries as adv
+from oasis_lab.disputes.bisection import as_computation, play
+from oasis_lab.disputes.economics import (
+    challenge_probability,
+    cheating_gain,
+    simulate_challenges,
+)
+from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.experiments.base import ExperimentConfig, register
+from oasis_lab.seeding import child_seed, stream
+
+__all__ = ["DOCUMENTED_ESCAPES", "AdversaryMatrix", "Deterrence", "matchups"]
+
+#: (comparison, matchup) pairs where the verdict is documented to differ from the ground truth
+#: (docs/mechanism.md, "Fault proofs"): the exact referee convicts an honest provider whose
+#: device rounds one node a ULP differently; the tolerance referee lets a deviation within its
+#: ULP tolerance through, and is laundered by a 1-ULP change before a real cheat (the
+#: bisection stops at the first divergence, which is within tolerance).
+DOCUMENTED_ESCAPES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("exact", "honest, other device"),
+        ("tolerance", "2 ULPs at one node"),
+        ("tolerance", "launder: 1 ULP then cheat"),
+    }
+)
+
+
+def matchups(n: int) -> dict[str, tuple[adv.Strategy, adv.Strategy]]:
+    """The adversary matrix's (provider, challenger) pairs for a graph of ``n`` nodes."""
+    return {
+        "perturb one node": (adv.PerturbNode(node=n // 3), adv.Honest()),
+        "lazy: skip a node": (adv.SkipNode(node=n // 2), adv.Honest()),
+        "model swap (int8 weights)": (adv.ModelSwap(), adv.Honest()),
+        "made up after a node": (adv.WrongAfter(node=n // 4), adv.Honest()),
+        "2 ULPs at one node": (adv.BelowTolerance(node=n // 2, ulps=2), adv.Honest()),
+        "launder: 1 ULP then cheat": (adv.Launder(small_node=5, big_node=n - 5), adv.Honest()),
+        "equivocate at reveals": (adv.Equivocator(node=n // 2), adv.Honest()),
+        "equivocate at openings": (adv.Equivocator(node=n // 2, mode="inputs"), adv.Honest()),
+        "provider times out": (adv.Timeout(base=adv.PerturbNode(node=9), at_round=2), adv.Honest()),
+        "honest, other device": (adv.OtherDevice(node=n // 2), adv.Honest()),
+        "lying challenger": (adv.Honest(), adv.LyingChallenger(node=n // 3)),
+        "random challenger": (adv.Honest(), adv.RandomChallenger()),
+        "fake final commitment": (adv.Honest(), adv.FakeFinalChallenger()),
+    }
+
+
+@register
+@dataclass(frozen=True)
+class AdversaryMatrix(ExperimentConfig):
+    """Every adversary against each referee comparison (section 5).
+
+    Parameters
+    ----------
+    model : str
+        Executed model of :mod:`oasis_lab.gpu.model` (its inputs drawn from the
+        ``"execution"`` stream).
+    arity, max_ulp : int
+        Of :class:`~oasis_lab.disputes.params.DisputeParams`.
+    comparisons : tuple of str
+        Referee comparisons to play.
+
+    Returns (``run``)
+    -----------------
+    One row per (matchup, comparison): ``matchup, provider_honest, comparison, verdict,
+    disputed_node, reason, rounds, correct`` (a cheater convicted, an honest provider not),
+    ``documented`` (the pair is in :data:`DOCUMENTED_ESCAPES`).
+    """
+
+    name = "adversary_matrix"
+
+    model: str = "tiny-transformer"
+    arity: int = 4
+    max_ulp: int = 4
+    comparisons: tuple[str, ...] = ("exact", "tolerance")
+
+    def validate(self) -> None:
+        if not isinstance(self.model, str):
+            raise TypeError(f"model must be a model name, got {self.model!r}")
+        check_int("arity", self.arity, 2)
+        check_int("max_ulp", self.max_ulp, 0)
+        for c in self.comparisons:
+            DisputeParams(comparison=c)  # refuses an unknown comparison by name
+        self._set("comparisons", tuple(self.comparisons))
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        # the gpu layer takes 32-bit seeds: one draw of the "execution" stream
+        comp = as_computation(self.model, seed=int(stream(seed, "execution").integers(2**32)))
+        rows = []
+        for k, (label, (prov, chal)) in enumerate(matchups(comp.n_nodes).items()):
+            for cmp in self.comparisons:
+                params = DisputeParams(arity=self.arity, comparison=cmp, max_ulp=self.max_ulp)
+                o = play(comp, prov, chal, params=params, seed=child_seed(seed, "disputes", k), record=False)
+                guilty = o.verdict == "provider_guilty"
+                rows.append(
+                    {
+                        "matchup": label,
+                        "provider_honest": prov.honest,
+                        "comparison": cmp,
+                        "verdict": o.verdict,
+                        "disputed_node": o.disputed_node,
+                        "reason": o.reason,
+                        "rounds": o.rounds,
+                        "correct": guilty != prov.honest,
+                        "documented": (cmp, label) in DOCUMENTED_ESCAPES,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+@register
+@dataclass(frozen=True)
+class Deterrence(ExperimentConfig):
+    """Challenged tasks at one stake and challenge probability: welfare and cheater profit.
+
+    A share ``cheat_share`` of providers are opportunists that cheat (save ``gain`` of compute
+    by corrupting a random node) whenever cheating pays in expectation, ``gain > p (f S + P)``
+    (with ``rational=False`` they always cheat). Every challenged cheat is disputed and played
+    (:func:`~oasis_lab.disputes.economics.simulate_challenges`).
+
+    Welfare per task (the reading taken; tokens moved between parties cancel): a task's user
+    gets ``value`` from a correct result (honest, or cheated, convicted and re-executed) and 0
+    from an undetected cheat; every execution costs ``gain`` of compute (the provider's, the
+    challenger's re-execution, the re-execution after a conviction; a cheater spends none).
+
+    Returns (``run``)
+    -----------------
+    One row: ``p`` (challenge probability), ``expected_cheat_gain`` (``G - p (f S + P)``),
+    ``cheats`` (whether the opportunists cheat), ``welfare`` (per task), ``cheater_profit``
+    (realised per cheated task, 0 when nobody cheats), ``welfare_if_cheating``,
+    ``welfare_if_honest`` and the Monte Carlo's counts (``cheated, fraud_detected,
+    fraud_undetected, honest_wrongly_slashed, disputes``).
+    """
+
+    name = "deterrence"
+
+    n_tasks: int = 2000
+    stake: float = 1000.0
+    slash_fraction: float = 1.0
+    p_user: float = 0.05
+    p_platform: float = 0.05
+    gain: float = 50.0
+    payment: float = 100.0
+    value: float = 150.0
+    cheat_share: float = 0.1
+    rational: bool = True
+    other_device_share: float = 0.0
+    n_nodes: int = 128
+    arity: int = 4
+    comparison: str = "exact"
+
+    def validate(self) -> None:
+        check_int("n_tasks", self.n_tasks, 1)
+        for f in ("stake", "gain", "payment", "value"):
+            self._set(f, check_real(f, getattr(self, f), minimum=0.0))
+        for f in ("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"):
+            self._set(f, check_fraction(f, getattr(self, f)))
+        if self.cheat_share + self.other_device_share > 1:
+            raise ValueError(
+                f"cheat_share + other_device_share = {self.cheat_share + self.other_device_share} must be <= 1"
+            )
+        check_bool("rational", self.rational)
+        check_int("n_nodes", self.n_nodes, 2)
+        check_int("arity", self.arity, 2)
+        check_choice("comparison", self.comparison, ("exact", "tolerance"))
+
+    @property
+    def p(self) -> float:
+        """Challenge probability ``1 - (1 - p_user)(1 - p_platform)``."""
+        return float(challenge_probability(self.p_user, self.p_platform))
+
+    @property
+    def expected_cheat_gain(self) -> float:
+        """``G - p (f S + P)``: positive where cheating pays in expectation."""
+        return float(cheating_gain(self.p, self.slash_fraction * self.stake, self.gain, self.payment))
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        cheats = self.expected_cheat_gain > 0 or not self.rational
+        params = DisputeParams(arity=self.arity, comparison=self.comparison, slash_fraction=self.slash_fraction)
+        mc = simulate_challenges(
+            self.n_tasks,
+            cheat_share=self.cheat_share,
+            p_user=self.p_user,
+            p_platform=self.p_platform,
+            stake=self.stake,
+            gain=self.gain,
+            payment=self.payment,
+            other_device_share=self.other_device_share,
+            n_nodes=self.n_nodes,
+            params=params,
+            seed=child_seed(seed, "disputes", "monte_carlo"),
+        )
+        cheat = mc.kind == 1
+        caught = cheat & mc.convicted
+        g, v = self.gain, self.value
+        # world where the opportunists cheat (the Monte Carlo as played)
+        compute = np.where(cheat, 0.0, g) + g * mc.challenged + g * mc.convicted
+        delivered = np.where(cheat & ~mc.convicted, 0.0, v)
+        welfare_cheating = float(np.mean(delivered - compute))
+        # same draws, opportunists honest: a challenge re-executes and finds nothing, except
+        # where an honest provider on another device is (wrongly) convicted
+        wrongly = mc.convicted & ~cheat
+        welfare_honest = float(np.mean(v - g - g * mc.challenged - g * wrongly))
+        summary = mc.summary()
+        return pd.DataFrame(
+            [
+                {
+                    "p": self.p,
+                    "expected_cheat_gain": self.expected_cheat_gain,
+                    "cheats": bool(cheats),
+                    "welfare": welfare_cheating if cheats else welfare_honest,
+                    "cheater_profit": float(mc.cheater_gain) if cheats else 0.0,
+                    "welfare_if_cheating": welfare_cheating,
+                    "welfare_if_honest": welfare_honest,
+                    "cheated": int(cheat.sum()),
+                    "fraud_detected": int(caught.sum()),
+                    "fraud_undetected": summary["fraud_undetected"],
+                    "honest_wrongly_slashed": summary["honest_wrongly_slashed"],
+                    "disputes": summary["disputes"],
+                }
+            ]
+        )
