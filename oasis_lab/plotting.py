@@ -68,17 +68,19 @@ def use_style() -> None:
     import matplotlib as mpl
     from cycler import cycler
 
-    mpl.rcParams.update({
-        "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
-        "image.cmap": "cividis",
-        "figure.dpi": 100,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.titlesize": "medium",
-        "axes.titleweight": "bold",
-        "legend.fontsize": "small",
-        "legend.framealpha": 0.85,
-    })
+    mpl.rcParams.update(
+        {
+            "axes.prop_cycle": cycler(color=list(OKABE_ITO.values())),
+            "image.cmap": "cividis",
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.titlesize": "medium",
+            "axes.titleweight": "bold",
+            "legend.fontsize": "small",
+            "legend.framealpha": 0.85,
+        }
+    )
     pd.set_option("display.float_format", format_number)
     pd.set_option("display.max_rows", MAX_ROWS)
     pd.set_option("display.min_rows", MAX_ROWS)

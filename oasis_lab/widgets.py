@@ -37,6 +37,7 @@ from oasis_lab.auction.metrics import provider_outcomes
 from oasis_lab.experiments import MarketOverTime, run
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.plotting import OKABE_ITO
 
 __all__ = [
     "DisputeView",
@@ -440,7 +441,7 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
     if trace:
         t = pd.DataFrame(trace)
         ax.plot(t["served_share"], t["welfare_share"], "-", color="lightgrey", lw=1, zorder=1)
-        ax.scatter(t["served_share"], t["welfare_share"], c="tab:grey", s=25, zorder=2)
+        ax.scatter(t["served_share"], t["welfare_share"], c="grey", s=25, zorder=2)
         for _, r in t.iterrows():
             ax.annotate(
                 str(int(r["setting"])),
@@ -450,7 +451,12 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
                 textcoords="offset points",
             )
     ax.scatter(
-        [view.figures["served_share"]], [view.figures["welfare_share"]], c="tab:red", s=80, zorder=3, label="current"
+        [view.figures["served_share"]],
+        [view.figures["welfare_share"]],
+        c=OKABE_ITO["vermillion"],
+        s=80,
+        zorder=3,
+        label="current",
     )
     ax.axhline(1.0, color="black", lw=0.8)
     ax.set_xlim(0, 1.02)
@@ -464,11 +470,11 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
     ax.set_ylabel("welfare / exact optimum")
     ax.set_title(f"settings tried (current: {view.figures['welfare_share']:.3f})", fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
-    view.prices["unit_price"].plot.bar(ax=axes[1], rot=20, color="tab:blue")
+    view.prices["unit_price"].plot.bar(ax=axes[1], rot=20, color=OKABE_ITO["blue"])
     axes[1].set_ylabel("mean price per unit (tokens)")
     axes[1].set_title("prices per model type", fontsize=10)
     axes[1].tick_params(axis="x", labelsize=7)
-    view.winners["units_share"].plot.bar(ax=axes[2], rot=20, color="tab:green")
+    view.winners["units_share"].plot.bar(ax=axes[2], rot=20, color=OKABE_ITO["bluish green"])
     axes[2].set_ylabel("share of units served")
     axes[2].set_title("who wins, by GPU-throughput tier", fontsize=10)
     axes[2].tick_params(axis="x", labelsize=7)
@@ -482,7 +488,7 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
                 "false convictions": float(f["false_convictions"]),
             }
         )
-        values.plot.barh(ax=axes[3], color=["tab:red", "tab:orange", "tab:grey"])
+        values.plot.barh(ax=axes[3], color=[OKABE_ITO["vermillion"], OKABE_ITO["orange"], "grey"])
         axes[3].set_xlabel("tokens (false convictions: count)")
         axes[3].set_title(
             f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, "
@@ -705,9 +711,13 @@ def plot_heatmap(
     ax.figure.colorbar(mesh, ax=ax, label=value)
     ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45, fontsize=8)
     ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
+    ax.grid(False)  # grid lines would read as cell boundaries
     for (i, j), v in np.ndenumerate(data):
         if np.isfinite(v):
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color="white")
+            # dark text on light cells, light on dark: white on a yellow cell was unreadable
+            r, g, b, _ = mesh.cmap(mesh.norm(v))
+            ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color=ink)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(title or value, fontsize=10)

@@ -126,3 +126,15 @@ def test_bad_explorer_inputs() -> None:
         explorer_market("moon", 100)
     with pytest.raises(ValueError, match="column 'welfare'"):
         plot_heatmap(pd.DataFrame({"a": [1], "b": [2]}), "a", "b", "welfare")
+
+
+def test_heatmap_numbers_stay_readable_on_light_and_dark_cells():
+    import matplotlib.pyplot as plt
+
+    frame = pd.DataFrame({"x": [0, 0, 1, 1], "y": [0, 1, 0, 1], "v": [0.0, 1.0, 2.0, 3.0]})
+    ax = plot_heatmap(frame, "x", "y", "v", cmap="viridis", fmt="{:.0f}")
+    ink = {t.get_text(): t.get_color() for t in ax.texts}
+    # viridis runs from dark purple (0) to light yellow (3)
+    assert ink["0"] == "white" and ink["3"] == "black"
+    assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
+    plt.close("all")
