@@ -480,19 +480,19 @@ def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute
     axes[2].tick_params(axis="x", labelsize=7)
     if dispute is not None:
         f = dispute.figures
-        bars = pd.Series({"cheaters removed": f"{int(f['cheaters_removed'])}/{int(f['cheaters'])}"})
+        # tokens only on the axis; the counts go in the title (a count among tokens drew no bar)
         values = pd.Series(
             {
                 "income per cheater": f["cheater_income_per_cheater"],
                 "challenger costs": f["challenger_costs"],
-                "false convictions": float(f["false_convictions"]),
             }
         )
-        values.plot.barh(ax=axes[3], color=[OKABE_ITO["vermillion"], OKABE_ITO["orange"], "grey"])
-        axes[3].set_xlabel("tokens (false convictions: count)")
+        values.plot.barh(ax=axes[3], color=[OKABE_ITO["vermillion"], OKABE_ITO["orange"]])
+        axes[3].set_xlabel("tokens")
         axes[3].set_title(
-            f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, "
-            f"p={f['p']:.3f}; removed {bars.iloc[0]}",
+            f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, p={f['p']:.3f}\n"
+            f"cheaters removed {int(f['cheaters_removed'])}/{int(f['cheaters'])}, "
+            f"false convictions {int(f['false_convictions'])}",
             fontsize=9,
         )
         axes[3].tick_params(axis="y", labelsize=8)
