@@ -6,7 +6,9 @@ directory. Notebooks are committed without outputs and with a ``parameters`` cel
 
 Each notebook writes its key figures to ``<summary_dir>/<notebook>.summary.json``; the checks
 below assert on them at the CI sizes (bounds measured at those sizes, with a margin), so a
-notebook whose results drift is caught, not only one that crashes.
+notebook whose results drift is caught, not only one that crashes. Each executed notebook is
+also rendered as the report renders it and opened in headless Chromium with the network blocked:
+no request may fail and no output area may be empty.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 import pytest
 import yaml
+
+from oasis_lab.report import render_html
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -176,7 +181,7 @@ def test_every_notebook_has_summary_checks() -> None:
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", EXECUTED, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path) -> None:
+def test_notebook_executes(path: Path, tmp_path: Path, open_offline) -> None:
     summaries = tmp_path / "summaries"
     checked = path.stem in SUMMARY_CHECKS
     papermill.execute_notebook(
@@ -190,6 +195,12 @@ def test_notebook_executes(path: Path, tmp_path: Path) -> None:
         start_timeout=120,
         execution_timeout=300,
     )
+    # The report page of this run renders fully offline: nothing fetched, no empty output.
+    page = tmp_path / f"{path.stem}.html"
+    page.write_text(render_html(nbformat.read(tmp_path / path.name, as_version=4)), encoding="utf-8")
+    seen = open_offline(page)
+    assert seen["blocked"] == [] and seen["failed"] == [], seen
+    assert seen["errors"] == [] and seen["empty"] == 0, seen
     if checked:
         written = summaries / f"{path.stem}.summary.json"
         assert written.exists(), f"{path.name} wrote no {written.name}"

@@ -6,8 +6,6 @@ every request outside the page's own file refused.
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -15,52 +13,7 @@ import pytest
 
 from oasis_lab.report import WIDGET_NOTE, offline_notebook, render_html
 
-CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.browser
-
-_OUTPUT_CHECK = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
-    .filter(el => !el.innerText.trim() && !el.querySelector('img, svg, canvas, table'))
-    .length"""
-
-
-def open_offline(page_path: Path) -> dict[str, Any]:
-    """Open ``page_path`` with the network blocked; what failed and how many outputs are empty."""
-    from playwright.sync_api import sync_playwright
-
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed (make setup installs it)")
-    blocked: list[str] = []
-    failed: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--disable-quic"],
-        )
-        try:
-            page = browser.new_page()
-
-            def route(r: Any) -> None:
-                if r.request.url.startswith("file://"):
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.on("requestfailed", lambda req: failed.append(req.url))
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(page_path.resolve().as_uri(), wait_until="load", timeout=60_000)
-            empty = page.evaluate(_OUTPUT_CHECK)
-            n_outputs = page.evaluate(
-                "() => document.querySelectorAll('.jp-OutputArea-output').length"
-            )
-        finally:
-            browser.close()
-    return {"blocked": blocked, "failed": failed, "errors": errors, "empty": empty,
-            "outputs": n_outputs}
 
 
 def _widget_notebook() -> Any:
@@ -87,7 +40,7 @@ def test_widget_views_and_state_are_replaced_by_a_note():
     assert texts == [WIDGET_NOTE + "\n", "welfare 0.97\n"]
 
 
-def test_a_rendered_page_loads_nothing_from_the_network(tmp_path):
+def test_a_rendered_page_loads_nothing_from_the_network(tmp_path, open_offline):
     page = tmp_path / "report.html"
     page.write_text(render_html(_widget_notebook()), encoding="utf-8")
     seen = open_offline(page)
@@ -95,7 +48,7 @@ def test_a_rendered_page_loads_nothing_from_the_network(tmp_path):
     assert seen["outputs"] == 2 and seen["empty"] == 0
 
 
-def test_the_check_sees_a_cdn_script(tmp_path):
+def test_the_check_sees_a_cdn_script(tmp_path, open_offline):
     # The lab template as nbconvert ships it loads require.js and MathJax from CDNs: the
     # check must notice (or it could not fail).
     from nbconvert import HTMLExporter

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab.clihelp import HelpFormatter
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import check_output_dir
@@ -63,20 +64,26 @@ def register_cli(subparsers: Any) -> None:
         help="run an experiment over a grid and seeds on Dask (resumable Parquet dataset)",
         description="Run an experiment of oasis_lab.experiments over a grid of configs and seeds, "
         "on a LocalCluster over this machine's cores or on an existing Dask cluster. Finished "
-        "points are appended to a Parquet dataset; rerunning resumes without recomputing them.",
+        "points are appended to a Parquet dataset as they finish; rerunning resumes without "
+        "recomputing them. Prints the mean over seeds per grid point.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
-        "--config", type=Path, required=True, help="YAML sweep file (experiment, config, grid, seeds, out)"
+        "--config", type=Path, required=True,
+        help="YAML sweep file with keys experiment, config, grid, seeds, out (required)",
     )
-    parser.add_argument("--scheduler", default=None, help="address of a running Dask scheduler (tcp://HOST:8786)")
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
+        "--scheduler", default=None,
+        help="address of a running Dask scheduler, tcp://HOST:8786 (default: a new LocalCluster "
+        "with one worker process per core)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None,
         help="Parquet dataset folder (default: the file's 'out', else sweeps/<experiment>)",
     )
-    parser.add_argument("--serial", action="store_true", help="run in this process, without Dask")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--serial", action="store_true",
+                        help="run in this process, without Dask (default: on Dask)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
     parser.set_defaults(func=_run_sweep)
 
 
