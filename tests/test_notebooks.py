@@ -158,6 +158,42 @@ def _explorer(s: dict[str, Any]) -> None:
     assert s["workers"] >= 1
 
 
+def _verification(s: dict[str, Any]) -> None:
+    wrong = s["wrong_final_by_corrupt_share"]
+    shares = sorted(wrong["none"], key=float)
+    # an appeal to the trusted stack overturns every wrong ruling it hears: no wrong verdict is final
+    assert all(v == 0 for v in wrong["trusted"].values()), wrong["trusted"]
+    assert s["referees_slashed_trusted"][shares[-1]] > 0
+    # no corrupt referee, no wrong verdict; without appeal the rate grows with the corrupt share
+    assert all(wrong[a][shares[0]] == 0 for a in wrong)
+    none = [wrong["none"][k] for k in shares]
+    assert all(a <= b for a, b in itertools.pairwise(none)) and none[-1] > 0  # measured 0.125 at 50%
+    assert all(wrong["market"][k] <= wrong["none"][k] for k in shares)
+    # a bond above the wronged party's budget disables appeals: first rulings stay final
+    bond = s["wrong_final_by_appeal_bond"]["trusted"]
+    assert all((v == 0) == (float(k) <= s["appeal_budget"]) for k, v in bond.items()), bond
+    # bribable referees refuse a bribe once stake + fee reaches it, only where an appeal can catch them
+    stake = s["wrong_first_by_referee_stake"]
+    assert all(v > 0 for v in stake["none"].values())
+    assert all((v == 0) == (float(k) >= s["bribe"]) for k, v in stake["trusted"].items()), stake["trusted"]
+    # the whitepaper's 1-of-n warning: framing rate 1 - (1 - c)^n, cheaters freed at rate c, each
+    # within about 4 binomial standard deviations (about 0.4 x trials honest or cheating trials each)
+    sp = s["split"]
+    for measured, closed in (("honest_framed", "framed_closed_form"), ("cheaters_freed", "freed_closed_form")):
+        for n, p in sp[closed].items():
+            tol = 4 * (max(p * (1 - p), 0.05) / (0.4 * sp["trials"])) ** 0.5
+            assert abs(sp[measured][n] - p) <= tol, (measured, n, sp[measured][n], p)
+    ns = sorted(sp["honest_framed"], key=int)
+    assert sp["honest_framed"][ns[-1]] > sp["honest_framed"][ns[0]] + 0.3  # measured 0.72 vs 0.04
+    # trade-off rows: optimistic proofs cost least re-execution and are final after the window
+    tr = s["tradeoff"]
+    for model in ("llama-2-7b", "sdxl-base-1.0"):
+        opt, zk, red = tr[f"{model}/optimistic"], tr[f"{model}/zkml"], tr[f"{model}/redundant"]
+        assert opt["finality_s"] == s["challenge_window_s"]
+        assert 0 < opt["extra_gpu_s_per_task"] < red["extra_gpu_s_per_task"] < zk["extra_gpu_s_per_task"]
+        assert zk["finality_s"] > red["finality_s"]
+
+
 SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "00_market_tour": _market_tour,
     "01_greedy_vs_optimum": _greedy_vs_optimum,
@@ -166,12 +202,13 @@ SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "04_fault_proofs": _fault_proofs,
     "05_market_over_time": _market_over_time,
     "06_explorer": _explorer,
+    "09_verification": _verification,
 }
 
 
 #: Notebooks that do not write a summary yet (their owners add it with its checks; the lead
 #: tracks it). Any other notebook without checks fails the test below.
-SUMMARIES_PENDING = {"07_browser_providers", "08_incentives", "09_verification"}
+SUMMARIES_PENDING = {"07_browser_providers", "08_incentives"}
 
 
 def test_every_notebook_has_summary_checks() -> None:
