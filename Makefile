@@ -46,9 +46,13 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/python -m oasis_lab report
 
-# Unit, property and notebook tests (papermill runs each notebook with its small defaults).
+# Every check: the static checks below, then the unit, property, browser and notebook tests
+# (papermill runs each notebook with its small defaults). Both run; either failing fails.
 test: setup
-	$(BIN)/python -m pytest
+	@status=0; \
+	$(MAKE) --no-print-directory check || status=1; \
+	$(BIN)/python -m pytest || status=1; \
+	exit $$status
 
 # Static checks: ruff over the repository, mypy over the package, the package's doctests
 # (settings in pyproject.toml). Each step runs even when an earlier one fails.
