@@ -30,16 +30,17 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 
-def test_study_profile_names_real_notebooks_and_parameters() -> None:
-    # A misspelled notebook or parameter in the study profile would be ignored by papermill
+@pytest.mark.parametrize("name", ["full", "large"])
+def test_study_profiles_name_real_notebooks_and_parameters(name: str) -> None:
+    # A misspelled notebook or parameter in a study profile would be ignored by papermill
     # and the "study" would silently run at CI sizes.
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}"
-    profile = yaml.safe_load((NOTEBOOK_DIR / "params" / "full.yaml").read_text())
+    profile = yaml.safe_load((NOTEBOOK_DIR / "params" / f"{name}.yaml").read_text())
     stems = {p.stem: p for p in NOTEBOOKS}
-    assert set(profile) <= set(stems), f"full.yaml names no notebook {sorted(set(profile) - set(stems))}"
+    assert set(profile) <= set(stems), f"{name}.yaml names no notebook {sorted(set(profile) - set(stems))}"
     for stem, values in profile.items():
         known = set(papermill.inspect_notebook(str(stems[stem])))
-        assert set(values) <= known, f"full.yaml: {stem} has no parameters {sorted(set(values) - known)}"
+        assert set(values) <= known, f"{name}.yaml: {stem} has no parameters {sorted(set(values) - known)}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
