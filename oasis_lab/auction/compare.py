@@ -150,7 +150,7 @@ def compare_markets(
     seed : int
         SBBA's lottery and the DP draw.
     progress : bool
-        Show a tqdm progress bar.
+        Show a progress bar (:func:`oasis_lab.progress.progress_bar`).
     total : int, optional
         Number of markets, for the progress bar.
 
@@ -185,9 +185,9 @@ def compare_markets(
         solve_optimum(tiny, params, backend=backend)
     iterator: Iterable[tuple[dict[str, Any], Market]] = markets
     if progress:
-        from tqdm.auto import tqdm
+        from oasis_lab.progress import progress_bar
 
-        iterator = tqdm(markets, total=total, desc="compare", unit="market")
+        iterator = progress_bar(markets, total=total, desc="compare", unit="market")
     rows: list[dict[str, Any]] = []
     for labels, market in iterator:
         rows.extend(

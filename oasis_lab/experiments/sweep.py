@@ -249,12 +249,12 @@ def sweep(
     active = own if own is not None else client
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from oasis_lab.progress import progress_bar
 
         # created once the cluster is up; smoothing=0: the ETA is (points left) / (mean rate
         # of the points computed in this run); points read back from ``out`` count as done
         # but not in the rate
-        bar = tqdm(total=len(jobs), initial=len(done), desc=f"sweep {name}", unit="point", smoothing=0)
+        bar = progress_bar(total=len(jobs), initial=len(done), desc=f"sweep {name}", unit="point")
 
     def finish(point: SweepPoint, seed: int, frame: pd.DataFrame) -> None:
         frame = _labelled(frame, point, seed)
