@@ -292,7 +292,23 @@ def _read_records(output_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def _write_index(output_dir: Path, runs: list[NotebookRun], profile: str) -> Path:
-    """Merge ``runs`` into the folder's records and write ``index.html`` listing every report."""
+    """Merge ``runs`` into the folder's records and write ``index.html`` listing every report.
+
+    Two report runs into one folder each read, merge and rewrite the records: an exclusive lock
+    (a file in the system's temporary folder named after the output folder, so the reports
+    folder holds only reports) makes that one step, so neither run's entries are lost.
+    """
+    import fcntl
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"oasis-lab-index-{key}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _merge_index(output_dir, runs, profile)
+
+
+def _merge_index(output_dir: Path, runs: list[NotebookRun], profile: str) -> Path:
     records = _read_records(output_dir)
     now = time.strftime("%Y-%m-%d %H:%M:%S")
     for r in runs:

@@ -300,3 +300,29 @@ def test_a_profile_can_be_named(notebook_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="huge"):
         run_report(tmp_path / "r", notebook_dir=notebook_dir, only=["a_ok"], profile="huge",
                    progress=False)
+
+
+def test_concurrent_index_updates_keep_every_entry(tmp_path: Path) -> None:
+    # Two report runs into one folder merge their records under a lock: none is lost.
+    import threading
+
+    from oasis_lab.report import NotebookRun, _write_index
+
+    out = tmp_path / "r"
+    out.mkdir()
+    names = [f"nb{k:02d}" for k in range(16)]
+    for name in names:
+        (out / f"{name}.html").write_text("page")
+
+    def write(name: str) -> None:
+        _write_index(out, [NotebookRun(name, True, 1.0, out / f"{name}.html", "", "profile p")], "p")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    import json
+
+    records = json.loads((out / "index.json").read_text())
+    assert all(records[n]["latest"]["profile"] == "profile p" for n in names)
