@@ -53,14 +53,8 @@ MERKLE_TARGET_HASHES = 32
 
 
 def cpu_best(fn, repeats: int):
-    """Minimum process CPU seconds over ``repeats`` calls (single-threaded work: on a shared
-    machine CPU time does not count the time other processes held the core), last value."""
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.process_time()
-        value = fn()
-        best = min(best, time.process_time() - start)
-    return best, value
+    """Minimum process CPU seconds over ``repeats`` calls, and the last value."""
+    return best_of(fn, repeats, clock=time.process_time)
 
 
 

@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from oasis_lab import timing  # noqa: E402
 from oasis_lab.auction.density import provider_order, task_order  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy, walk_work  # noqa: E402
 from oasis_lab.market import Market, generate_market  # noqa: E402
@@ -81,12 +82,7 @@ def interleaved(fns: dict, repeats: int) -> dict:
 
 def best_of(fn, repeats: int):
     """Minimum process CPU seconds of ``repeats`` calls of ``fn``, and its last value."""
-    best, value = float("inf"), None
-    for _ in range(repeats):
-        start = time.process_time()
-        value = fn()
-        best = min(best, time.process_time() - start)
-    return best, value
+    return timing.best_of(fn, repeats, clock=time.process_time)
 
 
 def quadratic_corner(n: int) -> Market:

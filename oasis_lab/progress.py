@@ -20,6 +20,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from oasis_lab.files import atomic_write
+
 __all__ = ["PROGRESS_ENV", "progress_bar", "read_progress"]
 
 #: Environment variable naming the file a bar mirrors its line into (set by the report).
@@ -30,11 +32,10 @@ def _mirror(line: str) -> None:
     target = os.environ.get(PROGRESS_ENV)
     if not target:
         return
-    # Write then rename, so the report never reads a half-written line.
-    tmp = f"{target}.{os.getpid()}.tmp"
+    # Written atomically, so the report never reads a half-written line.
     try:
-        Path(tmp).write_text(line, encoding="utf-8")
-        os.replace(tmp, target)
+        with atomic_write(target, "w", encoding="utf-8") as fh:
+            fh.write(line)
     except OSError:  # progress is best effort; the computation must not fail over it
         pass
 

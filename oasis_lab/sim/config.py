@@ -528,5 +528,7 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise TypeError(f"{p.name}: must be a mapping of SimConfig fields, got {type(data).__name__}")
-    data.update(overrides)
-    return SimConfig.from_dict(data, source=p.name)
+    # The file is validated as written, so a bad value is reported even where an override
+    # replaces it; the overrides are then validated by the dataclass itself.
+    config = SimConfig.from_dict(data, source=p.name)
+    return config.replace(**overrides) if overrides else config

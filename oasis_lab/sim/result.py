@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from oasis_lab.files import atomic_path
 from oasis_lab.sim.config import SimConfig
 
 __all__ = ["SimulationResult"]
@@ -153,14 +152,8 @@ class SimulationResult:
         table = pa.Table.from_pandas(self.rounds, preserve_index=False)
         old = table.schema.metadata or {}
         table = table.replace_schema_metadata({**old, **{f"oasis_lab.{k}": v for k, v in meta.items()}})
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+        with atomic_path(path, keep_suffix=True) as tmp:
             pq.write_table(table, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return path
 
     @classmethod

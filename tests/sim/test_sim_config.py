@@ -95,3 +95,15 @@ def test_frozen() -> None:
     with pytest.raises(AttributeError):
         c.rounds = 3  # type: ignore[misc]
     assert c.replace(rounds=3).rounds == 3
+
+
+def test_a_bad_value_in_the_file_is_reported_even_when_overridden(tmp_path) -> None:
+    # `simulate --rounds N` replaces the file's rounds; a bad value there is still an error.
+    path = tmp_path / "bad.yaml"
+    path.write_text("rounds: .nan\n")
+    with pytest.raises(TypeError, match="rounds"):
+        load_config(path, rounds=3)
+    path.write_text("rounds: 7\n")
+    assert load_config(path, rounds=3).rounds == 3
+    with pytest.raises(ValueError, match="rounds"):
+        load_config(path, rounds=0)
