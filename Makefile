@@ -43,8 +43,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The main job: execute every notebook and render HTML reports under reports/.
+# REPORT_ARGS passes options to the report, e.g. `make run REPORT_ARGS=--quick` (CI sizes).
+REPORT_ARGS ?=
 run: setup
-	$(BIN)/python -m oasis_lab report
+	$(BIN)/python -m oasis_lab report $(REPORT_ARGS)
 
 # Every check: the static checks below, then the unit, property, browser and notebook tests
 # (papermill runs each notebook with its small defaults). Both run; either failing fails.

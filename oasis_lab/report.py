@@ -524,8 +524,13 @@ def run_report(
     import papermill
     from tqdm.auto import tqdm
 
-    notebook_dir = Path(notebook_dir)
-    output_dir = Path(output_dir)
+    # Every path is made absolute before anything runs: papermill executes each notebook with
+    # the notebook folder as the process's working directory, so a relative output folder
+    # (the default ``reports``) would be resolved against another folder once execution began.
+    notebook_dir = Path(notebook_dir).resolve()
+    output_dir = Path(output_dir).resolve()
+    if profile is not None and Path(profile).exists():
+        profile = Path(profile).resolve()
     all_notebooks = sorted(notebook_dir.glob("*.ipynb"))
     notebooks = all_notebooks
     if only:

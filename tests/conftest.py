@@ -80,3 +80,51 @@ def open_offline(page_path: Path) -> dict[str, Any]:
 def open_offline_fixture() -> Callable[[Path], dict[str, Any]]:
     """:func:`open_offline`: a report page opened in Chromium with the network blocked."""
     return open_offline
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_fresh_clone(target: Path) -> Path:
+    """Copy what a fresh clone of this working tree holds into ``target``; return it.
+
+    The files git tracks plus the untracked ones it does not ignore (so uncommitted work is
+    tested too, as CI will see it once committed), with their modification times, and nothing
+    else: no ``reports/``, no caches. The clone's ``.venv`` is a link to this checkout's, so
+    nothing is installed again (its stamp stays newer than the copied ``pyproject.toml``).
+    """
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if not source.is_file():  # deleted in the working tree but not yet in the index
+            continue
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, dest)
+    (target / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    return target
+
+
+def clone_environment(clone: Path) -> dict[str, str]:
+    """Environment under which the clone's ``python`` and its notebook kernels import the
+    clone's own ``oasis_lab`` (the venv's editable install points at this checkout)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(clone) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+@pytest.fixture(scope="session")
+def fresh_clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone of the working tree (see :func:`make_fresh_clone`), shared by the session."""
+    return make_fresh_clone(tmp_path_factory.mktemp("fresh") / "oasis-lab")
+
+
+@pytest.fixture(scope="session")
+def fresh_clone_env(fresh_clone: Path) -> dict[str, str]:
+    """:func:`clone_environment` of the session's fresh clone."""
+    return clone_environment(fresh_clone)

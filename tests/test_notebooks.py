@@ -1,8 +1,11 @@
 """Every notebook runs headlessly under papermill with its CI-sized defaults.
 
 One test per ``notebooks/*.ipynb`` (found at collection time, so a new notebook is tested
-without editing this file), executed into a temporary folder with ``notebooks/`` as working
-directory. Notebooks are committed without outputs and with a ``parameters`` cell.
+without editing this file). Notebooks are committed without outputs and with a ``parameters`` cell.
+
+They run as a newcomer runs them: the report (``python -m oasis_lab report --quick``) in a fresh
+clone, from another working directory, with the default output folder; ``make run`` itself is
+run once in a fresh clone too.
 
 Each notebook writes its key figures to ``<summary_dir>/<notebook>.summary.json``; the checks
 below assert on them at the CI sizes (bounds measured at those sizes, with a margin), so a
@@ -15,16 +18,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import papermill
 import pytest
 import yaml
-
-from oasis_lab.report import render_html
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -272,29 +273,73 @@ def test_every_notebook_has_summary_checks() -> None:
     assert not missing, f"no summary checks for {missing}"
 
 
+def _selected_stems(session: pytest.Session) -> list[str]:
+    """Stems of the notebooks whose ``test_notebook_executes`` this session runs."""
+    prefix = f"{test_notebook_executes.__name__}["
+    return sorted({item.name[len(prefix):-1] for item in session.items if item.name.startswith(prefix)})
+
+
+@pytest.fixture(scope="session")
+def quick_reports(request: pytest.FixtureRequest, fresh_clone: Path, fresh_clone_env: dict[str, str],
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report of the selected notebooks at CI sizes, run as a user runs the main job.
+
+    In a fresh clone, ``python -m oasis_lab report --quick`` from a working directory outside the
+    repository with the default (relative) output folder: the way a newcomer's first run failed
+    once (the relative folder was read from the notebooks' folder after execution began). Every
+    notebook of the session is run in one report; each test then reads its page and summary.
+    """
+    stems = _selected_stems(request.session)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    result = subprocess.run(
+        [str(fresh_clone / ".venv" / "bin" / "python"), "-m", "oasis_lab", "report", "--quick",
+         "--no-progress", "--only", ",".join(stems)],
+        cwd=elsewhere, env=fresh_clone_env, capture_output=True, text=True,
+        timeout=1800,  # a stalled kernel fails the session instead of blocking CI
+    )
+    reports = elsewhere / "reports"
+    assert reports.is_dir(), f"no reports/ in the working directory:\n{result.stdout}\n{result.stderr}"
+    (reports / "console.txt").write_text(result.stdout + result.stderr, encoding="utf-8")
+    return reports
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", EXECUTED, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path: Path, tmp_path: Path, open_offline) -> None:
-    summaries = tmp_path / "summaries"
-    checked = path.stem in SUMMARY_CHECKS
-    papermill.execute_notebook(
-        str(path),
-        str(tmp_path / path.name),
-        parameters={"summary_dir": str(summaries)} if checked else {},
-        cwd=str(NOTEBOOK_DIR),
-        kernel_name="python3",
-        progress_bar=False,
-        # a stalled kernel fails the test instead of blocking CI
-        start_timeout=120,
-        execution_timeout=300,
-    )
+def test_notebook_executes(path: Path, quick_reports: Path, open_offline) -> None:
+    page = quick_reports / f"{path.stem}.html"
+    if not page.exists():
+        failed = quick_reports / f"{path.stem}.failed.html"
+        console = (quick_reports / "console.txt").read_text(encoding="utf-8")
+        errors = [line for line in console.splitlines() if line.startswith(f"FAILED {path.stem}")]
+        pytest.fail(f"{path.stem}: no report page ({failed.name} exists: {failed.exists()}); "
+                    f"{errors or console[-3000:]}")
     # The report page of this run renders fully offline: nothing fetched, no empty output.
-    page = tmp_path / f"{path.stem}.html"
-    page.write_text(render_html(nbformat.read(tmp_path / path.name, as_version=4)), encoding="utf-8")
     seen = open_offline(page)
     assert seen["blocked"] == [] and seen["failed"] == [], seen
     assert seen["errors"] == [] and seen["empty"] == 0, seen
-    if checked:
-        written = summaries / f"{path.stem}.summary.json"
+    if path.stem in SUMMARY_CHECKS:
+        written = quick_reports / f"{path.stem}.summary.json"
         assert written.exists(), f"{path.name} wrote no {written.name}"
         SUMMARY_CHECKS[path.stem](json.loads(written.read_text()))
+
+
+@pytest.mark.notebook
+@pytest.mark.browser
+def test_make_run_in_a_fresh_clone_makes_every_page(fresh_clone: Path, fresh_clone_env: dict[str, str]) -> None:
+    """The README's first command, exactly as written (CI sizes), in a fresh clone.
+
+    ``make run`` from the repository root with the default output folder must leave a page
+    for every notebook and an index naming them all (it once failed every notebook in a
+    fresh clone because the relative output folder was resolved in the notebooks' folder).
+    ``-o`` keeps make from reinstalling into the shared virtual environment.
+    """
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-o", ".venv/.installed", "run", "REPORT_ARGS=--quick --no-progress"],
+        cwd=fresh_clone, env=fresh_clone_env, capture_output=True, text=True, timeout=1800,
+    )
+    reports = fresh_clone / "reports"
+    missing = [p.stem for p in NOTEBOOKS if not (reports / f"{p.stem}.html").exists()]
+    assert result.returncode == 0 and not missing, (missing, result.stdout[-3000:], result.stderr[-3000:])
+    assert not list(reports.glob("*.failed.*"))
+    index = (reports / "index.html").read_text(encoding="utf-8")
+    assert all(f"{p.stem}.html" in index for p in NOTEBOOKS)
