@@ -110,8 +110,8 @@ def best_response_dynamics(
     market : Market
         True values and costs.
     mechanism : str
-        One of :data:`~oasis_lab.incentives.outcomes.MECHANISMS` (``"greedy"`` is the
-        midpoint rule under ``params``).
+        A mechanism with an outcome in :data:`oasis_lab.auction.mechanisms.MECHANISMS`
+        (``"greedy"`` is the midpoint rule under ``params``).
     params : AuctionParams
     user_shades, provider_markups : sequence of float
         The grids; shades in ``[0, 1)``, markups ``>= 0``; each must contain 0 (the truth).
@@ -126,7 +126,7 @@ def best_response_dynamics(
     -------
     EquilibriumResult
     """
-    check_run_args(market, mechanism, params)
+    entry = check_run_args(market, mechanism, params)
     shades = np.array([check_real("user_shades", s, minimum=0.0, maximum=0.999) for s in user_shades])
     markups = np.array([check_real("provider_markups", m, minimum=0.0) for m in provider_markups])
     for name, grid in (("user_shades", shades), ("provider_markups", markups)):
@@ -139,7 +139,7 @@ def best_response_dynamics(
     def run(shade: np.ndarray, markup: np.ndarray, focus: Any = None) -> Any:
         reported = shaded_reports(market, shade, markup, params)
         extra = dict(opts)
-        if mechanism == "truthful" and focus is not None:
+        if entry.partial_payments and focus is not None:
             extra["payments_for"] = focus  # only the deviating user's critical value matters
         return run_mechanism(reported, mechanism, params, seed=child_seed(seed, "lotteries"), **extra)
 

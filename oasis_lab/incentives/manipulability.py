@@ -132,7 +132,7 @@ def manipulability(
     market : Market
         The *true* values, costs, speeds and capacities (they score every outcome).
     mechanism : str
-        One of :data:`~oasis_lab.incentives.outcomes.MECHANISMS`.
+        A mechanism with an outcome in :data:`oasis_lab.auction.mechanisms.MECHANISMS`.
     params : AuctionParams
         The greedy's readings and the welfare model.
     agents : {"all", "users", "providers"} or sequence of (side, index)
@@ -163,7 +163,7 @@ def manipulability(
     TypeError, ValueError
         Bad market, mechanism, agents, grid or dimensions, before any run.
     """
-    check_run_args(market, mechanism, params)
+    entry = check_run_args(market, mechanism, params)
     seed = check_seed(seed)
     base = market if reports is None else reports
     if not isinstance(base, Market):
@@ -182,11 +182,11 @@ def manipulability(
 
     def run(reported: Market, key: tuple[Any, ...], focus: Any = None) -> Outcome:
         extra = dict(opts)
-        if mechanism == "truthful" and focus is not None:
+        if entry.partial_payments and focus is not None:
             # Only the deviator's critical value is needed (a provider's utility needs none).
             extra["payments_for"] = focus
-        # Only SBBA and the DP price draw; deriving a child seed per run costs ~0.25 ms.
-        run_seed = child_seed(seed, "lotteries", *key) if mechanism in ("sbba", "dp") else seed
+        # Only randomized mechanisms draw; deriving a child seed per run costs ~0.25 ms.
+        run_seed = child_seed(seed, "lotteries", *key) if entry.randomized else seed
         return run_mechanism(reported, mechanism, params, seed=run_seed, **extra)
 
     u_users, u_prov = run(base, ("base",)).utilities_from(market.value, e_true, cost_true)

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from oasis_lab.auction.mechanisms import mechanism_names
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
@@ -41,7 +42,6 @@ __all__ = [
     "DISPUTE_MODES",
     "EXTRA_KINDS",
     "ExtraProvider",
-    "MECHANISMS",
     "REFEREES",
     "SimConfig",
     "load_config",
@@ -49,8 +49,6 @@ __all__ = [
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
 
-#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
-MECHANISMS: tuple[str, ...] = ("greedy",)
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
@@ -334,7 +332,8 @@ class SimConfig(ParamsMixin):
         set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
         _choice("arrivals", self.arrivals, ARRIVALS)
         _choice("scenario", self.scenario, tuple(SCENARIOS))
-        _choice("mechanism", self.mechanism, MECHANISMS)
+        # the registered mechanisms the simulation runs each round (the greedy PRICES)
+        _choice("mechanism", self.mechanism, mechanism_names("simulate"))
         _choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
         _choice("adversary", self.adversary, CHEATER_ADVERSARIES)
         if not isinstance(self.auction, AuctionParams):
