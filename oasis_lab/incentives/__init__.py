@@ -16,7 +16,7 @@ from oasis_lab.incentives.challenge import (
     honest_participation,
     platform_challenge_rate,
 )
-from oasis_lab.incentives.equilibrium import best_response_dynamics, equilibrium_study
+from oasis_lab.incentives.equilibrium import best_response_dynamics
 from oasis_lab.incentives.manipulability import (
     DIMENSIONS,
     best_misreports,
@@ -41,7 +41,6 @@ __all__ = [
     "best_response_dynamics",
     "challenge_equilibrium",
     "clearing_price",
-    "equilibrium_study",
     "honest_participation",
     "manipulability",
     "misreport",
