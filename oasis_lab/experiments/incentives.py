@@ -59,6 +59,7 @@ __all__ = [
     "MECHANISM_SPECS",
     "PRIVACY_VARIANTS",
     "SPEC_NAMES",
+    "VCG_MAX_TASKS",
     "DpPrivacy",
     "Equilibrium",
     "IncentiveTable",
@@ -74,6 +75,9 @@ __all__ = [
 MAX_SIZE = 100_000
 #: Most markets of one kind a run draws.
 MAX_DRAWS = 1_000
+#: Largest VCG market (``tiny_tasks``): :func:`~oasis_lab.auction.baselines.vcg`'s default
+#: ``max_tasks``, checked before any work rather than when VCG's turn comes.
+VCG_MAX_TASKS = 30
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,8 @@ class _Scenario(ExperimentConfig):
         check_choice("scenario", self.scenario, tuple(SCENARIOS))
         for f in self.field_names():
             if f.endswith(("_tasks", "_providers")):
-                check_int(f, getattr(self, f), 1, MAX_SIZE)
+                # VCG's markets: one exact solve per trading agent, within vcg's own limit
+                check_int(f, getattr(self, f), 1, VCG_MAX_TASKS if f == "tiny_tasks" else MAX_SIZE)
 
 
 @dataclass(frozen=True)
@@ -448,10 +453,6 @@ class VcgBudget(_Drawn):
 
     tiny_tasks: int = 6
     tiny_providers: int = 3
-
-    def validate(self) -> None:
-        super().validate()
-        check_int("tiny_tasks", self.tiny_tasks, 1, 30)  # vcg's own limit of exact solves
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []

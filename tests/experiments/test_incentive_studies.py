@@ -116,6 +116,7 @@ def test_tuned_price_is_the_best_candidate_on_the_round_it_reads() -> None:
         (IncentiveTable, {"draws": 0}, ValueError, "draws = 0 must be >= 1"),
         (Equilibrium, {"mechanisms": ("McAfee",)}, ValueError, r"mechanisms \['McAfee'\] do not run on general"),
         (VcgBudget, {"tiny_tasks": 40}, ValueError, "tiny_tasks = 40 must be <= 30"),
+        (IncentiveTable, {"tiny_tasks": 31}, ValueError, "tiny_tasks = 31 must be <= 30"),
         (DpPrivacy, {"epsilons": (0.0,)}, ValueError, "epsilons = 0.0 must be finite and > 0"),
         (IrCauses, {"price_rule": "haggle"}, ValueError, "price_rule"),
     ],
