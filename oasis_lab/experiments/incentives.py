@@ -182,6 +182,16 @@ def _ratio(welfare: float, optimum: float) -> float:
     return welfare / optimum if optimum > 0 else np.nan
 
 
+def _dynamics_columns(res: Any, optimum: float) -> dict[str, Any]:
+    """What best-response dynamics did: welfare at truth and at the end over the optimum, and
+    how far the agents moved."""
+    return {
+        "ratio_truth": _ratio(res.welfare_truth, optimum), "ratio_eq": _ratio(res.welfare, optimum),
+        "converged": res.converged, "sweeps": len(res.sweeps),
+        "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
+    }
+
+
 @dataclass(frozen=True)
 class _Scenario(ExperimentConfig):
     """Shared field and checks: the scenario, and every market size within bounds."""
@@ -307,10 +317,7 @@ class IncentiveTable(_Strategic):
                     "share_profitable_users": float(best.get("user", pd.Series(dtype=bool)).mean()),
                     "share_profitable_providers": float(best.get("provider", pd.Series(dtype=bool)).mean()),
                     "share_profitable_cost": float(cost_only.groupby("agent")["profitable"].any().mean()),
-                    "ratio_truth": _ratio(eq.welfare_truth, opt),
-                    "ratio_eq": _ratio(eq.welfare, opt),
-                    "converged": eq.converged, "sweeps": len(eq.sweeps),
-                    "mean_shade": float(eq.shade.mean()), "mean_markup": float(eq.markup.mean()),
+                    **_dynamics_columns(eq, opt),
                     "budget_surplus": truth.budget_surplus,
                 })
         return pd.DataFrame(rows)
@@ -374,9 +381,7 @@ class Equilibrium(_Strategic):
                 rows.append({
                     "draw": k, "mechanism": name, "optimum": opt,
                     "welfare_truth": res.welfare_truth, "welfare_eq": res.welfare,
-                    "ratio_truth": _ratio(res.welfare_truth, opt), "ratio_eq": _ratio(res.welfare, opt),
-                    "converged": res.converged, "sweeps": len(res.sweeps),
-                    "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
+                    **_dynamics_columns(res, opt),
                 })
         return pd.DataFrame(rows)
 
