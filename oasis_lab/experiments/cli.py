@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import check_output_dir
@@ -39,11 +40,7 @@ _SWEEP_KEYS = ("experiment", "config", "grid", "seeds", "out")
 def load_sweep_file(path: Path) -> dict[str, Any]:
     """Read and check a sweep file; the returned dict has ``experiment`` (the base config),
     ``grid``, ``seeds`` and ``out`` (or None)."""
-    import yaml
-
-    if not path.exists():
-        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text())
+    data = load_config_file(path, "sweep config", toml=False)
     if not isinstance(data, dict):
         raise TypeError(f"sweep config {str(path)!r} must be a mapping with keys {list(_SWEEP_KEYS)}")
     unknown = [k for k in data if k not in _SWEEP_KEYS]

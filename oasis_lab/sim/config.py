@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
+from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
@@ -111,7 +109,7 @@ class ExtraProvider:
                              "(gpu_tflops, memory_gb, bandwidth_gbs, cpu_cores)")
         if not any(self.speed):
             raise ValueError(f"extra provider {self.name!r}: every speed is 0 (it could run nothing)")
-        _choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
+        check_choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
         for field_name in ("capacity", "cost"):
             value = getattr(self, field_name)
             if value is not None:
@@ -161,16 +159,6 @@ def _check_computation(value: Any) -> None:
     known = (*PROFILES, *MODEL_NAMES)
     if value not in known:
         raise ValueError(f"computation = {value!r} is not synthetic:N or one of {list(known)}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
-
-
-def _bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True)
@@ -332,11 +320,11 @@ class SimConfig(ParamsMixin):
         set_(self, "n_providers", check_int("n_providers", self.n_providers, 1, _MAX_SIZE))
         n_types_max = len(load_model_types())
         set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
-        _choice("arrivals", self.arrivals, ARRIVALS)
-        _choice("scenario", self.scenario, tuple(SCENARIOS))
-        _choice("mechanism", self.mechanism, MECHANISMS)
-        _choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
-        _choice("adversary", self.adversary, CHEATER_ADVERSARIES)
+        check_choice("arrivals", self.arrivals, ARRIVALS)
+        check_choice("scenario", self.scenario, tuple(SCENARIOS))
+        check_choice("mechanism", self.mechanism, MECHANISMS)
+        check_choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
+        check_choice("adversary", self.adversary, CHEATER_ADVERSARIES)
         if not isinstance(self.auction, AuctionParams):
             raise TypeError(f"auction must be an AuctionParams, got {type(self.auction).__name__}")
         if not isinstance(self.disputes, DisputeParams):
@@ -355,7 +343,7 @@ class SimConfig(ParamsMixin):
         set_(self, "other_device_ulps", check_int("other_device_ulps", self.other_device_ulps, 1))
         set_(self, "challenge_cost", check_real("challenge_cost", self.challenge_cost, minimum=0.0))
         set_(self, "dispute_delay", check_int("dispute_delay", self.dispute_delay, 0, _MAX_SIZE))
-        _bool("requeue_unserved", self.requeue_unserved)
+        check_bool("requeue_unserved", self.requeue_unserved)
         set_(self, "max_wait", check_int("max_wait", self.max_wait, 1, _MAX_SIZE))
         set_(self, "entry_rate", check_real("entry_rate", self.entry_rate, minimum=0.0, maximum=1e6))
         set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
@@ -367,8 +355,8 @@ class SimConfig(ParamsMixin):
             check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
         )
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
-        _choice("referee", self.referee, REFEREES)
-        _choice("referee_selection", self.referee_selection, WEIGHTINGS)
+        check_choice("referee", self.referee, REFEREES)
+        check_choice("referee_selection", self.referee_selection, WEIGHTINGS)
         shares = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
         for name in shares:
             set_(self, name, check_fraction(name, getattr(self, name)))
@@ -507,24 +495,14 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     FileNotFoundError
         No such file.
     ValueError, TypeError
-        Unreadable file, unknown key, wrong type or out-of-range value (naming the key).
+        A directory, device or binary file, malformed YAML/TOML, a duplicate key, an unknown
+        key, a wrong type or an out-of-range value (naming the file and the key). YAML is read
+        as YAML 1.2 (``1e3`` is a number), see :mod:`oasis_lab.configfile`.
     """
     p = Path(path)
     if not p.exists() and (CONFIG_DIR / p.name).exists() and p.parent == Path("."):
         p = CONFIG_DIR / p.name
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    text = p.read_text()
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        elif suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ValueError(f"config file {p.name!r}: expected a .yaml, .yml or .toml file")
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"config file {p.name!r} could not be parsed: {exc}") from None
+    data = load_config_file(p, "config file")
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise TypeError(f"{p.name}: must be a mapping of SimConfig fields, got {type(data).__name__}")
