@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
 from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.cli import ADVERSARIES
@@ -229,7 +230,8 @@ class SimConfig(ParamsMixin):
     optimum_every : int, default 0
         Solve the round's exact welfare optimum every this many rounds (0: never).
     optimum_time_limit : float, default 30.0
-        Seconds for each optimum.
+        Seconds for each optimum, at most
+        :data:`~oasis_lab.auction.baselines.optimum.MAX_TIME_LIMIT` (about 11.6 days).
     token_unit : int, default 1_000_000
         Smallest token units per token: prices (floats) become integer amounts here, at the
         ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
@@ -349,11 +351,7 @@ class SimConfig(ParamsMixin):
         set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
         set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0))
         set_(self, "optimum_every", check_int("optimum_every", self.optimum_every, 0))
-        set_(
-            self,
-            "optimum_time_limit",
-            check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
-        )
+        set_(self, "optimum_time_limit", check_time_limit("optimum_time_limit", self.optimum_time_limit))
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
         check_choice("referee", self.referee, REFEREES)
         check_choice("referee_selection", self.referee_selection, WEIGHTINGS)
