@@ -288,7 +288,7 @@ def seal(data: bytes) -> bytes:
     --------
     >>> sealed = seal(b"numbers 1 2 3; " + SEAL_PLACEHOLDER.encode())
     >>> check_seal(sealed, "example")
-    >>> check_seal(sealed.replace(b"2", b"3"), "example")
+    >>> check_seal(sealed.replace(b"1 2", b"1 3"), "example")
     Traceback (most recent call last):
     ...
     ValueError: example is corrupt: its checksum does not match its bytes
