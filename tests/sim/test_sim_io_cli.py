@@ -151,3 +151,26 @@ def test_cli_refuses_bad_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         main(["simulate", "--config", "x.yaml", "--rounds", "0"])
     assert info.value.code == 2
     assert "must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/existing_dir.parquet", "existing_dir.parquet' is a directory"),
+        ("{cfg}/x.parquet", "ok.yaml' is a file, not a folder"),
+        ("{tmp}/nowhere/x.parquet", "does not exist"),
+    ],
+)
+def test_cli_out_is_checked_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch, out: str, message: str) -> None:
+    """Issue 21 item 11: a whole run, then exit 2 (a directory) or a traceback (a file as folder)."""
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("tasks_per_round: 20\nn_providers: 5\n")
+    (tmp_path / "existing_dir.parquet").mkdir()
+    ran: list[object] = []
+    monkeypatch.setattr("oasis_lab.sim.cli.simulate", lambda *a, **k: ran.append(a))
+    argv = ["simulate", "--config", str(cfg), "--rounds", "2", "--quiet", "--out", out.format(tmp=tmp_path, cfg=cfg)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "--out" in err, err
+    assert ran == []
