@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ class ExtraProvider:
                                 f"got {value!r}")
             object.__setattr__(
                 self, field_name,
-                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0) for v in value),
+                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0, maximum=_MAX_MEASURE)
+                      for v in value),
             )
         if len(self.psi) != 4:
             raise ValueError(f"extra provider {self.name!r}: psi has {len(self.psi)} values, expected 4 "
@@ -115,7 +117,7 @@ class ExtraProvider:
             value = getattr(self, field_name)
             if value is not None:
                 object.__setattr__(self, field_name, check_real(f"extra provider {self.name!r} {field_name}",
-                                                                value, minimum=0.0))
+                                                                value, minimum=0.0, maximum=_MAX_MEASURE))
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "config") -> ExtraProvider:
@@ -143,6 +145,36 @@ _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
 # Bribes and budgets in whole tokens, kept far inside 2**53 smallest units at any token_unit.
 _MAX_TOKEN_AMOUNT = 10**6
+# Bounds that keep every float sum of a run finite (a value of 1e308 passed the checks and
+# overflowed to inf mid-run): a challenge costs at most a million times the task's cost, a
+# provider's idle cost at most 1e12 tokens a round, a measured provider's speed, Psi,
+# capacity and cost at most 1e15, and an unserved task's value is raised at most 1e15 times
+# over its max_wait rounds (beyond, no payment of it fits the ledger's 2**53 smallest units).
+_MAX_COST_MULTIPLE = 1e6
+_MAX_IDLE_COST = 1e12
+_MAX_MEASURE = 1e15
+_MAX_RAISE = 1e15
+
+
+def _check_raise(auction: Any, max_wait: int, token_unit: Any) -> None:
+    """Refuse a re-auction raise that takes a waiting task's value out of what can be paid."""
+    if not isinstance(auction, AuctionParams):
+        return  # refused by name below
+    bump = auction.rebid_bump
+    if auction.rebid_mode == "multiplicative":
+        # in logarithms: (1 + bump) ** max_wait itself overflows
+        if max_wait * math.log1p(bump) > math.log(_MAX_RAISE):
+            raise ValueError(
+                f"auction.rebid_bump = {bump!r} raises an unserved task's value (1 + rebid_bump) ** max_wait "
+                f"= {math.exp(min(max_wait * math.log1p(bump), 700.0)):.3g} times over max_wait = {max_wait} "
+                f"rounds; it must be at most {_MAX_RAISE:g} (lower rebid_bump or max_wait)"
+            )
+    elif isinstance(token_unit, int) and token_unit >= 1 and bump * max_wait * token_unit >= 2**53:
+        raise ValueError(
+            f"auction.rebid_bump = {bump!r} adds {bump * max_wait:.3g} tokens to an unserved task's value "
+            f"over max_wait = {max_wait} rounds; times token_unit = {token_unit} it must be < 2**53 "
+            "smallest units (lower rebid_bump or max_wait)"
+        )
 
 
 def _check_computation(value: Any) -> None:
@@ -212,21 +244,23 @@ class SimConfig(ParamsMixin):
         Chance that a task's user, and independently the platform, challenges its result.
     challenge_cost : float, default 1.0
         What a challenge costs its challenger (it recomputes the task), as a multiple of the
-        task's true cost at the serving provider's prices.
+        task's true cost at the serving provider's prices (at most 1e6).
     dispute_delay : int, default 1
         Rounds a dispute takes: a challenge opened in round ``r`` is resolved at the end of
         round ``r + dispute_delay``; the provider is barred from the auctions in between.
     requeue_unserved : bool, default True
         Tasks the auction did not serve wait for the next round (as re-auctioned tasks).
     max_wait : int, default 10
-        Rounds after its arrival a task is given up (>= 1).
+        Rounds after its arrival a task is given up (>= 1). A waiting task's value is raised
+        by ``auction.rebid_bump`` each round: at most ``1e15`` times over ``max_wait`` rounds
+        (``"multiplicative"``), or by less than ``2**53`` smallest units (``"additive"``).
     entry_rate : float, default 0.0
         Mean number of providers entering per round (Poisson).
     exit_window : int, default 0
         ``0``: no exit. Otherwise a provider whose income over the last ``exit_window``
         rounds does not cover its costs (compute and ``idle_cost``) leaves.
     idle_cost : float, default 0.0
-        Tokens per round it costs a provider to stay online.
+        Tokens per round it costs a provider to stay online (at most 1e12).
     optimum_every : int, default 0
         Solve the round's exact welfare optimum every this many rounds (0: never).
     optimum_time_limit : float, default 30.0
@@ -343,13 +377,15 @@ class SimConfig(ParamsMixin):
         ):
             set_(self, name, check_fraction(name, getattr(self, name)))
         set_(self, "other_device_ulps", check_int("other_device_ulps", self.other_device_ulps, 1))
-        set_(self, "challenge_cost", check_real("challenge_cost", self.challenge_cost, minimum=0.0))
+        set_(self, "challenge_cost",
+             check_real("challenge_cost", self.challenge_cost, minimum=0.0, maximum=_MAX_COST_MULTIPLE))
         set_(self, "dispute_delay", check_int("dispute_delay", self.dispute_delay, 0, _MAX_SIZE))
         check_bool("requeue_unserved", self.requeue_unserved)
         set_(self, "max_wait", check_int("max_wait", self.max_wait, 1, _MAX_SIZE))
+        _check_raise(self.auction, self.max_wait, self.token_unit)
         set_(self, "entry_rate", check_real("entry_rate", self.entry_rate, minimum=0.0, maximum=1e6))
         set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
-        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0))
+        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0, maximum=_MAX_IDLE_COST))
         set_(self, "optimum_every", check_int("optimum_every", self.optimum_every, 0))
         set_(self, "optimum_time_limit", check_time_limit("optimum_time_limit", self.optimum_time_limit))
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
