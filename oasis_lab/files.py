@@ -41,6 +41,7 @@ __all__ = [
     "SEAL_PLACEHOLDER",
     "check_seal",
     "create_new",
+    "is_sealed",
     "is_temp_file",
     "read_sealed_parquet",
     "remove_stale_temps",
@@ -298,6 +299,12 @@ def seal(data: bytes) -> bytes:
         raise ValueError("seal: the data must hold the checksum placeholder exactly once")
     digest = hashlib.sha256(data).hexdigest().encode()
     return data.replace(placeholder, _SEAL_TAG + digest)
+
+
+def is_sealed(data: bytes) -> bool:
+    """Whether ``data`` holds a checksum of :func:`seal` (intact or not): files written before
+    checksums were added hold none and are read as they are; a damaged checksum is still one."""
+    return _SEAL_TAG in data
 
 
 def check_seal(data: bytes, what: str) -> None:

@@ -196,8 +196,13 @@ def _run_point(config: ExperimentConfig, seed: int) -> pd.DataFrame:
 
 
 def _jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data (numpy scalars and other objects as text)."""
-    return json.loads(json.dumps(value, sort_keys=True, default=str))
+    """``value`` as plain JSON data (numpy scalars and other objects as text), keys in order."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, key order included (a grid's key order numbers its points)."""
+    return json.dumps(a) == json.dumps(b)
 
 
 def _grid_record(grid: Any) -> Any:
@@ -273,7 +278,7 @@ class _Dataset:
             return
         recorded = self._read_manifest()
         self._compare(recorded)
-        if recorded != self.record:  # same sweep, another grid: record the current one
+        if not _same(recorded, self.record):  # same sweep, another grid: record the current one
             with atomic_write(self.manifest, "w", encoding="utf-8") as fh:
                 fh.write(text)
 
@@ -297,10 +302,10 @@ class _Dataset:
                 f"{what} holds experiment {stored[0]!r} seed {stored[2]!r} config {stored[1]}, not the "
                 f"point it is named for ({expected[0]!r} seed {seed} config {expected[1]}); delete it"
             )
-        frame = table.to_pandas().drop(columns=labels)
-        relabelled, names = _labelled(frame, point, seed)
-        changed = meta != self._part_record(point, seed, names)
-        return relabelled, names, changed
+        if _same(meta, self._part_record(point, seed, labels)):  # written under this very grid
+            return table.to_pandas(), labels, False
+        relabelled, names = _labelled(table.to_pandas().drop(columns=labels), point, seed)
+        return relabelled, names, True
 
     def _part_record(self, point: SweepPoint, seed: int, labels: list[str]) -> dict[str, Any]:
         return {
@@ -319,7 +324,7 @@ class _Dataset:
         # atomic: a point's file is either complete or absent, so a killed sweep resumes cleanly
         import pyarrow as pa
 
-        record = json.dumps(self._part_record(point, seed, labels), sort_keys=True)
+        record = json.dumps(self._part_record(point, seed, labels))
         table = pa.Table.from_pandas(frame, preserve_index=False)
         write_sealed_parquet(self.path(point, seed), table, {_PART_KEY: record})
 
