@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.baselines import check_epsilon, solve_optimum
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.mechanisms import (
     MECHANISMS,
@@ -177,6 +178,7 @@ def compare_markets(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} = {value!r} must be an int >= 1")
     epsilon = check_epsilon(epsilon)
+    ilp_time_limit = check_time_limit("ilp_time_limit", ilp_time_limit)
     exact = [m for m in mechanisms if MECHANISMS[m].reference or MECHANISMS[m].market == "small"]
     reading_params = _check_readings(readings, params, exact=bool(exact))
     # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
