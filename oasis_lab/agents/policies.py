@@ -121,7 +121,6 @@ class Policy(ABC):
             raise ValueError(f"outcome.round = {outcome.round}: the policy awaits the outcome of round "
                              f"{self._round}" if not self._learned else
                              f"outcome.round = {outcome.round}: no round awaits an outcome")
-        self._learned = True
         return outcome
 
     @abstractmethod
@@ -131,6 +130,7 @@ class Policy(ABC):
     def learn(self, outcome: Outcome) -> None:
         """Take the outcome of the round acted in (a fixed policy only checks it)."""
         self._outcome(outcome)
+        self._learned = True
 
     def describe(self) -> str:
         """Name and parameters, for tables."""
@@ -364,14 +364,19 @@ class Learning(Policy):
         n = self._acted.size
         payoff = np.bincount(ids, weights=out.payoff, minlength=n)[acted]
         vectors = None
+        if out.payoffs is None and self.learner.feedback == "full":
+            raise ValueError(f"{self.learner.describe()} with full feedback needs payoffs (what every action "
+                             "of the grid would have earned): give outcome.payoffs")
         if out.payoffs is not None:
             if out.payoffs.shape[1] != self.n_actions:
                 raise ValueError(f"outcome.payoffs has {out.payoffs.shape[1]} columns, the grid {self.n_actions}")
             vectors = np.zeros((n, self.n_actions))
             np.add.at(vectors, ids, out.payoffs)
             vectors = self._scale(vectors[acted], "outcome.payoffs summed per agent")
+        scaled = self._scale(payoff, "payoff summed per agent")
         # acted is distinct and the payoffs scaled into [0, 1]: the learner's unchecked update
-        self.learner._update(acted, self._action[acted], self._scale(payoff, "payoff summed per agent"), vectors)
+        self.learner._update(acted, self._action[acted], scaled, vectors)
+        self._learned = True
 
     def probabilities(self, agents: Any = None) -> np.ndarray:
         """The agents' current mixed strategies over the grid, shape ``(n, K)``."""
