@@ -115,7 +115,7 @@ def best_deviation(
         evaluations += 1
         y = float(np.asarray(utility(np.array([x]) if vectorized else x)).reshape(-1)[0])
         if not np.isfinite(y):
-            raise ValueError(f"utility({x!r}) = {y} must be finite")
+            raise ValueError(f"utility({float(x)!r}) = {y} must be finite")
         return y
 
     xs = np.union1d(np.linspace(lo, hi, scan), [x0])
@@ -126,7 +126,7 @@ def best_deviation(
             raise ValueError(f"a vectorized utility must return one value per action, got shape {ys.shape}")
         if not np.isfinite(ys).all():
             i = int(np.flatnonzero(~np.isfinite(ys))[0])
-            raise ValueError(f"utility({xs[i]!r}) = {ys[i]} must be finite")
+            raise ValueError(f"utility({float(xs[i])!r}) = {ys[i]} must be finite")
     else:
         # one call per scan point: a utility is typically a whole market run
         ys = np.array([f(x) for x in xs])
