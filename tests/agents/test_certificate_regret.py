@@ -46,7 +46,7 @@ def test_best_deviation_checks_its_inputs() -> None:
         best_deviation(lambda x: x, (0.0, 1.0), scan=2)
 
 
-def _cournot(profile: np.ndarray, a: float = 10.0, c: float = 1.0):
+def _cournot(profile: np.ndarray, a: float = 10.1, c: float = 1.0):
     """Cournot duopoly/oligopoly: price a - sum q, cost c; equilibrium q* = (a - c) / (n + 1)."""
     def utility(i: int, x: float) -> float:
         total = profile.sum() - profile[i] + x
@@ -56,7 +56,7 @@ def _cournot(profile: np.ndarray, a: float = 10.0, c: float = 1.0):
 
 def test_certificate_passes_at_the_cournot_equilibrium_and_fails_elsewhere() -> None:
     n = 3
-    eq = np.full(n, 9.0 / (n + 1))  # 2.25, off the scan grid of [0, 10] (step 0.05 is on it; use 0.0501)
+    eq = np.full(n, 9.1 / (n + 1))  # 2.275: between the scan points of [0, 10] (step 0.05)
     cert = certify(_cournot(eq), eq, (0.0, 10.0), epsilon=1e-9, scan=201)
     assert cert.passed and cert.max_gain <= 1e-9
     np.testing.assert_allclose(cert.table["best"], eq, atol=1e-6)
@@ -66,18 +66,18 @@ def test_certificate_passes_at_the_cournot_equilibrium_and_fails_elsewhere() -> 
     assert not bad.passed and len(bad.deviators) == 3
     # best response in Cournot: (a - c - sum of the others) / 2
     others = off.sum() - off
-    np.testing.assert_allclose(bad.table["best"], (9.0 - others) / 2, atol=1e-6)
+    np.testing.assert_allclose(bad.table["best"], (9.1 - others) / 2, atol=1e-6)
     np.testing.assert_allclose(bad.table["gain"], (bad.table["best"] - off) ** 2, rtol=1e-6)
     assert bad.label.startswith("not an equilibrium: 3 of 3 agents gain more than 1e-06")
 
 
 def test_certificate_sees_past_a_grid_cap() -> None:
-    # a profile stuck at a cap of 1.0 (the grid's top) while the optimum is 2.25: the certificate
+    # a profile stuck at a cap of 1.0 (the grid's top) while the optimum is 2.275: the certificate
     # searches the natural interval and reports the deviation beyond the cap
     capped = np.full(3, 1.0)
     cert = certify(_cournot(capped), capped, (0.0, 10.0), epsilon=1e-6)
     assert not cert.passed
-    np.testing.assert_allclose(cert.table["best"], 3.5, atol=1e-6)
+    np.testing.assert_allclose(cert.table["best"], 3.55, atol=1e-6)
     with pytest.raises(ValueError, match="bounds has 2 pairs for 3 agents"):
         certify(_cournot(capped), capped, [(0, 1), (0, 1)], epsilon=0.0)
     with pytest.raises(ValueError, match="epsilon = -1 must be >= 0"):
