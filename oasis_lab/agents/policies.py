@@ -378,6 +378,16 @@ class Learning(Policy):
         self.learner._update(acted, self._action[acted], scaled, vectors)
         self._learned = True
 
+    def chosen(self, agents: Any = None) -> np.ndarray:
+        """The grid index of each agent's action this round (``agents`` default all; an agent
+        that has not acted this round raises)."""
+        a = np.arange(self._acted.size) if agents is None else np.asarray(agents)
+        if a.ndim != 1 or a.dtype.kind not in "iu" or (a.size and (a.min() < 0 or a.max() >= self._acted.size)):
+            raise ValueError(f"agents must be ids of agents in [0, {self._acted.size}), got {agents!r}")
+        if not self._acted[a].all():
+            raise ValueError(f"agents {a[~self._acted[a]][:5].tolist()} have not acted in round {self._round}")
+        return self._action[a].copy()
+
     def probabilities(self, agents: Any = None) -> np.ndarray:
         """The agents' current mixed strategies over the grid, shape ``(n, K)``."""
         return self.learner.probabilities(agents)

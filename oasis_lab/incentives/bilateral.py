@@ -37,6 +37,8 @@ __all__ = [
     "best_responses",
     "buyer_utility",
     "certify_linear",
+    "interior_types",
+    "known_answers",
     "linear_equilibrium",
     "seller_utility",
 ]
@@ -126,7 +128,7 @@ def _at_type(u: Callable[[float, float], float], t: float, x: float) -> float:
 
 def best_responses(
     side: str,
-    types: Sequence[float],
+    types: Sequence[float] | np.ndarray,
     other: Callable[[float], float],
     *,
     k: float = 0.5,
@@ -157,8 +159,8 @@ def certify_linear(
     seller: Linear,
     *,
     k: float = 0.5,
-    buyer_types: Sequence[float],
-    seller_types: Sequence[float],
+    buyer_types: Sequence[float] | np.ndarray,
+    seller_types: Sequence[float] | np.ndarray,
     epsilon: float,
     bounds: tuple[float, float] = (0.0, 1.0),
     scan: int = 201,
@@ -175,3 +177,51 @@ def certify_linear(
         return ub(x, t) if side == "buyer" else us(x, t)
 
     return certify(utility, profile, bounds, epsilon=epsilon, agents=[f"{s} {t:g}" for s, t in agents], scan=scan)
+
+
+def interior_types(side: str, k: float = 0.5, n: int = 9, margin: float = 0.05) -> np.ndarray:
+    """``n`` types of ``side`` whose best response to the other's linear strategy is unique and
+    interior (they trade with some but not all of the other side): buyers with values above
+    ``(1 - k) / 2``, sellers with costs below ``(2 - k) (b(1) - (1 - k) / 2)``, less ``margin``."""
+    side = check_choice("side", side, SIDES)
+    k = check_fraction("k", k)
+    buyer, seller = linear_equilibrium(k)
+    if side == "buyer":
+        return np.linspace((1.0 - k) / 2.0 + margin, 1.0, n)
+    return np.linspace(0.0, (2.0 - k) * (buyer(1.0) - seller.intercept) - margin, n)
+
+
+def known_answers(ks: Sequence[float] = (0.5, 0.25), n_types: int = 9, scan: int = 201) -> pd.DataFrame:
+    """The best responses to the other side's linear strategy, found by the certificate's search,
+    against the closed-form linear equilibrium, for each ``k`` and side.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (k, side): ``closed_form`` (slope, intercept), ``fitted_slope`` and
+        ``fitted_intercept`` (a line through the best responses found at ``n_types`` interior
+        types), ``max_error`` (largest distance of a best response from the closed form),
+        ``linear_gain`` (largest gain of a deviation from the linear profile at those types: its
+        certificate) and ``truthful_gain`` (the same for bidding the true value).
+    """
+    rows = []
+    for k in ks:
+        buyer, seller = linear_equilibrium(k)
+        types = {side: interior_types(side, k, n_types) for side in SIDES}
+        linear = certify_linear(buyer, seller, k=k, buyer_types=types["buyer"], seller_types=types["seller"],
+                                epsilon=0.0, scan=scan)
+        truth = certify_linear(Linear(1.0, 0.0), Linear(1.0, 0.0), k=k, buyer_types=types["buyer"],
+                               seller_types=types["seller"], epsilon=0.0, scan=scan)
+        for side, mine, other in (("buyer", buyer, seller), ("seller", seller, buyer)):
+            br = best_responses(side, types[side], other, k=k, scan=scan)
+            slope, intercept = np.polyfit(br["type"], br["best"], 1)
+            closed = np.array([mine(t) for t in br["type"]])
+            on_side = linear.table["agent"].str.startswith(side)
+            rows.append({
+                "k": k, "side": side, "closed_form": f"{mine.slope:.6g} x + {mine.intercept:.6g}",
+                "fitted_slope": float(slope), "fitted_intercept": float(intercept),
+                "max_error": float(np.abs(br["best"].to_numpy() - closed).max()),
+                "linear_gain": float(linear.table.loc[on_side, "gain"].max()),
+                "truthful_gain": float(truth.table.loc[truth.table["agent"].str.startswith(side), "gain"].max()),
+            })
+    return pd.DataFrame(rows)

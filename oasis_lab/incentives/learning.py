@@ -37,13 +37,14 @@ R x_bar) / K``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from oasis_lab.agents.learners import make_learner
+from oasis_lab.agents.learners import LEARNERS, make_learner
 from oasis_lab.agents.policies import Learning, action_grid
 from oasis_lab.agents.regret import Regret, external_regret
 from oasis_lab.agents.roles import (
@@ -66,6 +67,7 @@ __all__ = [
     "equilibrium_gap",
     "known_answers",
     "learn_challenge_game",
+    "learn_challenge_games",
     "render_table",
     "tolerances",
 ]
@@ -252,38 +254,78 @@ def learn_challenge_game(
     """
     if not isinstance(game, ChallengeGame):
         raise TypeError(f"game must be a ChallengeGame, got {type(game).__name__}")
+    return learn_challenge_games(
+        [game], provider=provider, challenger=challenger, rounds=rounds, repetitions=repetitions,
+        feedback=feedback, cheat_rates=cheat_rates, challenge_rates=challenge_rates,
+        provider_options=provider_options, challenger_options=challenger_options, seed=seed)[0]
+
+
+def learn_challenge_games(
+    games: Sequence[ChallengeGame],
+    *,
+    provider: str = "exp3",
+    challenger: str = "exp3",
+    rounds: int = 10_000,
+    repetitions: int = 1,
+    feedback: str = "bandit",
+    cheat_rates: tuple[float, ...] = (0.0, 1.0),
+    challenge_rates: tuple[float, ...] = (0.0, 1.0),
+    provider_options: dict[str, Any] | None = None,
+    challenger_options: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> list[ChallengeLearning]:
+    """:func:`learn_challenge_game` for several games at once: ``repetitions`` pairs per game,
+    all in one population (one loop over the rounds). Each player's payoff range, hence its
+    regret bound, covers every game's payoffs."""
+    if isinstance(games, ChallengeGame) or not isinstance(games, Sequence) or not games:
+        raise TypeError(f"games must be a non-empty sequence of ChallengeGame, got {games!r}")
+    for i, game in enumerate(games):
+        if not isinstance(game, ChallengeGame):
+            raise TypeError(f"games[{i}] must be a ChallengeGame, got {type(game).__name__}")
     t_max = check_int("rounds", rounds, 1, 10**7)
-    n = check_int("repetitions", repetitions, 1, 10**5)
+    reps = check_int("repetitions", repetitions, 1, 10**5)
     feedback = check_choice("feedback", feedback, FEEDBACK_MODES)
     seed = check_seed(seed)
     learner_feedback = "bandit" if feedback == "bandit" else "full"
-    g, loss, r = game.gain, game.provider_loss, game.platform_rate
-    cost, reward = game.check_cost, game.reward
+    n = len(games) * reps
+
+    def per_agent(value: Any) -> np.ndarray:
+        return np.repeat(np.array([float(value(gm)) for gm in games]), reps)
+
+    g, loss, r = per_agent(lambda gm: gm.gain), per_agent(lambda gm: gm.provider_loss), \
+        per_agent(lambda gm: gm.platform_rate)
+    cost, reward = per_agent(lambda gm: gm.check_cost), per_agent(lambda gm: gm.reward)
 
     def policy(role: str, name: str, grid: dict[str, Any], rng: tuple[float, float], opts: Any) -> Learning:
         k = len(next(iter(grid.values())))
         options = dict(opts or {})
-        if name in ("regret_matching", "best_response"):
-            options.setdefault("feedback", learner_feedback)
+        if name not in LEARNERS:
+            raise ValueError(f"{role} learner = {name!r} must be one of {sorted(LEARNERS)}")
+        accepts = LEARNERS[name].accepts
+        if learner_feedback not in accepts and "bandit" not in accepts:
+            raise ValueError(f"{role} = {name!r} needs full-information feedback: use feedback='full' or 'expected'")
+        # a bandit learner takes its own payoff in every mode
+        options.setdefault("feedback", learner_feedback if learner_feedback in accepts else "bandit")
         learner = make_learner(name, k, t_max, n_agents=n, **options)
         return Learning(role, learner, grid, payoff_range=rng, seed=seed)
 
     prov = policy("provider", provider, action_grid("provider", cheat_rate=list(cheat_rates)),
-                  _payoff_range(g - loss, g), provider_options)
+                  _payoff_range(float((g - loss).min()), float(g.max())), provider_options)
     chal = policy("challenger", challenger, action_grid("challenger", challenge_rate=list(challenge_rates)),
-                  _payoff_range(-cost, reward - cost), challenger_options)
+                  _payoff_range(float(-cost.max()), float((reward - cost).max())), challenger_options)
     rho = prov.grid["cheat_rate"]
     sigma = chal.grid["challenge_rate"]
     agents = np.arange(n)
-    p_obs = dict(cost=np.full(n, g), kind=np.full(n, _CHEATER), stake=np.full(n, game.slashed))
-    c_obs = dict(payment=np.full(n, game.payment), check_cost=np.full(n, cost))
+    p_obs = dict(cost=g, kind=np.full(n, _CHEATER), stake=per_agent(lambda gm: gm.slashed))
+    c_obs = dict(payment=per_agent(lambda gm: gm.payment), check_cost=cost)
     rng = stream(seed, "challenges", "learning")
     shape = (t_max, n)
     x_mix, c_mix = np.empty(shape), np.empty(shape)
     cheated, challenged = np.empty(shape, dtype=bool), np.empty(shape, dtype=bool)
     u_prov, u_chal = np.empty((t_max, n, rho.size)), np.empty((t_max, n, sigma.size))
     got_prov, got_chal = np.empty(shape), np.empty(shape)
-    # the rounds are sequential (each learns from the last); the repetitions are one array
+    full = feedback != "bandit"
+    # the rounds are sequential (each learns from the last); the games and repetitions are one array
     for t in range(t_max):
         a_p = cast(ProviderAction, prov.act(ProviderObservation(t, agents, **p_obs)))
         a_c = cast(ChallengerAction, chal.act(ChallengerObservation(t, agents, **c_obs)))
@@ -292,36 +334,43 @@ def learn_challenge_game(
         u = rng.random((n, 3))
         x = u[:, 0] < a_p.cheat_rate
         c = u[:, 1] < a_c.challenge_rate
-        z = u[:, 2] < r
         cheated[t], challenged[t] = x, c
         if feedback == "expected":
-            caught = r + (1.0 - r) * c_mix[t]
-            vp = rho[None, :] * (g - loss * caught)[:, None]
+            # every action's expected payoff against the other's mixed strategy
+            vp = rho[None, :] * (g - loss * (r + (1.0 - r) * c_mix[t]))[:, None]
             vc = sigma[None, :] * (x_mix[t] * reward - cost)[:, None]
-            arm_p = np.searchsorted(rho, a_p.cheat_rate)
-            arm_c = np.searchsorted(sigma, a_c.challenge_rate)
-            payoff_p, payoff_c = vp[agents, arm_p], vc[agents, arm_c]
+            payoff_p, payoff_c = vp[agents, prov.chosen()], vc[agents, chal.chosen()]
             got_prov[t], got_chal[t] = (pp * vp).sum(axis=1), (pc * vc).sum(axis=1)
         else:
-            caught = (c | z).astype(np.float64)
+            caught = (c | (u[:, 2] < r)).astype(np.float64)
             vp = rho[None, :] * (g - loss * caught)[:, None]
             vc = sigma[None, :] * (x * reward - cost)[:, None]
             payoff_p = np.where(x, g - loss * caught, 0.0)
             payoff_c = np.where(c, x * reward - cost, 0.0)
             got_prov[t], got_chal[t] = payoff_p, payoff_c
         u_prov[t], u_chal[t] = vp, vc
-        full = feedback != "bandit"
         prov.learn(ProviderOutcome(t, agents, payoff_p, payoffs=vp if full else None))
         chal.learn(ChallengerOutcome(t, agents, payoff_c, payoffs=vc if full else None))
-    return ChallengeLearning(
-        game=game, equilibrium=challenge_equilibrium(game), feedback=feedback,
-        provider=prov.learner.describe(), challenger=chal.learner.describe(),
-        cheat_probability=x_mix, challenge_probability=c_mix, cheated=cheated, challenged=challenged,
-        provider_regret=external_regret(u_prov, earned=got_prov),
-        challenger_regret=external_regret(u_chal, earned=got_chal),
-        provider_bound=prov.regret_bound(t_max), challenger_bound=chal.regret_bound(t_max),
-        guarantee=_weakest(prov.learner.guarantee, chal.learner.guarantee),
-    )
+    regret_p = external_regret(u_prov, earned=got_prov)
+    regret_c = external_regret(u_chal, earned=got_chal)
+    runs = []
+    for i, game in enumerate(games):
+        cols = slice(i * reps, (i + 1) * reps)
+        runs.append(ChallengeLearning(
+            game=game, equilibrium=challenge_equilibrium(game), feedback=feedback,
+            provider=prov.learner.describe(), challenger=chal.learner.describe(),
+            cheat_probability=x_mix[:, cols], challenge_probability=c_mix[:, cols],
+            cheated=cheated[:, cols], challenged=challenged[:, cols],
+            provider_regret=_slice(regret_p, cols), challenger_regret=_slice(regret_c, cols),
+            provider_bound=prov.regret_bound(t_max), challenger_bound=chal.regret_bound(t_max),
+            guarantee=_weakest(prov.learner.guarantee, chal.learner.guarantee),
+        ))
+    return runs
+
+
+def _slice(regret: Regret, cols: slice) -> Regret:
+    return Regret(regret=regret.regret[cols], best_action=regret.best_action[cols],
+                  best_total=regret.best_total[cols], earned=regret.earned[cols], rounds=regret.rounds[cols])
 
 
 def _weakest(*guarantees: str) -> str:
@@ -362,27 +411,36 @@ def known_answers(rounds: int = 20_000, repetitions: int = 20, seed: int = 0,
     The table of ``docs/mechanism.md`` ("Agents that respond") is ``render_table`` of this.
     """
     frames = []
-    for r in platform_rates:
-        game = known_answer_game(r)
-        for i, (p, c, fb) in enumerate(KNOWN_ANSWER_RUNS):
-            run = learn_challenge_game(game, provider=p, challenger=c, rounds=rounds, repetitions=repetitions,
-                                       feedback=fb, seed=seed + i)
-            frames.append(run.summary().assign(platform_rate=r))
+    games = [known_answer_game(r) for r in platform_rates]
+    for i, (p, c, fb) in enumerate(KNOWN_ANSWER_RUNS):
+        # every platform rate in one population (same payoff ranges, hence the same bounds)
+        runs = learn_challenge_games(games, provider=p, challenger=c, rounds=rounds, repetitions=repetitions,
+                                     feedback=fb, seed=seed + i)
+        frames += [run.summary().assign(platform_rate=r) for r, run in zip(platform_rates, runs, strict=True)]
     cols = ["platform_rate", "case", "provider", "feedback", "quantity", "closed_form", "learned", "error",
             "worst_error", "tolerance", "within"]
-    return pd.concat(frames, ignore_index=True)[cols]
+    table = pd.concat(frames, ignore_index=True)[cols]
+    return table.sort_values("platform_rate", kind="stable").reset_index(drop=True)
 
 
-def render_table(frame: pd.DataFrame, digits: int = 4) -> str:
-    """A markdown table of ``frame`` (floats to ``digits`` significant digits)."""
-    def cell(v: Any) -> str:
+def render_table(frame: pd.DataFrame, digits: int = 4, floor: dict[str, float] | None = None) -> str:
+    """A markdown table of ``frame``: floats to ``digits`` significant digits; in a column of
+    ``floor``, magnitudes below its floor (errors at rounding level, whose digits vary with the
+    machine's floating point) as ``< floor``."""
+    floors: dict[str, float] = dict(floor or {})
+
+    def cell(column: str, v: Any) -> str:
         if isinstance(v, (bool, np.bool_)):
             return "yes" if v else "no"
         if isinstance(v, (float, np.floating)):
+            if column in floors and abs(float(v)) < floors[column]:
+                return f"< {floors[column]:g}"
             return f"{v:.{digits}g}"
         return str(v)
 
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    columns = [str(c) for c in frame.columns]
+    head = "| " + " | ".join(columns) + " |"
+    rule = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(cell(c, v) for c, v in zip(columns, row, strict=True)) + " |"
+            for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])
