@@ -9,3 +9,63 @@ and equilibrium certificates (a layer above ``disputes``, below ``sim`` and ``in
 - :mod:`.certificate`: epsilon-Nash certificates from an off-grid search of each agent's best
   unilateral deviation.
 """
+
+from oasis_lab.agents.certificate import Certificate, Deviation, best_deviation, certify
+from oasis_lab.agents.learners import LEARNERS, BestResponse, Exp3, Hedge, Learner, RegretMatching, make_learner
+from oasis_lab.agents.policies import Learning, Policy, Scripted, Truthful, action_grid
+from oasis_lab.agents.regret import Regret, external_regret
+from oasis_lab.agents.roles import (
+    ACTIONS,
+    OBSERVATIONS,
+    OUTCOMES,
+    ROLES,
+    ChallengerAction,
+    ChallengerObservation,
+    ChallengerOutcome,
+    ProviderAction,
+    ProviderObservation,
+    ProviderOutcome,
+    RefereeAction,
+    RefereeObservation,
+    RefereeOutcome,
+    UserAction,
+    UserObservation,
+    UserOutcome,
+)
+
+__all__ = [
+    "ACTIONS",
+    "LEARNERS",
+    "OBSERVATIONS",
+    "OUTCOMES",
+    "ROLES",
+    "BestResponse",
+    "Certificate",
+    "ChallengerAction",
+    "ChallengerObservation",
+    "ChallengerOutcome",
+    "Deviation",
+    "Exp3",
+    "Hedge",
+    "Learner",
+    "Learning",
+    "Policy",
+    "ProviderAction",
+    "ProviderObservation",
+    "ProviderOutcome",
+    "RefereeAction",
+    "RefereeObservation",
+    "RefereeOutcome",
+    "Regret",
+    "RegretMatching",
+    "Scripted",
+    "Truthful",
+    "UserAction",
+    "UserObservation",
+    "UserOutcome",
+    "action_grid",
+    "best_deviation",
+    "certify",
+    "external_regret",
+    "make_learner",
+]

@@ -68,6 +68,8 @@ __all__ = [
     "check_role",
     "reported_cost",
     "reported_value",
+    "scripted_cheat_rate",
+    "scripted_take_bribe",
 ]
 
 #: The roles that act (section 4: users, providers; section 5: challengers, market referees).
