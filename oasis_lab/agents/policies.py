@@ -7,7 +7,7 @@ their rows (:mod:`oasis_lab.agents.roles`):
 - :class:`Scripted`: today's behaviour, set by today's constants (a user reports the truth; a
   provider of the cheater kind cheats with ``cheat_probability`` running ``adversary``; a
   challenger challenges at ``challenge_rate`` (the simulation's ``p_user``); a bribable
-  referee takes an offer of at least ``bribe_price``). It learns nothing.
+  referee takes a positive offer of at least ``bribe_price``). It learns nothing.
 - :class:`Truthful`: the truthful action (no shading, no markup, no cheating, no bribe).
 - :class:`Learning`: a :class:`~oasis_lab.agents.learners.Learner` over a finite grid of
   actions (:func:`action_grid`), learning from each agent's own payoff.
@@ -147,8 +147,8 @@ class Scripted(Policy):
         user: ``shade``; provider: ``markup``, ``cheat_probability`` (of a provider of the
         cheater kind; others never cheat), ``adversary`` (a name of
         :data:`~oasis_lab.agents.roles.CHEATER_ADVERSARIES`); challenger: ``challenge_rate``;
-        referee: ``bribe_price`` (a bribable referee takes an offer of at least
-        ``max(bribe_price, 1)``; collude and frame referees are the simulation's, not a
+        referee: ``bribe_price`` (a bribable referee takes a positive offer of at least
+        ``bribe_price`` tokens; collude and frame referees are the simulation's, not a
         decision).
 
     Examples

@@ -495,6 +495,7 @@ def scripted_cheat_rate(kind: np.ndarray, cheat_probability: float) -> np.ndarra
 
 
 def scripted_take_bribe(strategy: np.ndarray, offer: np.ndarray, bribe_price: float) -> np.ndarray:
-    """Today's bribed ruling: a ``bribable`` referee takes an offer of at least
-    ``max(bribe_price, 1)`` tokens (:attr:`oasis_lab.disputes.market_referee.MarketReferee.sides_with`)."""
-    return (strategy == _BRIBABLE) & (offer >= max(bribe_price, 1.0))
+    """Today's bribed ruling: a ``bribable`` referee takes a positive offer of at least
+    ``bribe_price`` tokens (:attr:`oasis_lab.disputes.market_referee.MarketReferee.sides_with`,
+    whose offers are whole tokens: at least one smallest unit there is at least one token here)."""
+    return (strategy == _BRIBABLE) & (offer > 0) & (offer >= bribe_price)

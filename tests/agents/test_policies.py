@@ -58,8 +58,9 @@ def test_scripted_challenger_user_and_referee() -> None:
     strategy = np.array([REFEREE_STRATEGIES.index(s) for s in names])
     ref = RefereeObservation(0, np.arange(5), strategy=strategy, offer=np.array([50.0, 50.0, 9.0, 0.0, 50.0]),
                              stake=np.full(5, 1e4), overturn_probability=np.full(5, 0.5))
-    # as MarketReferee.sides_with: a bribable referee takes an offer of at least max(price, 1)
+    # as MarketReferee.sides_with: a bribable referee takes a positive offer of at least the price
     assert Scripted("referee", bribe_price=10).act(ref).take_bribe.tolist() == [False, True, False, False, False]
+    assert Scripted("referee").act(ref).take_bribe.tolist() == [False, True, True, False, False]
     assert not Truthful("referee").act(ref).take_bribe.any()
 
 
