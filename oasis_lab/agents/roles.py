@@ -384,6 +384,8 @@ class Outcome(_Rows):
         owner = type(self).__name__
         check_int(f"{owner}.round", self.round, 0)
         n = self._validate(None)
+        if self.agent.size and int(self.agent.min()) < 0:
+            raise ValueError(f"{owner}.agent has a negative id {int(self.agent.min())}")
         if self.payoffs is not None:
             check_payoffs = np.asarray(self.payoffs)
             if check_payoffs.ndim != 2 or check_payoffs.shape[0] != n:

@@ -102,6 +102,8 @@ def test_records_name_the_bad_field() -> None:
         ProviderAction(markup=np.zeros(1), cheat_rate=np.array([1.5]), adversary=np.zeros(1, int))
     with pytest.raises(ValueError, match=r"UserAction.shade\[0\] = 1.0 must be in \[0.0, 1.0\)"):
         UserAction(shade=np.array([1.0]))
+    with pytest.raises(ValueError, match="ProviderOutcome.agent has a negative id -2"):
+        ProviderOutcome(0, np.array([-2]), payoff=np.ones(1))
     with pytest.raises(ValueError, match="round = -1 must be >= 0"):
         UserOutcome(-1, np.arange(1), payoff=np.ones(1))
     with pytest.raises(ValueError, match=r"payoffs must have shape \(n, K\) with n = 1"):
