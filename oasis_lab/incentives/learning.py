@@ -213,51 +213,20 @@ def equilibrium_gap(game: ChallengeGame, cheat_rate: Any, challenge_rate: Any) -
     return np.asarray(np.maximum(0.0, -dc) + np.maximum(0.0, dx) - p * dx + q * dc)
 
 
-def learn_challenge_game(
-    game: ChallengeGame,
-    *,
-    provider: str = "exp3",
-    challenger: str = "exp3",
-    rounds: int = 10_000,
-    repetitions: int = 1,
-    feedback: str = "bandit",
-    cheat_rates: tuple[float, ...] = (0.0, 1.0),
-    challenge_rates: tuple[float, ...] = (0.0, 1.0),
-    provider_options: dict[str, Any] | None = None,
-    challenger_options: dict[str, Any] | None = None,
-    seed: int = 0,
-) -> ChallengeLearning:
-    """Play the challenge game ``rounds`` times between a learning provider and challenger.
+def learn_challenge_game(game: ChallengeGame, **options: Any) -> ChallengeLearning:
+    """Play the challenge game ``rounds`` times between a learning provider and challenger:
+    :func:`learn_challenge_games` with one game (``options`` are its keywords).
 
-    Parameters
-    ----------
-    game : ChallengeGame
-    provider, challenger : str
-        Learners of :data:`~oasis_lab.agents.learners.LEARNERS`.
-    rounds : int
-        ``T``.
-    repetitions : int
-        Independent pairs played side by side.
-    feedback : {"bandit", "full", "expected"}
-        :data:`FEEDBACK_MODES`; bandit learners get their own realised payoff in every mode.
-    cheat_rates, challenge_rates : tuple of float
-        The players' action grids (rates in ``[0, 1]``); the tolerances need 0 and 1 in each.
-    provider_options, challenger_options : dict, optional
-        Learner parameters (e.g. ``{"gamma": 0.05}``).
-    seed : int
-        Root seed: the policies' streams and the game's draws
-        (``stream(seed, "challenges", "learning")``).
-
-    Returns
-    -------
-    ChallengeLearning
+    Examples
+    --------
+    >>> run = learn_challenge_game(known_answer_game(0.0), provider="hedge", challenger="hedge",
+    ...                            feedback="expected", rounds=2000)
+    >>> bool(abs(run.cheat_rate[0] - 0.6) <= run.tolerances()[0])
+    True
     """
     if not isinstance(game, ChallengeGame):
         raise TypeError(f"game must be a ChallengeGame, got {type(game).__name__}")
-    return learn_challenge_games(
-        [game], provider=provider, challenger=challenger, rounds=rounds, repetitions=repetitions,
-        feedback=feedback, cheat_rates=cheat_rates, challenge_rates=challenge_rates,
-        provider_options=provider_options, challenger_options=challenger_options, seed=seed)[0]
+    return learn_challenge_games([game], **options)[0]
 
 
 def learn_challenge_games(
@@ -274,9 +243,35 @@ def learn_challenge_games(
     challenger_options: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> list[ChallengeLearning]:
-    """:func:`learn_challenge_game` for several games at once: ``repetitions`` pairs per game,
-    all in one population (one loop over the rounds). Each player's payoff range, hence its
-    regret bound, covers every game's payoffs."""
+    """Play each challenge game ``rounds`` times between learning providers and challengers.
+
+    ``repetitions`` independent pairs per game, all in one population (one loop over the
+    rounds). Each player's payoff range, hence its regret bound, covers every game's payoffs.
+
+    Parameters
+    ----------
+    games : sequence of ChallengeGame
+    provider, challenger : str
+        Learners of :data:`~oasis_lab.agents.learners.LEARNERS`.
+    rounds : int
+        ``T``.
+    repetitions : int
+        Independent pairs per game.
+    feedback : {"bandit", "full", "expected"}
+        :data:`FEEDBACK_MODES`; bandit learners get their own realised payoff in every mode.
+    cheat_rates, challenge_rates : tuple of float
+        The players' action grids (rates in ``[0, 1]``); the tolerances need 0 and 1 in each.
+    provider_options, challenger_options : dict, optional
+        Learner parameters (e.g. ``{"gamma": 0.05}``).
+    seed : int
+        Root seed: the policies' streams and the game's draws
+        (``stream(seed, "challenges", "learning")``).
+
+    Returns
+    -------
+    list of ChallengeLearning
+        One per game.
+    """
     if isinstance(games, ChallengeGame) or not isinstance(games, Sequence) or not games:
         raise TypeError(f"games must be a non-empty sequence of ChallengeGame, got {games!r}")
     for i, game in enumerate(games):
