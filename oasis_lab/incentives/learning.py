@@ -63,8 +63,10 @@ from oasis_lab.seeding import check_seed, stream
 __all__ = [
     "FEEDBACK_MODES",
     "KNOWN_ANSWER_GAME",
+    "KNOWN_ANSWER_RUNS",
     "ChallengeLearning",
     "equilibrium_gap",
+    "known_answer_game",
     "known_answers",
     "learn_challenge_game",
     "learn_challenge_games",
