@@ -189,7 +189,7 @@ def test_prices_per_type_and_optimum() -> None:
 
 
 def test_arrivals_come_in_blocks_split_over_rounds() -> None:
-    from oasis_lab.sim.engine import ARRIVAL_BLOCK
+    from oasis_lab.sim.stages import ARRIVAL_BLOCK
 
     rounds = ARRIVAL_BLOCK + 3
     config = SimConfig(rounds=rounds, tasks_per_round=30, n_providers=5, p_user=0.0, p_platform=0.0)
