@@ -326,20 +326,20 @@ def checked_mask(role: str, action: Any, n: int) -> np.ndarray:
     return a
 
 
-def checked_amounts(role: str, action: Any, truth: np.ndarray) -> np.ndarray:
-    """A policy's reported amounts (finite, >= 0, one per item), or an error naming the role.
-
-    The truthful report (``truth`` itself) passes unchecked.
-    """
+def checked_amounts(role: str, action: Any, truth: np.ndarray, *, positive: bool = False) -> np.ndarray:
+    """A policy's reported amounts (finite, >= 0 or with ``positive`` > 0 as a market's values
+    must be, one per item), or an error naming the role. The truthful report (``truth``
+    itself) passes unchecked."""
     if action is truth:
         return truth
     a = np.asarray(action)
-    if a.shape != truth.shape or not np.issubdtype(a.dtype, np.number):
+    if a.shape != truth.shape or not np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_:
         raise ValueError(f"behaviour {role} returned {a.dtype} of shape {a.shape}; expected numbers of "
                          f"shape {truth.shape}")
     a = a.astype(np.float64)
-    if not np.isfinite(a).all() or (a < 0).any():
-        raise ValueError(f"behaviour {role} reported a negative or non-finite amount")
+    if not np.isfinite(a).all() or (a <= 0 if positive else a < 0).any():
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"behaviour {role} reported an amount that is not finite and {bound}")
     return a
 
 

@@ -241,7 +241,8 @@ def _reports(state: SimState, rnd: Round, true_cost: np.ndarray, r: int) -> tupl
     cost = b.provider_reports.act(
         CostObservation(r, eligible, true_cost, prov.speed[eligible], prov.capacity[eligible])
     )
-    return checked_amounts("user_reports", value, tasks.value), checked_amounts("provider_reports", cost, true_cost)
+    return (checked_amounts("user_reports", value, tasks.value, positive=True),
+            checked_amounts("provider_reports", cost, true_cost))
 
 
 # ---------------------------------------------------------------------------- 3. optimum
