@@ -28,7 +28,7 @@ from oasis_lab.sim.court import Court
 from oasis_lab.sim.population import draw_providers, extra_providers, referee_strategies
 from oasis_lab.sim.recorder import Recorder
 from oasis_lab.sim.result import SimulationResult
-from oasis_lab.sim.stages import ROUND, STAGES, BlockArrivals
+from oasis_lab.sim.stages import ROUND, STAGES
 from oasis_lab.sim.state import JOB_STATUSES, Providers, SimState, TaskQueue
 
 __all__ = ["JOB_STATUSES", "STAGES", "TIMED", "initial_state", "simulate"]
@@ -64,7 +64,6 @@ def initial_state(config: SimConfig, seed: int, record_jobs: bool = False,
         model_types=tuple(first.model_types),
         psi_names=tuple(first.psi_names),
         queue=TaskQueue.empty(first.n_types),
-        draw_arrivals=BlockArrivals(c, seed),
     )
     state.profit_hist = np.zeros((state.window + 1, prov.n))
     return state

@@ -101,6 +101,7 @@ __all__ = [
     "disputes",
     "entry_exit",
     "execution",
+    "new_tasks",
     "ledger",
     "optimum",
     "reauction",
@@ -114,65 +115,35 @@ _GUILTY, _WRONG = (VERDICTS.index(v) for v in ("provider_guilty", "challenger_wr
 
 
 # ---------------------------------------------------------------------------- 1. arrivals
-#: Rounds whose arrivals are drawn in one call of ``generate_market``.
-ARRIVAL_BLOCK = 16
+def new_tasks(config: SimConfig, seed: int, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(demand, value, size)`` of the tasks arriving in round ``r``, or None when none do.
 
-
-class BlockArrivals:
-    """The tasks arriving each round, drawn a block of :data:`ARRIVAL_BLOCK` rounds at a time.
-
-    Round ``r``'s count is ``tasks_per_round`` or a Poisson draw from ``("arrivals", r)``; the
-    tasks of block ``b`` come from one market drawn with ``("arrivals", "block", b)`` and are
-    split over its rounds in order. Task values do not depend on the providers under
-    ``capacity="units"`` (the price level is a constant), so one provider is drawn; the "time"
-    reading prices tasks per type against the providers' median speeds, so it draws a
-    population-sized market.
+    Drawn from round ``r``'s own stream ``("arrivals", r)``, so a run's first rounds are the
+    same whatever its length: the count (``tasks_per_round``, or a Poisson draw of that mean),
+    then the tasks (:func:`~oasis_lab.market.generate_market`'s task model). Task values do not
+    depend on the providers under ``capacity="units"`` (the price level is a constant), so one
+    provider is drawn beside them; the "time" reading prices tasks per type against the
+    providers' median speeds, so it draws a population-sized market.
     """
-
-    def __init__(self, config: SimConfig, seed: int) -> None:
-        self.config = config
-        self.seed = seed
-        self.block = -1
-        self.market: Market | None = None
-        self.starts = np.zeros(1, dtype=np.int64)
-
-    def count(self, round_no: int) -> int:
-        c = self.config
-        if c.arrivals == "fixed":
-            return c.tasks_per_round
-        return int(stream(self.seed, "arrivals", round_no).poisson(c.tasks_per_round))
-
-    def __call__(self, round_no: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """``(demand, value, size)`` of round ``round_no``'s new tasks, or None when none."""
-        c = self.config
-        block = round_no // ARRIVAL_BLOCK
-        if block != self.block:
-            first = block * ARRIVAL_BLOCK
-            last = min(first + ARRIVAL_BLOCK, c.rounds)
-            counts = np.array([self.count(r) for r in range(first, last)], dtype=np.int64)
-            self.starts = np.concatenate([[0], np.cumsum(counts)])
-            self.block = block
-            total = int(self.starts[-1])
-            self.market = None if total == 0 else generate_market(
-                total,
-                1 if c.auction.capacity == "units" else c.n_providers,
-                n_types=c.n_types,
-                scenario=c.scenario,
-                seed=child_seed(self.seed, "arrivals", "block", block),
-                capacity_unit=c.auction.capacity,
-            )
-        k = round_no - block * ARRIVAL_BLOCK
-        lo, hi = int(self.starts[k]), int(self.starts[k + 1])
-        if hi == lo or self.market is None:
-            return None
-        m = self.market
-        size = m.size[lo:hi] if m.size is not None else np.zeros(hi - lo)
-        return m.demand[lo:hi], m.value[lo:hi], size
+    c = config
+    rng = stream(seed, "arrivals", r)
+    n = c.tasks_per_round if c.arrivals == "fixed" else int(rng.poisson(c.tasks_per_round))
+    if n == 0:
+        return None
+    m = generate_market(
+        n,
+        1 if c.auction.capacity == "units" else c.n_providers,
+        n_types=c.n_types,
+        scenario=c.scenario,
+        seed=rng,
+        capacity_unit=c.auction.capacity,
+    )
+    return m.demand, m.value, m.size if m.size is not None else np.zeros(n)
 
 
 def arrivals(state: SimState, r: int) -> None:
     """New arrivals join the waiting tasks; the providers neither removed nor barred are eligible."""
-    arrived = state.draw_arrivals(r)
+    arrived = new_tasks(state.config, state.seed, r)
     n_new = 0 if arrived is None else arrived[1].size
     requeued_in = state.queue.n
     tasks = state.queue

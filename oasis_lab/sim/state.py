@@ -18,7 +18,6 @@ floats in tokens.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -409,7 +408,6 @@ class SimState:
     model_types: tuple[str, ...]
     psi_names: tuple[str, ...]
     queue: TaskQueue
-    draw_arrivals: Callable[[int], tuple[np.ndarray, np.ndarray, np.ndarray] | None]
     pending: list[PendingDispute] = field(default_factory=list)
     next_task_id: int = 0
     profit_hist: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))

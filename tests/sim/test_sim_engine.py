@@ -1,5 +1,5 @@
 """The engine's structure: stages played from one list and all timed, the recorder's named
-reporters, and the behaviour seams."""
+reporters, a shorter run is a prefix of a longer one, and the behaviour seams."""
 
 from __future__ import annotations
 
@@ -129,6 +129,17 @@ def test_a_recorder_takes_any_named_reporters() -> None:
     assert table["cheaters_removed"].iloc[-1] == ((p["removed"] >= 0) & (p["kind"] == "cheater")).sum() > 0
     with pytest.raises(ValueError, match="unique"):
         Recorder([ROUND_REPORTERS[0], ROUND_REPORTERS[0]])
+
+
+# ---------------------------------------------------------------------------- arrivals per round
+@pytest.mark.parametrize("name", ["cheaters.yaml", "market_referees.yaml", "other_hardware.toml"])
+def test_a_shorter_run_is_a_prefix_of_a_longer_one(name: str) -> None:
+    config = load_config(Path(__file__).resolve().parents[2] / "data" / "configs" / name,
+                         rounds=40, tasks_per_round=50, n_providers=10)
+    config = config.replace(cheater_share=0.2, entry_rate=0.3, failure_probability=0.05)
+    long = simulate(config, 3).rounds
+    short = simulate(config.replace(rounds=20), 3).rounds
+    pd.testing.assert_frame_equal(short, long.iloc[:20], check_exact=True)
 
 
 # ---------------------------------------------------------------------------- behaviour seams
