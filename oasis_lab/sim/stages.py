@@ -52,7 +52,7 @@ from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.auction.pricing import unit_cost_matrix
 from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
-from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES, MarketReferee
+from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES, Adjudication, MarketReferee
 from oasis_lab.disputes.referee import VERDICTS
 from oasis_lab.market import Market, generate_market
 from oasis_lab.seeding import child_seed, stream
@@ -459,28 +459,63 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
         ``verdict`` indexes VERDICTS; ``referee`` is who is rewarded for the ruling that
         stands (-1: the trusted stack).
     """
-    c, prov, books, unit = state.config, state.providers, state.books, state.unit
-    out = rnd.resolution
-    p, trusted = d.provider, d.verdict
-    idx = np.flatnonzero(prov.present)
-    idx = idx[idx != p]
-    if c.referee_selection == "stake":
-        # drawn in proportion to stake: a provider with none is never drawn (nor counted
-        # among the possible appellate referees)
-        idx = idx[books.stake[idx] > 0]
+    c, out = state.config, rnd.resolution
+    trusted = d.verdict
+    idx = _referee_pool(state, d.provider)
     if not idx.size:
         return trusted, -1, -1, False, False
-    b = state.behaviour
-    balance = int(books.provider[p])
+    pool, amount = _referees_and_bribe(state, d, idx, r)
+    offer = ("provider", amount) if amount else None
+    adj = state.court.adjudicate(
+        CHEATER if d.cheated else d.kind, d.node, pool,
+        provider_name=str(d.provider), challenger_name=d.challenger, weighting=c.referee_selection,
+        appeal_to=c.appeal_to, appeal_budget=c.appeal_budget, payment=d.job.amount // state.unit,
+        bribe=offer, seed=child_seed(state.seed, "disputes", "market", r, i), adversary=d.adversary,
+    )
+    first = int(adj.first_referee.name)
+    second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1
+    for ref, who in ((adj.first_referee, first), (adj.appeal_referee, second)):
+        # a bribable referee that rules for the provider took its offer
+        if offer is not None and ref is not None and ref.strategy == "bribable" and ref.sides_with == "provider":
+            _pay_bribe(state, out, d.provider, who, amount)
+    referee = first
+    if adj.appealed:
+        _appeal(state, rnd, d, adj, first, second, r)
+        if adj.overturned:
+            referee = second
+    final = VERDICTS.index(adj.final_verdict)
+    if final != trusted:
+        out.wrong_verdicts += 1
+        out.cheaters_freed += int(trusted == _GUILTY and d.cheated)
+    return final, referee, first, adj.appealed, adj.overturned
+
+
+def _referee_pool(state: SimState, provider: int) -> np.ndarray:
+    """Who may rule: the present providers but the challenged one (with stake, under
+    stake-weighted selection: a provider with none is never drawn, nor counted among the
+    possible appellate referees)."""
+    prov, books = state.providers, state.books
+    idx = np.flatnonzero(prov.present)
+    idx = idx[idx != provider]
+    if state.config.referee_selection == "stake":
+        idx = idx[books.stake[idx] > 0]
+    return idx
+
+
+def _referees_and_bribe(state: SimState, d: PendingDispute, idx: np.ndarray, r: int) -> tuple[list[MarketReferee], int]:
+    """Seams ``bribe`` and ``referee``: the bribe the provider offers each referee (smallest
+    units) and the pool as market referees playing the strategies the policy gives them."""
+    c, prov, books, unit, b = state.config, state.providers, state.books, state.unit, state.behaviour
+    balance = int(books.provider[d.provider])
     n_referees = 2 if c.appeal_to == "market" else 1
     amount = checked_bribe(
-        b.bribe.act(BribeObservation(r, p, d.kind, balance, n_referees, d.job.amount, c.cheater_bribe * unit)),
+        b.bribe.act(BribeObservation(r, d.provider, d.kind, balance, n_referees, d.job.amount,
+                                     c.cheater_bribe * unit)),
         balance, n_referees,
     )
     strategy = checked_strategies(
-        b.referee.act(RefereeObservation(
-            r, idx, prov.referee_strategy[idx], books.stake[idx], p, d.challenger, d.job.amount, amount, c.appeal_to,
-        )),
+        b.referee.act(RefereeObservation(r, idx, prov.referee_strategy[idx], books.stake[idx], d.provider,
+                                         d.challenger, d.job.amount, amount, c.appeal_to)),
         idx.size,
     )
     pool = [
@@ -494,50 +529,44 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
         )
         for q, s in zip(idx, strategy, strict=True)
     ]
-    offer = ("provider", amount) if amount else None
-    adj = state.court.adjudicate(
-        CHEATER if d.cheated else d.kind, d.node, pool,
-        provider_name=str(p), challenger_name=d.challenger, weighting=c.referee_selection,
-        appeal_to=c.appeal_to, appeal_budget=c.appeal_budget, payment=d.job.amount // unit,
-        bribe=offer, seed=child_seed(state.seed, "disputes", "market", r, i), adversary=d.adversary,
+    return pool, amount
+
+
+def _pay_bribe(state: SimState, out: Resolution, provider: int, referee: int, amount: int) -> None:
+    """A referee took the provider's bribe: a transfer between their balances."""
+    prov = state.providers
+    state.books.bribe(provider, referee, amount)
+    prov.bribes_paid[provider] += amount
+    prov.rewards[referee] += amount
+    prov.referee_income[referee] += amount
+    out.bribes += amount
+
+
+def _appeal(state: SimState, rnd: Round, d: PendingDispute, adj: Adjudication, first: int, second: int,
+            r: int) -> None:
+    """The losing party appealed: its bond, the appellate referee's reward and, when the ruling
+    is overturned, the first referee slashed, removed and its unsettled jobs refunded."""
+    c, prov, out = state.config, state.providers, rnd.resolution
+    out.appeals += 1
+    bond = c.disputes.appeal_bond * state.unit
+    p = d.provider
+    appellant: str | int = p if adj.appellant == "provider" else d.challenger
+    fa = state.books.appeal(
+        appellant, bond, overturned=adj.overturned, first_referee=first, appeal_referee=second, params=c.disputes
     )
-    first = int(adj.first_referee.name)
-    second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1
-    for ref, who in ((adj.first_referee, first), (adj.appeal_referee, second)):
-        # a bribable referee that rules for the provider took its offer
-        if offer is not None and ref is not None and ref.strategy == "bribable" and ref.sides_with == "provider":
-            books.bribe(p, who, amount)
-            prov.bribes_paid[p] += amount
-            prov.rewards[who] += amount
-            prov.referee_income[who] += amount
-            out.bribes += amount
-    referee = first
-    if adj.appealed:
-        out.appeals += 1
-        bond = c.disputes.appeal_bond * unit
-        appellant: str | int = p if adj.appellant == "provider" else d.challenger
-        fa = books.appeal(
-            appellant, bond, overturned=adj.overturned, first_referee=first, appeal_referee=second, params=c.disputes
-        )
-        if appellant == p:
-            prov.appeal_net[p] += fa["to_appellant"] - bond
-        if second >= 0:
-            prov.rewards[second] += fa["to_referee"]
-            prov.referee_income[second] += fa["to_referee"]
-        out.referee_rewards += fa["to_referee"]
-        if adj.overturned:
-            out.overturned += 1
-            out.referees_slashed += 1
-            out.referee_slashed += fa["referee_slashed"]
-            prov.referee_slashed[first] += fa["referee_slashed"]
-            prov.removed[first] = r
-            _refund_escrowed(state, rnd, out, first)
-            referee = second
-    final = VERDICTS.index(adj.final_verdict)
-    if final != trusted:
-        out.wrong_verdicts += 1
-        out.cheaters_freed += int(trusted == _GUILTY and d.cheated)
-    return final, referee, first, adj.appealed, adj.overturned
+    if appellant == p:
+        prov.appeal_net[p] += fa["to_appellant"] - bond
+    if second >= 0:
+        prov.rewards[second] += fa["to_referee"]
+        prov.referee_income[second] += fa["to_referee"]
+    out.referee_rewards += fa["to_referee"]
+    if adj.overturned:
+        out.overturned += 1
+        out.referees_slashed += 1
+        out.referee_slashed += fa["referee_slashed"]
+        prov.referee_slashed[first] += fa["referee_slashed"]
+        prov.removed[first] = r
+        _refund_escrowed(state, rnd, out, first)
 
 
 # ---------------------------------------------------------------------------- 7. ledger
@@ -552,80 +581,88 @@ def ledger(state: SimState, r: int) -> None:
 
 
 # ---------------------------------------------------------------------------- 8. re-auction
+#: Tasks going back to the auction: the tasks, why (``unserved``, ``failed``, ``reversed``,
+#: ``refunded``), and the round and row of the market they come from.
+_Back = tuple[TaskQueue, np.ndarray, np.ndarray, np.ndarray]
+
+
 def reauction(state: SimState, r: int) -> None:
-    """The next round's queue: failed and unserved tasks (rebid), reversed and refunded jobs."""
+    """The next round's queue: failed and unserved tasks (rebid), reversed and refunded jobs;
+    tasks that arrived ``max_wait`` rounds ago are given up."""
     c, rnd = state.config, state.round
-    tasks, market, result, jobs = rnd.tasks, rnd.true_market, rnd.result, rnd.jobs
-    dp = c.disputes
-    bump, mode = c.auction.rebid_bump, c.auction.rebid_mode
-    parts: list[TaskQueue] = []
-    reasons: list[np.ndarray] = []
-    sources: list[np.ndarray] = []
-    source_rows: list[np.ndarray] = []
-    served = np.zeros(tasks.n, dtype=bool)
-    served_share = np.zeros(tasks.n)
-    if market is not None and result is not None:
-        kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
-        effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
-        left = unserved_tasks(market, effective)
-        had_failure = np.zeros(market.n_tasks, dtype=bool)
-        had_failure[jobs.task[jobs.failed]] = True
-        sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
-        if sel.size:
-            # rebid's rows are the unserved tasks in the order unserved_tasks lists them
-            nxt = rebid(market, effective)
-            left = left[sel]
-            parts.append(
-                TaskQueue(
-                    demand=nxt.demand[sel],
-                    value=nxt.value[sel],
-                    size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
-                    priority=nxt.priority[sel] if dp.reauction_priority else tasks.priority[left],
-                    task_id=tasks.task_id[left],
-                    arrived=tasks.arrived[left],
-                )
-            )
-            reasons.append(np.where(had_failure[left], "failed", "unserved").astype(object))
-            sources.append(np.full(sel.size, r, dtype=np.int64))
-            source_rows.append(left)
-        served_share = effective.served_share
-        served[jobs.task[jobs.delivered]] = True
-    elif tasks.n and c.requeue_unserved:
-        parts.append(
-            TaskQueue(
-                demand=tasks.demand,
-                value=raised_value(tasks.value, bump, mode),
-                size=tasks.size,
-                priority=tasks.priority + (1 if dp.reauction_priority else 0),
-                task_id=tasks.task_id,
-                arrived=tasks.arrived,
-            )
-        )
-        reasons.append(np.full(tasks.n, "unserved", dtype=object))
-        sources.append(np.full(tasks.n, r, dtype=np.int64))
-        source_rows.append(np.arange(tasks.n))
-    back = rnd.resolution.returned
-    if back:
-        parts.append(
-            TaskQueue(
-                demand=np.array([b.job.demand for b in back]),
-                value=raised_value(np.array([b.job.value for b in back]), bump, mode),
-                size=np.array([b.job.size for b in back]),
-                priority=np.array([b.job.priority + int(b.bump_priority) for b in back], dtype=np.int64),
-                task_id=np.array([b.job.task_id for b in back], dtype=np.int64),
-                arrived=np.array([b.job.arrived for b in back], dtype=np.int64),
-            )
-        )
-        reasons.append(np.array([b.reason for b in back], dtype=object))
-        sources.append(np.array([b.job.round for b in back], dtype=np.int64))
-        source_rows.append(np.array([b.job.row for b in back], dtype=np.int64))
-    nq = TaskQueue.concat(parts, state.n_types)
+    rnd.served = np.zeros(rnd.tasks.n, dtype=bool)
+    rnd.served_share = np.zeros(rnd.tasks.n)
+    parts: list[_Back] = []
+    if rnd.true_market is not None and rnd.result is not None:
+        parts += _after_auction(state, rnd, rnd.true_market, rnd.result, r)
+    elif rnd.tasks.n and c.requeue_unserved:
+        parts.append(_unauctioned(state, rnd.tasks, r))
+    if rnd.resolution.returned:
+        parts.append(_returned(state, rnd.resolution.returned))
+    nq = TaskQueue.concat([p[0] for p in parts], state.n_types)
     keep = (r + 1 - nq.arrived) < c.max_wait
     if nq.n:
-        rnd.requeued = Requeued(nq, np.concatenate(reasons), np.concatenate(sources), np.concatenate(source_rows), keep)
+        reason, source_round, source_row = (np.concatenate([p[k] for p in parts]) for k in (1, 2, 3))
+        rnd.requeued = Requeued(nq, reason, source_round, source_row, keep)
     state.queue = nq.take(np.flatnonzero(keep))
-    rnd.served, rnd.served_share = served, served_share
     rnd.returned, rnd.abandoned = nq.n, int((~keep).sum())
+
+
+def _after_auction(state: SimState, rnd: Round, market: Market, result: AuctionResult, r: int) -> list[_Back]:
+    """What the delivered jobs served; the failed and (``requeue_unserved``) unserved tasks rebid."""
+    c, tasks, jobs = state.config, rnd.tasks, rnd.jobs
+    kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
+    effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
+    rnd.served_share = effective.served_share
+    rnd.served[jobs.task[jobs.delivered]] = True
+    left = unserved_tasks(market, effective)
+    had_failure = np.zeros(market.n_tasks, dtype=bool)
+    had_failure[jobs.task[jobs.failed]] = True
+    sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
+    if not sel.size:
+        return []
+    # rebid's rows are the unserved tasks in the order unserved_tasks lists them
+    nxt = rebid(market, effective)
+    left = left[sel]
+    queue = TaskQueue(
+        demand=nxt.demand[sel],
+        value=nxt.value[sel],
+        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
+        priority=nxt.priority[sel] if c.disputes.reauction_priority else tasks.priority[left],
+        task_id=tasks.task_id[left],
+        arrived=tasks.arrived[left],
+    )
+    reason = np.where(had_failure[left], "failed", "unserved").astype(object)
+    return [(queue, reason, np.full(sel.size, r, dtype=np.int64), left)]
+
+
+def _unauctioned(state: SimState, tasks: TaskQueue, r: int) -> _Back:
+    """No auction this round (no task or no eligible provider): every task waits, raised."""
+    c = state.config
+    queue = TaskQueue(
+        demand=tasks.demand,
+        value=raised_value(tasks.value, c.auction.rebid_bump, c.auction.rebid_mode),
+        size=tasks.size,
+        priority=tasks.priority + (1 if c.disputes.reauction_priority else 0),
+        task_id=tasks.task_id,
+        arrived=tasks.arrived,
+    )
+    return queue, np.full(tasks.n, "unserved", dtype=object), np.full(tasks.n, r, dtype=np.int64), np.arange(tasks.n)
+
+
+def _returned(state: SimState, back: list[ReturnedTask]) -> _Back:
+    """Jobs reversed or refunded by the disputes: their share of the task, raised."""
+    c = state.config
+    queue = TaskQueue(
+        demand=np.array([b.job.demand for b in back]),
+        value=raised_value(np.array([b.job.value for b in back]), c.auction.rebid_bump, c.auction.rebid_mode),
+        size=np.array([b.job.size for b in back]),
+        priority=np.array([b.job.priority + int(b.bump_priority) for b in back], dtype=np.int64),
+        task_id=np.array([b.job.task_id for b in back], dtype=np.int64),
+        arrived=np.array([b.job.arrived for b in back], dtype=np.int64),
+    )
+    return (queue, np.array([b.reason for b in back], dtype=object),
+            np.array([b.job.round for b in back], dtype=np.int64), np.array([b.job.row for b in back], dtype=np.int64))
 
 
 # ---------------------------------------------------------------------------- 9. entry and exit
