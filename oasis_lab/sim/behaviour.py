@@ -9,37 +9,33 @@ and they draw the same random numbers in the same order as before the seams exis
 result is unchanged. A learning agent is any object with the same ``act`` method (plug it in with
 ``simulate(config, seed, behaviour=Behaviour.scripted(config).replace(cheat=my_policy))``).
 
-=====================  ==================  =========================================  ==================
-seam (Behaviour field)  stage              observation                                 action
-=====================  ==================  =========================================  ==================
-``cheat``               execution          :class:`CheatObservation` (the round's     :class:`CheatAction`
-                                           jobs: provider, kind, failed, true cost,   (cheated per job,
-                                           payment; the stage's stream)               adversary per job)
-``user_challenge``      challenges         :class:`ChallengeObservation` (the jobs:   bool per job
-``platform_challenge``                     provider, delivered, payment, cost of a
-                                           challenge; the stage's stream)
-``user_reports``        auction            :class:`ValueObservation` (the waiting     reported value per
-                                           tasks' true values, demand, priority,      task (tokens)
-                                           arrival)
-``provider_reports``    auction            :class:`CostObservation` (the eligible     reported cost per
-                                           providers' true costs, speeds,             provider (tokens)
-                                           capacities)
-``referee``             disputes           :class:`RefereeObservation` (the pool,     strategy per pool
-                        (market referees)  each member's drawn strategy and stake,    member (index of
-                                           the parties, the payment, the bribe        REFEREE_STRATEGIES)
-                                           offered)
-``bribe``               disputes           :class:`BribeObservation` (the cheater,    tokens offered to
-                        (market referees)  its free balance, the referees that may    each referee,
-                                           rule, the payment)                         smallest units
-``exit``                entry and exit     :class:`ExitObservation` (the providers    bool per provider:
-                                           free to leave, their profit over the       leaves
-                                           window)
-=====================  ==================  =========================================  ==================
+The seams (``Behaviour`` field, the stage that calls it: what the policy sees -> what it returns):
+
+- ``cheat``, execution: :class:`CheatObservation` (the round's jobs: provider, kind, failed, true
+  cost, payment; the stage's stream) -> :class:`CheatAction` (cheated per job, and the adversary
+  of :data:`~oasis_lab.sim.config.CHEATER_ADVERSARIES` each cheated job is committed with);
+- ``user_challenge`` then ``platform_challenge``, challenges: :class:`ChallengeObservation` (the
+  jobs: provider, delivered, payment, what a challenge costs; the stage's stream) -> a bool per
+  job (challenge it);
+- ``user_reports``, auction: :class:`ValueObservation` (the waiting tasks' true values, demand,
+  priority, arrival) -> the value reported per task (tokens, > 0);
+- ``provider_reports``, auction: :class:`CostObservation` (the eligible providers' true costs,
+  speeds, capacities) -> the cost reported per provider (tokens, >= 0);
+- ``referee``, disputes (market referees): :class:`RefereeObservation` (the pool, the strategy
+  each member was drawn with, their stakes, the parties, the payment, the bribe offered) -> the
+  strategy each pool member plays (index of ``REFEREE_STRATEGIES``: honest, collude, frame,
+  bribable);
+- ``bribe``, disputes (market referees): :class:`BribeObservation` (the provider, its kind, its
+  free balance, how many referees may rule, the payment) -> the bribe offered to each referee
+  (smallest units, 0: none);
+- ``exit``, entry and exit: :class:`ExitObservation` (the providers free to leave and their
+  profit over the window) -> a bool per provider (it leaves).
 
 The two seams whose scripts draw random numbers (``cheat``, both ``*_challenge``) get the
 stage's own stream in ``observation.rng``, positioned where the script draws: the scripted
-policy draws from it; a policy with its own seed must leave it alone (what the stage draws
-after it, e.g. the node a cheater perturbs, would shift). Decisions inside the dispute game
+policy draws from it, which keeps every later draw of the stage (e.g. the node a cheater
+perturbs) where it was. Another policy should draw from its own seeded stream; whatever it
+takes from ``rng`` moves the stage's later draws. Decisions inside the dispute game
 itself (whether a wronged party appeals, :func:`oasis_lab.disputes.market_referee.appeal_pays`)
 and exogenous events (arrivals, failures, entry) are not agents' choices here.
 
