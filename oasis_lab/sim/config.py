@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
+from oasis_lab.auction.mechanisms import mechanism_names
 from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
 from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.cli import ADVERSARIES
@@ -41,7 +42,6 @@ __all__ = [
     "DISPUTE_MODES",
     "EXTRA_KINDS",
     "ExtraProvider",
-    "MECHANISMS",
     "REFEREES",
     "SimConfig",
     "load_config",
@@ -49,8 +49,6 @@ __all__ = [
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
 
-#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
-MECHANISMS: tuple[str, ...] = ("greedy",)
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
@@ -358,7 +356,8 @@ class SimConfig(ParamsMixin):
         set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         check_choice("scenario", self.scenario, tuple(SCENARIOS))
-        check_choice("mechanism", self.mechanism, MECHANISMS)
+        # the registered mechanisms the simulation runs each round (the greedy PRICES)
+        check_choice("mechanism", self.mechanism, mechanism_names("simulate"))
         check_choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
         check_choice("adversary", self.adversary, CHEATER_ADVERSARIES)
         if not isinstance(self.auction, AuctionParams):
