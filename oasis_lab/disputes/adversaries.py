@@ -29,14 +29,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from oasis_lab.checks import check_int
-from oasis_lab.disputes.trace import (
-    DIGEST_SIZE,
-    CommittedTrace,
-    Computation,
-    InputOpening,
-    Perturbation,
-    make_input_opening,
-)
+from oasis_lab.disputes.computations import Computation, Perturbation
+from oasis_lab.disputes.hashing import DIGEST_SIZE
+from oasis_lab.disputes.traces import CommittedTrace, InputOpening, make_input_opening
+from oasis_lab.seeding import generator
 
 __all__ = [
     "BelowTolerance",
@@ -302,7 +298,7 @@ class WrongAfter(Strategy):
         k = _resolve(computation, self.node)
         if k >= computation.n_nodes - 1:
             raise ValueError(f"WrongAfter node = {self.node!r} is the last node: nothing is wrong")
-        gen = np.random.default_rng(rng.integers(2**63))
+        gen = generator(int(rng.integers(2**63)))
 
         def made_up(j: int, out: np.ndarray, ins: Sequence[np.ndarray]) -> np.ndarray:
             if out.dtype.kind == "f":

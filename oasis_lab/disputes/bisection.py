@@ -3,7 +3,7 @@
 Section 5 uses "the interactive bisection scheme" of Arbitrum [8] over "the topological order
 of the model DAG", after which "a single service provider is assigned to recompute". The game
 implemented here, between a provider ``P`` (defender) and a challenger ``C``, each holding a
-committed trace (:mod:`oasis_lab.disputes.trace`) of ``n`` nodes:
+committed trace (:mod:`oasis_lab.disputes.traces`) of ``n`` nodes:
 
 * Round 0: both publish their final commitments ``c_{n-1}``; equal ones end the challenge
   (``challenger_wrong``, reason ``no_disagreement``).
@@ -36,19 +36,14 @@ import pandas as pd
 
 from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
+from oasis_lab.disputes.commitments import CommitmentMismatch
+from oasis_lab.disputes.computations import Computation, ModelComputation, SyntheticComputation
 from oasis_lab.disputes.graph import DisputeGraph
+from oasis_lab.disputes.hashing import DIGEST_SIZE
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
-from oasis_lab.disputes.trace import (
-    DIGEST_SIZE,
-    CommitmentMismatch,
-    Computation,
-    InputOpening,
-    ModelComputation,
-    SyntheticComputation,
-    verify_input_opening,
-    verify_output_opening,
-)
+from oasis_lab.disputes.traces import InputOpening, verify_input_opening, verify_output_opening
+from oasis_lab.seeding import check_seed, generator
 
 __all__ = [
     "DisputeBatch",
@@ -226,7 +221,8 @@ class _LazyGenerator:
     """A party's ``numpy.random.Generator``, built on first use.
 
     Seeding a generator costs about 10 us, as much as the rest of a lean dispute; most
-    strategies never draw. The draws are those of ``np.random.default_rng(seed)``.
+    strategies never draw. The draws are those of ``np.random.default_rng(seed)``
+    (:func:`oasis_lab.seeding.generator`).
     """
 
     __slots__ = ("_gen", "_seed")
@@ -238,7 +234,7 @@ class _LazyGenerator:
     def __getattr__(self, name: str) -> Any:
         gen = self._gen
         if gen is None:
-            gen = self._gen = np.random.default_rng(self._seed)
+            gen = self._gen = generator(*self._seed)
         return getattr(gen, name)
 
 
@@ -304,7 +300,15 @@ def play(
         )
     graph = computation.graph
     totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
-    return _play(computation, provider, challenger, params, referee, seed, record, totals)
+    return _play(computation, provider, challenger, params, referee, _seed(seed), record, totals)
+
+
+def _seed(seed: int | tuple[int, ...]) -> tuple[int, ...]:
+    """A dispute's seed as a tuple of ints, each checked (:func:`oasis_lab.seeding.check_seed`)."""
+    parts = tuple(seed) if isinstance(seed, (tuple, list)) else (seed,)
+    if not parts:
+        raise ValueError("seed = () names no seed")
+    return tuple(check_seed(s, "seed") for s in parts)
 
 
 def _play(
@@ -323,7 +327,7 @@ def _play(
     n = graph.n_nodes
     arity = params.arity
     clock = params.round_timeout_s
-    base = [int(x) for x in np.atleast_1d(seed)]
+    base = list(seed) if isinstance(seed, tuple) else [seed]
     p_rng = cast(np.random.Generator, _LazyGenerator([*base, 0]))
     c_rng = cast(np.random.Generator, _LazyGenerator([*base, 1]))
     ps: PartyState = provider.prepare(computation, p_rng)
@@ -513,7 +517,7 @@ def as_computation(
 ) -> Computation:
     """A :class:`Computation` from a computation, a :class:`DisputeGraph` (synthetic values),
     a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``; traces committed with
-    ``commitment`` (:data:`~oasis_lab.disputes.trace.COMMITMENTS`; a given computation keeps
+    ``commitment`` (:data:`~oasis_lab.disputes.commitments.COMMITMENTS`; a given computation keeps
     its own)."""
     if isinstance(model, Computation):
         if inputs is not None:
@@ -711,8 +715,9 @@ def run_disputes(
         )
     graph = computation.graph
     totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
+    root = check_seed(seed)
     outs = [
-        _play(computation, p, c, params, referee, (seed, i), False, totals)
+        _play(computation, p, c, params, referee, (root, i), False, totals)
         for i, (p, c) in enumerate(pairs)
     ]
     vcode = {v: i for i, v in enumerate(VERDICTS)}

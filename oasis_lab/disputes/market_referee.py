@@ -45,10 +45,10 @@ import numpy as np
 from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import Strategy, shift_ulps
 from oasis_lab.disputes.bisection import DisputeOutcome, play
+from oasis_lab.disputes.computations import Computation
 from oasis_lab.disputes.ledger import Ledger
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import Referee, Ruling
-from oasis_lab.disputes.trace import Computation
 
 __all__ = [
     "APPEAL_TO",
@@ -86,11 +86,15 @@ class MarketReferee(Referee):
         Its device's rounding profile: its recomputation of a float node is this many ULPs
         above the reference (0: the parties' backend).
     stake : int, default 10_000
-        Tokens it has staked (what an overturned appeal can slash).
+        What it has staked, an integer amount of the ledger's smallest unit (the simulation
+        passes its books' stake, ``provider_stake * token_unit``). Read only as a weight
+        (:func:`draw_referee` with ``weighting="stake"``), so only its ratio to the other
+        referees' stakes matters; an overturned appeal slashes the stake the *ledger* holds.
     bribe_price : int, default 0
-        The smallest bribe a ``bribable`` referee takes.
+        The smallest bribe a ``bribable`` referee takes, in the unit of ``offer``.
     offer : tuple of (str, int), optional
-        A bribe offered in this dispute: ``("provider" or "challenger", tokens)``.
+        A bribe offered in this dispute: ``("provider" or "challenger", amount)``, compared
+        with ``bribe_price`` only (the simulation passes both in smallest units).
     """
 
     name: str = "referee"

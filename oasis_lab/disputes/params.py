@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from oasis_lab.checks import check_fraction, check_int, check_real
-from oasis_lab.disputes.trace import COMMITMENTS
+from oasis_lab.disputes.commitments import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
 __all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
@@ -74,7 +74,7 @@ class DisputeParams(ParamsMixin):
     appeal_reward_fraction : float, default 0.5
         Share of the slashed referee stake paid to the appellant who proved it wrong.
     commitment : {"chain", "merkle"}, default "chain"
-        How traces are committed (:data:`oasis_lab.disputes.trace.COMMITMENTS`): the hash
+        How traces are committed (:data:`oasis_lab.disputes.commitments.COMMITMENTS`): the hash
         chain (one hash per node, openings up to ``O(n)``) or prefix Merkle roots (``O(log n)``
         openings, ``D + 2`` hashes per node to build). The bisection is the same.
 

@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from oasis_lab.checks import check_int, check_real
+from oasis_lab.disputes.computations import Computation
+from oasis_lab.disputes.hashing import chain_step
 from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
-from oasis_lab.disputes.trace import Computation, chain_step
 
 __all__ = [
     "VERDICTS",

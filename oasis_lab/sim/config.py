@@ -4,7 +4,7 @@ A :class:`SimConfig` names every choice of the simulation (whitepaper sections 4
 round after round): the market scenario and the arrival rate, the provider population and its
 churn, the auction's :class:`~oasis_lab.params.AuctionParams`, execution failures, the share
 of cheaters and their strategy (a provider adversary of
-:data:`oasis_lab.disputes.cli.ADVERSARIES`), honest providers on other hardware, user and
+:data:`oasis_lab.disputes.registry.ADVERSARIES`), honest providers on other hardware, user and
 platform challenge probabilities, the challenger's recompute cost, the dispute game's
 :class:`~oasis_lab.disputes.params.DisputeParams` (arity, referee mode and tolerance, stakes,
 bonds, slash and reward fractions, re-auction priority), the re-auction raise (the auction
@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from oasis_lab.checks import check_fraction, check_int, check_real
-from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.registry import ADVERSARIES
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
 

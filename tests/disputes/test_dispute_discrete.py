@@ -14,7 +14,7 @@ from oasis_lab.disputes.referee import Referee, outputs_agree
 
 pytest.importorskip("oasis_lab.gpu.model")
 
-from oasis_lab.disputes.cli import ADVERSARIES
+from oasis_lab.disputes.registry import ADVERSARIES
 
 CHALLENGER_ADVERSARIES = {"lying-challenger", "random-challenger", "fake-final", "honest"}
 #: Provider adversaries that move a float output by at most one ULP (default ``ulps = 1``),

@@ -6,7 +6,6 @@ import pytest
 
 from oasis_lab.disputes import DisputeParams, Ledger, LedgerError, Referee, play
 from oasis_lab.disputes.adversaries import Honest, LyingChallenger, PerturbNode
-from oasis_lab.disputes.cli import ADVERSARIES, computation_for
 from oasis_lab.disputes.ledger import BURN
 from oasis_lab.disputes.market_referee import (
     MarketReferee,
@@ -20,6 +19,7 @@ from oasis_lab.disputes.referee_study import (
     referee_sweep,
     split_verification_study,
 )
+from oasis_lab.disputes.registry import ADVERSARIES, computation_for
 from oasis_lab.seeding import stream
 
 MODES = [DisputeParams(arity=3), DisputeParams(arity=3, comparison="tolerance", max_ulp=4)]
