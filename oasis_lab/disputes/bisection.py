@@ -29,20 +29,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int
-from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
-from oasis_lab.disputes.commitments import CommitmentMismatch
+from oasis_lab.disputes.adversaries import Choice, Honest, PartyState, Reply, Strategy, describe
+from oasis_lab.disputes.commitments import CommitmentMismatch, MalformedOpening
 from oasis_lab.disputes.computations import Computation, ModelComputation, SyntheticComputation
 from oasis_lab.disputes.graph import DisputeGraph
 from oasis_lab.disputes.hashing import DIGEST_SIZE
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
-from oasis_lab.disputes.traces import InputOpening, verify_input_opening, verify_output_opening
+from oasis_lab.disputes.traces import check_output, verify_input_opening, verify_output_opening
 from oasis_lab.seeding import check_seed, generator
 
 __all__ = [
@@ -245,6 +246,43 @@ def _by_the_book(strategy: Strategy) -> bool:
     return cls.reveal is Strategy.reveal and cls.choose is Strategy.choose
 
 
+def _on_time(latency: Any, clock: float) -> bool:
+    """A reported latency within the round's clock (NaN, a bool or a non-number: not)."""
+    return isinstance(latency, Real) and not isinstance(latency, bool) and latency <= clock
+
+
+def _late(latency: Any) -> str:
+    """The reason a party that was not on time loses: a latency that is no number is a
+    malformed answer, a number (NaN included) past the clock a timeout."""
+    return "timeout" if isinstance(latency, Real) and not isinstance(latency, bool) else "malformed"
+
+
+def _reply(reply: Any, m: int, lose: str, clock: float, malformed: str, late: str) -> Reply:
+    """``reply`` if it is a well-formed answer in time, else the dispute ends with ``lose``."""
+    if not isinstance(reply, Reply) or not _well_formed(reply.values, m):
+        raise _Ended(lose, "malformed", malformed)
+    if not _on_time(reply.latency_s, clock):
+        raise _Ended(lose, _late(reply.latency_s), late)
+    return reply
+
+
+def _reason(exc: CommitmentMismatch) -> str:
+    return "malformed" if isinstance(exc, MalformedOpening) else "failed_opening"
+
+
+def _opened_output(
+    output: Any, prev: bytes, claimed: bytes, computation: Computation, lose: str, what: str
+) -> np.ndarray:
+    """An opened node output checked against ``H(prev | d) == claimed`` (C-ordered), else the
+    dispute ends with ``lose``."""
+    try:
+        out = check_output(output, what)
+        verify_output_opening(prev, claimed, computation.digest(out))
+    except CommitmentMismatch as exc:
+        raise _Ended(lose, _reason(exc), f"{what}: {exc}") from None
+    return out
+
+
 class _Ended(Exception):
     """Internal: the dispute ended early with a verdict."""
 
@@ -376,16 +414,12 @@ def _play(
         else:
             # round 0: final commitments
             last = np.array([n - 1])
-            rp = provider.reveal(ps, last, 0)
-            if not _well_formed(rp.values, 1):
-                raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
-            if not rp.latency_s <= clock:  # NaN: late
-                raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
-            rc = challenger.reveal(cs, last, 0)
-            if not _well_formed(rc.values, 1):
-                raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
-            if not rc.latency_s <= clock:  # NaN: late
-                raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
+            rp = _reply(provider.reveal(ps, last, 0), 1, "provider_guilty", clock,
+                        "provider's final commitment is malformed",
+                        "provider did not publish its commitment")
+            rc = _reply(challenger.reveal(cs, last, 0), 1, "challenger_wrong", clock,
+                        "challenger's final commitment is malformed",
+                        "challenger did not publish its commitment")
             hashes += 2
             p_hi = rp.values[0].tobytes()
             q_hi = rc.values[0].tobytes()
@@ -402,15 +436,14 @@ def _play(
                 rounds += 1
                 pts = split_points(lo, hi, arity)
                 m = len(pts)
-                rp = provider.reveal(ps, pts, rounds)
-                if not _well_formed(rp.values, m):
-                    raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
-                if not rp.latency_s <= clock:  # NaN: late
-                    raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
+                rp = _reply(provider.reveal(ps, pts, rounds), m, "provider_guilty", clock,
+                            f"round {rounds}: malformed reveal", f"round {rounds}: provider timed out")
                 hashes += m
                 ch = challenger.choose(cs, pts, rp.values, rounds)
-                if not ch.latency_s <= clock:  # NaN: late
-                    raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
+                if not isinstance(ch, Choice):
+                    raise _Ended("challenger_wrong", "malformed", f"round {rounds}: the choice is no Choice")
+                if not _on_time(ch.latency_s, clock):
+                    raise _Ended("challenger_wrong", _late(ch.latency_s), f"round {rounds}: challenger timed out")
                 j = ch.part
                 if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:
                     raise _Ended("challenger_wrong", "malformed", f"round {rounds}: part {j!r} invalid")
@@ -420,7 +453,7 @@ def _play(
                 if j > 0:
                     agreed = rp.values[j - 1].tobytes()
                 if j < m:
-                    if not isinstance(ch.claim, bytes) or len(ch.claim) != DIGEST_SIZE:
+                    if type(ch.claim) is not bytes or len(ch.claim) != DIGEST_SIZE:
                         raise _Ended("challenger_wrong", "malformed", f"round {rounds}: no claim")
                     hashes += 1
                     p_hi = rp.values[j].tobytes()
@@ -451,8 +484,6 @@ def _play(
         # one node left: open its inputs and let the referee rule
         k = lo
         opening = provider.open_inputs(ps, k)
-        if not isinstance(opening, InputOpening):
-            raise _Ended("provider_guilty", "malformed", f"node {k}: the opening is no InputOpening")
         try:
             # the value node k's own commitment extends: c_{k-1} (chain) or A_k (merkle)
             agreed = verify_input_opening(
@@ -460,23 +491,19 @@ def _play(
                 commitment=computation.commitment, genesis=computation.genesis,
             )
         except CommitmentMismatch as exc:
-            raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
+            raise _Ended("provider_guilty", _reason(exc), f"node {k}: {exc}") from None
         hashes += opening.hashes
         bytes_opened += opening.nbytes
-        recomputed = referee.recompute(computation, k, opening.outputs)
+        # checked: numeric arrays matching their digests; the referee reads them C-ordered
+        inputs = tuple(np.asarray(o, order="C") for o in opening.outputs)
+        recomputed = referee.recompute(computation, k, inputs)
         if referee.comparison == "exact":
             ruling = referee.rule_exact(computation, recomputed, agreed, p_hi, q_hi)
         else:
-            po = np.asarray(provider.open_output(ps, k))
-            try:
-                verify_output_opening(agreed, p_hi, computation.digest(po))
-            except CommitmentMismatch as exc:
-                raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
-            co = np.asarray(challenger.open_output(cs, k))
-            try:
-                verify_output_opening(agreed, q_hi, computation.digest(co))
-            except CommitmentMismatch as exc:
-                raise _Ended("challenger_wrong", "failed_opening", f"node {k}: {exc}") from None
+            po = _opened_output(provider.open_output(ps, k), agreed, p_hi, computation,
+                                "provider_guilty", f"node {k}: provider's output")
+            co = _opened_output(challenger.open_output(cs, k), agreed, q_hi, computation,
+                                "challenger_wrong", f"node {k}: challenger's output")
             bytes_opened += po.nbytes + co.nbytes
             ruling = referee.rule_tolerance(recomputed, po, co)
     except _Ended as end:

@@ -35,6 +35,7 @@ from oasis_lab.disputes.hashing import (
 __all__ = [
     "COMMITMENTS",
     "CommitmentMismatch",
+    "MalformedOpening",
     "genesis_commitment",
     "merkle_commitments",
     "merkle_depth",
@@ -44,6 +45,11 @@ __all__ = [
 
 class CommitmentMismatch(ValueError):
     """An opening does not match the commitment it is checked against."""
+
+
+class MalformedOpening(CommitmentMismatch):
+    """An opening that is not even of the right form (a field of the wrong type or size): the
+    party that sent it loses as it does for an opening that does not match."""
 
 
 #: Commitment schemes of a trace (see the module docstring).

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
+from typing import Any
 
 import numpy as np
 
 from oasis_lab.disputes.commitments import (
     _ZEROS,
     CommitmentMismatch,
+    MalformedOpening,
     _check_commitment,
     _merkle_root,
     _multiproof_order,
@@ -39,6 +42,7 @@ __all__ = [
     "CommittedTrace",
     "InputOpening",
     "commit",
+    "check_output",
     "make_input_opening",
     "verify_input_opening",
     "verify_output_opening",
@@ -238,13 +242,17 @@ def verify_input_opening(
 
     Raises
     ------
+    MalformedOpening
+        The opening is not of the form an honest party sends (a field of another type or
+        size: every field is checked before any is read).
     CommitmentMismatch
         Naming the first check that fails.
     """
     k = graph.node_index(node)
+    expected = tuple(graph.inputs_of(k).tolist())
+    _check_form(opening, k, expected, _check_commitment(commitment))
     if opening.node != k:
         raise CommitmentMismatch(f"opening is for node {opening.node!r}, the disputed node is {k}")
-    expected = tuple(graph.inputs_of(k).tolist())
     if opening.input_nodes != expected:
         raise CommitmentMismatch(
             f"opening names inputs {opening.input_nodes} of node {k}, the graph says {expected}"
@@ -253,12 +261,12 @@ def verify_input_opening(
         raise CommitmentMismatch(
             f"opening of node {k} opens {len(opening.outputs)} outputs, the node reads {len(expected)}"
         )
-    if _check_commitment(commitment) == "merkle":
+    if commitment == "merkle":
         return _verify_merkle_opening(opening, graph, agreed_prev, digest, k, genesis)
     if not expected:
         return agreed_prev
     j0 = expected[0]
-    path = np.asarray(opening.path, dtype=np.uint8)
+    path = opening.path
     if path.shape != (k - j0, DIGEST_SIZE) or len(opening.outputs) != len(expected):
         raise CommitmentMismatch(
             f"opening of node {k} has a path of shape {path.shape}, expected {(k - j0, DIGEST_SIZE)}"
@@ -272,6 +280,45 @@ def verify_input_opening(
         if digest(out) != path[j - j0].tobytes():
             raise CommitmentMismatch(f"opened output of node {j} does not match its digest")
     return agreed_prev
+
+
+def check_output(output: Any, what: str) -> np.ndarray:
+    """``output`` as a plain C-ordered array if it is a numeric ndarray (an opened node
+    output of any layout), else :class:`MalformedOpening` naming ``what``."""
+    if not isinstance(output, np.ndarray) or output.dtype.kind not in "biufc":
+        kind = output.dtype if isinstance(output, np.ndarray) else type(output).__name__
+        raise MalformedOpening(f"{what} is no numeric array ({kind})")
+    return np.asarray(output, order="C")
+
+
+def _check_form(opening: Any, k: int, expected: tuple[int, ...], commitment: str) -> None:
+    """Refuse an opening of the wrong form before any field is read (the party loses)."""
+    if not isinstance(opening, InputOpening):
+        raise MalformedOpening(f"the opening of node {k} is no InputOpening ({type(opening).__name__})")
+    if isinstance(opening.node, bool) or not isinstance(opening.node, Integral):
+        raise MalformedOpening(f"the opening names node {opening.node!r}, not an integer")
+    if not isinstance(opening.input_nodes, tuple):
+        raise MalformedOpening(f"the opening's input nodes are a {type(opening.input_nodes).__name__}, not a tuple")
+    outputs = opening.outputs
+    if not isinstance(outputs, (tuple, list)):
+        raise MalformedOpening(f"the opened outputs are a {type(outputs).__name__}, not a tuple")
+    for j, out in enumerate(outputs):
+        check_output(out, f"opened output {j} of node {k}")
+    start = opening.start_commitment
+    if type(start) is not bytes:
+        raise MalformedOpening(f"the start commitment is a {type(start).__name__}, not bytes")
+    if commitment == "merkle":
+        need = DIGEST_SIZE if k >= 1 and (k - 1) not in expected else 0
+    else:
+        need = DIGEST_SIZE if expected else 0
+    if len(start) != need:
+        raise MalformedOpening(f"the start commitment has {len(start)} bytes, node {k}'s opening needs {need}")
+    path = opening.path
+    if not isinstance(path, np.ndarray) or path.dtype != np.uint8 or path.ndim != 2 or path.shape[1] != DIGEST_SIZE:
+        shape = path.shape if isinstance(path, np.ndarray) else type(path).__name__
+        raise MalformedOpening(f"the opening's path is {shape}, not rows of {DIGEST_SIZE} bytes")
+    if path.shape[0] and (not expected if commitment == "chain" else k == 0):
+        raise MalformedOpening(f"the opening of node {k} sends a path where none is needed")
 
 
 def _verify_merkle_opening(
@@ -295,15 +342,8 @@ def _verify_merkle_opening(
         return _sha256(genesis + _ZEROS[depth]).digest()
     leaves = {j: digest(out) for j, out in zip(opening.input_nodes, opening.outputs, strict=True)}
     if (k - 1) not in leaves:
-        if not isinstance(opening.start_commitment, bytes) or len(opening.start_commitment) != DIGEST_SIZE:
-            raise CommitmentMismatch(f"opening of node {k} lacks the digest of node {k - 1}")
-        leaves[k - 1] = opening.start_commitment
-    elif opening.start_commitment:
-        raise CommitmentMismatch(f"opening of node {k} sends a digest it must not")
-    path = np.asarray(opening.path)
-    if path.dtype != np.uint8 or path.ndim != 2 or path.shape[1:] != (DIGEST_SIZE,):
-        raise CommitmentMismatch(f"opening of node {k} has a proof of shape {path.shape}")
-    proof = [row.tobytes() for row in path]
+        leaves[k - 1] = opening.start_commitment  # 32 bytes (checked by _check_form)
+    proof = [row.tobytes() for row in opening.path]
     root = _merkle_root(leaves, proof, k, depth)
     before = dict(leaves)
     before[k - 1] = _ZEROS[0]
