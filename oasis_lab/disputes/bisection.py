@@ -43,7 +43,12 @@ from oasis_lab.disputes.graph import DisputeGraph
 from oasis_lab.disputes.hashing import DIGEST_SIZE
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
-from oasis_lab.disputes.traces import check_output, verify_input_opening, verify_output_opening
+from oasis_lab.disputes.traces import (
+    CommittedTrace,
+    check_output,
+    verify_input_opening,
+    verify_output_opening,
+)
 from oasis_lab.seeding import check_seed, generator
 
 __all__ = [
@@ -122,6 +127,9 @@ class DisputeOutcome:
         opening path of the disputed node's inputs.
     bytes_opened : int
         Output bytes opened to the referee (inputs; plus both outputs in tolerance mode).
+    bytes_shared : int
+        Output bytes the provider shared with the challenger (tolerance mode: its whole
+        trace, which the node-local check reads; 0 in exact mode).
     referee_flops : float
         FLOPs the referee spent (the disputed node's).
     referee_flops_share : float
@@ -158,6 +166,7 @@ class DisputeOutcome:
     challenger_honest: bool
     transcript: tuple[RoundRecord, ...] = field(default=(), repr=False)
     ruling: Ruling | None = field(default=None, repr=False)
+    bytes_shared: int = 0
 
     @property
     def provider_convicted(self) -> bool:
@@ -199,6 +208,7 @@ class DisputeOutcome:
             "max_rounds": self.max_rounds,
             "hashes_exchanged": self.hashes_exchanged,
             "bytes_opened": self.bytes_opened,
+            "bytes_shared": self.bytes_shared,
             "referee_flops": self.referee_flops,
             "referee_flops_share": self.referee_flops_share,
             "verdict": self.verdict,
@@ -264,6 +274,34 @@ def _reply(reply: Any, m: int, lose: str, clock: float, malformed: str, late: st
     if not _on_time(reply.latency_s, clock):
         raise _Ended(lose, _late(reply.latency_s), late)
     return reply
+
+
+def _nbytes(outputs: Any) -> int:
+    if isinstance(outputs, np.ndarray):
+        return int(outputs.nbytes)
+    return int(sum(o.nbytes for o in outputs))
+
+
+def _shared_trace(outputs: Any, computation: Computation, head: bytes) -> CommittedTrace:
+    """The provider's shared outputs committed again under the computation's scheme; the
+    dispute ends ``provider_guilty`` unless they are numeric arrays, one per node, whose
+    commitment is the head the provider published."""
+    n = computation.n_nodes
+    what = "provider's shared trace"
+    try:
+        if isinstance(outputs, np.ndarray) and outputs.ndim >= 1 and outputs.shape[0] == n:
+            check_output(outputs, what)
+        elif not isinstance(outputs, (tuple, list)) or len(outputs) != n:
+            raise MalformedOpening(f"{what} is not {n} node outputs")
+        else:
+            outputs = tuple(check_output(o, f"{what}, node {j}") for j, o in enumerate(outputs))
+        shared = computation.commit_outputs(outputs)
+    except CommitmentMismatch as exc:
+        raise _Ended("provider_guilty", _reason(exc), str(exc)) from None
+    if shared.head != head:
+        raise _Ended("provider_guilty", "failed_opening",
+                     f"{what} does not match its final commitment")
+    return shared
 
 
 def _reason(exc: CommitmentMismatch) -> str:
@@ -371,9 +409,13 @@ def _play(
     ps: PartyState = provider.prepare(computation, p_rng)
     cs: PartyState = challenger.prepare(computation, c_rng)
     lean = not record and _by_the_book(provider) and _by_the_book(challenger)
+    # tolerance mode: the provider shares its trace and the challenger localises the first
+    # node that fails a check against the provider's own inputs (Strategy.localise)
+    tolerance = referee.comparison != "exact"
     transcript: list[RoundRecord] = []
     hashes = 0
     bytes_opened = 0
+    bytes_shared = 0
     rounds = 0
     k = -1
     ruling: Ruling
@@ -383,7 +425,14 @@ def _play(
             # The rounds of play's loop below with the honest reveal and choice inlined: the
             # provider reveals its chain at the split ends, the challenger picks the first end
             # whose commitment differs from its own (32-byte slices of the two chains).
-            pb, cb = ps.trace.chain.tobytes(), cs.trace.chain.tobytes()
+            if tolerance:
+                shared = _shared_trace(provider.share_trace(ps), computation, ps.trace.head)
+                bytes_shared = _nbytes(shared.outputs)
+                cs = challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
+                pb = shared.chain.tobytes()  # the provider reveals its (checked) trace
+            else:
+                pb = ps.trace.chain.tobytes()
+            cb = cs.trace.chain.tobytes()
             hashes += 2
             tail = 32 * (n - 1)
             p_hi, q_hi = pb[tail:], cb[tail:]
@@ -417,6 +466,10 @@ def _play(
             rp = _reply(provider.reveal(ps, last, 0), 1, "provider_guilty", clock,
                         "provider's final commitment is malformed",
                         "provider did not publish its commitment")
+            if tolerance:
+                shared = _shared_trace(provider.share_trace(ps), computation, rp.values[0].tobytes())
+                bytes_shared = _nbytes(shared.outputs)
+                cs = challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
             rc = _reply(challenger.reveal(cs, last, 0), 1, "challenger_wrong", clock,
                         "challenger's final commitment is malformed",
                         "challenger did not publish its commitment")
@@ -438,6 +491,9 @@ def _play(
                 m = len(pts)
                 rp = _reply(provider.reveal(ps, pts, rounds), m, "provider_guilty", clock,
                             f"round {rounds}: malformed reveal", f"round {rounds}: provider timed out")
+                if tolerance and not np.array_equal(rp.values, shared.chain[pts]):
+                    raise _Ended("provider_guilty", "failed_opening",
+                                 f"round {rounds}: revealed commitments differ from its shared trace")
                 hashes += m
                 ch = challenger.choose(cs, pts, rp.values, rounds)
                 if not isinstance(ch, Choice):
@@ -521,6 +577,7 @@ def _play(
         max_rounds=bound,
         hashes_exchanged=hashes,
         bytes_opened=bytes_opened,
+        bytes_shared=bytes_shared,
         referee_flops=flops,
         referee_flops_share=flops / total if total > 0 else 0.0,
         verdict=ruling.verdict,

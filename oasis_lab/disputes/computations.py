@@ -97,10 +97,30 @@ class Computation(ABC):
         fixed = {self.graph.node_index(k): f for k, f in perturb.items()}
         return self._trace_from(keys[0], fixed, self.honest_trace)
 
-    def commit_outputs(self, outputs: Sequence[np.ndarray]) -> CommittedTrace:
+    def commit_outputs(self, outputs: Sequence[np.ndarray] | np.ndarray) -> CommittedTrace:
         """Commit to arbitrary outputs under this computation's genesis."""
         digests = np.stack([np.frombuffer(self.digest(o), np.uint8) for o in outputs])
         return commit(self.genesis, digests, tuple(outputs), commitment=self.commitment)
+
+    def recompute_all(self, outputs: Sequence[np.ndarray] | np.ndarray, backend: str = "numpy") -> list[np.ndarray]:
+        """Every node recomputed from ``outputs`` as its inputs: node ``k`` from
+        ``outputs[j]`` for ``j`` in ``graph.inputs_of(k)`` (a node-local check of a trace,
+        each node against its own committed inputs, not against an honest run)."""
+        # one call per node: every node is its own operation
+        return [
+            np.asarray(self.recompute(k, [outputs[j] for j in self.graph.inputs_of(k)], backend))
+            for k in range(self.n_nodes)
+        ]
+
+    def with_output(self, trace: CommittedTrace, k: int, output: np.ndarray) -> CommittedTrace:
+        """``trace`` with node ``k``'s output replaced by ``output`` (nothing recomputed after
+        it), committed again from node ``k`` on."""
+        outputs = list(trace.outputs)
+        outputs[k] = np.asarray(output)
+        digests = np.array(trace.digests, copy=True)
+        digests[k] = np.frombuffer(self.digest(outputs[k]), np.uint8)
+        return commit(self.genesis, digests, tuple(outputs), prefix=trace, start=k,
+                      commitment=self.commitment)
 
 
 class ModelComputation(Computation):
@@ -268,6 +288,21 @@ def _synthetic_forward(start, stop, bits, indptr, indices, salts, public):
             _synthetic_node(salts[k], rows, bits[k])
 
 
+@numba.njit(cache=True)
+def _synthetic_local(bits, indptr, indices, salts, public, out):
+    # every node from the given outputs (bits) as its inputs: no node reads another's result
+    pub = public.reshape(1, public.shape[0])
+    for k in range(bits.shape[0]):
+        lo, hi = indptr[k], indptr[k + 1]
+        if hi == lo:
+            _synthetic_node(salts[k], pub, out[k])
+        else:
+            rows = np.empty((hi - lo, bits.shape[1]), dtype=np.uint32)
+            for r in range(hi - lo):
+                rows[r] = bits[indices[lo + r]]
+            _synthetic_node(salts[k], rows, out[k])
+
+
 class SyntheticComputation(Computation):
     """A seeded computation over any :class:`DisputeGraph` (synthetic DAG or a profile).
 
@@ -329,6 +364,31 @@ class SyntheticComputation(Computation):
         out = np.empty(_LANES, dtype=np.uint32)
         _synthetic_node(self.salts[k], np.ascontiguousarray(rows), out)
         return out.view(np.float32)
+
+    def commit_outputs(self, outputs: Sequence[np.ndarray] | np.ndarray) -> CommittedTrace:
+        # an (n, 8) float32 array of synthetic outputs is its own digests: no loop
+        arr = outputs if isinstance(outputs, np.ndarray) else None
+        if arr is not None and arr.dtype == np.float32 and arr.shape == (self.n_nodes, _LANES):
+            arr = np.ascontiguousarray(arr)
+            return commit(self.genesis, arr.view(np.uint8), arr, commitment=self.commitment)
+        return super().commit_outputs(outputs)
+
+    def recompute_all(self, outputs: Sequence[np.ndarray] | np.ndarray, backend: str = "numpy") -> list[np.ndarray]:
+        if backend != "numpy":
+            raise ValueError(f"backend = {backend!r}: a synthetic computation runs on 'numpy' only")
+        values = np.array([np.asarray(o, dtype=np.float32).reshape(_LANES) for o in outputs]
+                          if not isinstance(outputs, np.ndarray) else outputs, dtype=np.float32)
+        out = np.empty((self.n_nodes, _LANES), dtype=np.uint32)
+        g = self.graph
+        _synthetic_local(np.ascontiguousarray(values).view(np.uint32), g.indptr, g.indices,
+                         self.salts, self.public, out)
+        return list(out.view(np.float32))
+
+    def with_output(self, trace: CommittedTrace, k: int, output: np.ndarray) -> CommittedTrace:
+        values = np.array(trace.outputs, dtype=np.float32, copy=True)
+        values[k] = np.asarray(output, dtype=np.float32).reshape(_LANES)
+        return commit(self.genesis, values.view(np.uint8), values, prefix=trace, start=k,
+                      commitment=self.commitment)
 
     def substitute(self) -> SyntheticComputation:
         sub = SyntheticComputation(self.graph, seed=self.seed, genesis=self.genesis,

@@ -4,7 +4,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 
 - :mod:`~oasis_lab.experiments.base`: :class:`ExperimentConfig`, :data:`EXPERIMENTS`, :func:`run`.
 - :mod:`~oasis_lab.experiments.auction`: ``greedy_vs_optimum``, ``outlier``, ``worst_market``.
-- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``deterrence``.
+- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``residual_drift``,
+  ``deterrence``.
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
@@ -25,7 +26,7 @@ from oasis_lab.experiments.base import (
     register,
     run,
 )
-from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
 from oasis_lab.experiments.sim import MarketOverTime
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "GreedyVsOptimum",
     "MarketOverTime",
     "OutlierStudy",
+    "ResidualDrift",
     "WorstMarket",
     "dissect",
     "experiment_class",
