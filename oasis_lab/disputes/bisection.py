@@ -17,12 +17,21 @@ committed trace (:mod:`oasis_lab.disputes.traces`) of ``n`` nodes:
   referee (:mod:`oasis_lab.disputes.referee`) recomputes node ``k`` and rules.
 
 A party that answers after the round's clock loses (``timeout``); one whose answer is not
-well formed loses (``malformed``); a challenger whose claimed commitment equals the
-provider's contradicts its own challenge (``no_disagreement``); a party whose opening does
-not match its commitments loses (``failed_opening``).
+well formed (a reply, choice or opening of the wrong type or size) loses (``malformed``); a
+challenger whose claimed commitment equals the provider's contradicts its own challenge
+(``no_disagreement``); a party whose opening does not match its commitments loses
+(``failed_opening``).
 
 Because the hash chain makes disagreement monotone, an honest challenger against a provider
 whose trace first diverges at node ``k`` always isolates exactly ``k``.
+
+Tolerance mode (``comparison="tolerance"``) holds each node to the provider's *own* inputs:
+after round 0 the provider shares every node output (``Strategy.share_trace``), committed
+again here and checked against its published head; the challenger localises against that
+trace (``Strategy.localise``: honest, the first node that disagrees beyond tolerance with its
+recomputation from the provider's inputs, replaced by that recomputation), and every later
+reveal of the provider must be the shared trace's commitments. The bisection then isolates
+the first node-local fault, so a change within tolerance cannot shield a later cheat.
 """
 
 from __future__ import annotations
@@ -304,6 +313,16 @@ def _shared_trace(outputs: Any, computation: Computation, head: bytes) -> Commit
     return shared
 
 
+def _share(
+    computation: Computation, provider: Strategy, ps: PartyState, challenger: Strategy,
+    cs: PartyState, referee: Referee, head: bytes,
+) -> tuple[CommittedTrace, PartyState]:
+    """Tolerance mode, after the provider published ``head``: its shared trace (checked) and
+    the state the challenger challenges with, localised against that trace."""
+    shared = _shared_trace(provider.share_trace(ps), computation, head)
+    return shared, challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
+
+
 def _reason(exc: CommitmentMismatch) -> str:
     return "malformed" if isinstance(exc, MalformedOpening) else "failed_opening"
 
@@ -426,9 +445,8 @@ def _play(
             # provider reveals its chain at the split ends, the challenger picks the first end
             # whose commitment differs from its own (32-byte slices of the two chains).
             if tolerance:
-                shared = _shared_trace(provider.share_trace(ps), computation, ps.trace.head)
+                shared, cs = _share(computation, provider, ps, challenger, cs, referee, ps.trace.head)
                 bytes_shared = _nbytes(shared.outputs)
-                cs = challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
                 pb = shared.chain.tobytes()  # the provider reveals its (checked) trace
             else:
                 pb = ps.trace.chain.tobytes()
@@ -467,9 +485,8 @@ def _play(
                         "provider's final commitment is malformed",
                         "provider did not publish its commitment")
             if tolerance:
-                shared = _shared_trace(provider.share_trace(ps), computation, rp.values[0].tobytes())
+                shared, cs = _share(computation, provider, ps, challenger, cs, referee, rp.values[0].tobytes())
                 bytes_shared = _nbytes(shared.outputs)
-                cs = challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
             rc = _reply(challenger.reveal(cs, last, 0), 1, "challenger_wrong", clock,
                         "challenger's final commitment is malformed",
                         "challenger did not publish its commitment")

@@ -51,6 +51,8 @@ def test_every_adversary_on_discrete_and_float_nodes(computation, comparison):
             provider, challenger = parties(node)
             out = play(computation, provider, challenger, params=params)
             spared = comparison == "tolerance" and name in WITHIN_FLOAT_TOLERANCE and k in float_nodes
+            # an honest device does not round an integer: other hardware computes the same ints
+            spared |= name == "other-device" and k not in float_nodes
             if name in CHALLENGER_ADVERSARIES or spared:
                 expected = "challenger_wrong"
             else:
