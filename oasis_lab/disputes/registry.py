@@ -26,6 +26,7 @@ from oasis_lab.disputes.profiles import PROFILES, profile_graph
 __all__ = [
     "ADVERSARIES",
     "ADVERSARY_HELP",
+    "CHEATER_ADVERSARIES",
     "EXECUTED_MODELS",
     "MAX_SYNTHETIC_NODES",
     "build_parties",
@@ -40,22 +41,12 @@ MAX_SYNTHETIC_NODES = 1_000_000
 EXECUTED_MODELS: tuple[str, ...] = ("tiny-transformer", "quantized-mlp")
 
 #: Adversary names: the (provider, challenger) pair for a cheated node (ignored by ``swap``,
-#: ``random-challenger``, ``fake-final`` and ``honest``).
-ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = {
-    "perturb": lambda k: (adv.PerturbNode(node=k), adv.Honest()),
-    "skip": lambda k: (adv.SkipNode(node=k), adv.Honest()),
-    "swap": lambda k: (adv.ModelSwap(), adv.Honest()),
-    "wrong-after": lambda k: (adv.WrongAfter(node=k), adv.Honest()),
-    "below-tolerance": lambda k: (adv.BelowTolerance(node=k), adv.Honest()),
-    "equivocate": lambda k: (adv.Equivocator(node=k), adv.Honest()),
-    "equivocate-inputs": lambda k: (adv.Equivocator(node=k, mode="inputs"), adv.Honest()),
-    "timeout": lambda k: (adv.Timeout(base=adv.PerturbNode(node=k), at_round=2), adv.Honest()),
-    "other-device": lambda k: (adv.OtherDevice(node=k), adv.Honest()),
-    "lying-challenger": lambda k: (adv.Honest(), adv.LyingChallenger(node=k)),
-    "random-challenger": lambda k: (adv.Honest(), adv.RandomChallenger()),
-    "fake-final": lambda k: (adv.Honest(), adv.FakeFinalChallenger()),
-    "honest": lambda k: (adv.Honest(), adv.Honest()),
-}
+#: ``random-challenger``, ``fake-final`` and ``honest``): the table
+#: :data:`oasis_lab.disputes.adversaries.PAIRS` itself (one home; the agents read it there).
+ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = adv.PAIRS
+#: The dishonest provider strategies of :data:`ADVERSARIES`, sorted (what a simulated cheater
+#: may run; :data:`oasis_lab.disputes.adversaries.CHEATER_ADVERSARIES`).
+CHEATER_ADVERSARIES: tuple[str, ...] = adv.CHEATER_ADVERSARIES
 
 #: One line per adversary (the ``dispute`` command's ``--help``).
 ADVERSARY_HELP: dict[str, str] = {

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.baselines import solve_optimum, unit_demand_market
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare_markets
 from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import run_greedy
@@ -130,8 +131,7 @@ class GreedyVsOptimum(ExperimentConfig):
         self._set("mechanisms", check_names("mechanisms", self.mechanisms, MECHANISMS, empty=True))
         _check_welfare_fields(self)
         check_choice("backend", self.backend, ("highspy", "cvxpy"))
-        if self.ilp_time_limit is not None:
-            check_real("ilp_time_limit", self.ilp_time_limit, positive=True)
+        check_time_limit("ilp_time_limit", self.ilp_time_limit)
         check_int("greedy_repeats", self.greedy_repeats, 1)
         check_int("vcg_max_tasks", self.vcg_max_tasks, 1)
         check_real("epsilon", self.epsilon, positive=True)

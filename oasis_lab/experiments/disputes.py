@@ -34,9 +34,14 @@ from oasis_lab.disputes.economics import (
 from oasis_lab.disputes.params import MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.referee import ulp_distance
 from oasis_lab.experiments.base import ExperimentConfig, register
+from oasis_lab.gpu.model import MODEL_NAMES
 from oasis_lab.seeding import child_seed, generator, stream
 
-__all__ = ["DOCUMENTED_ESCAPES", "AdversaryMatrix", "Deterrence", "ResidualDrift", "matchups"]
+__all__ = ["DOCUMENTED_ESCAPES", "MAX_TASKS", "AdversaryMatrix", "Deterrence", "ResidualDrift", "matchups"]
+
+#: Most tasks of one ``deterrence`` run: its Monte Carlo holds about ten arrays of ``n_tasks``
+#: entries (under 1 GiB at this bound), so a larger one is refused before it starts.
+MAX_TASKS = 10**7
 
 #: (comparison, matchup) pairs where the verdict is documented to differ from the ground truth
 #: (docs/mechanism.md, "Fault proofs"): the exact referee convicts an honest provider whose
@@ -108,6 +113,7 @@ class AdversaryMatrix(ExperimentConfig):
     def validate(self) -> None:
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a model name, got {self.model!r}")
+        check_choice("model", self.model, MODEL_NAMES)  # checked here, not when a point runs
         check_int("arity", self.arity, 2)
         check_int("max_ulp", self.max_ulp, 0)
         for c in self.comparisons:
@@ -181,7 +187,7 @@ class Deterrence(ExperimentConfig):
     comparison: str = "exact"
 
     def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 1)
+        check_int("n_tasks", self.n_tasks, 1, MAX_TASKS)
         for f in ("stake", "gain", "payment", "value"):
             self._set(f, check_real(f, getattr(self, f), minimum=0.0))
         for f in ("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"):
@@ -298,9 +304,7 @@ class ResidualDrift(ExperimentConfig):
     arity: int = 4
 
     def validate(self) -> None:
-        from oasis_lab.disputes.registry import EXECUTED_MODELS
-
-        self._set("models", tuple(check_choice("models", m, EXECUTED_MODELS) for m in self.models))
+        self._set("models", tuple(check_choice("models", m, MODEL_NAMES) for m in self.models))
         self._set("max_ulps", tuple(check_int("max_ulps", u, 1, MAX_ULP_LIMIT) for u in self.max_ulps))
         self._set("directions", tuple(check_choice("directions", d, adv.DRIFT_DIRECTIONS)
                                       for d in self.directions))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -63,6 +64,11 @@ class MarketOverTime(ExperimentConfig):
     def validate(self) -> None:
         if not isinstance(self.config_file, str) or not self.config_file:
             raise TypeError(f"config_file must be a configuration name or path, got {self.config_file!r}")
+        if Path(self.config_file).exists():
+            # a path is resolved here, where the config is built, not where it runs (a Dask
+            # worker on another machine or in another folder); a bare name of data/configs/
+            # that is not a file here stays a name
+            self._set("config_file", str(Path(self.config_file).resolve()))
         check_int("rounds", self.rounds, 1)
         check_int("tasks_per_round", self.tasks_per_round, 1)
         check_int("n_providers", self.n_providers, 1)
@@ -71,6 +77,17 @@ class MarketOverTime(ExperimentConfig):
         for f in ("cheater_share", "slash_fraction", "p_user", "p_platform"):
             self._set(f, check_fraction(f, getattr(self, f)))
         check_real("stake", self.stake, minimum=0.0)
+        # the whole simulation config is built and checked now (the file read, every bound of
+        # the simulation), so a sweep refuses a bad grid point before any point runs
+        try:
+            self.sim_config()
+        except FileNotFoundError as exc:
+            raise ValueError(f"config_file = {self.config_file!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            key = "stake" if "provider_stake" in msg else "slash_fraction" if "slash_fraction" in msg else None
+            prefix = f"{key} = {getattr(self, key)!r}: " if key else ""
+            raise type(exc)(f"{prefix}the simulation of config_file = {self.config_file!r} refuses it: {msg}") from None
 
     def sim_config(self) -> SimConfig:
         """The :class:`~oasis_lab.sim.SimConfig` this experiment runs (checked by the sim)."""
