@@ -381,21 +381,29 @@ def play(
     -------
     DisputeOutcome
     """
+    params, referee, totals = _setup(computation, params, None, referee)
+    return _play(computation, provider, challenger, params, referee, _seed(seed), record, totals)
+
+
+def _setup(
+    computation: Computation, params: DisputeParams | None, arity: int | None, referee: Referee | None
+) -> tuple[DisputeParams, Referee, tuple[float, int]]:
+    """The checks of :func:`play` and :func:`run_disputes`: their params, referee and
+    ``totals`` (the graph's FLOPs, the round bound)."""
     explicit = params is not None
-    params = _params(params, None)
+    params = _params(params, arity)
+    if not isinstance(computation, Computation):
+        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     referee = referee if referee is not None else Referee.from_params(params)
     if not isinstance(referee, Referee):
         raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
-    if not isinstance(computation, Computation):
-        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     if explicit and params.commitment != computation.commitment:
         raise ValueError(
             f"params.commitment = {params.commitment!r} but the computation commits with "
             f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
         )
     graph = computation.graph
-    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
-    return _play(computation, provider, challenger, params, referee, _seed(seed), record, totals)
+    return params, referee, (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
 
 
 def _seed(seed: int | tuple[int, ...]) -> tuple[int, ...]:
@@ -802,20 +810,7 @@ def run_disputes(
 
     Dispute ``i`` is seeded with ``(seed, i)``; transcripts are not kept.
     """
-    explicit = params is not None
-    params = _params(params, arity)
-    if not isinstance(computation, Computation):
-        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
-    referee = referee if referee is not None else Referee.from_params(params)
-    if not isinstance(referee, Referee):
-        raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
-    if explicit and params.commitment != computation.commitment:
-        raise ValueError(
-            f"params.commitment = {params.commitment!r} but the computation commits with "
-            f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
-        )
-    graph = computation.graph
-    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
+    params, referee, totals = _setup(computation, params, arity, referee)
     root = check_seed(seed)
     outs = [
         _play(computation, p, c, params, referee, (root, i), False, totals)

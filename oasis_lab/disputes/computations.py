@@ -275,32 +275,20 @@ def _synthetic_node(salt, rows, out):
 
 
 @numba.njit(cache=True)
-def _synthetic_forward(start, stop, bits, indptr, indices, salts, public):
+def _synthetic_nodes(start, stop, src, dst, indptr, indices, salts, public):
+    # nodes start .. stop - 1 into dst from their inputs' bits in src: src is dst for a forward
+    # run (each node reads the nodes computed before it), another array for the node-local
+    # check (each node reads the given outputs)
     pub = public.reshape(1, public.shape[0])
     for k in range(start, stop):
         lo, hi = indptr[k], indptr[k + 1]
         if hi == lo:
-            _synthetic_node(salts[k], pub, bits[k])
+            _synthetic_node(salts[k], pub, dst[k])
         else:
-            rows = np.empty((hi - lo, bits.shape[1]), dtype=np.uint32)
+            rows = np.empty((hi - lo, src.shape[1]), dtype=np.uint32)
             for r in range(hi - lo):
-                rows[r] = bits[indices[lo + r]]
-            _synthetic_node(salts[k], rows, bits[k])
-
-
-@numba.njit(cache=True)
-def _synthetic_local(bits, indptr, indices, salts, public, out):
-    # every node from the given outputs (bits) as its inputs: no node reads another's result
-    pub = public.reshape(1, public.shape[0])
-    for k in range(bits.shape[0]):
-        lo, hi = indptr[k], indptr[k + 1]
-        if hi == lo:
-            _synthetic_node(salts[k], pub, out[k])
-        else:
-            rows = np.empty((hi - lo, bits.shape[1]), dtype=np.uint32)
-            for r in range(hi - lo):
-                rows[r] = bits[indices[lo + r]]
-            _synthetic_node(salts[k], rows, out[k])
+                rows[r] = src[indices[lo + r]]
+            _synthetic_node(salts[k], rows, dst[k])
 
 
 class SyntheticComputation(Computation):
@@ -380,8 +368,8 @@ class SyntheticComputation(Computation):
                           if not isinstance(outputs, np.ndarray) else outputs, dtype=np.float32)
         out = np.empty((self.n_nodes, _LANES), dtype=np.uint32)
         g = self.graph
-        _synthetic_local(np.ascontiguousarray(values).view(np.uint32), g.indptr, g.indices,
-                         self.salts, self.public, out)
+        _synthetic_nodes(0, self.n_nodes, np.ascontiguousarray(values).view(np.uint32), out,
+                         g.indptr, g.indices, self.salts, self.public)
         return list(out.view(np.float32))
 
     def with_output(self, trace: CommittedTrace, k: int, output: np.ndarray) -> CommittedTrace:
@@ -400,7 +388,7 @@ class SyntheticComputation(Computation):
 
     def _forward(self, bits: np.ndarray, start: int, stop: int) -> None:
         g = self.graph
-        _synthetic_forward(start, stop, bits, g.indptr, g.indices, self.salts, self.public)
+        _synthetic_nodes(start, stop, bits, bits, g.indptr, g.indices, self.salts, self.public)
 
     def _honest(self) -> CommittedTrace:
         bits = np.empty((self.n_nodes, _LANES), dtype=np.uint32)
