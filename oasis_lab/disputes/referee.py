@@ -30,13 +30,15 @@ from typing import Any
 import numpy as np
 
 from oasis_lab.checks import check_int, check_real
+from oasis_lab.disputes.computations import Computation
+from oasis_lab.disputes.hashing import chain_step
 from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
-from oasis_lab.disputes.trace import Computation, chain_step
 
 __all__ = [
     "VERDICTS",
     "Referee",
     "Ruling",
+    "first_local_fault",
     "outputs_agree",
     "ulp_distance",
 ]
@@ -123,6 +125,44 @@ def outputs_agree(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, max_ulp: i
         with np.errstate(invalid="ignore", over="ignore"):
             close |= np.abs(a.astype(np.float64) - b.astype(np.float64)) <= atol
     return bool(np.all(close))
+
+
+def first_local_fault(
+    computation: Computation,
+    outputs: Sequence[np.ndarray] | np.ndarray,
+    *,
+    atol: float = 0.0,
+    max_ulp: int = 0,
+    backend: str = "numpy",
+) -> tuple[int, np.ndarray | None]:
+    """The first node whose output in ``outputs`` disagrees (:func:`outputs_agree` with
+    ``atol`` / ``max_ulp``) with that node recomputed from ``outputs``' own inputs, and that
+    recomputation; ``(n_nodes, None)`` when every node agrees.
+
+    The node-local check of tolerance mode (whitepaper section 5, issue 20): each node is held
+    to its *own* committed inputs, so a change within tolerance at one node cannot shield a
+    cheat at a later one (comparing a trace with an honest run would stop at the first,
+    tolerated, divergence). What it accepts by design is a drift of at most the tolerance per
+    node, compounded along the graph (``docs/mechanism.md``, the residual drift table).
+    """
+    recomputed = computation.recompute_all(outputs, backend)
+    n = computation.n_nodes
+    rows = outputs if isinstance(outputs, np.ndarray) and outputs.ndim == 2 else None
+    if rows is not None and rows.dtype.kind == "f" and all(
+        r.shape == rows.shape[1:] and r.dtype == rows.dtype for r in recomputed
+    ):
+        # one row per node (synthetic traces): every node compared at once
+        ref = np.stack(recomputed)
+        close = ulp_distance(rows, ref) <= np.uint64(max_ulp)
+        if atol > 0:
+            with np.errstate(invalid="ignore", over="ignore"):
+                close |= np.abs(rows.astype(np.float64) - ref.astype(np.float64)) <= atol
+        bad = np.flatnonzero(~close.all(axis=1))
+        return (int(bad[0]), ref[bad[0]]) if bad.size else (n, None)
+    for k in range(n):  # nodes of different shapes and dtypes: one comparison each
+        if not outputs_agree(outputs[k], recomputed[k], atol=atol, max_ulp=max_ulp):
+            return k, recomputed[k]
+    return n, None
 
 
 @dataclass(frozen=True)
