@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from oasis_lab import paths
 from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import atomic_write, check_output_file, is_temp_file
 from oasis_lab.seeding import check_seed
@@ -43,7 +44,7 @@ __all__ = [
     "user_cost",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = paths.DATA_DIR
 
 # Version 2 adds the ``fields`` list; version-1 files (without it) are still read.
 _FORMAT_VERSION = 2

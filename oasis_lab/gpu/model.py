@@ -34,13 +34,13 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import device, reference
 
@@ -64,7 +64,7 @@ __all__ = [
     "backend_module",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "models"
+MODELS_DIR = paths.MODELS_DIR
 BACKENDS = ("numpy", "webgpu", "browser")
 MODEL_NAMES = ("tiny-transformer", "quantized-mlp")
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from oasis_lab import paths
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
@@ -47,7 +48,7 @@ __all__ = [
     "load_config",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
+CONFIG_DIR = paths.CONFIG_DIR
 
 #: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
 MECHANISMS: tuple[str, ...] = ("greedy",)
