@@ -40,6 +40,7 @@ from oasis_lab.gpu.model import (
     run,
     run_node,
 )
+from oasis_lab.seeding import generator
 
 __all__ = [
     "OP_EXAMPLES",
@@ -106,7 +107,7 @@ def op_model(op: str, seed: int = 0) -> tuple[Model, dict[str, np.ndarray]]:
     if op not in OP_EXAMPLES:
         raise ValueError(f"op = {op!r} is unknown; choose one of {sorted(OP_EXAMPLES)}")
     specs, wshapes, attrs = OP_EXAMPLES[op]
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     weights: dict[str, np.ndarray] = {}
     for name, shape in wshapes.items():
         if op.startswith("int8"):
@@ -296,7 +297,7 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
     :mod:`~oasis_lab.gpu.ops` or the browser backend) and returns the op's output, so the same
     inputs run on every backend.
     """
-    rng = np.random.default_rng(check_int("seed", seed, 0))
+    rng = generator(seed)
 
     def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
         return (rng.standard_normal(shape) * scale).astype(np.float32)

@@ -43,6 +43,7 @@ import pandas as pd
 from oasis_lab import paths
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import device, reference
+from oasis_lab.seeding import generator
 
 __all__ = [
     "Node",
@@ -553,7 +554,7 @@ def example_inputs(model: Model, seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded inputs of the shapes in ``model.input_specs`` (uniform integers in ``[low, high)``)."""
     if not model.input_specs:
         raise ValueError(f"model {model.name!r} has no input specs")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = generator(seed)
     out = {}
     for name in model.input_names:
         spec = model.input_specs[name]
@@ -645,7 +646,7 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
     layer's requantization ``multiplier / 2^shift`` is calibrated so that the 99.9th percentile
     of its pre-activation on 256 seeded inputs maps to 100.
     """
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     out: dict[str, np.ndarray] = {}
     if name == "tiny-transformer":
         for key, shape in _transformer_weight_shapes().items():
