@@ -47,10 +47,10 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                        "repeatable (default: every op and both models)")
     check.add_argument("--runs", type=positive_count, default=20,
                        help="repetitions of each computation compared (>= 1)")
-    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
+    check.add_argument("--backend", default="webgpu", metavar="{webgpu,numpy,browser}",
                        help="where the kernels run: webgpu = the WGSL kernels through wgpu-py; "
                        "numpy = the numpy twins; browser = the WGSL kernels in headless Chromium "
-                       "(oasis_lab.browser)")
+                       "(any backend registered in oasis_lab.gpu.backends)")
     check.add_argument("--seed", type=int, default=0,
                        help="seed of the random inputs, in [0, 2**128 - 1]")
     add_wide_option(check)
@@ -108,10 +108,15 @@ def _needs_device(command):
 
 
 def _check(args: argparse.Namespace) -> int:
+    from oasis_lab.gpu import backends
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
     from oasis_lab.gpu.model import MODEL_NAMES
 
     check_seed(args.seed, "--seed")
+    try:
+        backends.get(args.backend)  # before any run; the message lists the registered ones
+    except ValueError as exc:
+        raise ValueError(f"--backend {args.backend!r}: {exc}") from None
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
     unknown = [t for t in targets if t not in OP_EXAMPLES and t not in MODEL_NAMES]
     if unknown:  # before any run, with every valid name

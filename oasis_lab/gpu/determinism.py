@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int
+from oasis_lab.gpu import backends
 from oasis_lab.gpu.model import (
     MODEL_NAMES,
     OPS,
@@ -180,25 +181,11 @@ class DeterminismReport:
         )
 
 
-def _engine(backend: str) -> str:
-    if backend == "numpy":
-        return f"numpy {np.__version__}"
-    if backend == "browser":
-        import importlib
-
-        prov = importlib.import_module("oasis_lab.browser.backend").default_provider()
-        return f"Chromium WebGPU {prov.adapter_summary()}"
-    from oasis_lab.gpu.device import adapter_info
-
-    info = adapter_info()
-    return f"{info['device']} ({info['backend_type']}, {info['adapter_type']})"
-
-
 def check(
     target: Model | str,
     runs: int = 20,
     *,
-    backend: str = "webgpu",
+    backend: str | backends.Backend = "webgpu",
     inputs: dict[str, np.ndarray] | None = None,
     seed: int = 0,
 ) -> DeterminismReport:
@@ -211,7 +198,8 @@ def check(
         (a one-node model from :func:`op_model`).
     runs : int
         Repetitions (``>= 1``).
-    backend : {"webgpu", "numpy"}
+    backend : str or Backend
+        A registered backend name (:func:`oasis_lab.gpu.backends.names`) or a backend object.
     inputs : dict, optional
         Model inputs; default the seeded example inputs.
     seed : int
@@ -238,7 +226,8 @@ def check(
     else:
         raise TypeError(f"target must be a Model or a name, got {type(target).__name__}")
     feed = default_inputs if inputs is None else inputs
-    engine = _engine(backend)
+    be = backends.get(backend)
+    engine = be.engine()
     traces: list[Trace] = [run(model, feed, backend=backend, seed=seed) for _ in range(n_runs)]
     reference = run(model, feed, backend="numpy", seed=seed)
     first = traces[0]
@@ -260,7 +249,7 @@ def check(
             max_abs[i] = float(np.abs(out.astype(np.float64) - want.astype(np.float64)).max())
     return DeterminismReport(
         target=model.name,
-        backend=backend,
+        backend=be.name,
         engine=engine,
         runs=n_runs,
         seed=int(seed),

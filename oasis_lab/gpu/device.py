@@ -109,8 +109,9 @@ _PERSISTENT: dict[int, Any] = {}
 _BIND_GROUPS: dict[tuple, tuple[Any, tuple[Any, ...]]] = {}
 _BIND_GROUPS_CAP = 512
 
-#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes``
-KernelRunner = Callable[..., bytes]
+#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes`` (or a
+#: writable ``uint8`` array of the output bytes)
+KernelRunner = Callable[..., np.ndarray | bytes]
 _RUNNER: contextvars.ContextVar[KernelRunner | None] = contextvars.ContextVar(
     "oasis_kernel_runner", default=None
 )
