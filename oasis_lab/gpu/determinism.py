@@ -264,9 +264,11 @@ def check(
 
 
 def subnormal_mix(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Normal values mixed with subnormals, ``-0`` and values next to ``2^-126`` of both signs."""
+    """Normal values mixed with subnormals, ``-0`` and values next to ``2^-126`` and to the
+    flush threshold ``2^-125``, of both signs."""
     x = rng.standard_normal(shape).astype(np.float32)
-    special = np.array([1e-40, -3e-39, -0.0, 2.0**-126, -(2.0**-126), 1.2e-38, 1e-45, 5e-39],
+    special = np.array([1e-40, -3e-39, -0.0, 2.0**-126, -(2.0**-126), 1.2e-38, 1e-45, 5e-39,
+                        2.0**-125, -(2.0**-125), 1.5 * 2.0**-126, -2.3e-38, 2.4e-38],
                        dtype=np.float32)
     mask = rng.random(shape) < 0.4
     x[mask] = rng.choice(special, size=int(mask.sum()))
@@ -342,9 +344,10 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
     cancel = c(-xs + np.float32(2.0**-149))
     edge = np.concatenate([xs.ravel(), np.array([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0], np.float32)])
     psub = np.abs(np.concatenate([np.full((5, 15), 1e-40, np.float32), np.abs(xs[:5, :15])]))
-    # Normal products first, then normal factors near 2^-63 whose products (normal) cancel to a
-    # subnormal partial sum mid-row, which the policy flushes before the last product is added.
-    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-63, 2.0**-63, 2.0**-62]], np.float32)
+    # Normal products first, then products 1.5 2^-125 and -2^-125 (kept: at or above the flush
+    # threshold) that cancel to a partial sum of 2^-126 mid-row, which the policy flushes before
+    # the last product, 2^-122, is added.
+    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-62, 2.0**-62, 2.0**-61]], np.float32)
     mid_b = np.repeat(np.array([[1.0], [-1.0], [2.0**-63], [-(2.0**-63)], [2.0**-61]], np.float32), 4, 1)
     cases += [
         ("matmul blocked, subnormal sum mid-row", "matmul_blocked",
