@@ -179,7 +179,7 @@ class BrowserProvider:
         executable: str | None = None,
         timeout: float = 120.0,
         startup_timeout: float = 30.0,
-        heartbeat_timeout: float = 2.0,
+        heartbeat_timeout: float = 5.0,
         extra_flags: Sequence[str] = (),
         base_flags: Sequence[str] = CHROMIUM_FLAGS,
         referee_limits: bool = True,

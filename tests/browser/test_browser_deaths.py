@@ -22,8 +22,10 @@ from oasis_lab.gpu import reference as R
 
 pytestmark = pytest.mark.browser
 
-#: Generous bound on "within seconds" on a loaded CI machine (measured: 0.2 to 3 s).
-NOTICE = 10.0
+#: "Within seconds", with the slack of a loaded machine: a quarter of the 120 s command timeout
+#: the old code waited for (measured unloaded: 0.2 to 3 s). The tests wait on states, not clocks,
+#: and use this only as the bound that tells "noticed" from "timed out".
+NOTICE = 30.0
 
 
 def kill_kind(provider: BrowserProvider, kind: str, *, webui: bool = True) -> list[int]:
@@ -91,9 +93,12 @@ def test_the_spare_renderer_dying_leaves_the_provider_usable_and_the_page_s_does
         survived = 0
         for m in renderers:
             os.kill(m.pid, signal.SIGKILL)
-            time.sleep(3.0)  # past the heartbeat timeout: a spare's death is forgotten by now
+            deadline = time.monotonic() + NOTICE  # until the provider decides: dead, or a spare
+            while p.running and m.pid in p._chromium.renderers and time.monotonic() < deadline:
+                time.sleep(0.05)
             if not p.running:
                 break
+            assert m.pid not in p._chromium.renderers  # forgotten: the page kept beating
             survived += 1
             assert p.ops.gelu(x).tobytes() == R.gelu(x).tobytes()
         assert survived >= 1 and not p.running and "renderer" in p.failure
