@@ -55,6 +55,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,13 @@ __all__ = [
     "case_to_json",
     "diverging_engines",
     "fuzz",
+    "TININESS_MODES",
+    "boundary_table",
+    "engine_result",
     "load_corpus",
     "outside_contract",
     "policy",
+    "round_f32",
     "run_case",
     "save_case",
     "shrink",
@@ -612,6 +617,76 @@ def policy(name: str) -> Iterator[None]:
         mathlib.FLUSH_BELOW = saved
 
 
+# ============================================================================ engines' tininess, emulated
+#: How an IEEE 754 engine may treat a result of magnitude below 2^-126 (the smallest normal):
+#: keep subnormals (tininess after rounding: lavapipe, numpy), flush when the exact value is tiny
+#: (before rounding: SwiftShader), or round first and flush a result below 2^-126.
+TININESS_MODES = ("after rounding, subnormals kept", "flush before rounding", "flush after rounding")
+
+
+def round_f32(x: Fraction) -> np.float32:
+    """A rational rounded once to float32: to nearest, ties to even, subnormals kept."""
+    near = np.float32(float(x))
+    cands = [np.nextafter(near, np.float32(-np.inf)), near, np.nextafter(near, np.float32(np.inf))]
+    dist = [abs(Fraction(float(c)) - x) for c in cands]
+    best = [c for c, d in zip(cands, dist, strict=True) if d == min(dist)]
+    return min(best, key=lambda c: int(np.array([c], F32).view(np.uint32)[0]) & 1)
+
+
+def engine_result(exact: Fraction, mode: str) -> np.float32:
+    """What an engine of tininess ``mode`` (:data:`TININESS_MODES`) returns for an exact result
+    (a flushed result keeps the sign of the exact value: policies must cope with ``-0``)."""
+    if mode not in TININESS_MODES:
+        raise ValueError(f"mode = {mode!r} is unknown; choose one of {list(TININESS_MODES)}")
+    zero = F32(-0.0 if exact < 0 else 0.0)
+    if mode == TININESS_MODES[1] and abs(exact) < Fraction(T126):
+        return zero
+    r = round_f32(exact)
+    if mode == TININESS_MODES[2] and abs(float(r)) < T126:
+        return zero
+    return r
+
+
+def _w(word: int) -> Fraction:
+    return Fraction(float(np.array([word], np.uint32).view(F32)[0]))
+
+
+#: The boundary cases of issue 20 as exact results: GELU's last step ``x / (1 + e)`` with
+#: ``e = 1`` for tiny ``x``, and the products of the matmul cases.
+BOUNDARY_CASES: tuple[tuple[str, Fraction], ...] = (
+    ("gelu(0x00FFFFFF): x / 2", _w(0x00FFFFFF) / 2),
+    ("gelu(0x80FFFFFF): x / 2", _w(0x80FFFFFF) / 2),
+    ("matmul 0x3F7FFFFF x 0x00800000", _w(0x3F7FFFFF) * _w(0x00800000)),
+    ("matmul 0x3EFFFFFF x 0x01000000", _w(0x3EFFFFFF) * _w(0x01000000)),
+    ("sum 1.5 2^-125 - 2^-125", Fraction(3, 2) * Fraction(T125) - Fraction(T125)),
+    ("product 0x3F800001 x 0x00FFFFFF", _w(0x3F800001) * _w(0x00FFFFFF)),
+)
+
+
+def boundary_table() -> pd.DataFrame:
+    """The boundary cases on the three kinds of engine (:data:`TININESS_MODES`), flushed under
+    the previous policy (below ``2^-126``) and the shipped one (below ``2^-125``): whether the
+    engines then agree.
+
+    Returns
+    -------
+    DataFrame
+        ``case, exact``, one column of result bits per mode, ``agree (flush < 2^-126)`` and
+        ``agree (flush < 2^-125)``.
+    """
+    rows = []
+    for name, exact in BOUNDARY_CASES:
+        results = {m: engine_result(exact, m) for m in TININESS_MODES}
+        row: dict[str, Any] = {"case": name, "exact": f"{float(exact):.9g}"}
+        row.update({m: hex(int(np.array([r], F32).view(np.uint32)[0])) for m, r in results.items()})
+        for label, below in (("2^-126", T126), ("2^-125", T125)):
+            flushed = {np.where(np.abs(np.array([r], F32)) < F32(below), F32(0), np.array([r], F32)).tobytes()
+                       for r in results.values()}
+            row[f"agree (flush < {label})"] = len(flushed) == 1
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 # ============================================================================ running and comparing
 @dataclass(frozen=True)
 class Case:
@@ -657,10 +732,12 @@ def outside_contract(out: np.ndarray | str) -> bool:
     return isinstance(out, np.ndarray) and out.dtype.kind == "f" and not np.isfinite(out).all()
 
 
-def diverging_engines(case: Case, engines: Sequence[str], reference: str = "numpy") -> list[str]:
-    """The engines whose bits differ from ``reference``'s on ``case``."""
+def diverging_engines(case: Case, engines: Sequence[str | backends.Backend],
+                      reference: str = "numpy") -> list[str]:
+    """The names of the engines whose bits differ from ``reference``'s on ``case``."""
     want = run_case(case, reference)
-    return [e for e in engines if e != reference and not _same(run_case(case, e), want)]
+    found = [backends.get(e) for e in engines]
+    return [b.name for b in found if b.name != reference and not _same(run_case(case, b), want)]
 
 
 # ============================================================================ shrinking
@@ -678,7 +755,8 @@ def _simpler_values(x: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def shrink(case: Case, engine: str, reference: str = "numpy", max_tries: int = 400) -> Case:
+def shrink(case: Case, engine: str | backends.Backend, reference: str = "numpy",
+           max_tries: int = 400) -> Case:
     """A minimal case that still diverges on ``engine`` (GraphicsFuzz-style reduction).
 
     Steps: keep only the first diverging output element (:attr:`KernelTarget.localize`); drop
@@ -732,7 +810,8 @@ def shrink(case: Case, engine: str, reference: str = "numpy", max_tries: int = 4
                     args = cand
                     flat = trial
                     break
-    return Case(case.kernel, case.cls, args, note=f"shrunk on {engine} in {tries[0]} tries")
+    return Case(case.kernel, case.cls, args,
+                note=f"shrunk on {backends.get(engine).name} in {tries[0]} tries")
 
 
 def case_model(case: Case) -> tuple[Any, dict[str, np.ndarray], int] | None:
@@ -909,9 +988,10 @@ def fuzz(
     budget : float
         Seconds (soft: every pair gets at least one batch, then rounds continue while time is
         left; shrinking is not counted).
-    engines : sequence of str
-        Backend names (:func:`oasis_lab.gpu.backends.names`); ``"numpy"`` (the referee's twins)
-        is the reference and always runs.
+    engines : sequence of str or Backend
+        Backend names (:func:`oasis_lab.gpu.backends.names`) or objects (e.g. a browser
+        provider's ``backend``), with distinct names; ``"numpy"`` (the referee's twins) is the
+        reference and always runs.
     seed : int
         Root seed: batch ``i`` of a pair draws from ``seeding.stream(seed, "conformance",
         kernel, class, i)``.
@@ -930,9 +1010,12 @@ def fuzz(
     s = check_seed(seed)
     if policy_name not in POLICIES:
         raise ValueError(f"policy = {policy_name!r} is unknown; choose one of {list(POLICIES)}")
-    names = list(dict.fromkeys(["numpy", *engines]))
-    for e in names:
-        backends.get(e)
+    chosen_engines = [backends.get("numpy")] + [backends.get(e) for e in engines
+                                                 if backends.get(e).name != "numpy"]
+    names = [b.name for b in chosen_engines]
+    if len(set(names)) != len(names):
+        raise ValueError(f"engines = {names} must have distinct names")
+    by_name = dict(zip(names, chosen_engines, strict=True))
     chosen = [k for k in KERNELS if kernels is None or k.name in kernels]
     if kernels is not None:
         unknown = sorted(set(kernels) - set(_BY_NAME))
@@ -949,16 +1032,17 @@ def fuzz(
     found: list[Divergence] = []
     kept: dict[tuple[str, str], int] = {}
     with policy(policy_name):
-        seconds = _fuzz_loop(pairs, names, s, b, stats, found, kept, shrink_divergences,
+        seconds = _fuzz_loop(pairs, by_name, s, b, stats, found, kept, shrink_divergences,
                              max_cases_per_pair)
     rows = [{"kernel": k, "class": c, **v} for (k, c), v in stats.items()]
     return FuzzReport(tuple(names), seconds, pd.DataFrame(rows), found, policy_name)
 
 
-def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], names: list[str], s: int, b: float,
+def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backends.Backend], s: int, b: float,
                stats: dict[tuple[str, str], dict[str, int]], found: list[Divergence],
                kept: dict[tuple[str, str], int], shrink_divergences: bool,
                max_cases_per_pair: int) -> float:
+    names = list(engines)
     t0 = time.perf_counter()
     rnd = 0
     # Python loop over pairs and rounds: each step is one kernel call per engine (the work is in
@@ -977,15 +1061,15 @@ def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], names: list[str], s: int, 
             differ = []
             column = "outside" if outside_contract(want) else "divergent"
             for e in names[1:]:
-                got = run_case(case, e)
+                got = run_case(case, engines[e])
                 bad = _differing(got, want) if not _same(got, want) else np.array([], int)
                 st[f"{column}_{e}"] += int(bad.size)
                 if bad.size:
                     differ.append((e, int(bad.size)))
             if differ and shrink_divergences and kept.get((target.name, cls), 0) < max_cases_per_pair:
                 kept[(target.name, cls)] = kept.get((target.name, cls), 0) + 1
-                small = shrink(case, differ[0][0])
-                found.append(Divergence(target.name, cls, tuple(diverging_engines(small, names)),
+                small = shrink(case, engines[differ[0][0]])
+                found.append(Divergence(target.name, cls, tuple(diverging_engines(small, list(engines.values()))),
                                         sum(n for _, n in differ), small,
                                         outside_contract(run_case(small, "numpy"))))
         else:

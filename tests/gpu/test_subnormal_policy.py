@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oasis_lab.gpu import mathlib
+from oasis_lab.gpu import conformance, mathlib
 from oasis_lab.gpu import reference as R
 from oasis_lab.gpu.determinism import kernel_cases, subnormal_mix
 
@@ -63,27 +63,27 @@ def test_ftz_flushes_everything_below_2_to_the_minus_125():
 
 
 # ---------------------------------------------------------------- engine independence, proved
-def _round_f32(x: Fraction) -> np.float32:
-    """Round a rational to float32: to nearest, ties to even, subnormals kept (one rounding)."""
-    near = np.float32(float(x))
-    cands = [np.nextafter(near, np.float32(-np.inf)), near, np.nextafter(near, np.float32(np.inf))]
-    dist = [abs(Fraction(float(c)) - x) for c in cands]
-    best = [c for c, d in zip(cands, dist, strict=True) if d == min(dist)]
-    return min(best, key=lambda c: int(np.array([c], np.float32).view(np.uint32)[0]) & 1)
-
-
 def _engine(exact: Fraction, mode: str) -> np.float32:
-    """What an IEEE engine returns for an exact real result, by how it treats tininess:
-    ``"after"`` keeps subnormals (lavapipe, numpy), ``"ftz-before"`` flushes when the exact value
-    is below 2^-126 (SwiftShader), ``"ftz-after"`` rounds first, then flushes results below
-    2^-126. A flushed result keeps its sign (the policy must cope with -0 too)."""
-    zero = np.float32(-0.0 if exact < 0 else 0.0)
-    if mode == "ftz-before" and abs(exact) < Fraction(TINY):
-        return zero
-    r = _round_f32(exact)
-    if mode == "ftz-after" and abs(float(r)) < TINY:
-        return zero
-    return r
+    """What an engine returns for an exact result, by how it treats tininess: ``"after"``
+    keeps subnormals (lavapipe, numpy), ``"ftz-before"`` flushes when the exact value is below
+    2^-126 (SwiftShader), ``"ftz-after"`` rounds first, then flushes results below 2^-126."""
+    modes = dict(zip(("after", "ftz-before", "ftz-after"), conformance.TININESS_MODES, strict=True))
+    return conformance.engine_result(exact, modes[mode])
+
+
+def test_the_engine_emulation_rounds_once_to_nearest_even_and_flushes_as_each_mode_does():
+    assert conformance.round_f32(Fraction(TINY) - Fraction(2.0**-150)) == np.float32(TINY)  # tie: even
+    assert conformance.round_f32(Fraction(TINY) - Fraction(3, 2) * Fraction(2.0**-150)) == \
+        np.nextafter(np.float32(TINY), np.float32(0))
+    assert conformance.round_f32(Fraction(1) + Fraction(2.0**-24)) == 1.0  # tie to even, not up
+    assert conformance.round_f32(Fraction(1) + Fraction(3, 2) * Fraction(2.0**-23)) == np.float32(1 + 2.0**-22)
+    hole = Fraction(TINY) - Fraction(2.0**-150)
+    assert [float(_engine(hole, m)) for m in ("after", "ftz-before", "ftz-after")] == [TINY, 0.0, TINY]
+    assert np.signbit(_engine(-hole, "ftz-before"))
+    table = conformance.boundary_table().set_index("case")
+    assert not table["agree (flush < 2^-126)"].iloc[:4].any() and table["agree (flush < 2^-125)"].all()
+    with pytest.raises(ValueError, match="mode = 'x'"):
+        conformance.engine_result(hole, "x")
 
 
 f32s = st.floats(width=32, allow_nan=False, allow_infinity=False, allow_subnormal=True)
