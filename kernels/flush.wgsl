@@ -10,10 +10,12 @@
 // engine is tiny and every one rounds r to the same normal number, which this rule keeps or
 // flushes alike. The test is on the bits, so it does not depend on how the engine compares
 // small numbers. Twin: oasis_lab.gpu.mathlib.ftz.
+// Written as a signed compare with `<` (the masked bits are non-negative as i32): the unsigned
+// `<=` form gave the same bits but cost the wide matmul 10% on lavapipe and 30% on SwiftShader.
 fn oasis_ftz(x: f32) -> f32 {
-    return select(x, 0.0, (bitcast<u32>(x) & 0x7f800000u) <= 0x00800000u);
+    return select(x, 0.0, (bitcast<i32>(x) & 0x7f800000i) < 0x01000000i);
 }
 
 fn oasis_ftz4(x: vec4<f32>) -> vec4<f32> {
-    return select(x, vec4<f32>(0.0), (bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) <= vec4<u32>(0x00800000u));
+    return select(x, vec4<f32>(0.0), (bitcast<vec4<i32>>(x) & vec4<i32>(0x7f800000i)) < vec4<i32>(0x01000000i));
 }

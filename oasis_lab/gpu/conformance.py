@@ -586,8 +586,8 @@ _BY_NAME = {k.name: k for k in KERNELS}
 
 
 # ============================================================================ policies
-_OLD_FLUSH = (("(bitcast<u32>(x) & 0x7f800000u) <= 0x00800000u", "(bitcast<u32>(x) & 0x7f800000u) == 0u"),
-              ("(bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) <= vec4<u32>(0x00800000u)",
+_OLD_FLUSH = (("(bitcast<i32>(x) & 0x7f800000i) < 0x01000000i", "(bitcast<u32>(x) & 0x7f800000u) == 0u"),
+              ("(bitcast<vec4<i32>>(x) & vec4<i32>(0x7f800000i)) < vec4<i32>(0x01000000i)",
                "(bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) == vec4<u32>(0u)"))
 POLICIES = ("flush-2^-125", "flush-2^-126")
 
