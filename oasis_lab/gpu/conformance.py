@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.checks import check_real
+from oasis_lab.checks import check_int, check_real
 from oasis_lab.gpu import backends, device, mathlib
 from oasis_lab.seeding import check_seed, stream
 
@@ -982,6 +982,7 @@ def fuzz(
     shrink_divergences: bool = True,
     max_cases_per_pair: int = 1,
     policy_name: str = "flush-2^-125",
+    rounds: int | None = None,
 ) -> FuzzReport:
     """Fuzz every (kernel, boundary class) pair on ``engines`` for about ``budget`` seconds.
 
@@ -1003,6 +1004,9 @@ def fuzz(
         Shrink the first ``max_cases_per_pair`` divergences of each pair.
     policy_name : str
         The subnormal policy the kernels and twins run under (:func:`policy`).
+    rounds : int, optional
+        Run exactly this many rounds (every pair once per round) instead of a time budget: the
+        same seed then gives the same inputs and findings on any machine (tests use it).
 
     Returns
     -------
@@ -1010,6 +1014,7 @@ def fuzz(
     """
     b = check_real("budget", budget, positive=True)
     s = check_seed(seed)
+    n_rounds = None if rounds is None else check_int("rounds", rounds, 1)
     if policy_name not in POLICIES:
         raise ValueError(f"policy = {policy_name!r} is unknown; choose one of {list(POLICIES)}")
     chosen_engines = [backends.get("numpy")] + [backends.get(e) for e in engines
@@ -1035,7 +1040,7 @@ def fuzz(
     kept: dict[tuple[str, str], int] = {}
     with policy(policy_name):
         seconds = _fuzz_loop(pairs, by_name, s, b, stats, found, kept, shrink_divergences,
-                             max_cases_per_pair)
+                             max_cases_per_pair, n_rounds)
     rows = [{"kernel": k, "class": c, **v} for (k, c), v in stats.items()]
     return FuzzReport(tuple(names), seconds, pd.DataFrame(rows), found, policy_name)
 
@@ -1043,7 +1048,7 @@ def fuzz(
 def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backends.Backend], s: int, b: float,
                stats: dict[tuple[str, str], dict[str, int]], found: list[Divergence],
                kept: dict[tuple[str, str], int], shrink_divergences: bool,
-               max_cases_per_pair: int) -> float:
+               max_cases_per_pair: int, n_rounds: int | None) -> float:
     names = list(engines)
     t0 = time.perf_counter()
     rnd = 0
@@ -1051,7 +1056,7 @@ def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backend
     # the engines), and the budget is checked between calls.
     while True:
         for target, cls in pairs:
-            if rnd > 0 and time.perf_counter() - t0 > b:
+            if n_rounds is None and rnd > 0 and time.perf_counter() - t0 > b:
                 break
             rng = stream(s, "conformance", target.name, cls, rnd)
             args = target.generate(cls, rng, 0)
@@ -1076,7 +1081,7 @@ def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backend
                                         outside_contract(run_case(small, "numpy"))))
         else:
             rnd += 1
-            if time.perf_counter() - t0 <= b:
+            if (time.perf_counter() - t0 <= b) if n_rounds is None else rnd < n_rounds:
                 continue
         break
     return time.perf_counter() - t0

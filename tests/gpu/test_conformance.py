@@ -65,7 +65,7 @@ def registered(be):
 
 def test_the_fuzzer_finds_and_shrinks_a_planted_divergence():
     with registered(_Planted()):
-        report = conformance.fuzz(budget=0.5, engines=("planted",), kernels=["unary:relu", "matmul_naive:main"],
+        report = conformance.fuzz(engines=("planted",), rounds=1, kernels=["unary:relu", "matmul_naive:main"],
                                   classes=["near-2^-125", "ordinary"])
     assert report.divergent > 0
     bad = report.coverage.set_index(["kernel", "class"])["divergent_planted"]
@@ -186,3 +186,16 @@ def test_cli_fuzz_prints_what_it_covered_within_100_columns(gpu, capsys, tmp_pat
         assert status == 2
         err = capsys.readouterr().err.strip()
         assert says in err and len(err.splitlines()) == 1
+
+
+def test_a_fixed_number_of_rounds_gives_the_same_inputs_and_findings():
+    """rounds= replaces the time budget: the same seed gives the same coverage on any machine."""
+    with registered(_Planted()):
+        runs = [conformance.fuzz(engines=("planted",), rounds=2, seed=3, kernels=["unary:relu"],
+                                 classes=["near-2^-125", "ordinary"]) for _ in range(2)]
+    a, b = (r.coverage.drop(columns=[]) for r in runs)
+    assert a.equals(b) and (a["batches"] == 2).all()
+    assert [d.minimal.args["x"].tobytes() for d in runs[0].divergences] == \
+        [d.minimal.args["x"].tobytes() for d in runs[1].divergences]
+    with pytest.raises(ValueError, match="rounds"):
+        conformance.fuzz(engines=("numpy",), rounds=0)
