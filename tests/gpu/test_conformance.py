@@ -65,7 +65,7 @@ def registered(be):
 
 def test_the_fuzzer_finds_and_shrinks_a_planted_divergence():
     with registered(_Planted()):
-        report = conformance.fuzz(engines=("planted",), rounds=1, kernels=["unary:relu", "matmul_naive:main"],
+        report = conformance.fuzz(engines=("planted",), rounds=2, kernels=["unary:relu", "matmul_naive:main"],
                                   classes=["near-2^-125", "ordinary"])
     assert report.divergent > 0
     bad = report.coverage.set_index(["kernel", "class"])["divergent_planted"]
