@@ -118,7 +118,8 @@ def streams(seed: Any, *purposes: str) -> dict[str, np.random.Generator]:
 def generator(seed: Any, *keys: Any) -> np.random.Generator:
     """``np.random.default_rng(seed)`` (or ``default_rng([seed, *keys])``) with the seed checked.
 
-    For code whose draws are defined as those of ``default_rng`` of a seed it was given (a
+    The one way to seed a generator directly from an integer, for code whose draws predate
+    the purpose streams and must keep them (stored test inputs, the shipped models' weights, a
     synthetic graph's FLOPs, a computation's weights, a dispute party's randomness): the
     draws are exactly numpy's for every valid seed, and ``seed`` and each key go through
     :func:`check_seed` (one limit, ``[0, 2**128 - 1]``, for every entry point). New code that

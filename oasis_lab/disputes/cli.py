@@ -44,7 +44,7 @@ __all__ = [
 
 #: Largest ``--seed`` (seeds reach numba and numpy as 64-bit signed integers).
 MAX_SEED = 2**63 - 1
-#: Backends a node can be computed on (``oasis_lab.gpu.model.BACKENDS``; listed here so that
+#: Backends a node can be computed on (the built-ins of ``oasis_lab.gpu.backends``; listed here so that
 #: ``--help`` does not import the GPU stack).
 BACKENDS: tuple[str, ...] = ("numpy", "webgpu")
 

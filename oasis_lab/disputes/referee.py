@@ -18,7 +18,10 @@ bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``;
 
 Verdict: the provider's claim agrees -> ``challenger_wrong`` (the provider is upheld, the
 benefit of the doubt goes to the defender); else the challenger's agrees -> ``provider_guilty``;
-else ``ambiguous`` (the referee agrees with neither: nobody is slashed).
+else ``ambiguous`` (the referee agrees with neither: nobody is slashed). A recomputed float output
+holding an inf or a NaN is outside the bitwise contract of the kernels (WGSL lets engines assume
+no overflow and gives ``max`` of a NaN no defined result; ``oasis_lab.gpu.conformance`` measured
+engines that differ there), so it never convicts: ``provider_guilty`` becomes ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -197,12 +200,18 @@ class Ruling:
             raise ValueError(f"verdict = {self.verdict!r} is not one of {list(VERDICTS)}")
 
 
-def _verdict(provider_ok: bool, challenger_ok: bool) -> str:
+def _verdict(provider_ok: bool, challenger_ok: bool, recomputed: np.ndarray | None = None) -> str:
     if provider_ok:
         return "challenger_wrong"
-    if challenger_ok:
+    if challenger_ok and not _outside_contract(recomputed):
         return "provider_guilty"
     return "ambiguous"
+
+
+def _outside_contract(recomputed: np.ndarray | None) -> bool:
+    """A float output with an inf or a NaN: engines may differ there (see the module docstring)."""
+    r = None if recomputed is None else np.asarray(recomputed)
+    return r is not None and r.dtype.kind == "f" and r.size > 0 and not bool(np.isfinite(r).all())
 
 
 @dataclass(frozen=True)
@@ -265,14 +274,16 @@ class Referee:
         ref = chain_step(agreed_prev, computation.digest(recomputed))
         p_ok = ref == provider_claim
         c_ok = ref == challenger_claim
-        verdict = _verdict(p_ok, c_ok)
+        verdict = _verdict(p_ok, c_ok, recomputed)
         return Ruling(
             verdict,
             "referee",
             provider_agrees=p_ok,
             challenger_agrees=c_ok,
             detail=f"recomputed commitment {ref.hex()[:12]}: provider "
-            f"{'agrees' if p_ok else 'differs'}, challenger {'agrees' if c_ok else 'differs'}",
+            f"{'agrees' if p_ok else 'differs'}, challenger {'agrees' if c_ok else 'differs'}"
+            + (" (recomputed output not finite: outside the bitwise contract)"
+               if _outside_contract(recomputed) else ""),
         )
 
     def rule_tolerance(
@@ -295,7 +306,7 @@ class Referee:
         c_ok = outputs_agree(challenger_output, recomputed, atol=self.atol, max_ulp=self.max_ulp)
         dp, dc = dist(provider_output), dist(challenger_output)
         return Ruling(
-            _verdict(p_ok, c_ok),
+            _verdict(p_ok, c_ok, recomputed),
             "referee",
             provider_agrees=p_ok,
             challenger_agrees=c_ok,

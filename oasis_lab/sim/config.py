@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from oasis_lab import paths
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.mechanisms import mechanism_names
 from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
@@ -47,7 +48,7 @@ __all__ = [
     "load_config",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
+CONFIG_DIR = paths.CONFIG_DIR
 
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
