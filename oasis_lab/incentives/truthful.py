@@ -52,11 +52,7 @@ from oasis_lab.checks import check_int, check_real
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["TIE_RTOL", "TruthfulResult", "clearing_price", "truthful_greedy"]
-
-#: Relative margin by which a probe report is placed just above another task's density, so
-#: that the bisection's probe sorts before that task (see :func:`truthful_greedy`).
-TIE_RTOL = 1e-9
+__all__ = ["TruthfulResult", "clearing_price", "truthful_greedy", "tuned_price"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -300,48 +296,92 @@ def truthful_greedy(
     )
 
 
+def _least_float(pred: Any, lo: float, hi: float) -> float:
+    """The smallest float ``x`` in ``[lo, hi]`` with ``pred(x)``, for ``0 < lo <= hi``, ``pred``
+    monotone (false then true) and ``pred(hi)`` true: bisection on the floats themselves.
+
+    Positive floats are ordered as their int64 bit patterns, so about 62 steps reach the exact
+    float whatever the magnitudes.
+    """
+    if pred(lo):
+        return lo
+    a = int(np.float64(lo).view(np.int64))  # pred false here
+    b = int(np.float64(hi).view(np.int64))  # pred true here
+    while b - a > 1:
+        mid = (a + b) // 2
+        if pred(float(np.int64(mid).view(np.float64))):
+            b = mid
+        else:
+            a = mid
+    return float(np.int64(b).view(np.float64))
+
+
 def _critical_value(
     sub: Market, params: AuctionParams, k: int, dens: np.ndarray, p: float, e_k: float
 ) -> tuple[float, int]:
-    """Lowest value at which task ``k`` of the eligible sub-market is still served.
+    """The smallest report at which task ``k`` of the eligible sub-market is still served, exactly.
 
-    Moving ``k`` down the order only changes its position among the other tasks (the walk of
-    the tasks before it does not depend on it), and being served is monotone in the position
-    (earlier = componentwise more capacity left, on which first fit still succeeds). So the
-    served region is ``[theta, inf)`` and ``theta`` is found by bisection over the densities of
-    the tasks it could be placed just before, down to the eligibility bound
-    ``e_k + p sum_t C[k, t]``.
+    The walk depends on ``k``'s report only through its position among the tasks of its
+    priority (the walk of the tasks before it does not depend on it; ``price_rule="as_written"``
+    never reads a budget) and through admission (``v - e_k >= p U_k``). Its density
+    ``fl(fl(v - e_k) / sqrt(U_k))`` is non-decreasing in ``v``, so each competing task ``m``
+    that the walk places after ``k`` has a *threshold*: the smallest float ``v`` at which ``k``
+    still sorts before ``m`` (density above ``m``'s, or equal with ``k``'s index lower: ties
+    keep market order), found by bisection on the floats (:func:`_least_float`, no walk). In
+    walk order the thresholds do not increase, and being served is monotone in the position
+    (proof in ``docs/mechanism.md``), so the critical report is one of these thresholds (or
+    the admission bound), found by bisection over them with one walk per probe, each probe at
+    the threshold itself: no relative margin that could jump over a near-tie.
     """
     root = float(np.sqrt(sub.task_units[k]))
-    floor = p * root  # density at the eligibility bound
-    same = sub.priority == sub.priority[k]
-    others = np.flatnonzero(same & (np.arange(sub.n_tasks) != k) & (dens <= dens[k]) & (dens >= floor))
-    cands = np.sort(dens[others])[::-1]  # positions, from k's own downwards
+    e_sub = float(user_costs(sub, params)[k])  # the e the walk's density reads (== e_k)
+    tiny = float(np.nextafter(0.0, 1.0))  # a report must stay > 0 (Market's contract)
+    v_k = float(sub.value[k])
+    need = p * float(sub.task_units[k])
+    admitted = _least_float(lambda v: v - e_k >= need, tiny, v_k)
+    same = np.flatnonzero(sub.priority == sub.priority[k])
+    d_k = float(dens[k])
+    idx = np.arange(sub.n_tasks)
+    after = same[((dens[same] < d_k) | ((dens[same] == d_k) & (idx[same] > k)))]
+    # walk order of the competitors: density non-increasing, ties by index (a stable sort)
+    after = after[np.lexsort((after, -dens[after]))]
 
-    def served_at(density: float, above: bool) -> bool:
-        v = e_k + density * root * (1.0 + TIE_RTOL if above else 1.0)
+    def threshold(q: int) -> float:
+        m, d_m = int(after[q]), float(dens[after[q]])
+        if k < m:
+            before = lambda v: (v - e_sub) / root >= d_m  # noqa: E731
+        else:
+            before = lambda v: (v - e_sub) / root > d_m  # noqa: E731
+        return max(admitted, _least_float(before, tiny, v_k))
+
+    def served_at(v: float) -> bool:
         value = sub.value.copy()
-        value[k] = max(v, np.nextafter(0.0, 1.0))
+        value[k] = v
         return bool(run_greedy(sub.replace(value=value), params).served[k])
 
+    # candidates[q] = threshold(q) for q < n, admitted for q = n: non-increasing in q, and
+    # served at candidates[0] (k's own position). Find the largest q still served.
+    n = after.size
     walks = 0
-    lo, hi = 0, cands.size  # invariant: served just above cands[lo - 1] (or at dens[k] for lo = 0)
-    # find the largest m in [0, size] such that served just above cands[m - 1]; m = 0 is k's own
-    # position, served by assumption.
+    lo, hi = 0, n  # served at candidate lo; the answer is in [lo, hi]
+    cache: dict[int, float] = {}
+
+    def candidate(q: int) -> float:
+        if q not in cache:
+            cache[q] = admitted if q == n else threshold(q)
+        return cache[q]
+
     while lo < hi:
         mid = (lo + hi + 1) // 2
+        if candidate(mid) == candidate(lo):
+            lo = mid  # the same report: the same walk
+            continue
         walks += 1
-        if served_at(float(cands[mid - 1]), True):
+        if served_at(candidate(mid)):
             lo = mid
         else:
             hi = mid - 1
-    if lo == cands.size:
-        walks += 1
-        if served_at(floor, False):
-            return e_k + floor * root, walks
-    if lo == 0:
-        return e_k + float(dens[k]) * root, walks
-    return e_k + float(cands[lo - 1]) * root, walks
+    return candidate(lo), walks
 
 
 def tuned_price(
