@@ -53,6 +53,7 @@ from oasis_lab.experiments.incentives import (
     Equilibrium,
     IncentiveTable,
     IrCauses,
+    RepeatedWelfare,
     VcgBudget,
     WelfarePrice,
 )
@@ -244,6 +245,8 @@ CASES: dict[str, Case] = {
             (0, 1),
         ),
         ExperimentCase("welfare_price", WelfarePrice(n_tasks=120, n_providers=12), (0, 1)),
+        # the truthful variant round after round, by price source (issue 19 item 4)
+        ExperimentCase("repeated_welfare", RepeatedWelfare(n_tasks=40, n_providers=8, rounds=3), (0, 1)),
         ExperimentCase("vcg_budget", VcgBudget(tiny_tasks=4, tiny_providers=2, draws=2), (0, 1)),
         ExperimentCase("dp_privacy", DpPrivacy(unit_tasks=14, unit_providers=6), (0, 1)),
         ExperimentCase("ir_causes", IrCauses(n_tasks=280, n_providers=40, scenario="price_crossing"), (0, 1)),

@@ -13,6 +13,10 @@ over scenarios.
   shares of the exact optimum of the same market;
 - ``welfare_price`` (:class:`WelfarePrice`): the truthful variant against the best greedy
   reading, over the optimum;
+- ``repeated_welfare`` (:class:`RepeatedWelfare`): the truthful variant round after round with
+  the same agents, under each price source of
+  :data:`~oasis_lab.incentives.repeated.PRICE_SOURCES` (the welfare price of a price no agent
+  can move), against the greedy and the optimum of each round;
 - ``vcg_budget`` (:class:`VcgBudget`): VCG's budget surplus, measured;
 - ``equilibrium`` (:class:`Equilibrium`): best-response dynamics alone, on one general
   market per seed, for chosen mechanisms;
@@ -49,6 +53,7 @@ from oasis_lab.incentives.equilibrium import (
 from oasis_lab.incentives.manipulability import DEFAULT_GRID, check_report_grid, manipulability
 from oasis_lab.incentives.outcomes import run_mechanism
 from oasis_lab.incentives.privacy import worst_privacy_loss
+from oasis_lab.incentives.repeated import PRICE_SOURCES, initial_price, repeated_markets, run_repeated
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import AuctionParams
@@ -58,6 +63,7 @@ __all__ = [
     "BEST",
     "MECHANISM_SPECS",
     "PRIVACY_VARIANTS",
+    "RepeatedWelfare",
     "SPEC_NAMES",
     "VCG_MAX_TASKS",
     "DpPrivacy",
@@ -433,6 +439,74 @@ class WelfarePrice(_Drawn):
                 "reference_price": price,
                 "served_greedy": float(g.served.mean()), "served_truthful": float(t.served.mean()),
             })
+        return pd.DataFrame(rows)
+
+
+@register
+@dataclass(frozen=True)
+class RepeatedWelfare(_Drawn):
+    """The truthful variant round after round, by price source, against the greedy (section 4).
+
+    Each draw is ``rounds`` consecutive markets with the same providers and users
+    (:func:`~oasis_lab.incentives.repeated.repeated_markets` from ``child_seed(seed, "markets",
+    "repeated_welfare", draw)``); round 0 posts a public reference price
+    (:func:`~oasis_lab.incentives.repeated.initial_price`), later rounds read it from the
+    previous round by ``price_sources``. Rounds 1 onwards are scored (round 0's price is the
+    same for every source), each against its exact optimum; the greedy
+    (``surplus+unit_cost``, not truthful) at truthful reports is the reference.
+
+    Parameters
+    ----------
+    scenario : str
+    draws : int
+    n_tasks, n_providers : int
+        Each round's market.
+    rounds : int
+        Rounds per draw (>= 2).
+    price_sources : tuple of str
+        Names of :data:`~oasis_lab.incentives.repeated.PRICE_SOURCES`.
+
+    Returns (``run``)
+    -----------------
+    One row per (draw, scored round, mechanism): ``scenario``, ``draw``, ``round``,
+    ``mechanism`` (``"greedy"`` or ``"truthful, <price source>"``), ``optimum``, ``welfare``,
+    ``ratio`` (welfare / optimum), ``served`` (share of tasks), ``price`` (mean posted price
+    faced by the providers; ``nan`` for the greedy).
+    """
+
+    name = "repeated_welfare"
+
+    n_tasks: int = 400
+    n_providers: int = 40
+    rounds: int = 4
+    price_sources: tuple[str, ...] = PRICE_SOURCES
+
+    def validate(self) -> None:
+        super().validate()
+        check_int("rounds", self.rounds, 2, 1_000)
+        self._set("price_sources", check_names("price_sources", self.price_sources, PRICE_SOURCES))
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        params = BEST
+        rows = []
+        for k in range(self.draws):
+            root = child_seed(seed, "markets", "repeated_welfare", self.scenario, k)
+            markets = repeated_markets(self.n_tasks, self.n_providers, self.rounds, scenario=self.scenario, seed=root)
+            p0 = initial_price(self.n_tasks, self.n_providers, scenario=self.scenario, seed=root, params=params)
+            runs = {f"truthful, {src}": run_repeated(markets, price_source=src, initial_price=p0, params=params,
+                                                     seed=root, compute_payments=False)
+                    for src in self.price_sources}
+            for r in range(1, self.rounds):
+                opt = solve_optimum(markets[r], params, backend="highspy").welfare
+                g = run_greedy(markets[r], params)
+                rows.append({"scenario": self.scenario, "draw": k, "round": r, "mechanism": "greedy", "optimum": opt,
+                             "welfare": g.welfare, "ratio": _ratio(g.welfare, opt),
+                             "served": float(g.served.mean()), "price": np.nan})
+                for name, res in runs.items():
+                    rows.append({"scenario": self.scenario, "draw": k, "round": r, "mechanism": name, "optimum": opt,
+                                 "welfare": float(res.welfare[r]), "ratio": _ratio(float(res.welfare[r]), opt),
+                                 "served": float(res.served[r].mean()),
+                                 "price": float(res.provider_price[r].mean())})
         return pd.DataFrame(rows)
 
 
