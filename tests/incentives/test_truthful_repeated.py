@@ -103,9 +103,9 @@ def test_a_misreport_never_reaches_its_own_group_in_later_rounds() -> None:
                 reports = list(rounds)
                 for r in range(3):  # misreports in rounds 0, 1, 2; the truth in round 3
                     f = float(rng.choice([0.3, 0.6, 0.9, 1.2, 1.7, 3.0]))
-                    m = reports[r]
-                    reports[r] = (m.replace(value=np.where(np.arange(n) == a, m.value * f, m.value))
-                                  if side == "user" else m.replace(cost=np.where(np.arange(n) == a, m.cost * f, m.cost)))
+                    m, me = reports[r], np.arange(n) == a
+                    reports[r] = (m.replace(value=np.where(me, m.value * f, m.value)) if side == "user"
+                                  else m.replace(cost=np.where(me, m.cost * f, m.cost)))
                 lied = run_repeated(rounds, reports, price_source=source, initial_price=p0,
                                     payments_for=[a] if side == "user" else None,
                                     compute_payments=side == "user")
