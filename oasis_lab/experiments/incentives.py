@@ -9,8 +9,11 @@ over scenarios.
 
 - ``incentive_table`` (:class:`IncentiveTable`): for each mechanism of
   :data:`MECHANISM_SPECS`, the share of agents with a profitable unilateral lie (a
-  manipulability scan), the welfare at truthful reports and after best-response dynamics, as
-  shares of the exact optimum of the same market;
+  manipulability scan), the welfare at truthful reports and at the end of best-response
+  dynamics, as shares of the exact optimum of the same market, and whether that end profile
+  passes its epsilon-Nash certificate
+  (:func:`~oasis_lab.incentives.equilibrium.certify_profile`: each agent's best deviation
+  searched off any grid, no cap);
 - ``welfare_price`` (:class:`WelfarePrice`): the truthful variant against the best greedy
   reading, over the optimum;
 - ``repeated_welfare`` (:class:`RepeatedWelfare`): the truthful variant round after round with
@@ -18,8 +21,8 @@ over scenarios.
   :data:`~oasis_lab.incentives.repeated.PRICE_SOURCES` (the welfare price of a price no agent
   can move), against the greedy and the optimum of each round;
 - ``vcg_budget`` (:class:`VcgBudget`): VCG's budget surplus, measured;
-- ``equilibrium`` (:class:`Equilibrium`): best-response dynamics alone, on one general
-  market per seed, for chosen mechanisms;
+- ``equilibrium`` (:class:`Equilibrium`): best-response dynamics and the certificate alone,
+  on one general market per draw, for chosen mechanisms;
 - ``dp_privacy`` (:class:`DpPrivacy`): the DP clearing price's measured privacy loss with the
   public grid and the per-agent sensitivity, against the old per-unit sensitivity and the old
   grid read off the reports;
@@ -45,7 +48,10 @@ from oasis_lab.auction.metrics import IR_CAUSES, ir_violations_by_cause
 from oasis_lab.checks import check_choice, check_int, check_names, check_real
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.incentives.equilibrium import (
+    EPSILON,
     PROVIDER_MARKUPS,
+    RTOL,
+    SEARCH,
     USER_SHADES,
     best_response_dynamics,
     check_strategy_grids,
@@ -189,12 +195,17 @@ def _ratio(welfare: float, optimum: float) -> float:
 
 
 def _dynamics_columns(res: Any, optimum: float) -> dict[str, Any]:
-    """What best-response dynamics did: welfare at truth and at the end over the optimum, and
-    how far the agents moved."""
+    """What best-response dynamics did and what the certificate says of where they stopped:
+    welfare at truth and at the end over the optimum, how far the agents moved, whether the
+    end profile is a certified epsilon-Nash equilibrium and the largest deviation gain."""
+    cert = res.certificate
     return {
-        "ratio_truth": _ratio(res.welfare_truth, optimum), "ratio_eq": _ratio(res.welfare, optimum),
-        "converged": res.converged, "sweeps": len(res.sweeps),
+        "ratio_truth": _ratio(res.welfare_truth, optimum), "ratio_end": _ratio(res.welfare, optimum),
+        "converged": res.converged, "certified": cert.passed, "max_gain": cert.max_gain,
+        "max_relative_gain": cert.max_relative_gain, "deviators": len(cert.deviators),
+        "unbounded": int(cert.table["unbounded"].sum()), "sweeps": len(res.sweeps),
         "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
+        "label": cert.label,
     }
 
 
@@ -225,25 +236,37 @@ class _Drawn(_Scenario):
 
 @dataclass(frozen=True)
 class _Strategic(_Drawn):
-    """Shared fields of the studies that run best-response dynamics."""
+    """Shared fields of the studies that run best-response dynamics and certify where they stop
+    (:func:`~oasis_lab.incentives.equilibrium.best_response_dynamics`)."""
 
     mechanisms: tuple[str, ...] = SPEC_NAMES
+    search: str = "continuous"
     user_shades: tuple[float, ...] = USER_SHADES
     provider_markups: tuple[float, ...] = PROVIDER_MARKUPS
     max_sweeps: int = 8
+    epsilon: float = EPSILON
+    rtol: float = RTOL
+    scan: int = 51
+    refine: int = 2
 
     def validate(self) -> None:
         super().validate()
         self._set("mechanisms", check_names("mechanisms", self.mechanisms, SPEC_NAMES))
+        check_choice("search", self.search, SEARCH)
         shades, markups = check_strategy_grids(self.user_shades, self.provider_markups)
         self._set("user_shades", tuple(float(x) for x in shades))
         self._set("provider_markups", tuple(float(x) for x in markups))
         check_int("max_sweeps", self.max_sweeps, 1, 1_000)
+        self._set("epsilon", check_real("epsilon", self.epsilon, minimum=0.0))
+        self._set("rtol", check_real("rtol", self.rtol, minimum=0.0))
+        check_int("scan", self.scan, 3, 100_000)
+        check_int("refine", self.refine, 1, 100)
 
     def _dynamics(self, market: Market, spec: MechanismSpec, opts: dict[str, Any], seed: int) -> Any:
-        return best_response_dynamics(market, spec.mechanism, spec.params, user_shades=self.user_shades,
-                                      provider_markups=self.provider_markups, max_sweeps=self.max_sweeps,
-                                      seed=seed, options=opts)
+        return best_response_dynamics(market, spec.mechanism, spec.params, search=self.search,
+                                      user_shades=self.user_shades, provider_markups=self.provider_markups,
+                                      max_sweeps=self.max_sweeps, seed=seed, options=opts, epsilon=self.epsilon,
+                                      rtol=self.rtol, scan=self.scan, refine=self.refine)
 
 
 @register
@@ -267,9 +290,17 @@ class IncentiveTable(_Strategic):
         Names of :data:`MECHANISM_SPECS`.
     report_grid : tuple of float
         Misreport factors of the scan (users' value; providers' cost, speed and capacity).
+    search : {"continuous", "grid"}
+        How the dynamics find best responses
+        (:func:`~oasis_lab.incentives.equilibrium.best_response_dynamics`).
     user_shades, provider_markups : tuple of float
-        Grids of the best-response dynamics (each contains 0, the truth).
+        Grids of ``search="grid"`` (each contains 0, the truth).
     max_sweeps : int
+    epsilon, rtol : float
+        The certificate's tolerance: a deviation counts above ``epsilon + rtol |utility|``
+        tokens.
+    scan, refine : int
+        The certificate's search (scan points per interval, local maxima refined).
 
     Returns (``run``)
     -----------------
@@ -277,9 +308,12 @@ class IncentiveTable(_Strategic):
     ``scenario``, ``draw``, ``share_profitable`` (agents with a profitable unilateral
     misreport on ``report_grid``), ``share_profitable_users``, ``share_profitable_providers``,
     ``share_profitable_cost`` (providers, counting cost misreports only), ``ratio_truth`` and
-    ``ratio_eq`` (welfare at truthful reports and after best-response dynamics, over the
-    optimum), ``converged``, ``sweeps``, ``mean_shade``, ``mean_markup``, ``budget_surplus``
-    (at truth).
+    ``ratio_end`` (welfare at truthful reports and where the dynamics stopped, over the
+    optimum), ``converged`` (the last sweep moved nobody), ``certified`` (the end profile
+    passes its certificate), ``max_gain`` (the largest deviation gain found, tokens),
+    ``max_relative_gain`` (over the deviator's utility), ``deviators``, ``unbounded``
+    (providers whose gain grows without bound), ``sweeps``, ``mean_shade``, ``mean_markup``,
+    ``label`` (what the end profile may be called), ``budget_surplus`` (at truth).
     """
 
     name = "incentive_table"
@@ -332,12 +366,14 @@ class IncentiveTable(_Strategic):
 @register
 @dataclass(frozen=True)
 class Equilibrium(_Strategic):
-    """Welfare at truth and in best-response equilibrium, as shares of the optimum (section 4.2).
+    """Welfare at truth and where best-response dynamics stop, certified or not (section 4.2).
 
     The general markets of :func:`study_markets` (and their previous rounds, for the truthful
     variant's posted price); each mechanism's dynamics from
-    ``child_seed(seed, "strategies", name)``. The dynamics of :class:`IncentiveTable`, without
-    the manipulability scan.
+    ``child_seed(seed, "strategies", name)``, and the end profile's epsilon-Nash certificate
+    (:func:`~oasis_lab.incentives.equilibrium.certify_profile`). The dynamics of
+    :class:`IncentiveTable`, without the manipulability scan. Only a row with ``certified``
+    describes an equilibrium; the others say where the dynamics stopped.
 
     Parameters
     ----------
@@ -346,14 +382,14 @@ class Equilibrium(_Strategic):
     n_tasks, n_providers : int
     mechanisms : tuple of str
         Names of :data:`MECHANISM_SPECS` that run on general markets.
-    user_shades, provider_markups : tuple of float
-    max_sweeps : int
+    search, user_shades, provider_markups, max_sweeps, epsilon, rtol, scan, refine
+        As :class:`IncentiveTable`.
 
     Returns (``run``)
     -----------------
     One row per (draw, mechanism): ``draw``, ``mechanism``, ``optimum``, ``welfare_truth``,
-    ``welfare_eq``, ``ratio_truth``, ``ratio_eq``, ``converged``, ``sweeps``, ``mean_shade``,
-    ``mean_markup``.
+    ``welfare_end``, and the columns of :class:`IncentiveTable`'s dynamics (``ratio_truth``
+    to ``label``).
     """
 
     name = "equilibrium"
@@ -386,7 +422,7 @@ class Equilibrium(_Strategic):
                 opt = optima[spec.params]
                 rows.append({
                     "draw": k, "mechanism": name, "optimum": opt,
-                    "welfare_truth": res.welfare_truth, "welfare_eq": res.welfare,
+                    "welfare_truth": res.welfare_truth, "welfare_end": res.welfare,
                     **_dynamics_columns(res, opt),
                 })
         return pd.DataFrame(rows)
