@@ -117,7 +117,8 @@ class ProfileCertificate:
     table : pandas.DataFrame
         One row per agent: ``side`` (user / provider), ``agent`` (its index), ``current``
         (its action), ``utility``, ``best`` (best deviation found), ``best_utility``, ``gain``,
-        ``tolerance`` (``epsilon + rtol |utility|``), ``deviates`` (gain above it),
+        (``inf`` where ``unbounded``), ``tolerance`` (``epsilon + rtol |utility|``),
+        ``deviates`` (gain above it),
         ``at_bound`` (the best is at an end of the interval searched), ``lo``, ``hi`` (the
         interval searched), ``scan_step``, ``unbounded`` (a provider still gaining after
         :data:`MARKUP_EXPANSIONS` widenings), ``evaluations``.
@@ -136,7 +137,7 @@ class ProfileCertificate:
 
     @property
     def max_gain(self) -> float:
-        """The largest gain of a unilateral deviation found (tokens)."""
+        """The largest gain of a unilateral deviation found (tokens; ``inf`` if unbounded)."""
         return float(self.table["gain"].max()) if len(self.table) else 0.0
 
     @property
@@ -294,7 +295,7 @@ def _search(game: _Game, side: str, k: int, shade: np.ndarray, markup: np.ndarra
             hi = 2.0 * float(probes[int(np.argmax(beyond))])  # widen past the better probe
     tol = epsilon + rtol * abs(d.utility)
     return {"side": side, "agent": k, "current": d.current, "utility": d.utility, "best": d.best,
-            "best_utility": d.best_utility, "gain": d.gain, "tolerance": tol,
+            "best_utility": d.best_utility, "gain": np.inf if unbounded else d.gain, "tolerance": tol,
             "deviates": bool(d.gain > tol or unbounded), "at_bound": d.at_bound, "lo": lo, "hi": hi,
             "scan_step": (hi - lo) / (scan - 1), "unbounded": unbounded, "evaluations": evaluations,
             "_f": f}
