@@ -248,6 +248,8 @@ class _Strategic(_Drawn):
     rtol: float = RTOL
     scan: int = 51
     refine: int = 2
+    certificate_scan: int = 51
+    certificate_refine: int = 2
 
     def validate(self) -> None:
         super().validate()
@@ -259,14 +261,18 @@ class _Strategic(_Drawn):
         check_int("max_sweeps", self.max_sweeps, 1, 1_000)
         self._set("epsilon", check_real("epsilon", self.epsilon, minimum=0.0))
         self._set("rtol", check_real("rtol", self.rtol, minimum=0.0))
-        check_int("scan", self.scan, 3, 100_000)
-        check_int("refine", self.refine, 1, 100)
+        for name in ("scan", "certificate_scan"):
+            check_int(name, getattr(self, name), 3, 100_000)
+        for name in ("refine", "certificate_refine"):
+            check_int(name, getattr(self, name), 1, 100)
 
     def _dynamics(self, market: Market, spec: MechanismSpec, opts: dict[str, Any], seed: int) -> Any:
         return best_response_dynamics(market, spec.mechanism, spec.params, search=self.search,
                                       user_shades=self.user_shades, provider_markups=self.provider_markups,
                                       max_sweeps=self.max_sweeps, seed=seed, options=opts, epsilon=self.epsilon,
-                                      rtol=self.rtol, scan=self.scan, refine=self.refine)
+                                      rtol=self.rtol, scan=self.scan, refine=self.refine,
+                                      certificate_scan=self.certificate_scan,
+                                      certificate_refine=self.certificate_refine)
 
 
 @register
@@ -300,7 +306,9 @@ class IncentiveTable(_Strategic):
         The certificate's tolerance: a deviation counts above ``epsilon + rtol |utility|``
         tokens.
     scan, refine : int
-        The certificate's search (scan points per interval, local maxima refined).
+        The dynamics' search (scan points per interval, local maxima refined).
+    certificate_scan, certificate_refine : int
+        The certificate's search (the end profile's, as fine or finer).
 
     Returns (``run``)
     -----------------
@@ -382,7 +390,8 @@ class Equilibrium(_Strategic):
     n_tasks, n_providers : int
     mechanisms : tuple of str
         Names of :data:`MECHANISM_SPECS` that run on general markets.
-    search, user_shades, provider_markups, max_sweeps, epsilon, rtol, scan, refine
+    search, user_shades, provider_markups, max_sweeps, epsilon, rtol, scan, refine,
+    certificate_scan, certificate_refine
         As :class:`IncentiveTable`.
 
     Returns (``run``)

@@ -418,6 +418,8 @@ def best_response_dynamics(
     scan: int = 101,
     refine: int = 3,
     xtol: float = 1e-9,
+    certificate_scan: int | None = None,
+    certificate_refine: int | None = None,
 ) -> EquilibriumResult:
     """Iterated best responses from the truth, and the final profile's certificate.
 
@@ -444,9 +446,12 @@ def best_response_dynamics(
     options : mapping, optional
         Passed to :func:`~oasis_lab.incentives.outcomes.run_mechanism`.
     epsilon, rtol, scan, refine, xtol
-        The certificate (:func:`certify_profile`), which the final profile always gets; a
-        continuous run whose last sweep moved nobody reuses that sweep's searches (each was
-        made against the final profile).
+        The search of ``search="continuous"`` and the tolerance of the certificate
+        (:func:`certify_profile`), which the final profile always gets; a continuous run whose
+        last sweep moved nobody reuses that sweep's searches (each was made against the final
+        profile) unless the certificate's search is set apart.
+    certificate_scan, certificate_refine : int, optional
+        A finer search for the certificate than the dynamics' (default: the same).
 
     Returns
     -------
@@ -457,6 +462,8 @@ def best_response_dynamics(
     max_sweeps = check_int("max_sweeps", max_sweeps, 1)
     seed = check_seed(seed)
     knobs = _checked_search(epsilon, rtol, scan, refine, xtol)
+    cert_knobs = _checked_search(epsilon, rtol, scan if certificate_scan is None else certificate_scan,
+                                 refine if certificate_refine is None else certificate_refine, xtol)
     game = _Game(market, mechanism, params, options or {}, seed)
 
     def welfare(shade: np.ndarray, markup: np.ndarray) -> float:
@@ -501,12 +508,12 @@ def best_response_dynamics(
         if moves == 0:
             converged = True
             break
-    if search == "continuous" and converged:
+    if search == "continuous" and converged and cert_knobs == knobs:
         rows = sorted(last, key=lambda r: (r["side"] != "user", r["agent"]))  # users first, by index
         certificate = ProfileCertificate(_table(rows), knobs["epsilon"], knobs["rtol"])
     else:
         certificate = ProfileCertificate(
-            _table([_search(game, side, k, shade, markup, **knobs) for side, k in agents]),
+            _table([_search(game, side, k, shade, markup, **cert_knobs) for side, k in agents]),
             knobs["epsilon"], knobs["rtol"])
     return EquilibriumResult(
         shade=shade, markup=markup, converged=converged, sweeps=pd.DataFrame(history),
