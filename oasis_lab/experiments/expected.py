@@ -235,13 +235,15 @@ CASES: dict[str, Case] = {
         ExperimentCase(
             "incentive_table",
             IncentiveTable(n_tasks=14, n_providers=4, unit_tasks=14, unit_providers=6, tiny_tasks=4,
-                           tiny_providers=2, report_grid=(0.5, 0.8, 1.25, 2.0), user_shades=(0.0, 0.3, 0.6),
-                           provider_markups=(0.0, 0.3, 0.6), max_sweeps=3),
+                           tiny_providers=2, report_grid=(0.5, 0.8, 1.25, 2.0), search="grid",
+                           user_shades=(0.0, 0.3, 0.6), provider_markups=(0.0, 0.3, 0.6), max_sweeps=3,
+                           certificate_scan=21, certificate_refine=1),
             (0, 1),
         ),
         ExperimentCase(
             "equilibrium",
-            Equilibrium(n_tasks=12, n_providers=4, user_shades=(0.0, 0.4), provider_markups=(0.0, 0.4), max_sweeps=3),
+            Equilibrium(n_tasks=12, n_providers=4, max_sweeps=2, scan=21, refine=1, certificate_scan=21,
+                        certificate_refine=1),
             (0, 1),
         ),
         ExperimentCase("welfare_price", WelfarePrice(n_tasks=120, n_providers=12), (0, 1)),
