@@ -218,6 +218,7 @@ def _incentives(s: dict[str, Any]) -> None:
     # grid-limited dynamics stop where off-grid deviations pay (issue 19)
     dyn = s["midpoint_dynamics"]
     assert not dyn["grid"]["certified"] and dyn["grid"]["max_gain"] > 1
+    assert dyn["continuous"]["certified"] and dyn["continuous"]["max_gain"] <= 0.02  # measured 0.0045
     # the cross-round misreport search: the old price source is moved, the group split is not
     rep = s["repeated"]
     assert rep["cross_round_gainers"]["previous_clearing"] > 0 and rep["cross_round_gainers"]["other_group"] == 0
