@@ -41,7 +41,16 @@ from oasis_lab.experiments.base import ExperimentConfig, experiment_class, run
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.seeding import check_seed
 
-__all__ = ["SweepPoint", "expand_grid", "local_client", "point_key", "sweep"]
+__all__ = [
+    "SweepPoint",
+    "check_client",
+    "close_client",
+    "expand_grid",
+    "local_client",
+    "open_client",
+    "point_key",
+    "sweep",
+]
 
 _MANIFEST = "_sweep.json"
 
@@ -191,6 +200,40 @@ def local_client(n_workers: int | None = None) -> Any:
     return Client(cluster)
 
 
+def check_client(client: Any) -> None:
+    """Refuse a ``client`` argument that is not None, ``"serial"``, an address or a Client."""
+    if client is not None and not (isinstance(client, str) or hasattr(client, "submit")):
+        raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
+
+
+def open_client(client: Any) -> tuple[Any, Any]:
+    """``(active, own)`` for a ``client`` argument as :func:`sweep` takes it.
+
+    ``active`` is what to run on (``"serial"`` or a ``Client``); ``own`` is the Client this call
+    opened (a new LocalCluster for ``None``, a connection for a scheduler address), to be
+    closed with :func:`close_client`, or None when the caller's own client is used as is.
+    """
+    if client is None:
+        own = local_client()
+        return own, own
+    if isinstance(client, str) and client != "serial":
+        from distributed import Client
+
+        own = Client(client)
+        return own, own
+    return client, None
+
+
+def close_client(own: Any) -> None:
+    """Close a Client :func:`open_client` opened, and the LocalCluster it started, if any."""
+    if own is None:
+        return
+    cluster = own.cluster  # None for a connection to a scheduler address
+    own.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def sweep(
     experiment: Any,
     grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
@@ -228,8 +271,7 @@ def sweep(
     points = expand_grid(experiment, grid)
     seed_list = _seeds(seeds)
     name = points[0].config.name
-    if client is not None and not (client == "serial" or isinstance(client, str) or hasattr(client, "submit")):
-        raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
+    check_client(client)
     out_dir = check_output_dir("out", Path(out)) if out is not None else None
     if out_dir is not None:
         _open_out(out_dir, name)
@@ -239,14 +281,7 @@ def sweep(
     todo = [(p, s) for p, s in jobs if (p.index, s) not in done]
     results: dict[tuple[int, int], pd.DataFrame] = {}
 
-    own = None
-    if todo and client is None:
-        own = local_client()
-    elif todo and isinstance(client, str) and client != "serial":
-        from distributed import Client
-
-        own = Client(client)
-    active = own if own is not None else client
+    active, own = open_client(client) if todo else (client, None)
     bar = None
     if progress:
         from oasis_lab.progress import progress_bar
@@ -275,11 +310,7 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-        if own is not None:
-            cluster = own.cluster if client is None else None
-            own.close()
-            if cluster is not None:
-                cluster.close()
+        close_client(own)
     frames = [
         pd.read_parquet(paths[k]) if paths[k] is not None else results[k] for k in ((p.index, s) for p, s in jobs)
     ]
