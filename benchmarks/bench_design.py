@@ -1,0 +1,146 @@
+"""Benchmark: a design study (issue 19), and the simulation each of its trials runs.
+
+1. **Simulation**: ``simulate`` at 200 rounds x 1,000 tasks x 100 providers (the issue's size;
+   the docs' defaults otherwise, so today's scripted agents), this process's CPU seconds,
+   best of ``--repeats`` after a warm-up. Target: under 2 s of CPU.
+2. **Design study**: ``data/designs/market.yaml`` (18 settings, 3 objectives, 2 constraints,
+   2 scenarios x 3 seeds, 100 trials in batches of 8; each run 20 rounds x 200 tasks x 20
+   providers with the exact optimum every 5 rounds), run from scratch on a LocalCluster of 1
+   and of 2 single-threaded worker processes, side by side in one run (same trials, checked).
+   Wall seconds include the cluster's start. Target: under 15 minutes.
+3. **Resume**: the last study run again on its folder, in this process: every trial read back.
+
+The machine is quoted (CPU model from ``lscpu``, cores, load average before and after): the
+2-core machine here is shared, so a loaded run is slower than a quiet one.
+
+    .venv/bin/python benchmarks/bench_design.py [--budget 100] [--workers 1 2] [--no-sim]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pandas as pd
+
+from oasis_lab.experiments.design import design_search
+from oasis_lab.experiments.design_cli import load_design_file
+from oasis_lab.experiments.sweep import close_client, local_client
+from oasis_lab.sim import SimConfig, simulate
+from oasis_lab.timing import best_of
+
+SIM_TARGET_S = 2.0
+STUDY_TARGET_S = 15 * 60.0
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def bench_simulation(repeats: int) -> float:
+    config = SimConfig(rounds=200, tasks_per_round=1000, n_providers=100)
+    cpu, result = best_of(lambda: simulate(config, 0), repeats, warmup=True, clock=time.process_time)
+    print(f"simulate, 200 rounds x 1,000 tasks x 100 providers (scripted agents): {cpu:.2f} s CPU "
+          f"(best of {repeats}; target {SIM_TARGET_S:g} s), {int(result.rounds['served'].sum()):,} tasks served")
+    return cpu
+
+
+def options(spec: dict) -> dict:
+    """The file's optional keys that design_search takes."""
+    return {k: spec[k] for k in ("base", "seed", "sampler", "sampler_options", "batch_size", "risk", "tail",
+                                 "stake_rate") if k in spec}
+
+
+def run_study(spec: dict, budget: int, workers: int, out: Path) -> tuple[float, float, pd.DataFrame]:
+    """Wall seconds with the cluster's start, without it, and the trials table."""
+    start = time.perf_counter()
+    client = local_client(workers)
+    started = time.perf_counter() - start
+    try:
+        study = design_search(spec["space"], spec["objectives"], spec.get("constraints"), spec["scenarios"],
+                              spec["seeds"], budget, client, out=out, progress=False, **options(spec))
+    finally:
+        close_client(client)
+    total = time.perf_counter() - start
+    return total, total - started, study.trials
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=ROOT / "data" / "designs" / "market.yaml",
+                        help="design file (default: data/designs/market.yaml)")
+    parser.add_argument("--budget", type=int, default=None, help="trials (default: the file's, 100)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="LocalCluster sizes (default: 1 2)")
+    parser.add_argument("--repeats", type=int, default=3, help="simulation timings (default: 3)")
+    parser.add_argument("--no-sim", action="store_true", help="skip the simulation timing")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}; load average before: {load()}")
+    if not args.no_sim:
+        bench_simulation(args.repeats)
+    spec = load_design_file(args.file)
+    budget = args.budget or spec["budget"]
+    n_scen = len(spec["scenarios"])
+    n_seeds = spec["seeds"] if isinstance(spec["seeds"], int) else len(spec["seeds"])
+    runs = budget * n_scen * n_seeds
+    print(f"design study {args.file.name}: {budget} trials x {n_scen} scenarios x {n_seeds} seeds = "
+          f"{runs} simulations (at most; refused trials run none)")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_design_"))
+    rows = []
+    tables = {}
+    try:
+        for w in args.workers:
+            total, search, trials = run_study(spec, budget, w, tmp / f"w{w}")
+            tables[w] = trials
+            done = int((trials["state"] == "complete").sum())
+            rows.append({"workers": w, "wall s": total, "search s (no start)": search,
+                         "s per trial": search / budget, "complete trials": done,
+                         "load after": load()})
+            print(f"  {w} worker(s): {total:.0f} s", flush=True)
+        last = args.workers[-1]
+        t0 = time.perf_counter()
+        # in this process: a trial recomputed would show as minutes here
+        again = design_search(spec["space"], spec["objectives"], spec.get("constraints"), spec["scenarios"],
+                              spec["seeds"], budget, "serial", out=tmp / f"w{last}", progress=False,
+                              **options(spec)).trials
+        resume = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    first = tables[args.workers[0]]
+    for w, t in tables.items():
+        pd.testing.assert_frame_equal(t, first, obj=f"trials with {w} workers")
+    pd.testing.assert_frame_equal(again, tables[last], obj="resumed trials")
+    table = pd.DataFrame(rows)
+    base = table["search s (no start)"].iloc[0]
+    table["speed-up"] = base / table["search s (no start)"]
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    print(f"same trials on every cluster size: yes; feasible {int(first['feasible'].sum())} of {budget}")
+    print(f"resume of the finished {last}-worker study: {resume:.1f} s (every trial read back, none recomputed)")
+    worst = table["wall s"].max()
+    print(f"target: the study under {STUDY_TARGET_S / 60:g} min: slowest {worst / 60:.1f} min "
+          f"({'met' if worst < STUDY_TARGET_S else 'NOT met'}); load average after: {load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
