@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -118,27 +118,28 @@ _MAX_STORED_SEED = 2**63 - 1  # seeds are an int64 column of the runs' Parquet
 
 # ----------------------------------------------------------------------------------- space
 @dataclass(frozen=True)
-class Float:
-    """A real range ``[low, high]`` of a setting; ``log``: sampled uniformly in ``log`` (low > 0)."""
-
-    low: float
-    high: float
+class _Range:
+    low: Any
+    high: Any
     log: bool = False
+    kind: ClassVar[str] = ""
 
     def spec(self) -> dict[str, Any]:
-        return {"type": "float", "low": self.low, "high": self.high, "log": self.log}
+        return {"type": self.kind, "low": self.low, "high": self.high, "log": self.log}
 
 
 @dataclass(frozen=True)
-class Int:
+class Float(_Range):
+    """A real range ``[low, high]`` of a setting; ``log``: sampled uniformly in ``log`` (low > 0)."""
+
+    kind: ClassVar[str] = "float"
+
+
+@dataclass(frozen=True)
+class Int(_Range):
     """An integer range ``[low, high]`` of a setting; ``log``: sampled uniformly in ``log`` (low >= 1)."""
 
-    low: int
-    high: int
-    log: bool = False
-
-    def spec(self) -> dict[str, Any]:
-        return {"type": "int", "low": self.low, "high": self.high, "log": self.log}
+    kind: ClassVar[str] = "int"
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,7 @@ def _dimension(key: str, spec: Any) -> Dimension:
     """A checked dimension from a :class:`Float` / :class:`Int` / :class:`Choice` or a table
     ``{type: float|int|categorical, low, high, log}`` / ``{type: categorical, choices}``."""
     name = f"space[{key!r}]"
-    if isinstance(spec, Float | Int):
-        spec = spec.spec()
-    elif isinstance(spec, Choice):
+    if isinstance(spec, Float | Int | Choice):
         spec = spec.spec()
     if not isinstance(spec, Mapping):
         raise TypeError(f"{name} must be a table {{type: float|int|categorical, ...}} or a Float, Int or "

@@ -211,10 +211,15 @@ def test_tiny_study_same_results_serial_twice_and_on_a_local_cluster(tmp_path: P
     assert not other.trials["p_platform"].equals(serial.trials["p_platform"].iloc[:2])
 
 
-def test_nsga2_and_random_samplers_run() -> None:
+def test_nsga2_and_random_samplers_and_welfare_share() -> None:
+    base = {**BASE, "optimum_every": 3}  # the optimum of round 0 of each run
     for sampler, options in (("nsga2", {"population_size": 2}), ("random", {})):
-        study = _study(budget=4, sampler=sampler, sampler_options=options)
+        study = design_search(SPACE, ["welfare_share", "fraud_paid"], CONSTRAINTS, SCENARIOS, 2, 4, "serial",
+                              base=base, batch_size=2, progress=False, sampler=sampler, sampler_options=options)
         assert (study.trials["state"] == "complete").all()
+        assert ((study.runs["welfare_share"] > 0) & (study.runs["welfare_share"] <= 1 + 1e-9)).all()
+        worst = study.runs.groupby(["trial", "scenario"])["welfare_share"].mean().groupby("trial").min()
+        assert study.trials["welfare_share"].to_numpy() == pytest.approx(worst.to_numpy())
 
 
 def test_combinations_the_config_refuses_are_recorded_not_run() -> None:
