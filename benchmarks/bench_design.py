@@ -7,7 +7,9 @@
    2 scenarios x 3 seeds, 100 trials in batches of 8; each run 20 rounds x 200 tasks x 20
    providers with the exact optimum every 5 rounds), run from scratch on a LocalCluster of 1
    and of 2 single-threaded worker processes, side by side in one run (same trials, checked).
-   Wall seconds include the cluster's start. Target: under 15 minutes.
+   Wall seconds include the cluster's start; CPU seconds (this process, the workers and their
+   solver processes) are what the study cost whatever else shares the cores. Target: under 15
+   minutes.
 3. **Resume**: the last study run again on its folder, in this process: every trial read back.
 
 The machine is quoted (CPU model from ``lscpu``, cores, load average before and after): the
@@ -29,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import warnings
 
 import pandas as pd
 
@@ -71,18 +75,35 @@ def options(spec: dict) -> dict:
                                  "stake_rate") if k in spec}
 
 
-def run_study(spec: dict, budget: int, workers: int, out: Path) -> tuple[float, float, pd.DataFrame]:
-    """Wall seconds with the cluster's start, without it, and the trials table."""
+def cpu_seconds() -> float:
+    """CPU seconds of this process and every live process under it (the Dask workers and their
+    solver processes): what the study cost whatever else shares the cores."""
+    import psutil
+
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run_study(spec: dict, budget: int, workers: int, out: Path) -> tuple[float, float, float, pd.DataFrame]:
+    """Wall seconds with the cluster's start and without it, CPU seconds of the search, trials."""
     start = time.perf_counter()
     client = local_client(workers)
     started = time.perf_counter() - start
+    cpu0 = cpu_seconds()
     try:
         study = design_search(spec["space"], spec["objectives"], spec.get("constraints"), spec["scenarios"],
                               spec["seeds"], budget, client, out=out, progress=False, **options(spec))
+        cpu = cpu_seconds() - cpu0  # before the workers exit with their counts
     finally:
         close_client(client)
     total = time.perf_counter() - start
-    return total, total - started, study.trials
+    return total, total - started, cpu, study.trials
 
 
 def main() -> int:
@@ -94,6 +115,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="simulation timings (default: 3)")
     parser.add_argument("--no-sim", action="store_true", help="skip the simulation timing")
     args = parser.parse_args()
+    # another session's cluster may hold Dask's dashboard port: the scheduler then takes another
+    warnings.filterwarnings("ignore", message="Port 8787 is already in use")
 
     print(f"machine: {machine()}; load average before: {load()}")
     if not args.no_sim:
@@ -110,12 +133,13 @@ def main() -> int:
     tables = {}
     try:
         for w in args.workers:
-            total, search, trials = run_study(spec, budget, w, tmp / f"w{w}")
+            total, search, cpu, trials = run_study(spec, budget, w, tmp / f"w{w}")
             tables[w] = trials
             done = int((trials["state"] == "complete").sum())
+            sims = done * n_scen * n_seeds
             rows.append({"workers": w, "wall s": total, "search s (no start)": search,
-                         "s per trial": search / budget, "complete trials": done,
-                         "load after": load()})
+                         "s per trial": search / budget, "CPU s": cpu, "CPU s per simulation": cpu / sims,
+                         "simulations": sims, "load after": load()})
             print(f"  {w} worker(s): {total:.0f} s", flush=True)
         last = args.workers[-1]
         t0 = time.perf_counter()

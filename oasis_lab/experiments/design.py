@@ -212,16 +212,6 @@ def _dimension(key: str, spec: Any) -> Dimension:
     return Int(int(low), int(high), log) if kind == "int" else Float(float(low), float(high), log)
 
 
-def _distribution(dim: Dimension) -> Any:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if isinstance(dim, Float):
-        return FloatDistribution(dim.low, dim.high, log=dim.log)
-    if isinstance(dim, Int):
-        return IntDistribution(dim.low, dim.high, log=dim.log)
-    return CategoricalDistribution(dim.choices)
-
-
 def _probes(dim: Dimension) -> tuple[Any, ...]:
     """The values checked against the config before any trial: both ends, or every choice."""
     return dim.choices if isinstance(dim, Choice) else (dim.low, dim.high)
