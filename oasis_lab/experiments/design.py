@@ -30,8 +30,8 @@ judged by the worst case over scenarios.
   :mod:`oasis_lab.seeding`, so a study is a pure function of its spec and seed, whether it
   ran serially, on Dask or was killed and resumed.
 - **Resuming**: with ``out``, the study's journal (Optuna's ``JournalStorage`` on a file),
-  each trial's runs (``runs/trial-NNNNN.parquet``, written atomically as soon as the trial's
-  simulations finish) and the spec (``design.json``) live in that folder. Run again with the
+  each trial's runs (``runs/trial-NNNNN.parquet``, written atomically and checksummed as soon as
+  the trial's simulations finish) and the spec (``design.json``) live in that folder. Run again with the
   same spec and ``out`` (after a crash, a ``kill -9`` or Ctrl-C) and finished trials are read
   back, not recomputed; a trial that was running is finished with the settings it was asked
   with, so the resumed study equals one that never stopped. A larger ``budget`` extends it.
@@ -74,7 +74,7 @@ import pandas as pd
 
 from oasis_lab.checks import check_bool, check_choice, check_int, check_real
 from oasis_lab.experiments.sweep import _seeds, check_client, close_client, open_client
-from oasis_lab.files import atomic_path, atomic_write, check_output_dir
+from oasis_lab.files import atomic_write, check_output_dir, read_sealed_parquet, write_sealed_parquet
 from oasis_lab.seeding import child_seed
 from oasis_lab.sim import SimConfig, SimulationResult, load_config, simulate
 
@@ -113,6 +113,8 @@ _MANIFEST = "design.json"
 _JOURNAL = "study.journal"
 _LOCK = "_design.lock"
 _RUNS = "runs"
+_FORMAT = "oasis_lab.design/1"
+_PART_KEY = "oasis_lab.design"
 _MAX_STORED_SEED = 2**63 - 1  # seeds are an int64 column of the runs' Parquet
 
 
@@ -801,7 +803,7 @@ class _Store:
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
 
         self.out = out
-        self.frames: dict[int, pd.DataFrame] = {}
+        self.frames: dict[int, tuple[pd.DataFrame, dict[str, Any]]] = {}
         self._lock: IO[Any] | None = None
         if out is None:
             storage: Any = optuna.storages.InMemoryStorage()
@@ -831,29 +833,49 @@ class _Store:
     def path(self, number: int) -> Path | None:
         return None if self.out is None else self.out / _RUNS / f"trial-{number:05d}.parquet"
 
-    def read(self, number: int) -> pd.DataFrame | None:
+    def read(self, number: int) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """A trial's stored runs and the settings they were run with (None: not stored)."""
         if number in self.frames:
             return self.frames[number]
         path = self.path(number)
-        if path is not None and path.exists():
-            self.frames[number] = pd.read_parquet(path)
-            return self.frames[number]
-        return None
+        if path is None or not path.exists():
+            return None
+        what = f"design runs file {str(path)!r}"
+        try:
+            table, metadata = read_sealed_parquet(path, what)
+            record = json.loads(metadata[_PART_KEY])
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{exc}; delete it to run that trial again") from None
+        if record.get("trial") != number:
+            raise ValueError(f"{what} holds trial {record.get('trial')!r}, not {number}; delete it")
+        self.frames[number] = (table.to_pandas(), record["params"])
+        return self.frames[number]
 
-    def write(self, number: int, frame: pd.DataFrame) -> None:
+    def write(self, number: int, frame: pd.DataFrame, params: Mapping[str, Any]) -> None:
         path = self.path(number)
         if path is not None:
-            # atomic: a trial's runs are complete or absent, so a killed study resumes cleanly
-            with atomic_path(path, keep_suffix=True) as tmp:
-                frame.to_parquet(tmp, index=False)
-        self.frames[number] = frame
+            # atomic and checksummed: a trial's runs are complete or absent, so a killed study
+            # resumes cleanly, and a damaged file is refused, naming it
+            _write_table(path, frame, {"format": _FORMAT, "trial": number, "params": dict(params)})
+        self.frames[number] = (frame, dict(params))
 
     def write_tables(self, trials: pd.DataFrame, runs: pd.DataFrame) -> None:
         if self.out is None:
             return
         for name, frame in (("trials", trials), ("runs", runs)):
-            with atomic_path(self.out / f"{name}.parquet", keep_suffix=True) as tmp:
-                frame.to_parquet(tmp, index=False)
+            _write_table(self.out / f"{name}.parquet", frame, {"format": _FORMAT, "table": name})
+
+
+def _write_table(path: Path, frame: pd.DataFrame, record: dict[str, Any]) -> None:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_sealed_parquet(path, table, {_PART_KEY: json.dumps(record)})
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    table, _ = read_sealed_parquet(path, what)
+    return table.to_pandas()
 
 
 def _check_manifest(out: Path, spec: DesignSpec) -> None:
@@ -1039,12 +1061,15 @@ def design_search(
     out_dir = check_output_dir("out", Path(out)) if out is not None else None
     import optuna
 
+    active, own = client, None
+    if isinstance(client, str) and client != "serial":
+        active, own = open_client(client)  # a wrong address fails before anything is created
+    store: _Store | None = None
+    bar = None
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per study; restored below
-    store = _Store(out_dir, spec)
-    own = None
-    bar = None
     try:
+        store = _Store(out_dir, spec)
         directions: list[Any] = list(spec.objectives.values())
         study = optuna.create_study(storage=store.storage, study_name=_STUDY_NAME, load_if_exists=True,
                                     directions=directions, sampler=spec.make_sampler(0))
@@ -1053,18 +1078,21 @@ def design_search(
 
             finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
             bar = progress_bar(total=max(budget, finished), initial=finished, desc="design", unit="trial")
-        active, opened = client, False
         while True:
             batch = _next_batch(study, spec, budget)
             if not batch:
                 break
-            if not opened and client != "serial" and _needs_work(batch, spec, store):
-                # opened once there is work to do: a finished study reads back without a cluster
-                active, own = open_client(client)
-                opened = True
+            if active is None and _needs_work(batch, spec, store):
+                # a LocalCluster starts once there is work: a finished study reads back without one
+                active, own = open_client(None)
             _run_batch(study, spec, store, batch, active)
             if bar is not None:
                 bar.update(len(batch))
+        missing = _missing_runs(study, spec, store)
+        if missing:  # run again (the same runs: a run is a pure function of its config and seed)
+            if active is None:
+                active, own = open_client(None)
+            _simulate(spec, store, missing, active)
         trials = _trials_frame(spec, study)
         runs = _all_runs(spec, store, trials)
         store.write_tables(trials, runs)
@@ -1072,7 +1100,8 @@ def design_search(
         if bar is not None:
             bar.close()
         close_client(own)
-        store.close()
+        if store is not None:
+            store.close()
         optuna.logging.set_verbosity(verbosity)
     return DesignStudy(spec, trials, runs, out_dir)
 
@@ -1098,28 +1127,19 @@ def _needs_work(batch: Sequence[int], spec: DesignSpec, store: _Store) -> bool:
     return any(store.read(n) is None for n in batch)
 
 
-def _run_batch(study: Any, spec: DesignSpec, store: _Store, batch: Sequence[int], active: Any) -> None:
-    """Simulate the batch's trials (reading back any whose runs are stored), then tell them in order."""
-    import optuna
-    from optuna.trial import TrialState
-
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    params: dict[int, dict[str, Any]] = {}
+def _simulate(spec: DesignSpec, store: _Store, params: Mapping[int, dict[str, Any]], active: Any) -> dict[int, str]:
+    """Simulate every scenario and seed of the trials ``params`` gives (trial -> settings) whose
+    runs are not stored with those settings, writing each trial's runs as soon as they are all
+    done; return the trials whose combination the config refuses, with the reason."""
     refused: dict[int, str] = {}
     jobs: list[tuple[Any, SimConfig, int]] = []
-    for number in batch:
-        t = trials[number]
-        if set(t.params) != set(spec.space):  # killed while being asked: ask the rest now
-            study.sampler = spec.make_sampler(number)
-            _suggest(optuna.Trial(study, t._trial_id), spec)
-            t = study.get_trials(deepcopy=False)[number]
-        params[number] = spec.params_of(t.params)
+    for number, settings in params.items():
         stored = store.read(number)
-        if stored is not None and _same_params(stored, params[number]):
+        if stored is not None and _json(stored[1]) == _json(settings):
             continue  # finished before the kill: read back, not recomputed
         store.frames.pop(number, None)
         try:
-            configs = spec.configs(params[number])
+            configs = spec.configs(settings)
         except (TypeError, ValueError) as exc:
             refused[number] = str(exc)
             continue
@@ -1134,19 +1154,36 @@ def _run_batch(study: Any, spec: DesignSpec, store: _Store, batch: Sequence[int]
         got = collected.setdefault(number, {})
         got[(scenario, s)] = row
         if len(got) == expected:  # the trial's last run: write it now, not at the batch's end
-            store.write(number, _runs_frame(spec, number, params[number], got))
+            store.write(number, _runs_frame(spec, number, params[number], got), params[number])
 
     _evaluate(jobs, active, spec.metric_functions(), done)
+    return refused
+
+
+def _run_batch(study: Any, spec: DesignSpec, store: _Store, batch: Sequence[int], active: Any) -> None:
+    """Simulate the batch's trials (reading back any whose runs are stored), then tell them in order."""
+    import optuna
+    from optuna.trial import TrialState
+
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    params: dict[int, dict[str, Any]] = {}
+    for number in batch:
+        t = trials[number]
+        if set(t.params) != set(spec.space):  # killed while being asked: ask the rest now
+            study.sampler = spec.make_sampler(number)
+            _suggest(optuna.Trial(study, t._trial_id), spec)
+            t = study.get_trials(deepcopy=False)[number]
+        params[number] = spec.params_of(t.params)
+    refused = _simulate(spec, store, params, active)
     for number in sorted(batch):
-        trial_id = trials[number]._trial_id
-        trial = optuna.Trial(study, trial_id)
+        trial = optuna.Trial(study, trials[number]._trial_id)
         if number in refused:
             trial.set_user_attr("refused", refused[number])
             study.tell(number, state=TrialState.FAIL)
             continue
-        frame = store.read(number)
-        assert frame is not None
-        values, measured, slack = spec.score(frame)
+        stored = store.read(number)
+        assert stored is not None
+        values, measured, slack = spec.score(stored[0])
         for name, v in zip(spec.objectives, values, strict=True):
             if not math.isfinite(v):
                 raise ValueError(f"trial {number}: objective {name!r} is {v} (settings {params[number]})")
@@ -1157,16 +1194,21 @@ def _run_batch(study: Any, spec: DesignSpec, store: _Store, batch: Sequence[int]
         study.tell(number, values)
 
 
-def _same_params(frame: pd.DataFrame, params: Mapping[str, Any]) -> bool:
-    if frame.empty:
-        return False
-    first = frame.iloc[0]
-    return all(k in frame.columns and first[k] == v for k, v in params.items())
+def _missing_runs(study: Any, spec: DesignSpec, store: _Store) -> dict[int, dict[str, Any]]:
+    """Complete trials whose runs file is gone (deleted, say, after it was found damaged)."""
+    from optuna.trial import TrialState
+
+    return {t.number: spec.params_of(t.params) for t in study.get_trials(deepcopy=False)
+            if t.state == TrialState.COMPLETE and store.read(t.number) is None}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _all_runs(spec: DesignSpec, store: _Store, trials: pd.DataFrame) -> pd.DataFrame:
-    frames = [store.read(int(n)) for n in trials.loc[trials["state"] == "complete", "trial"]]
-    present = [f for f in frames if f is not None]
+    stored = [store.read(int(n)) for n in trials.loc[trials["state"] == "complete", "trial"]]
+    present = [f[0] for f in stored if f is not None]
     if not present:
         columns = ["trial", "scenario", "seed", *spec.space, *spec.metrics]
         return pd.DataFrame(columns=columns)
@@ -1202,8 +1244,8 @@ def load_study(out: str | Path, metrics: Mapping[str, Metric] | None = None) -> 
                         base=data["base"], seed=data["seed"], sampler=data["sampler"],
                         sampler_options=data["sampler_options"], batch_size=data["batch_size"], risk=data["risk"],
                         tail=data["tail"], stake_rate=data["stake_rate"], metrics=metrics)
-    trials = pd.read_parquet(folder / "trials.parquet")
-    runs = pd.read_parquet(folder / "runs.parquet")
+    trials = _read_table(folder / "trials.parquet", f"design trials file {str(folder / 'trials.parquet')!r}")
+    runs = _read_table(folder / "runs.parquet", f"design runs file {str(folder / 'runs.parquet')!r}")
     return DesignStudy(spec, trials, runs, folder)
 
 

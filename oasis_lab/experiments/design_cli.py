@@ -37,9 +37,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table
+from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.design import RULES, design_search, held_out_check
 from oasis_lab.files import check_output_dir
 
@@ -54,22 +53,18 @@ _REQUIRED = ("space", "objectives", "scenarios", "seeds", "budget")
 
 
 def load_design_file(path: Path) -> dict[str, Any]:
-    """Read a design file: a table with the keys of :data:`DESIGN_KEYS`.
+    """Read a design file (YAML or TOML, :func:`oasis_lab.configfile.load_config_file`: YAML 1.2
+    numbers, duplicate keys refused): a table with the keys of :data:`DESIGN_KEYS`.
 
     Raises
     ------
     FileNotFoundError
         No such file.
     ValueError, TypeError
-        Not a table, an unknown or missing key (named). The values are checked by
+        An unreadable file, not a table, an unknown or missing key (named). The values are checked by
         :func:`~oasis_lab.experiments.design.check_design` when the search starts.
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"design file {str(path)!r} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"design file {path.name!r} could not be parsed: {exc}") from None
+    data = load_config_file(path, "design file")
     if not isinstance(data, dict):
         raise TypeError(f"design file {path.name!r} must be a table with keys {list(DESIGN_KEYS)}")
     unknown = [k for k in data if k not in DESIGN_KEYS]

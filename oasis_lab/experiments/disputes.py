@@ -31,9 +31,14 @@ from oasis_lab.disputes.economics import (
 )
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.experiments.base import ExperimentConfig, register
+from oasis_lab.gpu.model import MODEL_NAMES
 from oasis_lab.seeding import child_seed, stream
 
-__all__ = ["DOCUMENTED_ESCAPES", "AdversaryMatrix", "Deterrence", "matchups"]
+__all__ = ["DOCUMENTED_ESCAPES", "MAX_TASKS", "AdversaryMatrix", "Deterrence", "matchups"]
+
+#: Most tasks of one ``deterrence`` run: its Monte Carlo holds about ten arrays of ``n_tasks``
+#: entries (under 1 GiB at this bound), so a larger one is refused before it starts.
+MAX_TASKS = 10**7
 
 #: (comparison, matchup) pairs where the verdict is documented to differ from the ground truth
 #: (docs/mechanism.md, "Fault proofs"): the exact referee convicts an honest provider whose
@@ -100,6 +105,7 @@ class AdversaryMatrix(ExperimentConfig):
     def validate(self) -> None:
         if not isinstance(self.model, str):
             raise TypeError(f"model must be a model name, got {self.model!r}")
+        check_choice("model", self.model, MODEL_NAMES)  # checked here, not when a point runs
         check_int("arity", self.arity, 2)
         check_int("max_ulp", self.max_ulp, 0)
         for c in self.comparisons:
@@ -173,7 +179,7 @@ class Deterrence(ExperimentConfig):
     comparison: str = "exact"
 
     def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 1)
+        check_int("n_tasks", self.n_tasks, 1, MAX_TASKS)
         for f in ("stake", "gain", "payment", "value"):
             self._set(f, check_real(f, getattr(self, f), minimum=0.0))
         for f in ("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"):

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -44,7 +45,12 @@ class MarketOverTime(ExperimentConfig):
     Returns (``run``)
     -----------------
     One row: :meth:`SimulationResult.summary`'s numeric columns plus ``p`` (the per-job
-    challenge probability) and ``cheater_income_per_cheater``.
+    challenge probability), ``cheater_income_per_cheater`` (payments a cheater kept for
+    wrong results before its removal), ``stake_lost_per_cheater``, ``rounds_to_removal`` (mean
+    over the cheaters removed, from entry to removal), ``reversed`` (payments reversed to
+    users) and ``bonds_locked_mean`` (challenge bonds locked per round): swept over the
+    challenge probability and the dispute delay, the cost of security against what a cheater
+    keeps (notebook 05).
     """
 
     name = "market_over_time"
@@ -63,6 +69,11 @@ class MarketOverTime(ExperimentConfig):
     def validate(self) -> None:
         if not isinstance(self.config_file, str) or not self.config_file:
             raise TypeError(f"config_file must be a configuration name or path, got {self.config_file!r}")
+        if Path(self.config_file).exists():
+            # a path is resolved here, where the config is built, not where it runs (a Dask
+            # worker on another machine or in another folder); a bare name of data/configs/
+            # that is not a file here stays a name
+            self._set("config_file", str(Path(self.config_file).resolve()))
         check_int("rounds", self.rounds, 1)
         check_int("tasks_per_round", self.tasks_per_round, 1)
         check_int("n_providers", self.n_providers, 1)
@@ -71,6 +82,17 @@ class MarketOverTime(ExperimentConfig):
         for f in ("cheater_share", "slash_fraction", "p_user", "p_platform"):
             self._set(f, check_fraction(f, getattr(self, f)))
         check_real("stake", self.stake, minimum=0.0)
+        # the whole simulation config is built and checked now (the file read, every bound of
+        # the simulation), so a sweep refuses a bad grid point before any point runs
+        try:
+            self.sim_config()
+        except FileNotFoundError as exc:
+            raise ValueError(f"config_file = {self.config_file!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            key = "stake" if "provider_stake" in msg else "slash_fraction" if "slash_fraction" in msg else None
+            prefix = f"{key} = {getattr(self, key)!r}: " if key else ""
+            raise type(exc)(f"{prefix}the simulation of config_file = {self.config_file!r} refuses it: {msg}") from None
 
     def sim_config(self) -> SimConfig:
         """The :class:`~oasis_lab.sim.SimConfig` this experiment runs (checked by the sim)."""
@@ -96,4 +118,12 @@ class MarketOverTime(ExperimentConfig):
         row.insert(0, "p", config.challenge_probability)
         cheaters = int(row["cheaters"].iloc[0])
         row["cheater_income_per_cheater"] = float(row["cheater_income"].iloc[0]) / cheaters if cheaters else 0.0
+        r, providers = result.rounds, result.providers
+        cheat = providers[providers["kind"] == "cheater"]
+        removed = cheat[cheat["removed"] >= 0]
+        row["stake_lost_per_cheater"] = float(cheat["slashed"].mean()) if cheaters else 0.0
+        # nan when no cheater was removed: no removal took any number of rounds
+        row["rounds_to_removal"] = float((removed["removed"] - removed["entered"] + 1).mean())
+        row["reversed"] = float(r["reversed"].sum())
+        row["bonds_locked_mean"] = float(r["bonds_locked"].mean())
         return row.reset_index(drop=True)

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
+from oasis_lab.auction.mechanisms import mechanism_names
+from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
+from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
@@ -41,7 +42,6 @@ __all__ = [
     "DISPUTE_MODES",
     "EXTRA_KINDS",
     "ExtraProvider",
-    "MECHANISMS",
     "REFEREES",
     "SimConfig",
     "load_config",
@@ -49,8 +49,6 @@ __all__ = [
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
 
-#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
-MECHANISMS: tuple[str, ...] = ("greedy",)
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
@@ -104,19 +102,20 @@ class ExtraProvider:
                                 f"got {value!r}")
             object.__setattr__(
                 self, field_name,
-                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0) for v in value),
+                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0, maximum=_MAX_MEASURE)
+                      for v in value),
             )
         if len(self.psi) != 4:
             raise ValueError(f"extra provider {self.name!r}: psi has {len(self.psi)} values, expected 4 "
                              "(gpu_tflops, memory_gb, bandwidth_gbs, cpu_cores)")
         if not any(self.speed):
             raise ValueError(f"extra provider {self.name!r}: every speed is 0 (it could run nothing)")
-        _choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
+        check_choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
         for field_name in ("capacity", "cost"):
             value = getattr(self, field_name)
             if value is not None:
                 object.__setattr__(self, field_name, check_real(f"extra provider {self.name!r} {field_name}",
-                                                                value, minimum=0.0))
+                                                                value, minimum=0.0, maximum=_MAX_MEASURE))
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "config") -> ExtraProvider:
@@ -144,6 +143,36 @@ _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
 # Bribes and budgets in whole tokens, kept far inside 2**53 smallest units at any token_unit.
 _MAX_TOKEN_AMOUNT = 10**6
+# Bounds that keep every float sum of a run finite (a value of 1e308 passed the checks and
+# overflowed to inf mid-run): a challenge costs at most a million times the task's cost, a
+# provider's idle cost at most 1e12 tokens a round, a measured provider's speed, Psi,
+# capacity and cost at most 1e15, and an unserved task's value is raised at most 1e15 times
+# over its max_wait rounds (beyond, no payment of it fits the ledger's 2**53 smallest units).
+_MAX_COST_MULTIPLE = 1e6
+_MAX_IDLE_COST = 1e12
+_MAX_MEASURE = 1e15
+_MAX_RAISE = 1e15
+
+
+def _check_raise(auction: Any, max_wait: int, token_unit: Any) -> None:
+    """Refuse a re-auction raise that takes a waiting task's value out of what can be paid."""
+    if not isinstance(auction, AuctionParams):
+        return  # refused by name below
+    bump = auction.rebid_bump
+    if auction.rebid_mode == "multiplicative":
+        # in logarithms: (1 + bump) ** max_wait itself overflows
+        if max_wait * math.log1p(bump) > math.log(_MAX_RAISE):
+            raise ValueError(
+                f"auction.rebid_bump = {bump!r} raises an unserved task's value (1 + rebid_bump) ** max_wait "
+                f"= {math.exp(min(max_wait * math.log1p(bump), 700.0)):.3g} times over max_wait = {max_wait} "
+                f"rounds; it must be at most {_MAX_RAISE:g} (lower rebid_bump or max_wait)"
+            )
+    elif isinstance(token_unit, int) and token_unit >= 1 and bump * max_wait * token_unit >= 2**53:
+        raise ValueError(
+            f"auction.rebid_bump = {bump!r} adds {bump * max_wait:.3g} tokens to an unserved task's value "
+            f"over max_wait = {max_wait} rounds; times token_unit = {token_unit} it must be < 2**53 "
+            "smallest units (lower rebid_bump or max_wait)"
+        )
 
 
 def _check_computation(value: Any) -> None:
@@ -161,16 +190,6 @@ def _check_computation(value: Any) -> None:
     known = (*PROFILES, *MODEL_NAMES)
     if value not in known:
         raise ValueError(f"computation = {value!r} is not synthetic:N or one of {list(known)}")
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
-
-
-def _bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
 
 
 @dataclass(frozen=True)
@@ -223,25 +242,28 @@ class SimConfig(ParamsMixin):
         Chance that a task's user, and independently the platform, challenges its result.
     challenge_cost : float, default 1.0
         What a challenge costs its challenger (it recomputes the task), as a multiple of the
-        task's true cost at the serving provider's prices.
+        task's true cost at the serving provider's prices (at most 1e6).
     dispute_delay : int, default 1
         Rounds a dispute takes: a challenge opened in round ``r`` is resolved at the end of
         round ``r + dispute_delay``; the provider is barred from the auctions in between.
     requeue_unserved : bool, default True
         Tasks the auction did not serve wait for the next round (as re-auctioned tasks).
     max_wait : int, default 10
-        Rounds after its arrival a task is given up (>= 1).
+        Rounds after its arrival a task is given up (>= 1). A waiting task's value is raised
+        by ``auction.rebid_bump`` each round: at most ``1e15`` times over ``max_wait`` rounds
+        (``"multiplicative"``), or by less than ``2**53`` smallest units (``"additive"``).
     entry_rate : float, default 0.0
         Mean number of providers entering per round (Poisson).
     exit_window : int, default 0
         ``0``: no exit. Otherwise a provider whose income over the last ``exit_window``
         rounds does not cover its costs (compute and ``idle_cost``) leaves.
     idle_cost : float, default 0.0
-        Tokens per round it costs a provider to stay online.
+        Tokens per round it costs a provider to stay online (at most 1e12).
     optimum_every : int, default 0
         Solve the round's exact welfare optimum every this many rounds (0: never).
     optimum_time_limit : float, default 30.0
-        Seconds for each optimum.
+        Seconds for each optimum, at most
+        :data:`~oasis_lab.auction.baselines.optimum.MAX_TIME_LIMIT` (about 11.6 days).
     token_unit : int, default 1_000_000
         Smallest token units per token: prices (floats) become integer amounts here, at the
         ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
@@ -332,11 +354,12 @@ class SimConfig(ParamsMixin):
         set_(self, "n_providers", check_int("n_providers", self.n_providers, 1, _MAX_SIZE))
         n_types_max = len(load_model_types())
         set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
-        _choice("arrivals", self.arrivals, ARRIVALS)
-        _choice("scenario", self.scenario, tuple(SCENARIOS))
-        _choice("mechanism", self.mechanism, MECHANISMS)
-        _choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
-        _choice("adversary", self.adversary, CHEATER_ADVERSARIES)
+        check_choice("arrivals", self.arrivals, ARRIVALS)
+        check_choice("scenario", self.scenario, tuple(SCENARIOS))
+        # the registered mechanisms the simulation runs each round (the greedy PRICES)
+        check_choice("mechanism", self.mechanism, mechanism_names("simulate"))
+        check_choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
+        check_choice("adversary", self.adversary, CHEATER_ADVERSARIES)
         if not isinstance(self.auction, AuctionParams):
             raise TypeError(f"auction must be an AuctionParams, got {type(self.auction).__name__}")
         if not isinstance(self.disputes, DisputeParams):
@@ -353,22 +376,20 @@ class SimConfig(ParamsMixin):
         ):
             set_(self, name, check_fraction(name, getattr(self, name)))
         set_(self, "other_device_ulps", check_int("other_device_ulps", self.other_device_ulps, 1))
-        set_(self, "challenge_cost", check_real("challenge_cost", self.challenge_cost, minimum=0.0))
+        set_(self, "challenge_cost",
+             check_real("challenge_cost", self.challenge_cost, minimum=0.0, maximum=_MAX_COST_MULTIPLE))
         set_(self, "dispute_delay", check_int("dispute_delay", self.dispute_delay, 0, _MAX_SIZE))
-        _bool("requeue_unserved", self.requeue_unserved)
+        check_bool("requeue_unserved", self.requeue_unserved)
         set_(self, "max_wait", check_int("max_wait", self.max_wait, 1, _MAX_SIZE))
+        _check_raise(self.auction, self.max_wait, self.token_unit)
         set_(self, "entry_rate", check_real("entry_rate", self.entry_rate, minimum=0.0, maximum=1e6))
         set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
-        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0))
+        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0, maximum=_MAX_IDLE_COST))
         set_(self, "optimum_every", check_int("optimum_every", self.optimum_every, 0))
-        set_(
-            self,
-            "optimum_time_limit",
-            check_real("optimum_time_limit", self.optimum_time_limit, positive=True),
-        )
+        set_(self, "optimum_time_limit", check_time_limit("optimum_time_limit", self.optimum_time_limit))
         set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
-        _choice("referee", self.referee, REFEREES)
-        _choice("referee_selection", self.referee_selection, WEIGHTINGS)
+        check_choice("referee", self.referee, REFEREES)
+        check_choice("referee_selection", self.referee_selection, WEIGHTINGS)
         shares = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
         for name in shares:
             set_(self, name, check_fraction(name, getattr(self, name)))
@@ -507,24 +528,14 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     FileNotFoundError
         No such file.
     ValueError, TypeError
-        Unreadable file, unknown key, wrong type or out-of-range value (naming the key).
+        A directory, device or binary file, malformed YAML/TOML, a duplicate key, an unknown
+        key, a wrong type or an out-of-range value (naming the file and the key). YAML is read
+        as YAML 1.2 (``1e3`` is a number), see :mod:`oasis_lab.configfile`.
     """
     p = Path(path)
     if not p.exists() and (CONFIG_DIR / p.name).exists() and p.parent == Path("."):
         p = CONFIG_DIR / p.name
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    text = p.read_text()
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        elif suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ValueError(f"config file {p.name!r}: expected a .yaml, .yml or .toml file")
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"config file {p.name!r} could not be parsed: {exc}") from None
+    data = load_config_file(p, "config file")
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise TypeError(f"{p.name}: must be a mapping of SimConfig fields, got {type(data).__name__}")

@@ -428,3 +428,26 @@ def test_shipped_design_file_is_valid() -> None:
                 "disputes.comparison", "auction.price_rule", "auction.psi_weights[0]", "auction.alpha",
                 "auction.beta", "auction.fee"):
         assert key in spec.space
+
+
+def test_a_damaged_runs_file_is_refused_naming_it_and_a_deleted_one_run_again(tmp_path: Path, monkeypatch) -> None:
+    first = _study(tmp_path, budget=2)
+    path = tmp_path / "runs" / "trial-00001.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"design runs file '.*trial-00001.parquet'.*delete it to run that trial"):
+        _study(tmp_path, budget=2)
+    path.unlink()
+    real, seeds = design_module._run_one, []
+
+    def counting(config, seed, fns):
+        seeds.append(seed)
+        return real(config, seed, fns)
+
+    monkeypatch.setattr(design_module, "_run_one", counting)
+    again = _study(tmp_path, budget=2)
+    assert len(seeds) == 2 * 2  # trial 1's runs only (2 scenarios x 2 seeds), the same as before
+    pd.testing.assert_frame_equal(again.runs, first.runs)
+    pd.testing.assert_frame_equal(again.trials, first.trials)
+    assert path.exists()
