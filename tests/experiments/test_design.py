@@ -451,3 +451,10 @@ def test_a_damaged_runs_file_is_refused_naming_it_and_a_deleted_one_run_again(tm
     pd.testing.assert_frame_equal(again.runs, first.runs)
     pd.testing.assert_frame_equal(again.trials, first.trials)
     assert path.exists()
+
+
+def test_a_wrong_scheduler_address_fails_before_anything_is_created(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("oasis_lab.experiments.sweep.CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(ValueError, match="no Dask scheduler answered"):
+        _study(tmp_path / "study", client="tcp://127.0.0.1:1")
+    assert not (tmp_path / "study").exists()
