@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oasis_lab import paths
 from oasis_lab.__main__ import main
 from oasis_lab.experiments import design as design_module
 from oasis_lab.experiments.design import (
@@ -36,7 +37,7 @@ from oasis_lab.experiments.sweep import local_client
 from oasis_lab.seeding import stream
 from oasis_lab.sim import SimConfig
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = paths.ROOT
 
 #: Tiny markets: a run takes a few hundredths of a second.
 BASE = {"rounds": 3, "tasks_per_round": 30, "n_providers": 8, "cheater_share": 0.25, "other_device_share": 0.2}
