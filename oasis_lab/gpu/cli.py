@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
-from oasis_lab.seeding import check_seed
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
 
 __all__ = ["register_cli"]
 
@@ -45,13 +44,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                        help="a model (tiny-transformer, quantized-mlp) or an op name of "
                        "oasis_lab.gpu.determinism.OP_EXAMPLES (matmul, attention, ...); "
                        "repeatable (default: every op and both models)")
-    check.add_argument("--runs", type=positive_count, default=20,
+    check.add_argument("--runs", type=integer("runs", 1), default=20,
                        help="repetitions of each computation compared (>= 1)")
     check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
                        help="where the kernels run: webgpu = the WGSL kernels through wgpu-py; "
                        "numpy = the numpy twins; browser = the WGSL kernels in headless Chromium "
                        "(oasis_lab.browser)")
-    check.add_argument("--seed", type=int, default=0,
+    check.add_argument("--seed", type=seed, default=0,
                        help="seed of the random inputs, in [0, 2**128 - 1]")
     add_wide_option(check)
     check.set_defaults(func=_needs_device(_check))
@@ -69,27 +68,16 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--size", default="small", choices=("small", "full"),
                        help="problem sizes of the timed calls: small (seconds) or full (the "
                        "sizes of docs/mechanism.md, minutes)")
-    bench.add_argument("--repeats", type=positive_count, default=5,
+    bench.add_argument("--repeats", type=integer("repeats", 1), default=5,
                        help="warm calls per op; the fastest is kept (>= 1)")
     bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"),
                        help="what is timed: the WGSL kernels on the WebGPU adapter, or their numpy "
                        "twins only")
-    bench.add_argument("--seed", type=int, default=0,
+    bench.add_argument("--seed", type=seed, default=0,
                        help="seed of the random inputs and of the example market, in "
                        "[0, 2**128 - 1]")
     add_wide_option(bench)
     bench.set_defaults(func=_needs_device(_bench))
-
-
-def positive_count(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 def _needs_device(command):
@@ -111,7 +99,6 @@ def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
     from oasis_lab.gpu.model import MODEL_NAMES
 
-    check_seed(args.seed, "--seed")
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
     unknown = [t for t in targets if t not in OP_EXAMPLES and t not in MODEL_NAMES]
     if unknown:  # before any run, with every valid name
@@ -138,7 +125,6 @@ def _check(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import bench
 
-    check_seed(args.seed, "--seed")  # before any timing, naming the option
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
     side = pb.ops[["op", "shape", "seconds", "gflops"]]
     if args.backend != "numpy":  # side by side with the bitwise numpy twins
