@@ -5,7 +5,8 @@ parsers with :class:`HelpFormatter` (or :class:`RawDescriptionHelpFormatter` for
 laid out in paragraphs), read their arguments with the types here (:func:`integer`,
 :func:`real`, :data:`seed`, :func:`integers`, :func:`names`, :func:`checked`: each refuses a bad
 value while parsing, in one line naming the argument), print their tables with
-:func:`fit_table` and offer ``--wide`` through :func:`add_wide_option`;
+:func:`fit_table` (numbers in the one notation of :func:`oasis_lab.plotting.format_number`)
+and offer ``--wide`` through :func:`add_wide_option`;
 ``tests/test_cli_help.py`` checks every registered subcommand: no option left unexplained,
 every default given, help and default tables within 100 columns.
 """
@@ -18,10 +19,10 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int, check_real
+from oasis_lab.plotting import format_number
 from oasis_lab.seeding import check_seed
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
     "integer",
     "integers",
     "names",
-    "number",
     "one_line_errors",
     "real",
     "seed",
@@ -253,28 +253,24 @@ def fit_table(
     *,
     wide: bool = False,
     index: bool = False,
-    float_format: Callable[[float], str] | None = "{:,.4g}".format,
+    float_format: Callable[[float], str] | None = format_number,
     **kwargs: Any,
 ) -> str:
-    """``frame`` as text in one notation (4 significant digits), in blocks of columns that fit
-    :data:`WIDTH` unless ``wide`` (then whole, however wide); every row is shown."""
+    """``frame`` as text in one notation (:func:`oasis_lab.plotting.format_number`: thousands
+    separators, 4 significant digits, no exponent), in blocks of columns that fit
+    :data:`WIDTH` unless ``wide`` (then whole, however wide); every row is shown.
+
+    Examples
+    --------
+    >>> print(fit_table(pd.DataFrame({"welfare": [123456.7, 2e-7]})))
+      welfare
+      123,457
+    0.0000002
+    """
     with pd.option_context("display.max_rows", None, "display.max_columns", None,
                            "display.max_colwidth", None):
         return frame.to_string(index=index, line_width=None if wide else WIDTH,
                                float_format=float_format, **kwargs)
-
-
-def number(value: float) -> str:
-    """One notation for every number a table shows: integers with thousands separators, else
-    4 significant digits in positional notation (never an exponent), e.g. ``12,345``,
-    ``3.142``, ``0.001825``, ``169,812``."""
-    value = float(value)
-    if not np.isfinite(value):
-        return str(value)
-    if value.is_integer():
-        return f"{int(value):,}"
-    digits = max(0, 3 - int(np.floor(np.log10(abs(value)))))
-    return f"{value:,.{digits}f}"
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> None:

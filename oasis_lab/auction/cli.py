@@ -10,7 +10,6 @@ compared from the shell, e.g.::
 from __future__ import annotations
 
 import argparse
-import numbers
 import textwrap
 from typing import Any
 
@@ -18,9 +17,10 @@ import pandas as pd
 
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
-from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table, integer, number, seed
+from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table, integer, seed
 from oasis_lab.market import SCENARIOS, check_market_size, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.plotting import format_number
 
 __all__ = ["READING_HELP", "format_checks", "params_from_args", "register_cli"]
 
@@ -135,9 +135,8 @@ def _run(args: argparse.Namespace) -> int:
     result = run_greedy(market, params)
     print(f"readings: {params.label()}")
     summary = result.summary().drop(columns="readings").iloc[0]
-    # one notation (clihelp.number): thousands separators, 4 significant digits, no exponent
-    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real)
-                         and not isinstance(v, bool) else str(v))
+    # one notation (plotting.format_number): thousands separators, 4 significant digits, no exponent
+    values = summary.map(format_number)
     with pd.option_context("display.max_colwidth", None if args.wide else 60):
         print(fit_table(values.to_frame(f"{args.scenario}, seed {args.seed}"), wide=args.wide,
                         index=True))

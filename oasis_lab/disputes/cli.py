@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.checks import check_int
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, checked, fit_table, integer, number, real
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, checked, fit_table, integer, real
 from oasis_lab.disputes import adversaries as adv
 from oasis_lab.disputes.bisection import as_computation, play
 from oasis_lab.disputes.economics import cost_table
@@ -27,6 +27,7 @@ from oasis_lab.disputes.ledger import single_task_ledger
 from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.profiles import PROFILES, profile_graph
 from oasis_lab.disputes.trace import Computation, SyntheticComputation
+from oasis_lab.plotting import format_number
 
 __all__ = [
     "ADVERSARIES",
@@ -169,14 +170,14 @@ def cost_text(table: pd.DataFrame, *, wide: bool = False) -> str:
     the computed table whole, one row per (model, arity).
     """
     if wide:
-        return fit_table(table, wide=True, float_format=None)
+        return fit_table(table, wide=True)
     blocks = []
     for model, rows in table.groupby("model", sort=False):
         first = rows.iloc[0]
         head = (f"{model}: {int(first['n_nodes']):,} nodes, one inference "
-                f"{number(float(first['inference_tflop']) * 1e3)} GFLOP")
+                f"{format_number(float(first['inference_tflop']) * 1e3)} GFLOP")
         body = pd.DataFrame(
-            {f"K = {int(k)}": [number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
+            {f"K = {int(k)}": [format_number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
              for k, (_, row) in zip(rows["arity"], rows.iterrows(), strict=True)},
             index=[label for label, _ in _COST_ROWS.values()],
         )
@@ -225,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"disputed: {disputed} after {out.rounds} rounds (bound {out.max_rounds})")
     print(textwrap.fill(
         f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened:,}, referee "
-        f"compute {number(out.referee_flops)} FLOP ({number(100 * out.referee_flops_share)}% of the "
+        f"compute {format_number(out.referee_flops)} FLOP ({format_number(100 * out.referee_flops_share)}% of the "
         "inference)", WIDTH))
     detail = out.ruling.detail if out.ruling is not None else ""
     print(textwrap.fill(f"verdict: {out.verdict} ({out.reason}) {detail}", WIDTH) + "\n")

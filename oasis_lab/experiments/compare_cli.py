@@ -25,6 +25,7 @@ from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import atomic_path, check_output_file
 from oasis_lab.market import SCENARIOS, check_market_size
 from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.plotting import format_number
 
 __all__ = ["register_cli"]
 
@@ -194,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
         "speedup_vs_ilp",
         "failed",
     ]
-    with pd.option_context("display.max_rows", 1000, "display.float_format", "{:,.4g}".format):
+    with pd.option_context("display.max_rows", 1000, "display.float_format", format_number):
         print(f"welfare model: {params.label()}")
         print(table[shown].to_string(index=False, line_width=None if args.wide else WIDTH))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
+from oasis_lab.plotting import format_number
 
 __all__ = ["register_cli"]
 
@@ -135,14 +136,14 @@ def _bench(args: argparse.Namespace) -> int:
     table = bench.provider_table(pb)
 
     def show(frame: pd.DataFrame, **kwargs: Any) -> str:
-        # one notation for every number (4 significant digits), wrapped into column blocks
-        return fit_table(frame, wide=args.wide, float_format="{:.4g}".format, **kwargs)
+        # one notation for every number (format_number), wrapped into column blocks
+        return fit_table(frame, wide=args.wide, **kwargs)
 
     with pd.option_context("display.max_rows", 100):
         print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
               f"min of {args.repeats} warm calls")
         print(show(side, index=False))
-        mix = ", ".join(f"{k} {v:.4g}" for k, v in pb.family_gflops.items())
+        mix = ", ".join(f"{k} {format_number(v)}" for k, v in pb.family_gflops.items())
         print("\n" + textwrap.fill(f"effective GFLOP/s of each family's kernel mix: {mix}", WIDTH))
         print("\n" + textwrap.fill(
             "provider rows (speed = requests/s; the first row is MEASURED here, the others are "

@@ -13,7 +13,6 @@ atomically. A bad config is one line naming the key, exit status 2.
 from __future__ import annotations
 
 import argparse
-import numbers
 import sys
 import textwrap
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, number, seed
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
+from oasis_lab.plotting import format_number
 from oasis_lab.sim.config import load_config
 from oasis_lab.sim.engine import simulate
 
@@ -52,13 +52,11 @@ def _run(args: argparse.Namespace) -> int:
     if "readings" in summary:  # one long label: wrapped text, not a table cell
         print(textwrap.fill(f"readings: {summary.pop('readings')}", WIDTH,
                             subsequent_indent="  "))
-    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real) and not isinstance(v, bool)
-                         else str(v))
+    values = summary.map(format_number)
     print(fit_table(values.to_frame("value"), wide=args.wide, index=True, header=False))
     print()
     shown = _SHOWN + (_MARKET_REFEREE if config.referee == "market" else [])
-    print(fit_table(result.to_frame()[shown].tail(args.tail), wide=args.wide, index=True,
-                    float_format=number))
+    print(fit_table(result.to_frame()[shown].tail(args.tail), wide=args.wide, index=True))
     total = sum(result.timings.values())
     shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result.timings.items())
     print("\n" + textwrap.fill(f"{config.rounds} rounds in {total:.2f} s ({config.rounds / total:.1f} "
