@@ -8,6 +8,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
+- :mod:`~oasis_lab.experiments.expected`: the stored expected outputs of every experiment
+  (``tests/expected/``), compared field by field; ``python -m oasis_lab expected [--update]``.
 """
 
 from oasis_lab.experiments.auction import (
