@@ -357,6 +357,24 @@ def test_allowlist_holds_only_imports_that_still_occur(layers: Layers) -> None:
     assert needed == set(layers.allowed), "allowlisted imports that break no rule"
 
 
+_PACKAGES = sorted(".".join(("oasis_lab", *p.parent.relative_to(PACKAGE).parts))
+                   for p in PACKAGE.rglob("__init__.py"))
+
+
+@pytest.mark.parametrize("name", _PACKAGES)
+def test_every_package_states_its_public_api(name: str) -> None:
+    # as oasis_lab.sim does: a docstring naming what it holds, and an __all__ whose every name
+    # is importable from the package (a name of __all__ may be a submodule, imported on demand)
+    import importlib.util
+
+    package = importlib.import_module(name)
+    assert package.__doc__ and len(package.__doc__.split()) >= 10, f"{name}: no docstring"
+    public = getattr(package, "__all__", None)
+    assert public, f"{name}: no __all__"
+    for item in public:
+        assert hasattr(package, item) or importlib.util.find_spec(f"{name}.{item}"), f"{name}.{item}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The reader itself: each check fails on a package that breaks it
 # ---------------------------------------------------------------------------------------------
