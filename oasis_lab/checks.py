@@ -92,10 +92,15 @@ def check_real(
         raise ValueError(f"{name} = {value!r} must be finite{' and > 0' if positive else ''}")
     if positive and x <= 0:
         raise ValueError(f"{name} = {value!r} must be finite and > 0")
+    return _within(name, repr(value), x, minimum, maximum)
+
+
+def _within(name: str, shown: str, x: Any, minimum: Any, maximum: Any) -> Any:
+    """``x`` if it lies in ``[minimum, maximum]`` (either may be None), else the one error."""
     if minimum is not None and x < minimum:
-        raise ValueError(f"{name} = {value!r} must be >= {minimum}")
+        raise ValueError(f"{name} = {shown} must be >= {minimum}")
     if maximum is not None and x > maximum:
-        raise ValueError(f"{name} = {value!r} must be <= {maximum}")
+        raise ValueError(f"{name} = {shown} must be <= {maximum}")
     return x
 
 
@@ -138,11 +143,7 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     v = int(value)
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} = {v} must be >= {minimum}")
-    if maximum is not None and v > maximum:
-        raise ValueError(f"{name} = {v} must be <= {maximum}")
-    return v
+    return _within(name, str(v), v, minimum, maximum)
 
 
 def check_not_masked(name: str, x: Any) -> Any:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -195,29 +199,34 @@ def test_bad_report_arguments_give_one_line(case, notebook_dir: Path, tmp_path: 
 _SLOW = "import time\nfor _ in range(600):\n    time.sleep(0.1)"
 
 
-def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time as _time
+def _report_reaching(notebook_dir: Path, out: Path, stem: str, only: str | None) -> subprocess.Popen:
+    """``python -m oasis_lab report --quick`` (of ``only``, or every notebook) in its own process
+    group, returned once the slow cell of notebook ``stem`` is running."""
+    code = (
+        "import sys; from oasis_lab.__main__ import main\n"
+        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
+        "only = ['--only', sys.argv[3]] if sys.argv[3] else []\n"
+        "sys.exit(main(['report', '--quick', *only, '--no-progress', '--output', sys.argv[2]]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out), only or ""], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        out.exists() and any(p.name.startswith(f".{stem}") and p.name.endswith(".tmp.ipynb") for p in out.iterdir())
+    ):
+        time.sleep(0.2)
+    time.sleep(2.0)  # the slow cell is running
+    return proc
 
+
+def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
     good = (out / "a_ok.ipynb").read_bytes()
     _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
-    code = (
-        "import sys; from oasis_lab.report import run_report; from oasis_lab.__main__ import main\n"
-        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = _time.time() + 60
-    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
-        _time.sleep(0.2)
-    _time.sleep(2.0)  # the slow cell is running
+    proc = _report_reaching(notebook_dir, out, "a_ok", only="a_ok")
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -231,28 +240,10 @@ def test_sigterm_ends_as_ctrl_c_does_and_records_the_finished_notebooks(notebook
     # Issue 21 item 15: SIGTERM (kill, timeout, a cancelled CI job) killed the report outright:
     # no index, the finished notebook's record lost, a stray temporary notebook left behind.
     import json
-    import signal
-    import subprocess
-    import sys
-    import time as _time
 
     out = tmp_path / "r"
     _write_notebook(notebook_dir / "b_fails.ipynb", _SLOW)  # a_ok finishes, then b runs long
-    code = (
-        "import sys; from oasis_lab.__main__ import main\n"
-        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "sys.exit(main(['report', '--quick', '--no-progress', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = _time.time() + 120
-    while _time.time() < deadline and not (
-        out.exists() and any(p.name.startswith(".b_fails") for p in out.iterdir())
-    ):
-        _time.sleep(0.2)
-    _time.sleep(2.0)  # the slow cell is running
+    proc = _report_reaching(notebook_dir, out, "b_fails", only=None)
     proc.send_signal(signal.SIGTERM)  # to the report process only, as kill does
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
@@ -269,30 +260,14 @@ def test_sigterm_ends_as_ctrl_c_does_and_records_the_finished_notebooks(notebook
 def test_sigkill_mid_run_keeps_the_good_report_and_the_next_run_cleans_up(
     notebook_dir: Path, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time as _time
-
     out = tmp_path / "r"
     run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
     good = (out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()
     source = (notebook_dir / "a_ok.ipynb").read_bytes()
     _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
-    code = (
-        "import sys; from oasis_lab.__main__ import main\n"
-        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = _time.time() + 60
-    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
-        _time.sleep(0.2)
-    _time.sleep(1.0)
+    proc = _report_reaching(notebook_dir, out, "a_ok", only="a_ok")
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
     assert ((out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()) == good
     leftovers = [p for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers and all(p.name.endswith(".tmp.ipynb") for p in leftovers)  # hidden, partial
@@ -309,9 +284,6 @@ _CLI = (
 
 
 def _report_cli(notebook_dir: Path, out: Path, stem: str) -> tuple[int, str]:
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-c", _CLI, str(notebook_dir), str(out), stem],
                           cwd=root, capture_output=True, text=True, timeout=240)

@@ -20,9 +20,9 @@ from oasis_lab.auction.compare import WELFARE_FIELDS
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.experiments import MarketOverTime, run
 from oasis_lab.market import SCENARIOS, Market, generate_market
-from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.params import AuctionParams
 from oasis_lab.plotting import OKABE_ITO
-from oasis_lab.widgets.pricing import capability_tiers
+from oasis_lab.widgets.pricing import capability_tiers, reading_dropdowns
 
 __all__ = [
     "PSI_MAX",
@@ -348,18 +348,7 @@ class ExplorerDashboard:
         self.alpha = w.FloatSlider(value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="α", style=style)
         self.beta = w.FloatSlider(value=float(params.beta), min=0.0, max=20.0, step=0.5, description="β", style=style)
         self.fee = w.FloatSlider(value=float(params.fee), min=0.0, max=0.5, step=0.01, description="fee", style=style)
-        self.price_rule = w.Dropdown(
-            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
-        )
-        self.task_density = w.Dropdown(
-            options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
-        )
-        self.provider_density = w.Dropdown(
-            options=CHOICES["provider_density"],
-            value=params.provider_density,
-            description="provider density",
-            style=style,
-        )
+        self.price_rule, self.task_density, self.provider_density = reading_dropdowns(params, style)
         self.scenario = w.Dropdown(options=sorted(SCENARIOS), value=scenario, description="scenario", style=style)
         self.n_tasks = w.IntSlider(value=int(n_tasks), min=50, max=1000, step=50, description="tasks", style=style)
         self.stake = w.FloatSlider(value=1000.0, min=0.0, max=5000.0, step=100.0, description="stake S", style=style)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,28 @@ from oasis_lab.auction.metrics import provider_outcomes
 from oasis_lab.market import Market
 from oasis_lab.params import CHOICES, AuctionParams
 
-__all__ = ["PricingDashboard", "PricingView", "capability_tiers", "pricing_params", "pricing_view"]
+__all__ = [
+    "PricingDashboard",
+    "PricingView",
+    "capability_tiers",
+    "pricing_params",
+    "pricing_view",
+    "reading_dropdowns",
+]
+
+#: The string readings both dashboards offer as drop-downs, in their order.
+READING_DROPDOWNS = ("price_rule", "task_density", "provider_density")
+
+
+def reading_dropdowns(params: AuctionParams, style: dict[str, str]) -> tuple[Any, ...]:
+    """One ``ipywidgets.Dropdown`` per reading of :data:`READING_DROPDOWNS`, set to ``params``."""
+    import ipywidgets as w
+
+    return tuple(
+        w.Dropdown(options=CHOICES[name], value=getattr(params, name), description=name.replace("_", " "),
+                   style=style)
+        for name in READING_DROPDOWNS
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,18 +189,7 @@ class PricingDashboard:
         self.beta = w.FloatSlider(
             value=float(params.beta), min=0.0, max=20.0, step=0.5, description="beta", style=style
         )
-        self.price_rule = w.Dropdown(
-            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
-        )
-        self.provider_density = w.Dropdown(
-            options=CHOICES["provider_density"],
-            value=params.provider_density,
-            description="provider density",
-            style=style,
-        )
-        self.task_density = w.Dropdown(
-            options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
-        )
+        self.price_rule, self.task_density, self.provider_density = reading_dropdowns(params, style)
         self.output = w.Output()
         controls = [*self.psi_weights, self.alpha, self.beta, self.price_rule, self.provider_density, self.task_density]
         self.widget = w.VBox(
