@@ -314,15 +314,18 @@ def check_optional(name: str, value: Any, check: FieldCheck) -> Any:
     return None if value is None else check(name, value)
 
 
-def check_reals(name: str, value: Any, *, minimum: float | None = None, empty: bool = True) -> tuple[float, ...]:
-    """Return ``value`` as a tuple of finite floats (each ``>= minimum``), naming the bad element.
+def check_reals(
+    name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None, empty: bool = True
+) -> tuple[float, ...]:
+    """Return ``value`` as a tuple of finite floats (each in ``[minimum, maximum]``), naming the bad
+    element.
 
     Raises
     ------
     TypeError
         ``value`` is a string or not a sequence, or an element is not a real number.
     ValueError
-        An element is not finite or below ``minimum`` (``name[k] = ...``), or ``value`` is
+        An element is not finite or outside the bounds (``name[k] = ...``), or ``value`` is
         empty where ``empty`` is False.
 
     Examples
@@ -338,7 +341,7 @@ def check_reals(name: str, value: Any, *, minimum: float | None = None, empty: b
         raise TypeError(f"{name} must be a sequence of numbers, got {value!r}")
     if not empty and len(value) == 0:
         raise ValueError(f"{name} is empty; it needs at least one number")
-    return tuple(check_real(f"{name}[{k}]", v, minimum=minimum) for k, v in enumerate(value))
+    return tuple(check_real(f"{name}[{k}]", v, minimum=minimum, maximum=maximum) for k, v in enumerate(value))
 
 
 def as_given(check: FieldCheck) -> FieldCheck:

@@ -11,10 +11,19 @@ within one file system). So
   own: the result is one of the two complete files, never an interleaving;
 - a temporary file left by a killed writer is hidden (leading dot), ends in ``.tmp`` and is
   removed by the next write to the same destination once its writer is gone.
+
+Result files also carry a checksum of their own bytes (:func:`seal`, :func:`check_seal`): the
+writer leaves a placeholder in a text field of the file (Parquet key-value metadata, a zip
+comment) and replaces it by the SHA-256 of the whole file with the placeholder in place; a
+reader recomputes it before parsing anything, so any flipped bit, a truncation or an appended
+byte is refused with one ``ValueError`` naming the file, never read back as other numbers.
+:func:`write_sealed_parquet` and :func:`read_sealed_parquet` do this for Parquet tables
+(simulation results, sweep parts).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -29,8 +38,15 @@ __all__ = [
     "atomic_write",
     "check_output_dir",
     "check_output_file",
+    "SEAL_PLACEHOLDER",
+    "check_seal",
+    "create_new",
+    "is_sealed",
     "is_temp_file",
+    "read_sealed_parquet",
     "remove_stale_temps",
+    "seal",
+    "write_sealed_parquet",
 ]
 
 # Hidden name: ".<target>.<host>-<pid>.<random>.tmp" (plus the target's suffix for writers that
@@ -217,3 +233,157 @@ def atomic_write(target: str | Path, mode: str = "wb", **open_kwargs: Any) -> It
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def create_new(target: str | Path, data: bytes) -> bool:
+    """Create ``target`` holding ``data`` unless it exists; ``True`` if this call created it.
+
+    Atomic: the bytes are written to a temporary file and hard-linked into place, which fails
+    if ``target`` exists. So a reader sees ``target`` complete or not at all, and of several
+    processes creating it at once exactly one succeeds (a claim on a folder, e.g. a sweep's
+    manifest); the others get ``False`` and read what the winner wrote.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> create_new(folder / "claim", b"first"), create_new(folder / "claim", b"second")
+    (True, False)
+    >>> (folder / "claim").read_bytes()
+    b'first'
+    """
+    target = Path(target)
+    remove_stale_temps(target)
+    tmp = _temp_name(target)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------- checksums
+_SEAL_TAG = b"oasis-lab-sha256:"
+#: What a writer puts in a text field of its file before :func:`seal` (the tag and 64 zeros).
+SEAL_PLACEHOLDER = (_SEAL_TAG + b"0" * 64).decode()
+_SEAL_RE = re.compile(re.escape(_SEAL_TAG) + rb"[0-9a-f]{64}")
+_SEAL_KEY = "oasis_lab.sha256"
+
+
+def seal(data: bytes) -> bytes:
+    """``data`` with its one :data:`SEAL_PLACEHOLDER` replaced by the SHA-256 of ``data``.
+
+    The digest is taken over the bytes with the placeholder in place, so a reader undoes the
+    replacement and hashes again (:func:`check_seal`). The placeholder must be stored
+    verbatim (not compressed or encoded) exactly once.
+
+    Examples
+    --------
+    >>> sealed = seal(b"numbers 1 2 3; " + SEAL_PLACEHOLDER.encode())
+    >>> check_seal(sealed, "example")
+    >>> check_seal(sealed.replace(b"1 2", b"1 3"), "example")
+    Traceback (most recent call last):
+    ...
+    ValueError: example is corrupt: its checksum does not match its bytes
+    """
+    placeholder = SEAL_PLACEHOLDER.encode()
+    if data.count(placeholder) != 1 or len(_SEAL_RE.findall(data)) != 1:
+        raise ValueError("seal: the data must hold the checksum placeholder exactly once")
+    digest = hashlib.sha256(data).hexdigest().encode()
+    return data.replace(placeholder, _SEAL_TAG + digest)
+
+
+def is_sealed(data: bytes) -> bool:
+    """Whether ``data`` holds a checksum of :func:`seal` (intact or not): files written before
+    checksums were added hold none and are read as they are; a damaged checksum is still one."""
+    return _SEAL_TAG in data
+
+
+def check_seal(data: bytes, what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` unless ``data`` is exactly as :func:`seal` left it.
+
+    Raises
+    ------
+    ValueError
+        No checksum (not a sealed file, or its checksum field is damaged), more than one, or
+        a checksum that does not match the bytes (any changed, missing or added byte).
+    """
+    found = list(_SEAL_RE.finditer(data))
+    if len(found) != 1:
+        count = "no checksum" if not found else f"{len(found)} checksums"
+        raise ValueError(
+            f"{what} is corrupt or not a checksummed oasis_lab file: it holds {count} "
+            f"({_SEAL_TAG.decode()}...)"
+        )
+    match = found[0]
+    stored = match.group()[len(_SEAL_TAG):]
+    blank = data[: match.start()] + SEAL_PLACEHOLDER.encode() + data[match.end():]
+    if hashlib.sha256(blank).hexdigest().encode() != stored:
+        raise ValueError(f"{what} is corrupt: its checksum does not match its bytes")
+
+
+def write_sealed_parquet(path: str | Path, table: Any, metadata: dict[str, str]) -> Path:
+    """Write a ``pyarrow.Table`` with string ``metadata`` to ``path``, checksummed, atomically.
+
+    The metadata goes into the file's key-value metadata (beside pandas' own), with the
+    checksum of the whole file (:func:`seal`); the file stays an ordinary Parquet file that
+    pandas, pyarrow and Dask read. A failed write leaves an earlier file intact.
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    if _SEAL_KEY in metadata:
+        raise ValueError(f"metadata key {_SEAL_KEY!r} is reserved for the checksum")
+    old = table.schema.metadata or {}
+    table = table.replace_schema_metadata({**old, **metadata, _SEAL_KEY: SEAL_PLACEHOLDER})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    data = seal(buffer.getvalue())
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def read_sealed_parquet(path: str | Path, what: str) -> tuple[Any, dict[str, str]]:
+    """Read a file of :func:`write_sealed_parquet`: its table and its metadata (as text).
+
+    The checksum is verified before the bytes are parsed.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        A directory, a file whose checksum is missing or does not match (any damage), or one
+        that does not parse as Parquet; the message names ``what`` (which should name the
+        file).
+    """
+    import io
+
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{what} is not a regular file")
+    data = path.read_bytes()
+    check_seal(data, what)
+    try:
+        table = pq.read_table(io.BytesIO(data))
+        raw = table.schema.metadata or {}
+        metadata = {k.decode(): v.decode() for k, v in raw.items()}
+    except Exception as exc:  # noqa: BLE001 - sealed yet unparsable: not a Parquet file of ours
+        raise ValueError(f"{what} is not a Parquet table: {type(exc).__name__}: {exc}") from None
+    metadata.pop(_SEAL_KEY, None)
+    return table.replace_schema_metadata({k: v for k, v in raw.items() if k.decode() != _SEAL_KEY}), metadata
+

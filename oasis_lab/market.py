@@ -14,7 +14,9 @@ draws seeded markets grounded in ``data/model_types.csv`` and ``data/device_prof
 
 from __future__ import annotations
 
+import io
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -26,7 +28,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from oasis_lab.checks import check_memory, check_not_masked
-from oasis_lab.files import atomic_write, check_output_file, is_temp_file
+from oasis_lab.files import SEAL_PLACEHOLDER, atomic_write, check_output_file, check_seal, is_sealed, is_temp_file, seal
 from oasis_lab.seeding import check_seed
 
 __all__ = [
@@ -45,9 +47,10 @@ __all__ = [
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-# Version 2 adds the ``fields`` list; version-1 files (without it) are still read.
-_FORMAT_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+# Version 2 adds the ``fields`` list; version 3 the checksum of the whole file (in the zip
+# comment, oasis_lab.files.seal). Files of versions 1 and 2 are still read.
+_FORMAT_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
 
 
 class MarketDtypeError(TypeError, ValueError):
@@ -407,7 +410,9 @@ class Market:
     def save(self, path: str | Path) -> Path:
         """Write the market to ``path`` as a compressed ``.npz`` (exact round trip).
 
-        The file is written through :func:`oasis_lab.files.atomic_write`: a temporary file
+        The file carries the SHA-256 of its bytes in its zip comment
+        (:func:`oasis_lab.files.seal`): :meth:`load` refuses it if any byte changed. It is
+        written through :func:`oasis_lab.files.atomic_write`: a temporary file
         unique to this writer in the same folder, renamed into place when complete. A failed
         save never leaves a half-written market where an earlier one was, and two processes
         saving to the same path at once leave one of the two complete markets.
@@ -457,8 +462,12 @@ class Market:
         # The list of stored arrays: a damaged zip directory that hides an optional array
         # (size) must be an error, not a market silently loaded without it.
         arrays["fields"] = np.array(sorted([*arrays, "fields"]), dtype=np.str_)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            archive.comment = SEAL_PLACEHOLDER.encode()  # the zip comment: stored verbatim, last
         with atomic_write(path, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            fh.write(seal(buffer.getvalue()))
         return path
 
     @classmethod
@@ -471,9 +480,11 @@ class Market:
             ``path`` does not exist.
         ValueError
             The file is not a market file: a directory, a ``.npy`` array, the temporary file
-            of an unfinished save, corrupt or truncated (any damage the zip checksums or the
-            stored field list catch), a wrong format version, fields missing or extra, or
-            arrays that do not make a valid market. The message names the file.
+            of an unfinished save, corrupt or truncated (a file of format 3 carries the
+            SHA-256 of its bytes, :func:`oasis_lab.files.seal`, so any changed, missing or
+            added byte is refused; older files rely on the zip checksums and the stored
+            field list), a wrong format version, fields missing or extra, or arrays that do
+            not make a valid market. The message names the file.
         """
         path = Path(path)
         if not path.exists():
@@ -484,16 +495,18 @@ class Market:
             raise ValueError(
                 f"market file {str(path)!r} is the temporary file of an unfinished save, not a market"
             )
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-        if magic == b"\x93NUMPY":
+        data = path.read_bytes()
+        if data[:6] == b"\x93NUMPY":
             raise ValueError(
                 f"market file {str(path)!r} is a single .npy array, not an .npz market written "
                 "by Market.save"
             )
+        sealed = is_sealed(data)
+        if sealed:  # version 3: any changed, missing or added byte is refused here
+            check_seal(data, f"market file {str(path)!r}")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                contents = {key: data[key] for key in data.files}
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                contents = {key: npz[key] for key in npz.files}
         except Exception as exc:  # noqa: BLE001 - damaged bytes raise zlib.error, BadZipFile,
             # NotImplementedError (a flipped compression method), OSError, ...: all "corrupt"
             raise ValueError(
@@ -513,6 +526,8 @@ class Market:
                 f"market file {str(path)!r} has format version {version}, expected one of "
                 f"{list(_READABLE_VERSIONS)}"
             )
+        if version >= 3 and not sealed:
+            raise ValueError(f"market file {str(path)!r} is corrupt: its checksum is missing")
         if version >= 2:
             stored = set(contents)
             listed = {str(s) for s in np.atleast_1d(contents.get("fields", np.array([], dtype=str)))}

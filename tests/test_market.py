@@ -347,7 +347,7 @@ def test_save_into_a_missing_folder_is_a_clear_error(tmp_path) -> None:
 
 
 def test_every_byte_flip_gives_the_documented_value_error(tmp_path) -> None:
-    """Each single-byte flip either loads the very same market or raises ValueError."""
+    """Every single-byte flip is refused with ValueError naming the file (format 3 is checksummed)."""
     market = small_market(size=[1.0, 2.0, 3.0])
     raw = market.save(tmp_path / "m.npz").read_bytes()
     damaged = tmp_path / "damaged.npz"
@@ -364,7 +364,7 @@ def test_every_byte_flip_gives_the_documented_value_error(tmp_path) -> None:
             continue
         assert loaded.equals(market), f"flip at byte {k} loaded a different market"
         outcomes["same"] += 1
-    assert outcomes["refused"] > len(raw) // 2
+    assert outcomes == {"same": 0, "refused": len(raw)}  # the checksum catches every flip
 
 
 def test_truncated_files_are_refused(tmp_path) -> None:
@@ -411,6 +411,16 @@ def test_load_of_version_1_files_still_works(tmp_path) -> None:
                         capacity=m.capacity, cost=m.cost, psi=m.psi, priority=m.priority,
                         model_types=np.array(m.model_types), psi_names=np.array(m.psi_names))
     assert Market.load(path).equals(m)
+
+
+def test_a_version_3_file_without_its_checksum_is_refused(tmp_path) -> None:
+    import zipfile
+
+    path = small_market().save(tmp_path / "m.npz")
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.comment = b""  # the checksum removed: the zip itself is intact
+    with pytest.raises(ValueError, match="is corrupt: its checksum is missing"):
+        Market.load(path)
 
 
 def test_load_of_arrays_that_make_no_market_names_the_file(tmp_path) -> None:

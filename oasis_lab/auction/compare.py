@@ -35,6 +35,7 @@ from oasis_lab.auction.baselines import (
     solve_optimum,
     vcg,
 )
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.market import Market, generate_market
 from oasis_lab.params import AuctionParams
@@ -178,6 +179,7 @@ def compare_markets(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} = {value!r} must be an int >= 1")
     epsilon = check_epsilon(epsilon)
+    ilp_time_limit = check_time_limit("ilp_time_limit", ilp_time_limit)
     reading_params = _check_readings(readings, params, exact=bool({"ilp", "lp", "vcg"} & set(mechanisms)))
     # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
     # timings are not inflated by one-off costs.

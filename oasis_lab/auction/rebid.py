@@ -120,7 +120,11 @@ def rebid(
     remaining = _remaining_demand(market, result)[idx]
     share_left = remaining.sum(axis=1) / market.task_units[idx]
     value = market.value[idx] * share_left
-    value = raised_value(value, bump, mode)
+    with np.errstate(over="ignore"):  # an overflow is refused just below, naming rebid_bump
+        value = raised_value(value, bump, mode)
+    if not np.isfinite(value).all():
+        k = int(np.flatnonzero(~np.isfinite(value))[0])
+        raise ValueError(f"bump = {bump!r} ({mode}) raises task {int(idx[k])}'s value to {value[k]}: lower rebid_bump")
     size = None if market.size is None else market.size[idx] * share_left
     return market.replace(
         demand=remaining,

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.baselines import solve_optimum, unit_demand_market
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.compare import MECHANISMS, READINGS, compare_markets
 from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import run_greedy
@@ -71,7 +72,7 @@ _GREEDY_VS_OPTIMUM_CHECKS: dict[str, FieldCheck] = {
     "mechanisms": partial(check_names, choices=MECHANISMS, empty=True),
     **dict.fromkeys(("alpha", "beta", "fee"), check_real),
     "backend": partial(check_choice, choices=("highspy", "cvxpy")),
-    "ilp_time_limit": as_given(partial(check_optional, check=partial(check_real, positive=True))),
+    "ilp_time_limit": as_given(check_time_limit),
     "greedy_repeats": partial(check_int, minimum=1),
     "vcg_max_tasks": partial(check_int, minimum=1),
     "epsilon": as_given(partial(check_real, positive=True)),

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import check_output_dir
@@ -39,12 +40,13 @@ _SWEEP_KEYS = ("experiment", "config", "grid", "seeds", "out")
 
 def load_sweep_file(path: Path) -> dict[str, Any]:
     """Read and check a sweep file; the returned dict has ``experiment`` (the base config),
-    ``grid``, ``seeds`` and ``out`` (or None)."""
-    import yaml
+    ``grid``, ``seeds`` and ``out`` (or None).
 
-    if not path.exists():
-        raise FileNotFoundError(f"sweep config {str(path)!r} does not exist")
-    data = yaml.safe_load(path.read_text())
+    The file is read by :func:`oasis_lab.configfile.load_config_file` (YAML 1.2 numbers,
+    duplicate keys refused); a relative ``config_file`` of ``market_over_time`` is resolved
+    here, against the current folder, not on the Dask workers.
+    """
+    data = load_config_file(path, "sweep config", toml=False)
     if not isinstance(data, dict):
         raise TypeError(f"sweep config {str(path)!r} must be a mapping with keys {list(_SWEEP_KEYS)}")
     unknown = [k for k in data if k not in _SWEEP_KEYS]
@@ -53,9 +55,12 @@ def load_sweep_file(path: Path) -> dict[str, Any]:
     for key in ("experiment", "grid", "seeds"):
         if key not in data:
             raise ValueError(f"sweep config {str(path)!r} lacks the key {key!r}")
+    out = data.get("out")
+    if out is not None and (not isinstance(out, str) or not out):
+        raise TypeError(f"sweep config key 'out' must be a folder path, got {type(out).__name__} {out!r}")
     cls = experiment_class(data["experiment"])
     base = cls.from_dict(data.get("config") or {})
-    return {"experiment": base, "grid": data["grid"], "seeds": data["seeds"], "out": data.get("out")}
+    return {"experiment": base, "grid": data["grid"], "seeds": data["seeds"], "out": out}
 
 
 def register_cli(subparsers: Any) -> None:

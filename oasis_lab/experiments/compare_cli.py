@@ -17,11 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab.auction.baselines.optimum.solvers import MAX_TIME_LIMIT, check_time_limit
 from oasis_lab.auction.cli import READING_HELP
 from oasis_lab.auction.compare import MECHANISMS, READINGS, summarize
 from oasis_lab.clihelp import WIDTH, HelpFormatter, integer, integers, names
 from oasis_lab.experiments.auction import GreedyVsOptimum
-from oasis_lab.experiments.sweep import sweep
+from oasis_lab.experiments.sweep import MAX_RUNS, sweep
 from oasis_lab.files import atomic_path, check_output_file
 from oasis_lab.market import SCENARIOS, check_market_size
 from oasis_lab.params import CHOICES, AuctionParams
@@ -87,7 +88,8 @@ def register_cli(subparsers: Any) -> None:
         "--time-limit",
         type=float,
         default=None,
-        help="seconds per exact solve, > 0 (default: none; a time-limited solve reports its proved gap)",
+        help=f"seconds per exact solve, > 0 and <= {MAX_TIME_LIMIT:g} (default: none; a time-limited "
+        "solve reports its proved gap)",
     )
     parser.add_argument(
         "--backend",
@@ -151,6 +153,9 @@ def _run(args: argparse.Namespace) -> int:
     # checked before the study, which may take hours, not after it
     check_output_file("--out", args.out)
     check_market_size(max(args.sizes), max(args.sizes), args.types, names=("--sizes", "providers"))
+    check_time_limit("--time-limit", args.time_limit)
+    if args.seeds > MAX_RUNS:
+        raise ValueError(f"--seeds = {args.seeds} must be <= {MAX_RUNS:,} (the runs a sweep may hold)")
     base = GreedyVsOptimum(
         n_types=args.types,
         unit_demand=args.unit_demand,

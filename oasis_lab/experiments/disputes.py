@@ -20,7 +20,6 @@ from oasis_lab.checks import (
     check_bool,
     check_choice,
     check_fraction,
-    check_instance,
     check_int,
     check_names,
     check_real,
@@ -34,9 +33,14 @@ from oasis_lab.disputes.economics import (
 )
 from oasis_lab.disputes.params import COMPARISONS, DisputeParams
 from oasis_lab.experiments.base import ExperimentConfig, register
+from oasis_lab.gpu.model import MODEL_NAMES
 from oasis_lab.seeding import child_seed, stream
 
-__all__ = ["DOCUMENTED_ESCAPES", "AdversaryMatrix", "Deterrence", "matchups"]
+__all__ = ["DOCUMENTED_ESCAPES", "MAX_TASKS", "AdversaryMatrix", "Deterrence", "matchups"]
+
+#: Most tasks of one ``deterrence`` run: its Monte Carlo holds about ten arrays of ``n_tasks``
+#: entries (under 1 GiB at this bound), so a larger one is refused before it starts.
+MAX_TASKS = 10**7
 
 #: (comparison, matchup) pairs where the verdict is documented to differ from the ground truth
 #: (docs/mechanism.md, "Fault proofs"): the exact referee convicts an honest provider whose
@@ -101,7 +105,8 @@ class AdversaryMatrix(ExperimentConfig):
     comparisons: tuple[str, ...] = ("exact", "tolerance")
 
     checks = {
-        "model": partial(check_instance, cls=str),
+        # the model is checked here, not when a point runs
+        "model": partial(check_choice, choices=MODEL_NAMES),
         "arity": partial(check_int, minimum=2),
         "max_ulp": partial(check_int, minimum=0),
         "comparisons": partial(check_names, choices=COMPARISONS, empty=True),
@@ -174,7 +179,7 @@ class Deterrence(ExperimentConfig):
     comparison: str = "exact"
 
     checks = {
-        "n_tasks": partial(check_int, minimum=1),
+        "n_tasks": partial(check_int, minimum=1, maximum=MAX_TASKS),
         **dict.fromkeys(("stake", "gain", "payment", "value"), partial(check_real, minimum=0.0)),
         **dict.fromkeys(("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"),
                         check_fraction),

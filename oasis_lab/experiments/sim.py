@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,6 +26,11 @@ __all__ = ["MarketOverTime"]
 def _check_config_file(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise TypeError(f"{name} must be a configuration name or path, got {value!r}")
+    if Path(value).exists():
+        # a path is resolved here, where the config is built, not where it runs (a Dask
+        # worker on another machine or in another folder); a bare name of data/configs/
+        # that is not a file here stays a name
+        return str(Path(value).resolve())
     return value
 
 
@@ -75,6 +81,19 @@ class MarketOverTime(ExperimentConfig):
         "dispute_delay": partial(check_int, minimum=0),
         **dict.fromkeys(("cheater_share", "slash_fraction", "p_user", "p_platform"), check_fraction),
     }
+
+    def validate(self) -> None:
+        # the whole simulation config is built and checked now (the file read, every bound of
+        # the simulation), so a sweep refuses a bad grid point before any point runs
+        try:
+            self.sim_config()
+        except FileNotFoundError as exc:
+            raise ValueError(f"config_file = {self.config_file!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            msg = str(exc)
+            key = "stake" if "provider_stake" in msg else "slash_fraction" if "slash_fraction" in msg else None
+            prefix = f"{key} = {getattr(self, key)!r}: " if key else ""
+            raise type(exc)(f"{prefix}the simulation of config_file = {self.config_file!r} refuses it: {msg}") from None
 
     def sim_config(self) -> SimConfig:
         """The :class:`~oasis_lab.sim.SimConfig` this experiment runs (checked by the sim)."""

@@ -8,8 +8,19 @@ Run again with the same ``out`` and the points already there are read back, not 
 so an interrupted sweep resumes where it stopped. A progress bar counts points done and gives
 an ETA from the rate of the points computed in this run (points read back do not inflate it).
 
-Every grid point's config is built, and so checked, before any work starts: a bad key or
-value fails at once with an error naming it.
+The dataset describes itself: its manifest ``_sweep.json`` records the experiment, the base
+config and the grid, and each part records its experiment, base config, grid, grid point,
+config and seed, and carries the SHA-256 of its bytes (:func:`oasis_lab.files.seal`). A part
+is found by a hash of its point's config and seed, checked against what it records and
+relabelled from the current grid (a grid extended or reordered between runs numbers its
+points anew; the parts on disk are rewritten with the new labels). A sweep of another
+experiment or base config into the same folder is refused, naming what differs; the folder
+is claimed atomically, so of two sweeps started together into one new folder only one can.
+
+Everything is checked before any work starts and before anything is created: every grid
+point's config (a bad key or value fails at once with an error naming it), the sizes (at most
+:data:`MAX_RUNS` runs), every part already in ``out`` (a damaged one is refused, naming it)
+and the Dask scheduler given by its address.
 
 Examples
 --------
@@ -30,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -38,12 +50,25 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.experiments.base import ExperimentConfig, experiment_class, run
-from oasis_lab.files import atomic_path, atomic_write, check_output_dir
+from oasis_lab.files import (
+    atomic_write,
+    check_output_dir,
+    create_new,
+    read_sealed_parquet,
+    write_sealed_parquet,
+)
 from oasis_lab.seeding import check_seed
 
-__all__ = ["SweepPoint", "expand_grid", "local_client", "point_key", "sweep"]
+__all__ = ["MAX_RUNS", "SweepPoint", "expand_grid", "local_client", "point_key", "sweep"]
 
 _MANIFEST = "_sweep.json"
+# 2: self-describing manifest and checksummed, self-describing parts; 1 named the experiment only
+_FORMAT = "oasis_lab.sweep/2"
+_PART_KEY = "oasis_lab.sweep"
+#: Most runs (grid points x seeds) one sweep may hold: each is one experiment run, one file.
+MAX_RUNS = 1_000_000
+#: Seconds to wait for a Dask scheduler given by its address before giving up.
+CONNECT_TIMEOUT_S = 10
 
 
 class SweepPoint:
@@ -84,6 +109,12 @@ def expand_grid(experiment: Any, grid: Mapping[str, Sequence[Any]] | Sequence[Ma
             if not list(values):
                 raise ValueError(f"grid[{key!r}] is empty: give at least one value")
         keys = list(grid)
+        size = math.prod(len(list(grid[k])) for k in keys)
+        if size > MAX_RUNS:
+            raise ValueError(
+                f"grid has {size:,} points ({' x '.join(f'{k}: {len(list(grid[k]))}' for k in keys)}), "
+                f"more than the {MAX_RUNS:,} runs a sweep may hold"
+            )
         combos: list[dict[str, Any]] = [
             dict(zip(keys, combo, strict=False)) for combo in itertools.product(*(list(grid[k]) for k in keys))
         ]
@@ -96,6 +127,8 @@ def expand_grid(experiment: Any, grid: Mapping[str, Sequence[Any]] | Sequence[Ma
             combos.append(dict(point))
         if not combos:
             raise ValueError("grid is an empty list of points")
+        if len(combos) > MAX_RUNS:
+            raise ValueError(f"grid lists {len(combos):,} points, more than the {MAX_RUNS:,} runs a sweep may hold")
     else:
         raise TypeError(f"grid must be a mapping of field -> values or a list of points, got {type(grid).__name__}")
     points = []
@@ -104,6 +137,8 @@ def expand_grid(experiment: Any, grid: Mapping[str, Sequence[Any]] | Sequence[Ma
             config = base.replace(**combo)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"grid point {combo}: {exc}") from None
+        except FileNotFoundError as exc:  # a config naming a file (market_over_time's config_file)
+            raise ValueError(f"grid point {combo}: {exc}") from None
         points.append(SweepPoint(index, combo, config))
     return points
 
@@ -114,10 +149,16 @@ def _seeds(seeds: int | Iterable[int]) -> list[int]:
     if isinstance(seeds, int):
         if seeds < 1:
             raise ValueError(f"seeds = {seeds} must be >= 1 (a count) or a list of seeds")
+        if seeds > MAX_RUNS:
+            raise ValueError(f"seeds = {seeds} must be <= {MAX_RUNS:,} (the runs a sweep may hold)")
         return list(range(seeds))
-    if not isinstance(seeds, Iterable):
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
         raise TypeError(f"seeds must be a count or a list of integer seeds, got {seeds!r}")
-    out = [check_seed(s, "seeds[]") for s in seeds]
+    out = []
+    for s in seeds:
+        out.append(check_seed(s, "seeds[]"))
+        if len(out) > MAX_RUNS:
+            raise ValueError(f"seeds lists more than {MAX_RUNS:,} seeds (the runs a sweep may hold)")
     if not out:
         raise ValueError("seeds is empty")
     if len(set(out)) != len(out):
@@ -133,7 +174,8 @@ def point_key(config: ExperimentConfig, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _labelled(frame: pd.DataFrame, point: SweepPoint, seed: int) -> pd.DataFrame:
+def _labelled(frame: pd.DataFrame, point: SweepPoint, seed: int) -> tuple[pd.DataFrame, list[str]]:
+    """The experiment's frame with the sweep's labels in front, and the labels' names."""
     labels: dict[str, Any] = {"point": point.index}
     for key, value in point.values.items():
         labels[key] = str(list(value)) if isinstance(value, (tuple, list)) else value
@@ -145,7 +187,7 @@ def _labelled(frame: pd.DataFrame, point: SweepPoint, seed: int) -> pd.DataFrame
     clash = sorted(set(labels) & set(frame.columns))
     if clash:
         raise ValueError(f"experiment {point.config.name!r} returns column(s) {clash} that the sweep adds")
-    return frame.assign(**labels)[[*labels, *frame.columns]]
+    return frame.assign(**labels)[[*labels, *frame.columns]], list(labels)
 
 
 def _run_point(config: ExperimentConfig, seed: int) -> pd.DataFrame:
@@ -153,24 +195,151 @@ def _run_point(config: ExperimentConfig, seed: int) -> pd.DataFrame:
     return run(config, seed)
 
 
-def _write(frame: pd.DataFrame, path: Path) -> None:
-    # atomic: a point's file is either complete or absent, so a killed sweep resumes cleanly
-    with atomic_path(path, keep_suffix=True) as tmp:
-        frame.to_parquet(tmp, index=False)
+def _jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (numpy scalars and other objects as text), keys in order."""
+    return json.loads(json.dumps(value, default=str))
 
 
-def _open_out(out: Path, name: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = out / _MANIFEST
-    if manifest.exists():
-        recorded = json.loads(manifest.read_text()).get("experiment")
-        if recorded != name:
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, key order included (a grid's key order numbers its points)."""
+    return json.dumps(a) == json.dumps(b)
+
+
+def _grid_record(grid: Any) -> Any:
+    if isinstance(grid, Mapping):
+        return _jsonable({k: list(v) for k, v in grid.items()})
+    return _jsonable([dict(p) for p in grid])
+
+
+def _differences(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    keys = sorted(set(recorded) | set(now))
+    return [f"{k}: {recorded.get(k, '(absent)')!r} there, {now.get(k, '(absent)')!r} now"
+            for k in keys if recorded.get(k) != now.get(k)]
+
+
+class _Dataset:
+    """The Parquet dataset of a sweep in the folder ``out``: its manifest and parts."""
+
+    def __init__(self, out: Path, base: ExperimentConfig, grid: Any) -> None:
+        self.out = out
+        self.manifest = out / _MANIFEST
+        self.record = {
+            "format": _FORMAT,
+            "experiment": base.name,
+            "config": _jsonable(base.to_dict()),
+            "grid": _grid_record(grid),
+        }
+
+    def path(self, point: SweepPoint, seed: int) -> Path:
+        return self.out / f"part-{point_key(point.config, seed)}.parquet"
+
+    def check(self) -> None:
+        """Refuse a folder holding another sweep (experiment, base config) or an older format."""
+        if not self.manifest.exists():
+            if self.out.exists() and any(self.out.glob("part-*.parquet")):
+                raise ValueError(f"out = {str(self.out)!r} holds sweep parts but no {_MANIFEST}; choose another folder")
+            return
+        self._compare(self._read_manifest())
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            recorded = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"sweep manifest {str(self.manifest)!r} is unreadable: {exc}") from None
+        if not isinstance(recorded, dict):
+            raise ValueError(f"sweep manifest {str(self.manifest)!r} is not a JSON object")
+        return recorded
+
+    def _compare(self, recorded: dict[str, Any]) -> None:
+        where = f"out = {str(self.out)!r}"
+        if recorded.get("experiment") != self.record["experiment"]:
             raise ValueError(
-                f"out = {str(out)!r} holds a sweep of experiment {recorded!r}, not {name!r}; choose another folder"
+                f"{where} holds a sweep of experiment {recorded.get('experiment')!r}, not "
+                f"{self.record['experiment']!r}; choose another folder"
             )
-    else:
-        with atomic_write(manifest, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"experiment": name}) + "\n")
+        if recorded.get("format") != _FORMAT:
+            raise ValueError(
+                f"{where} holds a sweep of format {recorded.get('format', 'oasis_lab.sweep/1')!r} (parts without "
+                f"checksums), not {_FORMAT!r}; choose another folder"
+            )
+        diff = _differences(recorded.get("config") or {}, self.record["config"])
+        if diff:
+            raise ValueError(
+                f"{where} holds a sweep of {self.record['experiment']!r} from another base config "
+                f"({'; '.join(diff)}); choose another folder"
+            )
+
+    def claim(self) -> None:
+        """Create the folder and its manifest, atomically: of two sweeps starting together into a
+        new folder, one creates the manifest and the other then reads (and compares) it."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.record, indent=1) + "\n"
+        if create_new(self.manifest, text.encode()):
+            return
+        recorded = self._read_manifest()
+        self._compare(recorded)
+        if not _same(recorded, self.record):  # same sweep, another grid: record the current one
+            with atomic_write(self.manifest, "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+    def read(self, path: Path, point: SweepPoint, seed: int) -> tuple[pd.DataFrame, list[str], bool]:
+        """A finished part, checked and relabelled from the current grid; its labels' names;
+        and whether its stored record (labels, grid) differs from the current one."""
+        what = f"sweep part {str(path)!r}"
+        try:
+            table, metadata = read_sealed_parquet(path, what)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; delete it to compute that point again") from None
+        try:
+            meta = json.loads(metadata[_PART_KEY])
+            labels = list(meta["labels"])
+            stored = (meta["experiment"], meta["config"], meta["seed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{what} lacks its sweep record ({type(exc).__name__}: {exc})") from None
+        expected = (point.config.name, _jsonable(point.config.to_dict()), seed)
+        if stored != expected:
+            raise ValueError(
+                f"{what} holds experiment {stored[0]!r} seed {stored[2]!r} config {stored[1]}, not the "
+                f"point it is named for ({expected[0]!r} seed {seed} config {expected[1]}); delete it"
+            )
+        if _same(meta, self._part_record(point, seed, labels)):  # written under this very grid
+            return table.to_pandas(), labels, False
+        relabelled, names = _labelled(table.to_pandas().drop(columns=labels), point, seed)
+        return relabelled, names, True
+
+    def _part_record(self, point: SweepPoint, seed: int, labels: list[str]) -> dict[str, Any]:
+        return {
+            "format": _FORMAT,
+            "experiment": self.record["experiment"],
+            "base": self.record["config"],
+            "grid": self.record["grid"],
+            "point": point.index,
+            "values": _jsonable(point.values),
+            "config": _jsonable(point.config.to_dict()),
+            "seed": seed,
+            "labels": labels,
+        }
+
+    def write(self, frame: pd.DataFrame, labels: list[str], point: SweepPoint, seed: int) -> None:
+        # atomic: a point's file is either complete or absent, so a killed sweep resumes cleanly
+        import pyarrow as pa
+
+        record = json.dumps(self._part_record(point, seed, labels))
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        write_sealed_parquet(self.path(point, seed), table, {_PART_KEY: record})
+
+
+def _connect(address: str) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, or one clear error."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT_S)
+    except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError (bad address)...
+        raise ValueError(
+            f"client = {address!r}: no Dask scheduler answered there within {CONNECT_TIMEOUT_S} s "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def local_client(n_workers: int | None = None) -> Any:
@@ -227,46 +396,61 @@ def sweep(
     """
     points = expand_grid(experiment, grid)
     seed_list = _seeds(seeds)
+    if len(points) * len(seed_list) > MAX_RUNS:
+        raise ValueError(
+            f"grid points x seeds = {len(points):,} x {len(seed_list):,} = {len(points) * len(seed_list):,} "
+            f"runs, more than the {MAX_RUNS:,} a sweep may hold"
+        )
     name = points[0].config.name
     if client is not None and not (client == "serial" or isinstance(client, str) or hasattr(client, "submit")):
         raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
+    if out is not None and (isinstance(out, bool) or not isinstance(out, (str, os.PathLike))):
+        raise TypeError(f"out must be a folder path, got {type(out).__name__} {out!r}")
     out_dir = check_output_dir("out", Path(out)) if out is not None else None
-    if out_dir is not None:
-        _open_out(out_dir, name)
+    base = experiment if isinstance(experiment, ExperimentConfig) else experiment_class(experiment)()
+    dataset = _Dataset(out_dir, base, grid) if out_dir is not None else None
     jobs = [(p, s) for p in points for s in seed_list]
-    paths = {(p.index, s): (out_dir / f"part-{point_key(p.config, s)}.parquet") if out_dir else None for p, s in jobs}
-    done = {k for k, path in paths.items() if path is not None and path.exists()}
-    todo = [(p, s) for p, s in jobs if (p.index, s) not in done]
     results: dict[tuple[int, int], pd.DataFrame] = {}
+    relabel: list[tuple[SweepPoint, int, list[str]]] = []
+    if dataset is not None:
+        # everything in ``out`` is checked before any work starts and before anything is created
+        dataset.check()
+        for point, seed in jobs:
+            path = dataset.path(point, seed)
+            if path.exists():
+                results[(point.index, seed)], labels, changed = dataset.read(path, point, seed)
+                if changed:
+                    relabel.append((point, seed, labels))
+    todo = [(p, s) for p, s in jobs if (p.index, s) not in results]
 
     own = None
     if todo and client is None:
         own = local_client()
     elif todo and isinstance(client, str) and client != "serial":
-        from distributed import Client
-
-        own = Client(client)
+        own = _connect(client)  # before anything is created: a wrong address fails cleanly
     active = own if own is not None else client
     bar = None
-    if progress:
-        from oasis_lab.progress import progress_bar
-
-        # created once the cluster is up; smoothing=0: the ETA is (points left) / (mean rate
-        # of the points computed in this run); points read back from ``out`` count as done
-        # but not in the rate
-        bar = progress_bar(total=len(jobs), initial=len(done), desc=f"sweep {name}", unit="point")
-
-    def finish(point: SweepPoint, seed: int, frame: pd.DataFrame) -> None:
-        frame = _labelled(frame, point, seed)
-        path = paths[(point.index, seed)]
-        if path is not None:
-            _write(frame, path)
-        else:
-            results[(point.index, seed)] = frame
-        if bar is not None:
-            bar.update(1)
-
     try:
+        if dataset is not None:
+            dataset.claim()
+            for point, seed, labels in relabel:  # parts of an earlier grid: stored with the current labels
+                dataset.write(results[(point.index, seed)], labels, point, seed)
+        if progress:
+            from oasis_lab.progress import progress_bar
+
+            # created once the cluster is up; smoothing=0: the ETA is (points left) / (mean rate
+            # of the points computed in this run); points read back from ``out`` count as done
+            # but not in the rate
+            bar = progress_bar(total=len(jobs), initial=len(results), desc=f"sweep {name}", unit="point")
+
+        def finish(point: SweepPoint, seed: int, frame: pd.DataFrame) -> None:
+            labelled, labels = _labelled(frame, point, seed)
+            if dataset is not None:
+                dataset.write(labelled, labels, point, seed)
+            results[(point.index, seed)] = labelled
+            if bar is not None:
+                bar.update(1)
+
         if todo and active == "serial":
             for point, seed in todo:
                 finish(point, seed, run(point.config, seed))
@@ -280,10 +464,7 @@ def sweep(
             own.close()
             if cluster is not None:
                 cluster.close()
-    frames = [
-        pd.read_parquet(paths[k]) if paths[k] is not None else results[k] for k in ((p.index, s) for p, s in jobs)
-    ]
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([results[(p.index, s)] for p, s in jobs], ignore_index=True)
 
 
 def _run_on_dask(todo: list[tuple[SweepPoint, int]], client: Any, finish: Any) -> None:

@@ -40,7 +40,7 @@ def load_profile(
         ``path`` is a directory or unreadable, is not valid YAML, is not a mapping of notebook
         names to parameter mappings, or names unknown notebooks or parameters.
     """
-    import yaml  # papermill's own dependency, declared in pyproject.toml
+    from oasis_lab.configfile import parse_yaml
 
     path = Path(path)
     if not path.exists():
@@ -51,13 +51,8 @@ def load_profile(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"parameter profile {str(path)!r} cannot be read: {exc}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ValueError(f"parameter profile {str(path)!r} is not valid YAML: {problem}{where}") from None
+    # YAML 1.2 numbers, a duplicated notebook or parameter refused (naming it and its line)
+    data = parse_yaml(text, f"parameter profile {str(path)!r}") or {}
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, dict) for k, v in data.items()
     ):

@@ -21,6 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
+from oasis_lab.files import check_output_file
 from oasis_lab.plotting import format_number
 from oasis_lab.sim.config import load_config
 from oasis_lab.sim.engine import simulate
@@ -43,7 +44,8 @@ def _run(args: argparse.Namespace) -> int:
         # refuse a bad destination before the run, not after it
         if out.suffix != ".parquet":
             raise ValueError(f"--out {str(out)!r} must end in .parquet")
-        if not out.parent.exists():
+        check_output_file("--out", out)  # a directory, a file as its folder, no permission
+        if not out.parent.is_dir():
             raise FileNotFoundError(f"--out folder {str(out.parent)!r} does not exist")
     with tqdm(total=config.rounds, desc="rounds", unit="round", disable=args.quiet, file=sys.stderr) as bar:
         result = simulate(config, args.seed, progress=lambda r: bar.update(1))

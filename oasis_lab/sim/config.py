@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
+import math
 from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.checks import (
     FieldCheck,
     check_bool,
@@ -40,6 +39,7 @@ from oasis_lab.checks import (
     check_real,
     check_reals,
 )
+from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
@@ -142,6 +142,36 @@ _MAX_TOKEN_UNIT = 10**9
 _MAX_SIZE = 10**7
 # Bribes and budgets in whole tokens, kept far inside 2**53 smallest units at any token_unit.
 _MAX_TOKEN_AMOUNT = 10**6
+# Bounds that keep every float sum of a run finite (a value of 1e308 passed the checks and
+# overflowed to inf mid-run): a challenge costs at most a million times the task's cost, a
+# provider's idle cost at most 1e12 tokens a round, a measured provider's speed, Psi,
+# capacity and cost at most 1e15, and an unserved task's value is raised at most 1e15 times
+# over its max_wait rounds (beyond, no payment of it fits the ledger's 2**53 smallest units).
+_MAX_COST_MULTIPLE = 1e6
+_MAX_IDLE_COST = 1e12
+_MAX_MEASURE = 1e15
+_MAX_RAISE = 1e15
+
+
+def _check_raise(auction: Any, max_wait: int, token_unit: Any) -> None:
+    """Refuse a re-auction raise that takes a waiting task's value out of what can be paid."""
+    if not isinstance(auction, AuctionParams):
+        return  # refused by name below
+    bump = auction.rebid_bump
+    if auction.rebid_mode == "multiplicative":
+        # in logarithms: (1 + bump) ** max_wait itself overflows
+        if max_wait * math.log1p(bump) > math.log(_MAX_RAISE):
+            raise ValueError(
+                f"auction.rebid_bump = {bump!r} raises an unserved task's value (1 + rebid_bump) ** max_wait "
+                f"= {math.exp(min(max_wait * math.log1p(bump), 700.0)):.3g} times over max_wait = {max_wait} "
+                f"rounds; it must be at most {_MAX_RAISE:g} (lower rebid_bump or max_wait)"
+            )
+    elif isinstance(token_unit, int) and token_unit >= 1 and bump * max_wait * token_unit >= 2**53:
+        raise ValueError(
+            f"auction.rebid_bump = {bump!r} adds {bump * max_wait:.3g} tokens to an unserved task's value "
+            f"over max_wait = {max_wait} rounds; times token_unit = {token_unit} it must be < 2**53 "
+            "smallest units (lower rebid_bump or max_wait)"
+        )
 
 
 def _check_computation(name: str, value: Any) -> str:
@@ -180,11 +210,11 @@ def _ints(minimum: int, maximum: int | None = None) -> FieldCheck:
 
 #: Each field's check of :class:`ExtraProvider` (:func:`oasis_lab.checks.check_fields`).
 _EXTRA_CHECKS: dict[str, FieldCheck] = {
-    "speed": partial(check_reals, minimum=0.0),
-    "psi": partial(check_reals, minimum=0.0),
+    "speed": partial(check_reals, minimum=0.0, maximum=_MAX_MEASURE),
+    "psi": partial(check_reals, minimum=0.0, maximum=_MAX_MEASURE),
     "kind": partial(check_choice, choices=EXTRA_KINDS),
-    "capacity": partial(check_optional, check=partial(check_real, minimum=0.0)),
-    "cost": partial(check_optional, check=partial(check_real, minimum=0.0)),
+    "capacity": partial(check_optional, check=partial(check_real, minimum=0.0, maximum=_MAX_MEASURE)),
+    "cost": partial(check_optional, check=partial(check_real, minimum=0.0, maximum=_MAX_MEASURE)),
 }
 
 _SHARES = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
@@ -210,15 +240,15 @@ _SIM_CHECKS: dict[str, FieldCheck] = {
         check_fraction,
     ),
     "other_device_ulps": _ints(1),
-    "challenge_cost": partial(check_real, minimum=0.0),
+    "challenge_cost": partial(check_real, minimum=0.0, maximum=_MAX_COST_MULTIPLE),
     "dispute_delay": _ints(0, _MAX_SIZE),
     "requeue_unserved": check_bool,
     "max_wait": _ints(1, _MAX_SIZE),
     "entry_rate": partial(check_real, minimum=0.0, maximum=1e6),
     "exit_window": _ints(0, _MAX_SIZE),
-    "idle_cost": partial(check_real, minimum=0.0),
+    "idle_cost": partial(check_real, minimum=0.0, maximum=_MAX_IDLE_COST),
     "optimum_every": _ints(0),
-    "optimum_time_limit": partial(check_real, positive=True),
+    "optimum_time_limit": check_time_limit,
     "token_unit": _ints(1, _MAX_TOKEN_UNIT),
     "referee": partial(check_choice, choices=REFEREES),
     "referee_selection": partial(check_choice, choices=WEIGHTINGS),
@@ -279,25 +309,28 @@ class SimConfig(ParamsMixin):
         Chance that a task's user, and independently the platform, challenges its result.
     challenge_cost : float, default 1.0
         What a challenge costs its challenger (it recomputes the task), as a multiple of the
-        task's true cost at the serving provider's prices.
+        task's true cost at the serving provider's prices (at most 1e6).
     dispute_delay : int, default 1
         Rounds a dispute takes: a challenge opened in round ``r`` is resolved at the end of
         round ``r + dispute_delay``; the provider is barred from the auctions in between.
     requeue_unserved : bool, default True
         Tasks the auction did not serve wait for the next round (as re-auctioned tasks).
     max_wait : int, default 10
-        Rounds after its arrival a task is given up (>= 1).
+        Rounds after its arrival a task is given up (>= 1). A waiting task's value is raised
+        by ``auction.rebid_bump`` each round: at most ``1e15`` times over ``max_wait`` rounds
+        (``"multiplicative"``), or by less than ``2**53`` smallest units (``"additive"``).
     entry_rate : float, default 0.0
         Mean number of providers entering per round (Poisson).
     exit_window : int, default 0
         ``0``: no exit. Otherwise a provider whose income over the last ``exit_window``
         rounds does not cover its costs (compute and ``idle_cost``) leaves.
     idle_cost : float, default 0.0
-        Tokens per round it costs a provider to stay online.
+        Tokens per round it costs a provider to stay online (at most 1e12).
     optimum_every : int, default 0
         Solve the round's exact welfare optimum every this many rounds (0: never).
     optimum_time_limit : float, default 30.0
-        Seconds for each optimum.
+        Seconds for each optimum, at most
+        :data:`~oasis_lab.auction.baselines.optimum.MAX_TIME_LIMIT` (about 11.6 days).
     token_unit : int, default 1_000_000
         Smallest token units per token: prices (floats) become integer amounts here, at the
         ledger boundary; stakes and bonds (``DisputeParams``, whole tokens) are multiplied.
@@ -383,6 +416,7 @@ class SimConfig(ParamsMixin):
 
     def __post_init__(self) -> None:
         check_fields(self, _SIM_CHECKS)
+        _check_raise(self.auction, self.max_wait, self.token_unit)
         if sum(getattr(self, name) for name in _SHARES) > 1.0 + 1e-12:
             raise ValueError(
                 f"{' + '.join(_SHARES)} = {sum(getattr(self, name) for name in _SHARES)} must be <= 1"
@@ -507,24 +541,14 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     FileNotFoundError
         No such file.
     ValueError, TypeError
-        Unreadable file, unknown key, wrong type or out-of-range value (naming the key).
+        A directory, device or binary file, malformed YAML/TOML, a duplicate key, an unknown
+        key, a wrong type or an out-of-range value (naming the file and the key). YAML is read
+        as YAML 1.2 (``1e3`` is a number), see :mod:`oasis_lab.configfile`.
     """
     p = Path(path)
     if not p.exists() and (CONFIG_DIR / p.name).exists() and p.parent == Path("."):
         p = CONFIG_DIR / p.name
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    text = p.read_text()
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        elif suffix == ".toml":
-            data = tomllib.loads(text)
-        else:
-            raise ValueError(f"config file {p.name!r}: expected a .yaml, .yml or .toml file")
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"config file {p.name!r} could not be parsed: {exc}") from None
+    data = load_config_file(p, "config file")
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise TypeError(f"{p.name}: must be a mapping of SimConfig fields, got {type(data).__name__}")

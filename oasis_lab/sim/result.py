@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from oasis_lab.files import atomic_path
+from oasis_lab.files import check_output_file, read_sealed_parquet, write_sealed_parquet
 from oasis_lab.sim.config import SimConfig
 
 __all__ = ["SimulationResult"]
 
-_FORMAT = "oasis_lab.sim/1"
+# 2: checksummed (oasis_lab.files.write_sealed_parquet); files of format 1 had no checksum
+_FORMAT = "oasis_lab.sim/2"
+_TABLES = ("providers", "ledger", "jobs", "requeued", "tasks", "disputes")
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -127,17 +128,20 @@ class SimulationResult:
 
     # ------------------------------------------------------------------ Parquet
     def save(self, path: str | Path) -> Path:
-        """Write the result to one Parquet file, atomically.
+        """Write the result to one Parquet file, atomically and checksummed.
 
         The per-round table is the file's table; the config (JSON), seed, timings and the
         provider, ledger, job and re-auction tables (Parquet bytes) are in its metadata, so
-        :meth:`load` gives back identical tables. A failed write leaves an earlier file intact.
+        :meth:`load` gives back identical tables. The file carries the SHA-256 of its bytes
+        (:func:`oasis_lab.files.write_sealed_parquet`), so any damage is refused on loading. A
+        failed write leaves an earlier file intact.
         """
         path = Path(path)
         if path.suffix != ".parquet":
             raise ValueError(f"path = {str(path)!r} must end in .parquet")
         if not path.parent.exists():
             raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+        check_output_file("path", path)
         meta = {
             "format": _FORMAT,
             "config": self.config.to_json(),
@@ -145,51 +149,58 @@ class SimulationResult:
             "timings": json.dumps(self.timings),
             "games_played": str(self.games_played),
         }
-        for name in ("providers", "ledger", "jobs", "requeued", "tasks", "disputes"):
+        for name in _TABLES:
             frame = getattr(self, name)
             if frame is not None:
                 meta[name] = base64.b64encode(_frame_bytes(frame)).decode()
         table = pa.Table.from_pandas(self.rounds, preserve_index=False)
-        old = table.schema.metadata or {}
-        table = table.replace_schema_metadata({**old, **{f"oasis_lab.{k}": v for k, v in meta.items()}})
-        with atomic_path(path, keep_suffix=True) as tmp:
-            pq.write_table(table, tmp)
-        return path
+        return write_sealed_parquet(path, table, {f"oasis_lab.{k}": v for k, v in meta.items()})
 
     @classmethod
     def load(cls, path: str | Path) -> SimulationResult:
-        """Read a result written by :meth:`save`.
+        """Read a result written by :meth:`save`, after checking its checksum.
 
         Raises
         ------
         FileNotFoundError
             No such file.
         ValueError
-            Not a simulation result file.
+            Not a simulation result file of this version: a directory, a file without the
+            checksum or whose bytes do not match it (any damage), another format, or a field
+            (config, seed, timings, tables) missing or unreadable. The message names the file.
         """
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"result file {str(path)!r} does not exist")
-        table = pq.read_table(path)
-        raw = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        what = f"result file {str(path)!r}"
+        table, raw = read_sealed_parquet(path, what)
         meta = {k[len("oasis_lab."):]: v for k, v in raw.items() if k.startswith("oasis_lab.")}
         if meta.get("format") != _FORMAT:
-            raise ValueError(f"{path.name} is not a simulation result (format {meta.get('format')!r})")
-        frames = {
-            name: _frame_from(base64.b64decode(meta[name])) if name in meta else None
-            for name in ("providers", "ledger", "jobs", "requeued", "tasks", "disputes")
-        }
-        config = SimConfig.from_dict(json.loads(meta["config"]), source=path.name)
+            raise ValueError(f"{what} is not a simulation result (format {meta.get('format')!r}, expected {_FORMAT!r})")
+        missing = [k for k in ("config", "seed", "timings", "games_played", "providers", "ledger") if k not in meta]
+        if missing:
+            raise ValueError(f"{what} lacks its {', '.join(missing)} metadata: not a complete simulation result")
+        try:
+            frames = {
+                name: _frame_from(base64.b64decode(meta[name], validate=True)) if name in meta else None
+                for name in _TABLES
+            }
+            seed, games, timings = int(meta["seed"]), int(meta["games_played"]), json.loads(meta["timings"])
+            rounds = table.to_pandas()
+        except Exception as exc:  # noqa: BLE001 - sealed yet unreadable: every failure is "not a result"
+            raise ValueError(f"{what} holds unreadable result fields: {type(exc).__name__}: {exc}") from None
+        try:
+            config = SimConfig.from_dict(json.loads(meta["config"]), source=path.name)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what} holds an invalid config: {exc}") from None
         return cls(
             config=config,
-            seed=int(meta["seed"]),
-            rounds=table.to_pandas(),
+            seed=seed,
+            rounds=rounds,
             providers=frames["providers"],
             ledger=frames["ledger"],
-            timings=json.loads(meta["timings"]),
+            timings=timings,
             jobs=frames["jobs"],
             requeued=frames["requeued"],
             tasks=frames["tasks"],
             disputes=frames["disputes"],
-            games_played=int(meta["games_played"]),
+            games_played=games,
         )

@@ -415,6 +415,8 @@ def test_public_api_stays_importable_from_the_optimum_module() -> None:
     from oasis_lab.auction import baselines
     from oasis_lab.auction.baselines import optimum
 
-    assert set(optimum.__all__) == {"OptimumResult", "solve_optimum", "FORMULATIONS", "BACKENDS", "STATUSES"}
+    assert set(optimum.__all__) == {
+        "OptimumResult", "solve_optimum", "FORMULATIONS", "BACKENDS", "STATUSES", "MAX_TIME_LIMIT"
+    }
     for name in optimum.__all__:
         assert getattr(optimum, name) is getattr(baselines, name)

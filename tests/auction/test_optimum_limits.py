@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -166,3 +167,36 @@ def test_worker_exits_quietly_when_the_kernel_is_interrupted() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "ALIVE True SAME True" in proc.stdout
     assert "KeyboardInterrupt" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("limit", [2.2e6, 1e7, 1e300, float("inf")])
+def test_time_limits_beyond_the_bound_are_refused_everywhere(limit: float, capsys) -> None:
+    """Issue 21 item 8: 2.2e6 s and more overflowed the worker's pipe wait (a C int of ms)."""
+    from oasis_lab.__main__ import main
+    from oasis_lab.auction.compare import compare_markets
+    from oasis_lab.experiments import GreedyVsOptimum
+    from oasis_lab.experiments.sweep import sweep
+    from oasis_lab.sim import SimConfig
+
+    m = generate_market(6, 3, seed=0)
+    bound = re.escape(f"{limit!r} must be at most 1e+06 seconds")
+    with pytest.raises(ValueError, match=f"time_limit = {bound}"):
+        solve_optimum(m, time_limit=limit, backend="highspy")
+    with pytest.raises(ValueError, match=f"ilp_time_limit = {bound}"):
+        compare_markets([({}, m)], mechanisms=["ilp"], ilp_time_limit=limit)
+    with pytest.raises(ValueError, match=f"optimum_time_limit = {bound}"):
+        SimConfig(optimum_every=1, optimum_time_limit=limit)
+    with pytest.raises(ValueError, match=f"ilp_time_limit = {bound}"):
+        sweep(GreedyVsOptimum(n_tasks=5), {"ilp_time_limit": [10.0, limit]}, 1, client="serial", progress=False)
+    assert main(["compare", "--sizes", "5", "--time-limit", str(limit), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--time-limit" in err and "at most 1e+06 seconds" in err
+
+
+def test_the_longest_time_limit_is_waited_for() -> None:
+    from oasis_lab.auction.baselines import MAX_TIME_LIMIT
+
+    m = generate_market(6, 3, seed=0)
+    ref = solve_optimum(m, backend="highspy")
+    res = solve_optimum(m, time_limit=MAX_TIME_LIMIT, backend="highspy")
+    assert res.ok and res.welfare == pytest.approx(ref.welfare, rel=1e-9)

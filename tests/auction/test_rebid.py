@@ -85,3 +85,9 @@ def test_rebid_refuses_a_result_of_another_market():
         rebid(four, None)
     with pytest.raises(TypeError, match="bump"):
         rebid(four, result, bump="0.1")
+
+
+def test_a_raise_to_infinity_names_rebid_bump():
+    m = market_s()
+    with pytest.raises(ValueError, match=r"bump = 1e\+308 \(multiplicative\) raises task 1's value to inf"):
+        rebid(m, run_greedy(m, AuctionParams(rebid_bump=1e308)))

@@ -98,7 +98,7 @@ def test_unreadable_and_missing_files(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     bad = tmp_path / "broken.yaml"
     bad.write_text("rounds: [1,\n")
-    with pytest.raises(ValueError, match="could not be parsed"):
+    with pytest.raises(ValueError, match=r"broken.yaml' is not valid YAML: .* at line 2, column 1"):
         load_config(bad)
     other = tmp_path / "conf.json"
     other.write_text("{}")
@@ -136,3 +136,43 @@ def test_a_bad_value_in_the_file_is_reported_even_when_overridden(tmp_path) -> N
     assert load_config(path, rounds=3).rounds == 3
     with pytest.raises(ValueError, match="rounds"):
         load_config(path, rounds=0)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        # issue 21 item 14: reported challenger_costs inf
+        ("challenge_cost: 1.0e+308\np_user: 1.0\n", r"challenge_cost = 1e\+308 must be <= 1000000.0"),
+        # passed validation, then failed mid-run naming value[0]
+        ("auction:\n  rebid_bump: 1.0e+308\n", r"auction.rebid_bump = 1e\+308 raises an unserved task's value"),
+        ("max_wait: 400\n", r"auction.rebid_bump = 0.1 .* over max_wait = 400 rounds; it must be at most 1e\+15"),
+        ("auction:\n  rebid_bump: 1.0e+12\n  rebid_mode: additive\n",
+         r"auction.rebid_bump = 1000000000000.0 adds 1e\+13 tokens .* must be < 2\*\*53"),
+        ("idle_cost: 1.0e+308\n", r"idle_cost = 1e\+308 must be <= 1000000000000.0"),
+        ("extra_providers:\n  - {name: x, speed: [1.0e+300, 1, 1, 1], psi: [1, 1, 1, 1]}\n",
+         r"extra provider 'x' speed\[0\] = 1e\+300 must be <= 1000000000000000.0"),
+    ],
+)
+def test_what_can_overflow_is_bounded_at_validation(tmp_path: Path, text: str, match: str) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        load_config(path)
+    assert "big.yaml" in str(info.value)
+
+
+def test_runs_at_the_bounds_stay_finite() -> None:
+    import numpy as np
+
+    from oasis_lab.sim import simulate
+
+    small = dict(rounds=4, tasks_per_round=30, n_providers=6, computation="synthetic:8")
+    costly = simulate(SimConfig(challenge_cost=1e6, p_user=1.0, idle_cost=1e12, **small), 0).summary()
+    assert not np.isinf(costly.select_dtypes("number").to_numpy(dtype=float)).any()
+    assert costly["challenger_costs"].iloc[0] > 0
+    # the largest raise allowed over max_wait = 3 rounds: (1 + bump) ** 3 = 1e15
+    bump = 1e5 - 1.0
+    raised = simulate(SimConfig(max_wait=3, failure_probability=0.5, auction=AuctionParams(rebid_bump=bump),
+                                scenario="scarce_supply", token_unit=1, **small), 0)
+    assert not np.isinf(raised.rounds.select_dtypes("number").to_numpy(dtype=float)).any()
+    assert raised.rounds["reauctioned_in"].sum() > 0  # tasks were raised

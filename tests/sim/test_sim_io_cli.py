@@ -45,7 +45,7 @@ def test_failed_save_leaves_the_earlier_file(tmp_path: Path, monkeypatch: pytest
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("oasis_lab.sim.result.pq.write_table", broken)
+    monkeypatch.setattr("pyarrow.parquet.write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         res.save(path)
     assert path.read_bytes() == before
@@ -62,8 +62,52 @@ def test_save_and_load_refuse_bad_paths(tmp_path: Path) -> None:
         SimulationResult.load(tmp_path / "missing.parquet")
     other = tmp_path / "other.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(other)
-    with pytest.raises(ValueError, match="not a simulation result"):
+    with pytest.raises(ValueError, match="no checksum"):
         SimulationResult.load(other)
+    with pytest.raises(ValueError, match="is not a regular file"):
+        SimulationResult.load(tmp_path)
+
+
+def test_every_bit_flip_is_refused_with_the_documented_value_error(tmp_path: Path) -> None:
+    """Flips spread over the whole file, and every byte of its footer (the metadata holding
+    the config and the other tables): each is refused, naming the file; none loads."""
+    config = SimConfig(rounds=2, tasks_per_round=10, n_providers=4, cheater_share=0.5, p_user=1.0,
+                       computation="synthetic:4")
+    path = simulate(config, 1).save(tmp_path / "run.parquet")
+    raw = path.read_bytes()
+    damaged = tmp_path / "damaged.parquet"
+    positions = sorted({*range(0, len(raw), 53), *range(max(0, len(raw) - 1000), len(raw)), *range(64)})
+    assert len(positions) > 1500
+    for k in positions:
+        flipped = bytearray(raw)
+        flipped[k] ^= 1 << (k % 8)
+        damaged.write_bytes(bytes(flipped))
+        with pytest.raises(ValueError, match="damaged.parquet") as info:
+            SimulationResult.load(damaged)
+        assert "corrupt" in str(info.value), (k, str(info.value))
+    for cut in (raw[:-1], raw[: len(raw) // 2], raw + b"\0"):
+        damaged.write_bytes(cut)
+        with pytest.raises(ValueError, match="corrupt"):
+            SimulationResult.load(damaged)
+
+
+def test_a_result_without_its_config_is_a_value_error(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from oasis_lab.files import read_sealed_parquet, write_sealed_parquet
+
+    path = _result().save(tmp_path / "run.parquet")
+    table, meta = read_sealed_parquet(path, "result")
+    for key in ("oasis_lab.config", "oasis_lab.seed"):
+        partial = {k: v for k, v in meta.items() if k != key and not k.startswith(("pandas", "ARROW"))}
+        bare = pa.Table.from_pandas(table.to_pandas(), preserve_index=False)
+        write_sealed_parquet(tmp_path / "partial.parquet", bare, partial)
+        with pytest.raises(ValueError, match=f"lacks its {key.split('.')[1]} metadata"):
+            SimulationResult.load(tmp_path / "partial.parquet")
+    # an unsealed file that says it is a result (the old format, or one rewritten by hand)
+    pd.DataFrame({"round": [0]}).to_parquet(tmp_path / "old.parquet")
+    with pytest.raises(ValueError, match="no checksum"):
+        SimulationResult.load(tmp_path / "old.parquet")
 
 
 def test_cli_runs_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,3 +151,26 @@ def test_cli_refuses_bad_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         main(["simulate", "--config", "x.yaml", "--rounds", "0"])
     assert info.value.code == 2
     assert "must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("{tmp}/existing_dir.parquet", "existing_dir.parquet' is a directory"),
+        ("{cfg}/x.parquet", "ok.yaml' is a file, not a folder"),
+        ("{tmp}/nowhere/x.parquet", "does not exist"),
+    ],
+)
+def test_cli_out_is_checked_before_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch, out: str, message: str) -> None:
+    """Issue 21 item 11: a whole run, then exit 2 (a directory) or a traceback (a file as folder)."""
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("tasks_per_round: 20\nn_providers: 5\n")
+    (tmp_path / "existing_dir.parquet").mkdir()
+    ran: list[object] = []
+    monkeypatch.setattr("oasis_lab.sim.cli.simulate", lambda *a, **k: ran.append(a))
+    argv = ["simulate", "--config", str(cfg), "--rounds", "2", "--quiet", "--out", out.format(tmp=tmp_path, cfg=cfg)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "--out" in err, err
+    assert ran == []

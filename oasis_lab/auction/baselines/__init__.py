@@ -26,6 +26,7 @@ from oasis_lab.auction.baselines.double_auction import (
 from oasis_lab.auction.baselines.optimum import (
     BACKENDS,
     FORMULATIONS,
+    MAX_TIME_LIMIT,
     STATUSES,
     OptimumResult,
     solve_optimum,
@@ -35,6 +36,7 @@ from oasis_lab.auction.baselines.vcg import VCGResult, vcg
 __all__ = [
     "BACKENDS",
     "FORMULATIONS",
+    "MAX_TIME_LIMIT",
     "STATUSES",
     "OptimumResult",
     "solve_optimum",

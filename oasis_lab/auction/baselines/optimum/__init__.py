@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from numbers import Real
@@ -30,7 +29,9 @@ from oasis_lab.auction.baselines.optimum.result import STATUSES, OptimumResult, 
 from oasis_lab.auction.baselines.optimum.solvers import (
     BACKENDS,
     CVXPY_SOLVERS,
+    MAX_TIME_LIMIT,
     RawSolution,
+    check_time_limit,
     run_backend,
     solve_before,
 )
@@ -38,6 +39,7 @@ from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
 __all__ = [
+    "MAX_TIME_LIMIT",
     "OptimumResult",
     "solve_optimum",
     "FORMULATIONS",
@@ -74,7 +76,8 @@ def solve_optimum(
     solver : str, default "HIGHS"
         cvxpy solver (``"HIGHS"`` or ``"SCIPY"``); ignored by ``backend="highspy"``.
     time_limit : float, optional
-        Seconds the whole call may take: model build, solve and decoding. The solver runs in
+        Seconds the whole call may take (model build, solve and decoding), at most
+        :data:`MAX_TIME_LIMIT` (about 11.6 days; a longer one is refused). The solver runs in
         a worker process with what is left and is stopped at the deadline if it has not
         answered (HiGHS overruns its own limit in some phases, by minutes on large markets).
         Starting that process (once per session, and again after a stopped solve: about a
@@ -118,9 +121,7 @@ def solve_optimum(
         raise ValueError(f"backend = {backend!r} is not one of {list(BACKENDS)}")
     if backend == "cvxpy" and solver not in CVXPY_SOLVERS:
         raise ValueError(f"solver = {solver!r} is not one of {list(CVXPY_SOLVERS)} (MIP-capable cvxpy solvers)")
-    if time_limit is not None:
-        if isinstance(time_limit, bool) or not isinstance(time_limit, Real) or not time_limit > 0:
-            raise ValueError(f"time_limit = {time_limit!r} must be a positive number of seconds or None")
+    time_limit = check_time_limit("time_limit", time_limit)
     if isinstance(mip_rel_gap, bool) or not isinstance(mip_rel_gap, Real) or not 0 <= mip_rel_gap < 1:
         raise ValueError(f"mip_rel_gap = {mip_rel_gap!r} must be in [0, 1)")
     if formulation == "compact" and not params.split and not relax:
@@ -146,7 +147,7 @@ def solve_optimum(
         setup = 0.0
     else:
         scaled, scaling = scale_model(model)
-        if time_limit is None or not math.isfinite(time_limit):
+        if time_limit is None:
             raw = run_backend(scaled, backend, solver, time_limit, mip_rel_gap)
             setup = 0.0
         else:

@@ -38,11 +38,51 @@ import scipy.sparse as sp
 __all__ = [
     "BACKENDS",
     "CVXPY_SOLVERS",
+    "MAX_TIME_LIMIT",
     "LinearProgram",
     "RawSolution",
+    "check_time_limit",
     "run_backend",
     "solve_before",
 ]
+
+#: Longest time limit of an exact solve, in seconds (about 11.6 days). The worker process that
+#: holds a solve to its deadline waits on a pipe whose timeout is a C int of milliseconds
+#: (at most 2**31 - 1 ms, 24.8 days): a longer limit cannot be waited for, so it is refused.
+MAX_TIME_LIMIT = 1e6
+
+
+def check_time_limit(name: str, value: Any) -> float | None:
+    """Return ``value`` as a float in ``(0, MAX_TIME_LIMIT]`` seconds, or ``None`` (no limit).
+
+    Raises
+    ------
+    ValueError
+        Not a positive number of seconds, NaN, infinite or above :data:`MAX_TIME_LIMIT`;
+        the message names ``name`` and the bound.
+
+    Examples
+    --------
+    >>> check_time_limit("time_limit", 30)
+    30.0
+    >>> check_time_limit("time_limit", 2.2e6)
+    Traceback (most recent call last):
+    ...
+    ValueError: time_limit = 2200000.0 must be at most 1e+06 seconds (about 11.6 days); None for no limit
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} = {value!r} must be a positive number of seconds or None")
+    if not value > 0:
+        raise ValueError(f"{name} = {value!r} must be a positive number of seconds or None")
+    if not value <= MAX_TIME_LIMIT:
+        raise ValueError(
+            f"{name} = {value!r} must be at most {MAX_TIME_LIMIT:g} seconds (about "
+            f"{MAX_TIME_LIMIT / 86400:.1f} days); None for no limit"
+        )
+    return float(value)
+
 
 BACKENDS = ("cvxpy", "highspy")
 #: cvxpy MIP-capable solvers whose options we know how to pass.
