@@ -91,6 +91,11 @@ def test_plain_log_ticks_label_a_short_log_range_plainly() -> None:
     fig.canvas.draw()
     labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert {"5", "10", "20", "50"} <= set(labels)
+    for low, high, want in ((3e-5, 7e-4, {"0.00005", "0.0001", "0.0002"}), (3e3, 7e4, {"5,000", "10,000"})):
+        ax.set_xlim(low, high)  # small and large ranges read in the one notation: no 5e-05
+        fig.canvas.draw()
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert want <= set(shown) and not any("e" in t for t in shown), shown
     assert not any("times" in t or "^" in t for t in labels)
     assert not [t for t in ax.xaxis.get_minor_ticks() if t.label1.get_text()]
     plt.close(fig)

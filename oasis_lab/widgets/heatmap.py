@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oasis_lab.plotting import format_number
+
 __all__ = ["plot_heatmap"]
 
 
@@ -38,8 +40,8 @@ def plot_heatmap(
         norm = TwoSlopeNorm(vmin=float(np.nanmin(data)), vcenter=center, vmax=float(np.nanmax(data)))
     mesh = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, norm=norm)
     ax.figure.colorbar(mesh, ax=ax, label=value)
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45, fontsize=8)
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
+    ax.set_xticks(range(grid.shape[1]), [format_number(v) for v in grid.columns], rotation=45, fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), [format_number(v) for v in grid.index], fontsize=8)
     ax.grid(False)  # grid lines would read as cell boundaries
     for (i, j), v in np.ndenumerate(data):
         if np.isfinite(v):
