@@ -46,6 +46,7 @@ PURPOSES: tuple[str, ...] = (
     "lotteries",
     "markets",
     "strategies",
+    "agents",
 )
 
 _MAX_SEED = 2**128 - 1

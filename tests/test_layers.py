@@ -96,16 +96,23 @@ _IMPORT_BY_NAME = {"import_module", "__import__"}
 
 
 def imports_of(source: str, name: str, is_package: bool, known: Iterable[str],
-               top: str = "oasis_lab") -> set[str]:
+               top: str = "oasis_lab", *, runtime_only: bool = False) -> set[str]:
     """Modules of ``known`` that the module ``name`` (relative to ``top``) imports.
 
     Counts ``import a.b``, ``from a import b`` (``b`` a module or a name in ``a``), relative
     imports, imports inside functions, and modules loaded by name: the literal argument of
     ``importlib.import_module`` / ``__import__``, and, in a module that calls one of them with a
     computed name, every string literal naming a known module (the name may come from a list).
+    Imports under ``if TYPE_CHECKING:`` count too (a type named is a dependency), unless
+    ``runtime_only`` (they never run, so they close no import circle).
     """
     known = set(known)
     tree = ast.parse(source)
+    type_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in (getattr(node.test, "id", None),
+                                                            getattr(node.test, "attr", None)):
+            type_only |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
     here = [top] + ([p for p in name.split(".") if p])
     package = here if is_package else here[:-1]
     found: set[str] = set()
@@ -117,6 +124,8 @@ def imports_of(source: str, name: str, is_package: bool, known: Iterable[str],
             found.add(dotted[len(top) + 1:])
 
     for node in ast.walk(tree):
+        if runtime_only and id(node) in type_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name)
@@ -146,11 +155,12 @@ def imports_of(source: str, name: str, is_package: bool, known: Iterable[str],
     return {m for m in found if m in known and m != name}
 
 
-def module_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
-    """Every module's imports of other modules of the package."""
+def module_graph(package: Path = PACKAGE, *, runtime_only: bool = False) -> dict[str, set[str]]:
+    """Every module's imports of other modules of the package (:func:`imports_of`)."""
     modules = package_modules(package)
     return {
-        name: imports_of(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", modules)
+        name: imports_of(path.read_text(encoding="utf-8"), name, path.name == "__init__.py", modules,
+                         runtime_only=runtime_only)
         for name, path in modules.items()
     }
 
@@ -243,11 +253,14 @@ class Layers:
     """The floors, the module imports and what they make at room level."""
 
     def __init__(self, floors: list[list[str]], modules: Mapping[str, set[str]],
-                 allowed: frozenset[tuple[str, str]] = frozenset()) -> None:
+                 allowed: frozenset[tuple[str, str]] = frozenset(),
+                 runtime: Mapping[str, set[str]] | None = None) -> None:
         self.floors = floors
         self.floor_of = {room: i for i, rooms in enumerate(floors) for room in rooms}
         rooms = set(self.floor_of)
         self.modules = modules
+        #: the imports that run (``if TYPE_CHECKING:`` ones left out): what can close a circle
+        self.runtime = modules if runtime is None else runtime
         self.room = {m: room_of(m, rooms) for m in modules}
         #: module-level imports that cross rooms: (importer, imported)
         self.crossings = sorted((a, b) for a, targets in modules.items() for b in targets
@@ -296,8 +309,8 @@ class Layers:
             way = shortest_path(graph, b, a)
             if way:
                 lines.append("    " + " -> ".join([a, *way]))
-        module_circles = circles(self.modules)
-        lines.append("circles (modules):")
+        module_circles = circles(self.runtime)
+        lines.append("circles (modules; imports that run):")
         lines += ["  " + " <-> ".join(c) for c in module_circles] or ["  none"]
         lines.append(
             f"{len(self.used_rooms())} rooms on {len(self.floors)} floors, {len(self.arrows)} arrows, "
@@ -309,7 +322,7 @@ class Layers:
 
 def load_layers() -> Layers:
     return Layers(read_floors(ARCHITECTURE.read_text(encoding="utf-8")), module_graph(),
-                  ALLOWED_BACK_EDGES)
+                  ALLOWED_BACK_EDGES, module_graph(runtime_only=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,8 +355,9 @@ def test_no_library_module_imports_a_cli_module(layers: Layers) -> None:
 
 def test_no_import_forms_a_circle(layers: Layers) -> None:
     assert circles(layers.room_graph(include_allowed=False)) == []
-    # nor among modules (a circle inside one room would still be a circle)
-    modules = {a: {b for b in targets if (a, b) not in layers.allowed} for a, targets in layers.modules.items()}
+    # nor among modules (a circle inside one room would still be a circle), of the imports that
+    # run: two modules naming each other's types under TYPE_CHECKING import nothing at run time
+    modules = {a: {b for b in targets if (a, b) not in layers.allowed} for a, targets in layers.runtime.items()}
     assert circles(modules) == []
 
 
@@ -351,7 +365,7 @@ def test_allowlist_holds_only_imports_that_still_occur(layers: Layers) -> None:
     still = set(layers.back_edges()) | {(a, b) for a, t in layers.modules.items() for b in t}
     stale = sorted(layers.allowed - still)
     assert not stale, f"fixed: remove from ALLOWED_BACK_EDGES: {stale}"
-    in_circle = {m: i for i, c in enumerate(circles(layers.modules)) for m in c}
+    in_circle = {m: i for i, c in enumerate(circles(layers.runtime)) for m in c}
     needed = {(a, b) for a, b in layers.allowed if layers.is_back(a, b) or is_cli_module(b)
               or (a in in_circle and in_circle[a] == in_circle.get(b))}
     assert needed == set(layers.allowed), "allowlisted imports that break no rule"
@@ -406,6 +420,8 @@ def test_reader_sees_function_level_relative_and_by_name_imports(tmp_path: Path)
         "browser/backend.py": "from oasis_lab.gpu import model\n",
         "auction/cli.py": "",
         "browser/cli.py": "from oasis_lab.auction import cli\n",
+        "auction/typed.py": ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                             "    from oasis_lab.auction.greedy import run\n"),
     })
     graph = module_graph(package)
     assert graph["auction.greedy"] == {"checks"}
@@ -413,6 +429,8 @@ def test_reader_sees_function_level_relative_and_by_name_imports(tmp_path: Path)
     assert graph["gpu.model"] == {"browser.backend"}
     assert graph["gpu.names"] == {"auction.greedy"}
     assert graph["browser.backend"] == {"gpu", "gpu.model"}
+    assert graph["auction.typed"] == {"auction.greedy"}  # a type named is a dependency
+    assert module_graph(package, runtime_only=True)["auction.typed"] == set()  # but runs no import
     layers = Layers(_FLOORS, graph)
     # broken: back edge, sideways edge, circle; CLI modules share one room
     assert layers.room["auction.cli"] == layers.room["browser.cli"] == "cli"

@@ -21,7 +21,7 @@ Either side: :class:`Timeout` (no answer within the round's clock). :class:`Othe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any, ClassVar
@@ -39,6 +39,8 @@ from oasis_lab.disputes.trace import (
 )
 
 __all__ = [
+    "CHEATER_ADVERSARIES",
+    "PAIRS",
     "BelowTolerance",
     "Choice",
     "Equivocator",
@@ -517,3 +519,26 @@ class Timeout(Strategy):
 def describe(strategy: Any) -> str:
     """Label of a strategy (its class and fields)."""
     return strategy.label if isinstance(strategy, Strategy) else repr(strategy)
+
+
+#: Named (provider, challenger) pairs, each made for a node (ignored by ``swap``,
+#: ``random-challenger``, ``fake-final`` and ``honest``): the dispute CLI's ``--adversary``
+#: values, the simulation's cheater strategies and the provider agents' adversary actions.
+PAIRS: dict[str, Callable[[int | str], tuple[Strategy, Strategy]]] = {
+    "perturb": lambda k: (PerturbNode(node=k), Honest()),
+    "skip": lambda k: (SkipNode(node=k), Honest()),
+    "swap": lambda k: (ModelSwap(), Honest()),
+    "wrong-after": lambda k: (WrongAfter(node=k), Honest()),
+    "below-tolerance": lambda k: (BelowTolerance(node=k), Honest()),
+    "equivocate": lambda k: (Equivocator(node=k), Honest()),
+    "equivocate-inputs": lambda k: (Equivocator(node=k, mode="inputs"), Honest()),
+    "timeout": lambda k: (Timeout(base=PerturbNode(node=k), at_round=2), Honest()),
+    "other-device": lambda k: (OtherDevice(node=k), Honest()),
+    "lying-challenger": lambda k: (Honest(), LyingChallenger(node=k)),
+    "random-challenger": lambda k: (Honest(), RandomChallenger()),
+    "fake-final": lambda k: (Honest(), FakeFinalChallenger()),
+    "honest": lambda k: (Honest(), Honest()),
+}
+
+#: The dishonest provider strategies of :data:`PAIRS` (what a cheater may run), sorted.
+CHEATER_ADVERSARIES: tuple[str, ...] = tuple(sorted(name for name, make in PAIRS.items() if not make(1)[0].honest))

@@ -54,22 +54,9 @@ BACKENDS: tuple[str, ...] = ("numpy", "webgpu")
 EXECUTED_MODELS: tuple[str, ...] = ("tiny-transformer", "quantized-mlp")
 
 #: ``--adversary`` names: the (provider, challenger) pair for the ``--cheat-node`` value
-#: (ignored by ``swap``, ``random-challenger``, ``fake-final`` and ``honest``).
-ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = {
-    "perturb": lambda k: (adv.PerturbNode(node=k), adv.Honest()),
-    "skip": lambda k: (adv.SkipNode(node=k), adv.Honest()),
-    "swap": lambda k: (adv.ModelSwap(), adv.Honest()),
-    "wrong-after": lambda k: (adv.WrongAfter(node=k), adv.Honest()),
-    "below-tolerance": lambda k: (adv.BelowTolerance(node=k), adv.Honest()),
-    "equivocate": lambda k: (adv.Equivocator(node=k), adv.Honest()),
-    "equivocate-inputs": lambda k: (adv.Equivocator(node=k, mode="inputs"), adv.Honest()),
-    "timeout": lambda k: (adv.Timeout(base=adv.PerturbNode(node=k), at_round=2), adv.Honest()),
-    "other-device": lambda k: (adv.OtherDevice(node=k), adv.Honest()),
-    "lying-challenger": lambda k: (adv.Honest(), adv.LyingChallenger(node=k)),
-    "random-challenger": lambda k: (adv.Honest(), adv.RandomChallenger()),
-    "fake-final": lambda k: (adv.Honest(), adv.FakeFinalChallenger()),
-    "honest": lambda k: (adv.Honest(), adv.Honest()),
-}
+#: (:data:`oasis_lab.disputes.adversaries.PAIRS`, a library table the simulation and the
+#: agents share).
+ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = adv.PAIRS
 
 #: One line per ``--adversary`` for ``--help`` (the strategies of ``disputes.adversaries``).
 ADVERSARY_HELP: dict[str, str] = {

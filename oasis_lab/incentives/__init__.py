@@ -6,6 +6,10 @@
 - :mod:`.truthful`: a truthful variant of the greedy (posted price, critical values).
 - :mod:`.equilibrium`: best-response dynamics over shading factors under the midpoint rule.
 - :mod:`.challenge`: the challenge game (verifier's dilemma) in closed form.
+- :mod:`.learning`: learning agents (:mod:`oasis_lab.agents`) recover the challenge game's
+  closed form within their regret bounds' tolerance.
+- :mod:`.bilateral`: the k-double auction's linear equilibrium recovered by the certificate's
+  search (Chatterjee and Samuelson 1983).
 - :mod:`.privacy`: the measured privacy loss of the DP clearing price.
 """
 

@@ -99,8 +99,8 @@ class Court:
         self.other_device_ulps = other_device_ulps
         self.seed = seed
         self.mode = mode
-        self._table: dict[tuple[int, int], tuple[int, int, int, int, float]] = {}
-        self._games: dict[tuple[int, int, int, str | None], DisputeOutcome] = {}
+        self._table: dict[tuple[int | str, ...], tuple[int, int, int, int, float]] = {}
+        self._games: dict[tuple[int | str | None, ...], DisputeOutcome] = {}
         self.games_played = 0
 
     @property
@@ -108,19 +108,21 @@ class Court:
         """Nodes of the disputed computation."""
         return int(self.computation.n_nodes)
 
-    def strategy(self, kind: int, node: int) -> Strategy:
-        """The provider's strategy: the adversary (cheater) or other-device rounding at ``node``."""
+    def strategy(self, kind: int, node: int, adversary: str | None = None) -> Strategy:
+        """The provider's strategy: the adversary (cheater; ``adversary``, by default the
+        court's) or other-device rounding at ``node``."""
         if kind == CHEATER:
-            return ADVERSARIES[self.adversary](int(node))[0]
+            return ADVERSARIES[adversary or self.adversary](int(node))[0]
         if kind == OTHER_DEVICE:
             return OtherDevice(node=int(node), ulps=self.other_device_ulps)
         raise ValueError(f"kind = {kind} is not a disputed provider kind (cheater or other_device)")
 
-    def _play(self, kind: int, node: int, seed: int | tuple[int, ...]) -> tuple[int, int, int, int, float]:
+    def _play(self, kind: int, node: int, seed: int | tuple[int, ...],
+              adversary: str | None = None) -> tuple[int, int, int, int, float]:
         challenger = ADVERSARIES["honest"](0)[1]
         out = play(
             self.computation,
-            self.strategy(kind, node),
+            self.strategy(kind, node, adversary),
             challenger,
             params=self.params,
             referee=self.referee,
@@ -136,7 +138,8 @@ class Court:
             out.referee_flops_share,
         )
 
-    def decide(self, kind: np.ndarray, node: np.ndarray, round_no: int) -> DisputeResults:
+    def decide(self, kind: np.ndarray, node: np.ndarray, round_no: int,
+               adversary: Sequence[str] | None = None) -> DisputeResults:
         """Outcomes of the disputes of round ``round_no`` against providers of ``kind`` at ``node``.
 
         Parameters
@@ -147,19 +150,26 @@ class Court:
             The node the provider's strategy targets, per dispute.
         round_no : int
             Seeds the played games (``"played"`` mode).
+        adversary : sequence of str, optional
+            Each cheater's strategy (a key of ``ADVERSARIES``; read where ``kind`` is
+            :data:`CHEATER`), by default the court's ``adversary`` for every dispute.
         """
         n = int(kind.size)
+        advs = [self.adversary] * n if adversary is None else list(adversary)
+        if len(advs) != n:
+            raise ValueError(f"adversary has {len(advs)} entries for {n} disputes")
         rows: list[tuple[int, int, int, int, float]] = []
         if self.mode == "played":
             rows = [
-                self._play(int(k), int(v), (child_seed(self.seed, "disputes", round_no), i))
-                for i, (k, v) in enumerate(zip(kind, node, strict=True))
+                self._play(int(k), int(v), (child_seed(self.seed, "disputes", round_no), i), a)
+                for i, (k, v, a) in enumerate(zip(kind, node, advs, strict=True))
             ]
         else:
-            for k, v in zip(kind.tolist(), node.tolist(), strict=True):
-                key = (k, v)
+            for k, v, a in zip(kind.tolist(), node.tolist(), advs, strict=True):
+                # the court's own adversary keeps the game seed it has always had
+                key = (k, v) if a == self.adversary or k != CHEATER else (k, v, a)
                 if key not in self._table:
-                    self._table[key] = self._play(k, v, child_seed(self.seed, "disputes", "game", k, v))
+                    self._table[key] = self._play(k, v, child_seed(self.seed, "disputes", "game", *key), a)
                 rows.append(self._table[key])
         if n == 0:
             empty = np.zeros(0, dtype=np.int64)
@@ -187,6 +197,7 @@ class Court:
         payment: int,
         bribe: tuple[str, int] | None,
         seed: int,
+        adversary: str | None = None,
     ) -> Adjudication:
         """A dispute ruled by a market referee drawn from ``pool``, perhaps appealed
         (:func:`oasis_lab.disputes.market_referee.adjudicate`).
@@ -194,16 +205,18 @@ class Court:
         ``"vectorised"`` mode plays each distinct game once: a game's verdict is decided by the
         provider's strategy and node and, for its referee, only by the referee's rounding and
         the side it takes (the trusted stack is the key ``(-1, None)``); ``"played"`` plays
-        every game of every dispute.
+        every game of every dispute. ``adversary``: the cheater's strategy (default the court's).
         """
         challenger = ADVERSARIES["honest"](0)[1]
-        strategy = self.strategy(kind, node)
+        strategy = self.strategy(kind, node, adversary)
+        # the court's own adversary keeps the key it has always had
+        other = () if adversary in (None, self.adversary) or kind != CHEATER else (adversary,)
 
         def game(referee: Referee) -> DisputeOutcome:
             if isinstance(referee, MarketReferee):
-                key = (kind, node, referee.rounding_ulps, referee.sides_with)
+                key = (kind, node, referee.rounding_ulps, referee.sides_with, *other)
             else:
-                key = (kind, node, -1, None)
+                key = (kind, node, -1, None, *other)
             if self.mode == "vectorised" and key in self._games:
                 return self._games[key]
             out = play(

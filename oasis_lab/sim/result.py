@@ -64,7 +64,8 @@ class SimulationResult:
     ledger : pandas.DataFrame
         Final balance of every account, exact integer smallest units.
     timings : dict of str to float
-        Wall seconds per stage (see :data:`oasis_lab.sim.engine.STAGES`).
+        Wall seconds of the setup and of each stage (keys :data:`oasis_lab.sim.engine.TIMED`):
+        together the whole run but for assembling this result.
     jobs, requeued, tasks : pandas.DataFrame or None
         With ``record_jobs=True``: one row per job, per re-auctioned task (with the reason:
         ``unserved``, ``failed``, ``reversed``, ``refunded``) and per task in each round's market.

@@ -12,7 +12,7 @@ from oasis_lab.auction.rebid import raised_value
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.market import generate_market
 from oasis_lab.params import AuctionParams
-from oasis_lab.seeding import child_seed
+from oasis_lab.seeding import child_seed, stream
 from oasis_lab.sim import SimConfig, simulate
 
 
@@ -24,9 +24,9 @@ def test_one_round_without_cheaters_is_run_greedy() -> None:
     seed = 7
     res = simulate(config, seed, record_jobs=True)
     # the same market, built from the documented seeds: providers from "providers"/"initial",
-    # tasks from "arrivals"/"block"/0 (one round: the block is that round's tasks)
+    # tasks from round 0's stream "arrivals"/0 (fixed arrivals: no count is drawn first)
     pop = generate_market(400, 40, seed=child_seed(seed, "providers", "initial"))
-    tasks = generate_market(400, 1, seed=child_seed(seed, "arrivals", "block", 0))
+    tasks = generate_market(400, 1, seed=stream(seed, "arrivals", 0))
     market = pop.replace(demand=tasks.demand, value=tasks.value, size=tasks.size)
     direct = run_greedy(market, config.auction)
     tr = direct.trades
@@ -192,20 +192,15 @@ def test_prices_per_type_and_optimum() -> None:
     assert isinstance(res.to_frame(), pd.DataFrame) and res.to_frame().index.name == "round"
 
 
-def test_arrivals_come_in_blocks_split_over_rounds() -> None:
-    from oasis_lab.sim.engine import ARRIVAL_BLOCK
-
-    rounds = ARRIVAL_BLOCK + 3
-    config = SimConfig(rounds=rounds, tasks_per_round=30, n_providers=5, p_user=0.0, p_platform=0.0)
+def test_arrivals_are_drawn_per_round_from_the_rounds_stream() -> None:
+    config = SimConfig(rounds=5, tasks_per_round=30, n_providers=5, p_user=0.0, p_platform=0.0)
     res = simulate(config, 6, record_jobs=True)
     new = res.tasks[res.tasks["arrived"] == res.tasks["round"]]
-    counts = new.groupby("round").size()
-    assert (counts == res.rounds.set_index("round")["arrived"]).all()
-    for block, n_rounds in ((0, ARRIVAL_BLOCK), (1, 3)):
-        total = int(counts.loc[block * ARRIVAL_BLOCK : block * ARRIVAL_BLOCK + n_rounds - 1].sum())
-        market = generate_market(total, 1, seed=child_seed(6, "arrivals", "block", block))
-        mine = new[(new["round"] // ARRIVAL_BLOCK) == block]
-        np.testing.assert_array_equal(mine["value"].to_numpy(), market.value)
+    assert (new.groupby("round").size() == res.rounds.set_index("round")["arrived"]).all()
+    for r in range(config.rounds):
+        rng = stream(6, "arrivals", r)  # the Poisson count, then the tasks, from one stream
+        market = generate_market(int(rng.poisson(30)), 1, seed=rng)
+        np.testing.assert_array_equal(new.loc[new["round"] == r, "value"].to_numpy(), market.value)
 
 
 def test_disputes_on_the_executed_tiny_transformer() -> None:
