@@ -3,7 +3,7 @@ model DAG, a referee recomputing one node, a slashing ledger and challenge econo
 
 Layers inside, each importing only from those before it: ``params``, ``graph``, ``trace``,
 ``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``,
-``market_referee`` (a provider as referee, appeals), ``referee_study`` (its measurements),
+``market_referee`` (a provider as referee, appeals), ``referee_pool`` (pools, the profitable bribe),
 ``verification`` (the trade-off table against zkML and the alternatives), ``cli``.
 """
 

@@ -32,7 +32,8 @@ Referee`). Here the referee of a dispute may be an ordinary provider:
 
 Measurements that need no market simulation (wrong-verdict rate against the corrupt share,
 the appeal bond and the referee stake; the bribe that makes corruption pay; verification split
-over several providers) are in :mod:`oasis_lab.disputes.referee_study`.
+over several providers) are the ``referee_market`` and ``split_verification`` experiments
+(:mod:`oasis_lab.experiments.referees`).
 """
 
 from __future__ import annotations

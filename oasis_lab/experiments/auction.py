@@ -24,7 +24,7 @@ import pandas as pd
 
 from oasis_lab.auction.baselines import solve_optimum, unit_demand_market
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
-from oasis_lab.auction.compare import MECHANISMS, READINGS, compare_markets
+from oasis_lab.auction.compare import BASELINES, READINGS, compare_markets
 from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import task_unit_price, unit_cost_matrix, user_costs
@@ -69,7 +69,7 @@ _GREEDY_VS_OPTIMUM_CHECKS: dict[str, FieldCheck] = {
     "scenario": _SCENARIO,
     "unit_demand": check_bool,
     "readings": partial(check_names, choices=list(READINGS)),
-    "mechanisms": partial(check_names, choices=MECHANISMS, empty=True),
+    "mechanisms": partial(check_names, choices=BASELINES, empty=True),
     **dict.fromkeys(("alpha", "beta", "fee"), check_real),
     "backend": partial(check_choice, choices=("highspy", "cvxpy")),
     "ilp_time_limit": as_given(check_time_limit),
@@ -115,7 +115,7 @@ class GreedyVsOptimum(ExperimentConfig):
     readings : tuple of str
         Keys of :data:`oasis_lab.auction.compare.READINGS`.
     mechanisms : tuple of str
-        Baselines among :data:`oasis_lab.auction.compare.MECHANISMS`; ``()`` for the greedy alone.
+        Baselines among :data:`oasis_lab.auction.compare.BASELINES`; ``()`` for the greedy alone.
     alpha, beta, fee, task_size, partial, capacity, split, capacity_per_type
         The welfare model and fee (:class:`~oasis_lab.params.AuctionParams`); markets are
         drawn in the unit ``capacity`` reads.

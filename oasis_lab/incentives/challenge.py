@@ -46,21 +46,29 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.params import ParamsMixin
 
 __all__ = [
+    "MAX_TOKENS",
     "ChallengeEquilibrium",
     "ChallengeGame",
     "challenge_equilibrium",
+    "equilibrium_by_stake",
     "fraud_by_platform_rate",
     "honest_participation",
+    "participation_curve",
     "mixed_equilibrium_2x2",
     "payoff_matrices",
     "platform_challenge_rate",
 ]
 
 
+#: Largest token amount of the game (payment, gain, recompute cost, stake, bond) and largest
+#: capital cost: every sum and product of two of them stays finite in float64 (the ledger's
+#: integers are exact at any size; the game's closed forms are floats).
+MAX_TOKENS = 1e150
+
 #: Each field's check of :class:`ChallengeGame` (:func:`oasis_lab.checks.check_fields`).
 _GAME_CHECKS: dict[str, FieldCheck] = {
     **dict.fromkeys(("payment", "gain", "recompute_cost", "capital_cost"),
-                    as_given(partial(check_real, minimum=0.0))),
+                    as_given(partial(check_real, minimum=0.0, maximum=MAX_TOKENS))),
     "platform_rate": as_given(check_fraction),
     "challenger_is_user": check_bool,
     "dispute": partial(check_instance, cls=DisputeParams),
@@ -99,6 +107,12 @@ class ChallengeGame(ParamsMixin):
 
     def __post_init__(self) -> None:
         check_fields(self, _GAME_CHECKS)
+        for name in ("provider_stake", "challenger_bond"):
+            # DisputeParams takes any integer (the ledger is exact); the closed forms are floats
+            value = getattr(self.dispute, name)
+            if value > MAX_TOKENS:
+                raise ValueError(f"dispute.{name} = {value} must be <= {MAX_TOKENS:g} (the challenge game's "
+                                 "closed forms are float64)")
 
     @property
     def slashed(self) -> float:
@@ -247,6 +261,42 @@ def fraud_by_platform_rate(game: ChallengeGame, rates: Any) -> pd.DataFrame:
         rows.append({"platform_rate": float(r), **eq.as_dict(),
                      "platform_checks_cost": float(r) * game.recompute_cost})
     return pd.DataFrame(rows)
+
+
+def equilibrium_by_stake(game: ChallengeGame, stakes: Any) -> pd.DataFrame:
+    """The equilibrium of ``game`` at each provider stake (``dispute.provider_stake``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stake: :class:`ChallengeEquilibrium`'s fields and ``stake``.
+    """
+    if not isinstance(game, ChallengeGame):
+        raise TypeError(f"game must be a ChallengeGame, got {type(game).__name__}")
+    values = np.asarray(stakes).ravel()
+    if values.dtype.kind not in "iu" or (values < 0).any():
+        raise ValueError(f"stakes must be integer token amounts >= 0, got {stakes!r}")
+    # one closed form per stake: a handful of scalar divisions each
+    games = [game.replace(dispute=game.dispute.replace(provider_stake=int(s))) for s in values]
+    return pd.DataFrame([challenge_equilibrium(g).as_dict() | {"stake": s} for g, s in zip(games, values, strict=True)])
+
+
+def participation_curve(game: ChallengeGame, *, service_cost: float, probabilities: Any,
+                        mismatch: float = 1.0) -> pd.DataFrame:
+    """:func:`honest_participation`'s profit per task at each challenge probability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the challenge probability; one column per referee mode (``"exact"``,
+        ``"tolerance"``): the honest provider's expected profit per task.
+    """
+    ps = np.asarray(probabilities, dtype=float).ravel()
+    rows = {float(p): honest_participation(game, service_cost=service_cost, mismatch=mismatch,
+                                           challenge_probability=float(p))["profit"] for p in ps}
+    frame = pd.DataFrame(rows).T
+    frame.columns.name = None
+    return frame
 
 
 def honest_participation(

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
+from oasis_lab.auction.mechanisms import mechanism_names
 from oasis_lab.checks import (
     FieldCheck,
     check_bool,
@@ -53,7 +54,6 @@ __all__ = [
     "DISPUTE_MODES",
     "EXTRA_KINDS",
     "ExtraProvider",
-    "MECHANISMS",
     "REFEREES",
     "SimConfig",
     "load_config",
@@ -61,8 +61,6 @@ __all__ = [
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
 
-#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
-MECHANISMS: tuple[str, ...] = ("greedy",)
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
@@ -192,6 +190,12 @@ def _check_computation(name: str, value: Any) -> str:
     return value
 
 
+def _check_mechanism(name: str, value: Any) -> str:
+    # the registered mechanisms the simulation runs each round (the greedy PRICES), read when a
+    # config is built
+    return check_choice(name, value, mechanism_names("simulate"))
+
+
 def _check_n_types(name: str, value: Any) -> int:
     # the model types are data/model_types.csv's rows, read when a config is built
     return check_int(name, value, 1, len(load_model_types()))
@@ -228,7 +232,7 @@ _SIM_CHECKS: dict[str, FieldCheck] = {
     "n_types": _check_n_types,
     "arrivals": partial(check_choice, choices=ARRIVALS),
     "scenario": partial(check_choice, choices=tuple(SCENARIOS)),
-    "mechanism": partial(check_choice, choices=MECHANISMS),
+    "mechanism": _check_mechanism,
     "dispute_mode": partial(check_choice, choices=DISPUTE_MODES),
     "adversary": partial(check_choice, choices=CHEATER_ADVERSARIES),
     "auction": partial(check_instance, cls=AuctionParams),

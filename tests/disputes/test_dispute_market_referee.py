@@ -14,12 +14,7 @@ from oasis_lab.disputes.market_referee import (
     apply_to_ledger,
     draw_referee,
 )
-from oasis_lab.disputes.referee_study import (
-    make_pool,
-    min_profitable_bribe,
-    referee_sweep,
-    split_verification_study,
-)
+from oasis_lab.disputes.referee_pool import make_pool
 from oasis_lab.seeding import stream
 
 MODES = [DisputeParams(arity=3), DisputeParams(arity=3, comparison="tolerance", max_ulp=4)]
@@ -217,37 +212,3 @@ def test_an_honest_market_referee_rules_as_the_trusted_referee():
             colluding = replace(market, strategy="collude").rule_tolerance(recomputed, provider, challenger)
             assert colluding.verdict == "challenger_wrong"
 
-
-def test_measurements_corrupt_share_appeal_bond_stake():
-    settings = {"n_disputes": 120, "n_nodes": 32}
-    none = referee_sweep("corrupt_share", [0.0, 0.5], appeal_to=None, **settings)
-    trusted = referee_sweep("corrupt_share", [0.0, 0.5], appeal_to="trusted", **settings)
-    assert none["wrong_first"].tolist() == trusted["wrong_first"].tolist()
-    assert none["wrong_first"].iloc[0] == 0 and none["wrong_first"].iloc[1] > 0.1
-    assert (none["wrong_final"] == none["wrong_first"]).all()
-    assert (trusted["wrong_final"] == 0).all()
-    assert trusted["referees_slashed"].iloc[1] > 0
-    # an appeal bond beyond the wronged party's budget stops appeals: wrong verdicts stand
-    bonds = referee_sweep("appeal_bond", [1_000, 50_000], appeal_to="trusted", corrupt_share=0.5, **settings)
-    assert bonds["wrong_final"].iloc[0] == 0 and bonds["wrong_final"].iloc[1] == bonds["wrong_first"].iloc[1] > 0
-    # bribable referees take a bribe of 3,000 only while their stake (plus fee) is below it
-    stakes = referee_sweep("referee_stake", [1_000, 10_000], appeal_to="trusted", corrupt_kind="bribable",
-                           corrupt_share=0.5, bribe=3_000, **settings)
-    assert stakes["wrong_first"].iloc[0] > 0 and stakes["wrong_first"].iloc[1] == 0
-    assert (stakes["wrong_final"] == 0).all()
-    assert stakes["bribe_price"].tolist() == [1_100, 10_100]
-    assert min_profitable_bribe(1_000, 1.0, 1.0, fee=100) == 1_100
-    open_market = referee_sweep("referee_stake", [10_000], appeal_to=None, corrupt_kind="bribable",
-                                corrupt_share=0.5, bribe=3_000, **settings)
-    assert open_market["wrong_final"].iloc[0] > 0  # without appeals no stake protects
-
-
-def test_split_verification_one_of_n():
-    c, trials = 0.2, 300
-    frame = split_verification_study((1, 4, 16), c, n_trials=trials, n_nodes=32)
-    for _, row in frame.iterrows():
-        sigma = (row["framed_closed_form"] * (1 - row["framed_closed_form"]) / (trials / 2)) ** 0.5
-        assert abs(row["honest_framed"] - row["framed_closed_form"]) < 4 * sigma + 0.02
-        assert abs(row["cheaters_freed"] - c) < 4 * (c * (1 - c) / (trials / 2)) ** 0.5 + 0.02
-    framed = frame["honest_framed"].tolist()
-    assert framed[0] < framed[1] < framed[2]  # one dishonest verifier of n suffices to frame
