@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from oasis_lab import paths
 from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import SEAL_PLACEHOLDER, atomic_write, check_output_file, check_seal, is_sealed, is_temp_file, seal
 from oasis_lab.seeding import check_seed
@@ -45,7 +46,7 @@ __all__ = [
     "user_cost",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = paths.DATA_DIR
 
 # Version 2 adds the ``fields`` list; version 3 the checksum of the whole file (in the zip
 # comment, oasis_lab.files.seal). Files of versions 1 and 2 are still read.

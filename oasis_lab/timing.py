@@ -5,11 +5,12 @@ The machines are shared and noisy, so every measurement is the minimum over repe
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-__all__ = ["best_of", "best_of_each"]
+__all__ = ["best_of", "best_of_each", "machine"]
 
 T = TypeVar("T")
 
@@ -89,3 +90,29 @@ def best_of_each(
 def _check_repeats(repeats: object) -> None:
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats = {repeats!r} must be an int >= 1")
+
+
+def machine() -> str:
+    """One line naming where a benchmark ran: CPU model (``/proc/cpuinfo``), the cores this
+    process may use, and the load average (1, 5, 15 minutes) now; benchmarks print it at their
+    start and end, since the machines are shared.
+
+    >>> "cores" in machine() and "load average" in machine()
+    True
+    """
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        load = "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    return f"{model}, {cores} cores, load average {load}"
+

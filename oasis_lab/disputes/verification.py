@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.economics import dispute_costs
 from oasis_lab.disputes.graph import DisputeGraph
@@ -51,7 +52,7 @@ __all__ = [
     "tradeoff_table",
 ]
 
-PUBLISHED_PATH = Path(__file__).resolve().parent.parent.parent / "data" / "verification_published.csv"
+PUBLISHED_PATH = paths.DATA_DIR / "verification_published.csv"
 
 #: The whitepaper's Table 1 ("Tradeoffs for existing inference verification techniques"),
 #: section 5, quoted.

@@ -4,7 +4,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 
 - :mod:`~oasis_lab.experiments.base`: :class:`ExperimentConfig`, :data:`EXPERIMENTS`, :func:`run`.
 - :mod:`~oasis_lab.experiments.auction`: ``greedy_vs_optimum``, ``outlier``, ``worst_market``.
-- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``deterrence``.
+- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``residual_drift``,
+  ``deterrence``.
 - :mod:`~oasis_lab.experiments.referees`: ``referee_market``, ``split_verification``.
 - :mod:`~oasis_lab.experiments.incentives`: ``incentive_table``, ``equilibrium``,
   ``welfare_price``, ``vcg_budget``, ``dp_privacy``, ``ir_causes`` (notebook 08).
@@ -28,7 +29,7 @@ from oasis_lab.experiments.base import (
     register,
     run,
 )
-from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
 from oasis_lab.experiments.incentives import (
     DpPrivacy,
     Equilibrium,
@@ -53,6 +54,7 @@ __all__ = [
     "MarketOverTime",
     "OutlierStudy",
     "RefereeMarket",
+    "ResidualDrift",
     "SplitVerification",
     "VcgBudget",
     "WelfarePrice",

@@ -47,7 +47,7 @@ from oasis_lab.auction.compare import BASELINES
 from oasis_lab.checks import check_names
 from oasis_lab.experiments.auction import GreedyVsOptimum, OutlierStudy, WorstMarket
 from oasis_lab.experiments.base import EXPERIMENTS, ExperimentConfig, run
-from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
 from oasis_lab.experiments.incentives import (
     DpPrivacy,
     Equilibrium,
@@ -206,6 +206,7 @@ CASES: dict[str, Case] = {
         ExperimentCase("outlier", OutlierStudy(n_tasks=200), (0, 1)),
         ExperimentCase("worst_market", WorstMarket(n_tasks=12, n_markets=2), (0,)),
         ExperimentCase("adversary_matrix", AdversaryMatrix(), (0,)),
+        ExperimentCase("residual_drift", ResidualDrift(max_ulps=(1, 4)), (0,)),
         ExperimentCase("deterrence", Deterrence(n_tasks=600, n_nodes=32), (0, 1)),
         # a stake low enough that the opportunists cheat (the other branch of the welfare)
         ExperimentCase("deterrence_cheating", Deterrence(n_tasks=600, n_nodes=32, stake=100.0), (0, 1)),

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from oasis_lab import paths
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.progress import PROGRESS_ENV
 from oasis_lab.report.index import NotebookRun, expected_seconds, write_index
@@ -24,8 +25,8 @@ from oasis_lab.report.render import render_file
 
 __all__ = ["NOTEBOOK_DIR", "ReportInterrupted", "run_report"]
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK_DIR = ROOT / "notebooks"
+ROOT = paths.ROOT
+NOTEBOOK_DIR = paths.NOTEBOOK_DIR
 
 
 class ReportInterrupted(KeyboardInterrupt):

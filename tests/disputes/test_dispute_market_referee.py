@@ -2,11 +2,11 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from oasis_lab.disputes import DisputeParams, Ledger, LedgerError, Referee, play
 from oasis_lab.disputes.adversaries import Honest, LyingChallenger, PerturbNode
-from oasis_lab.disputes.cli import ADVERSARIES, computation_for
 from oasis_lab.disputes.ledger import BURN
 from oasis_lab.disputes.market_referee import (
     MarketReferee,
@@ -15,6 +15,7 @@ from oasis_lab.disputes.market_referee import (
     draw_referee,
 )
 from oasis_lab.disputes.referee_pool import make_pool
+from oasis_lab.disputes.registry import ADVERSARIES, computation_for
 from oasis_lab.seeding import stream
 
 MODES = [DisputeParams(arity=3), DisputeParams(arity=3, comparison="tolerance", max_ulp=4)]
@@ -189,6 +190,59 @@ def test_draw_referee_excludes_parties_and_weights_by_stake():
         MarketReferee(strategy="lazy")
     with pytest.raises(ValueError, match="offer side"):
         MarketReferee(offer=("user", 5))
+    # an honest market referee on the parties' device rules as the platform's stack does
+    comp = computation_for("synthetic:40")
+    for provider, challenger in (ADVERSARIES["perturb"](7), ADVERSARIES["lying-challenger"](7)):
+        for params in MODES:
+            rulings = [
+                play(comp, provider, challenger, params=params, referee=ref).ruling
+                for ref in (Referee.from_params(params),
+                            replace(MarketReferee(name="m"), comparison=params.comparison,
+                                    max_ulp=params.max_ulp))
+            ]
+            assert rulings[0] == rulings[1]
+
+
+def test_offer_must_be_a_side_and_an_amount():
+    # issue 21, item 16: ("provider",) gave "not enough values to unpack"
+    for bad in [("provider",), ("provider", 5, 6), "provider", ["provider", 5]]:
+        with pytest.raises(ValueError, match="offer = .* must be a \\(side, amount\\) pair"):
+            MarketReferee(offer=bad)
+
+
+def test_a_pool_with_two_referees_of_one_name_is_refused():
+    # issue 21, item 4: duplicate names made a market appeal silently impossible (excluding
+    # the first referee's name excluded its twin, so no second referee was ever there)
+    pool = [MarketReferee(name="r", strategy="collude"), MarketReferee(name="r"),
+            MarketReferee(name="s")]
+    comp = computation_for("synthetic:40")
+    with pytest.raises(ValueError, match="same name \\['r'\\]"):
+        adjudicate(comp, *ADVERSARIES["perturb"](7), pool, appeal_to="market", parties=("p", "c"))
+    with pytest.raises(ValueError, match="same name"):
+        draw_referee(pool, stream(0, "test-draw"))
+    with pytest.raises(TypeError, match="pool must hold MarketReferee"):
+        draw_referee([Referee()], stream(0, "test-draw"))
+
+
+def test_stake_weighted_draw_is_exact_at_any_stake():
+    # issue 21, item 13: stake=10**400 overflowed the float weights
+    stakes = [0, 5, 17, 1_000, 3, 250, 42]
+    pool = [MarketReferee(name=f"r{i}", stake=s) for i, s in enumerate(stakes)]
+    eligible = [r for r in pool if r.stake > 0]
+    weights = np.array([float(r.stake) for r in eligible])
+    for seed in range(3000):  # the draw numpy's rng.choice makes, with the same pick
+        numpy_pick = eligible[int(np.random.default_rng(seed).choice(len(eligible), p=weights / weights.sum()))]
+        assert draw_referee(pool, np.random.default_rng(seed), weighting="stake") is numpy_pick
+    # scaled by 10**400 the picks are the same (only ratios of stakes matter)
+    huge = [replace(r, stake=r.stake * 10**400) for r in pool]
+    for seed in range(200):
+        a = draw_referee(pool, np.random.default_rng(seed), weighting="stake").name
+        assert draw_referee(huge, np.random.default_rng(seed), weighting="stake").name == a
+    # and one stake of 10**400 against 3 * 10**400 is drawn a quarter of the time
+    two = [MarketReferee(name="a", stake=10**400), MarketReferee(name="b", stake=3 * 10**400)]
+    rng = stream(1, "test-draw")
+    share = np.mean([draw_referee(two, rng, weighting="stake").name == "a" for _ in range(4000)])
+    assert 0.22 < share < 0.28
 
 
 def test_an_honest_market_referee_rules_as_the_trusted_referee():
@@ -211,4 +265,3 @@ def test_an_honest_market_referee_rules_as_the_trusted_referee():
             assert ruling.max_ulp_provider == ulps
             colluding = replace(market, strategy="collude").rule_tolerance(recomputed, provider, challenger)
             assert colluding.verdict == "challenger_wrong"
-
