@@ -31,6 +31,7 @@ __all__ = [
     "check_fraction",
     "check_instance",
     "check_int",
+    "check_ints",
     "check_memory",
     "check_names",
     "check_not_masked",
@@ -342,6 +343,28 @@ def check_reals(
     if not empty and len(value) == 0:
         raise ValueError(f"{name} is empty; it needs at least one number")
     return tuple(check_real(f"{name}[{k}]", v, minimum=minimum, maximum=maximum) for k, v in enumerate(value))
+
+
+def check_ints(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, empty: bool = False
+) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of Python ints (each in ``[minimum, maximum]``), naming the bad
+    element; empty only where ``empty``.
+
+    Examples
+    --------
+    >>> check_ints("max_ulps", [1, 4], minimum=1)
+    (1, 4)
+    >>> check_ints("max_ulps", (1, 0), minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_ulps[1] = 0 must be >= 1
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of integers, got {value!r}")
+    if not empty and len(value) == 0:
+        raise ValueError(f"{name} is empty; it needs at least one integer")
+    return tuple(check_int(f"{name}[{k}]", v, minimum, maximum) for k, v in enumerate(value))
 
 
 def as_given(check: FieldCheck) -> FieldCheck:

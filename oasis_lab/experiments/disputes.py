@@ -23,6 +23,7 @@ from oasis_lab.checks import (
     check_choice,
     check_fraction,
     check_int,
+    check_ints,
     check_names,
     check_real,
 )
@@ -305,12 +306,12 @@ class ResidualDrift(ExperimentConfig):
     directions: tuple[str, ...] = adv.DRIFT_DIRECTIONS
     arity: int = 4
 
-    def validate(self) -> None:
-        self._set("models", tuple(check_choice("models", m, MODEL_NAMES) for m in self.models))
-        self._set("max_ulps", tuple(check_int("max_ulps", u, 1, MAX_ULP_LIMIT) for u in self.max_ulps))
-        self._set("directions", tuple(check_choice("directions", d, adv.DRIFT_DIRECTIONS)
-                                      for d in self.directions))
-        check_int("arity", self.arity, 2)
+    checks = {
+        "models": partial(check_names, choices=MODEL_NAMES),
+        "max_ulps": partial(check_ints, minimum=1, maximum=MAX_ULP_LIMIT),
+        "directions": partial(check_names, choices=adv.DRIFT_DIRECTIONS),
+        "arity": partial(check_int, minimum=2),
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []
