@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from oasis_lab import paths
 from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import SEAL_PLACEHOLDER, atomic_write, check_output_file, check_seal, is_sealed, is_temp_file, seal
-from oasis_lab.seeding import check_seed
+from oasis_lab.seeding import generator
 
 __all__ = [
     "Market",
@@ -743,8 +743,7 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
-    if not isinstance(seed, np.random.Generator):
-        seed = check_seed(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else generator(seed)
     check_market_size(n_tasks, n_providers, n_types)
     types = load_model_types()
     if n_types > len(types):
@@ -752,7 +751,6 @@ def generate_market(
     types = types.iloc[:n_types]
     devices = load_device_profiles()
     spec = SCENARIOS[scenario]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     # ---- providers
     weights = devices["share"].to_numpy(dtype=float).copy()
