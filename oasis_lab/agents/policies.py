@@ -259,11 +259,22 @@ class Profile(Policy):
         self.n_agents = n
 
     def act(self, observation: Observation) -> Action:
-        obs = self._observe(observation)
-        ids = obs.agent
+        # a fixed profile learns nothing: no round protocol, any round in any order
+        want = OBSERVATIONS[self.role]
+        if not isinstance(observation, want):
+            raise TypeError(f"observation must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(observation).__name__}")
+        ids = observation.agent
         if ids.size and int(ids.max()) >= self.n_agents:
             raise ValueError(f"agent {int(ids.max())} has no action in the profile of {self.n_agents} agents")
         return ACTIONS[self.role](**{k: v[ids] for k, v in self.actions.items()})
+
+    def learn(self, outcome: Outcome) -> None:
+        """A fixed profile learns nothing (the outcome's type is checked)."""
+        want = OUTCOMES[self.role]
+        if not isinstance(outcome, want):
+            raise TypeError(f"outcome must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(outcome).__name__}")
 
     def describe(self) -> str:
         return f"profile({self.role}, {self.n_agents} agents)"

@@ -33,6 +33,7 @@ from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
+from oasis_lab.sim.policies import Policies
 
 __all__ = [
     "ARRIVALS",
@@ -301,6 +302,11 @@ class SimConfig(ParamsMixin):
     extra_providers : tuple of ExtraProvider, default ()
         Measured providers (e.g. browser providers) present from round 0 beside the
         ``n_providers`` generated ones.
+    policies : Policies
+        The policy of each role (users, providers, challengers, market referees): scripted (the
+        default: today's behaviour, from the fields above) or learning from their own payoffs
+        (:mod:`oasis_lab.sim.policies`). A ``policies:`` table in a config file, one sub-table
+        per role; a learning referee policy needs ``referee="market"``.
 
     Raises
     ------
@@ -348,6 +354,7 @@ class SimConfig(ParamsMixin):
     appeal_to: str | None = None
     appeal_budget: int = 5_000
     extra_providers: tuple[ExtraProvider, ...] = ()
+    policies: Policies = field(default_factory=Policies)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -412,6 +419,10 @@ class SimConfig(ParamsMixin):
             if len(e.speed) < self.n_types:
                 raise ValueError(f"extra provider {e.name!r} has {len(e.speed)} speeds, n_types = {self.n_types}")
         set_(self, "extra_providers", extras)
+        if not isinstance(self.policies, Policies):
+            raise TypeError(f"policies must be a Policies, got {type(self.policies).__name__}")
+        if self.policies.referee.learning and self.referee != "market":
+            raise ValueError(f"policies.referee.policy = 'learning' needs referee='market', got referee={self.referee!r}")
         if self.appeal_to is not None and self.referee != "market":
             raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
         for name in ("provider_stake", "challenger_bond", "appeal_bond"):
@@ -435,6 +446,8 @@ class SimConfig(ParamsMixin):
                 parts.append(f"{f.name}({value.label()})")
             elif f.name == "extra_providers":
                 parts.append(f"extra_providers={len(value)}")
+            elif f.name == "policies":
+                parts.append(f"policies({value.label()})")
             else:
                 parts.append(f"{f.name}={value}")
         return ", ".join(parts) or "defaults"
@@ -456,6 +469,8 @@ class SimConfig(ParamsMixin):
                 }
             elif f.name == "extra_providers":
                 value = [{**dataclasses.asdict(e), "speed": list(e.speed), "psi": list(e.psi)} for e in value]
+            elif f.name == "policies":
+                value = value.to_dict()
             out[f.name] = value
         return out
 
@@ -482,6 +497,8 @@ class SimConfig(ParamsMixin):
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
             if key in ("auction", "disputes"):
                 kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            elif key == "policies":
+                kwargs[key] = Policies.from_dict(value, source)
             elif key == "extra_providers":
                 if not isinstance(value, list):
                     raise TypeError(f"{source}: extra_providers must be a list of tables, got {value!r}")

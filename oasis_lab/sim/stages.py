@@ -31,7 +31,10 @@ round (whitepaper sections 4 and 5):
 9. ``entry_exit``: providers pay their idle cost; with ``exit_window > 0`` those whose income
    over the window does not cover their costs leave (seam ``exit``); providers enter
    (``entry_rate``);
-10. ``record``: conservation is checked against deposits minus withdrawals, and the recorder
+10. ``learn``: the learning agents (``SimConfig.policies``) whose actions' consequences have
+    all landed learn their own payoffs; removed learning providers whose operators rejoin
+    come back (:class:`oasis_lab.sim.adapters.Agents`; nothing when every role is scripted);
+11. ``record``: conservation is checked against deposits minus withdrawals, and the recorder
     (:class:`oasis_lab.sim.recorder.Recorder`) writes the round's row (and, with
     ``record_jobs``, its tasks, jobs, re-auctioned tasks and disputes).
 
@@ -59,6 +62,7 @@ from oasis_lab.seeding import child_seed, stream
 from oasis_lab.sim.behaviour import (
     BribeObservation,
     ChallengeObservation,
+    ChallengeRace,
     CheatObservation,
     CostObservation,
     ExitObservation,
@@ -68,6 +72,7 @@ from oasis_lab.sim.behaviour import (
     checked_bribe,
     checked_cheating,
     checked_mask,
+    checked_race,
     checked_strategies,
 )
 from oasis_lab.sim.config import CHEATER_ADVERSARIES, SimConfig
@@ -102,6 +107,7 @@ __all__ = [
     "entry_exit",
     "execution",
     "new_tasks",
+    "learn",
     "ledger",
     "optimum",
     "reauction",
@@ -207,7 +213,7 @@ def _reports(state: SimState, rnd: Round, true_cost: np.ndarray, r: int) -> tupl
     b, tasks, eligible = state.behaviour, rnd.tasks, rnd.eligible
     prov = state.providers
     value = b.user_reports.act(
-        ValueObservation(r, tasks.task_id, tasks.value, tasks.demand, tasks.priority, tasks.arrived)
+        ValueObservation(r, tasks.task_id, tasks.value, tasks.demand, tasks.priority, tasks.arrived, tasks.size)
     )
     cost = b.provider_reports.act(
         CostObservation(r, eligible, true_cost, prov.speed[eligible], prov.capacity[eligible])
@@ -302,9 +308,10 @@ def challenges(state: SimState, r: int) -> None:
     rng = stream(state.seed, "challenges", r)
     cost = c.challenge_cost * jobs.cost
     b = state.behaviour
-    # the user decides first, then the platform (the order of today's draws)
-    by_user = checked_mask("user_challenge", b.user_challenge.act(
-        ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng)), jobs.n)
+    # the user (or racing challengers) decides first, then the platform (the order of today's draws)
+    raw = b.user_challenge.act(ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng))
+    race = checked_race(raw, jobs.n) if isinstance(raw, ChallengeRace) else None
+    by_user = race.challenged if race is not None else checked_mask("user_challenge", raw, jobs.n)
     by_platform = checked_mask("platform_challenge", b.platform_challenge.act(
         ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng)), jobs.n)
     challenged = jobs.delivered & (by_user | by_platform)
@@ -315,6 +322,11 @@ def challenges(state: SimState, r: int) -> None:
     adversary = [CHEATER_ADVERSARIES[a] for a in jobs.adversary[index]]
     outcome = state.court.decide(game_kind, jobs.node[index], r, adversary=adversary)
     rnd.challenges = Challenges(by_user, challenged, disputed, index, outcome, cost)
+    if race is not None:
+        # a job the challengers recomputed counts for them when the platform also checked it
+        rnd.challenges.winner = np.where(jobs.delivered, race.winner, -1)
+        rnd.challenges.recomputations = race.checks + (by_platform & jobs.delivered)
+        rnd.challenges.names = race.names
     _open_disputes(state, rnd, r)
 
 
@@ -325,7 +337,10 @@ def _open_disputes(state: SimState, rnd: Round, r: int) -> None:
     # Python loop over disputes: a round has tens of them among thousands of jobs (the
     # benchmark: about 130 in 1,000 rounds), and each moves a handful of integer amounts.
     for q, j in enumerate(ch.index):
-        who = "user" if ch.by_user[j] else "platform"
+        if ch.winner is not None and ch.winner[j] >= 0:
+            who = ch.names[int(ch.winner[j])]
+        else:
+            who = "user" if ch.by_user[j] else "platform"
         books.open_challenge(who, int(jobs.pay[j]), bond)
         p = int(jobs.provider[j])
         prov.open_challenges[p] += 1
@@ -386,6 +401,8 @@ def disputes(state: SimState, r: int) -> None:
                 }
             )
         _pay_out(state, out, d, verdict, referee, flows)
+        if state.agents is not None:
+            state.agents.on_dispute(d, VERDICTS[verdict], flows)
         if verdict == _GUILTY:
             _convict(state, rnd, out, d, flows, r)
         else:
@@ -474,6 +491,8 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
     )
     first = int(adj.first_referee.name)
     second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1
+    if state.agents is not None:
+        state.agents.on_ruling(first, second, amount)
     for ref, who in ((adj.first_referee, first), (adj.appeal_referee, second)):
         # a bribable referee that rules for the provider took its offer
         if offer is not None and ref is not None and ref.strategy == "bribable" and ref.sides_with == "provider":
@@ -556,6 +575,8 @@ def _appeal(state: SimState, rnd: Round, d: PendingDispute, adj: Adjudication, f
     )
     if appellant == p:
         prov.appeal_net[p] += fa["to_appellant"] - bond
+    elif state.agents is not None:
+        state.agents.on_appeal(d, fa["to_appellant"] - bond)
     if second >= 0:
         prov.rewards[second] += fa["to_referee"]
         prov.referee_income[second] += fa["to_referee"]
@@ -707,7 +728,16 @@ def _grow(hist: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([hist, np.zeros((hist.shape[0], n - hist.shape[1]))], axis=1)
 
 
-# ---------------------------------------------------------------------------- 10. record
+# ---------------------------------------------------------------------------- 10. learn
+def learn(state: SimState, r: int) -> None:
+    """The learning agents' feedback: each agent whose action's consequences have all landed
+    learns its own payoff (:meth:`oasis_lab.sim.adapters.Agents.learn`); removed learning
+    providers whose operators rejoin come back. Nothing happens when every role is scripted."""
+    if state.agents is not None:
+        state.agents.learn(state, r)
+
+
+# ---------------------------------------------------------------------------- 11. record
 def record(state: SimState, r: int) -> None:
     """Conservation checked; the round's row (and with ``record_jobs`` its logs) recorded."""
     rnd = state.round
@@ -726,6 +756,7 @@ ROUND: tuple[tuple[str, Stage], ...] = (
     ("ledger", ledger),
     ("reauction", reauction),
     ("entry_exit", entry_exit),
+    ("learn", learn),
     ("record", record),
 )
 

@@ -265,6 +265,9 @@ def test_profile_plays_each_agents_own_action() -> None:
     a = pol.act(_providers(3))
     assert a.cheat_rate.tolist() == [0.0, 0.25, 1.0] and a.markup.tolist() == [0.0] * 3
     pol.learn(ProviderOutcome(0, np.arange(3), payoff=np.zeros(3)))
+    pol.act(_providers(2, r=5))  # no round protocol: a profile learns nothing
+    with pytest.raises(TypeError, match="must be a ProviderOutcome"):
+        pol.learn(UserOutcome(0, np.arange(1), payoff=np.zeros(1)))
     with pytest.raises(ValueError, match="agent 3 has no action in the profile of 3 agents"):
         pol.act(_providers(4, r=1))
     with pytest.raises(ValueError, match=r"unknown provider action fields \['shade'\]"):
