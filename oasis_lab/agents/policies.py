@@ -48,7 +48,7 @@ from oasis_lab.agents.roles import (
     scripted_cheat_rate,
     scripted_take_bribe,
 )
-from oasis_lab.checks import check_choice, check_fraction, check_real
+from oasis_lab.checks import check_bool, check_choice, check_fraction, check_real
 from oasis_lab.seeding import check_seed, stream
 
 __all__ = [
@@ -231,6 +231,9 @@ class Profile(Policy):
     actions : mapping of field to array
         Each action field of the role (:data:`ACTION_FIELDS`) to one value per agent id
         (``actions[field][i]`` is agent ``i``'s); fields not given keep their truthful value.
+    truthful_beyond : bool, default False
+        Agents with ids beyond the arrays play the truthful action (e.g. providers entering a
+        market after the profile was taken); otherwise such an agent raises.
 
     Examples
     --------
@@ -241,8 +244,9 @@ class Profile(Policy):
     [0.3, 0.1, 0.3]
     """
 
-    def __init__(self, role: str, actions: Mapping[str, Any]) -> None:
+    def __init__(self, role: str, actions: Mapping[str, Any], *, truthful_beyond: bool = False) -> None:
         super().__init__(role)
+        self.truthful_beyond = check_bool("truthful_beyond", truthful_beyond)
         fields_ = ACTION_FIELDS[self.role]
         if not isinstance(actions, Mapping) or not actions:
             raise TypeError(f"actions must map {self.role} action fields to per-agent values, got {actions!r}")
@@ -266,7 +270,12 @@ class Profile(Policy):
                             f"got {type(observation).__name__}")
         ids = observation.agent
         if ids.size and int(ids.max()) >= self.n_agents:
-            raise ValueError(f"agent {int(ids.max())} has no action in the profile of {self.n_agents} agents")
+            if not self.truthful_beyond:
+                raise ValueError(f"agent {int(ids.max())} has no action in the profile of {self.n_agents} agents")
+            inside = ids < self.n_agents
+            safe = np.where(inside, ids, 0)
+            return ACTIONS[self.role](**{k: np.where(inside, v[safe], ACTION_FIELDS[self.role][k]).astype(v.dtype)
+                                         for k, v in self.actions.items()})
         return ACTIONS[self.role](**{k: v[ids] for k, v in self.actions.items()})
 
     def learn(self, outcome: Outcome) -> None:

@@ -73,7 +73,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -84,10 +84,14 @@ from oasis_lab.agents.roles import (
     OUTCOMES,
     ROLES,
     Action,
+    ChallengerAction,
     ChallengerObservation,
     Observation,
+    ProviderAction,
     ProviderObservation,
+    RefereeAction,
     RefereeObservation,
+    UserAction,
     UserObservation,
     reported_value,
 )
@@ -220,7 +224,13 @@ class _Group:
     def frame(self) -> pd.DataFrame | None:
         if not self.records:
             return None
-        return pd.concat([pd.DataFrame(rec) for rec in self.records], ignore_index=True)
+        # one concatenation per column (a DataFrame per record costs a millisecond each)
+        sizes = [int(np.asarray(rec["agent"]).size) for rec in self.records]
+        columns: dict[str, Any] = {}
+        for key in self.records[0]:
+            parts = [np.broadcast_to(np.asarray(rec[key]), (n,)) for rec, n in zip(self.records, sizes, strict=True)]
+            columns[key] = np.concatenate(parts) if parts else np.zeros(0)
+        return pd.DataFrame(columns)
 
 
 def _learning(role: str, name: str, grid: dict[str, np.ndarray], spec: Any, horizon: int, n_agents: int,
@@ -272,7 +282,8 @@ class _Users:
         e = user_cost(size, self.params.alpha, self.params.beta)
         agent = obs.task_id % self.n_users
         o = UserObservation(obs.round, agent, value=obs.value, user_cost=e)
-        action, _ = self.group.act(o)
+        act, _ = self.group.act(o)
+        action = cast(UserAction, act)
         self.round, self.agent, self.cost, self.shade = obs.round, agent, e, action.shade
         if not action.shade.any():
             return obs.value  # the truth itself: the auction sees the true market
@@ -357,10 +368,13 @@ class _Providers:
             if not rows.size:
                 continue
             ops = self.agents.operator[rows]
-            o = ProviderObservation(r, ops, cost=obs.cost[local[rows]], kind=state.providers.kind[rows].astype(np.int64),
+            o = ProviderObservation(r, ops, cost=obs.cost[local[rows]],
+                                    kind=state.providers.kind[rows].astype(np.int64),
                                     stake=state.books.stake[rows] / state.unit)
-            action, fresh = group.act(o)
-            self.markup[rows], self.cheat[rows], self.adversary[rows] = action.markup, action.cheat_rate, action.adversary
+            act, _ = group.act(o)
+            action = cast(ProviderAction, act)
+            self.markup[rows], self.cheat[rows] = action.markup, action.cheat_rate
+            self.adversary[rows] = action.adversary
             if group.name != "honest":
                 cheating[rows] = True
             group.row[ops] = rows
@@ -435,8 +449,8 @@ class _Challengers:
         pay = float(obs.payment[delivered].mean()) / unit if delivered.any() else 0.0
         cost = float(obs.cost[delivered].mean()) if delivered.any() else 0.0
         o = ChallengerObservation(r, self.ids(r), payment=np.full(self.k, pay), check_cost=np.full(self.k, cost))
-        action, _ = self.group.act(o)
-        self.round, self.rate = r, action.challenge_rate
+        act, _ = self.group.act(o)
+        self.round, self.rate = r, cast(ChallengerAction, act).challenge_rate
         # one uniform per challenger and job from the stage's stream: with one challenger these
         # are today's draws of the user's challenge
         u = obs.rng.random((self.k, n))
@@ -519,7 +533,8 @@ class _Referees:
         o = RefereeObservation(obs.round, ops, strategy=obs.assigned[decide].astype(np.int64),
                                offer=np.full(n, obs.bribe / state.unit), stake=obs.stake[decide] / state.unit,
                                overturn_probability=np.full(n, q))
-        action, fresh = self.group.act(o)
+        act, fresh = self.group.act(o)
+        action = cast(RefereeAction, act)
         self.group.row[ops] = rows
         new = np.isin(ops, fresh)
         self.group.snapshot[ops[new]] = _referee_totals(state, rows[new])
@@ -578,7 +593,8 @@ def auto_payoff_ranges(state: SimState) -> dict[str, tuple[float, float]]:
     fee = dp.referee_reward_fraction * max(slash, bond)
     bribe = float(c.cheater_bribe)
     tasks = new_tasks(c, state.seed, 0)
-    rev = cost = np.zeros(prov.n)
+    rev: np.ndarray = np.zeros(prov.n)
+    cost: np.ndarray = np.zeros(prov.n)
     values, e = np.ones(1), np.ones(1)
     job_cost = np.zeros(0)
     job_provider = np.zeros(0, dtype=np.int64)

@@ -368,7 +368,8 @@ def checked_race(action: ChallengeRace, n: int) -> ChallengeRace:
     if ((winner >= 0) != challenged).any() or ((checks > 0) != challenged).any():
         raise ValueError("behaviour user_challenge: a job is challenged exactly when it has a winner and checks > 0")
     if n and winner.max() >= len(action.names):
-        raise ValueError(f"behaviour user_challenge: winner {int(winner.max())} is not one of {len(action.names)} names")
+        raise ValueError(f"behaviour user_challenge: winner {int(winner.max())} is not one of "
+                         f"{len(action.names)} names")
     return ChallengeRace(challenged, winner.astype(np.int64), checks.astype(np.int64), tuple(action.names))
 
 

@@ -422,7 +422,8 @@ class SimConfig(ParamsMixin):
         if not isinstance(self.policies, Policies):
             raise TypeError(f"policies must be a Policies, got {type(self.policies).__name__}")
         if self.policies.referee.learning and self.referee != "market":
-            raise ValueError(f"policies.referee.policy = 'learning' needs referee='market', got referee={self.referee!r}")
+            raise ValueError(f"policies.referee.policy = 'learning' needs referee='market', "
+                             f"got referee={self.referee!r}")
         if self.appeal_to is not None and self.referee != "market":
             raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
         for name in ("provider_stake", "challenger_bond", "appeal_bond"):

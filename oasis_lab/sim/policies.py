@@ -332,7 +332,8 @@ class Policies:
         unknown = sorted(set(changes) - set(ROLES))
         if unknown:
             raise ValueError(f"unknown roles {unknown}; roles are {list(ROLES)}")
-        built = {k: v if isinstance(v, RolePolicy) else _role_from_dict(k, v, "policies") for k, v in changes.items()}
+        built: dict[str, Any] = {k: v if isinstance(v, RolePolicy) else _role_from_dict(k, v, "policies")
+                                 for k, v in changes.items()}
         return dataclasses.replace(self, **built)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -349,7 +350,8 @@ class Policies:
         for role in data:
             if role not in ROLES:
                 raise ValueError(f"{source}: unknown key policies.{role!s}; known keys: {list(ROLES)}")
-        return cls(**{role: _role_from_dict(role, value, source) for role, value in data.items()})
+        built: dict[str, Any] = {role: _role_from_dict(role, value, source) for role, value in data.items()}
+        return cls(**built)
 
     def label(self) -> str:
         """The roles that are not scripted, for labels (``provider=exp3, challenger=exp3(...)``)."""
@@ -364,9 +366,10 @@ def _role_from_dict(role: str, value: Any, source: str) -> RolePolicy:
     for k in value:
         if k not in known:
             raise ValueError(f"{source}: unknown key policies.{role}.{k!s}; known keys: {sorted(known)}")
-    data = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    data: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    make: Any = cls
     try:
-        return cls(**data)
+        return make(**data)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{source}: policies.{role}.{exc}") from None
 

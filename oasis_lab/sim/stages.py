@@ -46,7 +46,6 @@ from :func:`oasis_lab.seeding.stream` with a purpose (``arrivals``, ``providers`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -54,7 +53,7 @@ import numpy as np
 from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.auction.pricing import unit_cost_matrix
-from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
+from oasis_lab.auction.rebid import left_over, raised_value, remaining_demand, requeued
 from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES, Adjudication, MarketReferee
 from oasis_lab.disputes.referee import VERDICTS
 from oasis_lab.market import Market, generate_market
@@ -632,24 +631,25 @@ def reauction(state: SimState, r: int) -> None:
 def _after_auction(state: SimState, rnd: Round, market: Market, result: AuctionResult, r: int) -> list[_Back]:
     """What the delivered jobs served; the failed and (``requeue_unserved``) unserved tasks rebid."""
     c, tasks, jobs = state.config, rnd.tasks, rnd.jobs
-    kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
-    effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
-    rnd.served_share = effective.served_share
+    rnd.served_share = result.served_share
     rnd.served[jobs.task[jobs.delivered]] = True
-    left = unserved_tasks(market, effective)
+    # rebid of the delivered trades (the trades of failed jobs are not done), from the jobs'
+    # arrays: the same sums in the same order as rebid(market, result less those trades)
+    kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
+    remaining = remaining_demand(market, jobs.task[jobs.trade_job][kept], jobs.t_type[kept], jobs.t_units[kept])
+    left = left_over(market, remaining)
     had_failure = np.zeros(market.n_tasks, dtype=bool)
     had_failure[jobs.task[jobs.failed]] = True
     sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
     if not sel.size:
         return []
-    # rebid's rows are the unserved tasks in the order unserved_tasks lists them
-    nxt = rebid(market, effective)
     left = left[sel]
+    demand, value, size, priority = requeued(market, remaining, left, c.auction.rebid_bump, c.auction.rebid_mode)
     queue = TaskQueue(
-        demand=nxt.demand[sel],
-        value=nxt.value[sel],
-        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
-        priority=nxt.priority[sel] if c.disputes.reauction_priority else tasks.priority[left],
+        demand=demand,
+        value=value,
+        size=size if size is not None else np.zeros(sel.size),
+        priority=priority if c.disputes.reauction_priority else tasks.priority[left],
         task_id=tasks.task_id[left],
         arrived=tasks.arrived[left],
     )

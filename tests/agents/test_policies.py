@@ -270,6 +270,8 @@ def test_profile_plays_each_agents_own_action() -> None:
         pol.learn(UserOutcome(0, np.arange(1), payoff=np.zeros(1)))
     with pytest.raises(ValueError, match="agent 3 has no action in the profile of 3 agents"):
         pol.act(_providers(4, r=1))
+    wide = Profile("provider", {"cheat_rate": [0.0, 0.25, 1.0]}, truthful_beyond=True)
+    assert wide.act(_providers(5)).cheat_rate.tolist() == [0.0, 0.25, 1.0, 0.0, 0.0]
     with pytest.raises(ValueError, match=r"unknown provider action fields \['shade'\]"):
         Profile("provider", {"shade": [0.1]})
     with pytest.raises(ValueError, match=r"cheat_rate\[1\] = 2.0 must be in \[0.0, 1.0\]"):
