@@ -101,7 +101,7 @@ from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES
 from oasis_lab.market import Market, user_cost
 from oasis_lab.seeding import stream
 from oasis_lab.sim import behaviour as seams
-from oasis_lab.sim.court import CHEATER, OTHER_DEVICE
+from oasis_lab.sim.court import CHEATER
 from oasis_lab.sim.policies import horizon_copies
 from oasis_lab.sim.recorder import Reporter
 from oasis_lab.sim.stages import new_tasks
@@ -144,6 +144,8 @@ class _Group:
         self.mixed = {f: np.zeros(0) for f in self.fields}
         self.snapshot = np.zeros(0)
         self.row = np.zeros(0, dtype=np.int64)  # the provider row an operator acted as
+        # facts of a pending decision recorded with it (providers: its round's jobs)
+        self.extra: dict[str, np.ndarray] = {}
         self.records: list[dict[str, Any]] = []
 
     def grow(self, n: int) -> None:
@@ -158,6 +160,8 @@ class _Group:
         for d in (self.values, self.mixed):
             for f in self.fields:
                 d[f] = np.concatenate([d[f], np.zeros(extra)])
+        for key, arr in self.extra.items():
+            self.extra[key] = np.concatenate([arr, np.zeros(extra, dtype=arr.dtype)])
 
     def act(self, obs: Observation) -> tuple[Action, np.ndarray]:
         """The policy's action per row of ``obs``, and the agents that decided now (first time
@@ -207,6 +211,9 @@ class _Group:
         rec: dict[str, Any] = {"role": self.role, "policy": self.name, "agent": agents, "round": r,
                                "learned": learned, "action": self.action[agents], "probability": self.prob[agents],
                                "payoff": payoff, **extra}
+        for key, arr in self.extra.items():
+            rec[key] = arr[agents].copy()
+            arr[agents] = 0
         for f in self.fields:
             rec[f] = self.values[f][agents]
             rec[f"mixed_{f}"] = self.mixed[f][agents]
@@ -335,6 +342,8 @@ class _Providers:
                 self.groups.append(_Group("provider", "honest", _learning(
                     "provider", "honest", action_grid("provider", markup=list(spec.markups)), spec, c.rounds, n0,
                     agents.ranges["provider"], agents.seed)))
+        for group in self.groups:
+            group.extra = {"jobs": np.zeros(0, dtype=np.int64), "payment": np.zeros(0), "compute": np.zeros(0)}
         self.round = -1
         self.markup = np.zeros(0)
         self.cheat = np.zeros(0)
@@ -392,7 +401,21 @@ class _Providers:
         u = obs.rng.random(obs.n)
         if self.round != obs.round:  # no auction this round: no decision, no job
             return seams.CheatAction(np.zeros(obs.n, dtype=bool), np.zeros(obs.n, dtype=np.int8))
-        cheated = (u < self.cheat[obs.provider]) & ~obs.failed
+        # what each provider's decision was about: its delivered jobs, their payments and true cost
+        n, done = self.cheat.size, ~obs.failed
+        self.jobs = np.bincount(obs.provider[done], minlength=n)
+        self.paid = np.bincount(obs.provider[done], weights=obs.payment[done], minlength=n)
+        self.compute = np.bincount(obs.provider[done], weights=obs.cost[done], minlength=n)
+        for group in self.groups:
+            ops, rows = self.agents.operator[self.acting], self.acting
+            inside = ops < group.pending.size
+            ops, rows = ops[inside], rows[inside]
+            mine = group.pending[ops] == obs.round
+            ops, rows = ops[mine], rows[mine]
+            group.extra["jobs"][ops] = self.jobs[rows]
+            group.extra["payment"][ops] = self.paid[rows] / self.agents.state.unit
+            group.extra["compute"][ops] = self.compute[rows]
+        cheated = (u < self.cheat[obs.provider]) & done
         return seams.CheatAction(cheated, self.adversary[obs.provider].astype(np.int8))
 
     def learn(self, state: SimState, r: int) -> None:
@@ -573,12 +596,12 @@ def auto_payoff_ranges(state: SimState) -> dict[str, tuple[float, float]]:
 
     With ``A`` and ``C`` the largest payment and true cost one provider has in the pilot, ``f S``
     the slashable stake, ``B`` the bond, ``R`` the challenger's share of a slash, ``rho`` the
-    largest rate of a grid, ``K`` the pilot's total recomputation cost and ``J`` its jobs of
-    providers that may cheat (or compute on other hardware):
+    largest rate of a grid and ``K`` the pilot's total recomputation cost:
 
     - user: ``[-m max e, m max (v - e)+]``, ``m`` twice the most tasks one user has in the pilot;
     - provider: ``[-(f S + 2 C + 2 bribe + appeal bond), 2 A (1 + max markup) + B]``;
-    - challenger: ``[-2 rho K - B, max(2 rho J R, R)]``;
+    - challenger: ``[-rho K - B, 2 R]`` (a round with more than two convictions is clipped:
+      the range is what a challenger's usual rounds span, so small rates are told apart);
     - referee: ``[-referee_slash_fraction S, 2 (fee + bribe)]``, the fee the referee's share of a
       slash or a bond.
 
@@ -597,7 +620,6 @@ def auto_payoff_ranges(state: SimState) -> dict[str, tuple[float, float]]:
     cost: np.ndarray = np.zeros(prov.n)
     values, e = np.ones(1), np.ones(1)
     job_cost = np.zeros(0)
-    job_provider = np.zeros(0, dtype=np.int64)
     if tasks is not None:
         demand, values, size = tasks
         market = Market(demand=demand, value=values, speed=prov.speed, capacity=prov.capacity, cost=prov.cost,
@@ -607,7 +629,6 @@ def auto_payoff_ranges(state: SimState) -> dict[str, tuple[float, float]]:
         t_prov, t_type, units = tr["provider"].to_numpy(), tr["type"].to_numpy(), tr["units"].to_numpy()
         spend = tr["unit_price"].to_numpy() * units
         job_cost = unit_cost_matrix(market, c.auction)[t_prov, t_type] * units
-        job_provider = t_prov
         rev = np.bincount(t_prov, weights=spend, minlength=prov.n)
         cost = np.bincount(t_prov, weights=job_cost, minlength=prov.n)
         t = demand.sum(axis=1) if c.auction.task_size == "units" else size
@@ -622,12 +643,8 @@ def auto_payoff_ranges(state: SimState) -> dict[str, tuple[float, float]]:
     out["provider"] = (-(slash + 2.0 * cmax + 2.0 * bribe + dp.appeal_bond),
                        max(2.0 * a * (1.0 + max(pol.provider.markups)) + bond, 1.0))
     rho = max(pol.challenger.challenge_rates)
-    cheat_capable = (prov.kind == CHEATER) if pol.provider.cheaters == "kind" or not pol.provider.learning \
-        else np.ones(prov.n, dtype=bool)
-    cheat_rate = max(pol.provider.cheat_rates) if pol.provider.learning else c.cheat_probability
-    risky = cheat_capable[job_provider] * cheat_rate + (prov.kind[job_provider] == OTHER_DEVICE)
     recompute = c.challenge_cost * float(job_cost.sum())
-    out["challenger"] = (-(2.0 * rho * recompute + bond), max(2.0 * rho * float(risky.sum()) * reward, reward, 1.0))
+    out["challenger"] = (-(rho * recompute + bond), max(2.0 * reward, 1.0))
     out["referee"] = (-dp.referee_slash_fraction * stake, max(2.0 * (fee + bribe), 1.0))
     for role, (lo, hi) in list(out.items()):
         if not lo < hi:
@@ -788,8 +805,10 @@ class Agents:
         ``round`` (decided), ``learned`` (the round its payoff was delivered), ``action`` (grid
         index; -1 under a fixed profile), ``probability`` (the chance it was drawn with),
         ``payoff`` (tokens), each action field and its mean under the mixed strategy
-        (``mixed_<field>``), and per role: ``provider`` (the provider row acted as),
-        ``challenger`` and ``checks`` (recomputations)."""
+        (``mixed_<field>``), and per role: providers ``provider`` (the provider row acted as),
+        ``jobs``, ``payment`` and ``compute`` (its delivered jobs of the round, their payments and
+        their true cost, tokens); challengers ``challenger`` and ``checks``
+        (recomputations)."""
         frames = [f for f in (g.frame() for g in self.groups()) if f is not None]
         if not frames:
             return pd.DataFrame(columns=["role", "policy", "agent", "round", "learned", "action", "probability",

@@ -271,12 +271,13 @@ class ChallengerPolicy(RolePolicy):
         first valid challenge of a job wins, the others bear their recomputation cost. They
         take the place of the tasks' users as challengers (``p_user`` is then unused); the
         platform still challenges with ``p_platform``.
-    challenge_rates : list of float, default [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1]
-        Chances in ``[0, 1]`` of recomputing each delivered job.
+    challenge_rates : list of float, default [0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+        Chances in ``[0, 1]`` of recomputing each delivered job (a rate of 1 recomputes the
+        whole market: as costly as the computation itself).
     """
 
     n_challengers: int = 1
-    challenge_rates: tuple[float, ...] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+    challenge_rates: tuple[float, ...] = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
     role: ClassVar[str] = "challenger"
 
