@@ -5,11 +5,14 @@ The machines are shared and noisy, so every measurement is the minimum over repe
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["best_of"]
+__all__ = ["best_of", "machine"]
 
 T = TypeVar("T")
 
@@ -47,3 +50,16 @@ def best_of(
         value = fn()
         best = min(best, clock() - start)
     return best, value
+
+
+def machine() -> str:
+    """The machine a benchmark ran on: CPU model (``lscpu``), cores and load average."""
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
+                   cpu)
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return f"{cpu}, {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"

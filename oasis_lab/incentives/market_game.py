@@ -27,7 +27,7 @@ from oasis_lab.incentives.learning import tolerances
 from oasis_lab.sim import SimConfig, SimulationResult
 from oasis_lab.sim.learning import regret_bounds
 
-__all__ = ["KNOWN_ANSWER", "challenge_game", "known_answer", "known_answer_config"]
+__all__ = ["KNOWN_ANSWER", "KNOWN_ANSWER_RUNS", "challenge_game", "known_answer", "known_answer_config", "known_answers"]
 
 
 #: The simulation's known answer: one provider (it may cheat on every job, ``cheat_rates`` 0
@@ -139,3 +139,35 @@ def known_answer(results: Sequence[SimulationResult]) -> pd.DataFrame:
                     "learned": mean, "error": abs(mean - form), "tolerance": float(np.max(tol)),
                     "within": abs(mean - form) <= float(np.max(tol))})
     return pd.DataFrame(out)
+
+
+#: The runs of the known-answer table of ``docs/mechanism.md``: (platform rate per job, rounds,
+#: seeds). At 0 the game is mixed; at 0.1 the platform catches a cheat in a round of 20 jobs
+#: with probability ``1 - 0.9^20 = 0.88 > pi* = 0.5``, so cheating is deterred.
+KNOWN_ANSWER_RUNS: tuple[tuple[float, int, tuple[int, ...]], ...] = ((0.0, 3000, (0,)), (0.1, 2000, (0,)))
+
+
+def known_answers(runs: Sequence[tuple[float, int, Sequence[int]]] = KNOWN_ANSWER_RUNS) -> pd.DataFrame:
+    """:func:`known_answer` of each run of :data:`KNOWN_ANSWER_RUNS`, with the platform rate and
+    the cheat rate of the last quarter of the rounds (where learning has settled)."""
+    from oasis_lab.sim import simulate
+
+    frames = []
+    for rate, rounds, seeds in runs:
+        results = [simulate(known_answer_config(rate, rounds), s) for s in seeds]
+        table = known_answer(results).assign(p_platform=rate, rounds=rounds)
+        late = []
+        for quantity in table["quantity"]:
+            role, field = (("provider", "mixed_cheat_rate") if quantity == "cheat rate"
+                           else ("challenger", "mixed_challenge_rate"))
+            vals = []
+            for res in results:
+                d = res.agents
+                assert d is not None
+                mine = d[(d["role"] == role) & (d["round"] >= 3 * rounds // 4)]
+                vals.append(float(mine[field].mean()))
+            late.append(float(np.mean(vals)))
+        frames.append(table.assign(last_quarter=late))
+    cols = ["p_platform", "case", "rounds", "runs", "quantity", "closed_form", "learned", "error", "tolerance",
+            "within", "last_quarter"]
+    return pd.concat(frames, ignore_index=True)[cols]

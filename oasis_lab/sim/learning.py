@@ -6,8 +6,8 @@ the known answer (issue 19; whitepaper sections 4 and 5).
 - :func:`final_profile` and :func:`certify_profile`: the agents' final mixed strategies as one
   continuous action each, and an epsilon-Nash certificate of that profile by re-simulating
   with one agent's action changed (:func:`oasis_lab.agents.certificate.certify`).
-- :func:`learning_curves` and :func:`curve_summary`: per-round columns over several seeds
-  with their spread (the verifier's dilemma as it unfolds).
+- :func:`learning_curves`, :func:`curve_summary` and :func:`phase_table`: per-round columns
+  over several seeds with their spread (the verifier's dilemma as it unfolds).
 
 The known answer (one provider and one challenger repeating the challenge game inside
 :func:`~oasis_lab.sim.simulate`, against its closed form) is
@@ -47,8 +47,10 @@ __all__ = [
     "MAIN_FIELD",
     "certify_profile",
     "curve_summary",
+    "dilemma_table",
     "final_profile",
     "learning_curves",
+    "phase_table",
     "regret_bounds",
     "regret_report",
 ]
@@ -259,7 +261,7 @@ def certify_profile(
     result: SimulationResult,
     *,
     epsilon: float,
-    rounds: int = 20,
+    rounds: int | None = None,
     agents: Sequence[tuple[str, int]] | None = None,
     per_role: int = 2,
     seeds: Sequence[int] | None = None,
@@ -283,7 +285,8 @@ def certify_profile(
         A learning run.
     epsilon : float
         The stated tolerance, tokens over the ``rounds`` rounds (the mean over seeds).
-    rounds : int, default 20
+    rounds : int, optional
+        Rounds of each re-simulation (default 20, or the run's length if shorter).
     agents : sequence of (role, agent), optional
         Agents to certify (default: the ``per_role`` agents of each role with the most
         decisions; referees, whose decision is binary, are not searched).
@@ -300,7 +303,7 @@ def certify_profile(
     """
     d = _decisions(result)
     eps = check_real("epsilon", epsilon, minimum=0.0)
-    rounds = check_int("rounds", rounds, 1, result.config.rounds)
+    rounds = min(20, result.config.rounds) if rounds is None else check_int("rounds", rounds, 1, result.config.rounds)
     per_role = check_int("per_role", per_role, 1)
     run_seeds = [result.seed] if seeds is None else [check_seed(s) for s in seeds]
     if not run_seeds:
@@ -402,3 +405,57 @@ def curve_summary(curves: pd.DataFrame, column: str, *, window: int = 1) -> pd.D
     smooth = wide.rolling(window, min_periods=1).mean()
     return pd.DataFrame({"mean": smooth.mean(axis=1), "sd": smooth.std(axis=1, ddof=1), "min": smooth.min(axis=1),
                          "max": smooth.max(axis=1), "seeds": smooth.notna().sum(axis=1)})
+
+
+def phase_table(curves: pd.DataFrame, columns: Sequence[str], phases: Sequence[int]) -> pd.DataFrame:
+    """Each column of :func:`learning_curves` averaged over each phase of rounds (``phases``: the
+    first round of each phase, then the end), then over the seeds: ``mean`` and ``sd`` (over
+    seeds) per phase.
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({"seed": [0, 0, 1, 1], "round": [0, 1, 0, 1], "x": [1.0, 3.0, 2.0, 4.0]})
+    >>> phase_table(curves, ["x"], [0, 1, 2])[["rounds", "x_mean", "x_sd"]].values.tolist()
+    [['0-0', 1.5, 0.7071067811865476], ['1-1', 3.5, 0.7071067811865476]]
+    """
+    edges = [check_int(f"phases[{i}]", p, 0) for i, p in enumerate(phases)]
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise ValueError(f"phases = {list(phases)!r} must be at least two increasing round numbers")
+    missing = [c for c in columns if c not in curves]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the curves")
+    rows = []
+    for a, b in zip(edges, edges[1:], strict=False):
+        part = curves[(curves["round"] >= a) & (curves["round"] < b)]
+        per_seed = part.groupby("seed")[list(columns)].mean()
+        row: dict[str, Any] = {"rounds": f"{a}-{b - 1}"}
+        for c in columns:
+            row[f"{c}_mean"] = float(per_seed[c].mean())
+            row[f"{c}_sd"] = float(per_seed[c].std(ddof=1)) if len(per_seed) > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: The verifier's dilemma of ``docs/mechanism.md``: the shipped configs, their seeds, the
+#: phases of rounds and the columns of :func:`dilemma_table`.
+DILEMMA_CONFIGS: tuple[str, ...] = ("learning.yaml", "dilemma.yaml")
+DILEMMA_SEEDS: tuple[int, ...] = (0, 1, 2)
+DILEMMA_PHASES: tuple[int, ...] = (0, 25, 50, 100, 200, 300)
+DILEMMA_COLUMNS: tuple[str, ...] = ("mean_cheat_rate", "mean_challenge_rate", "cheated_share", "challenged_share")
+
+
+def dilemma_table(configs: Sequence[str] = DILEMMA_CONFIGS, seeds: Sequence[int] = DILEMMA_SEEDS,
+                  phases: Sequence[int] = DILEMMA_PHASES) -> pd.DataFrame:
+    """The verifier's dilemma observed: :func:`phase_table` of :data:`DILEMMA_COLUMNS` for each
+    shipped config (``data/configs/``), over ``seeds``, one row per config and phase."""
+    from oasis_lab.sim.config import load_config
+
+    frames = []
+    for name in configs:
+        config = load_config(name)
+        if config.rounds < max(phases):
+            config = config.replace(rounds=int(max(phases)))
+        curves = learning_curves(config, seeds, columns=DILEMMA_COLUMNS)
+        frames.append(phase_table(curves, DILEMMA_COLUMNS, phases).assign(config=name))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["config", *[c for c in out.columns if c != "config"]]]

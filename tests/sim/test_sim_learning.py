@@ -94,13 +94,14 @@ def test_the_scripted_default_adds_nothing() -> None:
 
 
 def test_fixed_agents_reproduce_the_scripted_draws() -> None:
-    # learning providers playing the script's own actions (cheaters cheat with probability 1,
-    # the others never) draw the same numbers in the same order: every table is the same
-    data = dict(cheater_share=0.3, p_user=0.3, failure_probability=0.05, dispute_delay=1)
+    # learning providers playing the script's own actions (cheaters cheat on each job with
+    # probability 0.5, the others never) draw the same numbers in the same order: every table
+    # is the same
+    data = dict(cheater_share=0.3, cheat_probability=0.5, p_user=0.3, failure_probability=0.05, dispute_delay=1)
     scripted = simulate(_config(**data), 3)
     config = _config(**data, **_learning(provider={}))
     kinds = scripted.providers["kind"].to_numpy() == "cheater"
-    profile = Profile("provider", {"cheat_rate": kinds.astype(float)}, truthful_beyond=True)
+    profile = Profile("provider", {"cheat_rate": 0.5 * kinds}, truthful_beyond=True)
     fixed = simulate(config, 3, policies={"provider": profile})
     cols = list(scripted.rounds.columns)
     pd.testing.assert_frame_equal(fixed.rounds[cols], scripted.rounds)
