@@ -27,7 +27,8 @@ from oasis_lab.incentives.learning import tolerances
 from oasis_lab.sim import SimConfig, SimulationResult
 from oasis_lab.sim.learning import regret_bounds
 
-__all__ = ["KNOWN_ANSWER", "KNOWN_ANSWER_RUNS", "challenge_game", "known_answer", "known_answer_config", "known_answers"]
+__all__ = ["KNOWN_ANSWER", "KNOWN_ANSWER_RUNS", "challenge_game", "known_answer", "known_answer_config",
+           "known_answers"]
 
 
 #: The simulation's known answer: one provider (it may cheat on every job, ``cheat_rates`` 0
