@@ -7,7 +7,11 @@ Prints (min of several warm runs; the machine is shared and noisy):
 3. a 512^3 register-blocked matmul through the Python API: browser, wgpu-py, the kernel's time
    inside the page, and the fixed-order numpy twin (target: browser within 1.5x of wgpu-py);
 4. the tiny transformer end to end on the three backends;
-5. the ops of the provider benchmark: time in the page, through the API, and on wgpu-py.
+5. the ops of the provider benchmark: time in the page, through the API, and on wgpu-py;
+6. the subnormal policy, previous (flush below 2^-126) against shipped (below 2^-125): each op
+   of the provider benchmark in the page, interleaved, min of several dispatches;
+7. the tiny transformer keeping its outputs against digests only (``keep="digests"``): seconds
+   and the bytes that crossed the bridge each way.
 
 Usage: ``python benchmarks/bench_browser.py [--quick]`` (``--quick``: n = 256, fewer repeats).
 """
@@ -22,10 +26,10 @@ import pandas as pd
 
 from oasis_lab.browser import BrowserProvider
 from oasis_lab.browser.bench import time_ops_in_page
-from oasis_lab.gpu import bench, device, ops
+from oasis_lab.gpu import bench, conformance, device, ops
 from oasis_lab.gpu import model as M
 from oasis_lab.gpu import reference as R
-from oasis_lab.timing import best_of
+from oasis_lab.timing import best_of, machine
 
 
 def startup_seconds() -> float:
@@ -42,8 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     n, repeats = (256, 3) if args.quick else (512, 5)
     info = device.adapter_info()
-    print(f"wgpu-py adapter: {info['device']} ({info['backend_type']}); "
-          "measured on a loaded 2-core machine")
+    print(f"wgpu-py adapter: {info['device']} ({info['backend_type']}); {machine()}")
 
     starts = [startup_seconds() for _ in range(3)]
     print(f"\n1. start-up to the first matmul result: min {min(starts):.2f} s, "
@@ -98,6 +101,35 @@ def main() -> None:
         with pd.option_context("display.width", 160, "display.precision", 3):
             print("\n5. provider-benchmark ops (sizes 'small'): in the page, through the API, wgpu-py")
             print(side.to_string(index=False))
+
+        # 6. the policy change of issue 20, side by side in the page (each policy its own pipeline)
+        pol_page: dict[tuple[str, str], float] = {}
+        for _ in range(2):  # alternate, so that both see the same load
+            for pol in conformance.POLICIES:
+                with conformance.policy(pol):
+                    t = time_ops_in_page(b, "small", repeats)
+                for op, sec in zip(t["op"], t["seconds"], strict=True):
+                    pol_page[(op, pol)] = min(pol_page.get((op, pol), float("inf")), sec)
+        ops_order = list(page_ops["op"])
+        policy = pd.DataFrame({"op": ops_order,
+                               "previous_page_ms": [1e3 * pol_page[(o, "flush-2^-126")] for o in ops_order],
+                               "shipped_page_ms": [1e3 * pol_page[(o, "flush-2^-125")] for o in ops_order]})
+        policy["shipped/previous"] = policy["shipped_page_ms"] / policy["previous_page_ms"]
+        with pd.option_context("display.width", 160, "display.precision", 3):
+            print("\n6. subnormal policy in the page, previous (flush < 2^-126) against shipped (< 2^-125)")
+            print(policy.to_string(index=False))
+
+        # 7. commitments without the outputs
+        rows = []
+        for keep in ("outputs", "digests"):
+            sent, received = b.bytes_sent, b.bytes_received
+            b.run(model, feed, keep=keep)
+            moved = (b.bytes_sent - sent, b.bytes_received - received)
+            sec = best_of(lambda keep=keep: b.run(model, feed, keep=keep), 3)[0]
+            rows.append({"keep": keep, "seconds": sec, "bytes_to_page": moved[0], "bytes_from_page": moved[1]})
+        print("\n7. tiny transformer in the browser: outputs kept against digests only")
+        print(pd.DataFrame(rows).to_string(index=False))
+    print(f"\nend: {machine()}")
 
 
 if __name__ == "__main__":

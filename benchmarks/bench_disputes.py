@@ -32,7 +32,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from oasis_lab.disputes import trace as trace_module
+from oasis_lab.disputes import hashing
 from oasis_lab.disputes.adversaries import Honest, PerturbNode
 from oasis_lab.disputes.bisection import as_computation, play, run_disputes
 from oasis_lab.disputes.economics import cost_table, dispute_costs
@@ -129,17 +129,17 @@ def main() -> int:
 
     chain_bytes = np.random.default_rng(3).integers(0, 256, size=(100_000, 32), dtype=np.uint8).tobytes()
     t_fast, fast = cpu_best(lambda: extend_chain(b"g" * 32, chain_bytes), args.repeats)
-    saved = trace_module._SHA
-    trace_module._SHA = False
+    saved = hashing._SHA
+    hashing._SHA = False
     try:
         t_slow, slow = cpu_best(lambda: extend_chain(b"g" * 32, chain_bytes), args.repeats)
     finally:
-        trace_module._SHA = saved
+        hashing._SHA = saved
     assert fast == slow
     print(f"== chain hashing, 100,000 steps: compiled (OpenSSL SHA-256 from numba) "
           f"{1e9 * t_fast / 1e5:.0f} ns/step, pure-Python loop {1e9 * t_slow / 1e5:.0f} ns/step: "
           f"{t_slow / t_fast:.1f}x, identical digests (compiled path in use: "
-          f"{trace_module.COMPILED_SHA256})\n")
+          f"{hashing.COMPILED_SHA256})\n")
 
     sdxl = profile_graph("sdxl-base-1.0")
     spans = sdxl.opening_span

@@ -11,7 +11,9 @@ Prints, min of several warm runs (the machine is shared and noisy):
    judged figure: GFLOP per CPU-second (process CPU time, lavapipe's threads included),
    measured interleaved in one run, wide over BLAS (target >= 1/12). CPU seconds make the
    figure independent of how many cores each side got on a shared machine. Also the wide
-   kernel without the subnormal flush (the browser ``no-flush`` variant), to show its cost.
+   kernel without the subnormal flush (the browser ``no-flush`` variant), to show its cost;
+4. the subnormal policy, previous (flush below 2^-126) against shipped (below 2^-125), every op
+   of the provider benchmark and the wide matmul, interleaved in one run, process CPU seconds.
 
 Usage: ``python benchmarks/bench_kernels.py [--quick]`` (``--quick``: small sizes, n = 512).
 """
@@ -29,7 +31,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's package, as the other benchmarks do
 
-from oasis_lab.gpu import bench, device, ops  # noqa: E402
+from oasis_lab.gpu import bench, conformance, device, ops  # noqa: E402
+from oasis_lab.timing import machine  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +42,7 @@ def main() -> None:
     size, n, repeats = ("small", 512, 3) if args.quick else ("full", 1024, 5)
 
     info = device.adapter_info()
-    print(f"adapter: {info['device']} ({info['adapter_type']}, {info['backend_type']})")
+    print(f"adapter: {info['device']} ({info['adapter_type']}, {info['backend_type']}); {machine()}")
 
     gpu = bench.time_ops("webgpu", size, repeats)
     cpu = bench.time_ops("numpy", size, repeats)
@@ -128,6 +131,34 @@ def main() -> None:
     print(per_cpu.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"wide / BLAS per CPU-second: 1/{1 / ratio:.1f} (target >= 1/12: "
           f"{'met' if ratio >= 1 / 12 else 'NOT met'})")
+
+    # 4. the policy change of issue 20, side by side: each call alternates between the two
+    # policies (separate pipelines), so both see the same load
+    cases = bench._cases(size, 0) + [("matmul wide", f"{n}^3", (a, b), {})]
+    rows = []
+    for op, shape, call_args, _ in cases:
+        def run(call_args=call_args, op=op):
+            if op == "matmul wide":
+                return ops.matmul(*call_args, kernel="wide")
+            return getattr(ops, op)(*call_args)
+
+        best = {}
+        for pol in conformance.POLICIES:
+            with conformance.policy(pol):
+                run()  # warm: the policy's own pipeline
+        for _ in range(repeats):
+            for pol in conformance.POLICIES:
+                with conformance.policy(pol):
+                    start = time.process_time()
+                    run()
+                    best[pol] = min(best.get(pol, float("inf")), time.process_time() - start)
+        rows.append({"op": op, "shape": shape, "previous_ms (flush < 2^-126)": 1e3 * best["flush-2^-126"],
+                     "shipped_ms (flush < 2^-125)": 1e3 * best["flush-2^-125"],
+                     "shipped/previous": best["flush-2^-125"] / best["flush-2^-126"]})
+    with pd.option_context("display.width", 160, "display.precision", 3):
+        print(f"\n4. subnormal policy, previous against shipped: CPU ms, interleaved, min of {repeats}")
+        print(pd.DataFrame(rows).to_string(index=False))
+    print(f"\nend: {machine()}")
 
 
 if __name__ == "__main__":

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from oasis_lab import paths
 from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import SEAL_PLACEHOLDER, atomic_write, check_output_file, check_seal, is_sealed, is_temp_file, seal
-from oasis_lab.seeding import check_seed
+from oasis_lab.seeding import generator
 
 __all__ = [
     "Market",
@@ -45,7 +46,7 @@ __all__ = [
     "user_cost",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = paths.DATA_DIR
 
 # Version 2 adds the ``fields`` list; version 3 the checksum of the whole file (in the zip
 # comment, oasis_lab.files.seal). Files of versions 1 and 2 are still read.
@@ -762,14 +763,12 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
-    if not isinstance(seed, np.random.Generator):
-        seed = check_seed(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else generator(seed)
     check_market_size(n_tasks, n_providers, n_types)
     col = _columns()
     if n_types > len(col["type_names"]):
         raise ValueError(f"n_types = {n_types} exceeds the {len(col['type_names'])} shipped model types")
     spec = SCENARIOS[scenario]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     # ---- providers
     weights = col["share"].copy()

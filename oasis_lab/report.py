@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.clihelp import RawDescriptionHelpFormatter, fit_table
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
 from oasis_lab.progress import PROGRESS_ENV, read_progress
@@ -48,8 +49,8 @@ __all__ = [
     "write_summary",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
+ROOT = paths.ROOT
+NOTEBOOK_DIR = paths.NOTEBOOK_DIR
 
 # Run records of every report in the output folder, so that the index lists them all, not
 # only the notebooks of the latest run (``--only``).

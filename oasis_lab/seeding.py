@@ -33,7 +33,15 @@ import numpy as np
 
 from oasis_lab.checks import check_int
 
-__all__ = ["PURPOSES", "check_seed", "child_seed", "seed_sequence", "stream", "streams"]
+__all__ = [
+    "PURPOSES",
+    "check_seed",
+    "child_seed",
+    "generator",
+    "seed_sequence",
+    "stream",
+    "streams",
+]
 
 #: The purposes the simulation and the experiments draw from (others are allowed; these are
 #: the ones the house uses, listed so that a typo in a caller is easy to spot).
@@ -105,6 +113,30 @@ def stream(seed: Any, purpose: str, *keys: Any) -> np.random.Generator:
 def streams(seed: Any, *purposes: str) -> dict[str, np.random.Generator]:
     """One generator per purpose, as a dict: ``streams(seed, "arrivals", "execution")``."""
     return {p: stream(seed, p) for p in purposes}
+
+
+def generator(seed: Any, *keys: Any) -> np.random.Generator:
+    """``np.random.default_rng(seed)`` (or ``default_rng([seed, *keys])``) with the seed checked.
+
+    The one way to seed a generator directly from an integer, for code whose draws predate
+    the purpose streams and must keep them (stored test inputs, the shipped models' weights, a
+    synthetic graph's FLOPs, a computation's weights, a dispute party's randomness): the
+    draws are exactly numpy's for every valid seed, and ``seed`` and each key go through
+    :func:`check_seed` (one limit, ``[0, 2**128 - 1]``, for every entry point). New code that
+    draws for a purpose should use :func:`stream`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> generator(7).random() == np.random.default_rng(7).random()
+    True
+    >>> generator(7, 0, 1).random() == np.random.default_rng([7, 0, 1]).random()
+    True
+    """
+    root = check_seed(seed)
+    if not keys:
+        return np.random.default_rng(root)
+    return np.random.default_rng([root, *(check_seed(k, "seed key") for k in keys)])
 
 
 def child_seed(seed: Any, purpose: str, *keys: Any) -> int:

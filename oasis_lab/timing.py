@@ -6,8 +6,6 @@ The machines are shared and noisy, so every measurement is the minimum over repe
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -53,13 +51,26 @@ def best_of(
 
 
 def machine() -> str:
-    """The machine a benchmark ran on: CPU model (``lscpu``), cores and load average."""
-    cpu = platform.processor() or "unknown CPU"
+    """One line naming where a benchmark ran: CPU model (``/proc/cpuinfo``), the cores this
+    process may use, and the load average (1, 5, 15 minutes) now; benchmarks print it at their
+    start and end, since the machines are shared.
+
+    >>> "cores" in machine() and "load average" in machine()
+    True
+    """
+    model = "unknown CPU"
     try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-                   cpu)
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
     except OSError:
         pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return f"{cpu}, {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        load = "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    return f"{model}, {cores} cores, load average {load}"
+

@@ -138,8 +138,8 @@ def _untimed(out: str) -> list[str]:
 
 @pytest.mark.parametrize("model", ["tiny-transformer", "quantized-mlp", "llama-2-7b", "synthetic:40"])
 def test_dispute_costs_shows_only_the_chosen_model(model: str, capsys) -> None:
-    from oasis_lab.disputes.cli import EXECUTED_MODELS
     from oasis_lab.disputes.profiles import PROFILES
+    from oasis_lab.disputes.registry import EXECUTED_MODELS
 
     named = [*EXECUTED_MODELS, *PROFILES]
     assert main(["dispute", "--costs", "--model", model, "--cost-arities", "2", "4"]) == 0
@@ -154,8 +154,8 @@ def test_dispute_costs_shows_only_the_chosen_model(model: str, capsys) -> None:
 
 
 def test_dispute_costs_of_all_models_on_request(capsys) -> None:
-    from oasis_lab.disputes.cli import EXECUTED_MODELS
     from oasis_lab.disputes.profiles import PROFILES
+    from oasis_lab.disputes.registry import EXECUTED_MODELS
 
     assert main(["dispute", "--costs", "--model", "all", "--cost-arities", "2"]) == 0
     heads = [line.split(":")[0] for line in capsys.readouterr().out.splitlines()
@@ -164,8 +164,8 @@ def test_dispute_costs_of_all_models_on_request(capsys) -> None:
 
 
 def test_dispute_costs_table_agrees_with_the_computed_one(capsys) -> None:
-    from oasis_lab.disputes.cli import computation_for
     from oasis_lab.disputes.economics import cost_table
+    from oasis_lab.disputes.registry import computation_for
 
     assert main(["dispute", "--costs", "--model", "llama-2-7b", "--cost-arities", "4"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -185,8 +185,8 @@ def test_dispute_model_all_needs_costs(capsys) -> None:
 
 
 def test_unknown_model_lists_every_valid_one(capsys) -> None:
-    from oasis_lab.disputes.cli import EXECUTED_MODELS
     from oasis_lab.disputes.profiles import PROFILES
+    from oasis_lab.disputes.registry import EXECUTED_MODELS
 
     with pytest.raises(SystemExit) as exit_:
         main(["dispute", "--model", "gpt-5"])
@@ -276,7 +276,7 @@ def test_gpu_cli_seed_errors_name_the_option(args, capsys) -> None:
 
 
 def test_every_adversary_is_explained_in_the_help() -> None:
-    from oasis_lab.disputes.cli import ADVERSARIES, ADVERSARY_HELP
+    from oasis_lab.disputes.registry import ADVERSARIES, ADVERSARY_HELP
 
     assert list(ADVERSARY_HELP) == list(ADVERSARIES)
     help_text = re.sub(r"\s+", " ", _subparser("dispute").format_help())

@@ -112,6 +112,10 @@ def _webgpu_kernels(s: dict[str, Any]) -> None:
     assert all(s["deterministic"].values()), s["deterministic"]
     assert all(s["bitwise_reference"].values()), s["bitwise_reference"]
     assert s["transformer_layers_equal"] == s["transformer_layers"] > 0
+    # the policy (flush below 2^-125) gives the three kinds of engine one answer on every
+    # boundary case of issue 20; the previous one (below 2^-126) did not on the hole
+    assert s["boundary_agree_new"] == s["boundary_cases"] > s["boundary_agree_old"]
+    assert s["fuzz"]["divergent"] == 0 and s["fuzz"]["inputs"] > 0 and s["fuzz"]["pairs"] >= 130
 
 
 def _fault_proofs(s: dict[str, Any]) -> None:
@@ -244,6 +248,14 @@ def _browser_providers(s: dict[str, Any]) -> None:
     assert d["cheater"]["outcome"] == "cheater caught" and d["cheater"]["disputed_node"] == s["cheat_node"]
     assert d["builtin-exp"]["outcome"] == "ambiguous: honest runtimes disagree"
     assert d["builtin-exp"]["disputed_node"] == tt["builtin_first_difference"]
+    # issue 20: the previous subnormal policy let the browser diverge (and convicted the honest
+    # browser of the one-node gelu model); the shipped one gives no divergence in the fuzzer's run
+    f = s["fuzz"]
+    assert f["flush-2^-126"]["divergent"] > 0 == f["flush-2^-125"]["divergent"]
+    assert f["flush-2^-126"]["divergent_webgpu"] == 0 == f["flush-2^-125"]["divergent_webgpu"]
+    assert s["gelu_one_node"] == {"before": "honest provider convicted", "after": "no dispute"}
+    assert s["digests_equal"] and s["bytes_moved"]["digests"] < 0.02 * s["bytes_moved"]["outputs"]
+    assert "gpu-process" in s["death"]["failure"] and s["death"]["noticed_s"] < 30
     m = s["market"]
     # (how many jobs the browsers win depends on their measured speed, i.e. on the machine's load)
     assert m["browsers"] == s["providers"] and (m["browser_jobs"] == 0) == (m["browser_income"] == 0)

@@ -27,21 +27,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.auction.baselines import (
-    DOUBLE_AUCTIONS,
-    check_epsilon,
-    run_double_auction,
-    solve_optimum,
-    vcg,
-)
+from oasis_lab.auction.baselines import check_epsilon, solve_optimum
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.greedy import run_greedy
+from oasis_lab.auction.mechanisms import (
+    MECHANISMS,
+    is_unit_market,
+    mechanism_names,
+    mechanism_result,
+)
 from oasis_lab.market import Market, generate_market
 from oasis_lab.params import AuctionParams
 
 __all__ = [
+    "BASELINES",
     "READINGS",
-    "MECHANISMS",
     "DP_GRID",
     "WELFARE_FIELDS",
     "compare_markets",
@@ -58,8 +58,9 @@ READINGS: dict[str, dict[str, Any]] = {
     "surplus+unit_cost": {"task_density": "surplus", "provider_density": "unit_cost"},
 }
 
-#: Baselines :func:`compare` can add next to the greedy.
-MECHANISMS = ("ilp", "lp", "vcg") + DOUBLE_AUCTIONS
+#: Baselines :func:`compare_markets` can add next to the greedy: the registered mechanisms
+#: (:data:`oasis_lab.auction.mechanisms.MECHANISMS`) that report a comparison row.
+BASELINES: tuple[str, ...] = mechanism_names("compare")
 
 #: The DP clearing price's public grid: 241 prices on [0, 60] tokens per unit, fixed before any
 #: report is seen (a grid read off the reports would void the privacy guarantee).
@@ -136,7 +137,7 @@ def compare_markets(
         only when no exact baseline (``ilp``, ``lp``, ``vcg``) is asked for, so that every
         ratio is against the optimum of the same model.
     mechanisms : sequence of str
-        Baselines among :data:`MECHANISMS` (``()``: the greedy readings alone). ``vcg`` runs
+        Baselines among :data:`BASELINES` (``()``: the greedy readings alone). ``vcg`` runs
         only on markets of at most ``vcg_max_tasks`` tasks; the double auctions only on
         single-type unit-demand markets.
     ilp_time_limit : float, optional
@@ -168,22 +169,23 @@ def compare_markets(
     if not isinstance(params, AuctionParams):
         raise TypeError(f"params must be an AuctionParams, got {type(params).__name__}")
     if isinstance(mechanisms, str) or not isinstance(mechanisms, Iterable):
-        raise TypeError(f"mechanisms must be a sequence of names among {list(MECHANISMS)}, got {mechanisms!r}")
+        raise TypeError(f"mechanisms must be a sequence of names among {list(BASELINES)}, got {mechanisms!r}")
     mechanisms = tuple(mechanisms)
-    unknown = [m for m in mechanisms if m not in MECHANISMS]
+    unknown = [m for m in mechanisms if m not in BASELINES]
     if unknown:
-        raise ValueError(f"mechanisms {unknown} are not among {list(MECHANISMS)}")
+        raise ValueError(f"mechanisms {unknown} are not among {list(BASELINES)}")
     for name, value in (("greedy_repeats", greedy_repeats), ("vcg_max_tasks", vcg_max_tasks)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} = {value!r} must be an int >= 1")
     epsilon = check_epsilon(epsilon)
     ilp_time_limit = check_time_limit("ilp_time_limit", ilp_time_limit)
-    reading_params = _check_readings(readings, params, exact=bool({"ilp", "lp", "vcg"} & set(mechanisms)))
+    exact = [m for m in mechanisms if MECHANISMS[m].reference or MECHANISMS[m].market == "small"]
+    reading_params = _check_readings(readings, params, exact=bool(exact))
     # Warm up (imports, cvxpy's first compile, numba's cache load) so that the first market's
     # timings are not inflated by one-off costs.
     tiny = generate_market(3, 2, seed=0)
     run_greedy(tiny, params)
-    if any(m in mechanisms for m in ("ilp", "lp", "vcg")):
+    if exact:
         solve_optimum(tiny, params, backend=backend)
     iterator: Iterable[tuple[dict[str, Any], Market]] = markets
     if progress:
@@ -218,53 +220,61 @@ def _one_market(
 ) -> list[dict[str, Any]]:
     base = {"n_tasks": market.n_tasks, "n_providers": market.n_providers, **labels}
     rows: list[dict[str, Any]] = []
-    opt = lp = None
+    # each baseline's options, from compare's arguments
+    options: dict[str, dict[str, Any]] = {
+        "ilp": {"time_limit": ilp_time_limit, "backend": backend},
+        "lp": {"backend": backend},
+        "vcg": {"max_tasks": vcg_max_tasks, "time_limit": ilp_time_limit},
+        "dp": {"epsilon": epsilon, "grid": DP_GRID},
+    }
+    results: dict[str, Any] = {}
+    # the optimum is every ratio's denominator (vcg's rows too), the LP bound the other's
     if "ilp" in mechanisms or "vcg" in mechanisms:
-        opt = solve_optimum(market, params, time_limit=ilp_time_limit, backend=backend)
+        results["ilp"] = mechanism_result(market, "ilp", params, **options["ilp"])
     if "lp" in mechanisms:
-        # The compact LP bounds every reading (for split=False it is the split relaxation);
-        # it stays cheap at any size, unlike the per-pair relaxation.
-        lp = solve_optimum(market, params, relax=True, backend=backend, formulation="compact")
+        results["lp"] = mechanism_result(market, "lp", params, **options["lp"])
+    opt, lp = results.get("ilp"), results.get("lp")
     w_opt = opt.welfare if opt is not None else math.nan
     w_lp = lp.welfare if lp is not None else math.nan
     t_opt = opt.solve_time_s if opt is not None and opt.ok else math.nan
 
-    def row(mechanism: str, reading: str, welfare: float, runtime: float, **extra: Any) -> None:
+    def row(mechanism: str, reading: str, report: dict[str, Any]) -> None:
+        welfare, runtime = report["welfare"], report["runtime_s"]
         rows.append({
             **base, "mechanism": mechanism, "reading": reading, "welfare": welfare,
             "ratio_opt": _ratio(welfare, w_opt), "ratio_lp": _ratio(welfare, w_lp),
-            "runtime_s": runtime, "speedup_vs_ilp": _ratio(t_opt, runtime), **extra,
+            "runtime_s": runtime, "speedup_vs_ilp": _ratio(t_opt, runtime),
+            **{k: v for k, v in report.items() if k not in ("welfare", "runtime_s")},
         })
 
-    if opt is not None and "ilp" in mechanisms:
-        row("ilp", "", w_opt, opt.solve_time_s, served=opt.n_served, status=opt.status, gap=opt.gap,
-            ir_violations_users=0, ir_violations_providers=0)
-    if lp is not None:
-        row("lp", "", w_lp, lp.solve_time_s, served=lp.n_served, status=lp.status, gap=lp.gap)
+    def baseline(name: str) -> None:
+        entry = MECHANISMS[name]
+        if name not in mechanisms or entry.report is None:
+            return
+        if (entry.market == "unit" and not is_unit_market(market)) or (
+            entry.market == "small" and market.n_tasks > vcg_max_tasks
+        ):
+            return  # it does not apply to this market
+        res = results.get(name)
+        if res is None:
+            res = mechanism_result(market, name, params, seed=seed, **options.get(name, {}))
+        row(name, "", entry.report(res))
+
+    # references (the optimum, its LP bound) first, then the greedy readings, then the others
+    for name in BASELINES:
+        if MECHANISMS[name].reference:
+            baseline(name)
+    greedy = MECHANISMS["greedy"]
+    assert greedy.report is not None
     for name, p in reading_params.items():
         times = []
         for _ in range(greedy_repeats):  # min of repeats: the machine is shared and noisy
-            g = run_greedy(market, p)
+            g = mechanism_result(market, "greedy", p)
             times.append(g.runtime_s)
-        row("greedy", name, g.welfare, min(times), served=float(g.served_share.sum()), status="ok",
-            ir_violations_users=g.ir_violations_users,
-            ir_violations_providers=g.ir_violations_providers, budget_surplus=g.budget_surplus,
-            units=float(g.trades["units"].sum()), user_utility=float(g.user_utility.sum()),
-            provider_utility=float(g.provider_utility.sum()))
-    if "vcg" in mechanisms and market.n_tasks <= vcg_max_tasks:
-        v = vcg(market, params, max_tasks=vcg_max_tasks, time_limit=ilp_time_limit)
-        row("vcg", "", v.welfare, v.runtime_s, served=v.optimum.n_served, status=v.status,
-            ir_violations_users=v.ir_violations_users,
-            ir_violations_providers=v.ir_violations_providers, budget_surplus=v.budget_surplus)
-    unit = market.n_types == 1 and bool(np.isin(market.demand, (0.0, 1.0)).all())
-    for mech in DOUBLE_AUCTIONS:
-        if mech in mechanisms and unit:
-            kw: dict[str, Any] = {"epsilon": epsilon, "grid": DP_GRID} if mech == "dp" else {}
-            d = run_double_auction(market, mech, params, seed=seed, **kw)
-            # Randomized mechanisms: the welfare in expectation over their lottery, with its spread.
-            row(mech, "", d.expected_welfare, d.runtime_s, served=float(d.n_trades), status="ok",
-                ir_violations_users=0, ir_violations_providers=0, budget_surplus=d.budget_surplus,
-                welfare_std=d.welfare_std)
+        row("greedy", name, {**greedy.report(g), "runtime_s": min(times)})
+    for name in BASELINES:
+        if not MECHANISMS[name].reference:
+            baseline(name)
     return rows
 
 
@@ -292,7 +302,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
         "markets": grouped["welfare"].size(),
         "failed": grouped["welfare"].apply(lambda w: int(w.isna().sum())),
     })
-    order = {m: k for k, m in enumerate(("greedy",) + MECHANISMS)}
+    order = {m: k for k, m in enumerate(("greedy",) + BASELINES)}
     out = out.reset_index()
     out["_o"] = out["mechanism"].map(order)
     return out.sort_values(["n_tasks", "scenario", "_o", "reading"]).drop(columns="_o").reset_index(drop=True)

@@ -11,9 +11,7 @@ wgpu-py. :func:`benchmark_browser` turns the in-page speeds into the market's ``
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 
 import pandas as pd
 
@@ -22,15 +20,6 @@ from oasis_lab.checks import check_int
 from oasis_lab.gpu import bench as gpu_bench
 
 __all__ = ["benchmark_browser", "time_ops_in_page"]
-
-
-@contextlib.contextmanager
-def _repeating(provider: BrowserProvider, repeat: int) -> Iterator[None]:
-    provider._repeat = repeat
-    try:
-        yield
-    finally:
-        provider._repeat = 1
 
 
 def time_ops_in_page(provider: BrowserProvider, size: str = "small", repeats: int = 5,
@@ -61,7 +50,7 @@ def time_ops_in_page(provider: BrowserProvider, size: str = "small", repeats: in
         out = fn(*args)  # warm: compile, upload
         per = []
         for _ in range(2):
-            with _repeating(provider, n):
+            with provider.repeating(n):
                 fn(*args)
             per.append(provider.last_ms / 1e3 / n)
         sec = min(per)

@@ -8,11 +8,11 @@ when Chromium, WebGPU or wgpu-py is unavailable (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import textwrap
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
+from oasis_lab.gpu.cli import positive_seconds
 from oasis_lab.seeding import check_seed
 
 __all__ = ["register_cli"]
@@ -42,22 +42,11 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--no-models", action="store_true",
                        help="kernel cases only (default: also every node of tiny-transformer and "
                        "quantized-mlp)")
-    check.add_argument("--timeout", type=_positive_seconds, default=120.0,
+    check.add_argument("--timeout", type=positive_seconds, default=120.0,
                        help="seconds each browser command may take (> 0)")
     add_wide_option(check)
     check.set_defaults(func=_check)
     browser.set_defaults(func=lambda args: (browser.print_help(), 2)[1])
-
-
-def _positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{value} must be a finite number of seconds > 0")
-    return value
 
 
 def _check(args: argparse.Namespace) -> int:

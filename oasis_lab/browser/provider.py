@@ -6,59 +6,78 @@ small provider page and JS runtime (package data under ``oasis_lab/browser/stati
 kernels there with numpy arrays in and out. Kernels are the very WGSL that
 :mod:`oasis_lab.gpu` runs through wgpu-py: the ops of :mod:`oasis_lab.gpu.ops` compute their
 parameters, bindings and dispatch as always, and :func:`oasis_lab.gpu.device.kernel_runner`
-hands each :func:`~oasis_lab.gpu.device.run_kernel` call to the page instead of wgpu.
+hands each :func:`~oasis_lab.gpu.device.run_kernel` call to the page instead of wgpu. Models
+run through :func:`oasis_lab.gpu.model.run` with the provider's backend
+(:class:`~oasis_lab.browser.backend.ProviderBackend`).
 
-Transport: the page long-polls a loopback HTTP server of this process (the response to each
-reply is the next command). Messages are binary (a JSON header, then raw array bytes): arrays
-never travel as JSON or base64 text. Model weights (arrays marked
-:func:`~oasis_lab.gpu.device.mark_persistent`) are uploaded once and kept on the browser's
-device; every output is hashed in the page (SHA-256 over dtype, shape and bytes, as
-:func:`oasis_lab.gpu.model.array_digest` does) and the digest travels with it.
+The provider is assembled from one module per concern: :mod:`~oasis_lab.browser.wire` (the
+binary message format), :mod:`~oasis_lab.browser.bridge` (the loopback HTTP bridge and the
+page's signs of life), :mod:`~oasis_lab.browser.chromium` (the process group: start, watch,
+kill, reap), :mod:`~oasis_lab.browser.kernels` (kernel calls in the page) and
+:mod:`~oasis_lab.browser.backend` (model execution).
 
 Readings taken
 --------------
-- Chromium flags (measured on Chromium 156, Debian): ``--headless=new --no-sandbox
-  --enable-unsafe-webgpu`` give ``navigator.gpu`` a SwiftShader adapter (without
-  ``--enable-unsafe-webgpu`` ``requestAdapter()`` returns null); the quiet-network flags keep
-  the browser off the network, and each provider gets a fresh ``--user-data-dir``.
 - Size checks use the smaller of the browser's and the referee's (wgpu-py) limits, so a browser
   provider never accepts work the referee cannot recompute (SwiftShader allows a 1 GiB storage
   binding, lavapipe 128 MiB).
 - Failures are errors, never hangs: a missing binary, a page that does not report within
   ``startup_timeout``, no WebGPU adapter, a command that takes longer than ``timeout``, a
   browser that exits, a JS exception and a kernel that fails to compile each raise a
-  :class:`BrowserError` subclass naming the cause. The browser's whole process group is killed
-  on :meth:`BrowserProvider.close`, on errors that leave it unusable, and at interpreter exit.
+  :class:`BrowserError` subclass naming the cause.
+- Deaths are noticed within seconds, between calls too: a watch thread checks every
+  :data:`WATCH_INTERVAL` seconds the main process, the GPU process and the zygotes
+  (:meth:`ChromiumProcess.failure`) and the page (its connection, its heartbeat, a lost WebGPU
+  device: :meth:`Bridge.page_failure`); the first death marks the provider dead
+  (:attr:`BrowserProvider.failure`), kills and reaps the whole process group, and fails the
+  pending call with :class:`BrowserCrashedError`. The group is also killed on
+  :meth:`BrowserProvider.close`, on errors that leave it unusable, and at interpreter exit.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
+import contextlib
 import os
 import queue
-import secrets
 import shutil
-import signal
-import struct
-import subprocess
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
+from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 import numpy as np
 
+from oasis_lab.browser.backend import BrowserOps, ProviderBackend
+from oasis_lab.browser.bridge import BEAT_INTERVAL, Bridge
+from oasis_lab.browser.chromium import (
+    CHROMIUM_FLAGS,
+    ChromiumProcess,
+    chromium_processes,
+    find_chromium,
+)
+from oasis_lab.browser.errors import (
+    BrowserCrashedError,
+    BrowserError,
+    BrowserPageError,
+    BrowserStartupError,
+    BrowserTimeoutError,
+    KernelCompileError,
+    NoAdapterError,
+)
+from oasis_lab.browser.kernels import PageKernels
 from oasis_lab.browser.variants import VARIANTS
+from oasis_lab.browser.wire import decode, encode
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.gpu import device as gpu_device
+from oasis_lab.gpu import model as M
 
 __all__ = [
     "CHROMIUM_FLAGS",
+    "PAGE_ERROR_GRACE",
+    "WATCH_INTERVAL",
     "BrowserCrashedError",
     "BrowserError",
     "BrowserPageError",
@@ -68,246 +87,22 @@ __all__ = [
     "KernelCompileError",
     "NoAdapterError",
     "chromium_processes",
+    "decode",
+    "encode",
     "find_chromium",
 ]
 
-#: Flags of every provider's Chromium (see the module docstring).
-CHROMIUM_FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--enable-unsafe-webgpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--mute-audio",
-    "--disable-gpu-sandbox",
-)
-#: Output dtype (numpy ``dtype.str``) of each op's node, for the digests computed in the page.
-_NODE_DTYPES = {"sample": "<i4", "int8_matmul": "<i4", "int8_matmul_requant": "|i1"}
 #: Seconds the page may keep answering after an uncaught error before the provider gives up.
 PAGE_ERROR_GRACE = 1.0
-_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
-_INSTALL_HINT = ("install Debian's chromium (`apt-get install -y chromium`; `make setup` does it) "
-                 "or pass executable=")
+#: Seconds between two looks of the watch thread at the browser's processes and page.
+WATCH_INTERVAL = 0.2
 
 
-class BrowserError(RuntimeError):
-    """Base of the browser provider's errors."""
-
-
-class BrowserStartupError(BrowserError):
-    """Chromium could not be started, or its page did not report ready in time."""
-
-
-class NoAdapterError(BrowserStartupError):
-    """The page started but WebGPU gave it no adapter."""
-
-
-class BrowserTimeoutError(BrowserError):
-    """A command did not finish within the provider's timeout (the browser is closed)."""
-
-
-class BrowserCrashedError(BrowserError):
-    """The browser exited or was killed (the provider cannot be used any more)."""
-
-
-class BrowserPageError(BrowserError):
-    """The page's JS raised (the provider stays usable)."""
-
-
-class KernelCompileError(BrowserPageError):
-    """A WGSL kernel failed to compile in the browser."""
-
-
-def find_chromium(executable: str | None = None) -> str:
-    """Path of the Chromium binary: ``executable``, ``$OASIS_CHROMIUM`` or the usual names.
-
-    Raises
-    ------
-    BrowserStartupError
-        None found (the message says how to install it).
-    """
-    if executable is not None:
-        if not isinstance(executable, str):
-            raise TypeError(f"executable must be a path string, got {type(executable).__name__}")
-        path = shutil.which(executable)
-        if path is None:
-            raise BrowserStartupError(f"executable = {executable!r} is not an executable file")
-        return path
-    env = os.environ.get("OASIS_CHROMIUM")
-    if env:
-        path = shutil.which(env)
-        if path is None:
-            raise BrowserStartupError(f"OASIS_CHROMIUM = {env!r} is not an executable file")
-        return path
-    for name in _CANDIDATES:
-        path = shutil.which(name)
-        if path:
-            return path
-    raise BrowserStartupError(f"no Chromium found: {_INSTALL_HINT}")
-
-
-def chromium_processes(marker: str = "oasis-browser-") -> list[int]:
-    """Process ids of live (non-zombie) processes whose command line contains ``marker``
-    (every provider's ``--user-data-dir`` does)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmd = f.read()
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmd and state != b"Z":
-            pids.append(int(entry))
-    return pids
-
-
-# ----------------------------------------------------------------------------- wire format
-def _pad4(n: int) -> int:
-    return -(-n // 4) * 4
-
-
-def encode(header: dict[str, Any], blobs: Sequence[bytes | memoryview | np.ndarray]) -> bytes:
-    """One binary message: u32 header length, JSON header, pad, then 4-byte-aligned blobs."""
-    views = [memoryview(np.ascontiguousarray(b).view(np.uint8).reshape(-1).data)
-             if isinstance(b, np.ndarray) else memoryview(b).cast("B") for b in blobs]
-    offsets, pos = [], 0
-    for v in views:
-        offsets.append([pos, v.nbytes])
-        pos += _pad4(v.nbytes)
-    head = json.dumps({**header, "blobs": offsets}).encode()
-    base = 4 + _pad4(len(head))
-    buf = bytearray(base + pos)
-    struct.pack_into("<I", buf, 0, len(head))
-    buf[4:4 + len(head)] = head
-    for (off, n), v in zip(offsets, views, strict=True):
-        buf[base + off:base + off + n] = v
-    return bytes(buf)
-
-
-def decode(msg: bytes) -> tuple[dict[str, Any], list[memoryview]]:
-    """Inverse of :func:`encode`."""
-    (hl,) = struct.unpack_from("<I", msg, 0)
-    header = json.loads(msg[4:4 + hl])
-    base = 4 + _pad4(hl)
-    mv = memoryview(msg)
-    return header, [mv[base + o:base + o + n] for o, n in header.get("blobs", [])]
-
-
-# ----------------------------------------------------------------------------- the bridge
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms ACK wait
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: errors are raised, not logged
-        return
-
-    def _send(self, code: int, body: bytes, ctype: str = "application/octet-stream") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        bridge = self.server.bridge
-        prefix = f"/{bridge.token}/"
-        if not self.path.startswith(prefix):
-            self._send(404, b"")
-            return
-        name = self.path[len(prefix):] or "provider.html"
-        if name not in ("provider.html", "runtime.js"):
-            self._send(404, b"")
-            return
-        body = resources.files("oasis_lab.browser").joinpath("static", name).read_bytes()
-        self._send(200, body, "text/html" if name.endswith("html") else "text/javascript")
-
-    def do_POST(self) -> None:
-        bridge = self.server.bridge
-        n = int(self.headers.get("Content-Length", 0))
-        body = self.rfile.read(n)
-        if self.path == f"/{bridge.token}/error":
-            bridge.page_errors.put(json.loads(body or b"{}"))
-            self._send(200, b"")
-            return
-        if self.path != f"/{bridge.token}/exchange":
-            self._send(404, b"")
-            return
-        bridge.replies.put(body)
-        self._send(200, bridge.next_command())
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    bridge: _Bridge
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # a page that goes away mid-request (close, crash) resets its connection: not an error
-        return
-
-
-class _Bridge:
-    """The loopback HTTP server and the two queues between it and the provider."""
-
-    def __init__(self) -> None:
-        self.token = secrets.token_hex(16)
-        self.replies: queue.Queue[bytes] = queue.Queue()
-        self.commands: queue.Queue[bytes] = queue.Queue()
-        self.page_errors: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.closing = threading.Event()
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.bridge = self
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
-                                       daemon=True, name="oasis-browser-bridge")
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}/{self.token}/provider.html"
-
-    def next_command(self) -> bytes:
-        while not self.closing.is_set():
-            try:
-                return self.commands.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        return encode({"op": "close"}, [])
-
-    def shutdown(self) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _kill_group(proc: subprocess.Popen[bytes], wait: float = 10.0) -> None:
-    """SIGKILL Chromium's whole process group (browser, renderer, GPU process and helpers) and
-    reap the main process. No graceful shutdown is needed: the profile is thrown away."""
-    try:
-        os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=wait)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-        pass
-
-
-def _cleanup(proc: subprocess.Popen[bytes] | None, bridge: _Bridge | None, profile: str | None) -> None:
+def _cleanup(chromium: ChromiumProcess | None, bridge: Bridge | None, profile: str | None) -> None:
     if bridge is not None:
         bridge.shutdown()
-    if proc is not None:
-        _kill_group(proc)
+    if chromium is not None:
+        chromium.kill()
     if profile is not None:
         shutil.rmtree(profile, ignore_errors=True)
 
@@ -319,6 +114,21 @@ _LIVE: weakref.WeakSet[BrowserProvider] = weakref.WeakSet()
 def _close_all() -> None:
     for p in list(_LIVE):
         p.close()
+
+
+def _watch(ref: weakref.ref[BrowserProvider], stop: threading.Event) -> None:
+    """The watch thread: holds the provider weakly, so an abandoned provider is still collected."""
+    while not stop.wait(WATCH_INTERVAL):
+        p = ref()
+        if p is None or p._broken is not None:
+            return
+        reason = p._death()
+        del p
+        if reason is not None:
+            p = ref()
+            if p is not None:
+                p._fail(BrowserCrashedError(f"browser provider {p.name!r} died: {reason}"))
+            return
 
 
 class BrowserProvider:
@@ -335,6 +145,11 @@ class BrowserProvider:
         closed).
     startup_timeout : float
         Seconds for the page to report its adapter.
+    heartbeat_timeout : float
+        Seconds the page may stay silent after one of the browser's renderers died before the
+        dead renderer counts as the page's (the page beats every 0.25 s; the spare renderer's
+        death leaves it beating). A renderer that dies while the page waits is noticed at
+        once (its connection closes).
     extra_flags : sequence of str
         Added to ``base_flags`` (e.g. ``--enable-dawn-features=...``).
     base_flags : sequence of str
@@ -364,6 +179,7 @@ class BrowserProvider:
         executable: str | None = None,
         timeout: float = 120.0,
         startup_timeout: float = 30.0,
+        heartbeat_timeout: float = 5.0,
         extra_flags: Sequence[str] = (),
         base_flags: Sequence[str] = CHROMIUM_FLAGS,
         referee_limits: bool = True,
@@ -375,6 +191,7 @@ class BrowserProvider:
         self.name = name
         self.timeout = check_real("timeout", timeout, positive=True)
         self.startup_timeout = check_real("startup_timeout", startup_timeout, positive=True)
+        self.heartbeat_timeout = check_real("heartbeat_timeout", heartbeat_timeout, positive=True)
         for arg, flags in (("extra_flags", extra_flags), ("base_flags", base_flags)):
             if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
                 raise TypeError(f"{arg} must be a sequence of strings, got {flags!r}")
@@ -391,30 +208,26 @@ class BrowserProvider:
         self.info: dict[str, Any] = {}
         self.limits: dict[str, int] = {}
         self.startup_seconds = float("nan")
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._bridge: _Bridge | None = None
+        self._chromium: ChromiumProcess | None = None
+        self._bridge: Bridge | None = None
         self._profile: str | None = None
         self._finalizer: weakref.finalize | None = None
+        self._stop_watch = threading.Event()
         self._lock = threading.Lock()
         self._broken: str | None = None
-        self._compiled: set[str] = set()
-        self._kept: dict[int, weakref.ref] = {}
-        self._to_free: list[int] = []
-        self._storage_cap = 0
         self._log_path = ""
-        self._next_digest: tuple[str, bool] | None = None
-        self._perturb_next: dict[str, int] | None = None
-        self._repeat = 1  # dispatches per run (in-page timing, oasis_lab.browser.bench)
-        self.last_digest: str | None = None
-        self.last_ms = float("nan")
+        #: Kernel calls in the page (set up when the browser starts).
+        self.kernels = PageKernels(self.call, self.limits, 0, variant)
         self.last_page_digests: tuple[str | None, ...] = ()
         #: Bytes of all commands sent to the page (arrays travel as raw bytes).
         self.bytes_sent = 0
+        #: Bytes of all replies received from the page.
+        self.bytes_received = 0
         #: Uncaught page errors seen while the page kept answering.
         self.page_errors: list[str] = []
-        from oasis_lab.browser.backend import BrowserOps
-
         self.ops = BrowserOps(self)
+        #: This provider as a backend of :func:`oasis_lab.gpu.model.run` (honest).
+        self.backend = ProviderBackend(self)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
@@ -426,12 +239,27 @@ class BrowserProvider:
     @property
     def running(self) -> bool:
         """Whether the browser is up and usable."""
-        return self._proc is not None and self._broken is None and self._proc.poll() is None
+        return (self._chromium is not None and self._broken is None
+                and self._chromium.exit_code() is None)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the provider died (``None`` while it runs, before it starts and after
+        :meth:`close`)."""
+        if self._broken is None and self._chromium is not None:
+            code = self._chromium.exit_code()  # exited before the watch thread looked
+            return None if code is None else f"Chromium exited with status {code}"
+        return None if self._broken in (None, "closed") else self._broken
 
     @property
     def pid(self) -> int | None:
         """Process id of the Chromium main process (``None`` when not started)."""
-        return None if self._proc is None else self._proc.pid
+        return None if self._chromium is None else self._chromium.pid
+
+    @property
+    def pgid(self) -> int | None:
+        """Process group id of the browser (saved at start; ``None`` when not started)."""
+        return None if self._chromium is None else self._chromium.pgid
 
     def start(self) -> Self:
         """Start Chromium and wait for the page's adapter report (idempotent).
@@ -439,8 +267,10 @@ class BrowserProvider:
         Raises
         ------
         BrowserStartupError, NoAdapterError
+        BrowserCrashedError
+            The provider was started before and has died or been closed.
         """
-        if self._proc is not None:
+        if self._chromium is not None:
             if self._broken is not None:
                 raise BrowserCrashedError(
                     f"browser provider {self.name!r} is not running ({self._broken})")
@@ -449,19 +279,16 @@ class BrowserProvider:
         t0 = time.perf_counter()
         self._profile = tempfile.mkdtemp(prefix="oasis-browser-")
         self._log_path = os.path.join(self._profile, "chromium.log")
-        self._bridge = _Bridge()
+        self._bridge = Bridge()
         args = [exe, *self.base_flags, *self.extra_flags, f"--user-data-dir={self._profile}",
                 "--enable-logging=stderr", "--v=0", self._bridge.url]
         try:
-            with open(self._log_path, "wb") as log:  # the child keeps its own descriptor
-                self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=log, start_new_session=True,
-                                              preexec_fn=self._pin if self._affinity else None)
+            self._chromium = ChromiumProcess(args, self._log_path, self._pin if self._affinity else None)
         except OSError as exc:
             _cleanup(None, self._bridge, self._profile)
             self._bridge = self._profile = None
             raise BrowserStartupError(f"could not start {exe!r}: {exc}") from None
-        self._finalizer = weakref.finalize(self, _cleanup, self._proc, self._bridge, self._profile)
+        self._finalizer = weakref.finalize(self, _cleanup, self._chromium, self._bridge, self._profile)
         _LIVE.add(self)
         try:
             header, _ = self._wait_reply(self.startup_timeout, starting=True)
@@ -476,11 +303,14 @@ class BrowserProvider:
             raise BrowserStartupError(f"browser provider {self.name!r} failed to start: {err}")
         self.info = dict(header["info"], user_agent=header.get("userAgent", ""),
                          features=header.get("features", []))
-        self.limits = {k: int(v) for k, v in header["limits"].items()}
+        self.limits.update({k: int(v) for k, v in header["limits"].items()})
         cap = self.limits["maxStorageBufferBindingSize"]
         if self.referee_limits and gpu_device.is_available():
             cap = min(cap, gpu_device.storage_limit())
-        self._storage_cap = cap
+        self.kernels.storage_cap = cap
+        self._chromium.watch()  # the GPU process and the zygotes exist once the page has a device
+        threading.Thread(target=_watch, args=(weakref.ref(self), self._stop_watch), daemon=True,
+                         name=f"oasis-browser-watch-{self.name}").start()
         self.startup_seconds = time.perf_counter() - t0
         return self
 
@@ -491,14 +321,32 @@ class BrowserProvider:
         os.sched_setaffinity(0, self._affinity)
 
     def close(self) -> None:
-        """Stop the page and kill the browser's process group; remove its profile (idempotent)."""
-        if self._bridge is not None and self._broken is None and self._proc is not None \
-                and self._proc.poll() is None:
+        """Stop the page, kill the browser's process group and reap every process of it; remove
+        its profile (idempotent)."""
+        if self._bridge is not None and self._broken is None and self.running:
             self._bridge.closing.set()  # the page's pending exchange answers "close"
+        self._stop_watch.set()
         if self._finalizer is not None:
             self._finalizer()
         self._broken = self._broken or "closed"
         _LIVE.discard(self)
+
+    def _death(self) -> str | None:
+        """Why the browser or its page is gone (the watch thread's look), or ``None``."""
+        chromium, bridge = self._chromium, self._bridge
+        if chromium is None or bridge is None:
+            return None
+        reason = chromium.failure() or bridge.page_failure()
+        if reason is not None:
+            return reason
+        now = time.monotonic()
+        for pid, died in list(chromium.renderer_deaths.items()):
+            if bridge.last_beat > died + 2 * BEAT_INTERVAL:  # the page still beats: the spare
+                chromium.forget_renderer(pid)
+            elif now - died > self.heartbeat_timeout:
+                return (f"a renderer (pid {pid}) died and the page has sent no heartbeat for "
+                        f"{now - bridge.last_beat:.1f} s: it was the page's")
+        return None
 
     def _log_tail(self, n: int = 6) -> str:
         try:
@@ -512,8 +360,11 @@ class BrowserProvider:
         return (" | chromium log: " + " / ".join(keep)) if keep else ""
 
     def _fail(self, exc: BrowserError) -> BrowserError:
-        """Mark the provider unusable, kill the browser, return ``exc`` to raise."""
-        self._broken = str(exc)
+        """Mark the provider unusable (the first reason stays), kill and reap the browser,
+        return ``exc`` to raise."""
+        if self._broken is None:
+            self._broken = str(exc)
+        self._stop_watch.set()
         if self._finalizer is not None:
             self._finalizer()
         _LIVE.discard(self)
@@ -521,15 +372,16 @@ class BrowserProvider:
 
     def _wait_reply(self, timeout: float, starting: bool = False) -> tuple[dict[str, Any], list[memoryview]]:
         """The page's next reply. An uncaught page error (``window.onerror``, a rejected
-        promise, a lost device) is kept in :attr:`page_errors` when the reply still comes within
+        promise) is kept in :attr:`page_errors` when the reply still comes within
         :data:`PAGE_ERROR_GRACE` seconds, and raised (the provider then closed) when not."""
-        assert self._bridge is not None and self._proc is not None
+        assert self._bridge is not None and self._chromium is not None
         deadline = time.monotonic() + timeout
         error_deadline = float("inf")
         first_error = ""
         while True:
             try:
                 msg_bytes = self._bridge.replies.get(timeout=0.05)
+                self.bytes_received += len(msg_bytes)
                 return decode(msg_bytes)
             except queue.Empty:
                 pass
@@ -543,12 +395,18 @@ class BrowserProvider:
                 if not first_error:
                     first_error = text
                     error_deadline = time.monotonic() + PAGE_ERROR_GRACE
-            code = self._proc.poll()
+            if self._broken is not None:  # the watch thread found it dead
+                raise BrowserCrashedError(self._broken)
+            code = self._chromium.exit_code()
             if code is not None:
                 cls = BrowserStartupError if starting else BrowserCrashedError
                 raise self._fail(cls(
                     f"browser provider {self.name!r}: Chromium exited with status {code}"
                     f"{self._log_tail()}"))
+            if not starting:
+                dead = self._death()
+                if dead is not None:
+                    raise self._fail(BrowserCrashedError(f"browser provider {self.name!r} died: {dead}"))
             now = time.monotonic()
             if now > error_deadline:
                 fail: type[BrowserError] = BrowserStartupError if starting else BrowserPageError
@@ -566,7 +424,7 @@ class BrowserProvider:
              timeout: float | None = None) -> tuple[dict[str, Any], list[memoryview]]:
         """Send one command to the page and wait for its reply (the raw protocol)."""
         with self._lock:
-            if self._broken is not None or self._proc is None:
+            if self._broken is not None or self._chromium is None:
                 raise BrowserCrashedError(
                     f"browser provider {self.name!r} is not running ({self._broken or 'not started'})")
             assert self._bridge is not None
@@ -578,14 +436,13 @@ class BrowserProvider:
             err = str(reply.get("error", "unknown error"))
             if err.startswith("COMPILE: "):
                 raise KernelCompileError(f"browser provider {self.name!r}: {err[9:]}")
+            if self._bridge.device_lost is not None:  # the call failed because the device went
+                raise self._fail(BrowserCrashedError(
+                    f"browser provider {self.name!r} died: {self._bridge.page_failure()}"))
             raise BrowserPageError(f"browser provider {self.name!r}: {err}")
         return reply, out
 
     # ------------------------------------------------------------------ kernels
-    def _drop(self, key: int) -> None:
-        if self._kept.pop(key, None) is not None:
-            self._to_free.append(key)
-
     def run_kernel(
         self,
         name: str,
@@ -598,71 +455,31 @@ class BrowserProvider:
         constants: dict[str, float] | None = None,
         repeat: int | None = None,
         digest: str | None = None,
-    ) -> bytes:
+    ) -> np.ndarray:
         """Run one compute pass in the page: the contract of
         :func:`oasis_lab.gpu.device.run_kernel` (same source, bindings, dispatch)."""
-        max_groups = self.limits.get("maxComputeWorkgroupsPerDimension", 65535)
-        if any(g > max_groups for g in workgroups):
-            raise ValueError(f"{name} would dispatch {workgroups} workgroups, over the limit of "
-                             f"{max_groups} per dimension: split the input")
-        cap = self._storage_cap
-        if -(-out_nbytes // 4) * 4 > cap:
-            raise ValueError(f"the output needs {out_nbytes / 2**20:.1f} MiB, over the storage-"
-                             f"binding limit of {cap / 2**20:.0f} MiB (browser and referee)")
-        variant = self.variant or gpu_device.current_variant()
-        skey = f"{name}|{variant}"
-        header: dict[str, Any] = {
-            "op": "run", "kernel": name, "variant": variant, "entry": entry,
-            "constants": dict(constants or {}), "out_nbytes": int(out_nbytes),
-            "groups": [int(g) for g in workgroups], "params": 0,
-            "repeat": int(self._repeat if repeat is None else repeat),
-        }
-        if skey not in self._compiled:
-            if self.variant:
-                header["source"] = VARIANTS[self.variant](name, gpu_device.kernel_source(name))
-            else:
-                header["source"] = gpu_device.variant_source(name)
-        ubytes = np.zeros(-(-max(params.nbytes, 16) // 16) * 4, dtype=np.uint32)
-        ubytes.view(np.uint8)[:params.nbytes] = params.view(np.uint8).reshape(-1)
-        blobs: list[Any] = [ubytes]
-        specs = []
-        for arg, arr in inputs:
-            arr = np.ascontiguousarray(arr)
-            bind = max(4, _pad4(arr.nbytes))
-            if bind > cap:
-                raise ValueError(f"{arg} needs {arr.nbytes / 2**20:.1f} MiB, over the storage-"
-                                 f"binding limit of {cap / 2**20:.0f} MiB (browser and referee)")
-            spec: dict[str, Any] = {"bind": bind}
-            if gpu_device.is_persistent(arr):
-                key = id(arr)
-                ref = self._kept.get(key)
-                if ref is not None and ref() is arr:
-                    spec["ref"] = key
-                else:
-                    spec.update(blob=len(blobs), keep=key)
-                    blobs.append(arr)
-                    self._kept[key] = weakref.ref(arr)
-                    weakref.finalize(arr, self._drop, key)
-            else:
-                spec["blob"] = len(blobs)
-                blobs.append(arr)
-            specs.append(spec)
-        header["inputs"] = specs
-        if self._to_free:
-            header["free"], self._to_free = self._to_free, []
-        if digest is None and self._next_digest is not None:
-            digest, cast = self._next_digest
-            if cast:
-                header["cast"] = "i1"  # requantized int8 travels as int32; hash it as int8
-        if digest is not None:
-            header["digest"] = digest
-        if self._perturb_next is not None:
-            header["perturb_now"] = self._perturb_next
-        reply, out = self.call(header, blobs)
-        self._compiled.add(skey)
-        self.last_ms = float(reply.get("ms", float("nan")))
-        self.last_digest = reply.get("digest")
-        return bytes(out[0]) if out else b""
+        return self.kernels.run(name, params, inputs, out_nbytes, workgroups, entry=entry,
+                                constants=constants, repeat=repeat, digest=digest)
+
+    @property
+    def last_ms(self) -> float:
+        """Milliseconds of the last kernel call inside the page (submit to read-back)."""
+        return self.kernels.last_ms
+
+    @property
+    def last_digest(self) -> str | None:
+        """The page's digest of the last kernel call's output (when one was asked for)."""
+        return self.kernels.last_digest
+
+    @contextlib.contextmanager
+    def repeating(self, repeat: int) -> Iterator[None]:
+        """Dispatch every kernel ``repeat`` times in one pass in this context (in-page timing)."""
+        n = check_int("repeat", repeat, 1)
+        self.kernels.repeat = n
+        try:
+            yield
+        finally:
+            self.kernels.repeat = 1
 
     def time_kernel(self, name: str, params: np.ndarray, inputs: list[tuple[str, np.ndarray]],
                     out_nbytes: int, workgroups: tuple[int, int, int], *, repeat: int = 5,
@@ -697,71 +514,42 @@ class BrowserProvider:
         return reply.get("value")
 
     def stats(self) -> dict[str, int]:
-        """Page-side counts: weights kept on the device, pipelines, shader modules, calls."""
+        """Page-side counts: weights kept on the device, resident outputs, pipelines, shader
+        modules, calls."""
         reply, _ = self.call({"op": "stats"})
-        return {k: int(reply[k]) for k in ("kept", "pipelines", "shaders", "calls")}
+        return {k: int(reply[k]) for k in ("kept", "resident", "pipelines", "shaders", "calls")}
 
     # ------------------------------------------------------------------ models
-    def run(self, model: Any, inputs: Any, seed: int = 0, *,
-            cheat: tuple[int | str, int] | None = None) -> Any:
-        """:func:`oasis_lab.gpu.model.run` in this browser: a ``Trace`` with ``backend="browser"``.
+    def run(self, model: M.Model, inputs: Any, seed: int = 0, *,
+            cheat: tuple[int | str, int] | None = None, keep: str = "outputs") -> Any:
+        """:func:`oasis_lab.gpu.model.run` in this browser (``backend="browser"``).
 
         Every node's digest is also computed in the page (SHA-256 over dtype, shape and bytes,
         as :func:`~oasis_lab.gpu.model.array_digest`); :attr:`last_page_digests` holds them
-        (``None`` for a node that ran no kernel, e.g. an empty shape).
+        (``None`` for a node that ran no kernel, e.g. an empty shape). With
+        ``keep="digests"`` only the digests come back (a
+        :class:`~oasis_lab.gpu.model.DigestTrace`): float outputs stay on the browser's device
+        between nodes (:attr:`bytes_received` counts what crossed).
 
         ``cheat = (node, ulps)`` makes the page's JS add ``ulps`` to the bits of element 0 of
-        that node's output before it leaves the page (a cheating browser provider; later nodes
+        that node's output before anything reads it (a cheating browser provider; later nodes
         compute on the wrong value).
         """
-        from oasis_lab.gpu import model as M
-
         if not isinstance(model, M.Model):
             raise TypeError(f"model must be a Model, got {type(model).__name__}")
-        if not hasattr(inputs, "keys"):
-            raise TypeError(f"inputs must be a mapping of input name to array, got {type(inputs).__name__}")
-        missing = [n for n in model.input_names if n not in inputs]
-        extra = [n for n in inputs if n not in model.input_names]
-        if missing or extra:
-            raise ValueError(f"inputs of {model.name!r} must be exactly {list(model.input_names)}; "
-                             f"missing {missing}, unexpected {extra}")
-        cheat_at, cheat_ulps = -1, 0
+        backend = self.backend
         if cheat is not None:
-            node_ref, cheat_ulps = cheat
-            cheat_at = model.node_index(node_ref) if isinstance(node_ref, str) else int(node_ref)
-            if not 0 <= cheat_at < len(model.nodes) or not isinstance(cheat_ulps, (int, np.integer)) \
-                    or cheat_ulps == 0:
+            node_ref, ulps = cheat
+            at = model.node_index(node_ref) if isinstance(node_ref, str) else node_ref
+            if (isinstance(at, bool) or not isinstance(at, (int, np.integer)) or not 0 <= at < len(model.nodes)
+                    or isinstance(ulps, bool) or not isinstance(ulps, (int, np.integer)) or ulps == 0):
                 raise ValueError(f"cheat = {cheat!r} must be (node of {model.name!r}, ulps != 0)")
-        self.start()
-        shapes = M.node_shapes(model, inputs)
-        values: dict[str, np.ndarray] = {n: inputs[n] for n in model.input_names}
-        outputs: list[np.ndarray] = []
-        digests: list[str | None] = []
-        with gpu_device.kernel_runner(self.run_kernel):
-            for i, node in enumerate(model.nodes):
-                dtype = _NODE_DTYPES.get(node.op, "<f4")
-                self._next_digest = (f"{dtype}{tuple(shapes[i])}", dtype == "|i1")
-                self._perturb_next = ({"ulps": int(cheat_ulps), "element": 0}
-                                      if i == cheat_at else None)
-                self.last_digest = None
-                try:
-                    out = M.run_node(model, i, [values[x] for x in node.inputs], backend="webgpu",
-                                     seed=seed)
-                finally:
-                    self._next_digest = self._perturb_next = None
-                out.setflags(write=False)
-                values[node.name] = out
-                outputs.append(out)
-                digests.append(self.last_digest)
-        self.last_page_digests = tuple(digests)
-        return M.Trace(model.name, "browser", model.node_names, tuple(outputs), int(seed))
+            backend = ProviderBackend(self, (int(at), int(ulps)))
+        return M.run(model, inputs, backend=backend, seed=seed, keep=keep)  # type: ignore[call-overload]
 
-    def run_node(self, model: Any, node: Any, node_inputs: Sequence[np.ndarray], seed: int = 0) -> np.ndarray:
+    def run_node(self, model: M.Model, node: Any, node_inputs: Sequence[np.ndarray], seed: int = 0) -> np.ndarray:
         """:func:`oasis_lab.gpu.model.run_node` in this browser."""
-        from oasis_lab.gpu import model as M
-
-        with gpu_device.kernel_runner(self.run_kernel):
-            return M.run_node(model, node, node_inputs, backend="webgpu", seed=seed)
+        return M.run_node(model, node, node_inputs, backend=self.backend, seed=seed)
 
     def adapter_summary(self) -> str:
         """``vendor / architecture (device)`` as the page's adapter reports it."""

@@ -1,10 +1,13 @@
 """Optimistic fault proofs (whitepaper section 5): committed traces, k-way bisection over the
 model DAG, a referee recomputing one node, a slashing ledger and challenge economics.
 
-Layers inside, each importing only from those before it: ``params``, ``graph``, ``trace``,
-``referee``, ``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``,
-``market_referee`` (a provider as referee, appeals), ``referee_study`` (its measurements),
-``verification`` (the trade-off table against zkML and the alternatives), ``cli``.
+Layers inside, each importing only from those before it: ``graph``, ``hashing`` (SHA-256),
+``commitments`` (genesis, chain and Merkle schemes), ``traces`` (committed traces, openings),
+``computations`` (what is disputed; ``trace`` re-exports these four), ``params``, ``referee``,
+``adversaries``, ``bisection``, ``ledger``, ``economics``, ``profiles``, ``registry`` (the
+named adversaries and computations), ``market_referee`` (a provider as referee, appeals),
+``referee_pool`` (pools, the profitable bribe), ``verification`` (the trade-off table against zkML and
+the alternatives), ``cli``.
 """
 
 from oasis_lab.disputes.bisection import (

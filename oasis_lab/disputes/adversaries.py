@@ -22,27 +22,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 
 from oasis_lab.checks import check_int
-from oasis_lab.disputes.trace import (
-    DIGEST_SIZE,
-    CommittedTrace,
-    Computation,
-    InputOpening,
-    Perturbation,
-    make_input_opening,
-)
+from oasis_lab.disputes.computations import Computation, Perturbation
+from oasis_lab.disputes.hashing import DIGEST_SIZE
+from oasis_lab.disputes.referee import first_local_fault
+from oasis_lab.disputes.traces import CommittedTrace, InputOpening, make_input_opening
+from oasis_lab.seeding import generator
 
 __all__ = [
     "CHEATER_ADVERSARIES",
     "PAIRS",
     "BelowTolerance",
+    "DRIFT_DIRECTIONS",
     "Choice",
+    "Drift",
     "Equivocator",
     "FakeFinalChallenger",
     "Honest",
@@ -59,6 +58,7 @@ __all__ = [
     "Timeout",
     "WrongAfter",
     "perturb_element",
+    "shift_all_ulps",
     "shift_ulps",
 ]
 
@@ -171,6 +171,36 @@ def shift_ulps(output: np.ndarray, ulps: int = 1, *, element: int = 0) -> np.nda
     return out
 
 
+def shift_all_ulps(output: np.ndarray, ulps: int | np.ndarray) -> np.ndarray:
+    """Copy of a float ``output`` with every element moved ``ulps`` units in the last place
+    (an int, or signed ints broadcasting to the output: negative moves down), as many
+    ``np.nextafter`` steps would, stopping at +-inf; NaNs stay. Non-float outputs are
+    returned unchanged (a discrete value has no last place to move)."""
+    out = np.array(output, copy=True)
+    if out.dtype.kind != "f" or out.size == 0:
+        return out
+    if out.dtype.itemsize not in (2, 4):
+        # float64: Python integers, element by element (no int64 overflow near the extremes)
+        flat = out.reshape(-1)
+        steps = np.broadcast_to(np.asarray(ulps), out.shape).reshape(-1)
+        for i in range(flat.size):  # rare: the executed models compute in float16/32
+            moved = shift_ulps(flat[i : i + 1], abs(int(steps[i]))) if steps[i] > 0 else flat[i : i + 1]
+            if steps[i] < 0:
+                moved = -shift_ulps(-flat[i : i + 1], abs(int(steps[i])))
+            flat[i] = moved[0]
+        return out
+    bits_type = _FLOAT_BITS[out.dtype.itemsize]
+    bits = out.view(bits_type).astype(np.int64)
+    sign = 1 << (8 * out.dtype.itemsize - 1)
+    ordered = np.where(bits & sign, -(bits & (sign - 1)), bits)  # floats ordered as integers
+    inf = int(np.array(np.inf, dtype=out.dtype).view(bits_type))
+    moved = np.clip(ordered + np.asarray(ulps, dtype=np.int64), -inf, inf)
+    # a move that ends at 0 from below ends at -0, like nextafter
+    negative = (moved < 0) | ((moved == 0) & (ordered < 0))
+    new = np.where(negative, sign | -moved, moved).astype(bits_type).view(out.dtype)
+    return np.where(np.isnan(out), out, new)
+
+
 def _resolve(computation: Computation, node: int | str) -> int:
     return computation.graph.node_index(node)
 
@@ -194,6 +224,16 @@ class Strategy:
         Node ``k``'s inputs with their chain path, from its own trace.
     open_output(state, k) -> ndarray
         Its output of node ``k``.
+    share_trace(state) -> sequence of ndarray
+        Tolerance mode, the provider: every node output of the trace whose head it published
+        (the game checks them against that head). Honest: its own trace's outputs.
+    localise(state, provider_trace, atol=, max_ulp=) -> PartyState
+        Tolerance mode, the challenger, given the provider's checked trace: the trace it
+        challenges with. Honest: the provider's trace up to the first node that disagrees
+        beyond tolerance with that node recomputed from the provider's own inputs
+        (:func:`~oasis_lab.disputes.referee.first_local_fault`), that node recomputed, so the
+        bisection isolates exactly that node; the provider's trace itself when no node does
+        (the challenge then ends with no disagreement).
     """
 
     #: Ground truth: does this party follow the protocol and compute correctly?
@@ -226,6 +266,18 @@ class Strategy:
 
     def open_output(self, state: PartyState, k: int) -> np.ndarray:
         return state.trace.output(k)
+
+    def share_trace(self, state: PartyState) -> Sequence[np.ndarray] | np.ndarray:
+        return state.trace.outputs
+
+    def localise(
+        self, state: PartyState, provider_trace: CommittedTrace, *, atol: float, max_ulp: int
+    ) -> PartyState:
+        comp = state.computation
+        k, fixed = first_local_fault(comp, provider_trace.outputs, atol=atol, max_ulp=max_ulp)
+        if fixed is None:
+            return replace(state, trace=provider_trace)
+        return replace(state, trace=comp.with_output(provider_trace, k, fixed))
 
 
 @dataclass(frozen=True)
@@ -304,7 +356,7 @@ class WrongAfter(Strategy):
         k = _resolve(computation, self.node)
         if k >= computation.n_nodes - 1:
             raise ValueError(f"WrongAfter node = {self.node!r} is the last node: nothing is wrong")
-        gen = np.random.default_rng(rng.integers(2**63))
+        gen = generator(int(rng.integers(2**63)))
 
         def made_up(j: int, out: np.ndarray, ins: Sequence[np.ndarray]) -> np.ndarray:
             if out.dtype.kind == "f":
@@ -341,17 +393,27 @@ class BelowTolerance(Strategy):
 @dataclass(frozen=True)
 class OtherDevice(BelowTolerance):
     """An *honest* provider whose device rounds node ``node`` ``ulps`` ULPs away from the
-    referee's (e.g. a different ``exp``). Exact mode convicts it: a wrongful slash."""
+    referee's (e.g. a different ``exp``). Exact mode convicts it: a wrongful slash. A
+    discrete output (integers, booleans) does not round: there its trace is the honest one
+    (integer arithmetic is the same on every device)."""
 
     honest: ClassVar[bool] = True
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        k = _resolve(computation, self.node)
+        if np.asarray(computation.honest_trace.output(k)).dtype.kind != "f":
+            return PartyState(computation.honest_trace, computation, rng)
+        return super().prepare(computation, rng)
 
 
 @dataclass(frozen=True)
 class Launder(Strategy):
     """A few ULPs at ``small_node``, then a real cheat (``scale``) at ``big_node``.
 
-    The hash chain diverges first at ``small_node``; a tolerance referee upholds it there and
-    never sees ``big_node``. Exact mode convicts at ``small_node``.
+    The hash chain diverges from an honest run first at ``small_node``, where the change is
+    within tolerance. Exact mode convicts at ``small_node``; tolerance mode checks every node
+    against its own committed inputs and convicts at ``big_node`` (comparing traces, it
+    stopped at ``small_node`` and upheld the cheat).
     """
 
     small_node: int | str = 0
@@ -371,6 +433,48 @@ class Launder(Strategy):
             b: lambda j, out, ins: perturb_element(out, scale=scale),
         }
         return PartyState(computation.trace(perturb), computation, rng)
+
+
+#: How :class:`Drift` moves each element.
+DRIFT_DIRECTIONS: tuple[str, ...] = ("up", "down", "random")
+
+
+@dataclass(frozen=True)
+class Drift(Strategy):
+    """Moves every element of every float node ``ulps`` ULPs (``direction``: all up, all down,
+    or a random sign per element), each node computed from the drifted values before it.
+
+    Every node is then within ``ulps`` ULPs of itself recomputed from its own inputs: a
+    tolerance referee with ``max_ulp >= ulps`` accepts the trace by design, however far the
+    drift has carried the final output (the residual of tolerance mode, measured by the
+    ``residual_drift`` experiment). Exact mode convicts it at the first float node.
+    """
+
+    ulps: int = 1
+    direction: str = "up"
+
+    honest: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        check_int("ulps", self.ulps, 1)
+        if self.direction not in DRIFT_DIRECTIONS:
+            raise ValueError(f"direction = {self.direction!r} is not one of {list(DRIFT_DIRECTIONS)}")
+
+    def prepare(self, computation: Computation, rng: np.random.Generator) -> PartyState:
+        honest = computation.honest_trace
+        gen = generator(int(rng.integers(2**63)))
+        ulps, direction = self.ulps, self.direction
+
+        def drift(k: int, out: np.ndarray, ins: Sequence[np.ndarray]) -> np.ndarray:
+            if direction == "random":
+                steps = np.where(gen.random(np.shape(out)) < 0.5, -ulps, ulps)
+                return shift_all_ulps(out, steps)
+            return shift_all_ulps(out, ulps if direction == "up" else -ulps)
+
+        floats = [k for k in range(computation.n_nodes) if np.asarray(honest.output(k)).dtype.kind == "f"]
+        if not floats:  # every node discrete: nothing can drift
+            return PartyState(honest, computation, rng)
+        return PartyState(computation.trace(dict.fromkeys(floats, drift)), computation, rng)
 
 
 @dataclass(frozen=True)
@@ -420,7 +524,13 @@ class Equivocator(Strategy):
 @dataclass(frozen=True)
 class LyingChallenger(PerturbNode):
     """A challenger that commits to a trace wrong at ``node`` and challenges an honest
-    provider with it. The dispute names ``node`` and the referee upholds the provider."""
+    provider with it (in tolerance mode too, whatever the provider's trace). The dispute
+    names ``node`` and the referee upholds the provider."""
+
+    def localise(
+        self, state: PartyState, provider_trace: CommittedTrace, *, atol: float, max_ulp: int
+    ) -> PartyState:
+        return state
 
 
 @dataclass(frozen=True)
@@ -429,6 +539,11 @@ class RandomChallenger(Strategy):
     random part and claims a random commitment for its end."""
 
     honest: ClassVar[bool] = False
+
+    def localise(
+        self, state: PartyState, provider_trace: CommittedTrace, *, atol: float, max_ulp: int
+    ) -> PartyState:
+        return state
 
     def reveal(self, state: PartyState, nodes: np.ndarray, round_no: int) -> Reply:
         return Reply(state.rng.integers(0, 256, size=(len(nodes), DIGEST_SIZE), dtype=np.uint8))
@@ -514,6 +629,14 @@ class Timeout(Strategy):
 
     def open_output(self, state: PartyState, k: int) -> np.ndarray:
         return self.base.open_output(state, k)
+
+    def share_trace(self, state: PartyState) -> Sequence[np.ndarray] | np.ndarray:
+        return self.base.share_trace(state)
+
+    def localise(
+        self, state: PartyState, provider_trace: CommittedTrace, *, atol: float, max_ulp: int
+    ) -> PartyState:
+        return self.base.localise(state, provider_trace, atol=atol, max_ulp=max_ulp)
 
 
 def describe(strategy: Any) -> str:

@@ -3,7 +3,7 @@
 Section 5 uses "the interactive bisection scheme" of Arbitrum [8] over "the topological order
 of the model DAG", after which "a single service provider is assigned to recompute". The game
 implemented here, between a provider ``P`` (defender) and a challenger ``C``, each holding a
-committed trace (:mod:`oasis_lab.disputes.trace`) of ``n`` nodes:
+committed trace (:mod:`oasis_lab.disputes.traces`) of ``n`` nodes:
 
 * Round 0: both publish their final commitments ``c_{n-1}``; equal ones end the challenge
   (``challenger_wrong``, reason ``no_disagreement``).
@@ -17,38 +17,48 @@ committed trace (:mod:`oasis_lab.disputes.trace`) of ``n`` nodes:
   referee (:mod:`oasis_lab.disputes.referee`) recomputes node ``k`` and rules.
 
 A party that answers after the round's clock loses (``timeout``); one whose answer is not
-well formed loses (``malformed``); a challenger whose claimed commitment equals the
-provider's contradicts its own challenge (``no_disagreement``); a party whose opening does
-not match its commitments loses (``failed_opening``).
+well formed (a reply, choice or opening of the wrong type or size) loses (``malformed``); a
+challenger whose claimed commitment equals the provider's contradicts its own challenge
+(``no_disagreement``); a party whose opening does not match its commitments loses
+(``failed_opening``).
 
 Because the hash chain makes disagreement monotone, an honest challenger against a provider
 whose trace first diverges at node ``k`` always isolates exactly ``k``.
+
+Tolerance mode (``comparison="tolerance"``) holds each node to the provider's *own* inputs:
+after round 0 the provider shares every node output (``Strategy.share_trace``), committed
+again here and checked against its published head; the challenger localises against that
+trace (``Strategy.localise``: honest, the first node that disagrees beyond tolerance with its
+recomputation from the provider's inputs, replaced by that recomputation), and every later
+reveal of the provider must be the shared trace's commitments. The bisection then isolates
+the first node-local fault, so a change within tolerance cannot shield a later cheat.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int
-from oasis_lab.disputes.adversaries import Honest, PartyState, Strategy, describe
+from oasis_lab.disputes.adversaries import Choice, Honest, PartyState, Reply, Strategy, describe
+from oasis_lab.disputes.commitments import CommitmentMismatch, MalformedOpening
+from oasis_lab.disputes.computations import Computation, ModelComputation, SyntheticComputation
 from oasis_lab.disputes.graph import DisputeGraph
+from oasis_lab.disputes.hashing import DIGEST_SIZE
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
-from oasis_lab.disputes.trace import (
-    DIGEST_SIZE,
-    CommitmentMismatch,
-    Computation,
-    InputOpening,
-    ModelComputation,
-    SyntheticComputation,
+from oasis_lab.disputes.traces import (
+    CommittedTrace,
+    check_output,
     verify_input_opening,
     verify_output_opening,
 )
+from oasis_lab.seeding import check_seed, generator
 
 __all__ = [
     "DisputeBatch",
@@ -126,6 +136,9 @@ class DisputeOutcome:
         opening path of the disputed node's inputs.
     bytes_opened : int
         Output bytes opened to the referee (inputs; plus both outputs in tolerance mode).
+    bytes_shared : int
+        Output bytes the provider shared with the challenger (tolerance mode: its whole
+        trace, which the node-local check reads; 0 in exact mode).
     referee_flops : float
         FLOPs the referee spent (the disputed node's).
     referee_flops_share : float
@@ -162,6 +175,7 @@ class DisputeOutcome:
     challenger_honest: bool
     transcript: tuple[RoundRecord, ...] = field(default=(), repr=False)
     ruling: Ruling | None = field(default=None, repr=False)
+    bytes_shared: int = 0
 
     @property
     def provider_convicted(self) -> bool:
@@ -203,6 +217,7 @@ class DisputeOutcome:
             "max_rounds": self.max_rounds,
             "hashes_exchanged": self.hashes_exchanged,
             "bytes_opened": self.bytes_opened,
+            "bytes_shared": self.bytes_shared,
             "referee_flops": self.referee_flops,
             "referee_flops_share": self.referee_flops_share,
             "verdict": self.verdict,
@@ -226,7 +241,8 @@ class _LazyGenerator:
     """A party's ``numpy.random.Generator``, built on first use.
 
     Seeding a generator costs about 10 us, as much as the rest of a lean dispute; most
-    strategies never draw. The draws are those of ``np.random.default_rng(seed)``.
+    strategies never draw. The draws are those of ``np.random.default_rng(seed)``
+    (:func:`oasis_lab.seeding.generator`).
     """
 
     __slots__ = ("_gen", "_seed")
@@ -238,7 +254,7 @@ class _LazyGenerator:
     def __getattr__(self, name: str) -> Any:
         gen = self._gen
         if gen is None:
-            gen = self._gen = np.random.default_rng(self._seed)
+            gen = self._gen = generator(*self._seed)
         return getattr(gen, name)
 
 
@@ -247,6 +263,81 @@ def _by_the_book(strategy: Strategy) -> bool:
     computes differs): its rounds can then be played on its trace directly."""
     cls = type(strategy)
     return cls.reveal is Strategy.reveal and cls.choose is Strategy.choose
+
+
+def _on_time(latency: Any, clock: float) -> bool:
+    """A reported latency within the round's clock (NaN, a bool or a non-number: not)."""
+    return isinstance(latency, Real) and not isinstance(latency, bool) and latency <= clock
+
+
+def _late(latency: Any) -> str:
+    """The reason a party that was not on time loses: a latency that is no number is a
+    malformed answer, a number (NaN included) past the clock a timeout."""
+    return "timeout" if isinstance(latency, Real) and not isinstance(latency, bool) else "malformed"
+
+
+def _reply(reply: Any, m: int, lose: str, clock: float, malformed: str, late: str) -> Reply:
+    """``reply`` if it is a well-formed answer in time, else the dispute ends with ``lose``."""
+    if not isinstance(reply, Reply) or not _well_formed(reply.values, m):
+        raise _Ended(lose, "malformed", malformed)
+    if not _on_time(reply.latency_s, clock):
+        raise _Ended(lose, _late(reply.latency_s), late)
+    return reply
+
+
+def _nbytes(outputs: Any) -> int:
+    if isinstance(outputs, np.ndarray):
+        return int(outputs.nbytes)
+    return int(sum(o.nbytes for o in outputs))
+
+
+def _shared_trace(outputs: Any, computation: Computation, head: bytes) -> CommittedTrace:
+    """The provider's shared outputs committed again under the computation's scheme; the
+    dispute ends ``provider_guilty`` unless they are numeric arrays, one per node, whose
+    commitment is the head the provider published."""
+    n = computation.n_nodes
+    what = "provider's shared trace"
+    try:
+        if isinstance(outputs, np.ndarray) and outputs.ndim >= 1 and outputs.shape[0] == n:
+            check_output(outputs, what)
+        elif not isinstance(outputs, (tuple, list)) or len(outputs) != n:
+            raise MalformedOpening(f"{what} is not {n} node outputs")
+        else:
+            outputs = tuple(check_output(o, f"{what}, node {j}") for j, o in enumerate(outputs))
+        shared = computation.commit_outputs(outputs)
+    except CommitmentMismatch as exc:
+        raise _Ended("provider_guilty", _reason(exc), str(exc)) from None
+    if shared.head != head:
+        raise _Ended("provider_guilty", "failed_opening",
+                     f"{what} does not match its final commitment")
+    return shared
+
+
+def _share(
+    computation: Computation, provider: Strategy, ps: PartyState, challenger: Strategy,
+    cs: PartyState, referee: Referee, head: bytes,
+) -> tuple[CommittedTrace, PartyState]:
+    """Tolerance mode, after the provider published ``head``: its shared trace (checked) and
+    the state the challenger challenges with, localised against that trace."""
+    shared = _shared_trace(provider.share_trace(ps), computation, head)
+    return shared, challenger.localise(cs, shared, atol=referee.atol, max_ulp=referee.max_ulp)
+
+
+def _reason(exc: CommitmentMismatch) -> str:
+    return "malformed" if isinstance(exc, MalformedOpening) else "failed_opening"
+
+
+def _opened_output(
+    output: Any, prev: bytes, claimed: bytes, computation: Computation, lose: str, what: str
+) -> np.ndarray:
+    """An opened node output checked against ``H(prev | d) == claimed`` (C-ordered), else the
+    dispute ends with ``lose``."""
+    try:
+        out = check_output(output, what)
+        verify_output_opening(prev, claimed, computation.digest(out))
+    except CommitmentMismatch as exc:
+        raise _Ended(lose, _reason(exc), f"{what}: {exc}") from None
+    return out
 
 
 class _Ended(Exception):
@@ -290,21 +381,37 @@ def play(
     -------
     DisputeOutcome
     """
+    params, referee, totals = _setup(computation, params, None, referee)
+    return _play(computation, provider, challenger, params, referee, _seed(seed), record, totals)
+
+
+def _setup(
+    computation: Computation, params: DisputeParams | None, arity: int | None, referee: Referee | None
+) -> tuple[DisputeParams, Referee, tuple[float, int]]:
+    """The checks of :func:`play` and :func:`run_disputes`: their params, referee and
+    ``totals`` (the graph's FLOPs, the round bound)."""
     explicit = params is not None
-    params = _params(params, None)
+    params = _params(params, arity)
+    if not isinstance(computation, Computation):
+        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     referee = referee if referee is not None else Referee.from_params(params)
     if not isinstance(referee, Referee):
         raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
-    if not isinstance(computation, Computation):
-        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
     if explicit and params.commitment != computation.commitment:
         raise ValueError(
             f"params.commitment = {params.commitment!r} but the computation commits with "
             f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
         )
     graph = computation.graph
-    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
-    return _play(computation, provider, challenger, params, referee, seed, record, totals)
+    return params, referee, (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
+
+
+def _seed(seed: int | tuple[int, ...]) -> tuple[int, ...]:
+    """A dispute's seed as a tuple of ints, each checked (:func:`oasis_lab.seeding.check_seed`)."""
+    parts = tuple(seed) if isinstance(seed, (tuple, list)) else (seed,)
+    if not parts:
+        raise ValueError("seed = () names no seed")
+    return tuple(check_seed(s, "seed") for s in parts)
 
 
 def _play(
@@ -323,15 +430,19 @@ def _play(
     n = graph.n_nodes
     arity = params.arity
     clock = params.round_timeout_s
-    base = [int(x) for x in np.atleast_1d(seed)]
+    base = list(seed) if isinstance(seed, tuple) else [seed]
     p_rng = cast(np.random.Generator, _LazyGenerator([*base, 0]))
     c_rng = cast(np.random.Generator, _LazyGenerator([*base, 1]))
     ps: PartyState = provider.prepare(computation, p_rng)
     cs: PartyState = challenger.prepare(computation, c_rng)
     lean = not record and _by_the_book(provider) and _by_the_book(challenger)
+    # tolerance mode: the provider shares its trace and the challenger localises the first
+    # node that fails a check against the provider's own inputs (Strategy.localise)
+    tolerance = referee.comparison != "exact"
     transcript: list[RoundRecord] = []
     hashes = 0
     bytes_opened = 0
+    bytes_shared = 0
     rounds = 0
     k = -1
     ruling: Ruling
@@ -341,7 +452,13 @@ def _play(
             # The rounds of play's loop below with the honest reveal and choice inlined: the
             # provider reveals its chain at the split ends, the challenger picks the first end
             # whose commitment differs from its own (32-byte slices of the two chains).
-            pb, cb = ps.trace.chain.tobytes(), cs.trace.chain.tobytes()
+            if tolerance:
+                shared, cs = _share(computation, provider, ps, challenger, cs, referee, ps.trace.head)
+                bytes_shared = _nbytes(shared.outputs)
+                pb = shared.chain.tobytes()  # the provider reveals its (checked) trace
+            else:
+                pb = ps.trace.chain.tobytes()
+            cb = cs.trace.chain.tobytes()
             hashes += 2
             tail = 32 * (n - 1)
             p_hi, q_hi = pb[tail:], cb[tail:]
@@ -372,16 +489,15 @@ def _play(
         else:
             # round 0: final commitments
             last = np.array([n - 1])
-            rp = provider.reveal(ps, last, 0)
-            if not _well_formed(rp.values, 1):
-                raise _Ended("provider_guilty", "malformed", "provider's final commitment is malformed")
-            if not rp.latency_s <= clock:  # NaN: late
-                raise _Ended("provider_guilty", "timeout", "provider did not publish its commitment")
-            rc = challenger.reveal(cs, last, 0)
-            if not _well_formed(rc.values, 1):
-                raise _Ended("challenger_wrong", "malformed", "challenger's final commitment is malformed")
-            if not rc.latency_s <= clock:  # NaN: late
-                raise _Ended("challenger_wrong", "timeout", "challenger did not publish its commitment")
+            rp = _reply(provider.reveal(ps, last, 0), 1, "provider_guilty", clock,
+                        "provider's final commitment is malformed",
+                        "provider did not publish its commitment")
+            if tolerance:
+                shared, cs = _share(computation, provider, ps, challenger, cs, referee, rp.values[0].tobytes())
+                bytes_shared = _nbytes(shared.outputs)
+            rc = _reply(challenger.reveal(cs, last, 0), 1, "challenger_wrong", clock,
+                        "challenger's final commitment is malformed",
+                        "challenger did not publish its commitment")
             hashes += 2
             p_hi = rp.values[0].tobytes()
             q_hi = rc.values[0].tobytes()
@@ -398,15 +514,17 @@ def _play(
                 rounds += 1
                 pts = split_points(lo, hi, arity)
                 m = len(pts)
-                rp = provider.reveal(ps, pts, rounds)
-                if not _well_formed(rp.values, m):
-                    raise _Ended("provider_guilty", "malformed", f"round {rounds}: malformed reveal")
-                if not rp.latency_s <= clock:  # NaN: late
-                    raise _Ended("provider_guilty", "timeout", f"round {rounds}: provider timed out")
+                rp = _reply(provider.reveal(ps, pts, rounds), m, "provider_guilty", clock,
+                            f"round {rounds}: malformed reveal", f"round {rounds}: provider timed out")
+                if tolerance and not np.array_equal(rp.values, shared.chain[pts]):
+                    raise _Ended("provider_guilty", "failed_opening",
+                                 f"round {rounds}: revealed commitments differ from its shared trace")
                 hashes += m
                 ch = challenger.choose(cs, pts, rp.values, rounds)
-                if not ch.latency_s <= clock:  # NaN: late
-                    raise _Ended("challenger_wrong", "timeout", f"round {rounds}: challenger timed out")
+                if not isinstance(ch, Choice):
+                    raise _Ended("challenger_wrong", "malformed", f"round {rounds}: the choice is no Choice")
+                if not _on_time(ch.latency_s, clock):
+                    raise _Ended("challenger_wrong", _late(ch.latency_s), f"round {rounds}: challenger timed out")
                 j = ch.part
                 if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or not 0 <= j <= m:
                     raise _Ended("challenger_wrong", "malformed", f"round {rounds}: part {j!r} invalid")
@@ -416,7 +534,7 @@ def _play(
                 if j > 0:
                     agreed = rp.values[j - 1].tobytes()
                 if j < m:
-                    if not isinstance(ch.claim, bytes) or len(ch.claim) != DIGEST_SIZE:
+                    if type(ch.claim) is not bytes or len(ch.claim) != DIGEST_SIZE:
                         raise _Ended("challenger_wrong", "malformed", f"round {rounds}: no claim")
                     hashes += 1
                     p_hi = rp.values[j].tobytes()
@@ -447,8 +565,6 @@ def _play(
         # one node left: open its inputs and let the referee rule
         k = lo
         opening = provider.open_inputs(ps, k)
-        if not isinstance(opening, InputOpening):
-            raise _Ended("provider_guilty", "malformed", f"node {k}: the opening is no InputOpening")
         try:
             # the value node k's own commitment extends: c_{k-1} (chain) or A_k (merkle)
             agreed = verify_input_opening(
@@ -456,23 +572,19 @@ def _play(
                 commitment=computation.commitment, genesis=computation.genesis,
             )
         except CommitmentMismatch as exc:
-            raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
+            raise _Ended("provider_guilty", _reason(exc), f"node {k}: {exc}") from None
         hashes += opening.hashes
         bytes_opened += opening.nbytes
-        recomputed = referee.recompute(computation, k, opening.outputs)
+        # checked: numeric arrays matching their digests; the referee reads them C-ordered
+        inputs = tuple(np.asarray(o, order="C") for o in opening.outputs)
+        recomputed = referee.recompute(computation, k, inputs)
         if referee.comparison == "exact":
             ruling = referee.rule_exact(computation, recomputed, agreed, p_hi, q_hi)
         else:
-            po = np.asarray(provider.open_output(ps, k))
-            try:
-                verify_output_opening(agreed, p_hi, computation.digest(po))
-            except CommitmentMismatch as exc:
-                raise _Ended("provider_guilty", "failed_opening", f"node {k}: {exc}") from None
-            co = np.asarray(challenger.open_output(cs, k))
-            try:
-                verify_output_opening(agreed, q_hi, computation.digest(co))
-            except CommitmentMismatch as exc:
-                raise _Ended("challenger_wrong", "failed_opening", f"node {k}: {exc}") from None
+            po = _opened_output(provider.open_output(ps, k), agreed, p_hi, computation,
+                                "provider_guilty", f"node {k}: provider's output")
+            co = _opened_output(challenger.open_output(cs, k), agreed, q_hi, computation,
+                                "challenger_wrong", f"node {k}: challenger's output")
             bytes_opened += po.nbytes + co.nbytes
             ruling = referee.rule_tolerance(recomputed, po, co)
     except _Ended as end:
@@ -490,6 +602,7 @@ def _play(
         max_rounds=bound,
         hashes_exchanged=hashes,
         bytes_opened=bytes_opened,
+        bytes_shared=bytes_shared,
         referee_flops=flops,
         referee_flops_share=flops / total if total > 0 else 0.0,
         verdict=ruling.verdict,
@@ -513,7 +626,7 @@ def as_computation(
 ) -> Computation:
     """A :class:`Computation` from a computation, a :class:`DisputeGraph` (synthetic values),
     a model name of ``oasis_lab.gpu.model`` or a loaded ``Model``; traces committed with
-    ``commitment`` (:data:`~oasis_lab.disputes.trace.COMMITMENTS`; a given computation keeps
+    ``commitment`` (:data:`~oasis_lab.disputes.commitments.COMMITMENTS`; a given computation keeps
     its own)."""
     if isinstance(model, Computation):
         if inputs is not None:
@@ -697,22 +810,10 @@ def run_disputes(
 
     Dispute ``i`` is seeded with ``(seed, i)``; transcripts are not kept.
     """
-    explicit = params is not None
-    params = _params(params, arity)
-    if not isinstance(computation, Computation):
-        raise TypeError(f"computation must be a Computation, got {type(computation).__name__}")
-    referee = referee if referee is not None else Referee.from_params(params)
-    if not isinstance(referee, Referee):
-        raise TypeError(f"referee must be a Referee, got {type(referee).__name__}")
-    if explicit and params.commitment != computation.commitment:
-        raise ValueError(
-            f"params.commitment = {params.commitment!r} but the computation commits with "
-            f"{computation.commitment!r}; build it with commitment={params.commitment!r}"
-        )
-    graph = computation.graph
-    totals = (float(graph.flops.sum()), max_rounds(graph.n_nodes, params.arity))
+    params, referee, totals = _setup(computation, params, arity, referee)
+    root = check_seed(seed)
     outs = [
-        _play(computation, p, c, params, referee, (seed, i), False, totals)
+        _play(computation, p, c, params, referee, (root, i), False, totals)
         for i, (p, c) in enumerate(pairs)
     ]
     vcode = {v: i for i, v in enumerate(VERDICTS)}

@@ -19,103 +19,46 @@ import pandas as pd
 
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
-from oasis_lab.disputes import adversaries as adv
-from oasis_lab.disputes.bisection import as_computation, play
+from oasis_lab.disputes.bisection import play
 from oasis_lab.disputes.economics import cost_table
-from oasis_lab.disputes.graph import synthetic_graph
 from oasis_lab.disputes.ledger import single_task_ledger
 from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
-from oasis_lab.disputes.profiles import PROFILES, profile_graph
-from oasis_lab.disputes.trace import Computation, SyntheticComputation
+from oasis_lab.disputes.profiles import PROFILES
+from oasis_lab.disputes.registry import (
+    ADVERSARIES,
+    ADVERSARY_HELP,
+    EXECUTED_MODELS,
+    MAX_SYNTHETIC_NODES,
+    build_parties,
+    check_model,
+    computation_for,
+)
 
 __all__ = [
-    "ADVERSARIES",
-    "ADVERSARY_HELP",
     "ALL_MODELS",
     "BACKENDS",
-    "EXECUTED_MODELS",
     "MAX_SEED",
-    "MAX_SYNTHETIC_NODES",
-    "build_parties",
     "cost_text",
-    "computation_for",
     "register_cli",
 ]
 
-#: Largest ``synthetic:N`` of ``--model`` (building the graph is linear in N, in Python).
-MAX_SYNTHETIC_NODES = 1_000_000
 #: Largest ``--seed`` (seeds reach numba and numpy as 64-bit signed integers).
 MAX_SEED = 2**63 - 1
-#: Backends a node can be computed on (``oasis_lab.gpu.model.BACKENDS``; listed here so that
+#: Backends a node can be computed on (the built-ins of ``oasis_lab.gpu.backends``; listed here so that
 #: ``--help`` does not import the GPU stack).
 BACKENDS: tuple[str, ...] = ("numpy", "webgpu")
-#: Executed models (``oasis_lab.gpu.model.MODEL_NAMES``).
-EXECUTED_MODELS: tuple[str, ...] = ("tiny-transformer", "quantized-mlp")
-
-#: ``--adversary`` names: the (provider, challenger) pair for the ``--cheat-node`` value
-#: (:data:`oasis_lab.disputes.adversaries.PAIRS`, a library table the simulation and the
-#: agents share).
-ADVERSARIES: dict[str, Callable[[int | str], tuple[adv.Strategy, adv.Strategy]]] = adv.PAIRS
-
-#: One line per ``--adversary`` for ``--help`` (the strategies of ``disputes.adversaries``).
-ADVERSARY_HELP: dict[str, str] = {
-    "perturb": "the provider makes one element of the node's output wrong",
-    "skip": "the provider skips the node (passes its input through)",
-    "swap": "the provider runs a cheaper substitute model",
-    "wrong-after": "the provider is correct up to the node, then makes up every later output",
-    "below-tolerance": "the provider moves one element of the node by a few ULPs",
-    "equivocate": "the provider answers inconsistently with its own commitments",
-    "equivocate-inputs": "as equivocate, on the node's inputs",
-    "timeout": "the provider perturbs the node and answers round 2 too late",
-    "other-device": "an honest provider whose device rounds the node a few ULPs away",
-    "lying-challenger": "the challenger attacks an honest provider with a trace wrong at the node",
-    "random-challenger": "the challenger fakes its final commitment and picks parts at random",
-    "fake-final": "the challenger computes honestly but fakes its final commitment",
-    "honest": "both parties honest",
-}
 
 #: ``--model`` value that ``--costs`` reads as every named model (executed and published).
 ALL_MODELS = "all"
-
-
-def computation_for(model: str, *, backend: str = "numpy", seed: int = 0) -> Computation:
-    """The disputed computation for a ``--model`` value.
-
-    ``tiny-transformer`` / ``quantized-mlp``: the executed model on its example inputs;
-    ``llama-2-7b`` / ``sdxl-base-1.0``: synthetic values on the published graph;
-    ``synthetic:N``: a synthetic DAG of ``N`` nodes.
-    """
-    model = _model_arg(model)
-    if model == ALL_MODELS:
-        raise ValueError(f"model = {ALL_MODELS!r} names several models; a computation is of one")
-    if model in PROFILES:
-        return SyntheticComputation(profile_graph(model), seed=seed)
-    if model.startswith("synthetic:"):
-        n = int(model.split(":", 1)[1])
-        return SyntheticComputation(synthetic_graph(n, seed=seed), seed=seed)
-    return as_computation(model, backend=backend, seed=seed)
 
 
 # --- argument checks: each runs while parsing, before any work, and names its argument ---
 
 
 def _model_arg(value: str) -> str:
-    """A ``--model`` value: an executed model, a published profile, ``synthetic:N`` or
+    """A ``--model`` value: a model of :func:`~oasis_lab.disputes.registry.check_model` or
     ``all`` (only with ``--costs``; checked in :func:`_run`)."""
-    if value in EXECUTED_MODELS or value in PROFILES or value == ALL_MODELS:
-        return value
-    if value.startswith("synthetic:"):
-        text = value.split(":", 1)[1]
-        try:
-            n = int(text)
-        except ValueError:
-            raise ValueError(f"model = {value!r}: expected synthetic:<number of nodes>") from None
-        check_int("synthetic:N (nodes)", n, 1, MAX_SYNTHETIC_NODES)
-        return value
-    raise ValueError(
-        f"model = {value!r} is not one of {[*EXECUTED_MODELS, *PROFILES]}, synthetic:N "
-        f"(N in [1, {MAX_SYNTHETIC_NODES}]) or {ALL_MODELS!r} (with --costs)"
-    )
+    return check_model(value, also=(ALL_MODELS,))
 
 
 def _int_arg(name: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -168,13 +111,6 @@ def _node(value: str | None) -> int | str | None:
     if value is None:
         return None
     return int(value) if value.lstrip("-").isdigit() else value
-
-
-def build_parties(adversary: str, node: int | str | None, n_nodes: int) -> tuple[adv.Strategy, adv.Strategy]:
-    """(provider, challenger) strategies for ``--adversary`` and ``--cheat-node``."""
-    if adversary not in ADVERSARIES:
-        raise ValueError(f"adversary = {adversary!r} is not one of {sorted(ADVERSARIES)}")
-    return ADVERSARIES[adversary](n_nodes // 2 if node is None else node)
 
 
 #: Rows of the vertical cost table: ``cost_table`` column -> label with its unit, and the

@@ -297,6 +297,9 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         raise TypeError(f"graph must be a DisputeGraph, got {type(graph).__name__}")
     bound = max_rounds(graph.n_nodes, arity)
     n = graph.n_nodes
+    # an arity beyond the node count splits every range into single nodes, exactly as arity n
+    # does: play with that (numpy holds it), report the arity given (exact at any size)
+    split = min(int(arity), n)
     k = np.arange(n, dtype=np.int64) if nodes is None else np.asarray(nodes).ravel()
     if k.dtype.kind not in "iu":
         raise TypeError(f"nodes must be integer node indices, got dtype {k.dtype}")
@@ -312,7 +315,7 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         if not act.any():
             break
         size = hi - lo + 1
-        a = np.minimum(arity, size)
+        a = np.minimum(split, size)
         base, rem = size // np.maximum(a, 1), size % np.maximum(a, 1)
         off = k - lo
         big = rem * (base + 1)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int
+from oasis_lab.seeding import generator
 
 __all__ = ["DisputeGraph", "graph_from_model", "synthetic_graph"]
 
@@ -135,7 +136,7 @@ class DisputeGraph:
         """For each node ``k``, ``k - min(inputs of k)`` (0 when it reads only public inputs).
 
         Opening node ``k``'s inputs against the hash chain reveals this many per-node digests
-        (see :func:`oasis_lab.disputes.trace.make_input_opening`).
+        (see :func:`oasis_lab.disputes.traces.make_input_opening`).
         """
         n = self.n_nodes
         span = np.zeros(n, dtype=np.int64)
@@ -248,7 +249,7 @@ def synthetic_graph(
     n_nodes: int,
     *,
     block: int = 8,
-    seed: int | np.random.Generator = 0,
+    seed: int = 0,
     output_bytes: int = 32,
     name: str | None = None,
 ) -> DisputeGraph:
@@ -264,8 +265,8 @@ def synthetic_graph(
         Number of nodes (>= 1).
     block : int, default 8
         Nodes per residual block (>= 2).
-    seed : int or numpy.random.Generator
-        Randomness of the FLOPs.
+    seed : int
+        Randomness of the FLOPs (the draws of ``numpy.random.default_rng(seed)``).
     output_bytes : int, default 32
         Output size of every node (synthetic traces carry eight float32 per node).
     name : str, optional
@@ -273,7 +274,7 @@ def synthetic_graph(
     """
     n_nodes = check_int("n_nodes", n_nodes, 1)
     block = check_int("block", block, 2)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     inputs: list[list[int]] = []
     for k in range(n_nodes):
         edges = [k - 1] if k > 0 else []

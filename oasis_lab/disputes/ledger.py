@@ -49,17 +49,17 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import dataclass, replace
 from numbers import Integral
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.params import DisputeParams, exact_fraction
 from oasis_lab.disputes.referee import VERDICTS
 
 __all__ = [
@@ -83,6 +83,9 @@ DEPOSIT_KINDS: tuple[str, ...] = ("user", "provider", "challenger")
 MINT = "mint"
 BURN = "burn"
 PLATFORM = "platform"
+
+
+_A = {"task": "a task", "challenge": "a challenge", "appeal": "an appeal"}
 
 
 class LedgerError(ValueError):
@@ -169,7 +172,7 @@ def token_share(amount: int, fraction: float) -> int:
     True
     """
     # floor, so shares never exceed the amount; the remainder goes to burn / platform
-    return math.floor(amount * Fraction(repr(float(fraction))))
+    return math.floor(amount * exact_fraction(fraction))
 
 
 def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
@@ -181,7 +184,7 @@ def token_shares(amounts: np.ndarray, fraction: float) -> np.ndarray:
     >>> token_shares(np.array([100, 7, 2**60]), 0.29).tolist() == [29, 2, (2**60 * 29) // 100]
     True
     """
-    frac = Fraction(repr(float(fraction)))
+    frac = exact_fraction(fraction)
     a = np.asarray(amounts)
     if a.dtype.kind not in "iuO":
         raise TypeError(f"amounts must be integers, got dtype {a.dtype}")
@@ -231,6 +234,8 @@ class Ledger:
         self._tasks: dict[str, _Task] = {}
         self._challenges: dict[str, _Challenge] = {}
         self._appeals: dict[str, _Appeal] = {}
+        # one namespace for task, challenge and appeal ids: id -> what it names
+        self._ids: dict[str, str] = {}
         self._barred: dict[str, int] = {}
         self._removed: set[str] = set()
         self._reauction: list[tuple[str, bool]] = []
@@ -271,9 +276,7 @@ class Ledger:
 
     def task_status(self, task: str) -> str:
         """``escrowed``, ``challenged``, ``settled``, ``reversed`` or ``refunded``."""
-        if task not in self._tasks:
-            raise LedgerError(f"task = {task!r} is unknown")
-        return self._tasks[task].status
+        return self._lookup("task", task).status
 
     @property
     def reauction_queue(self) -> tuple[tuple[str, bool], ...]:
@@ -318,6 +321,18 @@ class Ledger:
             )
         return pd.DataFrame(rows, columns=["account", "kind", "balance", "stake", "barred", "removed"])
 
+    def copy(self) -> Ledger:
+        """An independent copy of the whole ledger (to try an operation without applying it;
+        recorded transfers are immutable and shared)."""
+        new = copy.copy(self)
+        new._balances, new._kinds = dict(self._balances), dict(self._kinds)
+        new._log, new._reauction = list(self._log), list(self._reauction)
+        new._tasks = {k: replace(t) for k, t in self._tasks.items()}
+        new._challenges = {k: replace(c) for k, c in self._challenges.items()}
+        new._appeals = {k: replace(a) for k, a in self._appeals.items()}
+        new._ids, new._barred, new._removed = dict(self._ids), dict(self._barred), set(self._removed)
+        return new
+
     def snapshot(self) -> dict[str, Any]:
         """A comparable copy of the whole state (tests check failed operations change nothing)."""
         return {
@@ -336,6 +351,32 @@ class Ledger:
         }
 
     # ------------------------------------------------------------------ internals
+    def _new_id(self, kind: str, ident: Any) -> str:
+        """Check that ``ident`` may name a new ``kind`` (task, challenge or appeal): a
+        non-empty string without ``:`` that names nothing yet. Task, challenge and appeal ids
+        share one namespace (a challenge and an appeal each lock a bond account named by the
+        id, so two of them under one id would share it)."""
+        if not isinstance(ident, str) or not ident or ":" in ident:
+            raise LedgerError(f"{kind} id {ident!r} is invalid (a non-empty string without ':')")
+        if ident in self._ids:
+            raise LedgerError(
+                f"{kind} = {ident!r} exists already: it names {_A[self._ids[ident]]} (task, "
+                "challenge and appeal ids share one namespace)"
+            )
+        return ident
+
+    def _lookup(self, kind: str, ident: Any) -> Any:
+        """The task, challenge or appeal ``ident`` names, or a LedgerError saying what it is."""
+        tables: dict[str, dict[str, Any]] = {
+            "task": self._tasks, "challenge": self._challenges, "appeal": self._appeals
+        }
+        table = tables[kind]
+        if isinstance(ident, str) and ident in table:
+            return table[ident]
+        if isinstance(ident, str) and ident in self._ids:
+            raise LedgerError(f"{kind} = {ident!r} is unknown: it names {_A[self._ids[ident]]}")
+        raise LedgerError(f"{kind} = {ident!r} is unknown")
+
     def _need(self, account: str) -> None:
         if account not in self._balances:
             raise LedgerError(f"account = {account!r} is unknown")
@@ -460,10 +501,7 @@ class Ledger:
 
         Refused when the provider is barred, removed or staked below ``params.provider_stake``.
         """
-        if not isinstance(task, str) or not task or ":" in task:
-            raise LedgerError(f"task id {task!r} is invalid")
-        if task in self._tasks:
-            raise LedgerError(f"task = {task!r} exists already")
+        self._new_id("task", task)
         self._need_kind(user, "user")
         self._need_kind(provider, "provider")
         amount = _amount("amount", amount)
@@ -480,12 +518,11 @@ class Ledger:
             raise LedgerError(f"escrow: account {user!r} holds {self._balances[user]}, cannot pay {amount}")
         self._open_funded(self.escrow_account(task), "escrow", user, amount, task)
         self._tasks[task] = _Task(user, provider, amount, "escrowed")
+        self._ids[task] = "task"
 
     def settle(self, task: str) -> None:
         """The challenge window closed: pay the escrow to the provider."""
-        t = self._tasks.get(task)
-        if t is None:
-            raise LedgerError(f"task = {task!r} is unknown")
+        t = self._lookup("task", task)
         if t.status != "escrowed":
             raise LedgerError(f"task {task!r} is {t.status}, cannot settle")
         self._commit("settle", [(self.escrow_account(task), t.provider, t.amount, task)])
@@ -494,13 +531,8 @@ class Ledger:
     def challenge(self, challenge: str, task: str, challenger: str, bond: int | None = None) -> None:
         """``challenger`` challenges ``task`` before settlement, locking its bond; the provider
         is barred until the challenge is resolved."""
-        if not isinstance(challenge, str) or not challenge or ":" in challenge:
-            raise LedgerError(f"challenge id {challenge!r} is invalid")
-        if challenge in self._challenges:
-            raise LedgerError(f"challenge = {challenge!r} exists already")
-        t = self._tasks.get(task)
-        if t is None:
-            raise LedgerError(f"task = {task!r} is unknown")
+        self._new_id("challenge", challenge)
+        t = self._lookup("task", task)
         if t.status != "escrowed":
             raise LedgerError(f"task {task!r} is {t.status}: only escrowed tasks can be challenged")
         self._need_kind(challenger, "challenger")
@@ -511,6 +543,7 @@ class Ledger:
             )
         self._open_funded(self.bond_account(challenge), "challenge", challenger, bond, f"{challenge} on {task}")
         self._challenges[challenge] = _Challenge(task, challenger, bond, "open")
+        self._ids[challenge] = "challenge"
         t.status = "challenged"
         self._barred[t.provider] = self._barred.get(t.provider, 0) + 1
 
@@ -525,11 +558,19 @@ class Ledger:
             The provider that recomputed; paid ``referee_reward_fraction`` of what is forfeited
             (without one, that share joins the remainder).
         """
-        c = self._challenges.get(challenge)
-        if c is None:
-            raise LedgerError(f"challenge = {challenge!r} is unknown")
+        c = self._lookup("challenge", challenge)
         if c.status != "open":
             raise LedgerError(f"challenge {challenge!r} was resolved already ({c.verdict})")
+        if c.appeal and self._appeals[c.appeal].status == "open":
+            raise LedgerError(
+                f"challenge {challenge!r} has the open appeal {c.appeal!r}: resolve_appeal decides it"
+            )
+        self._resolve(challenge, verdict, referee)
+
+    def _resolve(self, challenge: str, verdict: str, referee: str | None) -> None:
+        """:meth:`resolve` after its check that no appeal is open (:meth:`resolve_appeal`
+        calls it once the appeal is decided)."""
+        c = self._challenges[challenge]
         if verdict not in VERDICTS:
             raise LedgerError(f"verdict = {verdict!r} is not one of {list(VERDICTS)}")
         t = self._tasks[c.task]
@@ -618,13 +659,8 @@ class Ledger:
         """``appellant`` (the challenged provider or the challenger) appeals the market
         referee's first ruling on a running ``challenge``, locking ``bond`` (default
         ``params.appeal_bond``). The challenge stays open until :meth:`resolve_appeal`."""
-        if not isinstance(appeal, str) or not appeal or ":" in appeal:
-            raise LedgerError(f"appeal id {appeal!r} is invalid")
-        if appeal in self._appeals or appeal in self._challenges:
-            raise LedgerError(f"appeal = {appeal!r} exists already (appeal and challenge ids share a namespace)")
-        c = self._challenges.get(challenge)
-        if c is None:
-            raise LedgerError(f"challenge = {challenge!r} is unknown")
+        self._new_id("appeal", appeal)
+        c = self._lookup("challenge", challenge)
         if c.status != "open":
             raise LedgerError(f"challenge {challenge!r} was resolved already: too late to appeal")
         if c.appeal:
@@ -636,6 +672,7 @@ class Ledger:
             raise LedgerError(f"appeal: account {appellant!r} holds {self._balances[appellant]}, cannot bond {bond}")
         self._open_funded(self.bond_account(appeal), "appeal", appellant, bond, f"{appeal} on {challenge}")
         self._appeals[appeal] = _Appeal(challenge, appellant, bond, "open")
+        self._ids[appeal] = "appeal"
         c.appeal = appeal
 
     def resolve_appeal(
@@ -660,9 +697,7 @@ class Ledger:
         (its escrowed tasks refunded and re-queued) and the challenge is resolved with
         ``final_verdict``, the referee reward going to ``appeal_referee``.
         """
-        a = self._appeals.get(appeal)
-        if a is None:
-            raise LedgerError(f"appeal = {appeal!r} is unknown")
+        a = self._lookup("appeal", appeal)
         if a.status != "open":
             raise LedgerError(f"appeal {appeal!r} was decided already ({a.status})")
         for name, v in (("first_verdict", first_verdict), ("final_verdict", final_verdict)):
@@ -714,9 +749,10 @@ class Ledger:
             for k in refunded:
                 self._tasks[k].status = "refunded"
             self._reauction.extend(requeue)
-        # the challenge itself, with the referee whose ruling stands
-        self.resolve(
-            a.challenge, final_verdict, referee=appeal_referee if overturned else first_referee
+        # the challenge itself, with the referee whose ruling stands (the checks it makes all
+        # passed above, and its transfers are covered: nothing can fail after the appeal's)
+        self._resolve(
+            a.challenge, final_verdict, appeal_referee if overturned else first_referee
         )
 
     # ------------------------------------------------------------------ invariants

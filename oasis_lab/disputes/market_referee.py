@@ -32,11 +32,13 @@ Referee`). Here the referee of a dispute may be an ordinary provider:
 
 Measurements that need no market simulation (wrong-verdict rate against the corrupt share,
 the appeal bond and the referee stake; the bribe that makes corruption pay; verification split
-over several providers) are in :mod:`oasis_lab.disputes.referee_study`.
+over several providers) are the ``referee_market`` and ``split_verification`` experiments
+(:mod:`oasis_lab.experiments.referees`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -45,10 +47,10 @@ import numpy as np
 from oasis_lab.checks import check_int
 from oasis_lab.disputes.adversaries import Strategy, shift_ulps
 from oasis_lab.disputes.bisection import DisputeOutcome, play
+from oasis_lab.disputes.computations import Computation
 from oasis_lab.disputes.ledger import Ledger
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import Referee, Ruling
-from oasis_lab.disputes.trace import Computation
 
 __all__ = [
     "APPEAL_TO",
@@ -59,6 +61,7 @@ __all__ = [
     "adjudicate",
     "appeal_pays",
     "apply_to_ledger",
+    "check_pool",
     "draw_referee",
 ]
 
@@ -86,11 +89,15 @@ class MarketReferee(Referee):
         Its device's rounding profile: its recomputation of a float node is this many ULPs
         above the reference (0: the parties' backend).
     stake : int, default 10_000
-        Tokens it has staked (what an overturned appeal can slash).
+        What it has staked, an integer amount of the ledger's smallest unit (the simulation
+        passes its books' stake, ``provider_stake * token_unit``). Read only as a weight
+        (:func:`draw_referee` with ``weighting="stake"``), so only its ratio to the other
+        referees' stakes matters; an overturned appeal slashes the stake the *ledger* holds.
     bribe_price : int, default 0
-        The smallest bribe a ``bribable`` referee takes.
+        The smallest bribe a ``bribable`` referee takes, in the unit of ``offer``.
     offer : tuple of (str, int), optional
-        A bribe offered in this dispute: ``("provider" or "challenger", tokens)``.
+        A bribe offered in this dispute: ``("provider" or "challenger", amount)``, compared
+        with ``bribe_price`` only (the simulation passes both in smallest units).
     """
 
     name: str = "referee"
@@ -110,6 +117,10 @@ class MarketReferee(Referee):
         check_int("stake", self.stake, 0)
         check_int("bribe_price", self.bribe_price, 0)
         if self.offer is not None:
+            if not isinstance(self.offer, tuple) or len(self.offer) != 2:
+                raise ValueError(
+                    f"offer = {self.offer!r} must be a (side, amount) pair, e.g. ('provider', 100)"
+                )
             side, amount = self.offer
             if side not in _SIDES:
                 raise ValueError(f"offer side = {side!r} is not one of {list(_SIDES)}")
@@ -174,15 +185,22 @@ def draw_referee(
     """Draw a market referee from ``pool``, never one named in ``exclude`` (the parties).
 
     ``weighting="uniform"``: each eligible provider equally likely; ``"stake"``: in proportion
-    to its stake (a provider with zero stake is never drawn).
+    to its stake (a provider with zero stake is never drawn), exactly for stakes of any size
+    (10**400 included): one uniform draw ``u`` (the draw ``rng.choice(n, p=...)`` makes) picks
+    the first referee whose cumulative stake exceeds ``u`` times the total, compared in
+    integers (numpy's float weights give the same pick except where ``u`` falls within
+    rounding of a boundary, and overflow beyond 1.8e308).
 
     Raises
     ------
     ValueError
-        No eligible referee, or an unknown weighting.
+        No eligible referee, duplicate names in the pool (a name is a ledger account: two
+        referees under one name could not be told apart, and excluding one excludes both), or
+        an unknown weighting.
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting = {weighting!r} is not one of {list(WEIGHTINGS)}")
+    check_pool(pool)
     excluded = set(exclude)
     eligible = [r for r in pool if r.name not in excluded]
     if weighting == "stake":
@@ -191,8 +209,30 @@ def draw_referee(
         raise ValueError(f"no eligible referee in a pool of {len(pool)} (excluding {list(exclude)})")
     if weighting == "uniform":
         return eligible[int(rng.integers(len(eligible)))]
-    stakes = np.array([float(r.stake) for r in eligible])
-    return eligible[int(rng.choice(len(eligible), p=stakes / stakes.sum()))]
+    # exact integer arithmetic: u = m / 2**53 exactly, pick the first i with cum_i > u * total
+    m = int(rng.random() * 2**53)
+    total = sum(int(r.stake) for r in eligible)
+    cum = 0
+    for r in eligible:  # a pool of referees: a few hundred at most, exact ints
+        cum += int(r.stake)
+        if cum * 2**53 > m * total:
+            return r
+    return eligible[-1]  # unreachable: cum == total and m < 2**53
+
+
+def check_pool(pool: Sequence[MarketReferee]) -> Sequence[MarketReferee]:
+    """``pool`` if it is a sequence of :class:`MarketReferee` with distinct names, else one
+    error naming the problem (a name is a ledger account; duplicates cannot be told apart)."""
+    if isinstance(pool, (str, bytes)) or not isinstance(pool, Sequence):
+        raise TypeError(f"pool must be a sequence of MarketReferee, got {type(pool).__name__}")
+    bad = [r for r in pool if not isinstance(r, MarketReferee)]
+    if bad:
+        raise TypeError(f"pool must hold MarketReferee, got {type(bad[0]).__name__}")
+    names = Counter(r.name for r in pool)
+    dupes = sorted(n for n, c in names.items() if c > 1)
+    if dupes:
+        raise ValueError(f"pool has referees with the same name {dupes}: names must be distinct")
+    return pool
 
 
 def appeal_pays(at_stake: float, appeal_bond: float, overturn_probability: float, budget: float) -> bool:
@@ -320,6 +360,7 @@ def adjudicate(
     from oasis_lab.seeding import stream
 
     params = params if params is not None else DisputeParams()
+    check_pool(pool)
     if appeal_to not in APPEAL_TO:
         raise ValueError(f"appeal_to = {appeal_to!r} is not one of {list(APPEAL_TO)}")
     rng = stream(seed, "market-referee")

@@ -7,18 +7,38 @@ changes is measured in ``docs/mechanism.md`` ("Fault proofs").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from oasis_lab.checks import check_fraction, check_int, check_real
-from oasis_lab.disputes.trace import COMMITMENTS
+from oasis_lab.disputes.commitments import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
-__all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams"]
+__all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams", "exact_fraction"]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
 #: Largest ``max_ulp``: ULP distances are unsigned 64-bit (a NaN is at distance 2**64 - 1), and
 #: 2**63 - 1 already spans every pair of finite float64 of one sign.
 MAX_ULP_LIMIT = 2**63 - 1
 SLASH_REMAINDER: tuple[str, ...] = ("burn", "platform")
+#: Pairs of fractions paid out of one amount (a slashed stake, a forfeited bond, a slashed
+#: referee stake): each pair must sum to at most 1, exactly as the ledger reads them.
+_SHARED_FRACTIONS: tuple[tuple[str, str], ...] = (
+    ("challenger_reward_fraction", "referee_reward_fraction"),
+    ("bond_to_provider_fraction", "referee_reward_fraction"),
+    ("appeal_reward_fraction", "referee_reward_fraction"),
+)
+
+
+def exact_fraction(value: float) -> Fraction:
+    """A fraction of tokens as the ledger reads it: the exact decimal the float prints as
+    (``0.1`` is 1/10, ``1 - 0.7`` is 0.30000000000000004), THE reading of every share.
+
+    Examples
+    --------
+    >>> exact_fraction(0.1), exact_fraction(1 - 0.7) + exact_fraction(0.7) > 1
+    (Fraction(1, 10), True)
+    """
+    return Fraction(repr(float(value)))
 
 
 @dataclass(frozen=True)
@@ -74,9 +94,15 @@ class DisputeParams(ParamsMixin):
     appeal_reward_fraction : float, default 0.5
         Share of the slashed referee stake paid to the appellant who proved it wrong.
     commitment : {"chain", "merkle"}, default "chain"
-        How traces are committed (:data:`oasis_lab.disputes.trace.COMMITMENTS`): the hash
+        How traces are committed (:data:`oasis_lab.disputes.commitments.COMMITMENTS`): the hash
         chain (one hash per node, openings up to ``O(n)``) or prefix Merkle roots (``O(log n)``
         openings, ``D + 2`` hashes per node to build). The bisection is the same.
+
+    Every fraction of tokens is read as the exact decimal it prints as
+    (:func:`exact_fraction`, the ledger's reading), and the fractions paid out of one amount
+    (``challenger_reward_fraction``, ``bond_to_provider_fraction`` and
+    ``appeal_reward_fraction``, each with ``referee_reward_fraction``) must sum to at most 1
+    in that reading, so every valid set of parameters settles every verdict at every stake.
 
     Raises
     ------
@@ -134,21 +160,16 @@ class DisputeParams(ParamsMixin):
             "appeal_reward_fraction",
         ):
             check_fraction(name, getattr(self, name))
-        if self.challenger_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
-            raise ValueError(
-                "challenger_reward_fraction + referee_reward_fraction = "
-                f"{self.challenger_reward_fraction + self.referee_reward_fraction!r} must be <= 1"
-            )
-        if self.bond_to_provider_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
-            raise ValueError(
-                "bond_to_provider_fraction + referee_reward_fraction = "
-                f"{self.bond_to_provider_fraction + self.referee_reward_fraction!r} must be <= 1"
-            )
-        if self.appeal_reward_fraction + self.referee_reward_fraction > 1.0 + 1e-12:
-            raise ValueError(
-                "appeal_reward_fraction + referee_reward_fraction = "
-                f"{self.appeal_reward_fraction + self.referee_reward_fraction!r} must be <= 1"
-            )
+        # Exactly as the ledger pays them (floor of each exact share): two shares of one amount
+        # then never exceed it, at any stake; a float sum would pass 1 - 0.7 + 0.7.
+        for a, b in _SHARED_FRACTIONS:
+            x, y = getattr(self, a), getattr(self, b)
+            if exact_fraction(x) + exact_fraction(y) > 1:
+                raise ValueError(
+                    f"{a} + {b} = {x!r} + {y!r} must be <= 1, each read as the exact decimal it "
+                    f"prints as (the ledger's reading; the sum is "
+                    f"{float(exact_fraction(x) + exact_fraction(y) - 1):.3g} above 1)"
+                )
         if not isinstance(self.reauction_priority, bool):
             raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
         if self.commitment not in COMMITMENTS:

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.disputes.graph import DisputeGraph, graph_from_edges
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
     "write_profiles",
 ]
 
-PROFILE_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "model_graphs"
+PROFILE_DIR = paths.PROFILE_DIR
 PROFILE_COLUMNS = ("name", "stage", "op", "inputs", "flops", "output_bytes", "params", "repeat")
 
 #: FLOPs per output element of element-wise ops (estimates: exp, rsqrt and tanh count as one).

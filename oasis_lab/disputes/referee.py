@@ -18,7 +18,10 @@ bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``;
 
 Verdict: the provider's claim agrees -> ``challenger_wrong`` (the provider is upheld, the
 benefit of the doubt goes to the defender); else the challenger's agrees -> ``provider_guilty``;
-else ``ambiguous`` (the referee agrees with neither: nobody is slashed).
+else ``ambiguous`` (the referee agrees with neither: nobody is slashed). A recomputed float output
+holding an inf or a NaN is outside the bitwise contract of the kernels (WGSL lets engines assume
+no overflow and gives ``max`` of a NaN no defined result; ``oasis_lab.gpu.conformance`` measured
+engines that differ there), so it never convicts: ``provider_guilty`` becomes ``ambiguous``.
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ from typing import Any
 import numpy as np
 
 from oasis_lab.checks import check_int, check_real
+from oasis_lab.disputes.computations import Computation
+from oasis_lab.disputes.hashing import chain_step
 from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
-from oasis_lab.disputes.trace import Computation, chain_step
 
 __all__ = [
     "VERDICTS",
     "Referee",
     "Ruling",
+    "first_local_fault",
     "outputs_agree",
     "ulp_distance",
 ]
@@ -125,6 +130,44 @@ def outputs_agree(a: np.ndarray, b: np.ndarray, *, atol: float = 0.0, max_ulp: i
     return bool(np.all(close))
 
 
+def first_local_fault(
+    computation: Computation,
+    outputs: Sequence[np.ndarray] | np.ndarray,
+    *,
+    atol: float = 0.0,
+    max_ulp: int = 0,
+    backend: str = "numpy",
+) -> tuple[int, np.ndarray | None]:
+    """The first node whose output in ``outputs`` disagrees (:func:`outputs_agree` with
+    ``atol`` / ``max_ulp``) with that node recomputed from ``outputs``' own inputs, and that
+    recomputation; ``(n_nodes, None)`` when every node agrees.
+
+    The node-local check of tolerance mode (whitepaper section 5, issue 20): each node is held
+    to its *own* committed inputs, so a change within tolerance at one node cannot shield a
+    cheat at a later one (comparing a trace with an honest run would stop at the first,
+    tolerated, divergence). What it accepts by design is a drift of at most the tolerance per
+    node, compounded along the graph (``docs/mechanism.md``, the residual drift table).
+    """
+    recomputed = computation.recompute_all(outputs, backend)
+    n = computation.n_nodes
+    rows = outputs if isinstance(outputs, np.ndarray) and outputs.ndim == 2 else None
+    if rows is not None and rows.dtype.kind == "f" and all(
+        r.shape == rows.shape[1:] and r.dtype == rows.dtype for r in recomputed
+    ):
+        # one row per node (synthetic traces): every node compared at once
+        ref = np.stack(recomputed)
+        close = ulp_distance(rows, ref) <= np.uint64(max_ulp)
+        if atol > 0:
+            with np.errstate(invalid="ignore", over="ignore"):
+                close |= np.abs(rows.astype(np.float64) - ref.astype(np.float64)) <= atol
+        bad = np.flatnonzero(~close.all(axis=1))
+        return (int(bad[0]), ref[bad[0]]) if bad.size else (n, None)
+    for k in range(n):  # nodes of different shapes and dtypes: one comparison each
+        if not outputs_agree(outputs[k], recomputed[k], atol=atol, max_ulp=max_ulp):
+            return k, recomputed[k]
+    return n, None
+
+
 @dataclass(frozen=True)
 class Ruling:
     """What the referee decided about the disputed node.
@@ -157,12 +200,18 @@ class Ruling:
             raise ValueError(f"verdict = {self.verdict!r} is not one of {list(VERDICTS)}")
 
 
-def _verdict(provider_ok: bool, challenger_ok: bool) -> str:
+def _verdict(provider_ok: bool, challenger_ok: bool, recomputed: np.ndarray | None = None) -> str:
     if provider_ok:
         return "challenger_wrong"
-    if challenger_ok:
+    if challenger_ok and not _outside_contract(recomputed):
         return "provider_guilty"
     return "ambiguous"
+
+
+def _outside_contract(recomputed: np.ndarray | None) -> bool:
+    """A float output with an inf or a NaN: engines may differ there (see the module docstring)."""
+    r = None if recomputed is None else np.asarray(recomputed)
+    return r is not None and r.dtype.kind == "f" and r.size > 0 and not bool(np.isfinite(r).all())
 
 
 @dataclass(frozen=True)
@@ -225,14 +274,16 @@ class Referee:
         ref = chain_step(agreed_prev, computation.digest(recomputed))
         p_ok = ref == provider_claim
         c_ok = ref == challenger_claim
-        verdict = _verdict(p_ok, c_ok)
+        verdict = _verdict(p_ok, c_ok, recomputed)
         return Ruling(
             verdict,
             "referee",
             provider_agrees=p_ok,
             challenger_agrees=c_ok,
             detail=f"recomputed commitment {ref.hex()[:12]}: provider "
-            f"{'agrees' if p_ok else 'differs'}, challenger {'agrees' if c_ok else 'differs'}",
+            f"{'agrees' if p_ok else 'differs'}, challenger {'agrees' if c_ok else 'differs'}"
+            + (" (recomputed output not finite: outside the bitwise contract)"
+               if _outside_contract(recomputed) else ""),
         )
 
     def rule_tolerance(
@@ -255,7 +306,7 @@ class Referee:
         c_ok = outputs_agree(challenger_output, recomputed, atol=self.atol, max_ulp=self.max_ulp)
         dp, dc = dist(provider_output), dist(challenger_output)
         return Ruling(
-            _verdict(p_ok, c_ok),
+            _verdict(p_ok, c_ok, recomputed),
             "referee",
             provider_agrees=p_ok,
             challenger_agrees=c_ok,

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.disputes.economics import dispute_costs
 from oasis_lab.disputes.graph import DisputeGraph
@@ -40,6 +41,7 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.profiles import PROFILES, profile_graph
 
 __all__ = [
+    "MAX_REDUNDANCY",
     "PUBLISHED_PATH",
     "TABLE_COLUMNS",
     "WHITEPAPER_TABLE_1",
@@ -50,7 +52,7 @@ __all__ = [
     "tradeoff_table",
 ]
 
-PUBLISHED_PATH = Path(__file__).resolve().parent.parent.parent / "data" / "verification_published.csv"
+PUBLISHED_PATH = paths.DATA_DIR / "verification_published.csv"
 
 #: The whitepaper's Table 1 ("Tradeoffs for existing inference verification techniques"),
 #: section 5, quoted.
@@ -92,6 +94,10 @@ _PUBLISHED_COLUMNS = (
     "bound", "source", "note",
 )
 _BOUNDS = ("upper", "lower", "exact")
+
+#: Largest ``k`` of redundant execution: ``k - 1`` inferences are counted in float64, exact up
+#: to 2**53.
+MAX_REDUNDANCY = 2**53
 
 #: Tokens per request of the Llama-2-7B profile (512 prompt + 256 generated), for per-token
 #: published figures.
@@ -163,10 +169,14 @@ class ReferenceDevice:
         return flops / self.flops_per_s
 
 
-def _graph(model: str) -> DisputeGraph:
-    if model not in PROFILES:
+def _check_model(model: object) -> str:
+    if not isinstance(model, str) or model not in PROFILES:
         raise ValueError(f"model = {model!r} is not one of {sorted(PROFILES)}")
-    return profile_graph(model)
+    return model
+
+
+def _graph(model: str) -> DisputeGraph:
+    return profile_graph(_check_model(model))
 
 
 def optimistic_row(
@@ -247,7 +257,7 @@ def optimistic_row(
 def redundant_row(model: str, *, k: int = 3, device: ReferenceDevice | None = None) -> dict[str, object]:
     """``k``-fold redundant execution of ``model``: ``k - 1`` extra inferences per task."""
     device = device if device is not None else ReferenceDevice()
-    k = check_int("k", k, 2)
+    k = check_int("k", k, 2, MAX_REDUNDANCY)
     graph = _graph(model)
     inference_s = device.seconds(float(graph.flops.sum()))
     return {
@@ -385,6 +395,14 @@ def tradeoff_table(
         Columns :data:`TABLE_COLUMNS`; every row has a ``source`` and a ``label``
         (``published``, ``computed`` or ``estimate``, as the row's numbers are).
     """
+    if isinstance(models, (str, bytes)) or not isinstance(models, (tuple, list)):
+        raise TypeError(f"models must be a tuple of model names among {sorted(PROFILES)}, got {models!r}")
+    if not models:
+        raise ValueError(f"models is empty; choose among {sorted(PROFILES)}")
+    for model in models:
+        _check_model(model)  # an unknown model fails here, before any row is computed
+    check_int("redundancy", redundancy, 2, MAX_REDUNDANCY)
+    check_int("arity", arity, 2)
     device = device if device is not None else ReferenceDevice()
     published = published if published is not None else load_published()
     rows = []

@@ -4,7 +4,11 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 
 - :mod:`~oasis_lab.experiments.base`: :class:`ExperimentConfig`, :data:`EXPERIMENTS`, :func:`run`.
 - :mod:`~oasis_lab.experiments.auction`: ``greedy_vs_optimum``, ``outlier``, ``worst_market``.
-- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``deterrence``.
+- :mod:`~oasis_lab.experiments.disputes`: ``adversary_matrix``, ``residual_drift``,
+  ``deterrence``.
+- :mod:`~oasis_lab.experiments.referees`: ``referee_market``, ``split_verification``.
+- :mod:`~oasis_lab.experiments.incentives`: ``incentive_table``, ``equilibrium``,
+  ``welfare_price``, ``vcg_budget``, ``dp_privacy``, ``ir_causes`` (notebook 08).
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
@@ -25,17 +29,35 @@ from oasis_lab.experiments.base import (
     register,
     run,
 )
-from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
+from oasis_lab.experiments.incentives import (
+    DpPrivacy,
+    Equilibrium,
+    IncentiveTable,
+    IrCauses,
+    VcgBudget,
+    WelfarePrice,
+)
+from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 
 __all__ = [
     "EXPERIMENTS",
     "AdversaryMatrix",
     "Deterrence",
+    "DpPrivacy",
+    "Equilibrium",
     "ExperimentConfig",
     "GreedyVsOptimum",
+    "IncentiveTable",
+    "IrCauses",
     "MarketOverTime",
     "OutlierStudy",
+    "RefereeMarket",
+    "ResidualDrift",
+    "SplitVerification",
+    "VcgBudget",
+    "WelfarePrice",
     "WorstMarket",
     "dissect",
     "experiment_class",

@@ -23,7 +23,7 @@ import pandas as pd
 
 from oasis_lab.auction.baselines import solve_optimum, unit_demand_market
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
-from oasis_lab.auction.compare import MECHANISMS, READINGS, compare_markets
+from oasis_lab.auction.compare import BASELINES, READINGS, compare_markets
 from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import task_unit_price, unit_cost_matrix, user_costs
@@ -77,7 +77,7 @@ class GreedyVsOptimum(ExperimentConfig):
     readings : tuple of str
         Keys of :data:`oasis_lab.auction.compare.READINGS`.
     mechanisms : tuple of str
-        Baselines among :data:`oasis_lab.auction.compare.MECHANISMS`; ``()`` for the greedy alone.
+        Baselines among :data:`oasis_lab.auction.compare.BASELINES`; ``()`` for the greedy alone.
     alpha, beta, fee, task_size, partial, capacity, split, capacity_per_type
         The welfare model and fee (:class:`~oasis_lab.params.AuctionParams`); markets are
         drawn in the unit ``capacity`` reads.
@@ -128,7 +128,7 @@ class GreedyVsOptimum(ExperimentConfig):
         check_choice("scenario", self.scenario, sorted(SCENARIOS))
         check_bool("unit_demand", self.unit_demand)
         self._set("readings", check_names("readings", self.readings, list(READINGS)))
-        self._set("mechanisms", check_names("mechanisms", self.mechanisms, MECHANISMS, empty=True))
+        self._set("mechanisms", check_names("mechanisms", self.mechanisms, BASELINES, empty=True))
         _check_welfare_fields(self)
         check_choice("backend", self.backend, ("highspy", "cvxpy"))
         check_time_limit("ilp_time_limit", self.ilp_time_limit)

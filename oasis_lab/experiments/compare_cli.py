@@ -19,7 +19,7 @@ import pandas as pd
 
 from oasis_lab.auction.baselines.optimum.solvers import MAX_TIME_LIMIT, check_time_limit
 from oasis_lab.auction.cli import READING_HELP, positive_int
-from oasis_lab.auction.compare import MECHANISMS, READINGS, summarize
+from oasis_lab.auction.compare import BASELINES, READINGS, summarize
 from oasis_lab.clihelp import WIDTH, HelpFormatter
 from oasis_lab.experiments.auction import GreedyVsOptimum
 from oasis_lab.experiments.sweep import MAX_RUNS, sweep
@@ -99,8 +99,8 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--mechanisms",
-        type=_names("mechanism", list(MECHANISMS)),
-        default=list(MECHANISMS),
+        type=_names("mechanism", list(BASELINES)),
+        default=list(BASELINES),
         help="baselines, comma-separated or 'all': ilp = exact welfare optimum, lp = "
         "its LP relaxation (an upper bound), vcg = VCG payments on the ILP (small "
         "markets), mcafee, sbba, dp = double auctions (--unit-demand only)",

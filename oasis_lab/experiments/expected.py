@@ -43,11 +43,20 @@ from typing import Any, TypeAlias
 import numpy as np
 import pandas as pd
 
-from oasis_lab.auction.compare import MECHANISMS
+from oasis_lab.auction.compare import BASELINES
 from oasis_lab.checks import check_names
 from oasis_lab.experiments.auction import GreedyVsOptimum, OutlierStudy, WorstMarket
 from oasis_lab.experiments.base import EXPERIMENTS, ExperimentConfig, run
-from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence
+from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
+from oasis_lab.experiments.incentives import (
+    DpPrivacy,
+    Equilibrium,
+    IncentiveTable,
+    IrCauses,
+    VcgBudget,
+    WelfarePrice,
+)
+from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 from oasis_lab.files import atomic_path
 from oasis_lab.market import DATA_DIR
@@ -191,12 +200,13 @@ CASES: dict[str, Case] = {
         # single-type unit demand: where every classic mechanism applies (VCG, McAfee, SBBA, DP)
         ExperimentCase(
             "greedy_vs_optimum_unit_demand",
-            GreedyVsOptimum(n_tasks=16, unit_demand=True, mechanisms=MECHANISMS),
+            GreedyVsOptimum(n_tasks=16, unit_demand=True, mechanisms=BASELINES),
             (0,),
         ),
         ExperimentCase("outlier", OutlierStudy(n_tasks=200), (0, 1)),
         ExperimentCase("worst_market", WorstMarket(n_tasks=12, n_markets=2), (0,)),
         ExperimentCase("adversary_matrix", AdversaryMatrix(), (0,)),
+        ExperimentCase("residual_drift", ResidualDrift(max_ulps=(1, 4)), (0,)),
         ExperimentCase("deterrence", Deterrence(n_tasks=600, n_nodes=32), (0, 1)),
         # a stake low enough that the opportunists cheat (the other branch of the welfare)
         ExperimentCase("deterrence_cheating", Deterrence(n_tasks=600, n_nodes=32, stake=100.0), (0, 1)),
@@ -205,6 +215,38 @@ CASES: dict[str, Case] = {
             MarketOverTime(rounds=5, tasks_per_round=60, n_providers=20, p_user=0.2),
             (0, 1),
         ),
+        # the studies of notebooks 08 and 09 at the notebooks' CI size (each case one grid
+        # point of the notebook's sweep); each was run by the pre-move functions
+        # (referee_study, incentives.study, equilibrium_study) with the same rows
+        ExperimentCase(
+            "referee_market",
+            RefereeMarket(n_disputes=40, n_nodes=32, corrupt_share=0.3, appeal_to="market"),
+            (0, 1),
+        ),
+        # bribable referees whose stake is below the bribe: wrong first rulings, all appealed
+        ExperimentCase(
+            "referee_market_bribable",
+            RefereeMarket(n_disputes=40, n_nodes=32, corrupt_share=0.3, corrupt_kind="bribable", bribe=3000,
+                          referee_stake=2000),
+            (0, 1),
+        ),
+        ExperimentCase("split_verification", SplitVerification(n_verifiers=4, n_trials=80, n_nodes=32), (0, 1)),
+        ExperimentCase(
+            "incentive_table",
+            IncentiveTable(n_tasks=14, n_providers=4, unit_tasks=14, unit_providers=6, tiny_tasks=4,
+                           tiny_providers=2, report_grid=(0.5, 0.8, 1.25, 2.0), user_shades=(0.0, 0.3, 0.6),
+                           provider_markups=(0.0, 0.3, 0.6), max_sweeps=3),
+            (0, 1),
+        ),
+        ExperimentCase(
+            "equilibrium",
+            Equilibrium(n_tasks=12, n_providers=4, user_shades=(0.0, 0.4), provider_markups=(0.0, 0.4), max_sweeps=3),
+            (0, 1),
+        ),
+        ExperimentCase("welfare_price", WelfarePrice(n_tasks=120, n_providers=12), (0, 1)),
+        ExperimentCase("vcg_budget", VcgBudget(tiny_tasks=4, tiny_providers=2, draws=2), (0, 1)),
+        ExperimentCase("dp_privacy", DpPrivacy(unit_tasks=14, unit_providers=6), (0, 1)),
+        ExperimentCase("ir_causes", IrCauses(n_tasks=280, n_providers=40, scenario="price_crossing"), (0, 1)),
         # with the exact optimum every 5 rounds (the engine's optional optimum stage)
         SimCase("sim_cheaters", "cheaters.yaml", (*_SIM_SIZE, *_CHEATERS, ("optimum_every", 5)), (0, 2)),
         SimCase("sim_market_referees", "market_referees.yaml", (*_SIM_SIZE, *_CHEATERS), (0, 2)),

@@ -45,7 +45,12 @@ class MarketOverTime(ExperimentConfig):
     Returns (``run``)
     -----------------
     One row: :meth:`SimulationResult.summary`'s numeric columns plus ``p`` (the per-job
-    challenge probability) and ``cheater_income_per_cheater``.
+    challenge probability), ``cheater_income_per_cheater`` (payments a cheater kept for
+    wrong results before its removal), ``stake_lost_per_cheater``, ``rounds_to_removal`` (mean
+    over the cheaters removed, from entry to removal), ``reversed`` (payments reversed to
+    users) and ``bonds_locked_mean`` (challenge bonds locked per round): swept over the
+    challenge probability and the dispute delay, the cost of security against what a cheater
+    keeps (notebook 05).
     """
 
     name = "market_over_time"
@@ -113,4 +118,12 @@ class MarketOverTime(ExperimentConfig):
         row.insert(0, "p", config.challenge_probability)
         cheaters = int(row["cheaters"].iloc[0])
         row["cheater_income_per_cheater"] = float(row["cheater_income"].iloc[0]) / cheaters if cheaters else 0.0
+        r, providers = result.rounds, result.providers
+        cheat = providers[providers["kind"] == "cheater"]
+        removed = cheat[cheat["removed"] >= 0]
+        row["stake_lost_per_cheater"] = float(cheat["slashed"].mean()) if cheaters else 0.0
+        # nan when no cheater was removed: no removal took any number of rounds
+        row["rounds_to_removal"] = float((removed["removed"] - removed["entered"] + 1).mean())
+        row["reversed"] = float(r["reversed"].sum())
+        row["bonds_locked_mean"] = float(r["bonds_locked"].mean())
         return row.reset_index(drop=True)

@@ -24,6 +24,7 @@ import pandas as pd
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import backend_module
+from oasis_lab.seeding import check_seed, generator
 
 __all__ = [
     "ulp_error",
@@ -105,7 +106,7 @@ def ulp_errors(op: str, n: int = 128, seed: int = 0, backend: str = "numpy") -> 
     ``backend="webgpu"`` runs the kernel (same bits as the twin where reproducible).
     """
     size = check_int("n", n, 1)
-    args = _inputs(op, np.random.default_rng(seed), size)
+    args = _inputs(op, generator(seed), size)
     fn = getattr(backend_module(backend), op)
     if op == "attention":
         y = fn(*args, 4)
@@ -124,9 +125,9 @@ def accuracy_table(n: int = 128, seed: int = 0, backend: str = "numpy") -> pd.Da
     of the largest exact output (the scale the rounding errors live on).
     """
     rows = []
-    rng_seed = check_int("seed", seed, 0)
+    rng_seed = check_seed(seed)
     for op in ACCURACY_OPS:
-        args = _inputs(op, np.random.default_rng(rng_seed), check_int("n", n, 1))
+        args = _inputs(op, generator(rng_seed), check_int("n", n, 1))
         y64 = float64_op(op, *args)
         err = ulp_errors(op, n, rng_seed, backend)
         y = err * np.spacing(np.abs(y64).astype(np.float32)).reshape(-1).astype(np.float64)
@@ -168,7 +169,7 @@ def order_variants(
         fma = (fma.astype(np.float64) + a64[:, j, None] * b64[None, j, :]).astype(np.float32)
     # numpy sums a contiguous last axis pairwise (blocks of 8, then halving)
     pairwise = (a[:, None, :] * np.ascontiguousarray(b.T)[None, :, :]).sum(axis=-1, dtype=np.float32)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     shuffled = []
     for _ in range(runs):
         p = rng.permutation(k)
@@ -200,7 +201,7 @@ def literal_reassociation_probe(n: int = 65536, seed: int = 0) -> pd.DataFrame:
     from oasis_lab.gpu.mathlib import GELU_A
 
     size = check_int("n", n, 1)
-    x = np.random.default_rng(seed).uniform(-30, 30, size).astype(np.float32)
+    x = generator(seed).uniform(-30, 30, size).astype(np.float32)
     want = ((x * x) * x) * GELU_A
     groups = -(-size // 256)
     params = np.zeros(4, dtype=np.uint32)

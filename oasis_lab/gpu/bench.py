@@ -48,6 +48,7 @@ import pandas as pd
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import OPS, backend_module, load_model, node_flops
+from oasis_lab.seeding import generator
 from oasis_lab.timing import best_of
 
 __all__ = [
@@ -96,7 +97,7 @@ def _cases(size: str, seed: int) -> list[tuple[str, str, tuple, dict]]:
     if size not in SIZES:
         raise ValueError(f"size = {size!r} is unknown; choose one of {sorted(SIZES)}")
     s = SIZES[size]
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
 
     def f32(*shape):
         return rng.standard_normal(shape).astype(np.float32)
@@ -177,7 +178,7 @@ def matmul_gflops(n: int, kernel: str = "blocked", repeats: int = 3, seed: int =
     """GFLOP/s of an ``n x n x n`` float32 matmul: a WebGPU kernel (``"naive"``/``"blocked"``),
     the fixed-order numpy twin (``"reference"``) or numpy/BLAS ``@`` (``"blas"``)."""
     size = check_int("n", n, 1)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     a = rng.standard_normal((size, size)).astype(np.float32)
     b = rng.standard_normal((size, size)).astype(np.float32)
     if kernel == "blas":

@@ -1,19 +1,24 @@
-"""``python -m oasis_lab kernels check`` and ``python -m oasis_lab bench`` (sections 2, 4.2, 5).
+"""``python -m oasis_lab kernels check``, ``kernels fuzz`` and ``python -m oasis_lab bench``
+(sections 2, 4.2, 5).
 
 ``kernels check`` prints the determinism report (:func:`oasis_lab.gpu.determinism.check`) of every
 op and of the shipped models as tables, and exits 1 if any node is not deterministic or not
-bitwise equal to the numpy reference. ``bench`` prints the provider benchmark: op throughput on
-both backends, the measured provider row, projected rows for profiled devices, and the market
-rows they give.
+bitwise equal to the numpy reference. ``kernels fuzz`` runs the differential fuzzer
+(:func:`oasis_lab.gpu.conformance.fuzz`) for a time budget and prints what it covered (kernel x
+boundary class x engines, inputs tried, divergences) and the minimal cases it shrank. ``bench``
+prints the provider benchmark: op throughput on both backends, the measured provider row,
+projected rows for profiled devices, and the market rows they give.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
@@ -47,14 +52,47 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                        "repeatable (default: every op and both models)")
     check.add_argument("--runs", type=positive_count, default=20,
                        help="repetitions of each computation compared (>= 1)")
-    check.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy", "browser"),
+    check.add_argument("--backend", default="webgpu", metavar="{webgpu,numpy,browser}",
                        help="where the kernels run: webgpu = the WGSL kernels through wgpu-py; "
                        "numpy = the numpy twins; browser = the WGSL kernels in headless Chromium "
-                       "(oasis_lab.browser)")
+                       "(any backend registered in oasis_lab.gpu.backends)")
     check.add_argument("--seed", type=int, default=0,
                        help="seed of the random inputs, in [0, 2**128 - 1]")
     add_wide_option(check)
     check.set_defaults(func=_needs_device(_check))
+    fuzz = ksub.add_parser(
+        "fuzz", help="differential fuzzer of the kernels across engines",
+        description="Generate inputs aimed at rounding boundaries (results near 2^-126, 2^-125 and "
+        "2^128, ties to even, exp's thresholds, cancellation, signed zeros, NaN production, int8 "
+        "and requantization edges) for every kernel, run them on each engine, compare the bits "
+        "with the numpy twins, shrink every divergence to a minimal case, and print what was "
+        "covered: inputs tried per kernel and boundary class, and divergences per engine (N! "
+        "where numpy's output is finite, N~ where it holds an inf or a NaN: outside the bitwise "
+        "contract). Exit status 0 without divergence, 1 with one, 2 when an engine is missing.",
+        formatter_class=HelpFormatter,
+    )
+    fuzz.add_argument("--budget", type=positive_seconds, default=30.0,
+                      help="seconds of fuzzing (every kernel and class gets one batch first; "
+                      "shrinking is extra)")
+    fuzz.add_argument("--engines", default="numpy,webgpu,browser",
+                      help="comma-separated backends (oasis_lab.gpu.backends): numpy (the "
+                      "reference, always run), webgpu (wgpu-py), browser (headless Chromium)")
+    fuzz.add_argument("--seed", type=int, default=0,
+                      help="root seed of the generated inputs, in [0, 2**128 - 1]")
+    fuzz.add_argument("--policy", default="flush-2^-125", choices=("flush-2^-125", "flush-2^-126"),
+                      help="subnormal policy of kernels and twins: the shipped one, or the previous "
+                      "one (flush below 2^-126) to see what it got wrong")
+    fuzz.add_argument("--kernel", action="append", default=None, metavar="NAME",
+                      help="fuzz only this kernel target (e.g. unary:gelu, matmul_wide:main); "
+                      "repeatable (default: all)")
+    fuzz.add_argument("--class", dest="classes", action="append", default=None, metavar="CLASS",
+                      help="fuzz only this boundary class (e.g. near-2^-126); repeatable "
+                      "(default: all)")
+    fuzz.add_argument("--save-corpus", default=None, metavar="DIR",
+                      help="write each minimal case to DIR as JSON (a regression corpus; "
+                      "default: not written)")
+    add_wide_option(fuzz)
+    fuzz.set_defaults(func=_needs_device(_fuzz))
     kernels.set_defaults(func=lambda args: (kernels.print_help(), 2)[1])
 
     bench = subparsers.add_parser(
@@ -92,6 +130,17 @@ def positive_count(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{value} must be a finite number of seconds > 0")
+    return value
+
+
 def _needs_device(command):
     """Turn a missing WebGPU adapter into one line on stderr and exit status 2."""
 
@@ -108,10 +157,15 @@ def _needs_device(command):
 
 
 def _check(args: argparse.Namespace) -> int:
+    from oasis_lab.gpu import backends
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
     from oasis_lab.gpu.model import MODEL_NAMES
 
     check_seed(args.seed, "--seed")
+    try:
+        backends.get(args.backend)  # before any run; the message lists the registered ones
+    except ValueError as exc:
+        raise ValueError(f"--backend {args.backend!r}: {exc}") from None
     targets = args.target or sorted(OP_EXAMPLES) + list(MODEL_NAMES)
     unknown = [t for t in targets if t not in OP_EXAMPLES and t not in MODEL_NAMES]
     if unknown:  # before any run, with every valid name
@@ -133,6 +187,40 @@ def _check(args: argparse.Namespace) -> int:
     print("\nall deterministic and bitwise equal to the numpy reference" if ok
           else "\nNOT all deterministic / bitwise equal: see the rows above")
     return 0 if ok else 1
+
+
+def _fuzz(args: argparse.Namespace) -> int:
+    from oasis_lab.gpu import backends, conformance
+
+    check_seed(args.seed, "--seed")
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for e in engines:  # before any run, naming the option
+        try:
+            backends.get(e)
+        except ValueError as exc:
+            raise ValueError(f"--engines {e!r}: {exc}") from None
+    report = conformance.fuzz(args.budget, engines, seed=args.seed, kernels=args.kernel,
+                              classes=args.classes, policy_name=args.policy)
+    print(textwrap.fill(report.summary(), WIDTH))
+    print("\n" + textwrap.fill(
+        "inputs tried per kernel and boundary class (per engine); after them, per engine (its "
+        "initial): N! divergent outputs, N~ divergent outside the contract (numpy's output holds "
+        "an inf or a NaN)", WIDTH))
+    print(fit_table(report.matrix().reset_index(), wide=args.wide))
+    if report.divergences:
+        print("\nminimal cases (shrunk):")
+        rows = []
+        for d in report.divergences:
+            args_text = "; ".join(
+                f"{k}={[hex(int(w)) for w in v.reshape(-1)[:4].view(np.uint32)]}" if v.dtype == np.float32
+                else f"{k}={v.reshape(-1)[:4].tolist()}" for k, v in d.minimal.args.items())
+            rows.append({"kernel": d.kernel, "class": d.cls, "engines": ",".join(d.engines),
+                         "contract": "outside" if d.outside_contract else "VIOLATED",
+                         "inputs (first 4 of each)": args_text})
+            if args.save_corpus:
+                conformance.save_case(d.minimal, args.save_corpus, d.engines)
+        print(fit_table(pd.DataFrame(rows), wide=args.wide))
+    return 1 if report.divergent else 0
 
 
 def _bench(args: argparse.Namespace) -> int:

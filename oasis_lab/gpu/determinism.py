@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_int
+from oasis_lab.gpu import backends
 from oasis_lab.gpu.model import (
     MODEL_NAMES,
     OPS,
@@ -40,6 +41,7 @@ from oasis_lab.gpu.model import (
     run,
     run_node,
 )
+from oasis_lab.seeding import generator
 
 __all__ = [
     "OP_EXAMPLES",
@@ -106,7 +108,7 @@ def op_model(op: str, seed: int = 0) -> tuple[Model, dict[str, np.ndarray]]:
     if op not in OP_EXAMPLES:
         raise ValueError(f"op = {op!r} is unknown; choose one of {sorted(OP_EXAMPLES)}")
     specs, wshapes, attrs = OP_EXAMPLES[op]
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     weights: dict[str, np.ndarray] = {}
     for name, shape in wshapes.items():
         if op.startswith("int8"):
@@ -179,25 +181,11 @@ class DeterminismReport:
         )
 
 
-def _engine(backend: str) -> str:
-    if backend == "numpy":
-        return f"numpy {np.__version__}"
-    if backend == "browser":
-        import importlib
-
-        prov = importlib.import_module("oasis_lab.browser.backend").default_provider()
-        return f"Chromium WebGPU {prov.adapter_summary()}"
-    from oasis_lab.gpu.device import adapter_info
-
-    info = adapter_info()
-    return f"{info['device']} ({info['backend_type']}, {info['adapter_type']})"
-
-
 def check(
     target: Model | str,
     runs: int = 20,
     *,
-    backend: str = "webgpu",
+    backend: str | backends.Backend = "webgpu",
     inputs: dict[str, np.ndarray] | None = None,
     seed: int = 0,
 ) -> DeterminismReport:
@@ -210,7 +198,8 @@ def check(
         (a one-node model from :func:`op_model`).
     runs : int
         Repetitions (``>= 1``).
-    backend : {"webgpu", "numpy"}
+    backend : str or Backend
+        A registered backend name (:func:`oasis_lab.gpu.backends.names`) or a backend object.
     inputs : dict, optional
         Model inputs; default the seeded example inputs.
     seed : int
@@ -237,7 +226,8 @@ def check(
     else:
         raise TypeError(f"target must be a Model or a name, got {type(target).__name__}")
     feed = default_inputs if inputs is None else inputs
-    engine = _engine(backend)
+    be = backends.get(backend)
+    engine = be.engine()
     traces: list[Trace] = [run(model, feed, backend=backend, seed=seed) for _ in range(n_runs)]
     reference = run(model, feed, backend="numpy", seed=seed)
     first = traces[0]
@@ -259,7 +249,7 @@ def check(
             max_abs[i] = float(np.abs(out.astype(np.float64) - want.astype(np.float64)).max())
     return DeterminismReport(
         target=model.name,
-        backend=backend,
+        backend=be.name,
         engine=engine,
         runs=n_runs,
         seed=int(seed),
@@ -274,9 +264,11 @@ def check(
 
 
 def subnormal_mix(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    """Normal values mixed with subnormals, ``-0`` and values next to ``2^-126`` of both signs."""
+    """Normal values mixed with subnormals, ``-0`` and values next to ``2^-126`` and to the
+    flush threshold ``2^-125``, of both signs."""
     x = rng.standard_normal(shape).astype(np.float32)
-    special = np.array([1e-40, -3e-39, -0.0, 2.0**-126, -(2.0**-126), 1.2e-38, 1e-45, 5e-39],
+    special = np.array([1e-40, -3e-39, -0.0, 2.0**-126, -(2.0**-126), 1.2e-38, 1e-45, 5e-39,
+                        2.0**-125, -(2.0**-125), 1.5 * 2.0**-126, -2.3e-38, 2.4e-38],
                        dtype=np.float32)
     mask = rng.random(shape) < 0.4
     x[mask] = rng.choice(special, size=int(mask.sum()))
@@ -296,7 +288,7 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
     :mod:`~oasis_lab.gpu.ops` or the browser backend) and returns the op's output, so the same
     inputs run on every backend.
     """
-    rng = np.random.default_rng(check_int("seed", seed, 0))
+    rng = generator(seed)
 
     def f32(*shape: int, scale: float = 1.0) -> np.ndarray:
         return (rng.standard_normal(shape) * scale).astype(np.float32)
@@ -352,9 +344,10 @@ def kernel_cases(seed: int = 0, *, subnormal: bool = True) -> list[KernelCase]:
     cancel = c(-xs + np.float32(2.0**-149))
     edge = np.concatenate([xs.ravel(), np.array([1.3e-38, -1.3e-38, -87.0, -86.9, -80.0], np.float32)])
     psub = np.abs(np.concatenate([np.full((5, 15), 1e-40, np.float32), np.abs(xs[:5, :15])]))
-    # Normal products first, then normal factors near 2^-63 whose products (normal) cancel to a
-    # subnormal partial sum mid-row, which the policy flushes before the last product is added.
-    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-63, 2.0**-63, 2.0**-62]], np.float32)
+    # Normal products first, then products 1.5 2^-125 and -2^-125 (kept: at or above the flush
+    # threshold) that cancel to a partial sum of 2^-126 mid-row, which the policy flushes before
+    # the last product, 2^-122, is added.
+    mid_a = np.array([[1.0, 1.0, 1.5 * 2.0**-62, 2.0**-62, 2.0**-61]], np.float32)
     mid_b = np.repeat(np.array([[1.0], [-1.0], [2.0**-63], [-(2.0**-63)], [2.0**-61]], np.float32), 4, 1)
     cases += [
         ("matmul blocked, subnormal sum mid-row", "matmul_blocked",

@@ -38,10 +38,11 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from oasis_lab import paths
 
 __all__ = [
     "KERNELS_DIR",
@@ -65,7 +66,7 @@ __all__ = [
     "variant_source",
 ]
 
-KERNELS_DIR = Path(__file__).resolve().parent.parent.parent / "kernels"
+KERNELS_DIR = paths.KERNELS_DIR
 
 _INSTALL_HINT = (
     "no WebGPU adapter found. On Debian/Ubuntu install the Mesa Vulkan CPU driver: "
@@ -108,8 +109,9 @@ _PERSISTENT: dict[int, Any] = {}
 _BIND_GROUPS: dict[tuple, tuple[Any, tuple[Any, ...]]] = {}
 _BIND_GROUPS_CAP = 512
 
-#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes``
-KernelRunner = Callable[..., bytes]
+#: ``runner(name, params, inputs, out_nbytes, workgroups, *, entry, constants) -> bytes`` (or a
+#: writable ``uint8`` array of the output bytes)
+KernelRunner = Callable[..., np.ndarray | bytes]
 _RUNNER: contextvars.ContextVar[KernelRunner | None] = contextvars.ContextVar(
     "oasis_kernel_runner", default=None
 )

@@ -22,22 +22,24 @@ compilers fuse in constant expressions only and so would break reproducibility).
 
 Readings taken
 --------------
-- Domain: results at the edge of the subnormal range are flushed to ``+0`` (``k < -125``, i.e.
-  ``x < -86.99``, :data:`EXP_FLUSH_BELOW`; the true value is below ``1.7e-38``, within a factor
-  1.5 of the smallest normal float32, and ``p 2^k`` could be subnormal there), because engines
-  differ in whether they flush subnormals. Overflow gives ``+inf`` (``x > 88.7228``) through
-  IEEE rounding of the final scaling. NaN inputs are outside the contract: the op layer rejects
-  non-finite inputs.
+- Domain: results below the flush threshold ``2^-125`` are ``+0`` (``x`` below about
+  ``-86.64``, :data:`EXP_FLUSH_BELOW`: the policy flushes ``p 2^k`` there, and ``k < -125`` is
+  zero outright, so ``p 2^k`` is never subnormal). Overflow gives ``+inf`` (``x > 88.7228``)
+  through IEEE rounding of the final scaling. NaN inputs are outside the contract: the op layer
+  rejects non-finite inputs.
 - Accuracy against float64 ``exp`` above the flush threshold: at most :data:`EXP_MAX_ULP` ulp
-  (1.22 measured on a grid of 5 million float32 in ``[-86.9, 88.7]``; checked in
+  (1.19 measured on a grid of 5 million float32 in ``[-86.64, 88.7]``; checked in
   ``tests/gpu/test_reference_accuracy.py``).
 - GELU uses the tanh approximation (as GPT-2) in its exact sigmoid form
   ``0.5 x (1 + tanh(u)) = x sigmoid(2u)`` with ``u = sqrt(2/pi) (x + 0.044715 x^3)``: no
   cancellation near 0 and no ``tanh`` needed; the divisor stays in ``[1, 2]``.
 - Subnormals (:func:`ftz`, twin of ``kernels/flush.wgsl``): WebGPU lets an engine flush
-  subnormal floats, and SwiftShader (Chromium's CPU WebGPU) does while lavapipe and numpy do not.
-  So every argument and every ``+ - * /`` result below is flushed explicitly: a float32 whose
-  exponent field is zero (a subnormal or ``-0``) becomes ``+0``, in the kernels and here alike.
+  subnormal floats, and IEEE 754 lets it detect tininess before rounding or after: SwiftShader
+  (Chromium's CPU WebGPU) flushes an exact result just below ``2^-126`` to 0, lavapipe and numpy
+  round it up to ``2^-126``. So every argument and every ``+ - * /`` result below is flushed
+  explicitly, and below ``2^-125`` (:data:`FLUSH_BELOW`), not ``2^-126``: every engine's result
+  for an exact value under ``2^-126`` (0, a subnormal or ``2^-126``) lies under ``2^-125`` and
+  becomes ``+0``, and above it every engine rounds alike (``docs/platform.md``).
 - Shader compilers may apply inexact algebra to float ops (SPIR-V without ``NoContraction``):
   Mesa's NIR was measured to rewrite ``(a * b) * literal``. The WGSL never multiplies a product
   by a literal; GELU's constants are passed at run time.
@@ -51,6 +53,7 @@ __all__ = [
     "f32_from_bits",
     "ftz",
     "ftz_",
+    "FLUSH_BELOW",
     "TINY",
     "exp",
     "gelu",
@@ -82,32 +85,34 @@ _ZERO = np.float32(0.0)
 _CLAMP_LO = np.float32(-90.0)
 _CLAMP_HI = np.float32(90.0)
 
-#: Smallest normal float32, ``2^-126``: :func:`ftz` turns anything smaller in magnitude into ``+0``.
+#: Smallest normal float32, ``2^-126``.
 TINY = np.float32(2.0**-126)
+#: :func:`ftz` turns every value of smaller magnitude into ``+0``: ``2^-125`` (twice :data:`TINY`).
+FLUSH_BELOW = np.float32(2.0**-125)
 
-#: Largest error of :func:`exp` against float64, in float32 ulp of the true value (1.22 measured).
+#: Largest error of :func:`exp` against float64, in float32 ulp of the true value (1.19 measured above the flush).
 EXP_MAX_ULP = 1.5
-#: Below this argument :func:`exp` returns 0 (its result would be subnormal).
-EXP_FLUSH_BELOW = -86.99
+#: Below this argument :func:`exp` returns 0 (its result would be under :data:`FLUSH_BELOW`).
+EXP_FLUSH_BELOW = -86.644
 
 
 def ftz(x: np.ndarray | np.floating) -> np.ndarray:
     """Flush to zero, twin of ``oasis_ftz`` in ``kernels/flush.wgsl`` (the subnormal policy).
 
-    Returns ``x`` as float32 with every entry of magnitude below :data:`TINY` (subnormals and
-    ``-0``) replaced by ``+0``; NaN and infinities pass unchanged (as in the kernel, which tests
-    for a zero exponent field).
+    Returns ``x`` as float32 with every entry of magnitude below :data:`FLUSH_BELOW` (``2^-125``:
+    subnormals, ``-0`` and ``[2^-126, 2^-125)``) replaced by ``+0``; NaN and infinities pass
+    unchanged (as in the kernel, which tests for an exponent field of 0 or 1).
 
-    >>> ftz(np.array([1e-40, -0.0, -0.5, 1.5], dtype=np.float32)).tolist()
-    [0.0, 0.0, -0.5, 1.5]
+    >>> ftz(np.array([1e-40, -0.0, 2.0**-126, -(2.0**-125), -0.5, 1.5], dtype=np.float32)).tolist()
+    [0.0, 0.0, 0.0, -2.350988701644575e-38, -0.5, 1.5]
     """
     x = np.asarray(x, dtype=np.float32)
-    return np.where(np.abs(x) < TINY, _ZERO, x).astype(np.float32, copy=False)
+    return np.where(np.abs(x) < FLUSH_BELOW, _ZERO, x).astype(np.float32, copy=False)
 
 
 def ftz_(x: np.ndarray) -> np.ndarray:
     """In-place :func:`ftz` of a float32 array (hot loops of the references); returns ``x``."""
-    np.copyto(x, _ZERO, where=np.abs(x) < TINY)
+    np.copyto(x, _ZERO, where=np.abs(x) < FLUSH_BELOW)
     return x
 
 
@@ -122,8 +127,8 @@ def exp(x: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray of float32
-        ``exp(x)`` within :data:`EXP_MAX_ULP` ulp; ``0`` where the result would be subnormal,
-        ``inf`` on overflow.
+        ``exp(x)`` within :data:`EXP_MAX_ULP` ulp; ``0`` where the result would be below
+        :data:`FLUSH_BELOW`, ``inf`` on overflow.
     """
     x = ftz(x)
     # Clamping keeps k inside [-130, 130] so the integer exponent arithmetic cannot overflow;

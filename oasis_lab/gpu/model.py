@@ -34,24 +34,25 @@ import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import pandas as pd
 
+from oasis_lab import paths
 from oasis_lab.checks import check_int
-from oasis_lab.gpu import device, reference
+from oasis_lab.gpu import backends, device, reference
+from oasis_lab.seeding import generator
 
 __all__ = [
     "Node",
     "Model",
     "Trace",
+    "DigestTrace",
     "InputSpec",
     "MODEL_NAMES",
     "MODELS_DIR",
-    "BACKENDS",
     "OPS",
     "load_model",
     "example_inputs",
@@ -64,8 +65,7 @@ __all__ = [
     "backend_module",
 ]
 
-MODELS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "models"
-BACKENDS = ("numpy", "webgpu", "browser")
+MODELS_DIR = paths.MODELS_DIR
 MODEL_NAMES = ("tiny-transformer", "quantized-mlp")
 
 
@@ -251,6 +251,35 @@ class Trace:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class DigestTrace:
+    """Every node's :func:`array_digest` of one run, without the outputs (what a provider
+    commits to when only the commitment is asked for: ``run(..., keep="digests")``).
+
+    Attributes
+    ----------
+    model_name, backend : str
+    node_names : tuple of str
+    node_digests : tuple of str
+        One SHA-256 hex digest per node, in topological order.
+    seed : int
+    """
+
+    model_name: str
+    backend: str
+    node_names: tuple[str, ...]
+    node_digests: tuple[str, ...]
+    seed: int = 0
+
+    def digests(self) -> tuple[str, ...]:
+        """The node digests in topological order (as :meth:`Trace.digests`)."""
+        return self.node_digests
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per node: name and the first 16 hex digits of its digest."""
+        return pd.DataFrame({"node": list(self.node_names), "digest": [d[:16] for d in self.node_digests]})
+
+
 # ============================================================================ op table
 Arrays = Sequence[np.ndarray]
 
@@ -381,22 +410,12 @@ OPS: dict[str, OpSpec] = {
 }
 
 
-def backend_module(backend: str) -> Any:
-    """The module whose functions run ``backend``'s ops: :mod:`~oasis_lab.gpu.reference` for
-    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"``, ``oasis_lab.browser.backend`` for
-    ``"browser"`` (the same ops in headless Chromium; same names and signatures)."""
-    if backend == "numpy":
-        return reference
-    if backend == "webgpu":
-        from oasis_lab.gpu import ops  # imported lazily: the numpy backend needs no wgpu
-
-        return ops
-    if backend == "browser":
-        # A later layer plugs in by name (the gpu layer does not depend on it otherwise).
-        import importlib
-
-        return importlib.import_module("oasis_lab.browser.backend")
-    raise ValueError(f"backend = {backend!r} is unknown; choose one of {BACKENDS}")
+def backend_module(backend: str | backends.Backend) -> Any:
+    """The ops of ``backend`` (a name of :func:`oasis_lab.gpu.backends.names` or a
+    :class:`~oasis_lab.gpu.backends.Backend`): :mod:`~oasis_lab.gpu.reference` for
+    ``"numpy"``, :mod:`~oasis_lab.gpu.ops` for ``"webgpu"``, a registered engine's ops otherwise
+    (same names and signatures)."""
+    return backends.get(backend).ops()
 
 
 # ============================================================================ running
@@ -404,12 +423,24 @@ def _check_seed(seed: Any) -> int:
     return check_int("seed", seed, 0, 2**32 - 1)
 
 
+@overload
+def run(model: Model, inputs: Mapping[str, np.ndarray], backend: str | backends.Backend = ...,
+        seed: int = ..., *, keep: Literal["outputs"] = ...) -> Trace: ...
+
+
+@overload
+def run(model: Model, inputs: Mapping[str, np.ndarray], backend: str | backends.Backend = ...,
+        seed: int = ..., *, keep: Literal["digests"]) -> DigestTrace: ...
+
+
 def run(
     model: Model,
     inputs: Mapping[str, np.ndarray],
-    backend: str = "numpy",
+    backend: str | backends.Backend = "numpy",
     seed: int = 0,
-) -> Trace:
+    *,
+    keep: str = "outputs",
+) -> Trace | DigestTrace:
     """Evaluate every node of ``model`` in topological order and keep all outputs (section 5).
 
     Parameters
@@ -417,26 +448,35 @@ def run(
     model : Model
     inputs : mapping of str to ndarray
         Exactly the model's ``input_names``.
-    backend : {"numpy", "webgpu", "browser"}
-        Bitwise numpy twins, the WGSL kernels through wgpu-py, or the same kernels in headless
-        Chromium (same bits on engines that do not reassociate).
+    backend : str or Backend
+        ``"numpy"`` (bitwise numpy twins), ``"webgpu"`` (the WGSL kernels through wgpu-py), a
+        registered name (``"browser"``: the same kernels in headless Chromium, registered by
+        ``oasis_lab.browser``) or a :class:`~oasis_lab.gpu.backends.Backend` object (e.g. a
+        browser provider's ``backend``). Same bits on engines that do not reassociate.
     seed : int
-        The only source of randomness (the ``sample`` nodes), ``0 <= seed < 2^32``.
+        The only source of randomness (the ``sample`` nodes), ``0 <= seed < 2^32`` (the
+        kernel's seed is one u32).
+    keep : {"outputs", "digests"}
+        ``"outputs"``: return a :class:`Trace` with every node's output; ``"digests"``: return a
+        :class:`DigestTrace` (an engine that hashes its outputs itself, such as a browser, then
+        need not send them back).
 
     Returns
     -------
-    Trace
+    Trace or DigestTrace
 
     Raises
     ------
     ValueError, TypeError
-        Unknown backend, missing or extra inputs, or an input an op rejects (the message names
-        the node).
+        Unknown backend, missing or extra inputs, a bad ``keep``, or an input an op rejects
+        (the message names the node).
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be a Model, got {type(model).__name__}")
-    module = backend_module(backend)
+    be = backends.get(backend)
     s = _check_seed(seed)
+    if keep not in ("outputs", "digests"):
+        raise ValueError(f"keep = {keep!r} must be 'outputs' or 'digests'")
     if not isinstance(inputs, Mapping):
         raise TypeError(f"inputs must be a mapping of input name to array, got {type(inputs).__name__}")
     missing = [n for n in model.input_names if n not in inputs]
@@ -446,14 +486,27 @@ def run(
             f"inputs of {model.name!r} must be exactly {list(model.input_names)}; "
             f"missing {missing}, unexpected {extra}"
         )
+    digests_only = keep == "digests"
+    module = be.ops()
     values: dict[str, np.ndarray] = {n: inputs[n] for n in model.input_names}
-    outputs = []
-    for node in model.nodes:
-        out = _call(module, model, node, [values[src] for src in node.inputs], s)
-        out.setflags(write=False)
-        values[node.name] = out
-        outputs.append(out)
-    return Trace(model.name, backend, model.node_names, tuple(outputs), s)
+    outputs: list[np.ndarray] = []
+    digests: list[str] = []
+    be.prepare(model, values, digests_only)
+    try:
+        for i, node in enumerate(model.nodes):
+            with be.node(model, i, digests_only) as record:
+                out = _call(module, model, node, [values[src] for src in node.inputs], s)
+            out.setflags(write=False)
+            values[node.name] = out
+            if digests_only:
+                digests.append(record.digest if record.digest is not None else array_digest(out))
+            else:
+                outputs.append(out)
+    finally:
+        be.finish(model)
+    if digests_only:
+        return DigestTrace(model.name, be.name, model.node_names, tuple(digests), s)
+    return Trace(model.name, be.name, model.node_names, tuple(outputs), s)
 
 
 def _call(module: Any, model: Model, node: Node, xs: Arrays, seed: int) -> np.ndarray:
@@ -468,7 +521,7 @@ def run_node(
     model: Model,
     node: str | int,
     node_inputs: Sequence[np.ndarray],
-    backend: str = "numpy",
+    backend: str | backends.Backend = "numpy",
     seed: int = 0,
 ) -> np.ndarray:
     """Recompute one node from its opened input arrays (what the referee does, section 5).
@@ -480,7 +533,8 @@ def run_node(
         Node name or position in topological order.
     node_inputs : sequence of ndarray
         The node's inputs in ``Node.inputs`` order.
-    backend : {"numpy", "webgpu"}
+    backend : str or Backend
+        As for :func:`run`.
     seed : int
         Only read by ``sample`` nodes: pass ``Trace.seed`` of the trace being checked.
 
@@ -553,7 +607,7 @@ def example_inputs(model: Model, seed: int = 0) -> dict[str, np.ndarray]:
     """Seeded inputs of the shapes in ``model.input_specs`` (uniform integers in ``[low, high)``)."""
     if not model.input_specs:
         raise ValueError(f"model {model.name!r} has no input specs")
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = generator(seed)
     out = {}
     for name in model.input_names:
         spec = model.input_specs[name]
@@ -645,7 +699,7 @@ def build_weights(name: str, seed: int = 2024) -> dict[str, np.ndarray]:
     layer's requantization ``multiplier / 2^shift`` is calibrated so that the 99.9th percentile
     of its pre-activation on 256 seeded inputs maps to 100.
     """
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     out: dict[str, np.ndarray] = {}
     if name == "tiny-transformer":
         for key, shape in _transformer_weight_shapes().items():

@@ -1,7 +1,8 @@
 """Incentives of the section-4 auction and the section-5 challenges (a layer above
 ``auction`` and ``disputes``).
 
-- :mod:`.outcomes`: every mechanism behind one interface (reports in, expected outcome out).
+- :mod:`.outcomes`: registers ``truthful`` and ``first_price`` into the one mechanism registry
+  (:mod:`oasis_lab.auction.mechanisms`: reports in, expected outcome out).
 - :mod:`.manipulability`: who gains by a unilateral misreport, for any mechanism.
 - :mod:`.truthful`: a truthful variant of the greedy (posted price, critical values).
 - :mod:`.equilibrium`: best-response dynamics over shading factors under the midpoint rule.
@@ -19,7 +20,7 @@ from oasis_lab.incentives.challenge import (
     honest_participation,
     platform_challenge_rate,
 )
-from oasis_lab.incentives.equilibrium import best_response_dynamics, equilibrium_study
+from oasis_lab.incentives.equilibrium import best_response_dynamics
 from oasis_lab.incentives.manipulability import (
     DIMENSIONS,
     best_misreports,
@@ -27,7 +28,7 @@ from oasis_lab.incentives.manipulability import (
     misreport,
     summarize,
 )
-from oasis_lab.incentives.outcomes import MECHANISMS, Outcome, run_mechanism
+from oasis_lab.incentives.outcomes import Outcome, run_mechanism
 from oasis_lab.incentives.truthful import (
     TruthfulResult,
     clearing_price,
@@ -37,7 +38,6 @@ from oasis_lab.incentives.truthful import (
 
 __all__ = [
     "DIMENSIONS",
-    "MECHANISMS",
     "ChallengeGame",
     "Outcome",
     "TruthfulResult",
@@ -45,7 +45,6 @@ __all__ = [
     "best_response_dynamics",
     "challenge_equilibrium",
     "clearing_price",
-    "equilibrium_study",
     "honest_participation",
     "manipulability",
     "misreport",

@@ -45,15 +45,24 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.params import ParamsMixin
 
 __all__ = [
+    "MAX_TOKENS",
     "ChallengeEquilibrium",
     "ChallengeGame",
     "challenge_equilibrium",
+    "equilibrium_by_stake",
     "fraud_by_platform_rate",
     "honest_participation",
+    "participation_curve",
     "mixed_equilibrium_2x2",
     "payoff_matrices",
     "platform_challenge_rate",
 ]
+
+
+#: Largest token amount of the game (payment, gain, recompute cost, stake, bond) and largest
+#: capital cost: every sum and product of two of them stays finite in float64 (the ledger's
+#: integers are exact at any size; the game's closed forms are floats).
+MAX_TOKENS = 1e150
 
 
 @dataclass(frozen=True)
@@ -88,12 +97,18 @@ class ChallengeGame(ParamsMixin):
 
     def __post_init__(self) -> None:
         for name in ("payment", "gain", "recompute_cost", "capital_cost"):
-            check_real(name, getattr(self, name), minimum=0.0)
+            check_real(name, getattr(self, name), minimum=0.0, maximum=MAX_TOKENS)
         check_fraction("platform_rate", self.platform_rate)
         if not isinstance(self.challenger_is_user, bool):
             raise TypeError(f"challenger_is_user must be a bool, got {self.challenger_is_user!r}")
         if not isinstance(self.dispute, DisputeParams):
             raise TypeError(f"dispute must be a DisputeParams, got {type(self.dispute).__name__}")
+        for name in ("provider_stake", "challenger_bond"):
+            # DisputeParams takes any integer (the ledger is exact); the closed forms are floats
+            value = getattr(self.dispute, name)
+            if value > MAX_TOKENS:
+                raise ValueError(f"dispute.{name} = {value} must be <= {MAX_TOKENS:g} (the challenge game's "
+                                 "closed forms are float64)")
 
     @property
     def slashed(self) -> float:
@@ -242,6 +257,42 @@ def fraud_by_platform_rate(game: ChallengeGame, rates: Any) -> pd.DataFrame:
         rows.append({"platform_rate": float(r), **eq.as_dict(),
                      "platform_checks_cost": float(r) * game.recompute_cost})
     return pd.DataFrame(rows)
+
+
+def equilibrium_by_stake(game: ChallengeGame, stakes: Any) -> pd.DataFrame:
+    """The equilibrium of ``game`` at each provider stake (``dispute.provider_stake``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per stake: :class:`ChallengeEquilibrium`'s fields and ``stake``.
+    """
+    if not isinstance(game, ChallengeGame):
+        raise TypeError(f"game must be a ChallengeGame, got {type(game).__name__}")
+    values = np.asarray(stakes).ravel()
+    if values.dtype.kind not in "iu" or (values < 0).any():
+        raise ValueError(f"stakes must be integer token amounts >= 0, got {stakes!r}")
+    # one closed form per stake: a handful of scalar divisions each
+    games = [game.replace(dispute=game.dispute.replace(provider_stake=int(s))) for s in values]
+    return pd.DataFrame([challenge_equilibrium(g).as_dict() | {"stake": s} for g, s in zip(games, values, strict=True)])
+
+
+def participation_curve(game: ChallengeGame, *, service_cost: float, probabilities: Any,
+                        mismatch: float = 1.0) -> pd.DataFrame:
+    """:func:`honest_participation`'s profit per task at each challenge probability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the challenge probability; one column per referee mode (``"exact"``,
+        ``"tolerance"``): the honest provider's expected profit per task.
+    """
+    ps = np.asarray(probabilities, dtype=float).ravel()
+    rows = {float(p): honest_participation(game, service_cost=service_cost, mismatch=mismatch,
+                                           challenge_probability=float(p))["profit"] for p in ps}
+    frame = pd.DataFrame(rows).T
+    frame.columns.name = None
+    return frame
 
 
 def honest_participation(

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.pricing import user_costs
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.incentives.manipulability import GAIN_ATOL, GAIN_RTOL
@@ -40,7 +39,7 @@ __all__ = [
     "USER_SHADES",
     "EquilibriumResult",
     "best_response_dynamics",
-    "equilibrium_study",
+    "check_strategy_grids",
     "shaded_reports",
 ]
 
@@ -92,6 +91,25 @@ def shaded_reports(market: Market, shade: np.ndarray, markup: np.ndarray, params
     return market.replace(value=value, cost=market.cost * (1.0 + markup))
 
 
+def check_strategy_grids(
+    user_shades: Sequence[float], provider_markups: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shading and markup grids as arrays, or one error naming the grid.
+
+    Shades must lie in ``[0, 0.999]`` (a user withholds less than all her surplus), markups
+    be ``>= 0``, and each grid contain 0 (the truthful report).
+    """
+    for name, grid in (("user_shades", user_shades), ("provider_markups", provider_markups)):
+        if isinstance(grid, (str, bytes)) or not isinstance(grid, Sequence | np.ndarray):
+            raise TypeError(f"{name} must be a sequence of numbers, got {grid!r}")
+    shades = np.array([check_real("user_shades", s, minimum=0.0, maximum=0.999) for s in user_shades])
+    markups = np.array([check_real("provider_markups", m, minimum=0.0) for m in provider_markups])
+    for name, values in (("user_shades", shades), ("provider_markups", markups)):
+        if not (values == 0).any():
+            raise ValueError(f"{name} must contain 0 (the truthful report)")
+    return shades, markups
+
+
 def best_response_dynamics(
     market: Market,
     mechanism: str = "greedy",
@@ -110,8 +128,8 @@ def best_response_dynamics(
     market : Market
         True values and costs.
     mechanism : str
-        One of :data:`~oasis_lab.incentives.outcomes.MECHANISMS` (``"greedy"`` is the
-        midpoint rule under ``params``).
+        A mechanism with an outcome in :data:`oasis_lab.auction.mechanisms.MECHANISMS`
+        (``"greedy"`` is the midpoint rule under ``params``).
     params : AuctionParams
     user_shades, provider_markups : sequence of float
         The grids; shades in ``[0, 1)``, markups ``>= 0``; each must contain 0 (the truth).
@@ -126,12 +144,8 @@ def best_response_dynamics(
     -------
     EquilibriumResult
     """
-    check_run_args(market, mechanism, params)
-    shades = np.array([check_real("user_shades", s, minimum=0.0, maximum=0.999) for s in user_shades])
-    markups = np.array([check_real("provider_markups", m, minimum=0.0) for m in provider_markups])
-    for name, grid in (("user_shades", shades), ("provider_markups", markups)):
-        if not (grid == 0).any():
-            raise ValueError(f"{name} must contain 0 (the truthful report)")
+    entry = check_run_args(market, mechanism, params)
+    shades, markups = check_strategy_grids(user_shades, provider_markups)
     max_sweeps = check_int("max_sweeps", max_sweeps, 1)
     seed = check_seed(seed)
     opts = dict(options or {})
@@ -139,7 +153,7 @@ def best_response_dynamics(
     def run(shade: np.ndarray, markup: np.ndarray, focus: Any = None) -> Any:
         reported = shaded_reports(market, shade, markup, params)
         extra = dict(opts)
-        if mechanism == "truthful" and focus is not None:
+        if entry.partial_payments and focus is not None:
             extra["payments_for"] = focus  # only the deviating user's critical value matters
         return run_mechanism(reported, mechanism, params, seed=child_seed(seed, "lotteries"), **extra)
 
@@ -192,50 +206,3 @@ def best_response_dynamics(
         welfare=float(history[-1]["welfare"]),
         reports=shaded_reports(market, shade, markup, params),
     )
-
-
-def equilibrium_study(
-    markets: Mapping[Any, Market],
-    mechanisms: Mapping[str, tuple[str, AuctionParams, Mapping[str, Any]]],
-    *,
-    user_shades: Sequence[float] = USER_SHADES,
-    provider_markups: Sequence[float] = PROVIDER_MARKUPS,
-    max_sweeps: int = 12,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Welfare at truth and in best-response equilibrium, as shares of the optimum.
-
-    Parameters
-    ----------
-    markets : mapping of key to Market
-        E.g. ``{(scenario, seed): market}``; the key is copied into the ``market`` column.
-    mechanisms : mapping of name to (mechanism, params, options)
-        Each a mechanism of :data:`~oasis_lab.incentives.outcomes.MECHANISMS` with its
-        readings and options (``params`` also sets the welfare model of the optimum).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (market, mechanism): ``optimum``, ``welfare_truth``, ``welfare_eq``,
-        ``ratio_truth``, ``ratio_eq``, ``converged``, ``sweeps``, ``mean_shade``,
-        ``mean_markup``.
-    """
-    rows = []
-    for key, market in markets.items():
-        optima: dict[AuctionParams, float] = {}
-        for name, (mech, params, opts) in mechanisms.items():
-            if params not in optima:
-                optima[params] = solve_optimum(market, params, backend="highspy").welfare
-            res = best_response_dynamics(market, mech, params, user_shades=user_shades,
-                                         provider_markups=provider_markups, max_sweeps=max_sweeps,
-                                         seed=child_seed(seed, "strategies", name), options=opts)
-            opt = optima[params]
-            rows.append({
-                "market": key, "mechanism": name, "optimum": opt,
-                "welfare_truth": res.welfare_truth, "welfare_eq": res.welfare,
-                "ratio_truth": res.welfare_truth / opt if opt > 0 else np.nan,
-                "ratio_eq": res.welfare / opt if opt > 0 else np.nan,
-                "converged": res.converged, "sweeps": len(res.sweeps),
-                "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
-            })
-    return pd.DataFrame(rows)

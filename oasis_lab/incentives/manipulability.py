@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.auction.pricing import unit_cost_matrix, user_costs
-from oasis_lab.checks import check_real
+from oasis_lab.checks import check_choice, check_int, check_real
 from oasis_lab.incentives.outcomes import Outcome, check_run_args, run_mechanism
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
@@ -38,6 +38,7 @@ __all__ = [
     "GAIN_ATOL",
     "GAIN_RTOL",
     "best_misreports",
+    "check_report_grid",
     "manipulability",
     "misreport",
     "profitable",
@@ -58,7 +59,33 @@ DEFAULT_GRID: np.ndarray = np.round(np.linspace(0.1, 2.0, 20), 10)
 
 
 def misreport(market: Market, side: str, agent: int, dimension: str, factor: float) -> Market:
-    """``market`` with one agent's report in ``dimension`` scaled by ``factor`` (> 0)."""
+    """``market`` with one agent's report in ``dimension`` scaled by ``factor`` (> 0).
+
+    Parameters
+    ----------
+    market : Market
+    side : {"user", "provider"}
+    agent : int
+        The user's (task's) or the provider's index, ``0 <= agent < n``.
+    dimension : str
+        One of ``DIMENSIONS[side]``: a user reports only its value, a provider its cost, speed
+        or capacity.
+    factor : float
+        Finite and ``> 0``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the bad argument: a side or dimension it does not have, an index that is not
+        an integer in range (``True`` and ``-1`` are refused, not read as a mask or from the end).
+    """
+    if not isinstance(market, Market):
+        raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
+    check_choice("side", side, tuple(DIMENSIONS))
+    check_choice("dimension", dimension, DIMENSIONS[side])
+    n = market.n_tasks if side == "user" else market.n_providers
+    agent = check_int("agent", agent, 0, n - 1)
+    factor = check_real("factor", factor, positive=True)
     if dimension == "value":
         value = market.value.copy()
         value[agent] *= factor
@@ -71,11 +98,9 @@ def misreport(market: Market, side: str, agent: int, dimension: str, factor: flo
         speed = market.speed.copy()
         speed[agent] *= factor
         return market.replace(speed=speed)
-    if dimension == "capacity":
-        capacity = market.capacity.copy()
-        capacity[agent] *= factor
-        return market.replace(capacity=capacity)
-    raise ValueError(f"dimension = {dimension!r} is not one of {DIMENSIONS[side]}")
+    capacity = market.capacity.copy()  # the one dimension left
+    capacity[agent] *= factor
+    return market.replace(capacity=capacity)
 
 
 def _agents(market: Market, agents: Any) -> list[tuple[str, int]]:
@@ -101,7 +126,8 @@ def _agents(market: Market, agents: Any) -> list[tuple[str, int]]:
     return pairs
 
 
-def _grid(report_grid: Any) -> np.ndarray:
+def check_report_grid(report_grid: Any) -> np.ndarray:
+    """The misreport factors as an array, or one error naming ``report_grid``."""
     try:
         grid = np.asarray(report_grid, dtype=float).ravel()
     except (TypeError, ValueError):
@@ -132,7 +158,7 @@ def manipulability(
     market : Market
         The *true* values, costs, speeds and capacities (they score every outcome).
     mechanism : str
-        One of :data:`~oasis_lab.incentives.outcomes.MECHANISMS`.
+        A mechanism with an outcome in :data:`oasis_lab.auction.mechanisms.MECHANISMS`.
     params : AuctionParams
         The greedy's readings and the welfare model.
     agents : {"all", "users", "providers"} or sequence of (side, index)
@@ -163,7 +189,7 @@ def manipulability(
     TypeError, ValueError
         Bad market, mechanism, agents, grid or dimensions, before any run.
     """
-    check_run_args(market, mechanism, params)
+    entry = check_run_args(market, mechanism, params)
     seed = check_seed(seed)
     base = market if reports is None else reports
     if not isinstance(base, Market):
@@ -171,7 +197,7 @@ def manipulability(
     if base.demand.shape != market.demand.shape or base.speed.shape != market.speed.shape:
         raise ValueError("reports must have the same tasks, providers and types as market")
     pairs = _agents(market, agents)
-    grid = _grid(report_grid)
+    grid = check_report_grid(report_grid)
     dims_p = DIMENSIONS["provider"] if dimensions is None else tuple(dimensions)
     bad = set(dims_p) - set(DIMENSIONS["provider"]) - {"value"}
     if bad:
@@ -182,11 +208,11 @@ def manipulability(
 
     def run(reported: Market, key: tuple[Any, ...], focus: Any = None) -> Outcome:
         extra = dict(opts)
-        if mechanism == "truthful" and focus is not None:
+        if entry.partial_payments and focus is not None:
             # Only the deviator's critical value is needed (a provider's utility needs none).
             extra["payments_for"] = focus
-        # Only SBBA and the DP price draw; deriving a child seed per run costs ~0.25 ms.
-        run_seed = child_seed(seed, "lotteries", *key) if mechanism in ("sbba", "dp") else seed
+        # Only randomized mechanisms draw; deriving a child seed per run costs ~0.25 ms.
+        run_seed = child_seed(seed, "lotteries", *key) if entry.randomized else seed
         return run_mechanism(reported, mechanism, params, seed=run_seed, **extra)
 
     u_users, u_prov = run(base, ("base",)).utilities_from(market.value, e_true, cost_true)

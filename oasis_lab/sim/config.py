@@ -4,7 +4,7 @@ A :class:`SimConfig` names every choice of the simulation (whitepaper sections 4
 round after round): the market scenario and the arrival rate, the provider population and its
 churn, the auction's :class:`~oasis_lab.params.AuctionParams`, execution failures, the share
 of cheaters and their strategy (a provider adversary of
-:data:`oasis_lab.disputes.cli.ADVERSARIES`), honest providers on other hardware, user and
+:data:`oasis_lab.disputes.registry.CHEATER_ADVERSARIES`), honest providers on other hardware, user and
 platform challenge probabilities, the challenger's recompute cost, the dispute game's
 :class:`~oasis_lab.disputes.params.DisputeParams` (arity, referee mode and tolerance, stakes,
 bonds, slash and reward fractions, re-auction priority), the re-auction raise (the auction
@@ -25,12 +25,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from oasis_lab import paths
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
+from oasis_lab.auction.mechanisms import mechanism_names
 from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
 from oasis_lab.configfile import load_config_file
-from oasis_lab.disputes.cli import ADVERSARIES
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
+from oasis_lab.disputes.registry import CHEATER_ADVERSARIES
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
 from oasis_lab.sim.policies import Policies
@@ -42,16 +44,13 @@ __all__ = [
     "DISPUTE_MODES",
     "EXTRA_KINDS",
     "ExtraProvider",
-    "MECHANISMS",
     "REFEREES",
     "SimConfig",
     "load_config",
 ]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "configs"
+CONFIG_DIR = paths.CONFIG_DIR
 
-#: Mechanisms the simulation can run each round (the whitepaper's greedy PRICES).
-MECHANISMS: tuple[str, ...] = ("greedy",)
 #: ``"fixed"``: ``tasks_per_round`` tasks every round; ``"poisson"``: a Poisson number.
 ARRIVALS: tuple[str, ...] = ("fixed", "poisson")
 #: ``"vectorised"``: each (strategy, node) game is played once and its verdict reused;
@@ -135,10 +134,6 @@ class ExtraProvider:
 #: Who rules a dispute: the platform's trusted stack, or a provider of the market (section 5,
 #: :mod:`oasis_lab.disputes.market_referee`).
 REFEREES: tuple[str, ...] = ("trusted", "market")
-#: Provider adversaries a cheater may follow (the dishonest provider sides of the dispute CLI).
-CHEATER_ADVERSARIES: tuple[str, ...] = tuple(
-    sorted(name for name, make in ADVERSARIES.items() if not make(1)[0].honest)
-)
 
 # Upper bounds that keep every integer token amount of a run far inside int64 (see
 # ``oasis_lab.sim.books``): at most 2**53 smallest units per payment, stake or bond.
@@ -365,7 +360,8 @@ class SimConfig(ParamsMixin):
         set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         check_choice("scenario", self.scenario, tuple(SCENARIOS))
-        check_choice("mechanism", self.mechanism, MECHANISMS)
+        # the registered mechanisms the simulation runs each round (the greedy PRICES)
+        check_choice("mechanism", self.mechanism, mechanism_names("simulate"))
         check_choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
         check_choice("adversary", self.adversary, CHEATER_ADVERSARIES)
         if not isinstance(self.auction, AuctionParams):

@@ -26,10 +26,10 @@ import numpy as np
 
 from oasis_lab.disputes.adversaries import OtherDevice, Strategy
 from oasis_lab.disputes.bisection import DisputeOutcome, play
-from oasis_lab.disputes.cli import ADVERSARIES, computation_for
 from oasis_lab.disputes.market_referee import Adjudication, MarketReferee, adjudicate
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee
+from oasis_lab.disputes.registry import ADVERSARIES, computation_for
 from oasis_lab.disputes.trace import Computation
 from oasis_lab.seeding import child_seed
 
@@ -69,10 +69,10 @@ class Court:
     ----------
     computation : str
         A task's inference: ``synthetic:N``, ``tiny-transformer``, ``llama-2-7b``, ... (see
-        :func:`oasis_lab.disputes.cli.computation_for`).
+        :func:`oasis_lab.disputes.registry.computation_for`).
     params : DisputeParams
     adversary : str
-        The cheaters' strategy, a key of :data:`oasis_lab.disputes.cli.ADVERSARIES`.
+        The cheaters' strategy, a key of :data:`oasis_lab.disputes.registry.ADVERSARIES`.
     other_device_ulps : int
         ULPs an honest provider on other hardware is off at its node.
     seed : int

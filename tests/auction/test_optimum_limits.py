@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
+import signal
 
 import numpy as np
 import pytest
 
 from oasis_lab.auction.baselines import solve_optimum
 from oasis_lab.auction.baselines.optimum.formulation import build_model, scale_model
-from oasis_lab.auction.baselines.optimum.solvers import solve_before
+from oasis_lab.auction.baselines.optimum.solvers import _WORKER, solve_before
 from oasis_lab.auction.pricing import user_costs
 from oasis_lab.market import Market, generate_market
 from oasis_lab.params import AuctionParams
@@ -94,15 +94,17 @@ def _slow_program():
 
 
 def test_worker_is_stopped_at_the_deadline_when_the_solver_overruns() -> None:
-    # A solver limit of 600 s stands for a solver that ignores the deadline.
+    # A solver limit of 600 s stands for a solver that ignores the deadline. No wall-clock bound
+    # (issue 20 item 8: no test depends on timing): the worker that ran the job was killed, not
+    # waited for, which is what stopping at the deadline means.
     _, program = _slow_program()
-    start = time.perf_counter()
-    raw, setup = solve_before(program, 0.5, backend="highspy", solver="HIGHS", mip_rel_gap=1e-7,
-                              solver_limit=600.0)
-    elapsed = time.perf_counter() - start - setup
+    _WORKER.prepare("highspy")
+    worker = _WORKER.proc
+    raw, _ = solve_before(program, 0.5, backend="highspy", solver="HIGHS", mip_rel_gap=1e-7,
+                          solver_limit=600.0)
     assert raw.status == "time_limit" and raw.z is None
     assert "stopped at the time limit" in raw.message
-    assert elapsed < 0.5 + 1.0
+    assert worker is not None and worker.returncode == -signal.SIGKILL and _WORKER.proc is None
     # The next job gets a fresh worker that solves as usual.
     small = scale_model(build_model(generate_market(8, 4, seed=1), AuctionParams(), relax=False,
                                     formulation="compact"))[0]
@@ -113,13 +115,11 @@ def test_worker_is_stopped_at_the_deadline_when_the_solver_overruns() -> None:
 def test_time_limit_bounds_the_whole_call() -> None:
     market, _ = _slow_program()
     solve_optimum(generate_market(5, 3, seed=0), time_limit=5.0, backend="highspy")  # start the worker
-    start = time.perf_counter()
+    worker = _WORKER.proc
     res = solve_optimum(market, time_limit=0.5, backend="highspy")
-    elapsed = time.perf_counter() - start
     assert res.status == "time_limit" and np.isnan(res.welfare)
-    assert res.solve_time_s < 0.5 + 0.5
-    # Wall time may add the restart of a worker stopped by an earlier call (not counted).
-    assert elapsed < 0.5 + 3.0
+    # stopped, not waited for (no wall-clock bound: issue 20 item 8)
+    assert worker is not None and worker.returncode == -signal.SIGKILL
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -69,7 +69,7 @@ def test_uncaught_error_of_a_page_that_stops_answering(chromium_path):
         with pytest.raises(BrowserPageError, match="page boom"):
             p.evaluate("setTimeout(() => { throw new Error('page boom'); }, 0);"
                        "await new Promise(() => {});")
-        assert time.monotonic() - t0 < 10
+        assert time.monotonic() - t0 < 30  # not the 120 s timeout (slack for a loaded machine)
         assert not p.running and chromium_processes(p._profile) == []
 
 
@@ -80,7 +80,7 @@ def test_a_browser_killed_mid_run_gives_a_clear_error_quickly(chromium_path):
         t0 = time.monotonic()
         with pytest.raises(BrowserCrashedError, match="exited"):
             p.evaluate("await new Promise(() => {});")
-        assert time.monotonic() - t0 < 10
+        assert time.monotonic() - t0 < 30  # not the 120 s timeout (slack for a loaded machine)
         with pytest.raises(BrowserCrashedError, match="not running"):
             p.ops.relu(np.ones(4, np.float32))
     assert chromium_processes(p._profile) == []
@@ -91,7 +91,7 @@ def test_a_command_that_hangs_times_out_and_closes_the_browser(chromium_path):
         t0 = time.monotonic()
         with pytest.raises(BrowserTimeoutError, match="no answer within 1.5 s"):
             p.evaluate("await new Promise(() => {});")
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 30  # the 1.5 s timeout, with a loaded machine's slack
         assert chromium_processes(p._profile) == []
 
 

@@ -57,8 +57,20 @@ def test_without_the_flush_policy_engines_disagree_on_subnormals(chromium, gpu):
     assert call(chromium.ops).tobytes() == call(ops).tobytes()  # with the policy: equal
 
 
-def test_variant_names_are_checked():
-    assert set(VARIANTS) == {"no-flush", "builtin-exp"}
+def test_each_variant_changes_exactly_the_kernels_it_names_and_names_are_checked():
+    from oasis_lab import paths
+    from oasis_lab.gpu.device import kernel_source
+
+    kernels = sorted(p.stem for p in paths.KERNELS_DIR.glob("*.wgsl"))
+    changed = {name: {k for k in kernels if t(k, kernel_source(k)) != kernel_source(k)}
+               for name, t in VARIANTS.items()}
+    flushing = {k for k in kernels if "oasis_ftz" in kernel_source(k)}
+    with_exp = {k for k in kernels if "oasis_exp(" in kernel_source(k)}
+    assert changed["no-flush"] == flushing and len(flushing) >= 10
+    assert changed["builtin-exp"] == with_exp == {"attention", "mathlib", "sample", "softmax", "unary"}
+    for name, t in VARIANTS.items():  # the transformed source still defines what it replaced
+        assert all(("fn oasis_ftz(" if name == "no-flush" else "fn oasis_exp(") in t(k, kernel_source(k))
+                   for k in changed[name])
     with pytest.raises(ValueError, match="variant = 'fast'"), use_variant("fast"):
         pass
 

@@ -32,7 +32,7 @@ def test_dispute_cli_bad_input(capsys):
 
 
 def test_dispute_cli_every_adversary(capsys):
-    from oasis_lab.disputes.cli import ADVERSARIES
+    from oasis_lab.disputes.registry import ADVERSARIES
 
     challengers = {"lying-challenger", "random-challenger", "fake-final", "honest"}
     for name in ADVERSARIES:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from oasis_lab.disputes import adversaries as adv
+from oasis_lab.disputes import hashing
 from oasis_lab.disputes import trace as tr
 from oasis_lab.disputes.bisection import play, run_dispute
 from oasis_lab.disputes.graph import graph_from_edges, synthetic_graph
@@ -53,7 +54,7 @@ def reference_merkle(genesis: bytes, digests: list[bytes], depth: int) -> list[b
 
 @pytest.fixture
 def python_sha(monkeypatch):
-    monkeypatch.setattr(tr, "_SHA", False)
+    monkeypatch.setattr(hashing, "_SHA", False)
 
 
 def test_compiled_sha256_is_hashlib(monkeypatch):
@@ -62,7 +63,7 @@ def test_compiled_sha256_is_hashlib(monkeypatch):
     g = sha(b"genesis")
     compiled_chain = extend_chain(g, digests)
     compiled_merkle = merkle_commitments(g, digests)
-    monkeypatch.setattr(tr, "_SHA", False)
+    monkeypatch.setattr(hashing, "_SHA", False)
     assert extend_chain(g, digests) == compiled_chain
     assert merkle_commitments(g, digests) == compiled_merkle
     prev, expected = g, []
@@ -74,7 +75,7 @@ def test_compiled_sha256_is_hashlib(monkeypatch):
 
 def test_compiled_path_is_found_here():
     # this machine's Python links OpenSSL: the fast path must be the one running
-    assert tr.COMPILED_SHA256
+    assert hashing.COMPILED_SHA256
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 8, 13, 64])
@@ -108,7 +109,7 @@ def test_merkle_disagreement_is_monotone_and_prefix_reuse_matches():
 @pytest.mark.parametrize("use_python", [False, True])
 def test_every_merkle_opening_verifies_and_extends_to_its_commitment(monkeypatch, use_python):
     if use_python:
-        monkeypatch.setattr(tr, "_SHA", False)
+        monkeypatch.setattr(hashing, "_SHA", False)
     for comp in (SyntheticComputation(synthetic_graph(77, seed=3), seed=2, commitment="merkle"),
                  SyntheticComputation(skip_graph(), seed=2, commitment="merkle")):
         check_all_openings(comp)

@@ -35,7 +35,9 @@ def test_order_variants_are_valid_matmuls_with_other_bits():
     for name, results in v.items():
         for r in results:
             assert (np.abs(r - exact) <= bound).all(), name
-        if name != "fixed order (kernels)":
+        # the orders this module builds differ from the kernels'; BLAS's order is the library's
+        # own (it may even be the fixed one), so only its bound is checked
+        if name not in ("fixed order (kernels)", "BLAS (numpy @)"):
             assert ulp_distance(results[0], fixed).max() > 0, name
     assert len({r.tobytes() for r in v["random order (atomics)"]}) > 1
 

@@ -24,17 +24,18 @@ def _ln_args():
 
 
 @MODULES
-@pytest.mark.parametrize("eps, becomes", [(1e-50, "0.0"), (1e-40, "9.99994610111476e-41"), (1e39, "inf")])
+@pytest.mark.parametrize("eps, becomes", [(1e-50, "0.0"), (1e-40, "9.99994610111476e-41"),
+                                         (2.0**-126, "1.1754943508222875e-38"), (1e39, "inf")])
 def test_layernorm_eps_is_validated_in_float32(mod, eps, becomes) -> None:
+    """Below 2^-125 the subnormal policy would flush eps to 0 (then 0/0 on a constant row)."""
     with pytest.raises(ValueError, match=rf"eps = {re.escape(repr(eps))} becomes {becomes} in float32: "
-                                         r"it must be a normal float32"):
+                                         r"it must be a float32 the subnormal policy keeps"):
         mod.layernorm(*_ln_args(), eps)
 
 
-def test_smallest_normal_float32_eps_keeps_a_constant_row_finite() -> None:
-    tiny = float(np.finfo(np.float32).tiny)
+def test_smallest_eps_the_policy_keeps_keeps_a_constant_row_finite() -> None:
     x = np.full((2, 8), 3.0, np.float32)  # variance 0: eps alone keeps 1/sqrt(var + eps) finite
-    y = R.layernorm(x, np.ones(8, np.float32), np.zeros(8, np.float32), tiny)
+    y = R.layernorm(x, np.ones(8, np.float32), np.zeros(8, np.float32), 2.0**-125)
     assert np.isfinite(y).all()
 
 

@@ -7,11 +7,14 @@ import pytest
 
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.incentives.challenge import (
+    MAX_TOKENS,
     ChallengeGame,
     challenge_equilibrium,
+    equilibrium_by_stake,
     fraud_by_platform_rate,
     honest_participation,
     mixed_equilibrium_2x2,
+    participation_curve,
     payoff_matrices,
     platform_challenge_rate,
 )
@@ -79,3 +82,30 @@ def test_bad_game_parameters() -> None:
         ChallengeGame(gain=-1)
     with pytest.raises(TypeError, match="dispute"):
         ChallengeGame(dispute={"provider_stake": 1})
+    # issue 21, item 13: a stake beyond float64 crashed the closed forms (OverflowError)
+    with pytest.raises(ValueError, match=r"dispute.provider_stake = 1" + "0" * 400 + r" must be <= 1e\+150"):
+        challenge_equilibrium(ChallengeGame(dispute=DisputeParams(provider_stake=10**400)))
+    with pytest.raises(ValueError, match="dispute.challenger_bond"):
+        ChallengeGame(dispute=DisputeParams(challenger_bond=10**200))
+    with pytest.raises(ValueError, match="capital_cost"):
+        ChallengeGame(capital_cost=1e200)
+    # at the bound every closed form stays finite
+    big = challenge_equilibrium(ChallengeGame(payment=MAX_TOKENS, gain=MAX_TOKENS, recompute_cost=MAX_TOKENS,
+                                              capital_cost=MAX_TOKENS,
+                                              dispute=DisputeParams(provider_stake=int(MAX_TOKENS),
+                                                                    challenger_bond=int(MAX_TOKENS))))
+    assert all(np.isfinite(v) for k, v in big.as_dict().items() if k != "kind")
+
+
+def test_curves_over_stake_and_challenge_probability() -> None:
+    game = ChallengeGame(payment=100, gain=50, recompute_cost=50, dispute=DisputeParams(provider_stake=1_000))
+    by_stake = equilibrium_by_stake(game, [1_000, 10_000])
+    # pi* = G / (P + S), q* = K / (rho S)
+    assert by_stake["stake"].tolist() == [1_000, 10_000]
+    assert by_stake["pi_star"].tolist() == pytest.approx([50 / 1_100, 50 / 10_100])
+    assert by_stake["fraud_rate"].tolist() == pytest.approx([0.1, 0.01])
+    with pytest.raises(ValueError, match="stakes must be integer token amounts"):
+        equilibrium_by_stake(game, [1.5])
+    curve = participation_curve(game, service_cost=40.0, probabilities=[0.0, 0.1])
+    # exact referee: P - cost - pi (P + S); tolerance: P - cost
+    assert curve.loc[0.1, "exact"] == pytest.approx(60 - 0.1 * 1_100) and (curve["tolerance"] == 60).all()

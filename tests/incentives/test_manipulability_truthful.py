@@ -9,6 +9,7 @@ from oasis_lab.auction.baselines import unit_demand_market
 from oasis_lab.incentives import (
     clearing_price,
     manipulability,
+    misreport,
     run_mechanism,
     summarize,
     truthful_greedy,
@@ -143,3 +144,26 @@ def test_manipulability_bad_arguments() -> None:
         truthful_greedy(m, 10.0, AuctionParams(split=False))
     with pytest.raises(ValueError, match="reference_price = -1"):
         truthful_greedy(m, -1.0)
+
+
+def test_misreport_changes_exactly_one_report_of_the_side_named() -> None:
+    # issue 21, item 4: True doubled every user's value, -1 changed the last user, an unknown
+    # side was accepted and ("user", 0, "cost") changed provider 0's cost
+    m = generate_market(5, 3, seed=0)
+    lied = misreport(m, "user", 2, "value", 2.0)
+    assert np.array_equal(lied.value != m.value, np.arange(5) == 2) and lied.value[2] == 2 * m.value[2]
+    assert np.array_equal(misreport(m, "provider", 1, "cost", 0.5).cost != m.cost, np.arange(3) == 1)
+    with pytest.raises(TypeError, match="agent must be an integer, got bool True"):
+        misreport(m, "user", True, "value", 2.0)
+    with pytest.raises(ValueError, match="agent = -1 must be >= 0"):
+        misreport(m, "user", -1, "value", 2.0)
+    with pytest.raises(ValueError, match="agent = 3 must be <= 2"):
+        misreport(m, "provider", 3, "cost", 2.0)
+    with pytest.raises(ValueError, match="side = 'seller' must be one of"):
+        misreport(m, "seller", 0, "cost", 2.0)
+    with pytest.raises(ValueError, match=r"dimension = 'cost' must be one of \['value'\]"):
+        misreport(m, "user", 0, "cost", 2.0)
+    with pytest.raises(ValueError, match="factor = 0 must be finite and > 0"):
+        misreport(m, "user", 0, "value", 0)
+    with pytest.raises(TypeError, match="market must be"):
+        misreport(m.value, "user", 0, "value", 2.0)

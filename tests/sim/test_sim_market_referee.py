@@ -76,17 +76,24 @@ def test_colluding_referees_free_cheaters_unless_appealed() -> None:
     assert 0 < half["appeals_overturned"].sum() <= half["appeals"].sum()
 
 
-def test_framing_referee_convicts_the_innocent_and_is_overturned() -> None:
-    frame = dict(referee="market", referee_frame_share=1.0, other_device_share=0.5, cheater_share=0.0,
-                 disputes=DisputeParams(provider_stake=500, challenger_bond=50, appeal_bond=50,
-                                        comparison="tolerance", max_ulp=4))
-    bad = simulate(_config(**frame), 1).rounds
-    assert bad["false_convictions"].sum() == bad["wrong_verdicts"].sum() > 0
-    fixed = simulate(_config(**frame, appeal_to="trusted"), 1)
-    assert fixed.rounds["false_convictions"].sum() == 0
-    assert fixed.rounds["appeals"].sum() > 0
-    # the wrongly convicted providers appealed: their appeals paid back the bond and a reward
-    assert (fixed.providers["appeal_net"] > 0).any()
+def test_a_framing_referee_never_reaches_an_honest_provider_within_tolerance() -> None:
+    # Node-local tolerance checks (issue 20): the honest challenger of a provider whose device
+    # rounds one node 1 ULP off finds no node that disagrees beyond 4 ULPs with its own inputs,
+    # so the dispute ends with no disagreement before any referee rules, framing or not.
+    # (Under the bisection over two traces it reached the referee, which framed the provider.)
+    tolerance = DisputeParams(provider_stake=500, challenger_bond=50, appeal_bond=50,
+                              comparison="tolerance", max_ulp=4)
+    frame = dict(referee="market", referee_frame_share=1.0, other_device_share=0.5, cheater_share=0.0)
+    rounds = simulate(_config(**frame, disputes=tolerance), 1).rounds
+    assert rounds["disputes_resolved"].sum() > 0
+    assert rounds["false_convictions"].sum() == rounds["wrong_verdicts"].sum() == 0
+    assert rounds["appeals"].sum() == 0
+    # exact mode convicts them whoever referees: false convictions, the framing referee agrees
+    # with the trusted stack, nobody has a ruling to appeal
+    exact = simulate(_config(**frame, disputes=tolerance.replace(comparison="exact"),
+                             appeal_to="trusted"), 1).rounds
+    assert exact["false_convictions"].sum() > 0
+    assert exact["wrong_verdicts"].sum() == exact["appeals"].sum() == 0
 
 
 def test_bribes_buy_bribable_referees() -> None:

@@ -4,15 +4,19 @@
 // command. Both are binary messages: u32 header length (little endian), the JSON header, padding
 // to 4 bytes, then the blobs (each padded to 4 bytes; header.blobs lists [offset, length]).
 // Arrays travel as raw bytes, never as JSON or base64 text.
+// Signs of life: a heartbeat POST to /<token>/beat every `beat` seconds (the page URL's query),
+// so that Python can tell this page's renderer from a spare one when a renderer dies.
 'use strict';
 
 const TOKEN = location.pathname.split('/')[1];
 const EXCHANGE = `/${TOKEN}/exchange`;
+const BEAT_MS = 1000 * (Number(new URLSearchParams(location.search).get('beat')) || 0.25);
 const S = {
   adapter: null, device: null,
   shaders: new Map(),    // kernel|variant -> GPUShaderModule
   pipelines: new Map(),  // kernel|variant|entry|constants -> GPUComputePipeline
   kept: new Map(),       // weight id -> GPUBuffer (uploaded once)
+  resident: new Map(),   // output key -> GPUBuffer (a node output kept for later nodes)
   pool: new Map(),       // usage:size -> [GPUBuffer]
   poolBytes: 0,
   perturb: null,         // {call, element, ulps}: the cheating provider's JS perturbation
@@ -133,10 +137,26 @@ function perturbOutput(out, now) {
   // (a float32 of either sign moves `ulps` steps in magnitude; an int32 value moves by `ulps`).
   // `now` (sent with the run) or the armed `S.perturb` (its call-th run) picks the call.
   const p = now || (S.perturb && S.calls === S.perturb.call ? S.perturb : null);
-  if (!p || out.byteLength < 4) return;
+  if (!p || out.byteLength < 4) return false;
   const words = new Int32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
   const i = p.element % words.length;
   words[i] = words[i] + p.ulps;
+  return true;
+}
+
+function scanFloats(out, reply) {
+  // The entries Python's argument checks read: the first non-finite and the first negative
+  // float32 (index and bits), so a placeholder of a resident output fails the checks alike.
+  const f = new Float32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
+  const u = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
+  let nonfinite = null, negative = null;
+  for (let i = 0; i < f.length && (nonfinite === null || negative === null); i++) {
+    const v = f[i];
+    if (nonfinite === null && !Number.isFinite(v)) nonfinite = [i, u[i]];
+    if (negative === null && v < 0) negative = [i, u[i]];
+  }
+  reply.first_nonfinite = nonfinite;
+  reply.first_negative = negative;
 }
 
 async function hexDigest(prefix, bytes) {
@@ -167,7 +187,10 @@ async function run(h, blobs) {
     const entries = [{binding: 0, resource: {buffer: ubuf, offset: 0, size: params.u8.byteLength}}];
     h.inputs.forEach((inp, i) => {
       let buf;
-      if (inp.blob === undefined) {
+      if (inp.res !== undefined) {
+        buf = S.resident.get(inp.res);
+        if (!buf) throw new Error(`output ${inp.res} is not on the device`);
+      } else if (inp.blob === undefined) {
         buf = S.kept.get(inp.ref);
         if (!buf) throw new Error(`weight ${inp.ref} is not on the device`);
       } else {
@@ -184,9 +207,13 @@ async function run(h, blobs) {
       entries.push({binding: i + 1, resource: {buffer: buf, offset: 0, size: inp.bind}});
     });
     const obind = Math.max(4, pad4(h.out_nbytes));
-    const obuf = take(obind, SU.STORAGE | SU.COPY_SRC);
+    const keepOut = h.keep_out !== undefined;
+    const obuf = keepOut ? dev.createBuffer({size: obind, usage: SU.STORAGE | SU.COPY_SRC | SU.COPY_DST})
+      : take(obind, SU.STORAGE | SU.COPY_SRC);
+    if (keepOut) S.resident.set(h.keep_out, obuf);
     const staging = take(obind, SU.MAP_READ | SU.COPY_DST);
-    pooled.push(obuf, staging);
+    pooled.push(staging);
+    if (!keepOut) pooled.push(obuf);
     entries.push({binding: h.inputs.length + 1, resource: {buffer: obuf, offset: 0, size: obind}});
     dev.pushErrorScope('validation');
     const group = dev.createBindGroup({layout: pipe.getBindGroupLayout(0), entries});
@@ -207,8 +234,11 @@ async function run(h, blobs) {
     const out = new Uint8Array(staging.getMappedRange(0, obind).slice(0, h.out_nbytes));
     staging.unmap();
     S.calls += 1;
-    perturbOutput(out, h.perturb_now);
+    if (perturbOutput(out, h.perturb_now) && keepOut) {
+      dev.queue.writeBuffer(obuf, 0, out.buffer, out.byteOffset, pad4(out.byteLength));  // later nodes read it
+    }
     const reply = {ok: true, ms};
+    if (h.scan) scanFloats(out, reply);
     if (h.digest !== undefined) {
       const hashed = h.cast === 'i1'
         ? new Uint8Array(Int8Array.from(new Int32Array(out.buffer, out.byteOffset, out.byteLength >> 2)).buffer)
@@ -233,14 +263,23 @@ async function handle(h, blobs) {
       const value = await new AsyncFunction(h.code)();
       return encode({ok: true, value: value === undefined ? null : value}, []);
     }
+    case 'release':
+      for (const b of S.resident.values()) b.destroy();
+      S.resident.clear();
+      return encode({ok: true}, []);
     case 'stats':
-      return encode({ok: true, kept: S.kept.size, pipelines: S.pipelines.size, shaders: S.shaders.size,
-        calls: S.calls}, []);
+      return encode({ok: true, kept: S.kept.size, resident: S.resident.size, pipelines: S.pipelines.size,
+        shaders: S.shaders.size, calls: S.calls}, []);
     default: throw new Error(`unknown command ${h.op}`);
   }
 }
 
+function beat() {
+  fetch(`/${TOKEN}/beat`, {method: 'POST', body: ''}).catch(() => {});
+}
+
 async function main() {
+  setInterval(beat, BEAT_MS);
   let reply;
   try {
     reply = encode(await init(), []);
