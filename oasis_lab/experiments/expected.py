@@ -150,11 +150,13 @@ class SimCase:
     config_file: str
     overrides: tuple[tuple[str, Any], ...]
     seeds: tuple[int, ...]
+    #: the tables stored (a run with learning agents adds ``agents``, their decisions)
+    tables: tuple[str, ...] = SIM_TABLES
 
     @property
     def files(self) -> tuple[str, ...]:
         """The stems of the stored files (``<stem>.parquet``)."""
-        return tuple(f"{self.name}.{table}" for table in SIM_TABLES)
+        return tuple(f"{self.name}.{table}" for table in self.tables)
 
     def config(self) -> SimConfig:
         """The configuration run: the file with :attr:`overrides` (checked by the sim)."""
@@ -168,7 +170,7 @@ class SimCase:
             f"{self.name}.{table}": _stack(
                 (_flat(r.summary() if table == "summary" else getattr(r, table)), r.seed) for r in results
             )
-            for table in SIM_TABLES
+            for table in self.tables
         }
 
     def describe(self) -> str:
@@ -252,6 +254,10 @@ CASES: dict[str, Case] = {
         SimCase("sim_market_referees", "market_referees.yaml", (*_SIM_SIZE, *_CHEATERS), (0, 2)),
         # honest providers on other hardware: false convictions, idle costs and exits (TOML)
         SimCase("sim_other_hardware", "other_hardware.toml", _SIM_SIZE, (1, 2)),
+        # learning cheaters and three racing challengers (best response), convicted cheaters
+        # rejoining: the learners' decisions are stored too
+        SimCase("sim_learning", "learning.yaml", (*_SIM_SIZE, ("cheater_share", 0.2)), (0, 2),
+                (*SIM_TABLES, "agents")),
     )
 }
 
