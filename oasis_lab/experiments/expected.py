@@ -1,4 +1,4 @@
-"""Stored expected outputs: every registered experiment and three simulations at CI size, on file.
+"""Stored expected outputs: every registered experiment and four simulations at CI size, on file.
 
 A refactoring that should not change what the workbench computes proves it here: each
 :class:`Case` (an experiment config or a simulation config, and one or two seeds) is run
