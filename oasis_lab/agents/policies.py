@@ -20,6 +20,8 @@ give the same actions, and policies of different roles draw independently.
 The round protocol: ``act`` for round ``r`` (possibly several calls, e.g. a referee drawn for
 two disputes: an agent decides once per round and keeps its decision), then one ``learn`` with
 the outcome of round ``r`` for every agent that acted, before ``act`` for a later round.
+``Learning(..., protocol="agent")`` lets each agent await its own outcome instead (the market's
+timing, :mod:`oasis_lab.sim.adapters`).
 """
 
 from __future__ import annotations
