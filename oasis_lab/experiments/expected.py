@@ -56,6 +56,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 from oasis_lab.files import atomic_path
@@ -212,6 +213,10 @@ CASES: dict[str, Case] = {
         ExperimentCase("deterrence", Deterrence(n_tasks=600, n_nodes=32), (0, 1)),
         # a stake low enough that the opportunists cheat (the other branch of the welfare)
         ExperimentCase("deterrence_cheating", Deterrence(n_tasks=600, n_nodes=32, stake=100.0), (0, 1)),
+        # learning agents: a shipped learning config's curves, and the known answer's game at a
+        # platform rate that deters (short: the rates move, the closed form is the run's own)
+        ExperimentCase("learning_curves", LearningCurves(rounds=6), (0,)),
+        ExperimentCase("market_challenge_game", MarketChallengeGame(platform_rate=0.1, rounds=60), (0,)),
         ExperimentCase(
             "market_over_time",
             MarketOverTime(rounds=5, tasks_per_round=60, n_providers=20, p_user=0.2),

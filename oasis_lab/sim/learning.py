@@ -6,12 +6,12 @@ the known answer (issue 19; whitepaper sections 4 and 5).
 - :func:`final_profile` and :func:`certify_profile`: the agents' final mixed strategies as one
   continuous action each, and an epsilon-Nash certificate of that profile by re-simulating
   with one agent's action changed (:func:`oasis_lab.agents.certificate.certify`).
-- :func:`learning_curves`, :func:`curve_summary` and :func:`phase_table`: per-round columns
-  over several seeds with their spread (the verifier's dilemma as it unfolds).
+- :func:`curve_summary` and :func:`phase_table`: per-round columns of several seeds (the
+  experiment ``learning_curves`` of :mod:`oasis_lab.experiments.learning`) summarised with their
+  spread, per round or per phase of rounds.
 
-The known answer (one provider and one challenger repeating the challenge game inside
-:func:`~oasis_lab.sim.simulate`, against its closed form) is
-:mod:`oasis_lab.incentives.market_game` (the incentives layer sits below this one).
+The studies (the known answer inside :func:`~oasis_lab.sim.simulate`, learning curves over
+seeds, the verifier's dilemma) are experiments: :mod:`oasis_lab.experiments.learning`.
 
 **Counterfactual payoffs (what the regret needs).** An agent sees only its own payoff, so what
 another action of its grid would have earned in a past round is not observed. The report
@@ -39,7 +39,6 @@ from oasis_lab.agents.learners import make_learner
 from oasis_lab.agents.policies import Policy, Profile
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.seeding import check_seed
-from oasis_lab.sim.config import SimConfig
 from oasis_lab.sim.engine import simulate
 from oasis_lab.sim.result import SimulationResult
 
@@ -47,9 +46,7 @@ __all__ = [
     "MAIN_FIELD",
     "certify_profile",
     "curve_summary",
-    "dilemma_table",
     "final_profile",
-    "learning_curves",
     "phase_table",
     "regret_bounds",
     "regret_report",
@@ -359,45 +356,10 @@ def certify_profile(
 
 
 # ------------------------------------------------------------------------ learning curves
-#: The per-round columns :func:`learning_curves` keeps by default (those a run has).
-CURVE_COLUMNS: tuple[str, ...] = ("mean_cheat_rate", "mean_challenge_rate", "mean_shade", "mean_markup",
-                                  "take_bribe_share", "cheated_share", "challenged_share", "cheated_settled",
-                                  "convictions", "false_convictions", "welfare", "challenger_costs")
-
-
-def learning_curves(config: SimConfig, seeds: Sequence[int], *, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The per-round columns of ``config`` run with each seed: one row per seed and round.
-
-    Besides the per-round table's columns, ``cheated_share`` (cheated jobs over jobs) and
-    ``challenged_share`` (challenged jobs over delivered jobs) are what was done, where the
-    ``mean_*`` columns are what the agents chose.
-    """
-    if not isinstance(config, SimConfig):
-        raise TypeError(f"config must be a SimConfig, got {type(config).__name__}")
-    seeds = [check_seed(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds is empty")
-    frames = []
-    for s in seeds:
-        r = simulate(config, s).rounds
-        delivered = (r["jobs"] - r["failed_jobs"]).to_numpy(float)
-        r = r.assign(seed=s,
-                     cheated_share=np.divide(r["cheated_jobs"], r["jobs"], out=np.full(len(r), np.nan),
-                                             where=r["jobs"].to_numpy() > 0),
-                     challenged_share=np.divide(r["challenges"], delivered, out=np.full(len(r), np.nan),
-                                                where=delivered > 0))
-        want = [c for c in (CURVE_COLUMNS if columns is None else columns) if c in r]
-        if columns is not None and len(want) != len(columns):
-            missing = sorted(set(columns) - set(r.columns))
-            raise ValueError(f"columns {missing} are not in the run's per-round table")
-        frames.append(r[["seed", "round", *want]])
-    return pd.concat(frames, ignore_index=True)
-
-
 def curve_summary(curves: pd.DataFrame, column: str, *, window: int = 1) -> pd.DataFrame:
-    """Per round: ``mean``, ``sd``, ``min``, ``max`` over the seeds of ``column`` of
-    :func:`learning_curves`, each seed's series first averaged over a trailing ``window`` of
-    rounds (NaN rounds skipped)."""
+    """Per round: ``mean``, ``sd``, ``min``, ``max`` over the seeds of ``column`` of learning
+    curves (a frame with ``seed``, ``round`` and the column), each seed's series first averaged
+    over a trailing ``window`` of rounds (NaN rounds skipped)."""
     if column not in curves:
         raise ValueError(f"column {column!r} is not in the curves (they have {list(curves.columns)})")
     window = check_int("window", window, 1)
@@ -408,9 +370,9 @@ def curve_summary(curves: pd.DataFrame, column: str, *, window: int = 1) -> pd.D
 
 
 def phase_table(curves: pd.DataFrame, columns: Sequence[str], phases: Sequence[int]) -> pd.DataFrame:
-    """Each column of :func:`learning_curves` averaged over each phase of rounds (``phases``: the
-    first round of each phase, then the end), then over the seeds: ``mean`` and ``sd`` (over
-    seeds) per phase.
+    """Each column of learning curves (``seed``, ``round`` and the columns) averaged over each
+    phase of rounds (``phases``: the first round of each phase, then the end), then over the
+    seeds: ``mean`` and ``sd`` (over seeds) per phase.
 
     Examples
     --------
@@ -434,28 +396,3 @@ def phase_table(curves: pd.DataFrame, columns: Sequence[str], phases: Sequence[i
             row[f"{c}_sd"] = float(per_seed[c].std(ddof=1)) if len(per_seed) > 1 else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-#: The verifier's dilemma of ``docs/mechanism.md``: the shipped configs, their seeds, the
-#: phases of rounds and the columns of :func:`dilemma_table`.
-DILEMMA_CONFIGS: tuple[str, ...] = ("learning.yaml", "dilemma.yaml")
-DILEMMA_SEEDS: tuple[int, ...] = (0, 1, 2)
-DILEMMA_PHASES: tuple[int, ...] = (0, 25, 50, 100, 200, 300)
-DILEMMA_COLUMNS: tuple[str, ...] = ("mean_cheat_rate", "mean_challenge_rate", "cheated_share", "challenged_share")
-
-
-def dilemma_table(configs: Sequence[str] = DILEMMA_CONFIGS, seeds: Sequence[int] = DILEMMA_SEEDS,
-                  phases: Sequence[int] = DILEMMA_PHASES) -> pd.DataFrame:
-    """The verifier's dilemma observed: :func:`phase_table` of :data:`DILEMMA_COLUMNS` for each
-    shipped config (``data/configs/``), over ``seeds``, one row per config and phase."""
-    from oasis_lab.sim.config import load_config
-
-    frames = []
-    for name in configs:
-        config = load_config(name)
-        if config.rounds < max(phases):
-            config = config.replace(rounds=int(max(phases)))
-        curves = learning_curves(config, seeds, columns=DILEMMA_COLUMNS)
-        frames.append(phase_table(curves, DILEMMA_COLUMNS, phases).assign(config=name))
-    out = pd.concat(frames, ignore_index=True)
-    return out[["config", *[c for c in out.columns if c != "config"]]]

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from oasis_lab.experiments import LearningCurves, run
 from oasis_lab.sim import SimConfig, simulate
 from oasis_lab.sim.learning import (
     certify_profile,
     curve_summary,
     final_profile,
-    learning_curves,
     phase_table,
     regret_bounds,
     regret_report,
@@ -110,11 +110,15 @@ def test_a_certificate_finds_the_deviation_and_states_its_epsilon() -> None:
         certify_profile(res, epsilon=-1.0)
 
 
-def test_learning_curves_and_their_summaries() -> None:
-    config = SimConfig.from_dict(dict(SMALL, rounds=6, cheater_share=0.3,
-                                      policies={"challenger": {"policy": "learning"}}))
-    curves = learning_curves(config, [0, 1], columns=["mean_challenge_rate", "challenged_share"])
-    assert list(curves.columns) == ["seed", "round", "mean_challenge_rate", "challenged_share"]
+def test_learning_curves_and_their_summaries(tmp_path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("tasks_per_round: 120\nn_providers: 16\ncheater_share: 0.3\n"
+                    "policies:\n  challenger: {policy: learning}\n")
+    experiment = LearningCurves(config_file=str(path), rounds=6, columns=("mean_challenge_rate", "challenged_share",
+                                                                         "mean_shade"))
+    curves = pd.concat([run(experiment, s).assign(seed=s) for s in (0, 1)], ignore_index=True)
+    # columns the run does not have (no learning user) are left out
+    assert list(curves.columns) == ["round", "mean_challenge_rate", "challenged_share", "seed"]
     assert len(curves) == 12
     s = curve_summary(curves, "mean_challenge_rate", window=2)
     assert len(s) == 6 and (s["min"] <= s["mean"]).all() and (s["mean"] <= s["max"]).all()
@@ -123,8 +127,12 @@ def test_learning_curves_and_their_summaries() -> None:
     assert s.loc[3, "mean"] == pytest.approx((one[2:4].mean() + two[2:4].mean()) / 2)
     ph = phase_table(curves, ["mean_challenge_rate"], [0, 3, 6])
     assert ph["mean_challenge_rate_mean"].iloc[1] == pytest.approx((one[3:].mean() + two[3:].mean()) / 2)
-    with pytest.raises(ValueError, match="not in the run's per-round table"):
-        learning_curves(config, [0], columns=["mean_shade"])
     with pytest.raises(ValueError, match="increasing"):
         phase_table(curves, ["mean_challenge_rate"], [3, 3])
+    with pytest.raises(ValueError, match="not in the curves"):
+        phase_table(curves, ["mean_shade"], [0, 3])
     assert np.isfinite(ph["mean_challenge_rate_sd"]).all()
+    with pytest.raises(TypeError, match="columns must be a non-empty sequence"):
+        LearningCurves(columns="mean_shade")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="config_file"):
+        LearningCurves(config_file="no_such_config.yaml")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from oasis_lab.experiments.learning import DILEMMA_PHASES, dilemma_table
 from oasis_lab.incentives.learning import render_table
-from oasis_lab.sim.learning import DILEMMA_PHASES, dilemma_table
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,19 @@ regret bounds give, and a platform rate above pi* drives learned cheating to zer
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from oasis_lab.incentives.challenge import challenge_equilibrium
-from oasis_lab.incentives.learning import render_table
-from oasis_lab.incentives.market_game import (
+from oasis_lab.experiments import MarketChallengeGame, run
+from oasis_lab.experiments.learning import (
     KNOWN_ANSWER_RUNS,
     challenge_game,
     known_answer,
     known_answer_config,
     known_answers,
 )
+from oasis_lab.incentives.challenge import challenge_equilibrium
+from oasis_lab.incentives.learning import render_table
 from oasis_lab.sim import simulate
 
 
@@ -69,3 +71,13 @@ def test_a_platform_rate_above_pi_star_drives_learned_cheating_to_zero(table) ->
 
 def test_docs_quote_the_market_known_answer_as_the_code_renders_it(table, docs_table) -> None:
     docs_table("market-challenge-learning", render_table(table), 4)
+
+
+def test_the_experiment_is_one_seeds_known_answer() -> None:
+    config = MarketChallengeGame(platform_rate=0.05, rounds=40)
+    one = run(config, 3)
+    assert list(one["quantity"]) == ["cheat rate", "challenge rate"]
+    expected = known_answers(((0.05, 40, (3,)),))
+    pd.testing.assert_frame_equal(one, expected)
+    with pytest.raises(ValueError, match="platform_rate = 2"):
+        MarketChallengeGame(platform_rate=2)
