@@ -138,6 +138,24 @@ def test_paths_reach_list_elements_and_tables_inside_lists() -> None:
         check_design({"auction.psi_weights[4]": Float(0.0, 3.0)}, ["fraud_paid"], None, ["balanced"], 1, base=base)
 
 
+def test_learning_policies_are_searched_as_any_other_setting() -> None:
+    # the policy tables arrived in SimConfig after design_search was written: nothing changed here
+    base = {**BASE, "policies": {"provider": {"policy": "learning"}, "challenger": {"policy": "learning"}}}
+    space = {"policies.challenger.n_challengers": Int(1, 3),
+             "policies.provider.learner": Choice(("exp3", "regret_matching")),
+             "disputes.provider_stake": Int(100, 20000, log=True)}
+    with pytest.raises(ValueError, match=r"space\['policies.provider.learner'\] = 'hedge' is refused by the config"):
+        check_design({**space, "policies.provider.learner": Choice(("exp3", "hedge"))}, ["fraud_paid"], None,
+                     ["balanced"], 1, base=base)
+    study = design_search(space, ["fraud_paid", "security_cost"], None, ["balanced"], 2, 4, "serial", base=base,
+                          batch_size=2, progress=False)
+    assert (study.trials["state"] == "complete").all()
+    configs = [study.spec.configs(study.spec.params_of(row))["balanced"] for _, row in study.trials.iterrows()]
+    searched = list(study.trials["policies.challenger.n_challengers"])
+    assert [c.policies.challenger.n_challengers for c in configs] == searched
+    assert all(c.policies.provider.policy == "learning" for c in configs)
+
+
 def test_scenarios_nested_and_dotted_overrides_agree() -> None:
     nested = check_design(SPACE, OBJECTIVES, None, {"s": {"disputes": {"challenger_bond": 7}}}, 1, base=BASE)
     dotted = check_design(SPACE, OBJECTIVES, None, {"s": {"disputes.challenger_bond": 7}}, 1, base=BASE)
