@@ -1,24 +1,24 @@
-"""Benchmark: a design study (issue 19), and the simulation each of its trials runs.
+"""Benchmark: a design study (issue 19 item 5) on 1 and 2 Dask workers, side by side.
 
-1. **Simulation**: ``simulate`` at 200 rounds x 1,000 tasks x 100 providers (the issue's size;
-   the docs' defaults otherwise, so today's scripted agents), this process's CPU seconds,
-   best of ``--repeats`` after a warm-up. Target: under 2 s of CPU.
-2. **Design study**: ``data/designs/market.yaml`` (18 settings, 3 objectives, 2 constraints,
+The learning simulation alone (200 rounds x 1,000 tasks x 100 providers) is
+``benchmarks/bench_learning.py``'s.
+
+1. **Design study**: ``data/designs/market.yaml`` (18 settings, 3 objectives, 2 constraints,
    2 scenarios x 3 seeds, 100 trials in batches of 8; each run 20 rounds x 200 tasks x 20
-   providers with the exact optimum every 5 rounds), run from scratch on a LocalCluster of 1
-   and of 2 single-threaded worker processes, side by side in one run (same trials, checked).
-   Wall seconds include the cluster's start; CPU seconds (this process, the workers and their
-   solver processes) are what the study cost whatever else shares the cores. Target: under 15
-   minutes.
-3. **Resume**: the last study run again on its folder, in this process: every trial read back.
-4. **The search's own cost**: the same study, serially, with each simulation replaced by fixed
+   providers, learning providers and challengers, the exact optimum every 5 rounds), run from
+   scratch on a LocalCluster of 1 and of 2 single-threaded worker processes, side by side in
+   one run (same trials, checked). Wall seconds include the cluster's start; CPU seconds (this
+   process, the workers and their solver processes) are what the study cost whatever else
+   shares the cores. Target: under 15 minutes.
+2. **Resume**: the last study run again on its folder, in this process: every trial read back.
+3. **The search's own cost**: the same study, serially, with each simulation replaced by fixed
    numbers (a hash of the run's config and seed): Optuna's asking and telling, the checks,
    the journal and the Parquet files, without the simulations.
 
 The machine is quoted (CPU model from ``lscpu``, cores, load average before and after): the
 2-core machine here is shared, so a loaded run is slower than a quiet one.
 
-    .venv/bin/python benchmarks/bench_design.py [--budget 100] [--workers 1 2] [--no-sim]
+    .venv/bin/python benchmarks/bench_design.py [--budget 100] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -42,10 +42,7 @@ import pandas as pd
 from oasis_lab.experiments.design import design_search
 from oasis_lab.experiments.design_cli import load_design_file
 from oasis_lab.experiments.sweep import close_client, local_client
-from oasis_lab.sim import SimConfig, simulate
-from oasis_lab.timing import best_of
 
-SIM_TARGET_S = 2.0
 STUDY_TARGET_S = 15 * 60.0
 
 
@@ -62,14 +59,6 @@ def machine() -> str:
 
 def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
-def bench_simulation(repeats: int) -> float:
-    config = SimConfig(rounds=200, tasks_per_round=1000, n_providers=100)
-    cpu, result = best_of(lambda: simulate(config, 0), repeats, warmup=True, clock=time.process_time)
-    print(f"simulate, 200 rounds x 1,000 tasks x 100 providers (scripted agents): {cpu:.2f} s CPU "
-          f"(best of {repeats}; target {SIM_TARGET_S:g} s), {int(result.rounds['served'].sum()):,} tasks served")
-    return cpu
 
 
 def options(spec: dict) -> dict:
@@ -137,15 +126,11 @@ def main() -> int:
                         help="design file (default: data/designs/market.yaml)")
     parser.add_argument("--budget", type=int, default=None, help="trials (default: the file's, 100)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="LocalCluster sizes (default: 1 2)")
-    parser.add_argument("--repeats", type=int, default=3, help="simulation timings (default: 3)")
-    parser.add_argument("--no-sim", action="store_true", help="skip the simulation timing")
     args = parser.parse_args()
     # another session's cluster may hold Dask's dashboard port: the scheduler then takes another
     warnings.filterwarnings("ignore", message="Port 8787 is already in use")
 
     print(f"machine: {machine()}; load average before: {load()}")
-    if not args.no_sim:
-        bench_simulation(args.repeats)
     spec = load_design_file(args.file)
     budget = args.budget or spec["budget"]
     n_scen = len(spec["scenarios"])

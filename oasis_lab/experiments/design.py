@@ -9,9 +9,9 @@ judged by the worst case over scenarios.
 - **The space** maps a *dotted path* into the config's table tree (:meth:`SimConfig.to_dict`,
   the same tree the YAML/TOML config files write) to a range or a choice:
   ``disputes.provider_stake``, ``disputes.slash_fraction``, ``p_platform``, ``dispute_delay``,
-  ``referee``, ``auction.price_rule``, ``auction.psi_weights[0]``, ``auction.fee``, ... A field
-  added to ``SimConfig`` later (a policy table per role, say) is searchable the moment it is
-  in that tree: nothing here names a field. Each dimension is a :class:`Float`, :class:`Int`
+  ``referee``, ``auction.price_rule``, ``auction.psi_weights[0]``, ``auction.fee``,
+  ``policies.challenger.n_challengers``, ... A field added to ``SimConfig`` is searchable the
+  moment it is in that tree: nothing here names a field. Each dimension is a :class:`Float`, :class:`Int`
   (either on a log scale) or :class:`Choice`. Every key is checked against the base config
   and every scenario before any trial runs: an unknown key, an empty or inverted range, or an
   end of a range the config refuses is one error naming the key.
