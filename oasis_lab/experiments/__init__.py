@@ -11,10 +11,15 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
   ``welfare_price``, ``repeated_welfare``, ``vcg_budget``, ``dp_privacy``, ``ir_causes``
   (notebook 08).
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
+- :mod:`~oasis_lab.experiments.learning`: ``learning_curves``, ``market_challenge_game``
+  (learning agents in the market; the verifier's dilemma and the known answer of the docs).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
 - :mod:`~oasis_lab.experiments.expected`: the stored expected outputs of every experiment
   (``tests/expected/``), compared field by field; ``python -m oasis_lab expected [--update]``.
+- :mod:`~oasis_lab.experiments.design`: :func:`~oasis_lab.experiments.design.design_search`
+  over the simulation's settings (Optuna on Dask, resumable), its Pareto front, a recommended
+  point and its held-out check; ``python -m oasis_lab design --config FILE``.
 """
 
 from oasis_lab.experiments.auction import (
@@ -40,6 +45,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 
@@ -53,6 +59,8 @@ __all__ = [
     "GreedyVsOptimum",
     "IncentiveTable",
     "IrCauses",
+    "LearningCurves",
+    "MarketChallengeGame",
     "MarketOverTime",
     "OutlierStudy",
     "RefereeMarket",
