@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROGRESS_ENV", "format_seconds", "progress_bar", "read_progress", "reporting"]
+__all__ = ["PROGRESS_ENV", "format_seconds", "progress_bar", "progress_stage", "read_progress", "reporting"]
 
 #: Environment variable naming the file a bar mirrors its line into (set by the report).
 PROGRESS_ENV = "OASIS_LAB_PROGRESS_FILE"
@@ -81,8 +81,11 @@ def _line(bar: Any) -> str:
     d = bar.format_dict
     n, total, elapsed = d["n"], d["total"], d["elapsed"]
     unit = d.get("unit") or "it"
+    label = d.get("prefix") or "working"
+    if not total and not n:
+        return f"{label}: running"  # a stage without steps (see :func:`progress_stage`)
     done = f"{n:,}/{total:,} {unit}s" if total else f"{n:,} {unit}s"
-    text = f"{d.get('prefix') or 'working'}: {done}, {format_seconds(elapsed)} elapsed"
+    text = f"{label}: {done}, {format_seconds(elapsed)} elapsed"
     computed = n - (d.get("initial") or 0)  # steps read back (a resumed sweep) are not in the rate
     if total and n < total and computed > 0 and elapsed > 0:
         left = (total - n) * elapsed / computed  # the mean rate of this run so far
@@ -154,6 +157,18 @@ def progress_bar(
     from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, **kwargs)
+
+
+def progress_stage(desc: str) -> Any:
+    """A bar without steps, for one long call that cannot count its work (a timed kernel): under
+    the report the console shows ``desc`` while the ``with`` block runs; elsewhere nothing.
+
+    Examples
+    --------
+    >>> with progress_stage("matmul naive n=1,024"):
+    ...     pass
+    """
+    return progress_bar(total=None, desc=desc, disable=True)
 
 
 def read_progress(path: str | Path) -> str:

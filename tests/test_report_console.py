@@ -95,6 +95,19 @@ def test_a_log_gets_a_line_per_cell_and_the_cells_progress_at_once_then_rarely()
     assert "running 16 s" in lines[-2] and lines[-1] == "ok     a in 20 s"
 
 
+def test_a_log_repeats_a_long_silent_cells_line() -> None:
+    console, out, clock = _console({"a": None})
+    console.notebook_start("a")
+    console.cells_known(2, None)
+    console.cell_start(1, "table = slow_loop()")
+    for now in range(1, 75):  # the poll thread's ticks, one a second
+        clock.now = float(now)
+        console.tick()
+    repeats = [line for line in out.getvalue().splitlines() if "running" in line]
+    assert repeats == ["  cell 2/2 [table = slow_loop()], running 30 s",
+                       "  cell 2/2 [table = slow_loop()], running 1 min 00 s"], repeats
+
+
 def test_a_terminal_redraws_two_lines_in_place() -> None:
     console, out, clock = _console({"a": 10.0}, tty=True)
     console.notebook_start("a")

@@ -2,7 +2,8 @@
 cell's own loops are doing, and how long it all took and should take.
 
 Two lines, redrawn in place on a terminal (on a log, a line each time the notebook or the cell
-changes, and the cell's own progress at most every :data:`LOG_EVERY` seconds):
+changes, the cell's own progress at most every :data:`LOG_EVERY` seconds, and the running
+cell's line again after :data:`LOG_QUIET` seconds without one):
 
 ``[2/10] 01_greedy_vs_optimum · 1 min 02 s elapsed · about 15 min 20 s left (the last run's times)``
 ``  cell 6/28, running 19 s (last run 18 s; this notebook about 42 s left) > sweep ...: 3/12 points``
@@ -25,10 +26,12 @@ from typing import IO, Any
 
 from oasis_lab.progress import format_seconds
 
-__all__ = ["LOG_EVERY", "ReportConsole", "no_estimate"]
+__all__ = ["LOG_EVERY", "LOG_QUIET", "ReportConsole", "no_estimate"]
 
-#: On a log (not a terminal), a cell's own progress line is repeated at most this often.
+#: On a log (not a terminal), a cell's own progress line is repeated at most this often...
 LOG_EVERY = 15.0
+#: ... and a running cell's line at least this often.
+LOG_QUIET = 30.0
 
 
 class ReportConsole:
@@ -106,10 +109,14 @@ class ReportConsole:
                 self._show(changed=False)
 
     def tick(self) -> None:
-        """Redraw the elapsed times (a terminal only; a log is not repeated for the clock)."""
+        """Redraw the elapsed times on a terminal; on a log, repeat the running cell's line when
+        nothing was written for :data:`LOG_QUIET` seconds (a long cell is never silent)."""
         with self.lock:
             if self.tty:
                 self._show(changed=False)
+            elif self.stem and self.cell >= 0 and self.clock() - self.logged_inner[1] >= LOG_QUIET:
+                self._write(self.lines()[1] + "\n")
+                self.logged_inner = (self.inner, self.clock())
 
     def notebook_done(self, stem: str, ok: bool, seconds: float) -> None:
         with self.lock:
@@ -235,7 +242,7 @@ def _first_code_line(source: str, width: int = 40) -> str:
 
     Examples
     --------
-    >>> _first_code_line("# sweep\nframe = sweep(study, grid, seeds)")
+    >>> _first_code_line("# sweep\\nframe = sweep(study, grid, seeds)")
     'frame = sweep(study, grid, seeds)'
     """
     for line in str(source).splitlines():
