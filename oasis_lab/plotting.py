@@ -22,8 +22,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["IDENTIFIERS", "OKABE_ITO", "MAX_ROWS", "count_columns", "format_number", "integer_counts", "plain_log_ticks", "readable",
-           "use_style", "vertical"]
+__all__ = ["IDENTIFIERS", "OKABE_ITO", "MAX_ROWS", "count_columns", "format_number", "integer_counts",
+           "plain_log_ticks", "readable", "use_style", "vertical"]
 
 #: The Okabe-Ito palette in its usual order (black last: it is for reference lines).
 OKABE_ITO: dict[str, str] = {
