@@ -125,6 +125,8 @@ def test_default_tables_fit_100_columns_and_wide_prints_whole(name: str, capsys)
     out = capsys.readouterr().out
     assert _fits(out), "\n".join(line for line in out.splitlines() if len(line) > WIDTH)
     assert "e+" not in out and "e-0" not in out  # one positional notation, no exponents
+    # fitted in blocks of columns that keep the row names, never pandas' "\" halves
+    assert not [line for line in out.splitlines() if line.rstrip().endswith("\\")], out
     assert main([*args, "--wide"]) == 0
     wide = capsys.readouterr().out
     assert _fits(wide) is not wider
@@ -307,3 +309,42 @@ def test_every_adversary_is_explained_in_the_help() -> None:
     help_text = re.sub(r"\s+", " ", _subparser("dispute").format_help())
     for name, text in ADVERSARY_HELP.items():
         assert f"{name} = {text}" in help_text
+
+
+def test_a_wide_table_is_cut_into_blocks_that_keep_the_row_names() -> None:
+    # issue 22: `browser check` and `dispute` tables wrapped with "\" and their second half had
+    # no case names; a table shaped like browser check's kernel table
+    import pandas as pd
+
+    from oasis_lab.clihelp import fit_table
+
+    cases = [f"{k}/{c}" for k in ("matmul", "softmax", "layernorm") for c in ("normal", "subnormal")]
+    frame = pd.DataFrame({"case": cases, "kernel": ["blocked"] * 6,
+                          **{f"{a}={b}": [True] * 6 for a, b in (("browser", "webgpu"), ("browser", "numpy"),
+                                                                ("webgpu", "numpy"))},
+                          "max_ulp browser-numpy": [0.0] * 6, "max_ulp webgpu-numpy": [0.0] * 6,
+                          "differing elements of 1,048,576": [10989, 0, 0, 0, 0, 3]})
+    text = fit_table(frame)
+    blocks = text.split("\n\n")
+    assert len(blocks) >= 2 and _fits(text) and "\\" not in text
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[0].split()[:2] == ["case", "kernel"], block  # every block names its rows
+        assert [line.split()[0] for line in lines[1:]] == cases, block
+    assert "10,989" in text  # counts with separators
+    columns = [c for block in blocks for c in frame.columns if f" {c}" in f" {block.splitlines()[0]}"]
+    assert set(columns) == set(frame.columns)  # every column is somewhere
+    assert fit_table(frame, wide=True).count("\n") == len(frame)  # --wide: one block, whole
+
+
+def test_the_sweep_table_fits_100_columns(tmp_path, capsys) -> None:
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("experiment: deterrence\nconfig: {n_tasks: 40, n_nodes: 8}\n"
+                          "grid:\n  stake: [0, 5000]\n  p_platform: [0.0, 0.05]\nseeds: 1\n")
+    args = ["sweep", "--config", str(sweep_file), "--out", str(tmp_path / "out"), "--serial", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert _fits(out) and "\\" not in out, out
+    assert out.count("stake p_platform") >= 2  # each block carries the grid point's values
+    assert main([*args, "--wide"]) == 0
+    assert not _fits(capsys.readouterr().out)  # the whole table is wider than 100 columns
