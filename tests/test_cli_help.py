@@ -348,3 +348,70 @@ def test_the_sweep_table_fits_100_columns(tmp_path, capsys) -> None:
     assert out.count("stake p_platform") >= 2  # each block carries the grid point's values
     assert main([*args, "--wide"]) == 0
     assert not _fits(capsys.readouterr().out)  # the whole table is wider than 100 columns
+
+
+# ------------------------------------------------------------------ --help without heavy imports
+_HEAVY = ("numpy", "pandas", "scipy", "pyarrow", "numba", "cvxpy", "matplotlib", "IPython", "papermill",
+          "nbconvert", "wgpu", "yaml", "tqdm", "distributed")
+
+_IMPORTS_OF_HELP = """
+import contextlib, io, json, sys
+from oasis_lab.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main(sys.argv[1:] + ["--help"])
+    except SystemExit:
+        pass
+print(json.dumps({"help": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def _imports_of_help(*command: str) -> tuple[str, set[str]]:
+    """The help text of ``python -m oasis_lab COMMAND --help`` and the modules it imported (in a
+    fresh interpreter)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_OF_HELP, *command], capture_output=True, text=True,
+                          check=True, timeout=120)
+    data = json.loads(done.stdout)
+    return data["help"], set(data["modules"])
+
+
+@pytest.mark.parametrize("command", [(), ("report",), ("kernels",), ("kernels", "check"), ("bench",)])
+def test_help_imports_no_numerical_library(command: tuple[str, ...]) -> None:
+    # issue 22: `python -m oasis_lab --help` took 3.8 to 6.5 s importing every subcommand's
+    # module (numpy, pandas, scipy, cvxpy, numba ...); the list and these subcommands' help
+    # now import argparse-level code only
+    text, modules = _imports_of_help(*command)
+    assert "usage: python -m oasis_lab" in text
+    heavy = sorted(m for m in modules if m.split(".")[0] in _HEAVY)
+    assert not heavy, heavy
+    if not command:
+        from oasis_lab.__main__ import SUBCOMMANDS
+
+        assert all(name in text for name in SUBCOMMANDS)
+        assert {m for m in modules if m.startswith("oasis_lab")} == {"oasis_lab", "oasis_lab.__main__",
+                                                                    "oasis_lab.clihelp"}
+
+
+@pytest.mark.parametrize("name", ["auction", "sweep", "compare", "expected", "dispute", "browser", "simulate"])
+def test_a_subcommands_help_imports_no_other_subcommand(name: str) -> None:
+    from oasis_lab.__main__ import SUBCOMMANDS
+
+    text, modules = _imports_of_help(name)
+    assert f"python -m oasis_lab {name}" in text
+    shared = {"compare": {"oasis_lab.auction.cli"}}.get(name, set())  # compare shares auction's reading help
+    others = {module for module, _ in SUBCOMMANDS.values() if module != SUBCOMMANDS[name][0]} - shared
+    assert not others & modules, sorted(others & modules)
+
+
+def test_the_listed_help_is_each_modules_own() -> None:
+    # the top-level list is written in __main__ (so it imports nothing); it must say what each
+    # module registers
+    from oasis_lab.__main__ import SUBCOMMANDS
+
+    actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    registered = {choice.dest: choice.help for choice in actions[0]._choices_actions}
+    assert registered == {name: text for name, (_, text) in SUBCOMMANDS.items()}

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import oasis_lab.report as report
 from oasis_lab.clihelp import RawDescriptionHelpFormatter, fit_table, names
 
@@ -15,6 +13,8 @@ __all__ = ["register_cli"]
 
 
 def _cli(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     runs = report.run_report(
         args.output,
         quick=args.quick,
