@@ -47,6 +47,7 @@ from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.registry import CHEATER_ADVERSARIES
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
+from oasis_lab.sim.policies import Policies
 
 __all__ = [
     "ARRIVALS",
@@ -257,6 +258,7 @@ _SIM_CHECKS: dict[str, FieldCheck] = {
     **dict.fromkeys(("referee_bribe_price", "cheater_bribe", "appeal_budget"), _ints(0, _MAX_TOKEN_AMOUNT)),
     "appeal_to": partial(check_choice, choices=APPEAL_TO),
     "extra_providers": _check_extra_providers,
+    "policies": partial(check_instance, cls=Policies),
 }
 
 
@@ -367,6 +369,11 @@ class SimConfig(ParamsMixin):
     extra_providers : tuple of ExtraProvider, default ()
         Measured providers (e.g. browser providers) present from round 0 beside the
         ``n_providers`` generated ones.
+    policies : Policies
+        The policy of each role (users, providers, challengers, market referees): scripted (the
+        default: today's behaviour, from the fields above) or learning from their own payoffs
+        (:mod:`oasis_lab.sim.policies`). A ``policies:`` table in a config file, one sub-table
+        per role; a learning referee policy needs ``referee="market"``.
 
     Raises
     ------
@@ -414,6 +421,7 @@ class SimConfig(ParamsMixin):
     appeal_to: str | None = None
     appeal_budget: int = 5_000
     extra_providers: tuple[ExtraProvider, ...] = ()
+    policies: Policies = field(default_factory=Policies)
 
     def __post_init__(self) -> None:
         check_fields(self, _SIM_CHECKS)
@@ -425,6 +433,9 @@ class SimConfig(ParamsMixin):
         for e in self.extra_providers:
             if len(e.speed) < self.n_types:
                 raise ValueError(f"extra provider {e.name!r} has {len(e.speed)} speeds, n_types = {self.n_types}")
+        if self.policies.referee.learning and self.referee != "market":
+            raise ValueError(f"policies.referee.policy = 'learning' needs referee='market', "
+                             f"got referee={self.referee!r}")
         if self.appeal_to is not None and self.referee != "market":
             raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
         for name in ("provider_stake", "challenger_bond", "appeal_bond"):
@@ -448,6 +459,8 @@ class SimConfig(ParamsMixin):
                 parts.append(f"{f.name}({value.label()})")
             elif f.name == "extra_providers":
                 parts.append(f"extra_providers={len(value)}")
+            elif f.name == "policies":
+                parts.append(f"policies({value.label()})")
             else:
                 parts.append(f"{f.name}={value}")
         return ", ".join(parts) or "defaults"
@@ -469,6 +482,8 @@ class SimConfig(ParamsMixin):
                 }
             elif f.name == "extra_providers":
                 value = [{**dataclasses.asdict(e), "speed": list(e.speed), "psi": list(e.psi)} for e in value]
+            elif f.name == "policies":
+                value = value.to_dict()
             out[f.name] = value
         return out
 
@@ -495,6 +510,8 @@ class SimConfig(ParamsMixin):
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
             if key in ("auction", "disputes"):
                 kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            elif key == "policies":
+                kwargs[key] = Policies.from_dict(value, source)
             elif key == "extra_providers":
                 if not isinstance(value, list):
                     raise TypeError(f"{source}: extra_providers must be a list of tables, got {value!r}")
