@@ -201,7 +201,7 @@ class ReportConsole:
         if changed:
             if self.cell < 0 and not self.cells:
                 self._write(head + "\n")
-            elif self.cell >= 0:
+            elif self.cell >= 0 and self.cell_text:  # a markdown cell runs in no time: not logged
                 self._write(cell + "\n")
             self.logged_inner = ("", now)
         elif self.inner and self.inner != self.logged_inner[0] and (
