@@ -118,8 +118,11 @@ def test_a_terminal_redraws_two_lines_in_place() -> None:
     text = out.getvalue()
     assert text.count("\x1b[1A") >= 2  # each redraw goes back over the two status lines
     assert text.rstrip().endswith("(last run 4.0 s; this notebook about 7.0 s left)")
+    console.progress("sweep deterrence: 3/40 points, 3.0 s elapsed, about 37 s left")
+    assert out.getvalue().endswith("left)\n    sweep deterrence: 3/40 points, 3.0 s elapsed, about 37 s left")
     console.close()
-    assert out.getvalue().endswith("\r\x1b[2K\x1b[1A\r\x1b[2K")  # and leaves nothing behind
+    # and leaves nothing behind: back over the three lines, each erased
+    assert out.getvalue().endswith("\r\x1b[2K\x1b[1A\r\x1b[2K\x1b[1A\r\x1b[2K")
 
 
 # ------------------------------------------------------------------------- progress bars

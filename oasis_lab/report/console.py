@@ -1,12 +1,13 @@
 """What a report run says on the console while it works: which notebook, which cell, what the
 cell's own loops are doing, and how long it all took and should take.
 
-Two lines, redrawn in place on a terminal (on a log, a line each time the notebook or the cell
-changes, the cell's own progress at most every :data:`LOG_EVERY` seconds, and the running
+Two lines (a third for the cell's own loops) redrawn in place on a terminal, each cut to its
+width (on a log, whole lines: one each time the notebook or the cell changes, the cell's own progress at most every :data:`LOG_EVERY` seconds, and the running
 cell's line again after :data:`LOG_QUIET` seconds without one):
 
 ``[2/10] 01_greedy_vs_optimum · 1 min 02 s elapsed · about 15 min 20 s left (the last run's times)``
-``  cell 6/28, running 19 s (last run 18 s; this notebook about 42 s left) > sweep ...: 3/12 points``
+``  cell 6/28 [frame = sweep(...)], running 19 s (last run 18 s; this notebook about 42 s left)``
+``    sweep greedy_vs_optimum: 3/12 points, 19 s elapsed, about 57 s left > compare: ...``
 
 Estimates come only from measured work: each notebook's time at its last good run with the
 same parameters (``index.json``), and within a notebook each cell's time at that run (when the
@@ -132,7 +133,8 @@ class ReportConsole:
 
     # ----------------------------------------------------------------------------- the lines
     def lines(self) -> tuple[str, str]:
-        """The two status lines as they read now."""
+        """The notebook's and the cell's status lines as they read now (on a log the cell's
+        line ends with its loops' progress; a terminal draws that on a third line)."""
         now = self.clock()
         head = (f"[{self.position}/{len(self.stems)}] {self.stem} · "
                 f"{format_seconds(now - self.started)} elapsed · {self._run_estimate(now)}")
@@ -148,8 +150,8 @@ class ReportConsole:
             if self.tty or running >= 0.05:  # a log's line at the cell's start says no "0.0 s"
                 cell += f", running {format_seconds(running)}"
             cell += self._cell_estimate(now)
-        if self.inner:
-            cell += " > " + self.inner
+        if self.inner and not self.tty:
+            cell += " > " + self.inner  # a terminal shows it on a line of its own
         return head, cell
 
     def _notebook_left(self, now: float) -> float | None:
@@ -194,8 +196,9 @@ class ReportConsole:
         if self.tty:
             self._clear()
             width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
-            self._write(head[:width] + "\n" + cell[:width])
-            self.drawn = 2
+            shown = [head, cell] + ([f"    {self.inner}"] if self.inner else [])
+            self._write("\n".join(line[:width] for line in shown))
+            self.drawn = len(shown)
             return
         now = self.clock()
         if changed:
