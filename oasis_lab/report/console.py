@@ -2,8 +2,9 @@
 cell's own loops are doing, and how long it all took and should take.
 
 Two lines (a third for the cell's own loops) redrawn in place on a terminal, each cut to its
-width (on a log, whole lines: one each time the notebook or the cell changes, the cell's own progress at most every :data:`LOG_EVERY` seconds, and the running
-cell's line again after :data:`LOG_QUIET` seconds without one):
+width (on a log, whole lines: one each time the notebook or the cell changes, the cell's own
+progress at most every :data:`LOG_EVERY` seconds, and the running cell's line again after
+:data:`LOG_QUIET` seconds without one):
 
 ``[2/10] 01_greedy_vs_optimum · 1 min 02 s elapsed · about 15 min 20 s left (the last run's times)``
 ``  cell 6/28 [frame = sweep(...)], running 19 s (last run 18 s; this notebook about 42 s left)``
