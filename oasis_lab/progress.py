@@ -84,7 +84,8 @@ def _line(bar: Any) -> str:
     label = d.get("prefix") or "working"
     if not total and not n:
         return f"{label}: running"  # a stage without steps (see :func:`progress_stage`)
-    done = f"{n:,}/{total:,} {unit}s" if total else f"{n:,} {unit}s"
+    units = unit + ("es" if unit.endswith(("s", "x", "ch", "sh")) else "s")  # batches, points
+    done = f"{n:,}/{total:,} {units}" if total else f"{n:,} {units}"
     text = f"{label}: {done}, {format_seconds(elapsed)} elapsed"
     computed = n - (d.get("initial") or 0)  # steps read back (a resumed sweep) are not in the rate
     if total and n < total and computed > 0 and elapsed > 0:

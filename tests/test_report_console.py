@@ -191,6 +191,14 @@ def test_a_simulation_reports_its_rounds_to_the_report(report_file: Path, monkey
     assert any(line.startswith("simulate: ") and "/3 rounds" in line for line in seen), seen
 
 
+def test_a_bar_without_a_total_counts_its_steps(report_file: Path) -> None:
+    bar = progress_bar(total=None, desc="fuzz numpy, webgpu", unit="batch", mininterval=0)
+    assert read_progress(report_file) == "fuzz numpy, webgpu: running"
+    bar.update(2)
+    assert read_progress(report_file).startswith("fuzz numpy, webgpu: 2 batches, ")
+    bar.close()
+
+
 @pytest.mark.parametrize(("seconds", "text"), [(0.04, "0.0 s"), (9.96, "10.0 s"), (59.4, "59 s"),
                                                (60, "1 min 00 s"), (7260, "2 h 01 min")])
 def test_durations_read_as_people_say_them(seconds: float, text: str) -> None:
