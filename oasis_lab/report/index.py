@@ -104,10 +104,13 @@ def _merge_index(output_dir: Path, runs: list[NotebookRun], profile: str) -> Pat
         json.dump({stem: records[stem] for stem in sorted(records)}, fh, indent=1)
 
     rows = "\n".join(_row(output_dir, stem, records[stem]) for stem in sorted(records))
+    # the last notebook to finish, from the records (not the time this page is written)
+    latest = max((str(rec["latest"].get("finished", "")) for rec in records.values()), default=now)
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>oasis-lab report</title>"
         f"<style>{_STYLE}</style></head><body><h1>oasis-lab report</h1>"
-        f"<p>Latest run: {now}, parameters: {html.escape(profile)}. Each row gives the notebook's "
+        f"<p>Last notebook finished: {html.escape(latest)}; latest run's parameters: {html.escape(profile)}. "
+        "Each row gives the notebook's "
         "own run time and when it finished; its headline numbers come from that run.</p>"
         "<table><tr><th>notebook</th><th>headline numbers</th><th>run</th><th>parameters</th></tr>"
         f"{rows}</table></body></html>"
@@ -125,6 +128,7 @@ _STYLE = (
     ".title{font-weight:bold}.stem{color:#555;font-size:90%}.failed{color:#b00020;font-weight:bold}"
     "ul.headline{margin:0;padding-left:1.1em}ul.headline b{white-space:nowrap}"
     ".when{color:#555;font-size:90%;white-space:nowrap}"
+    "td.nb{min-width:15em}td.params{font-size:90%;color:#555}"
 )
 
 
@@ -152,13 +156,29 @@ def _row(output_dir: Path, stem: str, rec: dict[str, Any]) -> str:
     took = "" if seconds is None else format_seconds(float(seconds))
     code = "<br><span class='when'>page shows the code</span>" if latest.get("show_code") else ""
     return (
-        f"<tr><td><a class='title' href='{html.escape(str(latest['html']))}'>{html.escape(title)}</a>"
+        f"<tr><td class='nb'><a class='title' href='{html.escape(str(latest['html']))}'>{html.escape(title)}</a>"
         f"<div class='stem'>{html.escape(stem)}</div>{status}</td>"
         f"<td>{numbers}</td>"
         f"<td>{took}<br><span class='when'>finished {html.escape(str(latest.get('finished', '')))}"
         f"</span>{code}</td>"
-        f"<td>{html.escape(str(latest.get('profile', '')))}</td></tr>"
+        f"<td class='params' title='{html.escape(str(latest.get('profile', '')))}'>"
+        f"{html.escape(_short_profile(str(latest.get('profile', ''))))}</td></tr>"
     )
+
+
+def _short_profile(label: str) -> str:
+    """``profile /long/path/full.yaml`` as ``profile full.yaml`` (the whole label in a tooltip).
+
+    Examples
+    --------
+    >>> _short_profile("profile /work/oasis-lab/notebooks/params/full.yaml")
+    'profile full.yaml'
+    >>> _short_profile("quick: each notebook's own defaults")
+    "quick: each notebook's own defaults"
+    """
+    if label.startswith("profile ") and "/" in label:
+        return "profile " + label.rsplit("/", 1)[-1]
+    return label
 
 
 def expected_cell_seconds(output_dir: Path, stem: str, profile_label: str) -> list[float] | None:
