@@ -33,6 +33,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
                 "greedy PRICES vs ILP optimum, LP bound, VCG and double auctions (table + CSV)"),
     "expected": ("oasis_lab.experiments.expected_cli",
                  "check the stored expected outputs (tests/expected/) against fresh runs, or update them"),
+    "design": ("oasis_lab.experiments.design_cli",
+               "search the market's settings for the Pareto front (Optuna on Dask, resumable)"),
     "dispute": ("oasis_lab.disputes.cli",
                 "challenge one inference: bisection transcript, verdict and ledger (section 5)"),
     "kernels": ("oasis_lab.gpu.cli", "WebGPU kernel tools"),
