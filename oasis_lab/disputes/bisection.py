@@ -154,6 +154,10 @@ class DisputeOutcome:
     transcript : tuple of RoundRecord
     ruling : Ruling or None
         The referee's ruling when it ruled.
+    drew : bool
+        Whether either party drew from its random generator. When neither did, the outcome is
+        fixed by the strategies, the computation, the parameters and the referee, whatever the
+        seed (the simulation's court looks such games up instead of playing them again).
     """
 
     model: str
@@ -176,6 +180,7 @@ class DisputeOutcome:
     transcript: tuple[RoundRecord, ...] = field(default=(), repr=False)
     ruling: Ruling | None = field(default=None, repr=False)
     bytes_shared: int = 0
+    drew: bool = field(default=False, repr=False)
 
     @property
     def provider_convicted(self) -> bool:
@@ -250,6 +255,11 @@ class _LazyGenerator:
     def __init__(self, seed: list[int]) -> None:
         self._seed = seed
         self._gen: np.random.Generator | None = None
+
+    @property
+    def drew(self) -> bool:
+        """Whether the generator was used (built)."""
+        return self._gen is not None
 
     def __getattr__(self, name: str) -> Any:
         gen = self._gen
@@ -613,6 +623,7 @@ def _play(
         challenger_honest=challenger.honest,
         transcript=tuple(transcript),
         ruling=ruling,
+        drew=cast(_LazyGenerator, p_rng).drew or cast(_LazyGenerator, c_rng).drew,
     )
 
 
