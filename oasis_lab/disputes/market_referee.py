@@ -301,11 +301,9 @@ class Adjudication:
         return self.final_verdict != self.trusted_verdict
 
 
-def _at_stake(side: str, params: DisputeParams, payment: int, provider_removed: bool = False) -> float:
+def _at_stake(side: str, params: DisputeParams, payment: int) -> float:
     if side == "provider":
-        # a provider removed meanwhile loses nothing more: its stake is slashed and the
-        # payment returns to the user whatever the verdict (it receives nothing)
-        return 0.0 if provider_removed else params.slash_fraction * params.provider_stake + payment
+        return params.slash_fraction * params.provider_stake + payment
     return float(params.challenger_bond)
 
 
@@ -334,7 +332,6 @@ def adjudicate(
     bribe: tuple[str, int] | None = None,
     seed: int = 0,
     game: Callable[[Referee], DisputeOutcome] | None = None,
-    provider_removed: bool = False,
 ) -> Adjudication:
     """Play a dispute ruled by a market referee drawn from ``pool``, with an optional appeal.
 
@@ -364,9 +361,6 @@ def adjudicate(
         game, seeded by the disputed job: every referee rules on the same traces (and a game
         whose parties drew nothing is looked up by what decides its verdict: the trusted stack,
         or a market referee's rounding and the side it takes).
-    provider_removed : bool
-        The provider was removed (convicted on another task) before this dispute is ruled:
-        it has nothing left at stake, so it never appeals.
 
     Returns
     -------
@@ -405,7 +399,7 @@ def adjudicate(
         else:
             others = [r for r in pool if r.name not in (*parties, first.name)]
             q = float(np.mean([r.strategy == "honest" for r in others])) if others else 0.0
-        if appeal_pays(_at_stake(loser, params, payment, provider_removed), params.appeal_bond, q, appeal_budget):
+        if appeal_pays(_at_stake(loser, params, payment), params.appeal_bond, q, appeal_budget):
             appellant = loser
             if appeal_to == "trusted":
                 final = reference.verdict

@@ -215,7 +215,6 @@ class Court:
         seed: int,
         job: tuple[int, int],
         adversary: str | None = None,
-        provider_removed: bool = False,
     ) -> Adjudication:
         """A dispute ruled by a market referee drawn from ``pool``, perhaps appealed
         (:func:`oasis_lab.disputes.market_referee.adjudicate`).
@@ -223,8 +222,7 @@ class Court:
         ``seed`` draws the referees; ``job`` = (round delivered, job index) seeds every game of
         the dispute (:meth:`job_seed`), so the first, the appellate and the trusted stack's
         games are played on the same traces, the very game :meth:`decide` played for the
-        dispute when it opened. ``adversary``: the cheater's strategy (default the court's);
-        ``provider_removed``: the provider was convicted meanwhile (it never appeals).
+        dispute when it opened. ``adversary``: the cheater's strategy (default the court's).
         """
         game_seed = self.job_seed(*job)
 
@@ -245,5 +243,4 @@ class Court:
             bribe=bribe,
             seed=seed,
             game=game,
-            provider_removed=provider_removed,
         )

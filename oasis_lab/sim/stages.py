@@ -472,7 +472,7 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
         provider_name=str(d.provider), challenger_name=d.challenger, weighting=c.referee_selection,
         appeal_to=c.appeal_to, appeal_budget=c.appeal_budget, payment=d.job.amount // state.unit,
         bribe=offer, seed=child_seed(state.seed, "disputes", "market", r, i), job=(d.job.round, d.job.job),
-        adversary=d.adversary, provider_removed=bool(state.providers.removed[d.provider] >= 0),
+        adversary=d.adversary,
     )
     first = int(adj.first_referee.name)
     second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1

@@ -208,6 +208,24 @@ def test_cheats_that_save_compute_land_far_beyond_the_rounding_bound():
     assert (frame["min_ulp"] > 1000 * bound).all(), frame
     docs = " ".join(DOCS.read_text().split())
     row = frame.loc["half precision"]
-    assert f"half precision moves the first node it changes by {row['min_ulp']:,.0f} ULPs" in docs
+    said = f"half precision (the cheapest precision cut) moves the first node it changes by {row['min_ulp']:,.0f} ULPs"
+    assert said in docs
     others = frame.drop(index="half precision")["min_ulp"].min()
     assert re.search(rf"at least {others / 1e6:,.0f} million ULPs", docs), others
+
+
+def test_the_rounding_reading_opens_the_provider_s_output_and_the_docs_say_how_much():
+    from oasis_lab.disputes.bisection import run_dispute
+    from oasis_lab.disputes.economics import dispute_costs
+    from oasis_lab.disputes.graph import synthetic_graph
+
+    # the played game opens the cheater's output of the disputed node on top of its inputs
+    graph = synthetic_graph(30)
+    for reading, extra in (("rounding", 32), ("strict", 0)):
+        out = run_dispute(graph, provider=adv.PerturbNode(node=12), params=DisputeParams(exact_reading=reading))
+        costs = dispute_costs(graph, 2, [12], open_output=reading == "rounding")
+        assert out.bytes_opened == costs.bytes_opened[0] == graph.opened_input_bytes[12] + extra
+    docs = " ".join(DOCS.read_text().split())
+    worst = {m: dispute_costs(computation_for(m).graph, 2).bytes_opened.max() for m in ("llama-2-7b", "sdxl-base-1.0")}
+    assert f"up to {worst['llama-2-7b'] / 1e6:.0f} MB (Llama's `lm_head`" in docs
+    assert f"and {worst['sdxl-base-1.0'] / 1e9:.1f} GB (SDXL's VAE mid-block softmax" in docs
