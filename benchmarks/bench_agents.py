@@ -22,9 +22,6 @@ count).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,7 +41,7 @@ from oasis_lab.agents.roles import (  # noqa: E402
     UserObservation,
 )
 from oasis_lab.seeding import stream  # noqa: E402
-from oasis_lab.timing import best_of  # noqa: E402
+from oasis_lab.timing import best_of, machine  # noqa: E402
 
 ROUNDS, USERS, PROVIDERS, REFEREES = 200, 1000, 100, 20
 TARGET_S = 2.0  # the whole learning simulation's budget
@@ -86,18 +83,6 @@ def play(policies: dict) -> None:
             policy.act(obs)
             payoff = draws.uniform(-100.0, 100.0, len(obs))
             policy.learn(OUTCOMES[role](r, obs.agent, payoff=payoff))
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")),
-                   cpu)
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    return f"{cpu}, {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
 
 
 def main() -> int:

@@ -29,6 +29,7 @@ from oasis_lab.auction.compare import READINGS  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy  # noqa: E402
 from oasis_lab.market import generate_market  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
+from oasis_lab.plotting import format_number  # noqa: E402
 from oasis_lab.timing import best_of  # noqa: E402
 
 SPEEDUP_TARGET = 1000.0
@@ -75,7 +76,7 @@ def main() -> int:
                     "speedup_vs_ilp": t_ilp / t_g, "welfare/optimum": g.welfare / ilp.welfare,
                     "welfare/lp": g.welfare / lp.welfare, "ir_violations_users": g.ir_violations_users,
                 })
-    fmt = {"display.width": 200, "display.max_rows": 500, "display.float_format": "{:,.4g}".format}
+    fmt = {"display.width": 200, "display.max_rows": 500, "display.float_format": format_number}
     with pd.option_context(*[x for kv in fmt.items() for x in kv]):
         print("Exact optimum (compact ILP) and LP relaxation, seed 0, as many providers as tasks, 4 types")
         print(pd.DataFrame(rows).to_string(index=False))

@@ -46,6 +46,7 @@ from oasis_lab.disputes.trace import (
     merkle_opening_hashes,
     verify_input_opening,
 )
+from oasis_lab.plotting import format_number
 from oasis_lab.timing import best_of
 
 TARGET_S = 1.0
@@ -117,7 +118,7 @@ def main() -> int:
                  "us_per_dispute": 1e6 * t_model / args.disputes, "vs_played": t_model / t_game,
                  "vs_target_1s": t_model / TARGET_S},
             ]
-        ).to_string(index=False, float_format=lambda x: f"{x:.3g}")
+        ).to_string(index=False, float_format=format_number)
     )
     print(
         f"played / cost model: {t_game / t_model:.0f}x; played - floor (game, openings, referee): "
@@ -187,14 +188,14 @@ def main() -> int:
     frame = pd.DataFrame(rows)
     if len(frame) == 2:
         frame["vs_numpy"] = frame["seconds"] / frame["seconds"].iloc[0]
-    print(frame.to_string(index=False, float_format=lambda x: f"{x:.3g}"), "\n")
+    print(frame.to_string(index=False, float_format=format_number), "\n")
 
     print("== rounds and cost vs arity (every node as the cheated one)")
     graphs = [as_computation("tiny-transformer").graph, profile_graph("llama-2-7b"), profile_graph("sdxl-base-1.0")]
     table = cost_table(graphs, (2, 4, 8, 16))
     cols = ["model", "n_nodes", "arity", "round_bound", "rounds_max", "bisection_hashes_max", "opening_hashes_max",
             "hashes_mean", "opened_mb_max", "referee_gflop_max", "referee_share_max", "inference_tflop"]
-    print(table[cols].to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    print(table[cols].to_string(index=False, float_format=format_number))
     return 0
 
 

@@ -71,13 +71,7 @@ def interleaved(fns: dict, repeats: int) -> dict:
     Process CPU time, not wall time: both sides run on one thread, and on a shared machine
     the wall clock also counts the time other processes held the core.
     """
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.process_time()
-            fn()
-            best[name] = min(best[name], time.process_time() - start)
-    return best
+    return timing.best_of_each(fns, repeats, clock=time.process_time)
 
 
 def best_of(fn, repeats: int):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +29,7 @@ from oasis_lab.incentives import clearing_price, manipulability, summarize  # no
 from oasis_lab.incentives.manipulability import DEFAULT_GRID  # noqa: E402
 from oasis_lab.market import generate_market  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
+from oasis_lab.timing import best_of  # noqa: E402
 
 TARGET_S = 10.0
 BEST = AuctionParams(task_density="surplus", provider_density="unit_cost")
@@ -41,17 +41,10 @@ def main() -> int:
     args = parser.parse_args()
     market = generate_market(200, 40, scenario="balanced", seed=0)
     run_greedy(market, BEST)  # compile / load the numba cache outside the timings
-    times = []
-    for _ in range(max(args.repeats, 1)):
-        start = time.perf_counter()
-        scan = manipulability(market, "greedy", BEST, report_grid=DEFAULT_GRID)
-        times.append(time.perf_counter() - start)
-    scan_s = min(times)
+    scan_s, scan = best_of(lambda: manipulability(market, "greedy", BEST, report_grid=DEFAULT_GRID),
+                           max(args.repeats, 1))
     n_runs = int((scan["factor"] != 1.0).sum()) + 1
-    start = time.perf_counter()
-    for _ in range(n_runs):
-        run_greedy(market, BEST)
-    bare_s = time.perf_counter() - start
+    bare_s, _ = best_of(lambda: [run_greedy(market, BEST) for _ in range(n_runs)], 1)
     print("manipulability scan, greedy surplus+unit_cost, 200 tasks x 40 providers, 20-point grid")
     print(f"  rows {len(scan):,}, mechanism runs {n_runs:,}")
     print(f"  scan                         {scan_s:8.2f} s   ({scan_s / n_runs * 1e3:.2f} ms per run)")
@@ -63,12 +56,9 @@ def main() -> int:
 
     small = generate_market(40, 8, scenario="balanced", seed=0)
     price = clearing_price(generate_market(40, 8, scenario="balanced", seed=1))
-    start = time.perf_counter()
-    t_scan = manipulability(small, "truthful", report_grid=DEFAULT_GRID, options={"reference_price": price})
-    t_s = time.perf_counter() - start
-    start = time.perf_counter()
-    g_scan = manipulability(small, "greedy", BEST, report_grid=DEFAULT_GRID)
-    g_s = time.perf_counter() - start
+    t_s, t_scan = best_of(
+        lambda: manipulability(small, "truthful", report_grid=DEFAULT_GRID, options={"reference_price": price}), 1)
+    g_s, g_scan = best_of(lambda: manipulability(small, "greedy", BEST, report_grid=DEFAULT_GRID), 1)
     print("\ntruthful variant vs greedy, 40 tasks x 8 providers, 20-point grid")
     print(f"  truthful {t_s:7.2f} s, greedy {g_s:7.2f} s, ratio {t_s / g_s:6.1f} x")
     lies = t_scan[t_scan["profitable"]]

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's package, as the other benchmarks do
 
 from oasis_lab.gpu import bench, conformance, device, ops  # noqa: E402
-from oasis_lab.timing import machine  # noqa: E402
+from oasis_lab.plotting import format_number  # noqa: E402
+from oasis_lab.timing import best_of_each, machine  # noqa: E402
 
 
 def main() -> None:
@@ -70,16 +71,11 @@ def main() -> None:
         "relu (1 in, 1 out)": (lambda: ops.relu(x), 2 * x.nbytes),
         "host memcpy 8 MB": (lambda: x.copy(), 2 * x.nbytes),
     }
-    best = {name: float("inf") for name in calls}
-    for _ in range(repeats + 2):
-        for name, (fn, _) in calls.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best = best_of_each({name: fn for name, (fn, _) in calls.items()}, repeats + 2)
     ew = pd.DataFrame({"call": list(calls), "ms": [1e3 * best[k] for k in calls],
                        "effective_gbs": [calls[k][1] / best[k] / 1e9 for k in calls]})
     print("2b. elementwise on 2M float32, wall clock, min of alternating calls")
-    print(ew.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(ew.to_string(index=False, float_format=format_number))
     print(f"add: {ew['effective_gbs'].iloc[0]:.2f} GB/s effective (target >= 4: "
           f"{'met' if ew['effective_gbs'].iloc[0] >= 4 else 'NOT met'}); every call uploads its "
           f"inputs and reads its output back once (one host copy each way)")
@@ -112,14 +108,8 @@ def main() -> None:
         "wide, no flush": no_flush,
         "blas": lambda: a @ b,
     }
-    for fn in calls.values():
-        fn()  # warm: pipelines, uploads of nothing cached
-    best = {name: float("inf") for name in calls}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            start = time.process_time()
-            fn()
-            best[name] = min(best[name], time.process_time() - start)
+    # warm first: pipelines, uploads of nothing cached
+    best = best_of_each(calls, repeats, warmup=True, clock=time.process_time)
     flop = 2.0 * n**3
     per_cpu = pd.DataFrame(
         {"kernel": list(best), "cpu_s": list(best.values()),
@@ -128,7 +118,7 @@ def main() -> None:
     per_cpu["vs_blas"] = per_cpu["gflop_per_cpu_s"] / per_cpu["gflop_per_cpu_s"].iloc[-1]
     ratio = per_cpu["vs_blas"].iloc[0]
     print(f"\n3b. GFLOP per CPU-second, interleaved, min of {repeats} (process CPU time)")
-    print(per_cpu.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(per_cpu.to_string(index=False, float_format=format_number))
     print(f"wide / BLAS per CPU-second: 1/{1 / ratio:.1f} (target >= 1/12: "
           f"{'met' if ratio >= 1 / 12 else 'NOT met'})")
 

@@ -45,6 +45,7 @@ STAGE_NAMES = {
     "ledger": "ledger (settlement)",
     "reauction": "re-auction (rebid, queue)",
     "entry_exit": "entry and exit",
+    "learn": "learn (learning agents' feedback)",
     "record": "record (conservation check, per-round row)",
 }
 

@@ -24,7 +24,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import pandas as pd
 
 from oasis_lab.experiments.base import ExperimentConfig
 from oasis_lab.experiments.sweep import local_client, sweep
+from oasis_lab.timing import best_of
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,13 @@ class Busy(ExperimentConfig):
 def calibrate(seconds: float) -> int:
     """SHA-256 rounds that take ``seconds`` here (best of 3 probes)."""
     probe = 20000
-    best = float("inf")
-    for _ in range(3):
-        t = time.perf_counter()
-        Busy(rounds=probe)._run(0)
-        best = min(best, time.perf_counter() - t)
+    best, _ = best_of(lambda: Busy(rounds=probe)._run(0), 3)
     return max(1, int(probe * seconds / best))
 
 
 def timed(fn) -> tuple[float, pd.DataFrame]:
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+    """Seconds of one call of ``fn`` (a sweep runs once: a repeat would resume it) and its value."""
+    return best_of(fn, 1)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from oasis_lab.clihelp import one_line_errors
 
 _SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "oasis_lab.report",
+    "oasis_lab.report.cli",
     "oasis_lab.auction.cli",
     "oasis_lab.experiments.cli",
     "oasis_lab.experiments.compare_cli",
@@ -55,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        # Ctrl-C: one line (results are written atomically, so what exists is complete).
+        # Ctrl-C (or a SIGTERM the report turns into one): one line (results are written
+        # atomically, so what exists is complete); 130 for SIGINT, 143 for SIGTERM.
         print(f"interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
-        return 130
+        return int(getattr(exc, "exit_status", 130))
 
 
 if __name__ == "__main__":

@@ -3,29 +3,47 @@
 Every public entry point validates its scalar and array arguments here before any work
 starts, so a bad input gives one ``TypeError``/``ValueError`` that names the argument and the
 bad value (never a numpy traceback from deep inside, never a silent cast).
+
+Every check takes ``(name, value, ...)`` and returns the value (normalised: an ``int`` for an
+integer, a ``tuple`` for a sequence), so a configuration class states its fields' checks as one
+table, ``field -> check`` (:data:`FieldCheck`, e.g. ``partial(check_int, minimum=1)``), checked
+by :func:`check_fields` in its ``__post_init__``; only the rules that tie fields together are
+written out after it.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Mapping
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "FieldCheck",
+    "as_given",
     "check_array",
     "check_bool",
     "check_choice",
+    "check_fields",
     "check_fraction",
+    "check_instance",
     "check_int",
+    "check_ints",
     "check_memory",
     "check_names",
     "check_not_masked",
+    "check_optional",
     "check_real",
+    "check_reals",
     "physical_memory",
 ]
+
+#: One field's check in a configuration's table: called as ``check(name, value)``, it returns
+#: the value to keep (normalised) or raises ``TypeError``/``ValueError`` naming ``name``.
+FieldCheck = Callable[[str, Any], Any]
 
 
 def check_real(
@@ -75,10 +93,15 @@ def check_real(
         raise ValueError(f"{name} = {value!r} must be finite{' and > 0' if positive else ''}")
     if positive and x <= 0:
         raise ValueError(f"{name} = {value!r} must be finite and > 0")
+    return _within(name, repr(value), x, minimum, maximum)
+
+
+def _within(name: str, shown: str, x: Any, minimum: Any, maximum: Any) -> Any:
+    """``x`` if it lies in ``[minimum, maximum]`` (either may be None), else the one error."""
     if minimum is not None and x < minimum:
-        raise ValueError(f"{name} = {value!r} must be >= {minimum}")
+        raise ValueError(f"{name} = {shown} must be >= {minimum}")
     if maximum is not None and x > maximum:
-        raise ValueError(f"{name} = {value!r} must be <= {maximum}")
+        raise ValueError(f"{name} = {shown} must be <= {maximum}")
     return x
 
 
@@ -121,11 +144,7 @@ def check_int(name: str, value: Any, minimum: int | None = None, maximum: int | 
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     v = int(value)
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name} = {v} must be >= {minimum}")
-    if maximum is not None and v > maximum:
-        raise ValueError(f"{name} = {v} must be <= {maximum}")
-    return v
+    return _within(name, str(v), v, minimum, maximum)
 
 
 def check_not_masked(name: str, x: Any) -> Any:
@@ -234,15 +253,16 @@ def check_memory(what: str, n_bytes: int | float) -> None:
         )
 
 
-def check_choice(name: str, value: Any, choices: Any) -> str:
+def check_choice(name: str, value: Any, choices: Any) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise naming ``name``.
 
     Examples
     --------
     >>> check_choice("scenario", "balanced", ("balanced", "scarce_supply"))
     'balanced'
+    >>> check_choice("appeal_to", None, (None, "trusted"))  # None only where it is a choice
     """
-    if not isinstance(value, str) or value not in choices:
+    if (value is not None and not isinstance(value, str)) or value not in choices:
         raise ValueError(f"{name} = {value!r} must be one of {list(choices)}")
     return value
 
@@ -264,3 +284,137 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
     return value
+
+
+def check_instance(name: str, value: Any, cls: type | tuple[type, ...]) -> Any:
+    """Return ``value`` if it is an instance of ``cls``, else raise ``TypeError`` naming ``name``.
+
+    Examples
+    --------
+    >>> check_instance("auction", 3, dict)
+    Traceback (most recent call last):
+    ...
+    TypeError: auction must be a dict, got int
+    """
+    if not isinstance(value, cls):
+        want = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        article = "an" if want[:1].lower() in "aeiou" else "a"
+        raise TypeError(f"{name} must be {article} {want}, got {type(value).__name__}")
+    return value
+
+
+def check_optional(name: str, value: Any, check: FieldCheck) -> Any:
+    """``None``, or ``value`` as ``check(name, value)`` returns it.
+
+    Examples
+    --------
+    >>> from functools import partial
+    >>> check_optional("n_providers", None, partial(check_int, minimum=1)) is None
+    True
+    """
+    return None if value is None else check(name, value)
+
+
+def check_reals(
+    name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None, empty: bool = True
+) -> tuple[float, ...]:
+    """Return ``value`` as a tuple of finite floats (each in ``[minimum, maximum]``), naming the bad
+    element.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is a string or not a sequence, or an element is not a real number.
+    ValueError
+        An element is not finite or outside the bounds (``name[k] = ...``), or ``value`` is
+        empty where ``empty`` is False.
+
+    Examples
+    --------
+    >>> check_reals("psi_weights", [1, 2.5])
+    (1.0, 2.5)
+    >>> check_reals("psi_weights", (1.0, -2.0), minimum=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: psi_weights[1] = -2.0 must be >= 0
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of numbers, got {value!r}")
+    if not empty and len(value) == 0:
+        raise ValueError(f"{name} is empty; it needs at least one number")
+    return tuple(check_real(f"{name}[{k}]", v, minimum=minimum, maximum=maximum) for k, v in enumerate(value))
+
+
+def check_ints(
+    name: str, value: Any, *, minimum: int | None = None, maximum: int | None = None, empty: bool = False
+) -> tuple[int, ...]:
+    """Return ``value`` as a tuple of Python ints (each in ``[minimum, maximum]``), naming the bad
+    element; empty only where ``empty``.
+
+    Examples
+    --------
+    >>> check_ints("max_ulps", [1, 4], minimum=1)
+    (1, 4)
+    >>> check_ints("max_ulps", (1, 0), minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_ulps[1] = 0 must be >= 1
+    """
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of integers, got {value!r}")
+    if not empty and len(value) == 0:
+        raise ValueError(f"{name} is empty; it needs at least one integer")
+    return tuple(check_int(f"{name}[{k}]", v, minimum, maximum) for k, v in enumerate(value))
+
+
+def as_given(check: FieldCheck) -> FieldCheck:
+    """``check`` that keeps the value as it was given (checked, not normalised).
+
+    For fields whose written form is part of a configuration's identity: ``alpha = 2`` stays
+    the int ``2`` (a float field normalised to ``2.0`` would print, hash and store differently).
+    """
+
+    def checked(name: str, value: Any) -> Any:
+        check(name, value)
+        return value
+
+    return checked
+
+
+def check_fields(obj: Any, checks: Mapping[str, FieldCheck], *, prefix: str = "") -> None:
+    """Check the fields of ``obj`` (a frozen dataclass) named in ``checks``, in the table's order,
+    and keep each normalised value (``object.__setattr__``: the dataclass is frozen).
+
+    Parameters
+    ----------
+    obj : dataclass instance
+        The configuration being built (call from its ``__post_init__``).
+    checks : mapping of str to FieldCheck
+        ``field -> check``; each is called as ``check(prefix + field, value)``.
+    prefix : str
+        Put before each field's name in the messages (e.g. ``"extra provider 'a' "``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        The first field that fails, named (one error, before any work starts).
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from functools import partial
+    >>> @dataclass(frozen=True)
+    ... class Run:
+    ...     rounds: int = 10
+    ...     p_user: float = 0.05
+    ...     def __post_init__(self):
+    ...         check_fields(self, {"rounds": partial(check_int, minimum=1), "p_user": check_fraction})
+    >>> Run(p_user=0)
+    Run(rounds=10, p_user=0.0)
+    >>> Run(rounds=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rounds = 0 must be >= 1
+    """
+    for field, check in checks.items():
+        object.__setattr__(obj, field, check(prefix + field, getattr(obj, field)))

@@ -30,7 +30,7 @@ from numpy.typing import ArrayLike
 from oasis_lab import paths
 from oasis_lab.checks import check_memory, check_not_masked
 from oasis_lab.files import SEAL_PLACEHOLDER, atomic_write, check_output_file, check_seal, is_sealed, is_temp_file, seal
-from oasis_lab.seeding import check_seed
+from oasis_lab.seeding import generator
 
 __all__ = [
     "Market",
@@ -601,6 +601,26 @@ def _read_csv(name: str) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+@cache
+def _columns() -> dict[str, Any]:
+    """The shipped tables' columns as read-only numpy arrays (a market is drawn every round of a
+    simulation: reading them out of pandas each time cost more than the draws)."""
+    types, devices = _read_csv("model_types.csv"), _read_csv("device_profiles.csv")
+    out: dict[str, Any] = {
+        "type_names": tuple(types["name"]),
+        "integrated": (devices["kind"] == "integrated").to_numpy(),
+    }
+    for key, frame, column in (("gflop", types, "gflop_per_request"), ("type_memory", types, "memory_gb"),
+                               ("popularity", types, "popularity"), ("share", devices, "share"),
+                               ("tflops", devices, "fp32_tflops"), ("memory", devices, "memory_gb"),
+                               ("power", devices, "power_w"), ("bandwidth", devices, "bandwidth_gbs")):
+        out[key] = frame[column].to_numpy(dtype=float)
+    for value in out.values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return out
+
+
 def load_model_types() -> pd.DataFrame:
     """Model types of ``data/model_types.csv`` (FLOPs per request, memory, popularity)."""
     return _read_csv("model_types.csv").copy()
@@ -743,28 +763,24 @@ def generate_market(
         raise ValueError(f"scenario = {scenario!r} is unknown; choose one of {sorted(SCENARIOS)}")
     if capacity_unit not in ("units", "time"):
         raise ValueError(f"capacity_unit = {capacity_unit!r} is not one of ['units', 'time']")
-    if not isinstance(seed, np.random.Generator):
-        seed = check_seed(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else generator(seed)
     check_market_size(n_tasks, n_providers, n_types)
-    types = load_model_types()
-    if n_types > len(types):
-        raise ValueError(f"n_types = {n_types} exceeds the {len(types)} shipped model types")
-    types = types.iloc[:n_types]
-    devices = load_device_profiles()
+    col = _columns()
+    if n_types > len(col["type_names"]):
+        raise ValueError(f"n_types = {n_types} exceeds the {len(col['type_names'])} shipped model types")
     spec = SCENARIOS[scenario]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
     # ---- providers
-    weights = devices["share"].to_numpy(dtype=float).copy()
-    weights[(devices["kind"] == "integrated").to_numpy()] *= spec.integrated_weight
-    device = rng.choice(len(devices), size=n_providers, p=weights / weights.sum())
-    tflops = devices["fp32_tflops"].to_numpy(float)[device]
-    memory = devices["memory_gb"].to_numpy(float)[device]
+    weights = col["share"].copy()
+    weights[col["integrated"]] *= spec.integrated_weight
+    device = rng.choice(weights.size, size=n_providers, p=weights / weights.sum())
+    tflops = col["tflops"][device]
+    memory = col["memory"][device]
     efficiency = rng.uniform(*_EFFICIENCY_RANGE, size=n_providers)
-    gflop = types["gflop_per_request"].to_numpy(float)
-    fits = memory[:, None] >= types["memory_gb"].to_numpy(float)[None, :]
+    gflop = col["gflop"][:n_types]
+    fits = memory[:, None] >= col["type_memory"][:n_types][None, :]
     speed = np.where(fits, (tflops * efficiency * 1e3)[:, None] / gflop[None, :], 0.0)
-    power = devices["power_w"].to_numpy(float)[device] * rng.lognormal(0.0, 0.25, n_providers)
+    power = col["power"][device] * rng.lognormal(0.0, 0.25, n_providers)
     total_speed = speed.sum(axis=1)
     runs_something = total_speed > 0
     if capacity_unit == "time":
@@ -783,12 +799,10 @@ def generate_market(
         scale = _PRICE_LEVEL / np.nanmedian(raw_unit_cost) if runs_something.any() else 1.0
         cost = power * scale
     cpu_cores = rng.choice(np.array([4.0, 6.0, 8.0, 12.0, 16.0]), size=n_providers)
-    psi = np.column_stack(
-        [tflops, memory, devices["bandwidth_gbs"].to_numpy(float)[device], cpu_cores]
-    )
+    psi = np.column_stack([tflops, memory, col["bandwidth"][device], cpu_cores])
 
     # ---- tasks
-    popularity = types["popularity"].to_numpy(float)
+    popularity = col["popularity"][:n_types]
     primary = rng.choice(n_types, size=n_tasks, p=popularity / popularity.sum())
     requested = rng.random((n_tasks, n_types)) < _MAX_TYPES_PER_TASK_EXTRA
     requested[np.arange(n_tasks), primary] = True
@@ -829,7 +843,7 @@ def generate_market(
         capacity=capacity,
         cost=cost,
         psi=psi,
-        model_types=tuple(types["name"]),
+        model_types=col["type_names"][:n_types],
         size=size,
         psi_names=("gpu_tflops", "memory_gb", "bandwidth_gbs", "cpu_cores"),
     )

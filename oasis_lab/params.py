@@ -6,9 +6,19 @@ See ``docs/mechanism.md`` for what each reading means and what it changes, measu
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import Any
 
-from oasis_lab.checks import check_real
+from oasis_lab.checks import (
+    FieldCheck,
+    as_given,
+    check_bool,
+    check_choice,
+    check_fields,
+    check_optional,
+    check_real,
+    check_reals,
+)
 
 __all__ = ["AuctionParams", "CHOICES", "ParamsMixin"]
 
@@ -112,28 +122,30 @@ class AuctionParams(ParamsMixin):
     fee: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, choices in CHOICES.items():
-            value = getattr(self, name)
-            if value not in choices:
-                raise ValueError(f"{name} = {value!r} is not one of {list(choices)}")
-        alpha = check_real("alpha", self.alpha)
-        if alpha <= 1:
-            raise ValueError(f"alpha = {self.alpha!r} must be > 1 (base of log_alpha)")
-        if check_real("beta", self.beta) < 0:
-            raise ValueError(f"beta = {self.beta!r} must be >= 0")
-        if check_real("rebid_bump", self.rebid_bump) < 0:
-            raise ValueError(f"rebid_bump = {self.rebid_bump!r} must be >= 0")
-        fee = check_real("fee", self.fee)
-        if not 0 <= fee < 1:
-            raise ValueError(f"fee = {self.fee!r} must be in [0, 1)")
-        for name in ("partial", "split", "capacity_per_type"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        if self.psi_weights is not None:
-            if isinstance(self.psi_weights, (str, bytes)) or not hasattr(self.psi_weights, "__iter__"):
-                raise TypeError(f"psi_weights must be a sequence of numbers, got {self.psi_weights!r}")
-            weights = tuple(check_real("psi_weights", w) for w in self.psi_weights)
-            for k, w in enumerate(weights):
-                if w < 0:
-                    raise ValueError(f"psi_weights[{k}] = {w!r} must be >= 0")
-            object.__setattr__(self, "psi_weights", weights)
+        check_fields(self, _AUCTION_CHECKS)
+
+
+def _check_alpha(name: str, value: Any) -> Any:
+    if check_real(name, value) <= 1:
+        raise ValueError(f"{name} = {value!r} must be > 1 (base of log_alpha)")
+    return value
+
+
+def _check_fee(name: str, value: Any) -> Any:
+    if not 0 <= check_real(name, value) < 1:
+        raise ValueError(f"{name} = {value!r} must be in [0, 1)")
+    return value
+
+
+#: Each field's check (:func:`oasis_lab.checks.check_fields`); the numbers stay as given.
+_AUCTION_CHECKS: dict[str, FieldCheck] = {
+    **{name: partial(check_choice, choices=choices) for name, choices in CHOICES.items()},
+    "alpha": _check_alpha,
+    "beta": as_given(partial(check_real, minimum=0)),
+    "rebid_bump": as_given(partial(check_real, minimum=0)),
+    "fee": _check_fee,
+    "partial": check_bool,
+    "split": check_bool,
+    "capacity_per_type": check_bool,
+    "psi_weights": partial(check_optional, check=partial(check_reals, minimum=0)),
+}

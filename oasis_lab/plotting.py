@@ -3,9 +3,11 @@
 Figures use the Okabe-Ito palette (Okabe & Ito, "Color Universal Design", 2008), whose eight
 colours stay distinct under the common colour-vision deficiencies, as matplotlib's colour
 cycle, and ``cividis`` (perceptually uniform, colour-blind safe) as the default colour map.
-Tables print integral numbers as integers with thousands separators (a count of 10176 must
-not read ``1.017600e+04``), other numbers with four significant digits, and show every row
-and column up to :data:`MAX_ROWS` rows, so that no claim rests on rows pandas elides.
+Tables print numbers in one notation, :func:`format_number` (the notebooks' tables and
+figures, every CLI table through :func:`oasis_lab.clihelp.fit_table`): integral numbers as
+integers with thousands separators (a count of 10176 must not read ``1.017600e+04``), other
+numbers with four significant digits in positional notation, never an exponent; tables show
+every row and column up to :data:`MAX_ROWS` rows, so that no claim rests on rows pandas elides.
 
 This module only styles; it computes nothing a figure shows (the layers above do).
 """
@@ -37,14 +39,19 @@ MAX_ROWS = 120
 
 
 def format_number(value: Any) -> str:
-    """Format one table cell: integers as integers, others with four significant digits.
+    """Format one number for a table, a figure or the CLI: the one notation of the package.
+
+    Integral values as integers with thousands separators; other values with four significant
+    digits (at least: a value of 1,000 or more keeps every digit before the point) in
+    positional notation with thousands separators, trailing zeros dropped, never an exponent;
+    NaN as ``NaN``; anything that is not a real number (``bool`` included) as ``str`` gives it.
 
     Examples
     --------
     >>> format_number(10176.0), format_number(0.123456), format_number(123456.7), format_number(2e-7)
-    ('10,176', '0.1235', '123,457', '2e-07')
-    >>> format_number(float("nan"))
-    'NaN'
+    ('10,176', '0.1235', '123,457', '0.0000002')
+    >>> format_number(0.5), format_number(-0.0018249), format_number(float("nan")), format_number("x")
+    ('0.5', '-0.001825', 'NaN', 'x')
     """
     if isinstance(value, bool) or not isinstance(value, Real):
         return str(value)
@@ -55,9 +62,9 @@ def format_number(value: Any) -> str:
         return str(v)
     if isinstance(value, Integral) or (v.is_integer() and abs(v) < 1e15):
         return f"{int(v):,}"
-    if abs(v) >= 1e3:  # four significant digits at least, and thousands separated like the integers
-        return f"{v:,.0f}"
-    return f"{v:.4g}"
+    # digits after the point for four significant ones (none from 1,000 up)
+    digits = max(0, 3 - math.floor(math.log10(abs(v))))
+    return f"{v:,.{digits}f}".rstrip("0").rstrip(".") if digits else f"{v:,.0f}"
 
 
 def use_style() -> None:
@@ -103,7 +110,7 @@ def plain_log_ticks(axis: Any) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: format_number(v)))
     axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
 

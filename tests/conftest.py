@@ -1,10 +1,12 @@
 """Shared fixtures. ``gpu``: one WebGPU device for the whole session; skip locally without an
 adapter, fail in CI (also when wgpu fell back to an OpenGL adapter: CI must run on Vulkan
-lavapipe). Used by the gpu and the disputes tests."""
+lavapipe). Used by the gpu and the disputes tests. ``docs_table``: checks that a table quoted in
+``docs/mechanism.md`` between ``<!-- name -->`` markers is the one the code renders."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +29,43 @@ def gpu():
     if os.environ.get("CI") and info["backend_type"] == "OpenGL":
         pytest.fail(device.OPENGL_FALLBACK_WARNING.format(device=info["device"]))
     return ops
+
+
+MECHANISM_DOCS = Path(__file__).resolve().parents[1] / "docs" / "mechanism.md"
+
+
+def docs_block(name: str) -> str:
+    """The text of ``docs/mechanism.md`` between ``<!-- name -->`` and ``<!-- /name -->``."""
+    text = MECHANISM_DOCS.read_text()
+    m = re.search(rf"<!-- {name} -->\n(.*?)\n<!-- /{name} -->", text, re.S)
+    assert m, f"docs/mechanism.md has no {name} block"
+    return m.group(1)
+
+
+def same_table(quoted: str, rendered: str, digits: int) -> None:
+    """The quoted table is the rendered one: same cells, numbers equal to the digits shown (a
+    last-digit tie may round either way on another machine's floating point)."""
+    rows_q = [r.split(" | ") for r in quoted.splitlines()]
+    rows_r = [r.split(" | ") for r in rendered.splitlines()]
+    assert [len(r) for r in rows_q] == [len(r) for r in rows_r], (quoted, rendered)
+    for q_row, r_row in zip(rows_q, rows_r, strict=True):
+        for q, r in zip(q_row, r_row, strict=True):
+            try:
+                qf, rf = float(q.strip("| ")), float(r.strip("| "))
+            except ValueError:
+                assert q == r, (q, r)
+            else:
+                assert qf == pytest.approx(rf, rel=10.0 ** (1 - digits), abs=1e-300), (q, r)
+
+
+@pytest.fixture(scope="session")
+def docs_table() -> Callable[[str, str, int], None]:
+    """``docs_table(name, rendered, digits)``: the docs' ``name`` block is ``rendered``."""
+
+    def check(name: str, rendered: str, digits: int) -> None:
+        same_table(docs_block(name), rendered, digits)
+
+    return check
 
 
 CHROMIUM = shutil.which("chromium")

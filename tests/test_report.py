@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -58,6 +62,15 @@ def test_quick_uses_notebook_defaults(notebook_dir: Path, tmp_path: Path) -> Non
 def test_unknown_notebook_is_a_clear_error(notebook_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unknown notebook\(s\) \['zzz'\]"):
         run_report(tmp_path, notebook_dir=notebook_dir, only=["zzz"], progress=False)
+
+
+@pytest.mark.parametrize("only", [[], "a_ok", ""])
+def test_only_must_name_notebooks(only, notebook_dir: Path, tmp_path: Path) -> None:
+    # issue 21 item 16: `report --only ""` ran every notebook; an empty list (or a string, read
+    # letter by letter) is refused before anything runs
+    with pytest.raises(ValueError, match="only = .* must be a non-empty list of notebook names"):
+        run_report(tmp_path / "r", notebook_dir=notebook_dir, only=only, progress=False)
+    assert not (tmp_path / "r").exists()
 
 
 def test_bad_profile_is_a_clear_error(tmp_path: Path) -> None:
@@ -186,29 +199,34 @@ def test_bad_report_arguments_give_one_line(case, notebook_dir: Path, tmp_path: 
 _SLOW = "import time\nfor _ in range(600):\n    time.sleep(0.1)"
 
 
-def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path, tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time as _time
+def _report_reaching(notebook_dir: Path, out: Path, stem: str, only: str | None) -> subprocess.Popen:
+    """``python -m oasis_lab report --quick`` (of ``only``, or every notebook) in its own process
+    group, returned once the slow cell of notebook ``stem`` is running."""
+    code = (
+        "import sys; from oasis_lab.__main__ import main\n"
+        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
+        "only = ['--only', sys.argv[3]] if sys.argv[3] else []\n"
+        "sys.exit(main(['report', '--quick', *only, '--no-progress', '--output', sys.argv[2]]))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out), only or ""], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+        out.exists() and any(p.name.startswith(f".{stem}") and p.name.endswith(".tmp.ipynb") for p in out.iterdir())
+    ):
+        time.sleep(0.2)
+    time.sleep(2.0)  # the slow cell is running
+    return proc
 
+
+def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "r"
     run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
     good = (out / "a_ok.ipynb").read_bytes()
     _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
-    code = (
-        "import sys; from oasis_lab.report import run_report; from oasis_lab.__main__ import main\n"
-        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    deadline = _time.time() + 60
-    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
-        _time.sleep(0.2)
-    _time.sleep(2.0)  # the slow cell is running
+    proc = _report_reaching(notebook_dir, out, "a_ok", only="a_ok")
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -218,33 +236,38 @@ def test_sigint_ends_with_one_line_and_keeps_earlier_reports(notebook_dir: Path,
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_sigterm_ends_as_ctrl_c_does_and_records_the_finished_notebooks(notebook_dir: Path, tmp_path: Path) -> None:
+    # Issue 21 item 15: SIGTERM (kill, timeout, a cancelled CI job) killed the report outright:
+    # no index, the finished notebook's record lost, a stray temporary notebook left behind.
+    import json
+
+    out = tmp_path / "r"
+    _write_notebook(notebook_dir / "b_fails.ipynb", _SLOW)  # a_ok finishes, then b runs long
+    proc = _report_reaching(notebook_dir, out, "b_fails", only=None)
+    proc.send_signal(signal.SIGTERM)  # to the report process only, as kill does
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 1, err
+    assert lines[0].startswith("interrupted: SIGTERM during b_fails; 1 notebook(s) finished"), err
+    records = json.loads((out / "index.json").read_text())
+    assert set(records) == {"a_ok"} and records["a_ok"]["latest"]["ok"]
+    assert "a_ok.html" in (out / "index.html").read_text()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary notebook left
+    assert not (out / "b_fails.ipynb").exists() and not (out / "b_fails.failed.ipynb").exists()
+
+
 def test_sigkill_mid_run_keeps_the_good_report_and_the_next_run_cleans_up(
     notebook_dir: Path, tmp_path: Path
 ) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time as _time
-
     out = tmp_path / "r"
     run_report(out, notebook_dir=notebook_dir, quick=True, only=["a_ok"], progress=False)
     good = (out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()
     source = (notebook_dir / "a_ok.ipynb").read_bytes()
     _write_notebook(notebook_dir / "a_ok.ipynb", _SLOW)
-    code = (
-        "import sys; from oasis_lab.__main__ import main\n"
-        "import oasis_lab.report as r; r.NOTEBOOK_DIR = sys.argv[1]\n"
-        "sys.exit(main(['report', '--quick', '--only', 'a_ok', '--no-progress', '--output', sys.argv[2]]))"
-    )
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", code, str(notebook_dir), str(out)], cwd=root,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = _time.time() + 60
-    while _time.time() < deadline and not any(p.name.endswith(".tmp.ipynb") for p in out.iterdir()):
-        _time.sleep(0.2)
-    _time.sleep(1.0)
+    proc = _report_reaching(notebook_dir, out, "a_ok", only="a_ok")
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
     assert ((out / "a_ok.ipynb").read_bytes(), (out / "a_ok.html").read_bytes()) == good
     leftovers = [p for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers and all(p.name.endswith(".tmp.ipynb") for p in leftovers)  # hidden, partial
@@ -261,9 +284,6 @@ _CLI = (
 
 
 def _report_cli(notebook_dir: Path, out: Path, stem: str) -> tuple[int, str]:
-    import subprocess
-    import sys
-
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-c", _CLI, str(notebook_dir), str(out), stem],
                           cwd=root, capture_output=True, text=True, timeout=240)
@@ -306,7 +326,7 @@ def test_concurrent_index_updates_keep_every_entry(tmp_path: Path) -> None:
     # Two report runs into one folder merge their records under a lock: none is lost.
     import threading
 
-    from oasis_lab.report import NotebookRun, _write_index
+    from oasis_lab.report.index import NotebookRun, write_index
 
     out = tmp_path / "r"
     out.mkdir()
@@ -315,7 +335,7 @@ def test_concurrent_index_updates_keep_every_entry(tmp_path: Path) -> None:
         (out / f"{name}.html").write_text("page")
 
     def write(name: str) -> None:
-        _write_index(out, [NotebookRun(name, True, 1.0, out / f"{name}.html", "", "profile p")], "p")
+        write_index(out, [NotebookRun(name, True, 1.0, out / f"{name}.html", "", "profile p")], "p")
 
     threads = [threading.Thread(target=write, args=(n,)) for n in names]
     for t in threads:

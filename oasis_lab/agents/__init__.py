@@ -4,7 +4,7 @@ and equilibrium certificates (a layer above ``disputes``, below ``sim`` and ``in
 - :mod:`.roles`: what users, providers, challengers and market referees observe, do and earn.
 - :mod:`.learners`: Hedge, Exp3, regret matching, best response with inertia, vectorised over
   a population, each with its regret bound.
-- :mod:`.policies`: ``Scripted`` (today's behaviour), ``Truthful``, ``Learning``.
+- :mod:`.policies`: ``Scripted`` (today's behaviour), ``Truthful``, ``Learning``, ``Profile``.
 - :mod:`.regret`: external regret of an action history.
 - :mod:`.certificate`: epsilon-Nash certificates from an off-grid search of each agent's best
   unilateral deviation.
@@ -12,7 +12,7 @@ and equilibrium certificates (a layer above ``disputes``, below ``sim`` and ``in
 
 from oasis_lab.agents.certificate import Certificate, Deviation, best_deviation, certify
 from oasis_lab.agents.learners import LEARNERS, BestResponse, Exp3, Hedge, Learner, RegretMatching, make_learner
-from oasis_lab.agents.policies import Learning, Policy, Scripted, Truthful, action_grid
+from oasis_lab.agents.policies import Learning, Policy, Profile, Scripted, Truthful, action_grid
 from oasis_lab.agents.regret import Regret, external_regret
 from oasis_lab.agents.roles import (
     ACTIONS,
@@ -50,6 +50,7 @@ __all__ = [
     "Learner",
     "Learning",
     "Policy",
+    "Profile",
     "ProviderAction",
     "ProviderObservation",
     "ProviderOutcome",

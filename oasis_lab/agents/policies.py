@@ -11,6 +11,7 @@ their rows (:mod:`oasis_lab.agents.roles`):
 - :class:`Truthful`: the truthful action (no shading, no markup, no cheating, no bribe).
 - :class:`Learning`: a :class:`~oasis_lab.agents.learners.Learner` over a finite grid of
   actions (:func:`action_grid`), learning from each agent's own payoff.
+- :class:`Profile`: each agent plays its own fixed action (a profile to certify).
 
 A policy is a pure seeded object: its draws come from
 ``oasis_lab.seeding.stream(seed, "agents", role, name)``, so the same seed and the same calls
@@ -19,6 +20,8 @@ give the same actions, and policies of different roles draw independently.
 The round protocol: ``act`` for round ``r`` (possibly several calls, e.g. a referee drawn for
 two disputes: an agent decides once per round and keeps its decision), then one ``learn`` with
 the outcome of round ``r`` for every agent that acted, before ``act`` for a later round.
+``Learning(..., protocol="agent")`` lets each agent await its own outcome instead (the market's
+timing, :mod:`oasis_lab.sim.adapters`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from oasis_lab.agents.roles import (
     scripted_cheat_rate,
     scripted_take_bribe,
 )
-from oasis_lab.checks import check_choice, check_fraction, check_real
+from oasis_lab.checks import check_bool, check_choice, check_fraction, check_real
 from oasis_lab.seeding import check_seed, stream
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "SCRIPTED_DEFAULTS",
     "Learning",
     "Policy",
+    "Profile",
     "Scripted",
     "Truthful",
     "action_grid",
@@ -219,6 +223,74 @@ class Truthful(Scripted):
         return f"truthful({self.role})"
 
 
+class Profile(Policy):
+    """Each agent plays its own fixed action: a profile (e.g. the end of a learning run, whose
+    certificate re-plays it with one agent's action changed).
+
+    Parameters
+    ----------
+    role : str
+    actions : mapping of field to array
+        Each action field of the role (:data:`ACTION_FIELDS`) to one value per agent id
+        (``actions[field][i]`` is agent ``i``'s); fields not given keep their truthful value.
+    truthful_beyond : bool, default False
+        Agents with ids beyond the arrays play the truthful action (e.g. providers entering a
+        market after the profile was taken); otherwise such an agent raises.
+
+    Examples
+    --------
+    >>> from oasis_lab.agents.roles import ChallengerObservation
+    >>> pol = Profile("challenger", {"challenge_rate": [0.1, 0.3]})
+    >>> obs = ChallengerObservation(0, np.array([1, 0, 1]), payment=np.ones(3), check_cost=np.ones(3))
+    >>> pol.act(obs).challenge_rate.tolist()
+    [0.3, 0.1, 0.3]
+    """
+
+    def __init__(self, role: str, actions: Mapping[str, Any], *, truthful_beyond: bool = False) -> None:
+        super().__init__(role)
+        self.truthful_beyond = check_bool("truthful_beyond", truthful_beyond)
+        fields_ = ACTION_FIELDS[self.role]
+        if not isinstance(actions, Mapping) or not actions:
+            raise TypeError(f"actions must map {self.role} action fields to per-agent values, got {actions!r}")
+        unknown = sorted(set(actions) - set(fields_))
+        if unknown:
+            raise ValueError(f"unknown {self.role} action fields {unknown}; known: {list(fields_)}")
+        sizes = {np.asarray(v).shape for v in actions.values()}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise ValueError(f"every field of actions must be a 1-D array of one value per agent, got shapes {sizes}")
+        n = next(iter(sizes))[0]
+        full = {name: np.asarray(actions[name]) if name in actions else np.full(n, truth)
+                for name, truth in fields_.items()}
+        self.actions = _grid(self.role, full)
+        self.n_agents = n
+
+    def act(self, observation: Observation) -> Action:
+        # a fixed profile learns nothing: no round protocol, any round in any order
+        want = OBSERVATIONS[self.role]
+        if not isinstance(observation, want):
+            raise TypeError(f"observation must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(observation).__name__}")
+        ids = observation.agent
+        if ids.size and int(ids.max()) >= self.n_agents:
+            if not self.truthful_beyond:
+                raise ValueError(f"agent {int(ids.max())} has no action in the profile of {self.n_agents} agents")
+            inside = ids < self.n_agents
+            safe = np.where(inside, ids, 0)
+            return ACTIONS[self.role](**{k: np.where(inside, v[safe], ACTION_FIELDS[self.role][k]).astype(v.dtype)
+                                         for k, v in self.actions.items()})
+        return ACTIONS[self.role](**{k: v[ids] for k, v in self.actions.items()})
+
+    def learn(self, outcome: Outcome) -> None:
+        """A fixed profile learns nothing (the outcome's type is checked)."""
+        want = OUTCOMES[self.role]
+        if not isinstance(outcome, want):
+            raise TypeError(f"outcome must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(outcome).__name__}")
+
+    def describe(self) -> str:
+        return f"profile({self.role}, {self.n_agents} agents)"
+
+
 def action_grid(role: str, **axes: Sequence[Any]) -> dict[str, np.ndarray]:
     """The ``K`` joint actions of ``role``: the product of the given values of each field.
 
@@ -280,11 +352,25 @@ class Learning(Policy):
     out_of_range : {"raise", "clip"}, default "raise"
         A payoff outside ``payoff_range`` raises, or is clipped and counted in ``clipped``
         (the regret bound then holds for the clipped payoffs).
+    protocol : {"round", "agent"}, default "round"
+        ``"round"``: the module's round protocol (every agent that acted in a round learns in
+        one call before anyone acts in a later round). ``"agent"``: each agent's action awaits
+        its own outcome: ``learn`` takes the outcome of a round for any subset of the agents
+        that acted in it, and an agent acts again only once its last action was learned (or
+        :meth:`forget`-ten). Rounds of different agents may interleave: in a market an
+        action's consequences land when its disputes are resolved, not at the end of its round.
+
+    Attributes
+    ----------
+    played_probabilities : numpy.ndarray, shape (n_agents, K)
+        Each agent's mixed strategy when it last drew an action (what its draw was sampled
+        from: the importance weights of a bandit estimate).
     """
 
     def __init__(self, role: str, learner: Learner, grid: Mapping[str, Any], *, payoff_range: tuple[float, float],
-                 seed: int, name: str | None = None, out_of_range: str = "raise") -> None:
+                 seed: int, name: str | None = None, out_of_range: str = "raise", protocol: str = "round") -> None:
         super().__init__(role)
+        self.protocol = check_choice("protocol", protocol, ("round", "agent"))
         if not isinstance(learner, Learner):
             raise TypeError(f"learner must be a Learner, got {type(learner).__name__}")
         if not isinstance(grid, Mapping) or set(grid) != set(ACTION_FIELDS[self.role]):
@@ -308,6 +394,9 @@ class Learning(Policy):
         self._rng = stream(check_seed(seed), "agents", self.role, self.name)
         self._action = np.zeros(learner.n_agents, dtype=np.int64)  # each agent's action this round
         self._acted = np.zeros(learner.n_agents, dtype=bool)  # acted in the current round
+        # protocol "agent": the round of each agent's action awaiting its outcome (-1: none)
+        self._pending = np.full(learner.n_agents, -1, dtype=np.int64)
+        self.played_probabilities = np.zeros((learner.n_agents, learner.n_actions))
 
     @property
     def n_actions(self) -> int:
@@ -320,11 +409,16 @@ class Learning(Policy):
             self.learner.grow(n)
             self._action = np.concatenate([self._action, np.zeros(extra, dtype=np.int64)])
             self._acted = np.concatenate([self._acted, np.zeros(extra, dtype=bool)])
+            self._pending = np.concatenate([self._pending, np.full(extra, -1, dtype=np.int64)])
+            self.played_probabilities = np.concatenate([self.played_probabilities,
+                                                        np.zeros((extra, self.n_actions))])
 
     def _start_round(self) -> None:
         self._acted[:] = False
 
     def act(self, observation: Observation) -> Action:
+        if self.protocol == "agent":
+            return self._act_agents(observation)
         obs = self._observe(observation)
         ids = obs.agent
         if ids.size:
@@ -333,10 +427,60 @@ class Learning(Policy):
             fresh[ids] = True  # a mask, not np.unique: no sort on the hot path
             fresh = np.flatnonzero(fresh & ~self._acted)
             if fresh.size:
-                self._action[fresh] = self.learner._draw(fresh, self._rng)
-                self._acted[fresh] = True
+                self._draw(fresh)
         a = self._action[ids]
         return ACTIONS[self.role](**{k: v[a] for k, v in self.grid.items()})
+
+    def _draw(self, fresh: np.ndarray) -> None:
+        """Draw the actions of the distinct agents ``fresh``, keeping what they were drawn from."""
+        self.played_probabilities[fresh] = self.learner._probs(fresh)
+        self._action[fresh] = self.learner._draw(fresh, self._rng)
+        self._acted[fresh] = True
+
+    def _act_agents(self, observation: Any) -> Action:
+        """``act`` under the ``"agent"`` protocol."""
+        want = OBSERVATIONS[self.role]
+        if not isinstance(observation, want):
+            raise TypeError(f"observation must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(observation).__name__}")
+        obs, r = observation, observation.round
+        if r < self._round:
+            raise ValueError(f"observation.round = {r} is before the last round acted, {self._round}")
+        if r > self._round:
+            self._round = r
+            self._acted[:] = False
+        ids = obs.agent
+        if ids.size:
+            self._grow(int(ids.max()) + 1)
+            mask = np.zeros(self._acted.size, dtype=bool)
+            mask[ids] = True
+            waiting = mask & (self._pending >= 0) & ~self._acted
+            if waiting.any():
+                bad = np.flatnonzero(waiting)
+                raise ValueError(f"agents {bad[:5].tolist()} still await the outcome of round(s) "
+                                 f"{sorted(set(self._pending[bad[:5]].tolist()))}: learn or forget it before they act "
+                                 f"in round {r}")
+            fresh = np.flatnonzero(mask & ~self._acted)
+            if fresh.size:
+                self._draw(fresh)
+                self._pending[fresh] = r
+        a = self._action[ids]
+        return ACTIONS[self.role](**{k: v[a] for k, v in self.grid.items()})
+
+    def forget(self, agents: Any) -> None:
+        """Protocol ``"agent"``: drop the pending actions of ``agents`` unlearned (their decision
+        turned out not to matter, e.g. a referee of the pool that was not drawn to rule). Their
+        state is unchanged, as if they had not acted."""
+        if self.protocol != "agent":
+            raise ValueError("forget applies to protocol='agent'")
+        a = np.asarray(agents, dtype=np.int64).reshape(-1)
+        if a.size and (int(a.min()) < 0 or int(a.max()) >= self._pending.size or (self._pending[a] < 0).any()):
+            raise ValueError(f"agents {a.tolist()[:5]} have no action awaiting its outcome")
+        self._pending[a] = -1
+
+    def pending(self) -> np.ndarray:
+        """Protocol ``"agent"``: the round of each agent's action awaiting its outcome (-1: none)."""
+        return self._pending.copy()
 
     def _scale(self, x: np.ndarray, what: str) -> np.ndarray:
         lo, hi = self.payoff_range
@@ -350,6 +494,9 @@ class Learning(Policy):
         return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
     def learn(self, outcome: Outcome) -> None:
+        if self.protocol == "agent":
+            self._learn_agents(outcome)
+            return
         out = self._outcome(outcome)
         acted = np.flatnonzero(self._acted)
         ids = out.agent
@@ -363,6 +510,12 @@ class Learning(Policy):
             raise ValueError(f"agents {missing[:5].tolist()} acted in round {out.round} but have no outcome row")
         n = self._acted.size
         payoff = np.bincount(ids, weights=out.payoff, minlength=n)[acted]
+        self._update(acted, out, payoff)
+        self._learned = True
+
+    def _update(self, acted: np.ndarray, out: Outcome, payoff: np.ndarray) -> None:
+        """The learner's update of the distinct agents ``acted`` (``payoff`` summed per agent)."""
+        n = self._acted.size
         vectors = None
         if out.payoffs is None and self.learner.feedback == "full":
             raise ValueError(f"{self.learner.describe()} with full feedback needs payoffs (what every action "
@@ -371,12 +524,33 @@ class Learning(Policy):
             if out.payoffs.shape[1] != self.n_actions:
                 raise ValueError(f"outcome.payoffs has {out.payoffs.shape[1]} columns, the grid {self.n_actions}")
             vectors = np.zeros((n, self.n_actions))
-            np.add.at(vectors, ids, out.payoffs)
+            np.add.at(vectors, out.agent, out.payoffs)
             vectors = self._scale(vectors[acted], "outcome.payoffs summed per agent")
         scaled = self._scale(payoff, "payoff summed per agent")
         # acted is distinct and the payoffs scaled into [0, 1]: the learner's unchecked update
         self.learner._update(acted, self._action[acted], scaled, vectors)
-        self._learned = True
+
+    def _learn_agents(self, outcome: Any) -> None:
+        """``learn`` under the ``"agent"`` protocol: the outcome of round ``outcome.round`` for
+        some of the agents whose action of that round awaits it."""
+        want = OUTCOMES[self.role]
+        if not isinstance(outcome, want):
+            raise TypeError(f"outcome must be a {want.__name__} for the {self.role} policy, "
+                            f"got {type(outcome).__name__}")
+        ids = outcome.agent
+        if not ids.size:
+            return
+        n = self._pending.size
+        if int(ids.max()) >= n or (self._pending[ids] != outcome.round).any():
+            bad = ids[(ids >= n) | (self._pending[np.minimum(ids, n - 1)] != outcome.round)]
+            raise ValueError(f"outcome has rows for agents with no action of round {outcome.round} awaiting its "
+                             f"outcome: {bad[:5].tolist()}")
+        seen = np.zeros(n, dtype=bool)
+        seen[ids] = True
+        acted = np.flatnonzero(seen)
+        payoff = np.bincount(ids, weights=outcome.payoff, minlength=n)[acted]
+        self._update(acted, outcome, payoff)
+        self._pending[acted] = -1
 
     def chosen(self, agents: Any = None) -> np.ndarray:
         """The grid index of each agent's action this round (``agents`` default all; an agent

@@ -10,7 +10,6 @@ compared from the shell, e.g.::
 from __future__ import annotations
 
 import argparse
-import numbers
 import textwrap
 from typing import Any
 
@@ -18,10 +17,10 @@ import pandas as pd
 
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_all
-from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table, number
+from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table, integer, seed
 from oasis_lab.market import SCENARIOS, check_market_size, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
-from oasis_lab.seeding import check_seed
+from oasis_lab.plotting import format_number
 
 __all__ = ["READING_HELP", "format_checks", "params_from_args", "register_cli"]
 
@@ -33,17 +32,6 @@ _CHOICE_FIELDS = (
     "capacity",
     "task_size",
 )
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
 
 
 #: What each reading option means (units and meaning; argparse appends the default).
@@ -74,19 +62,19 @@ def register_cli(subparsers: Any) -> None:
         "Tables fit 100 columns; --wide prints them whole.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--tasks", type=positive_int, default=1000,
+    parser.add_argument("--tasks", type=integer("tasks", 1), default=1000,
                         help="number of tasks (bundles of inference requests); at most what fits in "
                         "this machine's memory")
-    parser.add_argument("--providers", type=positive_int, default=100,
+    parser.add_argument("--providers", type=integer("providers", 1), default=100,
                         help="number of providers (browser devices)")
-    parser.add_argument("--types", type=positive_int, default=4,
+    parser.add_argument("--types", type=integer("types", 1), default=4,
                         help="number of model types, the first rows of data/model_types.csv "
                         "(at most as many as it lists)")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="balanced", metavar="NAME",
                         help="market scenario, one of " + "; ".join(
                             f"{name}: {spec.description}".replace("%", "%%")  # argparse %-formats help
                             for name, spec in sorted(SCENARIOS.items())))
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the generated market, an integer in [0, 2**128)")
     defaults = AuctionParams()
     for name in _CHOICE_FIELDS:
@@ -135,8 +123,8 @@ def params_from_args(args: argparse.Namespace) -> AuctionParams:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # every argument checked before any work: one line naming the option and its limit
-    check_seed(args.seed, "--seed")
+    # every argument checked before any work: one line naming the option and its limit (the
+    # argument types checked each alone while parsing)
     check_market_size(args.tasks, args.providers, args.types, names=("--tasks", "--providers"))
     params = params_from_args(args)
     # the market's capacity and cost count what the --capacity reading says they count
@@ -147,9 +135,8 @@ def _run(args: argparse.Namespace) -> int:
     result = run_greedy(market, params)
     print(f"readings: {params.label()}")
     summary = result.summary().drop(columns="readings").iloc[0]
-    # one notation (clihelp.number): thousands separators, 4 significant digits, no exponent
-    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real)
-                         and not isinstance(v, bool) else str(v))
+    # one notation (plotting.format_number): thousands separators, 4 significant digits, no exponent
+    values = summary.map(format_number)
     with pd.option_context("display.max_colwidth", None if args.wide else 60):
         print(fit_table(values.to_frame(f"{args.scenario}, seed {args.seed}"), wide=args.wide,
                         index=True))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from oasis_lab.auction.mechanisms import (
 )
 from oasis_lab.market import Market, generate_market
 from oasis_lab.params import AuctionParams
+from oasis_lab.timing import best_of
 
 __all__ = [
     "BASELINES",
@@ -267,11 +269,9 @@ def _one_market(
     greedy = MECHANISMS["greedy"]
     assert greedy.report is not None
     for name, p in reading_params.items():
-        times = []
-        for _ in range(greedy_repeats):  # min of repeats: the machine is shared and noisy
-            g = mechanism_result(market, "greedy", p)
-            times.append(g.runtime_s)
-        row("greedy", name, {**greedy.report(g), "runtime_s": min(times)})
+        # min of repeats: the machine is shared and noisy
+        seconds, g = best_of(partial(mechanism_result, market, "greedy", p), greedy_repeats)
+        row("greedy", name, {**greedy.report(g), "runtime_s": seconds})
     for name in BASELINES:
         if not MECHANISMS[name].reference:
             baseline(name)

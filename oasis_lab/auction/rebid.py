@@ -25,15 +25,47 @@ from oasis_lab.checks import check_real
 from oasis_lab.market import Market
 from oasis_lab.params import CHOICES
 
-__all__ = ["raised_value", "rebid", "unserved_tasks"]
+__all__ = ["left_over", "raised_value", "rebid", "remaining_demand", "requeued", "unserved_tasks"]
+
+
+def remaining_demand(market: Market, task: np.ndarray, typ: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The demand each task of ``market`` has left after trades ``(task, type, units)`` (arrays
+    of one entry per trade, indices already checked against the market), floored at 0."""
+    flat = task * market.n_types + typ
+    got = np.bincount(flat, weights=units, minlength=market.n_tasks * market.n_types)
+    return np.maximum(market.demand - got.reshape(market.demand.shape), 0.0)
 
 
 def _remaining_demand(market: Market, result: Any) -> np.ndarray:
     # _trade_arrays checks the market and that every trade's indices fit it.
     task, _, typ, units, _ = _trade_arrays(market, result)
-    flat = task * market.n_types + typ
-    got = np.bincount(flat, weights=units, minlength=market.n_tasks * market.n_types)
-    return np.maximum(market.demand - got.reshape(market.demand.shape), 0.0)
+    return remaining_demand(market, task, typ, units)
+
+
+def left_over(market: Market, remaining: np.ndarray) -> np.ndarray:
+    """Indices of the tasks with demand left (``remaining``, :func:`remaining_demand`), in market
+    order: what :func:`unserved_tasks` lists."""
+    # Relative crumbs of the time reading do not make a task "unserved".
+    return np.flatnonzero(remaining.sum(axis=1) > 1e-9 * market.task_units)
+
+
+def requeued(
+    market: Market, remaining: np.ndarray, idx: np.ndarray, bump: float, mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Tasks ``idx`` of ``market`` as the next round gets them: ``(demand, value, size,
+    priority)``, their remaining demand, the raised value of that remainder pro rata, the size
+    pro rata (None if the market has none) and ``priority + 1`` (what :func:`rebid` returns,
+    as arrays; ``bump`` and ``mode`` already checked)."""
+    left = remaining[idx]
+    share_left = left.sum(axis=1) / market.task_units[idx]
+    value = market.value[idx] * share_left
+    with np.errstate(over="ignore"):  # an overflow is refused just below, naming rebid_bump
+        value = raised_value(value, bump, mode)
+    if not np.isfinite(value).all():
+        k = int(np.flatnonzero(~np.isfinite(value))[0])
+        raise ValueError(f"bump = {bump!r} ({mode}) raises task {int(idx[k])}'s value to {value[k]}: lower rebid_bump")
+    size = None if market.size is None else market.size[idx] * share_left
+    return left, value, size, market.priority[idx] + 1
 
 
 def raised_value(value: np.ndarray, bump: float, mode: str) -> np.ndarray:
@@ -58,9 +90,7 @@ def unserved_tasks(market: Market, result: Any) -> np.ndarray:
         raise ValueError(
             f"result has {np.shape(result.served_share)[0]} tasks but the market has {market.n_tasks}"
         )
-    left = _remaining_demand(market, result).sum(axis=1)
-    # Relative crumbs of the time reading do not make a task "unserved".
-    return np.flatnonzero(left > 1e-9 * market.task_units)
+    return left_over(market, _remaining_demand(market, result))
 
 
 def rebid(
@@ -117,18 +147,5 @@ def rebid(
     idx = unserved_tasks(market, result)
     if idx.size == 0:
         raise ValueError("every task with demand was served: nothing to re-auction")
-    remaining = _remaining_demand(market, result)[idx]
-    share_left = remaining.sum(axis=1) / market.task_units[idx]
-    value = market.value[idx] * share_left
-    with np.errstate(over="ignore"):  # an overflow is refused just below, naming rebid_bump
-        value = raised_value(value, bump, mode)
-    if not np.isfinite(value).all():
-        k = int(np.flatnonzero(~np.isfinite(value))[0])
-        raise ValueError(f"bump = {bump!r} ({mode}) raises task {int(idx[k])}'s value to {value[k]}: lower rebid_bump")
-    size = None if market.size is None else market.size[idx] * share_left
-    return market.replace(
-        demand=remaining,
-        value=value,
-        size=size,
-        priority=market.priority[idx] + 1,
-    )
+    demand, value, size, priority = requeued(market, _remaining_demand(market, result), idx, bump, mode)
+    return market.replace(demand=demand, value=value, size=size, priority=priority)

@@ -11,9 +11,7 @@ import argparse
 import sys
 import textwrap
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
-from oasis_lab.gpu.cli import positive_seconds
-from oasis_lab.seeding import check_seed
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, real, seed
 
 __all__ = ["register_cli"]
 
@@ -37,12 +35,12 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "them whole.",
         formatter_class=HelpFormatter,
     )
-    check.add_argument("--seed", type=int, default=5,
+    check.add_argument("--seed", type=seed, default=5,
                        help="seed of the kernel cases' random inputs, in [0, 2**128 - 1]")
     check.add_argument("--no-models", action="store_true",
                        help="kernel cases only (default: also every node of tiny-transformer and "
                        "quantized-mlp)")
-    check.add_argument("--timeout", type=positive_seconds, default=120.0,
+    check.add_argument("--timeout", type=real("timeout", positive=True), default=120.0,
                        help="seconds each browser command may take (> 0)")
     add_wide_option(check)
     check.set_defaults(func=_check)
@@ -55,7 +53,6 @@ def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.device import GPUUnavailableError, adapter_info
     from oasis_lab.gpu.model import MODEL_NAMES
 
-    check_seed(args.seed, "--seed")  # before Chromium starts, naming the option
     try:
         referee = adapter_info()
         with BrowserProvider("check", timeout=args.timeout) as b:

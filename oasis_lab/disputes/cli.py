@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
-from oasis_lab.checks import check_int, check_real
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, checked, fit_table, integer, real
 from oasis_lab.disputes.bisection import play
 from oasis_lab.disputes.economics import cost_table
 from oasis_lab.disputes.ledger import single_task_ledger
@@ -33,6 +31,7 @@ from oasis_lab.disputes.registry import (
     check_model,
     computation_for,
 )
+from oasis_lab.plotting import format_number
 
 __all__ = [
     "ALL_MODELS",
@@ -59,52 +58,6 @@ def _model_arg(value: str) -> str:
     """A ``--model`` value: a model of :func:`~oasis_lab.disputes.registry.check_model` or
     ``all`` (only with ``--costs``; checked in :func:`_run`)."""
     return check_model(value, also=(ALL_MODELS,))
-
-
-def _int_arg(name: str, minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    """An argparse ``type``: a decimal integer in ``[minimum, maximum]``, else one line
-    naming ``name`` and the bounds."""
-    bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:  # not an integer, or more digits than Python converts
-            raise argparse.ArgumentTypeError(
-                f"{name} = {text[:40]!r} is not an integer {bounds}"
-            ) from None
-        try:
-            return check_int(name, value, minimum, maximum)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
-def _nonnegative_real_arg(name: str) -> Callable[[str], float]:
-    """An argparse ``type``: a finite real number >= 0."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} = {text[:40]!r} is not a number") from None
-        try:
-            return check_real(name, value, minimum=0.0)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
-
-
-def _str_arg(check: Callable[[str], str]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        try:
-            return check(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return parse
 
 
 def _node(value: str | None) -> int | str | None:
@@ -138,14 +91,14 @@ def cost_text(table: pd.DataFrame, *, wide: bool = False) -> str:
     the computed table whole, one row per (model, arity).
     """
     if wide:
-        return fit_table(table, wide=True, float_format=None)
+        return fit_table(table, wide=True)
     blocks = []
     for model, rows in table.groupby("model", sort=False):
         first = rows.iloc[0]
         head = (f"{model}: {int(first['n_nodes']):,} nodes, one inference "
-                f"{number(float(first['inference_tflop']) * 1e3)} GFLOP")
+                f"{format_number(float(first['inference_tflop']) * 1e3)} GFLOP")
         body = pd.DataFrame(
-            {f"K = {int(k)}": [number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
+            {f"K = {int(k)}": [format_number(float(row[c]) * f) for c, (_, f) in _COST_ROWS.items()]
              for k, (_, row) in zip(rows["arity"], rows.iterrows(), strict=True)},
             index=[label for label, _ in _COST_ROWS.values()],
         )
@@ -197,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"disputed: {disputed} after {out.rounds} rounds (bound {out.max_rounds})")
     print(textwrap.fill(
         f"hashes exchanged {out.hashes_exchanged}, bytes opened {out.bytes_opened:,}, referee "
-        f"compute {number(out.referee_flops)} FLOP ({number(100 * out.referee_flops_share)}% of the "
+        f"compute {format_number(out.referee_flops)} FLOP ({format_number(100 * out.referee_flops_share)}% of the "
         "inference)", WIDTH))
     detail = out.ruling.detail if out.ruling is not None else ""
     print(textwrap.fill(f"verdict: {out.verdict} ({out.reason}) {detail}", WIDTH) + "\n")
@@ -230,7 +183,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         default="tiny-transformer",
-        type=_str_arg(_model_arg),
+        type=checked(_model_arg),
         help="the disputed computation: tiny-transformer, quantized-mlp (executed), llama-2-7b, "
         "sdxl-base-1.0 (synthetic values on the published graph) or synthetic:N (a random graph "
         f"of N nodes, N <= {MAX_SYNTHETIC_NODES:,}); with --costs also {ALL_MODELS!r} (every "
@@ -248,7 +201,7 @@ def register_cli(subparsers: Any) -> None:
     )
     defaults = DisputeParams()
     parser.add_argument(
-        "--arity", type=_int_arg("arity", 2), default=defaults.arity, metavar="K",
+        "--arity", type=integer("arity", 2), default=defaults.arity, metavar="K",
         help="parts each bisection round splits the disputed range into (>= 2); the provider "
         "reveals K - 1 hashes per round and a dispute over n nodes ends in ceil(log_K n) rounds",
     )
@@ -265,19 +218,19 @@ def register_cli(subparsers: Any) -> None:
         "bitwise on --referee-backend only, any difference guilty",
     )
     parser.add_argument(
-        "--rounding-ulp", type=_int_arg("rounding_ulp", 0, MAX_ULP_LIMIT), default=defaults.rounding_ulp,
+        "--rounding-ulp", type=integer("rounding_ulp", 0, MAX_ULP_LIMIT), default=defaults.rounding_ulp,
         metavar="ULPS",
         help=f"with --exact-reading rounding: units in the last place device rounding may explain "
         f"at a float node, 0 .. {MAX_ULP_LIMIT}",
     )
     parser.add_argument(
-        "--max-ulp", type=_int_arg("max_ulp", 0, MAX_ULP_LIMIT), default=defaults.max_ulp,
+        "--max-ulp", type=integer("max_ulp", 0, MAX_ULP_LIMIT), default=defaults.max_ulp,
         metavar="ULPS",
         help=f"with --comparison tolerance: units in the last place a float output may differ "
         f"by, 0 .. {MAX_ULP_LIMIT} (integer outputs are always compared exactly)",
     )
     parser.add_argument(
-        "--atol", type=_nonnegative_real_arg("atol"), default=defaults.atol,
+        "--atol", type=real("atol", minimum=0), default=defaults.atol,
         help="with --comparison tolerance: absolute difference a float output may have, in the "
         "output's own units (>= 0)",
     )
@@ -286,20 +239,20 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--referee-backend", choices=BACKENDS, default=defaults.referee_backend,
                         help="backend the referee re-executes the disputed node on")
     parser.add_argument(
-        "--payment", type=_int_arg("payment", 0), default=100,
+        "--payment", type=integer("payment", 0), default=100,
         help="task payment in escrow, in integer tokens of the smallest unit (>= 0); the "
         f"provider stakes {defaults.provider_stake:,} and the challenger bonds "
         f"{defaults.challenger_bond:,} tokens",
     )
     parser.add_argument(
-        "--seed", type=_int_arg("seed", 0, MAX_SEED), default=0,
+        "--seed", type=integer("seed", 0, MAX_SEED), default=0,
         help=f"seed of the model inputs, the synthetic values and the random strategies, "
         f"0 .. {MAX_SEED}",
     )
     parser.add_argument("--costs", action="store_true",
                         help="print the dispute-cost table of --model (every node costed) and exit")
     parser.add_argument(
-        "--cost-arities", type=_int_arg("cost arity", 2), nargs="+", default=[2, 4, 8, 16],
+        "--cost-arities", type=integer("cost arity", 2), nargs="+", default=[2, 4, 8, 16],
         metavar="K", help="with --costs: the arities compared, each >= 2",
     )
     add_wide_option(parser)

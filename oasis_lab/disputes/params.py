@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
+from typing import Any
 
-from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.checks import (
+    FieldCheck,
+    as_given,
+    check_bool,
+    check_choice,
+    check_fields,
+    check_fraction,
+    check_int,
+    check_real,
+)
 from oasis_lab.disputes.commitments import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
@@ -41,7 +52,7 @@ _SHARED_FRACTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def check_engines(engines: object, name: str = "referee_engines") -> tuple[str, ...]:
+def check_engines(name: str, engines: object) -> tuple[str, ...]:
     """``engines`` as a tuple of non-empty backend names (a list from a config file is read as
     one), else one error naming ``name`` and the bad value."""
     if isinstance(engines, (str, bytes)) or not isinstance(engines, (tuple, list)):
@@ -174,40 +185,7 @@ class DisputeParams(ParamsMixin):
     commitment: str = "chain"
 
     def __post_init__(self) -> None:
-        check_int("arity", self.arity, 2)
-        object.__setattr__(self, "arity", int(self.arity))
-        if self.comparison not in COMPARISONS:
-            raise ValueError(f"comparison = {self.comparison!r} is not one of {list(COMPARISONS)}")
-        if self.exact_reading not in EXACT_READINGS:
-            raise ValueError(f"exact_reading = {self.exact_reading!r} is not one of {list(EXACT_READINGS)}")
-        object.__setattr__(self, "rounding_ulp", check_int("rounding_ulp", self.rounding_ulp, 0, MAX_ULP_LIMIT))
-        object.__setattr__(self, "referee_engines", check_engines(self.referee_engines))
-        if self.slash_remainder not in SLASH_REMAINDER:
-            raise ValueError(
-                f"slash_remainder = {self.slash_remainder!r} is not one of {list(SLASH_REMAINDER)}"
-            )
-        if not isinstance(self.referee_backend, str) or not self.referee_backend:
-            raise TypeError(f"referee_backend must be a backend name, got {self.referee_backend!r}")
-        if check_real("atol", self.atol) < 0:
-            raise ValueError(f"atol = {self.atol!r} must be >= 0")
-        object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
-        timeout = check_real("round_timeout_s", self.round_timeout_s)
-        if timeout <= 0:
-            raise ValueError(f"round_timeout_s = {self.round_timeout_s!r} must be > 0")
-        object.__setattr__(self, "provider_stake", check_int("provider_stake", self.provider_stake, 0))
-        object.__setattr__(
-            self, "challenger_bond", check_int("challenger_bond", self.challenger_bond, 0)
-        )
-        object.__setattr__(self, "appeal_bond", check_int("appeal_bond", self.appeal_bond, 0))
-        for name in (
-            "slash_fraction",
-            "challenger_reward_fraction",
-            "referee_reward_fraction",
-            "bond_to_provider_fraction",
-            "referee_slash_fraction",
-            "appeal_reward_fraction",
-        ):
-            check_fraction(name, getattr(self, name))
+        check_fields(self, _DISPUTE_CHECKS)
         # Exactly as the ledger pays them (floor of each exact share): two shares of one amount
         # then never exceed it, at any stake; a float sum would pass 1 - 0.7 + 0.7.
         for a, b in _SHARED_FRACTIONS:
@@ -218,7 +196,38 @@ class DisputeParams(ParamsMixin):
                     f"prints as (the ledger's reading; the sum is "
                     f"{float(exact_fraction(x) + exact_fraction(y) - 1):.3g} above 1)"
                 )
-        if not isinstance(self.reauction_priority, bool):
-            raise TypeError(f"reauction_priority must be a bool, got {self.reauction_priority!r}")
-        if self.commitment not in COMMITMENTS:
-            raise ValueError(f"commitment = {self.commitment!r} is not one of {list(COMMITMENTS)}")
+
+
+def _check_backend_name(name: str, value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a backend name, got {value!r}")
+    return value
+
+
+#: Each field's check (:func:`oasis_lab.checks.check_fields`): integers as exact Python ints,
+#: fractions and tolerances as given; the sums of fractions are checked after them.
+_DISPUTE_CHECKS: dict[str, FieldCheck] = {
+    "arity": partial(check_int, minimum=2),
+    "comparison": partial(check_choice, choices=COMPARISONS),
+    "exact_reading": partial(check_choice, choices=EXACT_READINGS),
+    "rounding_ulp": partial(check_int, minimum=0, maximum=MAX_ULP_LIMIT),
+    "referee_engines": check_engines,
+    "slash_remainder": partial(check_choice, choices=SLASH_REMAINDER),
+    "referee_backend": _check_backend_name,
+    "atol": as_given(partial(check_real, minimum=0)),
+    "max_ulp": partial(check_int, minimum=0, maximum=MAX_ULP_LIMIT),
+    "round_timeout_s": as_given(partial(check_real, positive=True)),
+    "provider_stake": partial(check_int, minimum=0),
+    "challenger_bond": partial(check_int, minimum=0),
+    "appeal_bond": partial(check_int, minimum=0),
+    **{name: as_given(check_fraction) for name in (
+        "slash_fraction",
+        "challenger_reward_fraction",
+        "referee_reward_fraction",
+        "bond_to_provider_fraction",
+        "referee_slash_fraction",
+        "appeal_reward_fraction",
+    )},
+    "reauction_priority": check_bool,
+    "commitment": partial(check_choice, choices=COMMITMENTS),
+}

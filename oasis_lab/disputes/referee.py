@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from oasis_lab.checks import check_int, check_real
+from oasis_lab.checks import check_choice, check_int, check_real
 from oasis_lab.disputes.computations import Computation
 from oasis_lab.disputes.hashing import chain_step
 from oasis_lab.disputes.params import COMPARISONS, EXACT_READINGS, MAX_ULP_LIMIT, DisputeParams, check_engines
@@ -268,10 +268,9 @@ class Referee:
         if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
         object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
-        if self.exact_reading not in EXACT_READINGS:
-            raise ValueError(f"exact_reading = {self.exact_reading!r} is not one of {list(EXACT_READINGS)}")
+        check_choice("exact_reading", self.exact_reading, EXACT_READINGS)
         object.__setattr__(self, "rounding_ulp", check_int("rounding_ulp", self.rounding_ulp, 0, MAX_ULP_LIMIT))
-        object.__setattr__(self, "engines", check_engines(self.engines, "engines"))
+        object.__setattr__(self, "engines", check_engines("engines", self.engines))
 
     @property
     def rounding(self) -> bool:

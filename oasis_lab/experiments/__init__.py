@@ -10,6 +10,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 - :mod:`~oasis_lab.experiments.incentives`: ``incentive_table``, ``equilibrium``,
   ``welfare_price``, ``vcg_budget``, ``dp_privacy``, ``ir_causes`` (notebook 08).
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
+- :mod:`~oasis_lab.experiments.learning`: ``learning_curves``, ``market_challenge_game``
+  (learning agents in the market; the verifier's dilemma and the known answer of the docs).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
 - :mod:`~oasis_lab.experiments.expected`: the stored expected outputs of every experiment
@@ -38,6 +40,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 
@@ -51,6 +54,8 @@ __all__ = [
     "GreedyVsOptimum",
     "IncentiveTable",
     "IrCauses",
+    "LearningCurves",
+    "MarketChallengeGame",
     "MarketOverTime",
     "OutlierStudy",
     "RefereeMarket",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -28,11 +29,15 @@ from oasis_lab.auction.density import provider_order, task_order
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.pricing import task_unit_price, unit_cost_matrix, user_costs
 from oasis_lab.checks import (
+    FieldCheck,
+    as_given,
     check_bool,
     check_choice,
     check_int,
     check_names,
+    check_optional,
     check_real,
+    check_reals,
 )
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.market import SCENARIOS, Market, generate_market
@@ -53,10 +58,43 @@ def _market_params(cfg: Any) -> AuctionParams:
     return AuctionParams(**{f: getattr(cfg, f) for f in PARAM_FIELDS})
 
 
-def _check_welfare_fields(cfg: Any) -> None:
-    for f in ("alpha", "beta", "fee"):
-        cfg._set(f, check_real(f, getattr(cfg, f)))
-    _market_params(cfg)  # AuctionParams' own checks (alpha > 1, fee in [0, 1), choices, bools)
+_N_PROVIDERS = partial(check_optional, check=partial(check_int, minimum=1))
+_SCENARIO = partial(check_choice, choices=sorted(SCENARIOS))
+
+#: Each field's check of :class:`GreedyVsOptimum`.
+_GREEDY_VS_OPTIMUM_CHECKS: dict[str, FieldCheck] = {
+    "n_tasks": partial(check_int, minimum=1),
+    "n_providers": _N_PROVIDERS,
+    "n_types": partial(check_int, minimum=1),
+    "scenario": _SCENARIO,
+    "unit_demand": check_bool,
+    "readings": partial(check_names, choices=list(READINGS)),
+    "mechanisms": partial(check_names, choices=BASELINES, empty=True),
+    **dict.fromkeys(("alpha", "beta", "fee"), check_real),
+    "backend": partial(check_choice, choices=("highspy", "cvxpy")),
+    "ilp_time_limit": as_given(check_time_limit),
+    "greedy_repeats": partial(check_int, minimum=1),
+    "vcg_max_tasks": partial(check_int, minimum=1),
+    "epsilon": as_given(partial(check_real, positive=True)),
+    "timings": check_bool,
+}
+
+#: Each field's check of :class:`OutlierStudy`.
+_OUTLIER_CHECKS: dict[str, FieldCheck] = {
+    "n_tasks": partial(check_int, minimum=2),
+    "n_providers": _N_PROVIDERS,
+    "scenario": _SCENARIO,
+    "multiples": partial(check_reals, minimum=1.0, empty=False),
+    "task_densities": partial(check_names, choices=CHOICES["task_density"]),
+}
+
+#: Each field's check of :class:`WorstMarket`.
+_WORST_MARKET_CHECKS: dict[str, FieldCheck] = {
+    "n_tasks": partial(check_int, minimum=1),
+    "scenarios": partial(check_names, choices=sorted(SCENARIOS)),
+    "n_markets": partial(check_int, minimum=1),
+    "reading": partial(check_choice, choices=list(READINGS)),
+}
 
 
 @register
@@ -120,22 +158,10 @@ class GreedyVsOptimum(ExperimentConfig):
     epsilon: float = 1.0
     timings: bool = False
 
+    checks = _GREEDY_VS_OPTIMUM_CHECKS
+
     def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 1)
-        if self.n_providers is not None:
-            check_int("n_providers", self.n_providers, 1)
-        check_int("n_types", self.n_types, 1)
-        check_choice("scenario", self.scenario, sorted(SCENARIOS))
-        check_bool("unit_demand", self.unit_demand)
-        self._set("readings", check_names("readings", self.readings, list(READINGS)))
-        self._set("mechanisms", check_names("mechanisms", self.mechanisms, BASELINES, empty=True))
-        _check_welfare_fields(self)
-        check_choice("backend", self.backend, ("highspy", "cvxpy"))
-        check_time_limit("ilp_time_limit", self.ilp_time_limit)
-        check_int("greedy_repeats", self.greedy_repeats, 1)
-        check_int("vcg_max_tasks", self.vcg_max_tasks, 1)
-        check_real("epsilon", self.epsilon, positive=True)
-        check_bool("timings", self.timings)
+        _market_params(self)  # AuctionParams' own checks (alpha > 1, fee in [0, 1), choices, bools)
 
     def auction_params(self) -> AuctionParams:
         """The welfare model and fee of this config as :class:`~oasis_lab.params.AuctionParams`."""
@@ -200,15 +226,7 @@ class OutlierStudy(ExperimentConfig):
     multiples: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0)
     task_densities: tuple[str, ...] = ("as_written", "surplus")
 
-    def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 2)
-        if self.n_providers is not None:
-            check_int("n_providers", self.n_providers, 1)
-        check_choice("scenario", self.scenario, sorted(SCENARIOS))
-        if isinstance(self.multiples, str) or not isinstance(self.multiples, (tuple, list)) or not self.multiples:
-            raise TypeError(f"multiples must be a non-empty tuple of numbers >= 1, got {self.multiples!r}")
-        self._set("multiples", tuple(check_real("multiples", m, minimum=1.0) for m in self.multiples))
-        self._set("task_densities", check_names("task_densities", self.task_densities, CHOICES["task_density"]))
+    checks = _OUTLIER_CHECKS
 
     def _run(self, seed: int) -> pd.DataFrame:
         base = generate_market(
@@ -352,11 +370,7 @@ class WorstMarket(ExperimentConfig):
     n_markets: int = 2
     reading: str = "no_trade"
 
-    def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 1)
-        self._set("scenarios", check_names("scenarios", self.scenarios, sorted(SCENARIOS)))
-        check_int("n_markets", self.n_markets, 1)
-        check_choice("reading", self.reading, list(READINGS))
+    checks = _WORST_MARKET_CHECKS
 
     def markets(self, seed: int) -> list[tuple[dict[str, Any], Market]]:
         out = []

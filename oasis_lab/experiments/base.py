@@ -7,7 +7,10 @@ hashable, written to Parquet and read from YAML); its ``_run(seed)`` draws every
 from :mod:`oasis_lab.seeding` streams of ``seed`` (never a global state, never one seed for
 two purposes), so the same config and seed give the same frame in any process. A config
 checks its fields in ``__post_init__`` with :mod:`oasis_lab.checks`, so a bad value fails when
-the config is built, naming the field, before any work starts.
+the config is built, naming the field, before any work starts: each subclass states its fields'
+checks as one table, :attr:`ExperimentConfig.checks` (``field -> check``, run by
+:func:`oasis_lab.checks.check_fields`), and the rules that tie fields together in
+:meth:`ExperimentConfig.validate`.
 
 Examples
 --------
@@ -25,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
 
+from oasis_lab.checks import FieldCheck, check_fields
 from oasis_lab.seeding import check_seed
 
 __all__ = ["EXPERIMENTS", "ExperimentConfig", "experiment_class", "register", "run"]
@@ -64,17 +68,23 @@ def experiment_class(experiment: Any) -> type[ExperimentConfig]:
 class ExperimentConfig:
     """Base of the experiment configs: a frozen dataclass whose fields are the parameters.
 
-    Subclasses set :attr:`name`, declare fields with defaults, check them in
-    :meth:`validate` (normalising with :meth:`_set`) and implement :meth:`_run`.
+    Subclasses set :attr:`name`, declare fields with defaults, state each field's check in
+    :attr:`checks`, the rules that tie fields together in :meth:`validate`, and implement
+    :meth:`_run`.
     """
 
     name: ClassVar[str] = ""
+    #: ``field -> check`` (:data:`oasis_lab.checks.FieldCheck`): each field checked, and kept as
+    #: the check returns it, when the config is built (:func:`oasis_lab.checks.check_fields`).
+    checks: ClassVar[Mapping[str, FieldCheck]] = {}
 
     def __post_init__(self) -> None:
+        check_fields(self, self.checks)
         self.validate()
 
     def validate(self) -> None:
-        """Check (and normalise) the fields; raise ``TypeError``/``ValueError`` naming one."""
+        """Check what the :attr:`checks` table cannot (fields together); raise
+        ``TypeError``/``ValueError`` naming the fields. Nothing by default."""
 
     def _set(self, field: str, value: Any) -> None:
         # frozen dataclass: validation may normalise a value (an int given for a float, a

@@ -31,6 +31,7 @@ from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import check_output_dir
+from oasis_lab.plotting import format_number
 
 __all__ = ["load_sweep_file", "register_cli"]
 
@@ -110,7 +111,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         "display.max_columns",
         12,
         "display.float_format",
-        "{:,.4g}".format,
+        format_number,
     ):
         print(f"{base.name}: mean over {frame['seed'].nunique()} seed(s) per grid point")
         print(table.to_string())

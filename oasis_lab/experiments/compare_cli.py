@@ -18,39 +18,17 @@ from typing import Any
 import pandas as pd
 
 from oasis_lab.auction.baselines.optimum.solvers import MAX_TIME_LIMIT, check_time_limit
-from oasis_lab.auction.cli import READING_HELP, positive_int
+from oasis_lab.auction.cli import READING_HELP
 from oasis_lab.auction.compare import BASELINES, READINGS, summarize
-from oasis_lab.clihelp import WIDTH, HelpFormatter
+from oasis_lab.clihelp import WIDTH, HelpFormatter, integer, integers, names
 from oasis_lab.experiments.auction import GreedyVsOptimum
 from oasis_lab.experiments.sweep import MAX_RUNS, sweep
 from oasis_lab.files import atomic_path, check_output_file
 from oasis_lab.market import SCENARIOS, check_market_size
 from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.plotting import format_number
 
 __all__ = ["register_cli"]
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive integers")
-    return values
-
-
-def _names(kind: str, known: list[str]):
-    def parse(text: str) -> list[str]:
-        if text == "all":
-            return list(known)
-        names = [x.strip() for x in text.split(",") if x.strip()]
-        bad = [n for n in names if n not in known]
-        if bad or not names:
-            raise argparse.ArgumentTypeError(f"unknown {kind} {bad or text!r}; choose among {known} or 'all'")
-        return names
-
-    return parse
 
 
 def register_cli(subparsers: Any) -> None:
@@ -68,19 +46,20 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--sizes",
-        type=_int_list,
+        type=integers("sizes", 1),
         default=[100, 1000],
         help="market sizes, comma-separated: tasks per market (as many providers)",
     )
     parser.add_argument(
         "--scenarios",
-        type=_names("scenario", sorted(SCENARIOS)),
+        type=names("scenario", sorted(SCENARIOS)),
         default=["balanced"],
         help=f"comma-separated scenarios or 'all' ({', '.join(sorted(SCENARIOS))})",
     )
-    parser.add_argument("--seeds", type=positive_int, default=1, help="markets per size and scenario (seeds 0, 1, ...)")
+    parser.add_argument("--seeds", type=integer("seeds", 1), default=1,
+                        help="markets per size and scenario (seeds 0, 1, ...)")
     parser.add_argument(
-        "--types", type=positive_int, default=4, help="model types, the first rows of data/model_types.csv"
+        "--types", type=integer("types", 1), default=4, help="model types, the first rows of data/model_types.csv"
     )
     parser.add_argument(
         "--unit-demand",
@@ -89,7 +68,7 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--readings",
-        type=_names("reading", list(READINGS)),
+        type=names("reading", list(READINGS)),
         default=list(READINGS),
         help="greedy readings, comma-separated or 'all': "
         + "; ".join(
@@ -99,7 +78,7 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--mechanisms",
-        type=_names("mechanism", list(BASELINES)),
+        type=names("mechanism", list(BASELINES)),
         default=list(BASELINES),
         help="baselines, comma-separated or 'all': ilp = exact welfare optimum, lp = "
         "its LP relaxation (an upper bound), vcg = VCG payments on the ILP (small "
@@ -125,7 +104,7 @@ def register_cli(subparsers: Any) -> None:
         help="privacy parameter of the DP clearing price, > 0 (larger: less private, closer to the best price)",
     )
     parser.add_argument(
-        "--repeats", type=positive_int, default=3, help="greedy runs per market; the fastest time is kept"
+        "--repeats", type=integer("repeats", 1), default=3, help="greedy runs per market; the fastest time is kept"
     )
     defaults = AuctionParams()
     parser.add_argument(
@@ -221,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
         "speedup_vs_ilp",
         "failed",
     ]
-    with pd.option_context("display.max_rows", 1000, "display.float_format", "{:,.4g}".format):
+    with pd.option_context("display.max_rows", 1000, "display.float_format", format_number):
         print(f"welfare model: {params.label()}")
         print(table[shown].to_string(index=False, line_width=None if args.wide else WIDTH))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,8 @@ from oasis_lab.checks import (
     check_choice,
     check_fraction,
     check_int,
+    check_ints,
+    check_names,
     check_real,
 )
 from oasis_lab.disputes import adversaries as adv
@@ -33,7 +36,7 @@ from oasis_lab.disputes.economics import (
     cheating_gain,
     simulate_challenges,
 )
-from oasis_lab.disputes.params import MAX_ULP_LIMIT, DisputeParams
+from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.referee import ulp_distance
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.gpu.model import MODEL_NAMES
@@ -123,15 +126,13 @@ class AdversaryMatrix(ExperimentConfig):
     max_ulp: int = 4
     comparisons: tuple[str, ...] = ("exact", "tolerance")
 
-    def validate(self) -> None:
-        if not isinstance(self.model, str):
-            raise TypeError(f"model must be a model name, got {self.model!r}")
-        check_choice("model", self.model, MODEL_NAMES)  # checked here, not when a point runs
-        check_int("arity", self.arity, 2)
-        check_int("max_ulp", self.max_ulp, 0)
-        for c in self.comparisons:
-            DisputeParams(comparison=c)  # refuses an unknown comparison by name
-        self._set("comparisons", tuple(self.comparisons))
+    checks = {
+        # the model is checked here, not when a point runs
+        "model": partial(check_choice, choices=MODEL_NAMES),
+        "arity": partial(check_int, minimum=2),
+        "max_ulp": partial(check_int, minimum=0),
+        "comparisons": partial(check_names, choices=COMPARISONS, empty=True),
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         # the gpu layer takes 32-bit seeds: one draw of the "execution" stream
@@ -199,20 +200,22 @@ class Deterrence(ExperimentConfig):
     arity: int = 4
     comparison: str = "exact"
 
+    checks = {
+        "n_tasks": partial(check_int, minimum=1, maximum=MAX_TASKS),
+        **dict.fromkeys(("stake", "gain", "payment", "value"), partial(check_real, minimum=0.0)),
+        **dict.fromkeys(("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"),
+                        check_fraction),
+        "rational": check_bool,
+        "n_nodes": partial(check_int, minimum=2),
+        "arity": partial(check_int, minimum=2),
+        "comparison": partial(check_choice, choices=COMPARISONS),
+    }
+
     def validate(self) -> None:
-        check_int("n_tasks", self.n_tasks, 1, MAX_TASKS)
-        for f in ("stake", "gain", "payment", "value"):
-            self._set(f, check_real(f, getattr(self, f), minimum=0.0))
-        for f in ("slash_fraction", "p_user", "p_platform", "cheat_share", "other_device_share"):
-            self._set(f, check_fraction(f, getattr(self, f)))
         if self.cheat_share + self.other_device_share > 1:
             raise ValueError(
                 f"cheat_share + other_device_share = {self.cheat_share + self.other_device_share} must be <= 1"
             )
-        check_bool("rational", self.rational)
-        check_int("n_nodes", self.n_nodes, 2)
-        check_int("arity", self.arity, 2)
-        check_choice("comparison", self.comparison, ("exact", "tolerance"))
 
     @property
     def p(self) -> float:
@@ -316,12 +319,12 @@ class ResidualDrift(ExperimentConfig):
     directions: tuple[str, ...] = adv.DRIFT_DIRECTIONS
     arity: int = 4
 
-    def validate(self) -> None:
-        self._set("models", tuple(check_choice("models", m, MODEL_NAMES) for m in self.models))
-        self._set("max_ulps", tuple(check_int("max_ulps", u, 1, MAX_ULP_LIMIT) for u in self.max_ulps))
-        self._set("directions", tuple(check_choice("directions", d, adv.DRIFT_DIRECTIONS)
-                                      for d in self.directions))
-        check_int("arity", self.arity, 2)
+    checks = {
+        "models": partial(check_names, choices=MODEL_NAMES),
+        "max_ulps": partial(check_ints, minimum=1, maximum=MAX_ULP_LIMIT),
+        "directions": partial(check_names, choices=adv.DRIFT_DIRECTIONS),
+        "arity": partial(check_int, minimum=2),
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []

@@ -1,4 +1,4 @@
-"""Stored expected outputs: every registered experiment and three simulations at CI size, on file.
+"""Stored expected outputs: every registered experiment and four simulations at CI size, on file.
 
 A refactoring that should not change what the workbench computes proves it here: each
 :class:`Case` (an experiment config or a simulation config, and one or two seeds) is run
@@ -56,6 +56,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 from oasis_lab.files import atomic_path
@@ -150,11 +151,13 @@ class SimCase:
     config_file: str
     overrides: tuple[tuple[str, Any], ...]
     seeds: tuple[int, ...]
+    #: the tables stored (a run with learning agents adds ``agents``, their decisions)
+    tables: tuple[str, ...] = SIM_TABLES
 
     @property
     def files(self) -> tuple[str, ...]:
         """The stems of the stored files (``<stem>.parquet``)."""
-        return tuple(f"{self.name}.{table}" for table in SIM_TABLES)
+        return tuple(f"{self.name}.{table}" for table in self.tables)
 
     def config(self) -> SimConfig:
         """The configuration run: the file with :attr:`overrides` (checked by the sim)."""
@@ -168,7 +171,7 @@ class SimCase:
             f"{self.name}.{table}": _stack(
                 (_flat(r.summary() if table == "summary" else getattr(r, table)), r.seed) for r in results
             )
-            for table in SIM_TABLES
+            for table in self.tables
         }
 
     def describe(self) -> str:
@@ -210,6 +213,10 @@ CASES: dict[str, Case] = {
         ExperimentCase("deterrence", Deterrence(n_tasks=600, n_nodes=32), (0, 1)),
         # a stake low enough that the opportunists cheat (the other branch of the welfare)
         ExperimentCase("deterrence_cheating", Deterrence(n_tasks=600, n_nodes=32, stake=100.0), (0, 1)),
+        # learning agents: a shipped learning config's curves, and the known answer's game at a
+        # platform rate that deters (short: the rates move, the closed form is the run's own)
+        ExperimentCase("learning_curves", LearningCurves(rounds=6), (0,)),
+        ExperimentCase("market_challenge_game", MarketChallengeGame(platform_rate=0.1, rounds=60), (0,)),
         ExperimentCase(
             "market_over_time",
             MarketOverTime(rounds=5, tasks_per_round=60, n_providers=20, p_user=0.2),
@@ -252,6 +259,10 @@ CASES: dict[str, Case] = {
         SimCase("sim_market_referees", "market_referees.yaml", (*_SIM_SIZE, *_CHEATERS), (0, 2)),
         # honest providers on other hardware: false convictions, idle costs and exits (TOML)
         SimCase("sim_other_hardware", "other_hardware.toml", _SIM_SIZE, (1, 2)),
+        # learning cheaters and three racing challengers (best response), convicted cheaters
+        # rejoining: the learners' decisions are stored too
+        SimCase("sim_learning", "learning.yaml", (*_SIM_SIZE, ("cheater_share", 0.2)), (0, 2),
+                (*SIM_TABLES, "agents")),
     )
 }
 

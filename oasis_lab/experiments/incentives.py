@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from oasis_lab.auction.baselines.vcg import vcg
 from oasis_lab.auction.compare import DP_GRID
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import IR_CAUSES, ir_violations_by_cause
-from oasis_lab.checks import check_choice, check_int, check_names, check_real
+from oasis_lab.checks import FieldCheck, check_choice, check_int, check_names, check_real
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.incentives.equilibrium import (
     PROVIDER_MARKUPS,
@@ -51,7 +52,7 @@ from oasis_lab.incentives.outcomes import run_mechanism
 from oasis_lab.incentives.privacy import worst_privacy_loss
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
 from oasis_lab.market import SCENARIOS, Market, generate_market
-from oasis_lab.params import AuctionParams
+from oasis_lab.params import CHOICES, AuctionParams
 from oasis_lab.seeding import child_seed
 
 __all__ = [
@@ -192,18 +193,42 @@ def _dynamics_columns(res: Any, optimum: float) -> dict[str, Any]:
     }
 
 
+def _market_size(name: str, value: Any) -> int:
+    # VCG's markets: one exact solve per trading agent, within vcg's own limit
+    return check_int(name, value, 1, VCG_MAX_TASKS if name == "tiny_tasks" else MAX_SIZE)
+
+
+def _sizes(*names: str) -> dict[str, FieldCheck]:
+    """The market-size fields of a study (tasks and providers of each kind of market)."""
+    return dict.fromkeys(names, _market_size)
+
+
+def _report_grid(name: str, value: Any) -> tuple[float, ...]:
+    return tuple(float(x) for x in check_report_grid(value))
+
+
+def _reals(name: str, value: Any, **bounds: Any) -> tuple[float, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+        raise TypeError(f"{name} must be a non-empty sequence of numbers, got {value!r}")
+    return tuple(check_real(name, x, **bounds) for x in value)
+
+
+#: The fields every study below shares (each class's table adds its own).
+_SCENARIO_CHECKS: dict[str, FieldCheck] = {"scenario": partial(check_choice, choices=tuple(SCENARIOS))}
+_DRAWN_CHECKS: dict[str, FieldCheck] = {**_SCENARIO_CHECKS, "draws": partial(check_int, minimum=1, maximum=MAX_DRAWS)}
+_STRATEGIC_CHECKS: dict[str, FieldCheck] = {
+    **_DRAWN_CHECKS,
+    "mechanisms": partial(check_names, choices=SPEC_NAMES),
+    "max_sweeps": partial(check_int, minimum=1, maximum=1_000),
+}
+
+
 @dataclass(frozen=True)
 class _Scenario(ExperimentConfig):
-    """Shared field and checks: the scenario, and every market size within bounds."""
+    """Shared field: the scenario (each study's table checks its market sizes)."""
 
     scenario: str = "balanced"
-
-    def validate(self) -> None:
-        check_choice("scenario", self.scenario, tuple(SCENARIOS))
-        for f in self.field_names():
-            if f.endswith(("_tasks", "_providers")):
-                # VCG's markets: one exact solve per trading agent, within vcg's own limit
-                check_int(f, getattr(self, f), 1, VCG_MAX_TASKS if f == "tiny_tasks" else MAX_SIZE)
+    checks = _SCENARIO_CHECKS
 
 
 @dataclass(frozen=True)
@@ -211,10 +236,7 @@ class _Drawn(_Scenario):
     """Shared field: how many markets of each kind a run draws."""
 
     draws: int = 1
-
-    def validate(self) -> None:
-        super().validate()
-        check_int("draws", self.draws, 1, MAX_DRAWS)
+    checks = _DRAWN_CHECKS
 
 
 @dataclass(frozen=True)
@@ -225,14 +247,13 @@ class _Strategic(_Drawn):
     user_shades: tuple[float, ...] = USER_SHADES
     provider_markups: tuple[float, ...] = PROVIDER_MARKUPS
     max_sweeps: int = 8
+    checks = _STRATEGIC_CHECKS
 
     def validate(self) -> None:
-        super().validate()
-        self._set("mechanisms", check_names("mechanisms", self.mechanisms, SPEC_NAMES))
+        # the two grids together (each must contain 0, the truthful report)
         shades, markups = check_strategy_grids(self.user_shades, self.provider_markups)
         self._set("user_shades", tuple(float(x) for x in shades))
         self._set("provider_markups", tuple(float(x) for x in markups))
-        check_int("max_sweeps", self.max_sweeps, 1, 1_000)
 
     def _dynamics(self, market: Market, spec: MechanismSpec, opts: dict[str, Any], seed: int) -> Any:
         return best_response_dynamics(market, spec.mechanism, spec.params, user_shades=self.user_shades,
@@ -285,10 +306,11 @@ class IncentiveTable(_Strategic):
     tiny_tasks: int = 6
     tiny_providers: int = 3
     report_grid: tuple[float, ...] = tuple(float(x) for x in DEFAULT_GRID)
-
-    def validate(self) -> None:
-        super().validate()
-        self._set("report_grid", tuple(float(x) for x in check_report_grid(self.report_grid)))
+    checks = {
+        **_STRATEGIC_CHECKS,
+        **_sizes("n_tasks", "n_providers", "unit_tasks", "unit_providers", "tiny_tasks", "tiny_providers"),
+        "report_grid": _report_grid,
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         markets = study_markets(self.n_tasks, self.n_providers, [self.scenario], self.draws,
@@ -356,6 +378,7 @@ class Equilibrium(_Strategic):
     n_providers: int = 5
     mechanisms: tuple[str, ...] = tuple(s.name for s in MECHANISM_SPECS if s.market == "general")
     max_sweeps: int = 12
+    checks = {**_STRATEGIC_CHECKS, **_sizes("n_tasks", "n_providers")}
 
     def validate(self) -> None:
         super().validate()
@@ -413,6 +436,7 @@ class WelfarePrice(_Drawn):
 
     n_tasks: int = 2000
     n_providers: int = 200
+    checks = {**_DRAWN_CHECKS, **_sizes("n_tasks", "n_providers")}
 
     def _run(self, seed: int) -> pd.DataFrame:
         params = BEST
@@ -458,6 +482,7 @@ class VcgBudget(_Drawn):
 
     tiny_tasks: int = 6
     tiny_providers: int = 3
+    checks = {**_DRAWN_CHECKS, **_sizes("tiny_tasks", "tiny_providers")}
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []
@@ -511,15 +536,12 @@ class DpPrivacy(_Scenario):
     unit_providers: int = 6
     epsilons: tuple[float, ...] = (0.5, 1.0)
     report_grid: tuple[float, ...] = (0.0, 0.5, 2.0, 10.0)
-
-    def validate(self) -> None:
-        super().validate()
-        for name in ("epsilons", "report_grid"):
-            values = getattr(self, name)
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-                raise TypeError(f"{name} must be a non-empty sequence of numbers, got {values!r}")
-        self._set("epsilons", tuple(check_real("epsilons", e, positive=True) for e in self.epsilons))
-        self._set("report_grid", tuple(check_real("report_grid", f, minimum=0.0) for f in self.report_grid))
+    checks = {
+        **_SCENARIO_CHECKS,
+        **_sizes("unit_tasks", "unit_providers"),
+        "epsilons": partial(_reals, positive=True),
+        "report_grid": partial(_reals, minimum=0.0),
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         unit = unit_demand_market(_draw(seed, self.scenario, 0, "unit", self.unit_tasks, self.unit_providers,
@@ -554,10 +576,11 @@ class IrCauses(_Scenario):
     n_tasks: int = 280
     n_providers: int = 40
     price_rule: str = "as_written"
-
-    def validate(self) -> None:
-        super().validate()
-        AuctionParams(price_rule=self.price_rule)  # refuses an unknown rule by name
+    checks = {
+        **_SCENARIO_CHECKS,
+        **_sizes("n_tasks", "n_providers"),
+        "price_rule": partial(check_choice, choices=CHOICES["price_rule"]),
+    }
 
     def _run(self, seed: int) -> pd.DataFrame:
         market = generate_market(self.n_tasks, self.n_providers, scenario=self.scenario, seed=seed)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -120,18 +121,19 @@ class RefereeMarket(ExperimentConfig):
     appeal_budget: int = 5_000
     payment: int = 100
 
+    checks = {
+        "corrupt_share": check_fraction,
+        "corrupt_kind": partial(check_choice, choices=CORRUPT_KINDS),
+        "appeal_to": partial(check_choice, choices=APPEAL_PATHS),
+        **dict.fromkeys(("appeal_bond", "provider_stake", "challenger_bond", "referee_stake", "bribe",
+                         "appeal_budget", "payment"), partial(check_int, minimum=0, maximum=MAX_TOKENS)),
+        **dict.fromkeys(("slash_fraction", "referee_slash_fraction"), check_fraction),
+        "pool_size": partial(check_int, minimum=1, maximum=MAX_POOL),
+        "n_disputes": partial(check_int, minimum=1, maximum=MAX_DISPUTES),
+        "n_nodes": partial(check_int, minimum=2, maximum=MAX_NODES),
+    }
+
     def validate(self) -> None:
-        self._set("corrupt_share", check_fraction("corrupt_share", self.corrupt_share))
-        check_choice("corrupt_kind", self.corrupt_kind, CORRUPT_KINDS)
-        check_choice("appeal_to", self.appeal_to, APPEAL_PATHS)
-        for f in ("appeal_bond", "provider_stake", "challenger_bond", "referee_stake", "bribe",
-                  "appeal_budget", "payment"):
-            check_int(f, getattr(self, f), 0, MAX_TOKENS)
-        for f in ("slash_fraction", "referee_slash_fraction"):
-            self._set(f, check_fraction(f, getattr(self, f)))
-        check_int("pool_size", self.pool_size, 1, MAX_POOL)
-        check_int("n_disputes", self.n_disputes, 1, MAX_DISPUTES)
-        check_int("n_nodes", self.n_nodes, 2, MAX_NODES)
         self.dispute_params()  # DisputeParams' own checks, naming the field
 
     def dispute_params(self) -> DisputeParams:
@@ -238,11 +240,15 @@ class SplitVerification(ExperimentConfig):
     n_trials: int = 400
     n_nodes: int = 64
 
+    checks = {
+        "n_nodes": partial(check_int, minimum=2, maximum=MAX_NODES),
+        "n_verifiers": partial(check_int, minimum=1),
+        "n_trials": partial(check_int, minimum=1, maximum=MAX_TRIALS),
+        "corrupt_share": check_fraction,
+    }
+
     def validate(self) -> None:
-        check_int("n_nodes", self.n_nodes, 2, MAX_NODES)
-        check_int("n_verifiers", self.n_verifiers, 1, self.n_nodes)
-        check_int("n_trials", self.n_trials, 1, MAX_TRIALS)
-        self._set("corrupt_share", check_fraction("corrupt_share", self.corrupt_share))
+        check_int("n_verifiers", self.n_verifiers, 1, self.n_nodes)  # at most one node each
         # the (trials x verifiers) draws of who is corrupt, in float64
         check_memory(f"n_trials = {self.n_trials} x n_verifiers = {self.n_verifiers}",
                      8 * self.n_trials * self.n_verifiers)

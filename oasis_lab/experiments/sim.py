@@ -10,15 +10,28 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from oasis_lab.checks import check_fraction, check_int, check_real
+from oasis_lab.checks import check_fraction, check_int
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.sim import SimConfig, load_config, simulate
 
 __all__ = ["MarketOverTime"]
+
+
+def _check_config_file(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a configuration name or path, got {value!r}")
+    if Path(value).exists():
+        # a path is resolved here, where the config is built, not where it runs (a Dask
+        # worker on another machine or in another folder); a bare name of data/configs/
+        # that is not a file here stays a name
+        return str(Path(value).resolve())
+    return value
 
 
 @register
@@ -66,22 +79,15 @@ class MarketOverTime(ExperimentConfig):
     p_platform: float = 0.02
     dispute_delay: int = 1
 
+    checks = {
+        "config_file": _check_config_file,
+        **dict.fromkeys(("rounds", "tasks_per_round", "n_providers"), partial(check_int, minimum=1)),
+        "stake": partial(check_int, minimum=0),
+        "dispute_delay": partial(check_int, minimum=0),
+        **dict.fromkeys(("cheater_share", "slash_fraction", "p_user", "p_platform"), check_fraction),
+    }
+
     def validate(self) -> None:
-        if not isinstance(self.config_file, str) or not self.config_file:
-            raise TypeError(f"config_file must be a configuration name or path, got {self.config_file!r}")
-        if Path(self.config_file).exists():
-            # a path is resolved here, where the config is built, not where it runs (a Dask
-            # worker on another machine or in another folder); a bare name of data/configs/
-            # that is not a file here stays a name
-            self._set("config_file", str(Path(self.config_file).resolve()))
-        check_int("rounds", self.rounds, 1)
-        check_int("tasks_per_round", self.tasks_per_round, 1)
-        check_int("n_providers", self.n_providers, 1)
-        check_int("stake", self.stake, 0)
-        check_int("dispute_delay", self.dispute_delay, 0)
-        for f in ("cheater_share", "slash_fraction", "p_user", "p_platform"):
-            self._set(f, check_fraction(f, getattr(self, f)))
-        check_real("stake", self.stake, minimum=0.0)
         # the whole simulation config is built and checked now (the file read, every bound of
         # the simulation), so a sweep refuses a bad grid point before any point runs
         try:

@@ -13,7 +13,6 @@ projected rows for profiled devices, and the market rows they give.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import textwrap
 from typing import Any
@@ -21,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table
-from oasis_lab.seeding import check_seed
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, real, seed
+from oasis_lab.plotting import format_number
 
 __all__ = ["register_cli"]
 
@@ -50,13 +49,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
                        help="a model (tiny-transformer, quantized-mlp) or an op name of "
                        "oasis_lab.gpu.determinism.OP_EXAMPLES (matmul, attention, ...); "
                        "repeatable (default: every op and both models)")
-    check.add_argument("--runs", type=positive_count, default=20,
+    check.add_argument("--runs", type=integer("runs", 1), default=20,
                        help="repetitions of each computation compared (>= 1)")
     check.add_argument("--backend", default="webgpu", metavar="{webgpu,numpy,browser}",
                        help="where the kernels run: webgpu = the WGSL kernels through wgpu-py; "
                        "numpy = the numpy twins; browser = the WGSL kernels in headless Chromium "
                        "(any backend registered in oasis_lab.gpu.backends)")
-    check.add_argument("--seed", type=int, default=0,
+    check.add_argument("--seed", type=seed, default=0,
                        help="seed of the random inputs, in [0, 2**128 - 1]")
     add_wide_option(check)
     check.set_defaults(func=_needs_device(_check))
@@ -71,13 +70,13 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
         "contract). Exit status 0 without divergence, 1 with one, 2 when an engine is missing.",
         formatter_class=HelpFormatter,
     )
-    fuzz.add_argument("--budget", type=positive_seconds, default=30.0,
+    fuzz.add_argument("--budget", type=real("budget", positive=True), default=30.0,
                       help="seconds of fuzzing (every kernel and class gets one batch first; "
                       "shrinking is extra)")
     fuzz.add_argument("--engines", default="numpy,webgpu,browser",
                       help="comma-separated backends (oasis_lab.gpu.backends): numpy (the "
                       "reference, always run), webgpu (wgpu-py), browser (headless Chromium)")
-    fuzz.add_argument("--seed", type=int, default=0,
+    fuzz.add_argument("--seed", type=seed, default=0,
                       help="root seed of the generated inputs, in [0, 2**128 - 1]")
     fuzz.add_argument("--policy", default="flush-2^-125", choices=("flush-2^-125", "flush-2^-126"),
                       help="subnormal policy of kernels and twins: the shipped one, or the previous "
@@ -107,38 +106,16 @@ def register_cli(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--size", default="small", choices=("small", "full"),
                        help="problem sizes of the timed calls: small (seconds) or full (the "
                        "sizes of docs/mechanism.md, minutes)")
-    bench.add_argument("--repeats", type=positive_count, default=5,
+    bench.add_argument("--repeats", type=integer("repeats", 1), default=5,
                        help="warm calls per op; the fastest is kept (>= 1)")
     bench.add_argument("--backend", default="webgpu", choices=("webgpu", "numpy"),
                        help="what is timed: the WGSL kernels on the WebGPU adapter, or their numpy "
                        "twins only")
-    bench.add_argument("--seed", type=int, default=0,
+    bench.add_argument("--seed", type=seed, default=0,
                        help="seed of the random inputs and of the example market, in "
                        "[0, 2**128 - 1]")
     add_wide_option(bench)
     bench.set_defaults(func=_needs_device(_bench))
-
-
-def positive_count(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number of seconds") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{value} must be a finite number of seconds > 0")
-    return value
 
 
 def _needs_device(command):
@@ -161,7 +138,6 @@ def _check(args: argparse.Namespace) -> int:
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
     from oasis_lab.gpu.model import MODEL_NAMES
 
-    check_seed(args.seed, "--seed")
     try:
         backends.get(args.backend)  # before any run; the message lists the registered ones
     except ValueError as exc:
@@ -192,7 +168,6 @@ def _check(args: argparse.Namespace) -> int:
 def _fuzz(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import backends, conformance
 
-    check_seed(args.seed, "--seed")
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     for e in engines:  # before any run, naming the option
         try:
@@ -226,7 +201,6 @@ def _fuzz(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from oasis_lab.gpu import bench
 
-    check_seed(args.seed, "--seed")  # before any timing, naming the option
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
     side = pb.ops[["op", "shape", "seconds", "gflops"]]
     if args.backend != "numpy":  # side by side with the bitwise numpy twins
@@ -237,14 +211,14 @@ def _bench(args: argparse.Namespace) -> int:
     table = bench.provider_table(pb)
 
     def show(frame: pd.DataFrame, **kwargs: Any) -> str:
-        # one notation for every number (4 significant digits), wrapped into column blocks
-        return fit_table(frame, wide=args.wide, float_format="{:.4g}".format, **kwargs)
+        # one notation for every number (format_number), wrapped into column blocks
+        return fit_table(frame, wide=args.wide, **kwargs)
 
     with pd.option_context("display.max_rows", 100):
         print(f"device: {pb.device} ({pb.adapter_type}, {pb.backend_type}), sizes {args.size!r}, "
               f"min of {args.repeats} warm calls")
         print(show(side, index=False))
-        mix = ", ".join(f"{k} {v:.4g}" for k, v in pb.family_gflops.items())
+        mix = ", ".join(f"{k} {format_number(v)}" for k, v in pb.family_gflops.items())
         print("\n" + textwrap.fill(f"effective GFLOP/s of each family's kernel mix: {mix}", WIDTH))
         print("\n" + textwrap.fill(
             "provider rows (speed = requests/s; the first row is MEASURED here, the others are "

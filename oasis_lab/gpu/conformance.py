@@ -628,8 +628,13 @@ TININESS_MODES = ("after rounding, subnormals kept", "flush before rounding", "f
 
 def round_f32(x: Fraction) -> np.float32:
     """A rational rounded once to float32: to nearest, ties to even, subnormals kept."""
-    near = np.float32(float(x))
-    cands = [np.nextafter(near, np.float32(-np.inf)), near, np.nextafter(near, np.float32(np.inf))]
+    top = Fraction(float(np.finfo(F32).max))
+    if abs(x) >= top + Fraction(2) ** 103:  # half an ulp above the largest float32: overflow
+        return F32(np.inf if x > 0 else -np.inf)
+    with np.errstate(over="ignore"):
+        near = np.float32(float(x))
+        cands = [np.nextafter(near, np.float32(-np.inf)), near, np.nextafter(near, np.float32(np.inf))]
+    cands = [c for c in cands if np.isfinite(c)]  # at the largest float32 a neighbour is inf
     dist = [abs(Fraction(float(c)) - x) for c in cands]
     best = [c for c, d in zip(cands, dist, strict=True) if d == min(dist)]
     return min(best, key=lambda c: int(np.array([c], F32).view(np.uint32)[0]) & 1)

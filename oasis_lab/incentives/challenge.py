@@ -35,12 +35,13 @@ equilibrium challenge probability is ``d G``. Under the tolerance referee it los
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from oasis_lab.checks import check_fraction, check_real
+from oasis_lab.checks import FieldCheck, as_given, check_bool, check_fields, check_fraction, check_instance, check_real
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.params import ParamsMixin
 
@@ -63,6 +64,15 @@ __all__ = [
 #: capital cost: every sum and product of two of them stays finite in float64 (the ledger's
 #: integers are exact at any size; the game's closed forms are floats).
 MAX_TOKENS = 1e150
+
+#: Each field's check of :class:`ChallengeGame` (:func:`oasis_lab.checks.check_fields`).
+_GAME_CHECKS: dict[str, FieldCheck] = {
+    **dict.fromkeys(("payment", "gain", "recompute_cost", "capital_cost"),
+                    as_given(partial(check_real, minimum=0.0, maximum=MAX_TOKENS))),
+    "platform_rate": as_given(check_fraction),
+    "challenger_is_user": check_bool,
+    "dispute": partial(check_instance, cls=DisputeParams),
+}
 
 
 @dataclass(frozen=True)
@@ -96,13 +106,7 @@ class ChallengeGame(ParamsMixin):
     dispute: DisputeParams = field(default_factory=DisputeParams)
 
     def __post_init__(self) -> None:
-        for name in ("payment", "gain", "recompute_cost", "capital_cost"):
-            check_real(name, getattr(self, name), minimum=0.0, maximum=MAX_TOKENS)
-        check_fraction("platform_rate", self.platform_rate)
-        if not isinstance(self.challenger_is_user, bool):
-            raise TypeError(f"challenger_is_user must be a bool, got {self.challenger_is_user!r}")
-        if not isinstance(self.dispute, DisputeParams):
-            raise TypeError(f"dispute must be a DisputeParams, got {type(self.dispute).__name__}")
+        check_fields(self, _GAME_CHECKS)
         for name in ("provider_stake", "challenger_bond"):
             # DisputeParams takes any integer (the ledger is exact); the closed forms are floats
             value = getattr(self.dispute, name)

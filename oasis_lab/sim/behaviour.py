@@ -16,7 +16,8 @@ The seams (``Behaviour`` field, the stage that calls it: what the policy sees ->
   of :data:`~oasis_lab.sim.config.CHEATER_ADVERSARIES` each cheated job is committed with);
 - ``user_challenge`` then ``platform_challenge``, challenges: :class:`ChallengeObservation` (the
   jobs: provider, delivered, payment, what a challenge costs; the stage's stream) -> a bool per
-  job (challenge it);
+  job (challenge it); ``user_challenge`` may instead return a :class:`ChallengeRace` (several
+  challengers racing: who recomputed each job and whose challenge counts);
 - ``user_reports``, auction: :class:`ValueObservation` (the waiting tasks' true values, demand,
   priority, arrival) -> the value reported per task (tokens, > 0);
 - ``provider_reports``, auction: :class:`CostObservation` (the eligible providers' true costs,
@@ -60,6 +61,7 @@ __all__ = [
     "Behaviour",
     "BribeObservation",
     "ChallengeObservation",
+    "ChallengeRace",
     "CheatAction",
     "CheatObservation",
     "CostObservation",
@@ -136,8 +138,23 @@ class ChallengeObservation:
 
 
 @dataclass(frozen=True)
+class ChallengeRace:
+    """What a population of challengers racing for the rewards did (the ``user_challenge`` seam's
+    richer action): ``challenged``, a bool per job (someone recomputed it); ``winner``, the index
+    of the challenger whose challenge counts (the first valid one; -1: none); ``checks``, how many
+    challengers recomputed each job (each bears the cost); ``names``, the challengers' ledger
+    accounts (``winner`` indexes them)."""
+
+    challenged: np.ndarray
+    winner: np.ndarray
+    checks: np.ndarray
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ValueObservation:
-    """The tasks of the round's auction and their users' true values (tokens)."""
+    """The tasks of the round's auction and their users' true values (tokens); ``size`` each
+    task's size (0 where the market has none)."""
 
     round: int
     task_id: np.ndarray
@@ -145,6 +162,7 @@ class ValueObservation:
     demand: np.ndarray
     priority: np.ndarray
     arrived: np.ndarray
+    size: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -337,6 +355,22 @@ def checked_amounts(role: str, action: Any, truth: np.ndarray, *, positive: bool
         bound = "> 0" if positive else ">= 0"
         raise ValueError(f"behaviour {role} reported an amount that is not finite and {bound}")
     return a
+
+
+def checked_race(action: ChallengeRace, n: int) -> ChallengeRace:
+    """The challenge seam's race: a bool, a winner and a count per job, consistent."""
+    challenged = checked_mask("user_challenge", action.challenged, n)
+    winner, checks = np.asarray(action.winner), np.asarray(action.checks)
+    for name, a in (("winner", winner), ("checks", checks)):
+        if a.shape != (n,) or not np.issubdtype(a.dtype, np.integer):
+            raise ValueError(f"behaviour user_challenge returned {name} {a.dtype} of shape {a.shape}; expected ({n},) "
+                             "integers")
+    if ((winner >= 0) != challenged).any() or ((checks > 0) != challenged).any():
+        raise ValueError("behaviour user_challenge: a job is challenged exactly when it has a winner and checks > 0")
+    if n and winner.max() >= len(action.names):
+        raise ValueError(f"behaviour user_challenge: winner {int(winner.max())} is not one of "
+                         f"{len(action.names)} names")
+    return ChallengeRace(challenged, winner.astype(np.int64), checks.astype(np.int64), tuple(action.names))
 
 
 def checked_cheating(action: Any, failed: np.ndarray) -> CheatAction:

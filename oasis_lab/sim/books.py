@@ -97,6 +97,13 @@ class Books:
         self.withdrawn += amount
         return amount
 
+    def add_challengers(self, names: list[str]) -> None:
+        """Challenger accounts beside ``user`` and ``platform`` (learning challengers), empty."""
+        for name in names:
+            if name in self.challenger:
+                raise ValueError(f"challenger account {name!r} exists already")
+            self.challenger[name] = 0
+
     # ---------------------------------------------------------------- payments
     def escrow(self, payment: np.ndarray) -> None:
         """Users deposit and escrow the payments of a round's delivered jobs."""
@@ -376,14 +383,14 @@ class Books:
             [f"provider:{j}" for j in range(n)]
             + [f"stake:{j}" for j in range(n)]
             + ["users", "platform", "burn"]
-            + [f"challenger:{c}" for c in CHALLENGERS]
+            + [f"challenger:{c}" for c in self.challenger]
             + ["escrow", "bonds"]
         )
         kinds = (
             ["provider"] * n
             + ["stake"] * n
             + ["user", "platform", "system"]
-            + ["challenger"] * len(CHALLENGERS)
+            + ["challenger"] * len(self.challenger)
             + ["system", "system"]
         )
         balances = np.concatenate(
@@ -392,7 +399,7 @@ class Books:
                 self.stake,
                 np.array(
                     [self.users, self.platform, self.burn]
-                    + [self.challenger[c] for c in CHALLENGERS]
+                    + list(self.challenger.values())
                     + [self.escrow_open, self.bonds_open],
                     dtype=np.int64,
                 ),

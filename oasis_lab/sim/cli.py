@@ -13,7 +13,6 @@ atomically. A bad config is one line naming the key, exit status 2.
 from __future__ import annotations
 
 import argparse
-import numbers
 import sys
 import textwrap
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from oasis_lab.auction.cli import positive_int
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, number
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
 from oasis_lab.files import check_output_file
+from oasis_lab.plotting import format_number
 from oasis_lab.sim.config import load_config
 from oasis_lab.sim.engine import simulate
 
@@ -35,16 +34,6 @@ _SHOWN = [
 ]
 #: Shown too when market referees rule (``referee: market``).
 _MARKET_REFEREE = ["wrong_verdicts", "cheaters_freed", "appeals", "referees_slashed"]
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,13 +54,11 @@ def _run(args: argparse.Namespace) -> int:
     if "readings" in summary:  # one long label: wrapped text, not a table cell
         print(textwrap.fill(f"readings: {summary.pop('readings')}", WIDTH,
                             subsequent_indent="  "))
-    values = summary.map(lambda v: number(float(v)) if isinstance(v, numbers.Real) and not isinstance(v, bool)
-                         else str(v))
+    values = summary.map(format_number)
     print(fit_table(values.to_frame("value"), wide=args.wide, index=True, header=False))
     print()
     shown = _SHOWN + (_MARKET_REFEREE if config.referee == "market" else [])
-    print(fit_table(result.to_frame()[shown].tail(args.tail), wide=args.wide, index=True,
-                    float_format=number))
+    print(fit_table(result.to_frame()[shown].tail(args.tail), wide=args.wide, index=True))
     total = sum(result.timings.values())
     shares = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in result.timings.items())
     print("\n" + textwrap.fill(f"{config.rounds} rounds in {total:.2f} s ({config.rounds / total:.1f} "
@@ -97,15 +84,15 @@ def register_cli(subparsers: Any) -> None:
     )
     parser.add_argument("--config", required=True, metavar="FILE",
                         help="YAML or TOML config file, e.g. data/configs/cheaters.yaml (required)")
-    parser.add_argument("--rounds", type=positive_int, default=None,
+    parser.add_argument("--rounds", type=integer("rounds", 1), default=None,
                         help="number of rounds to simulate, >= 1 (default: the config's rounds)")
-    parser.add_argument("--seed", type=_seed, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="seed of the whole simulation (arrivals, markets, cheating, "
-                        "challenges), >= 0")
+                        "challenges), in [0, 2**128 - 1]")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="also write the result (per-round and per-provider tables, final "
                         "ledger, config) to this .parquet file, atomically (default: not saved)")
-    parser.add_argument("--tail", type=positive_int, default=5,
+    parser.add_argument("--tail", type=integer("tail", 1), default=5,
                         help="number of last rounds shown in the per-round table (>= 1)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (default: one on stderr)")

@@ -22,19 +22,32 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from oasis_lab import paths
 from oasis_lab.auction.baselines.optimum.solvers import check_time_limit
 from oasis_lab.auction.mechanisms import mechanism_names
-from oasis_lab.checks import check_bool, check_choice, check_fraction, check_int, check_real
+from oasis_lab.checks import (
+    FieldCheck,
+    check_bool,
+    check_choice,
+    check_fields,
+    check_fraction,
+    check_instance,
+    check_int,
+    check_optional,
+    check_real,
+    check_reals,
+)
 from oasis_lab.configfile import load_config_file
 from oasis_lab.disputes.market_referee import APPEAL_TO, WEIGHTINGS
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.registry import CHEATER_ADVERSARIES
 from oasis_lab.market import SCENARIOS, load_model_types
 from oasis_lab.params import AuctionParams, ParamsMixin
+from oasis_lab.sim.policies import Policies
 
 __all__ = [
     "ARRIVALS",
@@ -96,27 +109,12 @@ class ExtraProvider:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"extra provider name must be a non-empty string, got {self.name!r}")
-        for field_name in ("speed", "psi"):
-            value = getattr(self, field_name)
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-                raise TypeError(f"extra provider {self.name!r}: {field_name} must be a sequence of numbers, "
-                                f"got {value!r}")
-            object.__setattr__(
-                self, field_name,
-                tuple(check_real(f"extra provider {self.name!r} {field_name}", v, minimum=0.0, maximum=_MAX_MEASURE)
-                      for v in value),
-            )
+        check_fields(self, _EXTRA_CHECKS, prefix=f"extra provider {self.name!r} ")
         if len(self.psi) != 4:
             raise ValueError(f"extra provider {self.name!r}: psi has {len(self.psi)} values, expected 4 "
                              "(gpu_tflops, memory_gb, bandwidth_gbs, cpu_cores)")
         if not any(self.speed):
             raise ValueError(f"extra provider {self.name!r}: every speed is 0 (it could run nothing)")
-        check_choice(f"extra provider {self.name!r} kind", self.kind, EXTRA_KINDS)
-        for field_name in ("capacity", "cost"):
-            value = getattr(self, field_name)
-            if value is not None:
-                object.__setattr__(self, field_name, check_real(f"extra provider {self.name!r} {field_name}",
-                                                                value, minimum=0.0, maximum=_MAX_MEASURE))
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "config") -> ExtraProvider:
@@ -172,21 +170,96 @@ def _check_raise(auction: Any, max_wait: int, token_unit: Any) -> None:
         )
 
 
-def _check_computation(value: Any) -> None:
+def _check_computation(name: str, value: Any) -> str:
     """``synthetic:N`` (N >= 2), a published profile or a shipped executed model."""
     from oasis_lab.disputes.profiles import PROFILES
     from oasis_lab.gpu.model import MODEL_NAMES
 
     if not isinstance(value, str) or not value:
-        raise TypeError(f"computation must be a non-empty string, got {value!r}")
+        raise TypeError(f"{name} must be a non-empty string, got {value!r}")
     if value.startswith("synthetic:"):
         tail = value.split(":", 1)[1]
         if not tail.isdigit() or int(tail) < 2:
-            raise ValueError(f"computation = {value!r}: expected synthetic:<number of nodes >= 2>")
-        return
+            raise ValueError(f"{name} = {value!r}: expected synthetic:<number of nodes >= 2>")
+        return value
     known = (*PROFILES, *MODEL_NAMES)
     if value not in known:
-        raise ValueError(f"computation = {value!r} is not synthetic:N or one of {list(known)}")
+        raise ValueError(f"{name} = {value!r} is not synthetic:N or one of {list(known)}")
+    return value
+
+
+def _check_mechanism(name: str, value: Any) -> str:
+    # the registered mechanisms the simulation runs each round (the greedy PRICES), read when a
+    # config is built
+    return check_choice(name, value, mechanism_names("simulate"))
+
+
+def _check_n_types(name: str, value: Any) -> int:
+    # the model types are data/model_types.csv's rows, read when a config is built
+    return check_int(name, value, 1, len(load_model_types()))
+
+
+def _check_extra_providers(name: str, value: Any) -> tuple[ExtraProvider, ...]:
+    extras = tuple(value) if isinstance(value, list) else value
+    if not isinstance(extras, tuple) or not all(isinstance(e, ExtraProvider) for e in extras):
+        raise TypeError(f"{name} must be a tuple of ExtraProvider, got {value!r}")
+    return extras
+
+
+def _ints(minimum: int, maximum: int | None = None) -> FieldCheck:
+    return partial(check_int, minimum=minimum, maximum=maximum)
+
+
+#: Each field's check of :class:`ExtraProvider` (:func:`oasis_lab.checks.check_fields`).
+_EXTRA_CHECKS: dict[str, FieldCheck] = {
+    "speed": partial(check_reals, minimum=0.0, maximum=_MAX_MEASURE),
+    "psi": partial(check_reals, minimum=0.0, maximum=_MAX_MEASURE),
+    "kind": partial(check_choice, choices=EXTRA_KINDS),
+    "capacity": partial(check_optional, check=partial(check_real, minimum=0.0, maximum=_MAX_MEASURE)),
+    "cost": partial(check_optional, check=partial(check_real, minimum=0.0, maximum=_MAX_MEASURE)),
+}
+
+_SHARES = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
+
+#: Each field's check of :class:`SimConfig`, in the order they are checked; the rules that tie
+#: fields together follow in ``SimConfig.__post_init__``.
+_SIM_CHECKS: dict[str, FieldCheck] = {
+    "rounds": _ints(1, _MAX_SIZE),
+    "tasks_per_round": _ints(1, _MAX_SIZE),
+    "n_providers": _ints(1, _MAX_SIZE),
+    "n_types": _check_n_types,
+    "arrivals": partial(check_choice, choices=ARRIVALS),
+    "scenario": partial(check_choice, choices=tuple(SCENARIOS)),
+    "mechanism": _check_mechanism,
+    "dispute_mode": partial(check_choice, choices=DISPUTE_MODES),
+    "adversary": partial(check_choice, choices=CHEATER_ADVERSARIES),
+    "auction": partial(check_instance, cls=AuctionParams),
+    "disputes": partial(check_instance, cls=DisputeParams),
+    "computation": _check_computation,
+    **dict.fromkeys(
+        ("failure_probability", "cheater_share", "cheat_probability", "cheat_saving",
+         "other_device_share", "p_user", "p_platform"),
+        check_fraction,
+    ),
+    "other_device_ulps": _ints(1),
+    "challenge_cost": partial(check_real, minimum=0.0, maximum=_MAX_COST_MULTIPLE),
+    "dispute_delay": _ints(0, _MAX_SIZE),
+    "requeue_unserved": check_bool,
+    "max_wait": _ints(1, _MAX_SIZE),
+    "entry_rate": partial(check_real, minimum=0.0, maximum=1e6),
+    "exit_window": _ints(0, _MAX_SIZE),
+    "idle_cost": partial(check_real, minimum=0.0, maximum=_MAX_IDLE_COST),
+    "optimum_every": _ints(0),
+    "optimum_time_limit": check_time_limit,
+    "token_unit": _ints(1, _MAX_TOKEN_UNIT),
+    "referee": partial(check_choice, choices=REFEREES),
+    "referee_selection": partial(check_choice, choices=WEIGHTINGS),
+    **dict.fromkeys(_SHARES, check_fraction),
+    **dict.fromkeys(("referee_bribe_price", "cheater_bribe", "appeal_budget"), _ints(0, _MAX_TOKEN_AMOUNT)),
+    "appeal_to": partial(check_choice, choices=APPEAL_TO),
+    "extra_providers": _check_extra_providers,
+    "policies": partial(check_instance, cls=Policies),
+}
 
 
 @dataclass(frozen=True)
@@ -296,6 +369,11 @@ class SimConfig(ParamsMixin):
     extra_providers : tuple of ExtraProvider, default ()
         Measured providers (e.g. browser providers) present from round 0 beside the
         ``n_providers`` generated ones.
+    policies : Policies
+        The policy of each role (users, providers, challengers, market referees): scripted (the
+        default: today's behaviour, from the fields above) or learning from their own payoffs
+        (:mod:`oasis_lab.sim.policies`). A ``policies:`` table in a config file, one sub-table
+        per role; a learning referee policy needs ``referee="market"``.
 
     Raises
     ------
@@ -343,71 +421,21 @@ class SimConfig(ParamsMixin):
     appeal_to: str | None = None
     appeal_budget: int = 5_000
     extra_providers: tuple[ExtraProvider, ...] = ()
+    policies: Policies = field(default_factory=Policies)
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        set_(self, "rounds", check_int("rounds", self.rounds, 1, _MAX_SIZE))
-        set_(self, "tasks_per_round", check_int("tasks_per_round", self.tasks_per_round, 1, _MAX_SIZE))
-        set_(self, "n_providers", check_int("n_providers", self.n_providers, 1, _MAX_SIZE))
-        n_types_max = len(load_model_types())
-        set_(self, "n_types", check_int("n_types", self.n_types, 1, n_types_max))
-        check_choice("arrivals", self.arrivals, ARRIVALS)
-        check_choice("scenario", self.scenario, tuple(SCENARIOS))
-        # the registered mechanisms the simulation runs each round (the greedy PRICES)
-        check_choice("mechanism", self.mechanism, mechanism_names("simulate"))
-        check_choice("dispute_mode", self.dispute_mode, DISPUTE_MODES)
-        check_choice("adversary", self.adversary, CHEATER_ADVERSARIES)
-        if not isinstance(self.auction, AuctionParams):
-            raise TypeError(f"auction must be an AuctionParams, got {type(self.auction).__name__}")
-        if not isinstance(self.disputes, DisputeParams):
-            raise TypeError(f"disputes must be a DisputeParams, got {type(self.disputes).__name__}")
-        _check_computation(self.computation)
-        for name in (
-            "failure_probability",
-            "cheater_share",
-            "cheat_probability",
-            "cheat_saving",
-            "other_device_share",
-            "p_user",
-            "p_platform",
-        ):
-            set_(self, name, check_fraction(name, getattr(self, name)))
-        set_(self, "other_device_ulps", check_int("other_device_ulps", self.other_device_ulps, 1))
-        set_(self, "challenge_cost",
-             check_real("challenge_cost", self.challenge_cost, minimum=0.0, maximum=_MAX_COST_MULTIPLE))
-        set_(self, "dispute_delay", check_int("dispute_delay", self.dispute_delay, 0, _MAX_SIZE))
-        check_bool("requeue_unserved", self.requeue_unserved)
-        set_(self, "max_wait", check_int("max_wait", self.max_wait, 1, _MAX_SIZE))
+        check_fields(self, _SIM_CHECKS)
         _check_raise(self.auction, self.max_wait, self.token_unit)
-        set_(self, "entry_rate", check_real("entry_rate", self.entry_rate, minimum=0.0, maximum=1e6))
-        set_(self, "exit_window", check_int("exit_window", self.exit_window, 0, _MAX_SIZE))
-        set_(self, "idle_cost", check_real("idle_cost", self.idle_cost, minimum=0.0, maximum=_MAX_IDLE_COST))
-        set_(self, "optimum_every", check_int("optimum_every", self.optimum_every, 0))
-        set_(self, "optimum_time_limit", check_time_limit("optimum_time_limit", self.optimum_time_limit))
-        set_(self, "token_unit", check_int("token_unit", self.token_unit, 1, _MAX_TOKEN_UNIT))
-        check_choice("referee", self.referee, REFEREES)
-        check_choice("referee_selection", self.referee_selection, WEIGHTINGS)
-        shares = ("referee_collude_share", "referee_frame_share", "referee_bribable_share")
-        for name in shares:
-            set_(self, name, check_fraction(name, getattr(self, name)))
-        if sum(getattr(self, name) for name in shares) > 1.0 + 1e-12:
+        if sum(getattr(self, name) for name in _SHARES) > 1.0 + 1e-12:
             raise ValueError(
-                f"referee_collude_share + referee_frame_share + referee_bribable_share = "
-                f"{sum(getattr(self, name) for name in shares)} must be <= 1"
+                f"{' + '.join(_SHARES)} = {sum(getattr(self, name) for name in _SHARES)} must be <= 1"
             )
-        for name in ("referee_bribe_price", "cheater_bribe", "appeal_budget"):
-            set_(self, name, check_int(name, getattr(self, name), 0, _MAX_TOKEN_AMOUNT))
-        if self.appeal_to not in APPEAL_TO:
-            raise ValueError(f"appeal_to = {self.appeal_to!r} is not one of {list(APPEAL_TO)}")
-        extras = self.extra_providers
-        if isinstance(extras, list):
-            extras = tuple(extras)
-        if not isinstance(extras, tuple) or not all(isinstance(e, ExtraProvider) for e in extras):
-            raise TypeError(f"extra_providers must be a tuple of ExtraProvider, got {self.extra_providers!r}")
-        for e in extras:
+        for e in self.extra_providers:
             if len(e.speed) < self.n_types:
                 raise ValueError(f"extra provider {e.name!r} has {len(e.speed)} speeds, n_types = {self.n_types}")
-        set_(self, "extra_providers", extras)
+        if self.policies.referee.learning and self.referee != "market":
+            raise ValueError(f"policies.referee.policy = 'learning' needs referee='market', "
+                             f"got referee={self.referee!r}")
         if self.appeal_to is not None and self.referee != "market":
             raise ValueError(f"appeal_to = {self.appeal_to!r} needs referee='market', got referee={self.referee!r}")
         for name in ("provider_stake", "challenger_bond", "appeal_bond"):
@@ -431,6 +459,8 @@ class SimConfig(ParamsMixin):
                 parts.append(f"{f.name}({value.label()})")
             elif f.name == "extra_providers":
                 parts.append(f"extra_providers={len(value)}")
+            elif f.name == "policies":
+                parts.append(f"policies({value.label()})")
             else:
                 parts.append(f"{f.name}={value}")
         return ", ".join(parts) or "defaults"
@@ -452,6 +482,8 @@ class SimConfig(ParamsMixin):
                 }
             elif f.name == "extra_providers":
                 value = [{**dataclasses.asdict(e), "speed": list(e.speed), "psi": list(e.psi)} for e in value]
+            elif f.name == "policies":
+                value = value.to_dict()
             out[f.name] = value
         return out
 
@@ -478,6 +510,8 @@ class SimConfig(ParamsMixin):
                 raise ValueError(f"{source}: unknown key {key!r}; known keys: {sorted(known)}")
             if key in ("auction", "disputes"):
                 kwargs[key] = _nested(key, value, AuctionParams if key == "auction" else DisputeParams, source)
+            elif key == "policies":
+                kwargs[key] = Policies.from_dict(value, source)
             elif key == "extra_providers":
                 if not isinstance(value, list):
                     raise TypeError(f"{source}: extra_providers must be a list of tables, got {value!r}")

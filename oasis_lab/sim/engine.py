@@ -16,11 +16,13 @@ An experiment is a pure function of ``(config, seed)``: every draw comes from
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from oasis_lab.agents.policies import Policy
 from oasis_lab.seeding import check_seed
+from oasis_lab.sim.adapters import Agents
 from oasis_lab.sim.behaviour import Behaviour
 from oasis_lab.sim.books import Books
 from oasis_lab.sim.config import SimConfig
@@ -38,9 +40,10 @@ TIMED: tuple[str, ...] = ("setup", *STAGES)
 
 
 def initial_state(config: SimConfig, seed: int, record_jobs: bool = False,
-                  behaviour: Behaviour | None = None) -> SimState:
+                  behaviour: Behaviour | None = None, policies: Mapping[str, Policy] | None = None) -> SimState:
     """The state before round 0: the initial population (and the config's measured providers)
-    with their stakes deposited, an empty queue, the court, the behaviour and the recorder."""
+    with their stakes deposited, an empty queue, the court, the behaviour, the learning agents
+    (when a role learns, or ``policies`` are given) and the recorder."""
     c = config
     first, kinds = draw_providers(c, c.n_providers, seed, "initial")
     prov = Providers.empty(first.n_types, first.psi.shape[1])
@@ -66,6 +69,11 @@ def initial_state(config: SimConfig, seed: int, record_jobs: bool = False,
         queue=TaskQueue.empty(first.n_types),
     )
     state.profit_hist = np.zeros((state.window + 1, prov.n))
+    if policies or c.policies.learning:
+        # the learning roles take their seams in the behaviour (scripted, or the one given)
+        state.agents = Agents(state, policies)
+        state.behaviour = state.agents.behaviour(state.behaviour)
+        state.recorder = Recorder(state.recorder.reporters + state.agents.reporters(), record_jobs)
     return state
 
 
@@ -76,6 +84,7 @@ def simulate(
     record_jobs: bool = False,
     progress: Callable[[int], None] | None = None,
     behaviour: Behaviour | None = None,
+    policies: Mapping[str, Policy] | None = None,
 ) -> SimulationResult:
     """Simulate ``config.rounds`` rounds of the market (whitepaper sections 4 and 5).
 
@@ -94,6 +103,12 @@ def simulate(
     behaviour : Behaviour, optional
         The policy of each role (:mod:`oasis_lab.sim.behaviour`); default the scripted agents
         of :meth:`Behaviour.scripted(config) <oasis_lab.sim.behaviour.Behaviour.scripted>`.
+        The roles ``config.policies`` makes learning take their seams in it.
+    policies : mapping of role to agents-layer Policy, optional
+        Policies replacing the config's for some roles (a
+        :class:`~oasis_lab.agents.policies.Profile` of fixed actions, or a
+        :class:`~oasis_lab.agents.policies.Learning` with ``protocol="agent"``), as
+        :class:`oasis_lab.sim.adapters.Agents` takes them.
 
     Returns
     -------
@@ -123,10 +138,12 @@ def simulate(
         raise TypeError(f"progress must be callable, got {type(progress).__name__}")
     if behaviour is not None and not isinstance(behaviour, Behaviour):
         raise TypeError(f"behaviour must be a Behaviour, got {type(behaviour).__name__}")
+    if policies is not None and not isinstance(policies, Mapping):
+        raise TypeError(f"policies must be a mapping of role to Policy, got {type(policies).__name__}")
     clock = time.perf_counter
     timings = dict.fromkeys(TIMED, 0.0)
     start = clock()
-    state = initial_state(config, seed, record_jobs, behaviour)
+    state = initial_state(config, seed, record_jobs, behaviour, policies)
     timings["setup"] = clock() - start
     for r in range(config.rounds):
         # everything a round does happens inside a timed stage

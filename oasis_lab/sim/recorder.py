@@ -53,6 +53,14 @@ def _resolved(name: str, tokens: bool = False) -> Callable[[SimState], Any]:
     return lambda s: getattr(s.round.resolution, name)
 
 
+def _challenger_costs(s: SimState) -> float:
+    """One recomputation per challenged job; with racing challengers, every recomputation."""
+    ch = s.round.challenges
+    if ch.recomputations is None:
+        return float(ch.challenger_cost[ch.challenged].sum())
+    return float((ch.challenger_cost * ch.recomputations).sum())
+
+
 def _price(t: int) -> Callable[[SimState], float]:
     return lambda s: float(s.round.type_prices[t])
 
@@ -108,8 +116,7 @@ ROUND_REPORTERS: tuple[Reporter, ...] = (
     Reporter("burned", "tokens burned this round", lambda s: _tokens(s.books.burn - s.round.burn_before, s)),
     Reporter("reversed", "payments reversed by convictions", _resolved("reversed", tokens=True)),
     Reporter("refunded", "payments refunded to users", _resolved("refunded", tokens=True)),
-    Reporter("challenger_costs", "what the challenges cost their challengers (tokens)",
-             lambda s: float(s.round.challenges.challenger_cost[s.round.challenges.challenged].sum())),
+    Reporter("challenger_costs", "what the challenges cost their challengers (tokens)", _challenger_costs),
     Reporter("challenger_rewards", "slash shares paid to challengers",
              _resolved("challenger_rewards", tokens=True)),
     Reporter("referee_rewards", "rewards paid to referees", _resolved("referee_rewards", tokens=True)),
@@ -268,6 +275,8 @@ class Recorder:
             tasks=self._frames("tasks"),
             disputes=pd.DataFrame(self.logs["disputes"]) if self.record_jobs else None,
             games_played=state.court.games_played,
+            agents=state.agents.decisions() if state.agents is not None else None,
+            policies=state.agents.policy_table() if state.agents is not None else None,
         )
 
 

@@ -25,7 +25,7 @@ __all__ = ["SimulationResult"]
 
 # 2: checksummed (oasis_lab.files.write_sealed_parquet); files of format 1 had no checksum
 _FORMAT = "oasis_lab.sim/2"
-_TABLES = ("providers", "ledger", "jobs", "requeued", "tasks", "disputes")
+_TABLES = ("providers", "ledger", "jobs", "requeued", "tasks", "disputes", "agents", "policies")
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -74,6 +74,12 @@ class SimulationResult:
         the user or paid to the provider, stake slashed, referee).
     games_played : int
         Dispute games actually played (the vectorised court plays each distinct one once).
+    agents : pandas.DataFrame or None
+        With learning agents (``config.policies``): one row per decision learned
+        (:meth:`oasis_lab.sim.adapters.Agents.decisions`); None when every role is scripted.
+    policies : pandas.DataFrame or None
+        With learning agents: one row per population (learner, grid, payoff range, payoffs
+        clipped, :meth:`oasis_lab.sim.adapters.Agents.policy_table`).
     """
 
     config: SimConfig
@@ -87,6 +93,8 @@ class SimulationResult:
     tasks: pd.DataFrame | None = None
     disputes: pd.DataFrame | None = None
     games_played: int = 0
+    agents: pd.DataFrame | None = None
+    policies: pd.DataFrame | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The per-round table (one row per round, indexed by round)."""
@@ -204,4 +212,6 @@ class SimulationResult:
             tasks=frames["tasks"],
             disputes=frames["disputes"],
             games_played=games,
+            agents=frames["agents"],
+            policies=frames["policies"],
         )

@@ -31,7 +31,10 @@ round (whitepaper sections 4 and 5):
 9. ``entry_exit``: providers pay their idle cost; with ``exit_window > 0`` those whose income
    over the window does not cover their costs leave (seam ``exit``); providers enter
    (``entry_rate``);
-10. ``record``: conservation is checked against deposits minus withdrawals, and the recorder
+10. ``learn``: the learning agents (``SimConfig.policies``) whose actions' consequences have
+    all landed learn their own payoffs; removed learning providers whose operators rejoin
+    come back (:class:`oasis_lab.sim.adapters.Agents`; nothing when every role is scripted);
+11. ``record``: conservation is checked against deposits minus withdrawals, and the recorder
     (:class:`oasis_lab.sim.recorder.Recorder`) writes the round's row (and, with
     ``record_jobs``, its tasks, jobs, re-auctioned tasks and disputes).
 
@@ -43,7 +46,6 @@ from :func:`oasis_lab.seeding.stream` with a purpose (``arrivals``, ``providers`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -51,7 +53,7 @@ import numpy as np
 from oasis_lab.auction.baselines.optimum import solve_optimum
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
 from oasis_lab.auction.pricing import unit_cost_matrix
-from oasis_lab.auction.rebid import raised_value, rebid, unserved_tasks
+from oasis_lab.auction.rebid import left_over, raised_value, remaining_demand, requeued
 from oasis_lab.disputes.market_referee import REFEREE_STRATEGIES, Adjudication, MarketReferee
 from oasis_lab.disputes.referee import VERDICTS
 from oasis_lab.market import Market, generate_market
@@ -59,6 +61,7 @@ from oasis_lab.seeding import child_seed, stream
 from oasis_lab.sim.behaviour import (
     BribeObservation,
     ChallengeObservation,
+    ChallengeRace,
     CheatObservation,
     CostObservation,
     ExitObservation,
@@ -68,6 +71,7 @@ from oasis_lab.sim.behaviour import (
     checked_bribe,
     checked_cheating,
     checked_mask,
+    checked_race,
     checked_strategies,
 )
 from oasis_lab.sim.config import CHEATER_ADVERSARIES, SimConfig
@@ -102,6 +106,7 @@ __all__ = [
     "entry_exit",
     "execution",
     "new_tasks",
+    "learn",
     "ledger",
     "optimum",
     "reauction",
@@ -207,7 +212,7 @@ def _reports(state: SimState, rnd: Round, true_cost: np.ndarray, r: int) -> tupl
     b, tasks, eligible = state.behaviour, rnd.tasks, rnd.eligible
     prov = state.providers
     value = b.user_reports.act(
-        ValueObservation(r, tasks.task_id, tasks.value, tasks.demand, tasks.priority, tasks.arrived)
+        ValueObservation(r, tasks.task_id, tasks.value, tasks.demand, tasks.priority, tasks.arrived, tasks.size)
     )
     cost = b.provider_reports.act(
         CostObservation(r, eligible, true_cost, prov.speed[eligible], prov.capacity[eligible])
@@ -302,9 +307,10 @@ def challenges(state: SimState, r: int) -> None:
     rng = stream(state.seed, "challenges", r)
     cost = c.challenge_cost * jobs.cost
     b = state.behaviour
-    # the user decides first, then the platform (the order of today's draws)
-    by_user = checked_mask("user_challenge", b.user_challenge.act(
-        ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng)), jobs.n)
+    # the user (or racing challengers) decides first, then the platform (the order of today's draws)
+    raw = b.user_challenge.act(ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng))
+    race = checked_race(raw, jobs.n) if isinstance(raw, ChallengeRace) else None
+    by_user = race.challenged if race is not None else checked_mask("user_challenge", raw, jobs.n)
     by_platform = checked_mask("platform_challenge", b.platform_challenge.act(
         ChallengeObservation(r, jobs.provider, jobs.delivered, jobs.pay, cost, rng)), jobs.n)
     challenged = jobs.delivered & (by_user | by_platform)
@@ -315,6 +321,11 @@ def challenges(state: SimState, r: int) -> None:
     adversary = [CHEATER_ADVERSARIES[a] for a in jobs.adversary[index]]
     outcome = state.court.decide(game_kind, jobs.node[index], r, adversary=adversary, job=index)
     rnd.challenges = Challenges(by_user, challenged, disputed, index, outcome, cost)
+    if race is not None:
+        # a job the challengers recomputed counts for them when the platform also checked it
+        rnd.challenges.winner = np.where(jobs.delivered, race.winner, -1)
+        rnd.challenges.recomputations = race.checks + (by_platform & jobs.delivered)
+        rnd.challenges.names = race.names
     _open_disputes(state, rnd, r)
 
 
@@ -325,7 +336,10 @@ def _open_disputes(state: SimState, rnd: Round, r: int) -> None:
     # Python loop over disputes: a round has tens of them among thousands of jobs (the
     # benchmark: about 130 in 1,000 rounds), and each moves a handful of integer amounts.
     for q, j in enumerate(ch.index):
-        who = "user" if ch.by_user[j] else "platform"
+        if ch.winner is not None and ch.winner[j] >= 0:
+            who = ch.names[int(ch.winner[j])]
+        else:
+            who = "user" if ch.by_user[j] else "platform"
         books.open_challenge(who, int(jobs.pay[j]), bond)
         p = int(jobs.provider[j])
         prov.open_challenges[p] += 1
@@ -387,6 +401,8 @@ def disputes(state: SimState, r: int) -> None:
                 }
             )
         _pay_out(state, out, d, verdict, referee, flows)
+        if state.agents is not None:
+            state.agents.on_dispute(d, VERDICTS[verdict], flows)
         if verdict == _GUILTY:
             _convict(state, rnd, out, d, flows, r)
         else:
@@ -476,6 +492,8 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
     )
     first = int(adj.first_referee.name)
     second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1
+    if state.agents is not None:
+        state.agents.on_ruling(first, second, amount)
     for ref, who in ((adj.first_referee, first), (adj.appeal_referee, second)):
         # a bribable referee that rules for the provider took its offer
         if offer is not None and ref is not None and ref.strategy == "bribable" and ref.sides_with == "provider":
@@ -558,6 +576,8 @@ def _appeal(state: SimState, rnd: Round, d: PendingDispute, adj: Adjudication, f
     )
     if appellant == p:
         prov.appeal_net[p] += fa["to_appellant"] - bond
+    elif state.agents is not None:
+        state.agents.on_appeal(d, fa["to_appellant"] - bond)
     if second >= 0:
         prov.rewards[second] += fa["to_referee"]
         prov.referee_income[second] += fa["to_referee"]
@@ -613,24 +633,25 @@ def reauction(state: SimState, r: int) -> None:
 def _after_auction(state: SimState, rnd: Round, market: Market, result: AuctionResult, r: int) -> list[_Back]:
     """What the delivered jobs served; the failed and (``requeue_unserved``) unserved tasks rebid."""
     c, tasks, jobs = state.config, rnd.tasks, rnd.jobs
-    kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
-    effective = dataclasses.replace(result, trades=result.trades[kept].reset_index(drop=True))
-    rnd.served_share = effective.served_share
+    rnd.served_share = result.served_share
     rnd.served[jobs.task[jobs.delivered]] = True
-    left = unserved_tasks(market, effective)
+    # rebid of the delivered trades (the trades of failed jobs are not done), from the jobs'
+    # arrays: the same sums in the same order as rebid(market, result less those trades)
+    kept = ~jobs.failed[jobs.trade_job] if jobs.n else np.zeros(0, dtype=bool)
+    remaining = remaining_demand(market, jobs.task[jobs.trade_job][kept], jobs.t_type[kept], jobs.t_units[kept])
+    left = left_over(market, remaining)
     had_failure = np.zeros(market.n_tasks, dtype=bool)
     had_failure[jobs.task[jobs.failed]] = True
     sel = np.arange(left.size) if c.requeue_unserved else np.flatnonzero(had_failure[left])
     if not sel.size:
         return []
-    # rebid's rows are the unserved tasks in the order unserved_tasks lists them
-    nxt = rebid(market, effective)
     left = left[sel]
+    demand, value, size, priority = requeued(market, remaining, left, c.auction.rebid_bump, c.auction.rebid_mode)
     queue = TaskQueue(
-        demand=nxt.demand[sel],
-        value=nxt.value[sel],
-        size=nxt.size[sel] if nxt.size is not None else np.zeros(sel.size),
-        priority=nxt.priority[sel] if c.disputes.reauction_priority else tasks.priority[left],
+        demand=demand,
+        value=value,
+        size=size if size is not None else np.zeros(sel.size),
+        priority=priority if c.disputes.reauction_priority else tasks.priority[left],
         task_id=tasks.task_id[left],
         arrived=tasks.arrived[left],
     )
@@ -709,7 +730,16 @@ def _grow(hist: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([hist, np.zeros((hist.shape[0], n - hist.shape[1]))], axis=1)
 
 
-# ---------------------------------------------------------------------------- 10. record
+# ---------------------------------------------------------------------------- 10. learn
+def learn(state: SimState, r: int) -> None:
+    """The learning agents' feedback: each agent whose action's consequences have all landed
+    learns its own payoff (:meth:`oasis_lab.sim.adapters.Agents.learn`); removed learning
+    providers whose operators rejoin come back. Nothing happens when every role is scripted."""
+    if state.agents is not None:
+        state.agents.learn(state, r)
+
+
+# ---------------------------------------------------------------------------- 11. record
 def record(state: SimState, r: int) -> None:
     """Conservation checked; the round's row (and with ``record_jobs`` its logs) recorded."""
     rnd = state.round
@@ -728,6 +758,7 @@ ROUND: tuple[tuple[str, Stage], ...] = (
     ("ledger", ledger),
     ("reauction", reauction),
     ("entry_exit", entry_exit),
+    ("learn", learn),
     ("record", record),
 )
 

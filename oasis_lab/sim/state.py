@@ -3,8 +3,9 @@
 :class:`SimState` is everything that lives from one round to the next: the provider population
 (:class:`Providers`), the token books (:class:`~oasis_lab.sim.books.Books`), the dispute court,
 the tasks waiting for the next auction (:class:`TaskQueue`), the running challenges
-(:class:`PendingDispute`, in the order they were opened), the behaviour of the scripted agents
-(:class:`~oasis_lab.sim.behaviour.Behaviour`) and the recorder. :class:`Round` is what one
+(:class:`PendingDispute`, in the order they were opened), the behaviour of the agents
+(:class:`~oasis_lab.sim.behaviour.Behaviour`), the learning agents' bookkeeping (``agents``,
+:class:`~oasis_lab.sim.adapters.Agents`; None when every role is scripted) and the recorder. :class:`Round` is what one
 round's stages hand each other: the round's tasks and market, its jobs (:class:`Jobs`), the
 challenges (:class:`Challenges`), what the resolved disputes moved (:class:`Resolution`) and the
 tasks they send back to the auction (:class:`ReturnedTask`).
@@ -30,7 +31,8 @@ from oasis_lab.sim.books import Books
 from oasis_lab.sim.config import SimConfig
 from oasis_lab.sim.court import Court, DisputeResults
 
-if TYPE_CHECKING:  # the recorder and the behaviour read the state: imported for types only
+if TYPE_CHECKING:  # the recorder, the behaviour and the agents read the state: imported for types only
+    from oasis_lab.sim.adapters import Agents
     from oasis_lab.sim.behaviour import Behaviour
     from oasis_lab.sim.recorder import Recorder
 
@@ -255,7 +257,13 @@ class Jobs:
 
 @dataclass
 class Challenges:
-    """The round's challenges: who challenged which job, and the disputes they opened."""
+    """The round's challenges: who challenged which job, and the disputes they opened.
+
+    With challengers racing (a :class:`~oasis_lab.sim.behaviour.ChallengeRace`), ``winner``
+    names whose challenge counts on each job (index of ``names``; -1: the platform's or none) and
+    ``recomputations`` how many times each job was recomputed (every checking challenger, and
+    the platform); both are None otherwise.
+    """
 
     by_user: np.ndarray
     challenged: np.ndarray
@@ -263,6 +271,9 @@ class Challenges:
     index: np.ndarray  # jobs disputed
     outcome: DisputeResults
     challenger_cost: np.ndarray
+    winner: np.ndarray | None = None
+    recomputations: np.ndarray | None = None
+    names: tuple[str, ...] = ()
 
     @classmethod
     def none(cls) -> Challenges:
@@ -412,6 +423,7 @@ class SimState:
     next_task_id: int = 0
     profit_hist: np.ndarray = field(default_factory=lambda: np.zeros((2, 0)))
     now: Round | None = None
+    agents: Agents | None = None
 
     @property
     def unit(self) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from oasis_lab.agents.learners import Exp3, Hedge, RegretMatching
-from oasis_lab.agents.policies import SCRIPTED_DEFAULTS, Learning, Scripted, Truthful, action_grid
+from oasis_lab.agents.policies import SCRIPTED_DEFAULTS, Learning, Profile, Scripted, Truthful, action_grid
 from oasis_lab.agents.roles import (
     CHEATER_ADVERSARIES,
     PROVIDER_KINDS,
@@ -226,6 +226,56 @@ def test_a_population_learns_the_dominant_action() -> None:
         a = pol.act(_providers(50, r=r, kind=np.ones(50, int)))
         pol.learn(ProviderOutcome(r, np.arange(50), payoff=2.0 - 5.0 * a.cheat_rate))
     assert pol.mean_action()["cheat_rate"].max() < 0.1
+
+
+def test_agent_protocol_lets_each_agent_await_its_own_outcome() -> None:
+    # the market's timing: agent 1's round-0 action is learned two rounds later, agent 0 plays on
+    g = action_grid("provider", cheat_rate=[0.0, 1.0])
+    pol = Learning("provider", Exp3(2, 100), g, payoff_range=(-1.0, 1.0), seed=0, protocol="agent")
+    pol.act(_providers(2, r=0, kind=np.ones(2, int)))
+    p0 = pol.played_probabilities.copy()
+    np.testing.assert_allclose(p0, 0.5)
+    pol.learn(ProviderOutcome(0, np.array([0]), payoff=np.array([1.0])))
+    assert pol.pending().tolist() == [-1, 0]
+    one = ProviderObservation(1, np.array([0]), cost=np.ones(1), kind=np.ones(1, int), stake=np.ones(1))
+    pol.act(one)
+    with pytest.raises(ValueError, match=r"agents \[1\] still await the outcome of round\(s\) \[0\]"):
+        pol.act(_providers(2, r=1))
+    with pytest.raises(ValueError, match=r"no action of round 1 awaiting its outcome: \[1\]"):
+        pol.learn(ProviderOutcome(1, np.array([0, 1]), payoff=np.zeros(2)))
+    pol.learn(ProviderOutcome(0, np.array([1]), payoff=np.array([-1.0])))
+    pol.learn(ProviderOutcome(1, np.array([0]), payoff=np.array([0.0])))
+    # a decision that did not matter is forgotten: no update, free to act again
+    before = pol.learner.estimate.copy()
+    pol.act(_providers(2, r=2, kind=np.ones(2, int)))
+    pol.forget([1])
+    np.testing.assert_array_equal(pol.learner.estimate[1], before[1])
+    with pytest.raises(ValueError, match="have no action awaiting"):
+        pol.forget([1])
+    pol.learn(ProviderOutcome(2, np.array([0]), payoff=np.zeros(1)))
+    pol.act(_providers(2, r=3, kind=np.ones(2, int)))
+    with pytest.raises(ValueError, match="before the last round acted, 3"):
+        pol.act(_providers(2, r=2))
+    with pytest.raises(ValueError, match="forget applies to protocol='agent'"):
+        _learning().forget([0])
+
+
+def test_profile_plays_each_agents_own_action() -> None:
+    pol = Profile("provider", {"cheat_rate": [0.0, 0.25, 1.0]})
+    a = pol.act(_providers(3))
+    assert a.cheat_rate.tolist() == [0.0, 0.25, 1.0] and a.markup.tolist() == [0.0] * 3
+    pol.learn(ProviderOutcome(0, np.arange(3), payoff=np.zeros(3)))
+    pol.act(_providers(2, r=5))  # no round protocol: a profile learns nothing
+    with pytest.raises(TypeError, match="must be a ProviderOutcome"):
+        pol.learn(UserOutcome(0, np.arange(1), payoff=np.zeros(1)))
+    with pytest.raises(ValueError, match="agent 3 has no action in the profile of 3 agents"):
+        pol.act(_providers(4, r=1))
+    wide = Profile("provider", {"cheat_rate": [0.0, 0.25, 1.0]}, truthful_beyond=True)
+    assert wide.act(_providers(5)).cheat_rate.tolist() == [0.0, 0.25, 1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match=r"unknown provider action fields \['shade'\]"):
+        Profile("provider", {"shade": [0.1]})
+    with pytest.raises(ValueError, match=r"cheat_rate\[1\] = 2.0 must be in \[0.0, 1.0\]"):
+        Profile("provider", {"cheat_rate": [0.0, 2.0]})
 
 
 LOWER = ("market", "params", "seeding", "checks", "auction", "gpu", "disputes", "agents")

@@ -160,7 +160,7 @@ def test_an_honest_market_referee_on_another_device_rules_as_the_trusted_stack()
 
 
 def test_bad_readings_are_named():
-    with pytest.raises(ValueError, match="exact_reading = 'lenient' is not one of"):
+    with pytest.raises(ValueError, match="exact_reading = 'lenient' must be one of"):
         DisputeParams(exact_reading="lenient")
     with pytest.raises(ValueError, match="rounding_ulp = -1 must be >= 0"):
         DisputeParams(rounding_ulp=-1)

@@ -243,3 +243,25 @@ def test_stake_weighted_draw_is_exact_at_any_stake():
     rng = stream(1, "test-draw")
     share = np.mean([draw_referee(two, rng, weighting="stake").name == "a" for _ in range(4000)])
     assert 0.22 < share < 0.28
+
+
+def test_an_honest_market_referee_rules_as_the_trusted_referee():
+    # A market referee is a drop-in referee: honest, on the parties' backend, it gives the
+    # trusted referee's ruling field for field (tolerances included); a colluding one does not.
+    import numpy as np
+
+    from oasis_lab.disputes.adversaries import shift_ulps
+
+    recomputed = np.linspace(-1.0, 1.0, 7, dtype=np.float32)
+    for ulps in (0, 3, 8):
+        provider = shift_ulps(recomputed, ulps) if ulps else recomputed.copy()
+        challenger = recomputed
+        for max_ulp in (0, 4):
+            trusted = Referee(comparison="tolerance", max_ulp=max_ulp)
+            market = MarketReferee(name="m", comparison="tolerance", max_ulp=max_ulp)
+            ruling = trusted.rule_tolerance(recomputed, provider, challenger)
+            assert market.rule_tolerance(recomputed, provider, challenger) == ruling
+            assert ruling.verdict == ("challenger_wrong" if ulps <= max_ulp else "provider_guilty")
+            assert ruling.max_ulp_provider == ulps
+            colluding = replace(market, strategy="collude").rule_tolerance(recomputed, provider, challenger)
+            assert colluding.verdict == "challenger_wrong"

@@ -178,7 +178,7 @@ def test_cli_fuzz_prints_what_it_covered_within_100_columns(gpu, capsys, tmp_pat
     assert "minimal cases (shrunk):" in out and "VIOLATED" in out and " p" in out
     assert len(conformance.load_corpus(tmp_path)) == 1
     for bad, says in ((["--engines", "numpy,nope"], "--engines 'nope'"), (["--budget", "0"], "--budget"),
-                      (["--kernel", "unary:nope"], "unknown"), (["--seed", "-1"], "--seed = -1")):
+                      (["--kernel", "unary:nope"], "unknown"), (["--seed", "-1"], "argument --seed: seed = -1")):
         try:
             status = main(["kernels", "fuzz", *bad])
         except SystemExit as exc:  # argparse's own refusals

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from oasis_lab.gpu import conformance, mathlib
@@ -77,6 +77,10 @@ def test_the_engine_emulation_rounds_once_to_nearest_even_and_flushes_as_each_mo
         np.nextafter(np.float32(TINY), np.float32(0))
     assert conformance.round_f32(Fraction(1) + Fraction(2.0**-24)) == 1.0  # tie to even, not up
     assert conformance.round_f32(Fraction(1) + Fraction(3, 2) * Fraction(2.0**-23)) == np.float32(1 + 2.0**-22)
+    top = Fraction(float(np.finfo(np.float32).max))  # a neighbour of the largest float32 is inf
+    assert conformance.round_f32(Fraction(1) - top) == -np.finfo(np.float32).max
+    assert conformance.round_f32(top + Fraction(2) ** 103) == np.inf  # the tie rounds to even: inf
+    assert conformance.round_f32(top + Fraction(2) ** 103 - 1) == np.finfo(np.float32).max
     hole = Fraction(TINY) - Fraction(2.0**-150)
     assert [float(_engine(hole, m)) for m in ("after", "ftz-before", "ftz-after")] == [TINY, 0.0, TINY]
     assert np.signbit(_engine(-hole, "ftz-before"))
@@ -99,6 +103,7 @@ def _flushed_alike(exact: Fraction, flush) -> bool:
 
 @settings(max_examples=500, deadline=None)
 @given(a=f32s, b=f32s, steer=st.integers(-30, 30), aim=st.sampled_from([TINY, FLUSH, 0.0]))
+@example(a=1.0, b=-3.4028234663852886e38, steer=0, aim=0.0)  # a sum next to the largest float32
 def test_the_flushed_result_is_the_same_whichever_way_an_engine_detects_tininess(a, b, steer, aim):
     """For every product and sum of two float32 (the kernels' + - * results), the three kinds of
     engine give results that the policy flushes to the same bits. ``aim`` steers ``b`` so that

@@ -5,8 +5,6 @@ the certificate's search recovers the Chatterjee-Samuelson linear equilibrium.""
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +23,6 @@ from oasis_lab.incentives.learning import (
 #: how the docs render the bilateral table's errors: below the claims (1e-7 on the actions,
 #: 1e-12 on the gains), their digits are the machine's rounding
 BILATERAL_FLOORS = {"max_error": 1e-7, "linear_gain": 1e-12}
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "mechanism.md"
 
 
 def test_the_known_answer_game_is_mixed_away_from_the_corners() -> None:
@@ -152,29 +149,6 @@ def test_certificate_of_the_linear_profile_and_of_truth() -> None:
 # --- the docs' tables ---------------------------------------------------------------------
 
 
-def _docs_block(name: str) -> str:
-    text = DOCS.read_text()
-    m = re.search(rf"<!-- {name} -->\n(.*?)\n<!-- /{name} -->", text, re.S)
-    assert m, f"docs/mechanism.md has no {name} block"
-    return m.group(1)
-
-
-def _same_table(quoted: str, rendered: str, digits: int) -> None:
-    """The quoted table is the rendered one: same cells, numbers equal to the digits shown (a
-    last-digit tie may round either way on another machine's floating point)."""
-    rows_q = [r.split(" | ") for r in quoted.splitlines()]
-    rows_r = [r.split(" | ") for r in rendered.splitlines()]
-    assert [len(r) for r in rows_q] == [len(r) for r in rows_r], (quoted, rendered)
-    for q_row, r_row in zip(rows_q, rows_r, strict=True):
-        for q, r in zip(q_row, r_row, strict=True):
-            try:
-                qf, rf = float(q.strip("| ")), float(r.strip("| "))
-            except ValueError:
-                assert q == r, (q, r)
-            else:
-                assert qf == pytest.approx(rf, rel=10.0 ** (1 - digits), abs=1e-300), (q, r)
-
-
 @pytest.fixture(scope="module")
 def challenge_table():
     return known_answers(rounds=10_000, repetitions=10, seed=0)
@@ -185,12 +159,12 @@ def test_every_learned_rate_is_within_its_tolerance(challenge_table) -> None:
     assert challenge_table["within"].all(), challenge_table[~challenge_table["within"]]
 
 
-def test_docs_quote_the_challenge_table_as_the_code_renders_it(challenge_table) -> None:
-    _same_table(_docs_block("challenge-learning"), render_table(challenge_table), 4)
+def test_docs_quote_the_challenge_table_as_the_code_renders_it(challenge_table, docs_table) -> None:
+    docs_table("challenge-learning", render_table(challenge_table), 4)
 
 
-def test_docs_quote_the_bilateral_table_as_the_code_renders_it() -> None:
+def test_docs_quote_the_bilateral_table_as_the_code_renders_it(docs_table) -> None:
     table = bilateral.known_answers()
     assert (table["max_error"] < 1e-7).all() and (table["linear_gain"] < 1e-12).all()
     assert (table["truthful_gain"] > 0.01).all()
-    _same_table(_docs_block("bilateral-trade"), render_table(table, digits=6, floor=BILATERAL_FLOORS), 6)
+    docs_table("bilateral-trade", render_table(table, digits=6, floor=BILATERAL_FLOORS), 6)

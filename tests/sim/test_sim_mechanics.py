@@ -80,9 +80,13 @@ def test_convicted_cheaters_are_slashed_barred_and_earn_nothing_after(delay: int
         # barred while a challenge ran: no job in the rounds its first dispute was open
         first = res.disputes[res.disputes["provider"] == j]["opened"].min()
         assert not ((mine["round"] > first) & (mine["round"] <= first + delay)).any()
+        # removed at the end of the round its first lost dispute resolved, `delay` rounds after
+        # it was opened (with delay 0 in the round it cheated: it never earns anything)
+        lost = res.disputes[(res.disputes["provider"] == j) & (res.disputes["verdict"] == "provider_guilty")]
+        assert row["removed"] == lost["resolved"].min() == lost["opened"].min() + delay
         # everything it earned is its settled jobs before removal (fee 0)
         settled = mine[mine["status"] == "settled"]
-        assert (settled["round"] < row["removed"]).all() or delay == 0
+        assert (settled["round"] < row["removed"]).all()
         assert row["income"] * config.token_unit == pytest.approx(settled["payment"].sum(), abs=0.5)
         assert row["balance"] == pytest.approx(
             row["income"] + row["rewards"] + stake - np.floor(stake * 0.75)

@@ -53,7 +53,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any, cast
 
 import numpy as np
@@ -63,6 +63,7 @@ from oasis_lab.auction.pricing import capacity_use, unit_cost_matrix, user_costs
 from oasis_lab.checks import check_int, check_memory, check_not_masked
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
+from oasis_lab.seeding import generator
 
 __all__ = [
     "DoubleAuctionSides",
@@ -363,9 +364,7 @@ def _as_side(name: str, x: Any) -> np.ndarray:
 def _rng(seed: int | np.random.Generator) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int or a numpy.random.Generator, got {seed!r}")
-    return np.random.default_rng(seed)
+    return generator(seed)  # one seed limit, numpy's draws
 
 
 def check_epsilon(epsilon: Any) -> float:

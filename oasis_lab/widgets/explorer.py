@@ -1,23 +1,8 @@
-"""ipywidgets dashboards for the notebooks, each a thin shell over a pure function.
-
-A dashboard is a class with named widget attributes; a pure "widget values -> parameters"
-translation and a pure callback compute what it shows, so tests set ``.value`` on the
-widgets and compare the dashboard's view with the callback's output on the same parameters.
-
-- :class:`PricingDashboard` (notebook 02): sliders for the Psi weights, ``alpha`` and
-  ``beta`` of the user cost ``e_i = t_i log_alpha t_i + beta``, drop-downs for the price rule
-  and the two bid-density readings (whitepaper sections 4, 4.1, 4.2). Its callback is
-  :func:`pricing_view`; its translation :func:`pricing_params`.
-- :class:`ExplorerDashboard` (notebook 06): the same readings plus the fee, scenario and size,
-  and stake, slash fraction and challenge probability (section 5) driving a short
-  market-over-time run (:func:`oasis_lab.sim.simulate`). Plots first: welfare as a share of
-  the exact optimum against the served share with a trace of every setting tried, prices per
-  model type, who wins by device tier, and what cheaters earned before removal; then a short
-  table. Ψ sliders are disabled, with the reason, while the
-  provider density ignores them (:func:`psi_state`). Callbacks: :func:`explorer_params`,
-  :func:`explorer_view`, :func:`dispute_view`, :func:`add_to_trace`, :func:`explorer_figure`.
-- :func:`plot_heatmap`: a sweep's mean over seeds on a two-parameter grid.
-"""
+"""Notebook 06's explorer (whitepaper sections 4 and 5): the auction's readings plus the fee,
+scenario and size, and stake, slash fraction and challenge probability driving a short
+market-over-time run. Callbacks: :func:`explorer_params`, :func:`explorer_view`,
+:func:`dispute_view`, :func:`add_to_trace`, :func:`explorer_figure`; Psi sliders are disabled,
+with the reason, while the provider density ignores them (:func:`psi_state`)."""
 
 from __future__ import annotations
 
@@ -33,236 +18,26 @@ import pandas as pd
 from oasis_lab.auction.baselines import solve_optimum
 from oasis_lab.auction.compare import WELFARE_FIELDS
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
-from oasis_lab.auction.metrics import provider_outcomes
 from oasis_lab.experiments import MarketOverTime, run
 from oasis_lab.market import SCENARIOS, Market, generate_market
-from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.params import AuctionParams
 from oasis_lab.plotting import OKABE_ITO
+from oasis_lab.widgets.pricing import capability_tiers, reading_dropdowns
 
 __all__ = [
+    "PSI_MAX",
     "DisputeView",
     "ExplorerDashboard",
     "ExplorerView",
-    "PricingDashboard",
-    "PricingView",
     "add_to_trace",
-    "capability_tiers",
     "dispute_view",
     "explorer_figure",
     "explorer_market",
     "explorer_params",
     "explorer_view",
     "optimum_welfare",
-    "plot_heatmap",
-    "pricing_params",
-    "pricing_view",
     "psi_state",
 ]
-
-
-@dataclass(frozen=True, eq=False)
-class PricingView:
-    """What the pricing panel shows for one setting.
-
-    Attributes
-    ----------
-    params : AuctionParams
-    summary : pandas.DataFrame
-        :meth:`AuctionResult.summary` (one row).
-    winners : pandas.DataFrame
-        :func:`capability_tiers` of the outcome: who wins, by capability tier.
-    result : AuctionResult
-    """
-
-    params: AuctionParams
-    summary: pd.DataFrame
-    winners: pd.DataFrame
-    result: AuctionResult
-
-
-def capability_tiers(market: Market, result: AuctionResult, component: int = 0, n_tiers: int = 4) -> pd.DataFrame:
-    """Providers grouped into quantile tiers of one Psi component, with what each tier wins.
-
-    Parameters
-    ----------
-    market, result
-        A market and a PRICES outcome on it.
-    component : int, default 0
-        Index of the Psi component (GPU TFLOPS in generated markets).
-    n_tiers : int, default 4
-        Number of quantile tiers (fewer when values repeat).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per tier (lowest first, labelled ``Q1 <component> <min> to <max>``; equal values
-        share a tier, so there are fewer tiers when values repeat and their ranges never overlap):
-        ``providers``, ``trading`` (share of them that trade), ``units``, ``units_share``,
-        ``revenue``, ``utility``, ``mean_unit_cost``.
-    """
-    if not 0 <= component < market.psi.shape[1]:
-        raise ValueError(f"component = {component} is not a Psi index in [0, {market.psi.shape[1]})")
-    if n_tiers < 1:
-        raise ValueError(f"n_tiers = {n_tiers} must be >= 1")
-    outcomes = provider_outcomes(market, result)
-    name = f"psi[{market.psi_names[component]}]"
-    values = outcomes[name]
-    n = market.n_providers
-    # Equal values share a tier, the quantile tier of their average rank, so tiers never overlap
-    # ("Q2 2.2-2.2", "Q3 2.2-2.2" for one device model split across two tiers).
-    quantile = ((values.rank(method="average") - 0.5) * min(n_tiers, n) // n).astype(int)
-    tier = quantile.rank(method="dense").astype(int) - 1
-    ranges = outcomes.groupby(tier)[name].agg(["min", "max"])
-    grouped = outcomes.groupby(tier).agg(
-        providers=("units", "size"),
-        trading=("trading", "mean"),
-        units=("units", "sum"),
-        revenue=("revenue", "sum"),
-        utility=("utility", "sum"),
-        mean_unit_cost=("unit_cost", lambda c: float(np.mean(c[np.isfinite(c)])) if np.isfinite(c).any() else np.nan),
-    )
-    total = grouped["units"].sum()
-    grouped.insert(3, "units_share", grouped["units"] / total if total > 0 else 0.0)
-    short = market.psi_names[component]
-    grouped.index = [
-        f"Q{k + 1} {short} " + (f"{lo:.3g}" if f"{lo:.3g}" == f"{hi:.3g}" else f"{lo:.3g} to {hi:.3g}")
-        for k, (lo, hi) in enumerate(zip(ranges["min"], ranges["max"], strict=True))
-    ]
-    grouped.index.name = "tier"
-    return grouped
-
-
-def pricing_params(
-    psi_weights: Sequence[float],
-    alpha: float,
-    beta: float,
-    price_rule: str,
-    provider_density: str,
-    task_density: str,
-    base: AuctionParams = AuctionParams(),
-) -> AuctionParams:
-    """Translate the pricing panel's widget values into :class:`AuctionParams` (validated).
-
-    The other readings are taken from ``base``.
-    """
-    return base.replace(
-        psi_weights=tuple(float(w) for w in psi_weights),
-        alpha=float(alpha),
-        beta=float(beta),
-        price_rule=price_rule,
-        provider_density=provider_density,
-        task_density=task_density,
-    )
-
-
-def pricing_view(market: Market, params: AuctionParams) -> PricingView:
-    """The pricing panel's callback: run PRICES under ``params`` and tabulate (pure)."""
-    result = run_greedy(market, params)
-    return PricingView(params, result.summary(), capability_tiers(market, result), result)
-
-
-class PricingDashboard:
-    """Sliders for Psi weights, ``alpha``, ``beta``; price rule and density readings.
-
-    Parameters
-    ----------
-    market : Market
-        The market the panel auctions.
-    params : AuctionParams
-        Initial values (and the readings the panel does not control).
-
-    Attributes
-    ----------
-    psi_weights : tuple of ipywidgets.FloatSlider
-        One per Psi component, named after it.
-    alpha, beta : ipywidgets.FloatSlider
-    price_rule, provider_density, task_density : ipywidgets.Dropdown
-    output : ipywidgets.Output
-        Where the tables of the current view are displayed.
-    widget : ipywidgets.VBox
-        The whole panel, for ``display``.
-    view : PricingView
-        The current view (:func:`pricing_view` of :meth:`params`).
-    """
-
-    def __init__(self, market: Market, params: AuctionParams = AuctionParams()) -> None:
-        import ipywidgets as w
-
-        if not isinstance(market, Market):
-            raise TypeError(f"market must be an oasis_lab.market.Market, got {type(market).__name__}")
-        self.market = market
-        self.base = params
-        weights = params.psi_weights or (1.0,) * market.psi.shape[1]
-        if len(weights) != market.psi.shape[1]:
-            raise ValueError(
-                f"params.psi_weights has {len(weights)} weights, the market {market.psi.shape[1]} components"
-            )
-        style = {"description_width": "initial"}
-        self.psi_weights = tuple(
-            w.FloatSlider(value=float(v), min=0.0, max=5.0, step=0.1, description=f"Psi {name}", style=style)
-            for v, name in zip(weights, market.psi_names, strict=True)
-        )
-        self.alpha = w.FloatSlider(
-            value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="alpha", style=style
-        )
-        self.beta = w.FloatSlider(
-            value=float(params.beta), min=0.0, max=20.0, step=0.5, description="beta", style=style
-        )
-        self.price_rule = w.Dropdown(
-            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
-        )
-        self.provider_density = w.Dropdown(
-            options=CHOICES["provider_density"],
-            value=params.provider_density,
-            description="provider density",
-            style=style,
-        )
-        self.task_density = w.Dropdown(
-            options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
-        )
-        self.output = w.Output()
-        controls = [*self.psi_weights, self.alpha, self.beta, self.price_rule, self.provider_density, self.task_density]
-        self.widget = w.VBox(
-            [w.HBox([w.VBox(list(self.psi_weights)), w.VBox(controls[len(self.psi_weights) :])]), self.output]
-        )
-        for control in controls:
-            control.observe(self._on_change, names="value")
-        self.view = self.refresh()
-
-    def params(self) -> AuctionParams:
-        """The :class:`AuctionParams` the widgets currently describe."""
-        return pricing_params(
-            [s.value for s in self.psi_weights],
-            self.alpha.value,
-            self.beta.value,
-            self.price_rule.value,
-            self.provider_density.value,
-            self.task_density.value,
-            self.base,
-        )
-
-    def refresh(self) -> PricingView:
-        """Recompute the view from the widgets and show its tables in :attr:`output`."""
-        from IPython.display import display
-
-        view = pricing_view(self.market, self.params())
-        self.view = view
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(view.summary)
-            display(view.winners)
-        return view
-
-    def _on_change(self, _change: dict) -> None:
-        self.refresh()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
-
-
-# ---------------------------------------------------------------------------- the explorer
 
 #: Largest value of a Ψ weight slider (also the weight :func:`psi_state` probes with).
 PSI_MAX = 5.0
@@ -573,18 +348,7 @@ class ExplorerDashboard:
         self.alpha = w.FloatSlider(value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="α", style=style)
         self.beta = w.FloatSlider(value=float(params.beta), min=0.0, max=20.0, step=0.5, description="β", style=style)
         self.fee = w.FloatSlider(value=float(params.fee), min=0.0, max=0.5, step=0.01, description="fee", style=style)
-        self.price_rule = w.Dropdown(
-            options=CHOICES["price_rule"], value=params.price_rule, description="price rule", style=style
-        )
-        self.task_density = w.Dropdown(
-            options=CHOICES["task_density"], value=params.task_density, description="task density", style=style
-        )
-        self.provider_density = w.Dropdown(
-            options=CHOICES["provider_density"],
-            value=params.provider_density,
-            description="provider density",
-            style=style,
-        )
+        self.price_rule, self.task_density, self.provider_density = reading_dropdowns(params, style)
         self.scenario = w.Dropdown(options=sorted(SCENARIOS), value=scenario, description="scenario", style=style)
         self.n_tasks = w.IntSlider(value=int(n_tasks), min=50, max=1000, step=50, description="tasks", style=style)
         self.stake = w.FloatSlider(value=1000.0, min=0.0, max=5000.0, step=100.0, description="stake S", style=style)
@@ -679,46 +443,3 @@ class ExplorerDashboard:
         from IPython.display import display
 
         display(self.widget)
-
-
-def plot_heatmap(
-    frame: pd.DataFrame,
-    x: str,
-    y: str,
-    value: str,
-    *,
-    ax: Any = None,
-    title: str = "",
-    cmap: str = "viridis",
-    fmt: str = "{:.2f}",
-    center: float | None = None,
-) -> Any:
-    """Heat map of ``value`` (mean over seeds) on the grid ``x`` by ``y`` of a sweep's frame."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import TwoSlopeNorm
-
-    for col in (x, y, value):
-        if col not in frame.columns:
-            raise ValueError(f"column {col!r} is not in the frame (columns: {list(frame.columns)})")
-    grid = frame.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4))
-    data = grid.to_numpy(dtype=float)
-    norm = None
-    if center is not None and np.nanmin(data) < center < np.nanmax(data):
-        norm = TwoSlopeNorm(vmin=float(np.nanmin(data)), vcenter=center, vmax=float(np.nanmax(data)))
-    mesh = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, norm=norm)
-    ax.figure.colorbar(mesh, ax=ax, label=value)
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], rotation=45, fontsize=8)
-    ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
-    ax.grid(False)  # grid lines would read as cell boundaries
-    for (i, j), v in np.ndenumerate(data):
-        if np.isfinite(v):
-            # dark text on light cells, light on dark: white on a yellow cell was unreadable
-            r, g, b, _ = mesh.cmap(mesh.norm(v))
-            ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color=ink)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(title or value, fontsize=10)
-    return ax
