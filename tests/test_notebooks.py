@@ -11,7 +11,8 @@ Each notebook writes its key figures to ``<summary_dir>/<notebook>.summary.json`
 below assert on them at the CI sizes (bounds measured at those sizes, with a margin), so a
 notebook whose results drift is caught, not only one that crashes. Each executed notebook is
 also rendered as the report renders it and opened in headless Chromium with the network blocked:
-no request may fail and no output area may be empty.
+no request may fail and no output area may be empty; the page must open with the notebook's
+title and its findings (the ``headline`` of its summary) and show no code.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 import papermill
 import pytest
 import yaml
+
+from oasis_lab.report.summary import check_headline, format_headline
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -345,10 +348,19 @@ def test_notebook_executes(path: Path, quick_reports: Path, open_offline) -> Non
     seen = open_offline(page)
     assert seen["blocked"] == [] and seen["failed"] == [], seen
     assert seen["errors"] == [] and seen["empty"] == 0, seen
+    # findings first: the title, then the headline numbers of this run; no code on the page
+    layout = seen["layout"]
+    assert layout["title"] and layout["first_blocks"][0].startswith(layout["title"]), layout
+    assert layout["first_blocks"][1].startswith("Findings"), layout
+    assert layout["code_cells"] == 0, layout
     if path.stem in SUMMARY_CHECKS:
         written = quick_reports / f"{path.stem}.summary.json"
         assert written.exists(), f"{path.name} wrote no {written.name}"
-        SUMMARY_CHECKS[path.stem](json.loads(written.read_text()))
+        summary = json.loads(written.read_text())
+        SUMMARY_CHECKS[path.stem](summary)
+        headline = check_headline(summary.get("headline"))  # every notebook states its findings
+        assert all(f"{label}: {format_headline(value)}" in layout["findings"]
+                   for label, value in headline.items()), (headline, layout["findings"])
 
 
 @pytest.mark.notebook
