@@ -12,6 +12,7 @@ by the same search.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from oasis_lab.incentives import clearing_price
@@ -60,32 +61,41 @@ def test_the_old_price_source_is_moved_by_an_inflated_cost() -> None:
     np.testing.assert_array_equal(new[0].units[1, same_p], new[1].units[1, same_p])
 
 
-def _search(source: str, seeds, sides=("provider",)) -> tuple[int, int, float]:
-    profitable = total = 0
-    best = 0.0
+def _search(source: str, seeds, sides=("provider",)) -> tuple[int, int, pd.Series]:
+    """Agents with a profitable cross-round lie, agents searched, and the best lie's row."""
+    frames = []
     for s in seeds:
         rounds = repeated_markets(40, 8, 2, seed=s)
         df = cross_round_misreports(rounds, price_source=source, initial_price=initial_price(40, 8, seed=s),
                                     sides=sides)
-        by = df.groupby(["side", "agent"])["profitable"].any()
-        profitable += int(by.sum())
-        total += len(by)
-        best = max(best, float(df["gain"].max()))
-    return profitable, total, best
+        frames.append(df.assign(market=s))
+    df = pd.concat(frames, ignore_index=True)
+    by = df.groupby(["market", "side", "agent"])["profitable"].any()
+    return int(by.sum()), len(by), df.loc[df["gain"].idxmax()]
+
+
+def _lie(row: pd.Series) -> tuple[int, int, float, float, float, float]:
+    return (int(row["market"]), int(row["agent"]), float(row["factor"]), round(float(row["gain"]), 1),
+            round(float(row["next_price_truth"]), 2), round(float(row["next_price"]), 2))
 
 
 def test_cross_round_search_old_and_leave_one_out_gain_the_split_does_not() -> None:
     seeds = range(7000, 7010)  # the issue's 10 markets of 40 x 8 (80 providers)
-    # docs/mechanism.md ("The truthful variant under repetition") quotes these counts
-    old, total, old_best = _search("previous_clearing", seeds)
-    assert total == 80 and old == 20 and old_best == pytest.approx(91.86, abs=0.01)
-    loo, _, loo_best = _search("leave_one_out", seeds)
-    assert loo == 3 and loo_best == pytest.approx(13.12, abs=0.01)  # the others' prices move who else trades
-    new, _, new_best = _search("other_group", seeds)
-    assert new == 0 and new_best <= 1e-9  # no provider gains by any misreport
-    # users too (120 users of 3 of the markets; the docs' table searches all 400)
-    new, total, new_best = _search("other_group", seeds[:3], sides=("user",))
-    assert total == 120 and new == 0 and new_best <= 1e-9
+    # docs/mechanism.md ("The truthful variant under repetition") quotes these counts and lies
+    old, total, best = _search("previous_clearing", seeds)
+    assert total == 80 and old == 20
+    assert _lie(best) == (7006, 0, 4.0, 91.9, 13.20, 20.11)  # cost x4 raises the next price
+    loo, _, best = _search("leave_one_out", seeds)
+    assert loo == 3  # the others' prices move who else trades ...
+    assert _lie(best) == (7006, 3, 1.1, 13.1, 14.86, 14.86)  # ... its own price stays
+    new, _, best = _search("other_group", seeds)
+    assert new == 0 and best["gain"] <= 1e-9  # no provider gains by any misreport
+    # users of the first 3 markets (120): shading moves the old price down; the split is unmoved
+    old, total, best = _search("previous_clearing", seeds[:3], sides=("user",))
+    assert total == 120 and old == 9
+    assert _lie(best) == (7002, 34, 0.25, 14.3, 13.84, 11.80)
+    new, total, best = _search("other_group", seeds[:3], sides=("user",))
+    assert total == 120 and new == 0 and best["gain"] <= 1e-9
 
 
 def test_a_misreport_never_reaches_its_own_group_in_later_rounds() -> None:
