@@ -133,5 +133,10 @@ def test_the_docs_held_out_claims(docs_study, docs_held_out) -> None:
         assert by.loc[("security_cost", scenario), "improves"]
         fc = by.loc[("false_convictions", scenario)]
         assert fc["recommended"] == 0 < fc["baseline"] and fc["improves"]
-        w = by.loc[("welfare_share", scenario)]
-        assert w["difference_low"] < 0 < w["difference_high"]
+        assert by.loc[("honest_participation", scenario), "improves"]
+        sec = by.loc[("security_cost", scenario)]
+        assert sec["recommended"] < 0.2 * sec["baseline"]  # "a seventh of the security"
+        for metric in ("welfare_share", "fraud_paid"):  # not told apart from luck
+            d = by.loc[(metric, scenario)]
+            assert d["difference_low"] < 0 < d["difference_high"]
+    assert docs_study.recommend()["disputes.comparison"] == "tolerance"
