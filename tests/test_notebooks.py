@@ -318,6 +318,15 @@ def _designing_the_market(s: dict[str, Any]) -> None:
             assert r[f"{which}_low"] - 1e-9 <= r[which] <= r[f"{which}_high"] + 1e-9, (r["metric"], which)
     # the defaults' stake dominates the security cost: the recommended settings cost less, beyond luck
     assert all(r["improves"] for r in held if r["metric"] == "security_cost")
+    # the headline states this run's numbers
+    h = s["headline"]
+    assert h["closed forms recovered within the regret bounds' tolerance"] == f"{len(rows)} of {len(rows)}"
+    assert h["final learning profile"] == c["label"]
+    assert h["cheated jobs per job, learning vs scripted cheaters"] == (
+        f"{lr['cheat_rate']:.2%} vs {sc['cheat_rate']:.2%}")
+    improved = sum(r["improves"] for r in held)
+    assert h["recommended settings beat the defaults on held-out seeds (95% interval)"] == (
+        f"{improved} of {len(held)} metric x scenario pairs")
 
 
 SUMMARY_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {

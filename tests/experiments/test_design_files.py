@@ -125,17 +125,18 @@ def test_the_docs_held_out_claims(docs_study, docs_held_out) -> None:
     # the recommended point is a feasible point of the front
     chosen = recommend(docs_study.trials, docs_study.spec.objectives)
     assert bool(chosen["feasible"]) and int(chosen["trial"]) in set(docs_study.pareto_front()["trial"])
-    # what the docs say: in every scenario the recommended settings cost less security and convict
-    # no honest provider where the defaults (exact referee, honest providers on other hardware)
-    # do; the welfare difference is not told apart from luck
+    # what the docs say: in every scenario both settings meet the constraints (exact mode's
+    # rounding reading convicts no honest provider on other hardware, so the defaults' exact
+    # referee convicts none, as the recommended tolerance referee), the recommended settings cost
+    # less security beyond the interval, and the welfare difference is not told apart from luck
     by = h.set_index(["metric", "scenario"])
     for scenario in docs_study.spec.scenarios:
         assert by.loc[("security_cost", scenario), "improves"]
-        fc = by.loc[("false_convictions", scenario)]
-        assert fc["recommended"] == 0 < fc["baseline"] and fc["improves"]
-        assert by.loc[("honest_participation", scenario), "improves"]
+        fc, hp = by.loc[("false_convictions", scenario)], by.loc[("honest_participation", scenario)]
+        assert fc["recommended"] == fc["baseline"] == fc["baseline_high"] == 0 and not fc["improves"]
+        assert hp["recommended"] == hp["baseline"] == hp["baseline_low"] == 1
         sec = by.loc[("security_cost", scenario)]
-        assert sec["recommended"] < 0.2 * sec["baseline"]  # "a seventh of the security"
+        assert 1 / 8 < sec["recommended"] / sec["baseline"] < 1 / 6  # "a seventh of the security"
         for metric in ("welfare_share", "fraud_paid"):  # not told apart from luck
             d = by.loc[(metric, scenario)]
             assert d["difference_low"] < 0 < d["difference_high"]

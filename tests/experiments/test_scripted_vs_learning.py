@@ -5,6 +5,7 @@ search's metrics; the table of docs/mechanism.md and what its paragraph claims."
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -119,3 +120,35 @@ def test_the_docs_claims_on_scripted_vs_learning(table) -> None:
     for row in (sc, lr):
         assert row["stake_locked_mean"] > 0.5 * row["security_cost_mean"]
     assert lr["security_cost_mean"] > sc["security_cost_mean"] and lr["stake_locked_mean"] > sc["stake_locked_mean"]
+
+
+# ------------------------------------------------------------------ notebook 10's narrative
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "10_designing_the_market.ipynb"
+
+
+def test_the_numbers_notebook_10s_narrative_states_are_the_codes() -> None:
+    """The markdown of notebook 10 states a few settings in words (its computed findings are
+    rendered from the run); each is the value the code uses, so a changed default fails here."""
+    import inspect
+
+    import nbformat
+
+    from oasis_lab.experiments.design import held_out_check
+    from oasis_lab.experiments.learning import KNOWN_ANSWER
+    from oasis_lab.incentives.learning import KNOWN_ANSWER_RUNS
+
+    text = " ".join(" ".join(c.source.split()) for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                    if c.cell_type == "markdown")
+    configs = ScriptedVsLearning().configs()
+    scripted, learning = configs["scripted"], configs["learning"]
+    # section 1: the scripted market's users and platform, the learning market's challengers
+    assert "`p_user` = 5%, the platform checks 1% of jobs" in text
+    assert (scripted.p_user, scripted.p_platform) == (0.05, 0.01) == (learning.p_user, learning.p_platform)
+    assert "three learning challengers" in text and learning.policies.challenger.n_challengers == 3
+    # section 3: four learner pairs play the 2x2 game; the market of the game inside simulate
+    assert "Four learner pairs" in text and len(KNOWN_ANSWER_RUNS) == 4
+    assert "one provider serving a 20-task market alone" in text
+    assert (KNOWN_ANSWER["tasks_per_round"], KNOWN_ANSWER["n_providers"]) == (20, 1)
+    # section 5: the held-out check's intervals
+    assert "95% t interval" in text
+    assert inspect.signature(held_out_check).parameters["confidence"].default == 0.95
