@@ -18,7 +18,7 @@ from oasis_lab.experiments.design import (
     recommend,
     recommended_settings,
 )
-from oasis_lab.incentives.learning import render_table
+from oasis_lab.incentives.learning import known_answer_runs, render_table
 
 #: A tiny design file: two settings, one scenario, two seeds, three-round markets.
 TINY = {
@@ -141,3 +141,57 @@ def test_the_docs_held_out_claims(docs_study, docs_held_out) -> None:
             d = by.loc[(metric, scenario)]
             assert d["difference_low"] < 0 < d["difference_high"]
     assert docs_study.recommend()["disputes.comparison"] == "tolerance"
+
+
+# ------------------------------------------------------------------ notebook 10 at the docs' sizes
+def test_the_full_profile_runs_notebook_10_at_the_sizes_the_docs_quote() -> None:
+    """``make run`` (notebooks/params/full.yaml) runs every table of notebook 10 at the sizes of
+    the docs' tables, so the report's notebook shows the docs' runs: the scripted-vs-learning
+    table, the verifier's dilemma, both known-answer tables, bilateral trade and this file's
+    design study with its held-out check."""
+    import ast
+    import inspect
+
+    import papermill
+
+    from oasis_lab.experiments.learning import (
+        AGENTS_SEEDS,
+        DILEMMA_CONFIGS,
+        DILEMMA_PHASES,
+        DILEMMA_SEEDS,
+        KNOWN_ANSWER_RUNS,
+        ScriptedVsLearning,
+    )
+    from oasis_lab.incentives import bilateral
+    from oasis_lab.incentives.learning import known_answer_game
+    from oasis_lab.sim import load_config
+
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "10_designing_the_market.ipynb"
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in papermill.inspect_notebook(str(notebook)).items()}
+    profile = yaml.safe_load((notebook.parent / "params" / "full.yaml").read_text())["10_designing_the_market"]
+    p = {**defaults, **profile}
+    # 1. scripted against learning: agents_table() at ScriptedVsLearning's defaults
+    docs = ScriptedVsLearning()
+    assert (p["config_file"], p["compare_rounds"], p["compare_tasks"], p["compare_providers"], p["optimum_every"]) == (
+        docs.config_file, docs.rounds, docs.tasks_per_round, docs.n_providers, docs.optimum_every)
+    assert tuple(p["compare_seeds"]) == AGENTS_SEEDS
+    # 2. the verifier's dilemma: dilemma_table() (the configs' own market size)
+    config = load_config(DILEMMA_CONFIGS[0])
+    assert (p["dilemma_tasks"], p["dilemma_providers"]) == (config.tasks_per_round, config.n_providers)
+    assert (tuple(p["dilemma_configs"]), tuple(p["dilemma_seeds"]), tuple(p["dilemma_phases"])) == (
+        DILEMMA_CONFIGS, DILEMMA_SEEDS, DILEMMA_PHASES)
+    assert p["dilemma_rounds"] == max(DILEMMA_PHASES)
+    # 3. the 2x2 game (the docs: T = 10,000 rounds, 10 runs, seed 0, the default game and rates),
+    # the game inside simulate (experiments.learning.known_answers()) and bilateral trade
+    assert (p["game_rounds"], p["game_repetitions"], p["seed"]) == (10_000, 10, 0)
+    assert all(known_answer_game(r, p["game"]) == known_answer_game(r) for r in p["game_platform_rates"])
+    assert tuple(p["game_platform_rates"]) == inspect.signature(known_answer_runs).parameters["platform_rates"].default
+    assert ((0.0, p["market_mixed_rounds"], (p["seed"],)), (p["market_deterred_rate"], p["market_deterred_rounds"],
+                                                           (p["seed"],))) == KNOWN_ANSWER_RUNS
+    bilateral_docs = inspect.signature(bilateral.known_answers).parameters
+    assert (tuple(p["bilateral_ks"]), p["bilateral_types"], p["bilateral_scan"]) == tuple(
+        bilateral_docs[k].default for k in ("ks", "n_types", "scan"))
+    # 5. the design study and its held-out check of this file's docs' tables
+    assert (p["design_file"], p["design_budget"], p["design_seeds"], p["design_market"], p["design_held_out"]) == (
+        "market.yaml", DOCS_STUDY["budget"], DOCS_STUDY["seeds"], DOCS_STUDY["base_changes"], DOCS_HELD_OUT)
+    assert (p["design_rule"], p["design_client"]) == ("compromise", "serial")
