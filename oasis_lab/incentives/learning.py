@@ -58,6 +58,7 @@ from oasis_lab.agents.roles import (
 )
 from oasis_lab.checks import check_choice, check_int
 from oasis_lab.incentives.challenge import ChallengeEquilibrium, ChallengeGame, challenge_equilibrium
+from oasis_lab.progress import progress_bar
 from oasis_lab.seeding import check_seed, stream
 
 __all__ = [
@@ -417,7 +418,9 @@ def known_answer_runs(rounds: int = 20_000, repetitions: int = 20, seed: int = 0
     order (pair by pair, rate by rate)."""
     out: list[ChallengeLearning] = []
     games = [known_answer_game(r, game) for r in platform_rates]
-    for i, (p, c, fb) in enumerate(KNOWN_ANSWER_RUNS):
+    # a bar seen only on the report's console (oasis_lab.progress); silent elsewhere
+    pairs = progress_bar(KNOWN_ANSWER_RUNS, desc="challenge game learners", unit="pair", disable=True)
+    for i, (p, c, fb) in enumerate(pairs):
         # every platform rate in one population (same payoff ranges, hence the same bounds)
         out += learn_challenge_games(games, provider=p, challenger=c, rounds=rounds, repetitions=repetitions,
                                      feedback=fb, seed=seed + i)
