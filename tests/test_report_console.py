@@ -191,6 +191,26 @@ def test_a_simulation_reports_its_rounds_to_the_report(report_file: Path, monkey
     assert any(line.startswith("simulate: ") and "/3 rounds" in line for line in seen), seen
 
 
+def test_the_challenge_games_learners_report_to_the_report(report_file: Path, monkeypatch) -> None:
+    # notebook 10's 2x2 game (half a minute at the study size): one step per learner pair
+    from oasis_lab.incentives.learning import KNOWN_ANSWER_RUNS, known_answer_runs
+
+    seen: list[str] = []
+    import oasis_lab.progress as progress
+
+    publish = progress._publish
+
+    def spy() -> None:
+        publish()
+        seen.append(read_progress(report_file))
+
+    monkeypatch.setattr(progress, "_publish", spy)
+    known_answer_runs(rounds=20, repetitions=2, platform_rates=(0.0,))
+    n = len(KNOWN_ANSWER_RUNS)
+    assert seen[0] == f"challenge game learners: 0/{n} pairs, 0.0 s elapsed", seen
+    assert seen[-1] == ""  # closed with the runs
+
+
 def test_a_bar_without_a_total_counts_its_steps(report_file: Path) -> None:
     bar = progress_bar(total=None, desc="fuzz numpy, webgpu", unit="batch", mininterval=0)
     assert read_progress(report_file) == "fuzz numpy, webgpu: running"

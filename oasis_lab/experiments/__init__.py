@@ -11,7 +11,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
   ``welfare_price``, ``repeated_welfare``, ``vcg_budget``, ``dp_privacy``, ``ir_causes``
   (notebook 08).
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
-- :mod:`~oasis_lab.experiments.learning`: ``learning_curves``, ``market_challenge_game``
+- :mod:`~oasis_lab.experiments.learning`: ``learning_curves``, ``market_challenge_game``,
+  ``scripted_vs_learning``
   (learning agents in the market; the verifier's dilemma and the known answer of the docs).
 - :mod:`~oasis_lab.experiments.sweep`: :func:`sweep` over a grid and seeds, on a
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
@@ -45,7 +46,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
-from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame, ScriptedVsLearning
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 
@@ -66,6 +67,7 @@ __all__ = [
     "RefereeMarket",
     "RepeatedWelfare",
     "ResidualDrift",
+    "ScriptedVsLearning",
     "SplitVerification",
     "VcgBudget",
     "WelfarePrice",

@@ -73,12 +73,16 @@ import numpy as np
 import pandas as pd
 
 from oasis_lab.checks import check_bool, check_choice, check_int, check_real
+from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.sweep import _seeds, check_client, close_client, open_client
 from oasis_lab.files import atomic_write, check_output_dir, read_sealed_parquet, write_sealed_parquet
+from oasis_lab.market import DATA_DIR
 from oasis_lab.seeding import child_seed
 from oasis_lab.sim import SimConfig, SimulationResult, load_config, simulate
 
 __all__ = [
+    "DESIGN_DIR",
+    "DESIGN_KEYS",
     "DIRECTIONS",
     "METRICS",
     "RISKS",
@@ -91,12 +95,15 @@ __all__ = [
     "Int",
     "Metric",
     "check_design",
+    "design_from_file",
     "design_search",
     "held_out_check",
     "held_out_seeds",
+    "load_design_file",
     "load_study",
     "pareto_front",
     "recommend",
+    "recommended_settings",
 ]
 
 DIRECTIONS: tuple[str, ...] = ("maximize", "minimize")
@@ -1251,6 +1258,102 @@ def load_study(out: str | Path, metrics: Mapping[str, Metric] | None = None) -> 
     return DesignStudy(spec, trials, runs, folder)
 
 
+# ------------------------------------------------------------------------ design files
+#: The shipped design files (``data/designs/``).
+DESIGN_DIR = DATA_DIR / "designs"
+
+#: The keys of a design file (the first five are required): :func:`design_search`'s arguments,
+#: plus ``out``, ``held_out`` and ``rule`` (what ``python -m oasis_lab design`` does after it).
+DESIGN_KEYS: tuple[str, ...] = (
+    "space", "objectives", "scenarios", "seeds", "budget", "base", "constraints", "seed", "sampler",
+    "sampler_options", "batch_size", "risk", "tail", "stake_rate", "out", "held_out", "rule",
+)
+_REQUIRED = DESIGN_KEYS[:5]
+#: The keys :func:`design_from_file` passes to :func:`design_search` as keywords.
+_SEARCH_OPTIONS = ("base", "seed", "sampler", "sampler_options", "batch_size", "risk", "tail", "stake_rate")
+
+
+def load_design_file(path: str | Path) -> dict[str, Any]:
+    """Read a design file (YAML or TOML, :func:`oasis_lab.configfile.load_config_file`: YAML 1.2
+    numbers, duplicate keys refused): a table with the keys of :data:`DESIGN_KEYS`. A bare name
+    that is not a file here is looked up in ``data/designs/`` (``market.yaml``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError, TypeError
+        An unreadable file, not a table, an unknown or missing key (named). The values are checked by
+        :func:`check_design` when the search starts.
+    """
+    p = Path(path)
+    if not p.exists() and p.parent == Path(".") and (DESIGN_DIR / p.name).exists():
+        p = DESIGN_DIR / p.name
+    data = load_config_file(p, "design file")
+    if not isinstance(data, dict):
+        raise TypeError(f"design file {p.name!r} must be a table with keys {list(DESIGN_KEYS)}")
+    unknown = [k for k in data if k not in DESIGN_KEYS]
+    if unknown:
+        raise ValueError(f"design file {p.name!r}: key {unknown[0]!r} is unknown; the keys are {list(DESIGN_KEYS)}")
+    for key in _REQUIRED:
+        if key not in data:
+            raise ValueError(f"design file {p.name!r} lacks the key {key!r}")
+    return data
+
+
+def design_from_file(
+    path: str | Path,
+    client: Any = "serial",
+    *,
+    base_changes: Mapping[str, Any] | None = None,
+    out: str | Path | None = None,
+    progress: bool = False,
+    **changes: Any,
+) -> DesignStudy:
+    """:func:`design_search` as a design file describes it, with some keys changed.
+
+    Parameters
+    ----------
+    path : path
+        A design file (:func:`load_design_file`; ``market.yaml`` is the shipped study).
+    client : None, "serial", str or distributed.Client
+        Where the trials run (:func:`design_search`); in this process by default.
+    base_changes : table, optional
+        Fields of the file's ``base`` config replaced (``{"rounds": 5, "tasks_per_round": 60}``:
+        a smaller market), each checked by the config.
+    out : path, optional
+        The study's folder; by default the study lives in memory (the file's ``out`` is what
+        ``python -m oasis_lab design`` writes to, and is not used here).
+    progress : bool
+    **changes
+        Other keys of the file replaced: ``budget``, ``seeds``, ``scenarios``, ``seed``, ...
+
+    Returns
+    -------
+    DesignStudy
+    """
+    spec = load_design_file(path)
+    unknown = [k for k in changes if k not in DESIGN_KEYS or k in ("out", "held_out", "rule")]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a key design_from_file changes; the keys are "
+                         f"{[k for k in DESIGN_KEYS if k not in ('out', 'held_out', 'rule')]}")
+    spec.update(changes)
+    if base_changes:
+        if not isinstance(base_changes, Mapping):
+            raise TypeError(f"base_changes must be a table of config fields, got {base_changes!r}")
+        base = spec.get("base")
+        if base is None:
+            base = {}
+        elif isinstance(base, str):
+            base = load_config(base).to_dict()
+        elif not isinstance(base, Mapping):
+            raise TypeError(f"design file {Path(path).name!r}: base must be a table or a config file, got {base!r}")
+        spec["base"] = {**copy.deepcopy(dict(base)), **base_changes}
+    options = {k: spec[k] for k in _SEARCH_OPTIONS if k in spec}
+    return design_search(spec["space"], spec["objectives"], spec.get("constraints"), spec["scenarios"],
+                         spec["seeds"], spec["budget"], client, out=out, progress=progress, **options)
+
+
 # -------------------------------------------------------------------- Pareto front
 def _directions(objectives: Mapping[str, str] | Sequence[str]) -> dict[str, str]:
     if isinstance(objectives, Mapping):
@@ -1353,6 +1456,41 @@ def recommend(trials: pd.DataFrame, objectives: Mapping[str, str] | Sequence[str
     # np.lexsort sorts by its last key first: the rule's keys in order, then the trial number
     rank = np.lexsort([numbers, *reversed(keys)])
     return front.iloc[int(rank[0])]
+
+
+def recommended_settings(study: DesignStudy, rule: str = "compromise",
+                         params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The recommended settings beside the base config's, one row per searched key.
+
+    Parameters
+    ----------
+    study : DesignStudy
+    rule : str
+        :func:`recommend`'s rule.
+    params : table of dotted path -> value, optional
+        Settings to show instead of the recommended ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``setting`` (the dotted path), ``base`` (its value in the base config: the docs' defaults
+        in the shipped file), ``recommended`` (numbers rounded to 4 significant digits), as text.
+    """
+    if not isinstance(study, DesignStudy):
+        raise TypeError(f"study must be a DesignStudy, got {type(study).__name__}")
+    chosen = study.recommend(rule) if params is None else dict(params)
+    tree = study.spec.base.to_dict()
+
+    def text(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    rows = []
+    for key in study.spec.space:
+        if key not in chosen:
+            raise ValueError(f"params has no value for the searched key {key!r}")
+        base = _get(tree, _parse_path(key, "space key"), key, "space key")
+        rows.append({"setting": key, "base": text(base), "recommended": text(chosen[key])})
+    return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------ held-out check

@@ -38,42 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table
-from oasis_lab.configfile import load_config_file
-from oasis_lab.experiments.design import RULES, design_search, held_out_check
+from oasis_lab.experiments.design import DESIGN_KEYS, RULES, design_search, held_out_check, load_design_file
 from oasis_lab.files import check_output_dir
 
 __all__ = ["DESIGN_KEYS", "load_design_file", "register_cli"]
-
-#: The keys of a design file (the first six are required).
-DESIGN_KEYS: tuple[str, ...] = (
-    "space", "objectives", "scenarios", "seeds", "budget", "base", "constraints", "seed", "sampler",
-    "sampler_options", "batch_size", "risk", "tail", "stake_rate", "out", "held_out", "rule",
-)
-_REQUIRED = ("space", "objectives", "scenarios", "seeds", "budget")
-
-
-def load_design_file(path: Path) -> dict[str, Any]:
-    """Read a design file (YAML or TOML, :func:`oasis_lab.configfile.load_config_file`: YAML 1.2
-    numbers, duplicate keys refused): a table with the keys of :data:`DESIGN_KEYS`.
-
-    Raises
-    ------
-    FileNotFoundError
-        No such file.
-    ValueError, TypeError
-        An unreadable file, not a table, an unknown or missing key (named). The values are checked by
-        :func:`~oasis_lab.experiments.design.check_design` when the search starts.
-    """
-    data = load_config_file(path, "design file")
-    if not isinstance(data, dict):
-        raise TypeError(f"design file {path.name!r} must be a table with keys {list(DESIGN_KEYS)}")
-    unknown = [k for k in data if k not in DESIGN_KEYS]
-    if unknown:
-        raise ValueError(f"design file {path.name!r}: key {unknown[0]!r} is unknown; the keys are {list(DESIGN_KEYS)}")
-    for key in _REQUIRED:
-        if key not in data:
-            raise ValueError(f"design file {path.name!r} lacks the key {key!r}")
-    return data
 
 
 def register_cli(subparsers: Any) -> None:

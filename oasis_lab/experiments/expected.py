@@ -57,7 +57,7 @@ from oasis_lab.experiments.incentives import (
     VcgBudget,
     WelfarePrice,
 )
-from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame
+from oasis_lab.experiments.learning import LearningCurves, MarketChallengeGame, ScriptedVsLearning
 from oasis_lab.experiments.referees import RefereeMarket, SplitVerification
 from oasis_lab.experiments.sim import MarketOverTime
 from oasis_lab.files import atomic_path
@@ -218,6 +218,12 @@ CASES: dict[str, Case] = {
         # platform rate that deters (short: the rates move, the closed form is the run's own)
         ExperimentCase("learning_curves", LearningCurves(rounds=6), (0,)),
         ExperimentCase("market_challenge_game", MarketChallengeGame(platform_rate=0.1, rounds=60), (0,)),
+        # the learning market against the same market scripted, with the exact optimum every 3 rounds
+        ExperimentCase(
+            "scripted_vs_learning",
+            ScriptedVsLearning(rounds=6, tasks_per_round=100, n_providers=40, optimum_every=3),
+            (0,),
+        ),
         ExperimentCase(
             "market_over_time",
             MarketOverTime(rounds=5, tasks_per_round=60, n_providers=20, p_user=0.2),

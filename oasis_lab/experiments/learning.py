@@ -10,6 +10,11 @@
   learned rates against the closed form of :mod:`oasis_lab.incentives.challenge` with the
   tolerance the learners' regret bounds give (:func:`oasis_lab.incentives.learning.tolerances`);
   :func:`known_answers` is the table of ``docs/mechanism.md``.
+- ``scripted_vs_learning`` (:class:`ScriptedVsLearning`): a shipped learning configuration
+  and the same market with every role scripted (today's behaviour), on the same seed: welfare
+  share of the rounds' optimum, fraud paid, security cost, cheat and challenge rates (the
+  metrics of :mod:`oasis_lab.experiments.design`); :func:`agents_table` summarises it over
+  seeds (the first table of notebook 10 and of ``docs/mechanism.md``).
 
 :mod:`oasis_lab.incentives.learning` plays the 2x2 challenge game between two learners
 directly. Here the simulation's own agents play it: a one-provider market whose provider may
@@ -33,12 +38,14 @@ import pandas as pd
 from oasis_lab.checks import check_fraction, check_int
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.experiments.base import ExperimentConfig, register, run
+from oasis_lab.experiments.design import METRICS
 from oasis_lab.experiments.sim import _check_config_file
 from oasis_lab.incentives.challenge import ChallengeGame, challenge_equilibrium
 from oasis_lab.incentives.learning import tolerances
 from oasis_lab.seeding import check_seed
 from oasis_lab.sim import SimConfig, SimulationResult, load_config, simulate
 from oasis_lab.sim.learning import phase_table, regret_bounds
+from oasis_lab.sim.policies import Policies
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -46,10 +53,14 @@ __all__ = [
     "DILEMMA_CONFIGS",
     "DILEMMA_PHASES",
     "DILEMMA_SEEDS",
+    "AGENTS_METRICS",
+    "AGENTS_SEEDS",
     "KNOWN_ANSWER",
     "KNOWN_ANSWER_RUNS",
     "LearningCurves",
     "MarketChallengeGame",
+    "ScriptedVsLearning",
+    "agents_table",
     "challenge_game",
     "dilemma_table",
     "known_answer",
@@ -87,6 +98,8 @@ class LearningCurves(ExperimentConfig):
         A configuration of ``data/configs/`` (or a path), e.g. ``learning.yaml``.
     rounds : int
         Rounds to run (the file's own count replaced).
+    tasks_per_round, n_providers : int, optional
+        The market's size (default: the file's own).
     columns : tuple of str
         Per-round columns to keep (of :data:`CURVE_COLUMNS` and the per-round table; those
         the run does not have are left out).
@@ -101,11 +114,15 @@ class LearningCurves(ExperimentConfig):
     config_file: str = "learning.yaml"
     rounds: int = 300
     columns: tuple[str, ...] = CURVE_COLUMNS
+    tasks_per_round: int | None = None
+    n_providers: int | None = None
 
     checks = {
         "config_file": _check_config_file,
         "rounds": partial(check_int, minimum=1),
         "columns": lambda name, value: _check_columns(name, value),
+        "tasks_per_round": lambda name, value: _optional_count(name, value),
+        "n_providers": lambda name, value: _optional_count(name, value),
     }
 
     def validate(self) -> None:
@@ -116,10 +133,20 @@ class LearningCurves(ExperimentConfig):
 
     def sim_config(self) -> SimConfig:
         """The :class:`~oasis_lab.sim.SimConfig` this experiment runs."""
-        return load_config(self.config_file, rounds=self.rounds)
+        return load_config(self.config_file, rounds=self.rounds, **_sizes(self.tasks_per_round, self.n_providers))
 
     def _run(self, seed: int) -> pd.DataFrame:
         return _curves(simulate(self.sim_config(), seed), self.columns)
+
+
+def _optional_count(name: str, value: Any) -> int | None:
+    return None if value is None else check_int(name, value, 1)
+
+
+def _sizes(tasks_per_round: int | None, n_providers: int | None) -> dict[str, int]:
+    """The size overrides that are set (``None`` keeps the config file's own)."""
+    sizes = {"tasks_per_round": tasks_per_round, "n_providers": n_providers}
+    return {k: v for k, v in sizes.items() if v is not None}
 
 
 def _check_columns(name: str, value: Any) -> tuple[str, ...]:
@@ -324,3 +351,132 @@ def known_answers(runs: Sequence[tuple[float, int, Sequence[int]]] = KNOWN_ANSWE
         results = [simulate(known_answer_config(rate, rounds), s) for s in seeds]
         frames.append(_with_last_quarter(results, rate, rounds))
     return pd.concat(frames, ignore_index=True)
+
+
+#: The metrics of :class:`ScriptedVsLearning` (:data:`oasis_lab.experiments.design.METRICS`),
+#: each computed on both runs.
+AGENTS_METRICS: tuple[str, ...] = ("welfare_share", "fraud_paid", "security_cost", "challenger_costs",
+                                   "stake_locked", "cheat_rate", "challenge_rate", "false_convictions",
+                                   "honest_participation", "served_share")
+
+
+@register
+@dataclass(frozen=True)
+class ScriptedVsLearning(ExperimentConfig):
+    """A shipped configuration with learning agents against the same market with every role
+    scripted, on the same seed (common random numbers).
+
+    The scripted market is the file's with ``policies`` reset (:class:`~oasis_lab.sim.policies.
+    Policies`: today's behaviour): cheaters cheat with ``cheat_probability`` (1 by default),
+    users challenge with ``p_user``, the platform with ``p_platform``, and a convicted cheater is
+    removed for good (``rejoin`` is the learning providers'). Both are scored by the design
+    search's metrics (:data:`AGENTS_METRICS` of :data:`oasis_lab.experiments.design.METRICS`):
+    ``welfare_share`` over the rounds whose exact optimum was solved, ``fraud_paid``,
+    ``security_cost`` (challenger costs plus the mean stake locked), ``cheat_rate`` (cheated
+    jobs per job), ``challenge_rate`` (challenges per job), ...
+
+    Parameters
+    ----------
+    config_file : str
+        A learning configuration of ``data/configs/`` (or a path); ``learning.yaml`` is the
+        docs' defaults with learning cheaters and challengers.
+    rounds, tasks_per_round, n_providers : int
+        The market's length and size (the docs' defaults: 1,000 tasks and 100 providers).
+    optimum_every : int
+        Solve the round's exact welfare optimum every this many rounds (``welfare_share``).
+
+    Returns (``run``)
+    -----------------
+    Two rows, ``agents`` ``"scripted"`` then ``"learning"``, with every metric of
+    :data:`AGENTS_METRICS`.
+    """
+
+    name = "scripted_vs_learning"
+
+    config_file: str = "learning.yaml"
+    rounds: int = 300
+    tasks_per_round: int = 1000
+    n_providers: int = 100
+    optimum_every: int = 25
+
+    checks = {
+        "config_file": _check_config_file,
+        **dict.fromkeys(("rounds", "tasks_per_round", "n_providers", "optimum_every"),
+                        partial(check_int, minimum=1)),
+    }
+
+    def validate(self) -> None:
+        try:
+            config = self.sim_config()
+        except FileNotFoundError as exc:
+            raise ValueError(f"config_file = {self.config_file!r}: {exc}") from None
+        if not config.policies.learning:
+            raise ValueError(f"config_file = {self.config_file!r} has no learning role: both runs would be scripted")
+
+    def sim_config(self) -> SimConfig:
+        """The learning :class:`~oasis_lab.sim.SimConfig` (:meth:`configs` has both)."""
+        return load_config(self.config_file, rounds=self.rounds, tasks_per_round=self.tasks_per_round,
+                           n_providers=self.n_providers, optimum_every=self.optimum_every)
+
+    def configs(self) -> dict[str, SimConfig]:
+        """``{"scripted": ..., "learning": ...}``: the same market, scripted and learning."""
+        learning = self.sim_config()
+        return {"scripted": learning.replace(policies=Policies()), "learning": learning}
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        rows = []
+        for agents, config in self.configs().items():  # two runs: scripted, then learning
+            result = simulate(config, seed)
+            rows.append({"agents": agents, **{m: float(METRICS[m].fn(result)) for m in AGENTS_METRICS}})
+        return pd.DataFrame(rows)
+
+
+#: The seeds of :func:`agents_table` in ``docs/mechanism.md``.
+AGENTS_SEEDS: tuple[int, ...] = (0, 1, 2)
+
+
+def agents_table(runs: pd.DataFrame | None = None, *, seeds: Sequence[int] = AGENTS_SEEDS,
+                 metrics: Sequence[str] = ("welfare_share", "fraud_paid", "security_cost", "cheat_rate",
+                                           "challenge_rate"),
+                 **fields: Any) -> pd.DataFrame:
+    """Scripted against learning agents over seeds: each metric's mean and standard deviation.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame, optional
+        Rows of :class:`ScriptedVsLearning` over seeds (``agents``, ``seed`` and the metrics, as
+        :func:`~oasis_lab.experiments.sweep.sweep` returns them); by default run here with
+        ``fields`` (the experiment's fields; the docs' defaults) on ``seeds``.
+    seeds : sequence of int
+    metrics : sequence of str
+        Of :data:`AGENTS_METRICS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``agents`` (scripted, then learning): ``seeds`` and ``<metric>_mean``,
+        ``<metric>_sd`` (over seeds, ``ddof=1``; NaN with one seed).
+    """
+    unknown = [m for m in metrics if m not in AGENTS_METRICS]
+    if unknown:
+        raise ValueError(f"metrics: {unknown[0]!r} is not one of {list(AGENTS_METRICS)}")
+    if runs is None:
+        experiment = ScriptedVsLearning(**fields)
+        runs = pd.concat([run(experiment, check_seed(s)).assign(seed=s) for s in seeds], ignore_index=True)
+    elif fields:
+        raise ValueError(f"give runs or the experiment's fields, not both (got {sorted(fields)})")
+    missing = [c for c in ("agents", "seed", *metrics) if c not in runs]
+    if missing:
+        raise ValueError(f"runs has no column {missing[0]!r} (rows of ScriptedVsLearning over seeds)")
+    rows = []
+    for agents in ("scripted", "learning"):
+        mine = runs[runs["agents"] == agents]
+        if mine.empty:
+            raise ValueError(f"runs has no {agents!r} row")
+        row: dict[str, Any] = {"agents": agents, "seeds": int(mine["seed"].nunique())}
+        for m in metrics:
+            values = mine[m].to_numpy(float)
+            row[f"{m}_mean"] = float(values.mean())
+            row[f"{m}_sd"] = float(values.std(ddof=1)) if values.size > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)

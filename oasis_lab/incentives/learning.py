@@ -37,7 +37,7 @@ R x_bar) / K``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -58,6 +58,7 @@ from oasis_lab.agents.roles import (
 )
 from oasis_lab.checks import check_choice, check_int
 from oasis_lab.incentives.challenge import ChallengeEquilibrium, ChallengeGame, challenge_equilibrium
+from oasis_lab.progress import progress_bar
 from oasis_lab.seeding import check_seed, stream
 
 __all__ = [
@@ -67,6 +68,8 @@ __all__ = [
     "ChallengeLearning",
     "equilibrium_gap",
     "known_answer_game",
+    "known_answer_runs",
+    "known_answer_table",
     "known_answers",
     "learn_challenge_game",
     "learn_challenge_games",
@@ -382,13 +385,20 @@ KNOWN_ANSWER_GAME = dict(payment=50.0, gain=40.0, recompute_cost=15.0,
                          dispute=dict(provider_stake=50, slash_fraction=1.0, challenger_reward_fraction=0.5))
 
 
-def known_answer_game(platform_rate: float = 0.0) -> ChallengeGame:
-    """:data:`KNOWN_ANSWER_GAME` with the platform's rate ``r``."""
+def known_answer_game(platform_rate: float = 0.0, game: Mapping[str, Any] | None = None) -> ChallengeGame:
+    """:data:`KNOWN_ANSWER_GAME` (or ``game``, a table of the same keys: ``payment``, ``gain``,
+    ``recompute_cost`` and ``dispute``, a table of :class:`~oasis_lab.disputes.params.DisputeParams`
+    fields) with the platform's rate ``r``."""
     from oasis_lab.disputes.params import DisputeParams
 
-    spec = dict(KNOWN_ANSWER_GAME)
-    dispute = DisputeParams(**spec.pop("dispute"))  # type: ignore[arg-type]
-    return ChallengeGame(dispute=dispute, platform_rate=platform_rate, **spec)  # type: ignore[arg-type]
+    spec = dict(KNOWN_ANSWER_GAME if game is None else game)
+    unknown = sorted(set(spec) - set(KNOWN_ANSWER_GAME))
+    if unknown:
+        raise ValueError(f"game: key {unknown[0]!r} is unknown; the keys are {sorted(KNOWN_ANSWER_GAME)}")
+    dispute = spec.pop("dispute", {})
+    if not isinstance(dispute, Mapping):
+        raise TypeError(f"game['dispute'] must be a table of DisputeParams fields, got {dispute!r}")
+    return ChallengeGame(dispute=DisputeParams(**dispute), platform_rate=platform_rate, **spec)
 
 
 #: The learner pairs of the known-answer table: (provider, challenger, feedback).
@@ -400,24 +410,44 @@ KNOWN_ANSWER_RUNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def known_answer_runs(rounds: int = 20_000, repetitions: int = 20, seed: int = 0,
+                      platform_rates: tuple[float, ...] = (0.0, 0.2, 0.6),
+                      game: Mapping[str, Any] | None = None) -> list[ChallengeLearning]:
+    """The runs of :func:`known_answers`: every learner pair of :data:`KNOWN_ANSWER_RUNS` (the
+    ``i``-th with seed ``seed + i``) on :func:`known_answer_game` at each platform rate, in that
+    order (pair by pair, rate by rate)."""
+    out: list[ChallengeLearning] = []
+    games = [known_answer_game(r, game) for r in platform_rates]
+    # a bar seen only on the report's console (oasis_lab.progress); silent elsewhere
+    pairs = progress_bar(KNOWN_ANSWER_RUNS, desc="challenge game learners", unit="pair", disable=True)
+    for i, (p, c, fb) in enumerate(pairs):
+        # every platform rate in one population (same payoff ranges, hence the same bounds)
+        out += learn_challenge_games(games, provider=p, challenger=c, rounds=rounds, repetitions=repetitions,
+                                     feedback=fb, seed=seed + i)
+    return out
+
+
+def known_answer_table(runs: Sequence[ChallengeLearning]) -> pd.DataFrame:
+    """Closed form against learned rates of each run (:meth:`ChallengeLearning.summary`), by
+    platform rate: the table of :func:`known_answers`."""
+    cols = ["platform_rate", "case", "provider", "feedback", "quantity", "closed_form", "learned", "error",
+            "worst_error", "tolerance", "within"]
+    table = pd.concat([run.summary().assign(platform_rate=run.game.platform_rate) for run in runs],
+                      ignore_index=True)[cols]
+    return table.sort_values("platform_rate", kind="stable").reset_index(drop=True)
+
+
 def known_answers(rounds: int = 20_000, repetitions: int = 20, seed: int = 0,
-                  platform_rates: tuple[float, ...] = (0.0, 0.2, 0.6)) -> pd.DataFrame:
+                  platform_rates: tuple[float, ...] = (0.0, 0.2, 0.6),
+                  game: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Learned against closed-form rates of the challenge game, for every run of
-    :data:`KNOWN_ANSWER_RUNS` and platform rate (0 and 0.2: mixed; 0.6 > pi* = 0.4: deterred).
+    :data:`KNOWN_ANSWER_RUNS` and platform rate (0 and 0.2: mixed; 0.6 > pi* = 0.4: deterred)
+    of :data:`KNOWN_ANSWER_GAME` (or ``game``): :func:`known_answer_table` of
+    :func:`known_answer_runs`.
 
     The table of ``docs/mechanism.md`` ("Agents that respond") is ``render_table`` of this.
     """
-    frames = []
-    games = [known_answer_game(r) for r in platform_rates]
-    for i, (p, c, fb) in enumerate(KNOWN_ANSWER_RUNS):
-        # every platform rate in one population (same payoff ranges, hence the same bounds)
-        runs = learn_challenge_games(games, provider=p, challenger=c, rounds=rounds, repetitions=repetitions,
-                                     feedback=fb, seed=seed + i)
-        frames += [run.summary().assign(platform_rate=r) for r, run in zip(platform_rates, runs, strict=True)]
-    cols = ["platform_rate", "case", "provider", "feedback", "quantity", "closed_form", "learned", "error",
-            "worst_error", "tolerance", "within"]
-    table = pd.concat(frames, ignore_index=True)[cols]
-    return table.sort_values("platform_rate", kind="stable").reset_index(drop=True)
+    return known_answer_table(known_answer_runs(rounds, repetitions, seed, platform_rates, game))
 
 
 def render_table(frame: pd.DataFrame, digits: int = 4, floor: dict[str, float] | None = None) -> str:

@@ -14,6 +14,8 @@ from oasis_lab.incentives.challenge import challenge_equilibrium
 from oasis_lab.incentives.learning import (
     equilibrium_gap,
     known_answer_game,
+    known_answer_runs,
+    known_answer_table,
     known_answers,
     learn_challenge_game,
     render_table,
@@ -168,3 +170,24 @@ def test_docs_quote_the_bilateral_table_as_the_code_renders_it(docs_table) -> No
     assert (table["max_error"] < 1e-7).all() and (table["linear_gain"] < 1e-12).all()
     assert (table["truthful_gain"] > 0.01).all()
     docs_table("bilateral-trade", render_table(table, digits=6, floor=BILATERAL_FLOORS), 6)
+
+
+def test_another_game_has_its_own_closed_form_and_bad_keys_are_refused() -> None:
+    # G = 30, P + f S = 40 + 0.5 * 100 = 90: pi* = 1/3; K = 10, R = 0.4 * 50 = 20: q* = 1/2
+    game = {"payment": 40.0, "gain": 30.0, "recompute_cost": 10.0,
+            "dispute": {"provider_stake": 100, "slash_fraction": 0.5, "challenger_reward_fraction": 0.4}}
+    eq = challenge_equilibrium(known_answer_game(0.0, game))
+    assert (eq.kind, eq.pi_star, eq.q_star) == ("mixed", pytest.approx(1 / 3), pytest.approx(0.5))
+    with pytest.raises(ValueError, match="game: key 'gains' is unknown"):
+        known_answer_game(0.0, {**game, "gains": 1.0})
+    with pytest.raises(TypeError, match=r"game\['dispute'\] must be a table"):
+        known_answer_game(0.0, {**game, "dispute": 5})
+
+
+def test_the_table_is_the_summary_of_the_runs() -> None:
+    runs = known_answer_runs(rounds=300, repetitions=2, seed=4, platform_rates=(0.0, 0.6))
+    # pair by pair, rate by rate; pair i seeded seed + i
+    assert [(r.provider.split("(")[0], r.game.platform_rate) for r in runs[:2]] == [("hedge", 0.0), ("hedge", 0.6)]
+    table = known_answer_table(runs)
+    assert table.equals(known_answers(rounds=300, repetitions=2, seed=4, platform_rates=(0.0, 0.6)))
+    assert len(table) == 2 * len(runs) and list(table["platform_rate"]) == sorted(table["platform_rate"])
