@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,15 @@ SMALL = {
 def test_every_registered_experiment_has_a_small_config_here() -> None:
     registered = {name for name in EXPERIMENTS if not name.startswith("test_")}  # the tests' own
     assert registered <= set(SMALL), f"untested experiments: {sorted(registered - set(SMALL))}"
+
+
+def test_the_docs_list_every_registered_experiment() -> None:
+    # docs/mechanism.md's "One runner" bullet names the registry; a new experiment must be named
+    text = (Path(__file__).parents[2] / "docs" / "mechanism.md").read_text()
+    bullet = text.split("- **One runner.**", 1)[1].split("`sweep` runs", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", bullet)) - {"EXPERIMENTS"}
+    registered = {name for name in EXPERIMENTS if not name.startswith("test_")}
+    assert listed == registered, (sorted(registered - listed), sorted(listed - registered))
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
