@@ -142,3 +142,18 @@ def test_double_auctions_on_unit_demand_markets(unit_demand_study: pd.DataFrame)
         shown(float((r["welfare_std"] / optimum.loc[r.index]).mean()), spread)
     (closing,) = quoted(r"The price of real privacy: expected welfare ([0-9.]+) of the optimum")
     shown(float(rows["dp"]["ratio_opt"].mean()), closing)
+
+
+def test_readers_see_no_issue_numbers() -> None:
+    """The docs and the notebooks speak of the mechanism, not of the tracker that changed it:
+    no "issue 12" in ``docs/`` or in any notebook cell (narrative or rendered text)."""
+    import json
+
+    root = MECHANISM_DOCS.parents[1]
+    pattern = re.compile(r"\b[Ii]ssues? \d+|\bissue-\d+")
+    found = [f"{p.name}: {m.group(0)}" for p in sorted((root / "docs").glob("*.md"))
+             for m in pattern.finditer(p.read_text())]
+    for nb in sorted((root / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
+            found += [f"{nb.name} cell {i}: {m.group(0)}" for m in pattern.finditer("".join(cell["source"]))]
+    assert not found, found
