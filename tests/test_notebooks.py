@@ -97,6 +97,8 @@ def _greedy_vs_optimum(s: dict[str, Any]) -> None:
     dp = s["dp_expected_welfare_share_by_epsilon"]
     assert dp["100.0"] > 0.99 and dp["0.01"] < dp["1.0"] < dp["100.0"]
     assert all(v > 0 for v in s["speedup_median_by_size"].values())
+    # unsplittable demand: the greedy is measured against the tighter valid bound, never above it
+    assert all(0.5 < r <= 1 + 1e-7 for r in s["unsplit_greedy_over_best_bound"].values()), s
 
 
 def _pricing_incentives(s: dict[str, Any]) -> None:
