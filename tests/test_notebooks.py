@@ -174,6 +174,12 @@ def _market_over_time(s: dict[str, Any]) -> None:
     for delay in {k.split(",")[1] for k in fraud}:
         kept = [v for k, v in sorted(fraud.items(), key=lambda kv: float(kv[0].split(",")[0][2:])) if k.endswith(delay)]
         assert kept[0] > kept[-1]
+    # the finding about a random outcome rests on several seeds: each mean lies in its seeds' range
+    assert s["security_seeds"] >= 2
+    for key, (low, high) in s["fraud_per_cheater_range"].items():
+        assert low - 1e-9 <= fraud[key] <= high + 1e-9, (key, low, fraud[key], high)
+    falling, series = s["fraud_falls_with_p_seed_series"]
+    assert 0 <= falling <= series == s["security_seeds"] * len({k.split(",")[1] for k in fraud})
     hw = s["other_hardware"]
     # honest providers on other hardware: the exact referee's rounding reading neither convicts
     # nor upholds them (their disputes are ambiguous), the tolerance referee upholds them, the
