@@ -157,3 +157,25 @@ def test_readers_see_no_issue_numbers() -> None:
         for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
             found += [f"{nb.name} cell {i}: {m.group(0)}" for m in pattern.finditer("".join(cell["source"]))]
     assert not found, found
+
+
+def test_the_incentive_tables_welfare_means_name_the_market_with_optimum_zero() -> None:
+    """The incentive table's unit-demand welfare means leave out a market whose optimum is 0 (a
+    ratio does not exist there): the docs say how many markets they count and which one is out.
+    Markets of the study: 24 x 5 bundle, 24 x 8 unit-demand, 5 x 3 tiny, 5 scenarios x 2 draws."""
+    from oasis_lab.auction.baselines import solve_optimum
+    from oasis_lab.experiments.incentives import study_markets
+    from oasis_lab.market import SCENARIOS
+    from oasis_lab.params import AuctionParams
+
+    markets = study_markets(24, 5, sorted(SCENARIOS), 2, unit_tasks=24, unit_providers=8, tiny_tasks=5,
+                            tiny_providers=3, seed=0)
+    zero = [(sm.scenario, sm.seed) for sm in markets
+            if solve_optimum(sm.unit, AuctionParams(), backend="highspy").welfare <= 0]
+    assert all(solve_optimum(sm.general, AuctionParams(), backend="highspy").welfare > 0 for sm in markets)
+    (total,) = quoted(r"mean over the (\d+) markets, except the welfare")
+    (counted,) = quoted(r"unit-demand rows \(McAfee, SBBA, the DP price, the greedy on the same markets\): "
+                        r"over (\d+) of them")
+    scenario, draw = quoted(r"one unit-demand market \(`(\w+)` draw (\d+)\) has optimum 0")
+    assert int(total) == len(markets) and int(counted) == len(markets) - len(zero)
+    assert zero == [(scenario, int(draw))]
