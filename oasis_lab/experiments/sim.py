@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from oasis_lab.checks import check_fraction, check_int
+from oasis_lab.checks import check_fraction, check_int, check_real
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.sim import SimConfig, load_config, simulate
 
@@ -50,10 +50,16 @@ class MarketOverTime(ExperimentConfig):
         Provider stake (tokens, ``disputes.provider_stake``).
     slash_fraction : float
         Share of the stake slashed on conviction.
+    challenger_bond : int
+        Tokens a challenger locks per challenge (``disputes.challenger_bond``).
     p_user, p_platform : float
         Per-job challenge probabilities of the user and the platform.
     dispute_delay : int
         Rounds a dispute takes.
+    cheat_saving : float
+        Share of a job's compute a cheater skips (its gain per cheated job).
+    challenge_cost : float
+        A challenger's recomputation, in multiples of the task's compute.
 
     Returns (``run``)
     -----------------
@@ -78,13 +84,18 @@ class MarketOverTime(ExperimentConfig):
     p_user: float = 0.05
     p_platform: float = 0.02
     dispute_delay: int = 1
+    challenger_bond: int = 100
+    cheat_saving: float = 0.5
+    challenge_cost: float = 1.0
 
     checks = {
         "config_file": _check_config_file,
         **dict.fromkeys(("rounds", "tasks_per_round", "n_providers"), partial(check_int, minimum=1)),
         "stake": partial(check_int, minimum=0),
+        "challenger_bond": partial(check_int, minimum=0),
         "dispute_delay": partial(check_int, minimum=0),
-        **dict.fromkeys(("cheater_share", "slash_fraction", "p_user", "p_platform"), check_fraction),
+        "challenge_cost": partial(check_real, minimum=0.0),
+        **dict.fromkeys(("cheater_share", "slash_fraction", "p_user", "p_platform", "cheat_saving"), check_fraction),
     }
 
     def validate(self) -> None:
@@ -96,7 +107,9 @@ class MarketOverTime(ExperimentConfig):
             raise ValueError(f"config_file = {self.config_file!r}: {exc}") from None
         except (TypeError, ValueError) as exc:
             msg = str(exc)
-            key = "stake" if "provider_stake" in msg else "slash_fraction" if "slash_fraction" in msg else None
+            key = next((mine for theirs, mine in (("provider_stake", "stake"), ("slash_fraction", "slash_fraction"),
+                                                   ("challenger_bond", "challenger_bond"),
+                                                   ("challenge_cost", "challenge_cost")) if theirs in msg), None)
             prefix = f"{key} = {getattr(self, key)!r}: " if key else ""
             raise type(exc)(f"{prefix}the simulation of config_file = {self.config_file!r} refuses it: {msg}") from None
 
@@ -111,10 +124,12 @@ class MarketOverTime(ExperimentConfig):
             p_user=self.p_user,
             p_platform=self.p_platform,
             dispute_delay=self.dispute_delay,
+            cheat_saving=self.cheat_saving,
+            challenge_cost=self.challenge_cost,
+            disputes={"provider_stake": self.stake, "slash_fraction": self.slash_fraction,
+                      "challenger_bond": self.challenger_bond},
         )
-        return base.replace(
-            disputes=base.disputes.replace(provider_stake=self.stake, slash_fraction=self.slash_fraction)
-        )
+        return base
 
     def _run(self, seed: int) -> pd.DataFrame:
         config = self.sim_config()

@@ -20,7 +20,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, seed
+from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, real, seed
 from oasis_lab.files import check_output_file
 from oasis_lab.plotting import format_number
 from oasis_lab.sim.config import load_config
@@ -36,8 +36,25 @@ _SHOWN = [
 _MARKET_REFEREE = ["wrong_verdicts", "cheaters_freed", "appeals", "referees_slashed"]
 
 
+#: Economic options of ``simulate``: option -> (field of the config, ``disputes`` table or top level).
+_ECONOMICS: dict[str, tuple[str, bool]] = {
+    "stake": ("provider_stake", True),
+    "slash_fraction": ("slash_fraction", True),
+    "challenger_bond": ("challenger_bond", True),
+    "cheater_share": ("cheater_share", False),
+    "p_user": ("p_user", False),
+    "p_platform": ("p_platform", False),
+}
+
+
 def _run(args: argparse.Namespace) -> int:
-    overrides = {} if args.rounds is None else {"rounds": args.rounds}
+    overrides: dict[str, Any] = {} if args.rounds is None else {"rounds": args.rounds}
+    disputes = {field: getattr(args, opt) for opt, (field, nested) in _ECONOMICS.items()
+                if nested and getattr(args, opt) is not None}
+    overrides.update({field: getattr(args, opt) for opt, (field, nested) in _ECONOMICS.items()
+                      if not nested and getattr(args, opt) is not None})
+    if disputes:
+        overrides["disputes"] = disputes  # merged over the file's disputes table
     config = load_config(args.config, **overrides)
     out = Path(args.out) if args.out is not None else None
     if out is not None:
@@ -92,6 +109,27 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="also write the result (per-round and per-provider tables, final "
                         "ledger, config) to this .parquet file, atomically (default: not saved)")
+    economics = parser.add_argument_group(
+        "economics (section 5; each replaces the config's value, the rest of its disputes table kept)")
+    economics.add_argument("--stake", type=integer("stake", 0), default=None, metavar="TOKENS",
+                           help="provider stake S in tokens, an integer >= 0 (disputes.provider_stake; "
+                           "default: the config's)")
+    economics.add_argument("--slash-fraction", type=real("slash-fraction", minimum=0.0, maximum=1.0),
+                           default=None, metavar="F",
+                           help="share f of the stake slashed on conviction, in [0, 1] "
+                           "(disputes.slash_fraction; default: the config's)")
+    economics.add_argument("--challenger-bond", type=integer("challenger-bond", 0), default=None,
+                           metavar="TOKENS", help="bond a challenger locks, an integer >= 0 "
+                           "(disputes.challenger_bond; default: the config's)")
+    economics.add_argument("--cheater-share", type=real("cheater-share", minimum=0.0, maximum=1.0),
+                           default=None, metavar="SHARE",
+                           help="share of providers that cheat, in [0, 1] (default: the config's)")
+    economics.add_argument("--p-user", type=real("p-user", minimum=0.0, maximum=1.0), default=None,
+                           metavar="P", help="probability a user challenges a result, in [0, 1] "
+                           "(default: the config's)")
+    economics.add_argument("--p-platform", type=real("p-platform", minimum=0.0, maximum=1.0), default=None,
+                           metavar="P", help="probability the platform challenges a result, in "
+                           "[0, 1] (default: the config's)")
     parser.add_argument("--tail", type=integer("tail", 1), default=5,
                         help="number of last rounds shown in the per-round table (>= 1)")
     parser.add_argument("--quiet", action="store_true",

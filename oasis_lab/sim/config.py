@@ -552,7 +552,11 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     path : str or Path
         The file; a bare name is looked up in ``data/configs/`` when it does not exist as given.
     **overrides
-        Top-level fields to replace after reading (e.g. ``rounds`` from the command line).
+        Fields to replace after reading (e.g. ``rounds`` from the command line). ``auction``
+        and ``disputes`` may be given as the file nests them, a mapping of some of their fields
+        (``disputes={"provider_stake": 500}``): merged over the file's table, the other keys
+        kept. A :class:`~oasis_lab.params.AuctionParams` or
+        :class:`~oasis_lab.disputes.params.DisputeParams` replaces the table whole.
 
     Raises
     ------
@@ -573,4 +577,34 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
     # The file is validated as written, so a bad value is reported even where an override
     # replaces it; the overrides are then validated by the dataclass itself.
     config = SimConfig.from_dict(data, source=p.name)
-    return config.replace(**overrides) if overrides else config
+    return _override(config, overrides, f"{p.name} overrides") if overrides else config
+
+
+def _override(config: SimConfig, overrides: dict[str, Any], source: str) -> SimConfig:
+    """``config`` with ``overrides``; a mapping given for ``auction`` or ``disputes`` is merged
+    over that table (keys checked and named ``disputes.<key>``), anything else replaces."""
+    merged: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in _NESTED_TABLES or isinstance(value, _NESTED_TABLES[key]):
+            merged[key] = value
+            continue
+        if not isinstance(value, dict):
+            raise TypeError(
+                f"{source}: {key} must be a table of {_NESTED_TABLES[key].__name__} fields "
+                f"(a dict) or a {_NESTED_TABLES[key].__name__}, got {value!r}"
+            )
+        current = getattr(config, key)
+        # _nested names an unknown key and a bad value as `key.field`; the file's other fields stay
+        table = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        for k in value:
+            if k not in table:
+                raise ValueError(f"{source}: unknown key {key}.{k!s}; known keys: {sorted(table)}")
+        merged[key] = _nested(key, {**table, **value}, _NESTED_TABLES[key], source)
+    try:
+        return config.replace(**merged)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+
+
+#: The nested tables of a config file, and the dataclass each one is read into.
+_NESTED_TABLES: dict[str, type] = {"auction": AuctionParams, "disputes": DisputeParams}

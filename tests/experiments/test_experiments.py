@@ -297,3 +297,20 @@ def test_repeated_welfare_at_40_x_8_is_the_docs_table() -> None:
     overall = per_draw.groupby("mechanism").agg(["mean", "min", "max"])
     assert cells[2:] == [f"{overall.loc[m, 'mean']:.3f}; {overall.loc[m, 'min']:.3f}-{overall.loc[m, 'max']:.3f}"
                          for m in order]
+
+
+def test_market_over_time_economics_reach_the_simulation() -> None:
+    """Every economic field is the simulation's: stake, slash, bond, cheat saving, challenge cost."""
+    c = MarketOverTime(stake=300, slash_fraction=0.4, challenger_bond=25, cheat_saving=0.8,
+                       challenge_cost=2.0, p_platform=0.03).sim_config()
+    assert (c.disputes.provider_stake, c.disputes.slash_fraction, c.disputes.challenger_bond) == (300, 0.4, 25)
+    assert (c.cheat_saving, c.challenge_cost, c.p_platform) == (0.8, 2.0, 0.03)
+    with pytest.raises(ValueError, match="challenger_bond"):
+        MarketOverTime(challenger_bond=-1)
+    with pytest.raises(ValueError, match="cheat_saving"):
+        MarketOverTime(cheat_saving=1.5)
+    with pytest.raises(ValueError, match="challenge_cost"):
+        MarketOverTime(challenge_cost=float("nan"))
+    # a bond past what the ledger can hold in smallest units: named by the experiment's field
+    with pytest.raises(ValueError, match="challenger_bond = 10000000000000"):
+        MarketOverTime(challenger_bond=10**13)

@@ -114,6 +114,26 @@ def test_overrides_are_validated(tmp_path: Path) -> None:
         load_config(path, rounds=-1)
 
 
+def test_nested_overrides_merge_into_the_files_tables() -> None:
+    """``disputes={...}`` and ``auction={...}`` as the YAML nests them: merged over the file's
+    table (its other keys kept); a bad key or value is one error naming ``disputes.<key>``."""
+    base = load_config("cheaters.yaml")
+    c = load_config("cheaters.yaml", disputes={"provider_stake": 500, "slash_fraction": 0.5},
+                    auction={"rebid_bump": 0.2}, rounds=3)
+    assert (c.disputes.provider_stake, c.disputes.slash_fraction, c.auction.rebid_bump, c.rounds) == (500, 0.5, 0.2, 3)
+    assert c.disputes.challenger_bond == base.disputes.challenger_bond  # the file's 100, not the default
+    assert c.disputes.comparison == base.disputes.comparison and c.auction.price_rule == base.auction.price_rule
+    assert load_config("cheaters.yaml", disputes=DisputeParams(provider_stake=7)).disputes.provider_stake == 7
+    with pytest.raises(ValueError, match=r"cheaters\.yaml overrides: unknown key disputes\.provider_stak\b"):
+        load_config("cheaters.yaml", disputes={"provider_stak": 500})
+    with pytest.raises(ValueError, match=r"disputes\.slash_fraction.*2"):
+        load_config("cheaters.yaml", disputes={"slash_fraction": 2.0})
+    with pytest.raises(TypeError, match=r"disputes\.provider_stake"):
+        load_config("cheaters.yaml", disputes={"provider_stake": "lots"})
+    with pytest.raises(TypeError, match=r"disputes must be a table of DisputeParams fields"):
+        load_config("cheaters.yaml", disputes=[("provider_stake", 1)])
+
+
 def test_stake_overflow_is_refused() -> None:
     with pytest.raises(ValueError, match=r"disputes\.provider_stake"):
         SimConfig(token_unit=10**9, disputes=DisputeParams(provider_stake=10**8))

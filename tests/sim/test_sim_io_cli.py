@@ -174,3 +174,52 @@ def test_cli_out_is_checked_before_the_run(tmp_path: Path, capsys: pytest.Captur
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "--out" in err, err
     assert ran == []
+
+
+def test_cli_economic_options_reach_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Stake, slash fraction, bond, cheater share and challenge rates are options of
+    ``simulate``, merged over the config file (its other dispute keys kept)."""
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("tasks_per_round: 20\nn_providers: 5\nrounds: 2\ndisputes:\n  challenger_bond: 7\n")
+    seen: list[SimConfig] = []
+
+    def fake(config: SimConfig, seed: int, **kw: object) -> SimulationResult:
+        seen.append(config)
+        return simulate(config.replace(rounds=1), seed)
+
+    monkeypatch.setattr("oasis_lab.sim.cli.simulate", fake)
+    argv = ["simulate", "--config", str(cfg), "--quiet", "--stake", "2500", "--slash-fraction", "0.5",
+            "--cheater-share", "0.2", "--p-user", "0.1", "--p-platform", "0.03"]
+    assert main(argv) == 0
+    c = seen[0]
+    assert (c.disputes.provider_stake, c.disputes.slash_fraction, c.disputes.challenger_bond) == (2500, 0.5, 7)
+    assert (c.cheater_share, c.p_user, c.p_platform) == (0.2, 0.1, 0.03)
+    assert main(["simulate", "--config", str(cfg), "--quiet", "--challenger-bond", "40"]) == 0
+    assert seen[-1].disputes.challenger_bond == 40 and seen[-1].disputes.provider_stake == 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--slash-fraction", "1.5"], "slash-fraction = 1.5 must be <= 1"),
+        (["--stake", "-1"], "stake = -1 must be >= 0"),
+        (["--stake", "1e3"], "stake"),
+        (["--cheater-share", "nan"], "cheater-share"),
+        (["--p-user", "2"], "p-user = 2.0 must be <= 1"),
+    ],
+)
+def test_cli_economic_options_are_checked(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--config", "x.yaml", *args])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+
+
+def test_cli_stake_overflow_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "ok.yaml"
+    cfg.write_text("tasks_per_round: 20\nn_providers: 5\ntoken_unit: 1000000000\n")
+    assert main(["simulate", "--config", str(cfg), "--quiet", "--stake", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "disputes.provider_stake" in err and err.count("\n") == 1, err
