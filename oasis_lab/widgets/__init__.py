@@ -28,7 +28,13 @@ One module each: :mod:`~oasis_lab.widgets.pricing`, :mod:`~oasis_lab.widgets.exp
 importable from here.
 """
 
-from oasis_lab.widgets.challenge import ChallengeView, challenge_config, challenge_view, learned_rates
+from oasis_lab.widgets.challenge import (
+    ChallengeView,
+    challenge_config,
+    challenge_grid,
+    challenge_view,
+    learned_rates,
+)
 from oasis_lab.widgets.dashboard import ExplorerDashboard, describe_cell
 from oasis_lab.widgets.explorer import (
     ExplorerView,
@@ -70,6 +76,7 @@ __all__ = [
     "add_to_trace",
     "capability_tiers",
     "challenge_config",
+    "challenge_grid",
     "challenge_view",
     "check_settings",
     "default_settings",

@@ -13,6 +13,8 @@ or slash makes cheating cost more, so the cheaters learn to cheat less
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ __all__ = [
     "CHALLENGE_ROUNDS",
     "ChallengeView",
     "challenge_config",
+    "challenge_grid",
     "challenge_view",
     "learned_rates",
 ]
@@ -176,3 +179,57 @@ def challenge_view(
     figures["security_cost"] = figures["challenger_costs"] + figures["stake_locked"]
     return ChallengeView(str(scenario), int(n_tasks), float(stake), float(slash_fraction), float(p_platform),
                          int(rounds), seed, figures, curves, config)
+
+
+def challenge_grid(
+    grid: Mapping[str, Sequence[Any]],
+    seeds: Sequence[int],
+    base: Mapping[str, Any] | None = None,
+    *,
+    rounds: int = CHALLENGE_ROUNDS,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """:func:`challenge_view` at every point of ``grid`` (the product of its keys' values) and
+    every seed: what learning agents learn as the challenge game's settings move.
+
+    Parameters
+    ----------
+    grid : mapping
+        Keys of :data:`~oasis_lab.widgets.settings.CONTROLS` (``stake``, ``slash_fraction``,
+        ``p_platform``, ``scenario``, ``n_tasks``, or a reading of the auction) to lists of values.
+    seeds : sequence of int
+    base : mapping, optional
+        The other settings (default :func:`~oasis_lab.widgets.settings.default_settings`).
+
+    Returns
+    -------
+    DataFrame
+        One row per point and seed: the grid's keys, ``seed`` and the view's figures.
+    """
+    from oasis_lab.progress import progress_bar
+    from oasis_lab.widgets.explorer import explorer_params
+    from oasis_lab.widgets.settings import AUCTION_KEYS, check_settings, default_settings
+
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValueError(f"grid must be a non-empty mapping of setting -> values, got {grid!r}")
+    settings = {**default_settings(), **check_settings(base or {})}
+    keys = list(grid)
+    values = [list(grid[k]) for k in keys]
+    for k, v in zip(keys, values, strict=True):
+        if not v:
+            raise ValueError(f"grid[{k!r}] is empty")
+        for x in v:
+            check_settings({k: x})
+    seeds = [check_seed(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one")
+    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+    rows = []
+    for point, seed in progress_bar([(p, s) for p in points for s in seeds], desc="learning simulations",
+                                    disable=not progress):
+        s = {**settings, **check_settings(point)}
+        params = explorer_params({k: s[k] for k in AUCTION_KEYS})
+        view = challenge_view(s["scenario"], s["n_tasks"], s["stake"], s["slash_fraction"], s["p_platform"], params,
+                              rounds=rounds, seed=seed)
+        rows.append({**point, "seed": seed, **view.figures})
+    return pd.DataFrame(rows)

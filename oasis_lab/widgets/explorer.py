@@ -181,8 +181,9 @@ def explorer_figure(
     # the figure's layout first: labels are placed against the final axes
     entries = list(trace)
     share = [t["welfare_share"] for t in entries if math.isfinite(t["welfare_share"])] + [view.figures["welfare_share"]]
-    low = min(0.0, *[s for s in share if math.isfinite(s)])
-    a_trace.set(xlim=(0.0, 1.05), ylim=(low - 0.05, 1.08), xlabel="served share of tasks",
+    # room below the lowest point, for labels; no lower than needed (the points crowded at the top)
+    low = min([1.0, *[s for s in share if math.isfinite(s)]]) - 0.2
+    a_trace.set(xlim=(0.0, 1.05), ylim=(low, 1.08), xlabel="served share of tasks",
                 ylabel="welfare / exact optimum")
     a_trace.axhline(1.0, color="black", lw=0.8)
     a_trace.set_title(f"auction: settings tried (now {format_number(view.figures['welfare_share'])} of the optimum)",
@@ -231,8 +232,8 @@ def explorer_figure(
                                             "fraud_paid", labels=False)))
     # labels last, against the final layout (the legends below the traces take room)
     fig.tight_layout(h_pad=1.0)
-    for ax, spec in pending:
-        place_labels(ax, *spec)
+    for ax, (xs, ys, texts, short) in pending:
+        place_labels(ax, xs, ys, texts, short=short)
     return fig
 
 

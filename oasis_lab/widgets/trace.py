@@ -107,13 +107,16 @@ def place_labels(
     ys: Sequence[float],
     texts: Sequence[str],
     *,
+    short: Sequence[str] | None = None,
     fontsize: float = 7.0,
     marker_px: float = 9.0,
 ) -> list[Any]:
     """Annotate point ``i`` with ``texts[i]`` where no label overlaps another, a point or the
     axes' edge; the axes' limits must be final. Labels are placed in order (give the most
     important first), each at the nearest free offset (rings of 8 directions, 5 to 60 points
-    out, a leader line beyond the first ring); a label with no free place is left out (None).
+    out, a leader line beyond the first ring); where ``texts[i]`` finds no free place,
+    ``short[i]`` is tried (e.g. the point's number), and a label with no free place at all is
+    left out (None).
 
     Returns
     -------
@@ -130,26 +133,36 @@ def place_labels(
     taken = [Bbox.from_extents(px - half, py - half, px + half, py + half) for px, py in points]
     placed: list[Any] = []
     directions = [(1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1)]
-    for (x, y), text in zip(zip(xs, ys, strict=True), texts, strict=True):
+    alternatives = [(t,) if short is None or short[i] == t else (t, short[i]) for i, t in enumerate(texts)]
+    px_per_pt = fig.dpi / 72.0
+    for (x, y), (px, py), options in zip(zip(xs, ys, strict=True), points, alternatives, strict=True):
         found = None
-        for radius in (5, 12, 22, 34, 46, 60):
-            for dx, dy in directions:
-                ha = "left" if dx > 0 else "right" if dx < 0 else "center"
-                va = "bottom" if dy > 0 else "top" if dy < 0 else "center"
-                scale = radius / math.sqrt(2.0 if dx and dy else 1.0)
-                offset = (dx * scale, dy * scale)
-                note = ax.annotate(
-                    text, (x, y), xytext=offset, textcoords="offset points", fontsize=fontsize, ha=ha, va=va,
-                    arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 3}
-                    if radius > 12 else None,
-                    annotation_clip=False,
-                )
-                box = note.get_window_extent(renderer)
-                if (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1
-                        and not any(_overlaps(box, t) for t in taken)):
-                    found, taken = note, [*taken, box]
+        for text in options:
+            # the label's size once; each candidate place is then arithmetic
+            probe = ax.text(0, 0, text, fontsize=fontsize, transform=None)
+            size = probe.get_window_extent(renderer)
+            width, height = size.width, size.height
+            probe.remove()
+            for radius in (5, 12, 22, 34, 46, 60):
+                for dx, dy in directions:
+                    scale = radius / math.sqrt(2.0 if dx and dy else 1.0)
+                    ax0 = px + dx * scale * px_per_pt - (0 if dx > 0 else width if dx < 0 else width / 2)
+                    ay0 = py + dy * scale * px_per_pt - (0 if dy > 0 else height if dy < 0 else height / 2)
+                    box = Bbox.from_extents(ax0, ay0, ax0 + width, ay0 + height)
+                    if (box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1
+                            or any(_overlaps(box, t) for t in taken)):
+                        continue
+                    found = ax.annotate(
+                        text, (x, y), xytext=(dx * scale, dy * scale), textcoords="offset points", fontsize=fontsize,
+                        ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                        va="bottom" if dy > 0 else "top" if dy < 0 else "center",
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6, "shrinkA": 0, "shrinkB": 3}
+                        if radius > 12 else None,
+                    )
+                    taken.append(box)
                     break
-                note.remove()
+                if found is not None:
+                    break
             if found is not None:
                 break
         placed.append(found)
@@ -173,8 +186,8 @@ def plot_trace(
 
     Set the axes' limits before: the labels are placed against them. Returns the labels'
     annotations (:func:`place_labels`); with ``labels=False`` nothing is labelled and the
-    labels' ``(xs, ys, texts)`` are returned instead, to place once the figure's layout is
-    final (``place_labels(ax, *returned)``)."""
+    labels' ``(xs, ys, texts, short)`` are returned instead, to place once the figure's layout
+    is final (``place_labels(ax, xs, ys, texts, short=short)``)."""
     import numpy as np
 
     shown = [t for t in trace if t.get("auction_changed", True) or not only_auction_changes]
@@ -193,6 +206,10 @@ def plot_trace(
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, frameon=False, ncol=2)
     # newest first: the latest settings get the best places
     newest = list(reversed(shown))
-    texts = [f"{t['setting']}: {t['change']}" if k < LABELLED else str(t["setting"]) for k, t in enumerate(newest)]
-    spec = ([t[x] for t in newest], [t[y] for t in newest], texts)
-    return place_labels(ax, *spec) if labels else spec
+    # one change a line: a label as wide as two changes found no room in a narrow panel
+    texts = [f"{t['setting']}: " + t["change"].replace(", ", "\n") if k < LABELLED else str(t["setting"])
+             for k, t in enumerate(newest)]
+    spec = ([t[x] for t in newest], [t[y] for t in newest], texts, [str(t["setting"]) for t in newest])
+    if not labels:
+        return spec
+    return place_labels(ax, *spec[:3], short=spec[3])
