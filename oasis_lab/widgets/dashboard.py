@@ -141,8 +141,7 @@ class ExplorerDashboard:
         style = {"description_width": LABEL_WIDTH}
         full = w.Layout(width="100%")
         self.controls: dict[str, Any] = {}
-        for name, spec in CONTROLS.items():
-            c = spec
+        for name, c in CONTROLS.items():
             if name == "psi_weights":
                 self.controls[name] = tuple(
                     w.FloatSlider(value=v, min=c.low, max=c.high, step=c.step, description=f"Ψ {label}",
@@ -369,7 +368,8 @@ class ExplorerDashboard:
                 self.challenge = challenge_view(s["scenario"], s["n_tasks"], s["stake"], s["slash_fraction"],
                                                 s["p_platform"], self.params(), rounds=self.rounds, seed=self.seed)
                 timings.append(f"learning simulation {time.perf_counter() - t:.1f} s")
-            if changed or not self.trace:
+            # a re-run of the cell restores the last setting: not a new one
+            if not self.trace or self.trace[-1]["settings"] != s:
                 self.trace = add_to_trace(self.trace, s, {**self.view.figures, **self.challenge.figures},
                                           self.psi_names)
             self._state["settings"], self._state["trace"] = s, self.trace
