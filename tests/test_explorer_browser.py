@@ -1,11 +1,24 @@
 """The explorer in a real browser: JupyterLab on loopback, headless Chromium driven by Playwright.
 
 Starts ``jupyter lab`` from this venv on 127.0.0.1 (a free port, a random token) over a copy of
-notebook 06 with ``widgets_ui = True`` (and tiny sweeps), opens it in Debian's Chromium
-(Playwright with ``executable_path``, no browser download), runs every cell from the Run
-menu, moves the ``α`` slider and the provider-density drop-down, and checks that the plot and
-the numbers changed and that the Ψ sliders were disabled with the reason shown. The server and
-the browser are stopped in ``finally`` blocks, also when the test fails.
+notebook 06 in a ``notebooks/`` folder beside an empty ``reports/`` (tiny sweeps; ``widgets_ui``
+and ``summary_dir`` left at their defaults), opens it in Debian's Chromium (Playwright with
+``executable_path``, no browser download) and runs every cell from the Run menu. Then, as a
+user would:
+
+- the panel is live without editing anything (the front end is detected), and while the
+  later cells run its status line names the running cell and its controls are disabled;
+- at 1,280 and 1,600 px, with and without the side panel, every control shows its whole name
+  and readout, every slider has a track, every drop-down shows its longest option in full
+  (measured in the page: ``scrollWidth`` against ``clientWidth``, text widths against the box);
+- moving the ``α`` slider, the provider-density drop-down and the stake slider changes the
+  plot and the numbers, and the Ψ sliders are disabled with the reason shown;
+- settings saved by name load back; re-running the explorer's cell keeps the settings and the
+  trace;
+- nothing was written into ``reports/`` (an interactive run never writes the report's summary).
+
+The server and the browser are stopped in ``finally`` blocks, also when the test fails.
+``OASIS_EXPLORER_SHOTS=<folder>`` keeps a screenshot of each window size there.
 
 Skipped without Chromium or Playwright, except in CI (``CI`` set), where .ci/run installs them.
 """
@@ -32,11 +45,14 @@ pytestmark = pytest.mark.browser
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_explorer.ipynb"
 CHROMIUM = os.environ.get("OASIS_CHROMIUM", "/usr/bin/chromium")
 
-#: Parameters of the copy the browser runs: live widgets, tiny sweeps.
+#: Parameters of the copy the browser runs: tiny sweeps (``widgets_ui`` and ``summary_dir`` keep
+#: the notebook's defaults: the panel must be live, and nothing written, without editing them).
 PARAMETERS = {
     "scenario": "balanced",
-    "widgets_ui": True,
     "n_tasks": 200,
+    "challenge_rounds": 20,
+    "study_stakes": [0, 1000],
+    "study_seeds": 1,
     "heat_tasks": 60,
     "stakes": [0, 4000],
     "challenge_ps": [0.0, 0.4],
@@ -62,12 +78,16 @@ def _free_port() -> int:
 
 
 def _notebook_copy(folder: Path) -> Path:
-    """Notebook 06 with the parameters cell replaced by :data:`PARAMETERS`."""
+    """Notebook 06 in ``folder/notebooks`` (beside an empty ``folder/reports``) with the values of
+    :data:`PARAMETERS` replacing those of its parameters cell (the others kept as written)."""
     nb = json.loads(NOTEBOOK.read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    lines = [f"{k} = {v!r}" for k, v in PARAMETERS.items()] + [f"summary_dir = {str(folder)!r}"]
-    cell["source"] = "\n".join(lines) + "\n"
-    target = folder / NOTEBOOK.name
+    kept = [line for line in "".join(cell["source"]).splitlines()
+            if line.split("=", 1)[0].strip() not in PARAMETERS]
+    cell["source"] = "\n".join(kept + [f"{k} = {v!r}" for k, v in PARAMETERS.items()]) + "\n"
+    (folder / "notebooks").mkdir()
+    (folder / "reports").mkdir()
+    target = folder / "notebooks" / NOTEBOOK.name
     target.write_text(json.dumps(nb))
     return target
 
@@ -91,8 +111,12 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     env = {
         **os.environ,
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "OASIS_LAB_SETTINGS_DIR": str(tmp_path / "saved-settings"),
         "PYTHONPATH": os.pathsep.join([str(NOTEBOOK.parent.parent), os.environ.get("PYTHONPATH", "")]),
     }
+    # detection decides, not an override inherited from the caller's environment
+    for name in ("OASIS_LAB_WIDGETS", "OASIS_LAB_PROGRESS_FILE"):
+        env.pop(name, None)
     with open(tmp_path / "server.log", "w") as log:
         server = subprocess.Popen(
             [
@@ -128,7 +152,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                             f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}"
                         ) from exc
                     time.sleep(0.5)
-            yield f"{url}/lab/tree/{notebook.name}?token={token}", tmp_path
+            yield f"{url}/lab/tree/notebooks/{notebook.name}?token={token}", tmp_path
         finally:
             _stop(server)
 
@@ -154,39 +178,140 @@ def _accept_dialog(page) -> None:
 
 
 def _run_all(page, attempts: int = 4) -> None:
-    """Run > Run All Cells, retried until a cell starts: a Run All sent while the notebook's
-    first kernel connection settles is dropped, or asks which kernel to use (both seen here)."""
+    """Run > Run All Cells, retried until a cell has run: a Run All sent while the notebook's
+    first kernel connection settles is dropped, or asks which kernel to use, or goes to a
+    kernel JupyterLab then shuts down (all seen here); cells queued ("[*]") are waited for."""
     for _ in range(attempts):
         _accept_dialog(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator("li[data-command='runmenu:run-all']").click()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             _accept_dialog(page)  # "Select Kernel" when the session has none yet: the default
             prompts = page.locator(".jp-InputPrompt").all_inner_texts()
-            if any(any(ch.isdigit() or ch == "*" for ch in p) for p in prompts):
+            if any(any(ch.isdigit() for ch in p) for p in prompts):
                 return
+            if any("*" in p for p in prompts):
+                deadline = max(deadline, time.monotonic() + 5)  # queued: the kernel is starting
             page.wait_for_timeout(500)
-    raise AssertionError("Run All Cells never started a cell")
+    raise AssertionError("Run All Cells never ran a cell")
+
+
+#: In the page: every control of the explorer's grid, whether its name, track, readout and
+#: options show in full (a few px of slack for sub-pixel rounding).
+MEASURE_CONTROLS = """
+() => {
+  const grid = document.querySelector('.oasis-explorer-controls');
+  if (!grid) return {error: 'no controls grid'};
+  const canvas = document.createElement('canvas').getContext('2d');
+  const textWidth = (el, text) => { canvas.font = getComputedStyle(el).font; return canvas.measureText(text).width; };
+  const out = [];
+  const area = grid.closest('.jp-OutputArea-output') || grid.parentElement;
+  const areaRight = area.getBoundingClientRect().right;
+  for (const box of grid.querySelectorAll('.widget-slider, .widget-dropdown, .widget-text')) {
+    const label = box.querySelector('.widget-label');
+    const name = label ? label.textContent.trim() : '?';
+    const rect = box.getBoundingClientRect();
+    const row = {name, width: rect.width, problems: []};
+    const column = box.parentElement.getBoundingClientRect();
+    if (rect.right > column.right + 1 || rect.left < column.left - 1) row.problems.push('overflows its column');
+    if (rect.right > areaRight + 1) row.problems.push('overflows the notebook');
+    if (!label || label.clientWidth === 0 || label.scrollWidth > label.clientWidth + 1
+        || textWidth(label, name) > label.clientWidth + 1) row.problems.push('name cut');
+    if (box.classList.contains('widget-slider')) {
+      const track = box.querySelector('.slider-container');
+      row.track = track ? track.getBoundingClientRect().width : 0;
+      if (row.track < 60) row.problems.push('track ' + row.track.toFixed(0) + ' px');
+      const readout = box.querySelector('.widget-readout');
+      const shown = readout && readout.offsetWidth > 0 && getComputedStyle(readout).display !== 'none';
+      row.readout = readout ? readout.textContent.trim() : '';
+      if (!shown || !row.readout) row.problems.push('no readout');
+      else if (readout.scrollWidth > readout.clientWidth + 1
+               || textWidth(readout, row.readout) > readout.clientWidth + 1) row.problems.push('readout cut');
+    } else if (box.classList.contains('widget-dropdown')) {
+      const select = box.querySelector('select');
+      const cs = getComputedStyle(select);
+      const room = select.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+      const longest = Math.max(...Array.from(select.options).map(o => textWidth(select, o.text)));
+      row.room = room; row.longest = longest;
+      if (longest > room + 1) row.problems.push('options cut: ' + longest.toFixed(0) + ' > ' + room.toFixed(0));
+    }
+    out.push(row);
+  }
+  return {controls: out};
+}
+"""
+
+
+def _explorer(page):
+    return page.locator(".oasis-explorer").first
+
+
+def _status(page) -> str:
+    return page.locator(".oasis-explorer-status").first.inner_text()
 
 
 def _panel_state(page) -> tuple[str, str]:
-    """The explorer panel's current plot (PNG data) and table text."""
-    panel = page.locator(".widget-output").first
-    return panel.locator("img").first.get_attribute("src") or "", panel.inner_text()
+    """The explorer panel's current plot (PNG data) and numbers (table text)."""
+    panel = _explorer(page)
+    plot = panel.locator(".widget-output img").first.get_attribute("src") or ""
+    numbers = panel.locator(".widget-output").nth(1).inner_text()
+    return plot, numbers
 
 
-def _wait_for_change(page, before: tuple[str, str], timeout_s: float = 120) -> tuple[str, str]:
+def _wait_ready(page, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if "ready" in _status(page):
+            return
+        page.wait_for_timeout(300)
+    raise AssertionError(f"the explorer never became ready: {_status(page)!r}")
+
+
+def _wait_for_change(page, before: tuple[str, str], timeout_s: float = 180) -> tuple[str, str]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         now = _panel_state(page)
-        if now[0] and now[0] != before[0] and now[1] != before[1]:
+        if now[0] and now[0] != before[0] and now[1] != before[1] and "ready" in _status(page):
             return now
         page.wait_for_timeout(500)
     raise AssertionError("the explorer's plot and numbers did not change")
 
 
-def test_explorer_in_jupyterlab_reacts_to_slider_and_dropdown(jupyter_lab: tuple[str, Path]) -> None:
+def _control(page, name: str):
+    return _explorer(page).locator(f".oasis-control-{name}").first
+
+
+def _readout(page, name: str) -> str:
+    return _control(page, name).locator(".widget-readout").first.inner_text().strip()
+
+
+def _side_panel(page, open_: bool) -> None:
+    """Open or close JupyterLab's left side panel (the file browser)."""
+    is_open = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").count() > 0
+    if is_open != open_:
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first.click()
+        page.wait_for_timeout(800)
+
+
+def _move(page, name: str, key: str = "ArrowRight") -> None:
+    """One step of a slider from the keyboard (the panel disables its controls while it
+    updates, so a second press before it is ready does nothing)."""
+    handle = _control(page, name).locator(".noUi-handle").first
+    handle.focus()
+    handle.press(key)
+
+
+def _type(page, name: str, value: str) -> None:
+    """Type a slider's value into its readout, as a user can."""
+    readout = _control(page, name).locator(".widget-readout").first
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
     _require(
         shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
         f"no Chromium at {CHROMIUM} (apt-get install chromium)",
@@ -196,6 +321,7 @@ def test_explorer_in_jupyterlab_reacts_to_slider_and_dropdown(jupyter_lab: tuple
     except ImportError:
         _require(False, "playwright is not installed (pip install playwright)")
     url, folder = jupyter_lab
+    shots = os.environ.get("OASIS_EXPLORER_SHOTS")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
@@ -205,40 +331,103 @@ def test_explorer_in_jupyterlab_reacts_to_slider_and_dropdown(jupyter_lab: tuple
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
             _run_all(page)
-            page.wait_for_selector(".widget-output img", timeout=240_000)
+            # live without editing widgets_ui: the front end was detected
+            page.wait_for_selector(".oasis-explorer .widget-output img", timeout=240_000)
+            # busy-aware: while the later cells run, the panel names the running cell and waits
+            deadline, seen_busy = time.monotonic() + 240, ""
+            while time.monotonic() < deadline and not seen_busy:
+                status = _status(page)
+                if "another cell of the notebook" in status:
+                    seen_busy = status
+                    disabled = _control(page, "stake").locator(".noUi-target[disabled], [disabled]").count()
+                    assert disabled > 0 or "mod-disabled" in (_control(page, "stake").get_attribute("class") or "")
+                page.wait_for_timeout(200)
+            assert "running" in seen_busy, seen_busy
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=600_000)
+            _wait_ready(page)
+            # the whole notebook ran, and wrote nothing into reports/ (an interactive run)
+            assert "summary not written" in page.inner_text(".jp-Notebook")
+            assert list((folder / "reports").iterdir()) == []
+
+            # every control whole at common widths, with and without the side panel
+            for width in (1280, 1600):
+                for side in (True, False):
+                    page.set_viewport_size({"width": width, "height": 1000})
+                    _side_panel(page, side)
+                    page.wait_for_timeout(800)
+                    measured = page.evaluate(MEASURE_CONTROLS)
+                    assert "error" not in measured, measured
+                    controls = measured["controls"]
+                    assert len(controls) >= 15, controls  # 4 Ψ, 3 sliders, 3 drop-downs, 2 + 3 market/challenge, saved
+                    bad = [(c["name"], c["problems"]) for c in controls if c["problems"]]
+                    assert not bad, f"{width} px, side panel {'open' if side else 'closed'}: {bad}"
+                    if shots:
+                        Path(shots).mkdir(parents=True, exist_ok=True)
+                        _explorer(page).scroll_into_view_if_needed()
+                        page.locator(".oasis-explorer-controls").first.scroll_into_view_if_needed()
+                        name = f"after_{width}px_{'sidepanel' if side else 'nosidepanel'}.png"
+                        page.screenshot(path=str(Path(shots) / name))
+            page.set_viewport_size({"width": 1600, "height": 1000})
+
             first = _panel_state(page)
-            assert "welfare_share" in first[1]
-
-            alpha = page.locator(".widget-slider", has=page.locator("label", has_text="α")).first
-            handle = alpha.locator(".noUi-handle").first
-            handle.focus()
-            for _ in range(10):
-                handle.press("ArrowRight")
+            assert "welfare / exact optimum" in first[1] and "cheat rate of cheaters, learned" in first[1]
+            alpha = _readout(page, "alpha")
+            _move(page, "alpha")
             after_slider = _wait_for_change(page, first)
+            assert _readout(page, "alpha") != alpha
 
-            density = page.locator(".widget-dropdown", has=page.locator("label", has_text="provider density")).first
-            density.locator("select").select_option("unit_cost")
+            _control(page, "provider_density").locator("select").select_option("unit_cost")
             after_dropdown = _wait_for_change(page, after_slider)
-            assert "Ψ weights disabled" in page.inner_text(".jp-Notebook")
-            psi = page.locator(".widget-slider", has=page.locator("label", has_text="Ψ gpu_tflops")).first
-            assert psi.locator(
-                ".noUi-target[disabled], .noUi-handle[disabled], [disabled]"
-            ).count() > 0 or "mod-disabled" in (psi.get_attribute("class") or "")
+            assert "Ψ weights disabled" in _explorer(page).inner_text()
+            psi = page.locator(".oasis-control-psi_weights").first
+            assert psi.locator(".noUi-target[disabled], .noUi-handle[disabled], [disabled]").count() > 0 or (
+                "mod-disabled" in (psi.get_attribute("class") or ""))
+
+            # the challenge panel responds to the stake: what the cheaters learned changes
+            _type(page, "stake", "0")
+            after_stake = _wait_for_change(page, after_dropdown)
+            assert _readout(page, "stake") == "0"
+            assert "stake S 1,000→0" in after_stake[1]  # the trace's key: what changed
             # one panel, replaced in place: a single explorer plot on the page
-            assert page.locator(".widget-output img").count() == 1
-            assert len({first[0], after_slider[0], after_dropdown[0]}) == 3
-            # the notebook's own summary was written (the whole notebook ran)
-            deadline = time.monotonic() + 120
-            while not (folder / "06_explorer.summary.json").exists() and time.monotonic() < deadline:
-                page.wait_for_timeout(500)
-            assert (folder / "06_explorer.summary.json").exists()
+            assert page.locator(".oasis-explorer .widget-output img").count() == 1
+            assert len({first[0], after_slider[0], after_dropdown[0], after_stake[0]}) == 4
+
+            # named settings: save, move away, load back
+            panel = _explorer(page)
+            panel.locator(".widget-text input").first.fill("no stake")
+            panel.locator("button", has_text="save").first.click()
+            page.wait_for_timeout(1500)
+            _type(page, "stake", "500")
+            moved = _wait_for_change(page, after_stake)
+            assert _readout(page, "stake") == "500"
+            saved = panel.locator(".widget-dropdown", has=page.locator("label", has_text="saved")).locator("select")
+            saved.select_option("no stake")
+            panel.locator("button", has_text="load").first.click()
+            loaded = _wait_for_change(page, moved)
+            assert _readout(page, "stake") == "0"
+
+            # re-running the explorer's cell keeps the settings and the trace
+            trace_rows = loaded[1].count("balanced · 200 tasks")
+            cell = page.locator(".jp-Cell", has=page.locator(".oasis-explorer")).first
+            cell.locator(".jp-InputArea-editor").first.click()
+            page.keyboard.press("Control+Enter")
+            page.wait_for_timeout(2000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240_000)
+            page.wait_for_selector(".oasis-explorer .widget-output img", timeout=120_000)
+            _wait_ready(page)
+            assert _readout(page, "stake") == "0"
+            assert _readout(page, "alpha") != alpha
+            assert _control(page, "provider_density").locator("select").input_value() == "unit_cost"
+            assert _panel_state(page)[1].count("balanced · 200 tasks") == trace_rows
+            assert list((folder / "reports").iterdir()) == []
         except BaseException:
             # keep what the browser saw, for the failure report
-            shots = Path(os.environ.get("OASIS_BROWSER_ARTIFACTS", folder))
-            shots.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots / "failure.png"), full_page=False)
-            shutil.copy(folder / "server.log", shots / "server.log")
-            print(f"screenshot of the failure and the server log: {shots}")
+            artefacts = Path(os.environ.get("OASIS_BROWSER_ARTIFACTS", folder))
+            artefacts.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(artefacts / "failure.png"), full_page=False)
+            if artefacts.resolve() != folder.resolve():
+                shutil.copy(folder / "server.log", artefacts / "server.log")
+            print(f"screenshot of the failure and the server log: {artefacts}")
             raise
         finally:
             browser.close()

@@ -139,7 +139,9 @@ class ExplorerDashboard:
         self._hooks: list[tuple[str, Any]] = []
 
         style = {"description_width": LABEL_WIDTH}
-        full = w.Layout(width="100%")
+        # the full width of the column, margins inside it (ipywidgets' 2 px side margins on a
+        # 100% width overflowed the last column past the notebook's edge)
+        full = w.Layout(width="100%", margin="2px 0px")
         self.controls: dict[str, Any] = {}
         for name, c in CONTROLS.items():
             if name == "psi_weights":
