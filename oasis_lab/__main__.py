@@ -21,6 +21,7 @@ _SUBCOMMAND_MODULES: tuple[str, ...] = (
     "oasis_lab.experiments.cli",
     "oasis_lab.experiments.compare_cli",
     "oasis_lab.experiments.expected_cli",
+    "oasis_lab.experiments.design_cli",
     "oasis_lab.disputes.cli",
     "oasis_lab.gpu.cli",
     "oasis_lab.browser.cli",

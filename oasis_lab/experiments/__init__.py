@@ -16,6 +16,9 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
   ``dask.distributed`` cluster, resumable from its Parquet dataset.
 - :mod:`~oasis_lab.experiments.expected`: the stored expected outputs of every experiment
   (``tests/expected/``), compared field by field; ``python -m oasis_lab expected [--update]``.
+- :mod:`~oasis_lab.experiments.design`: :func:`~oasis_lab.experiments.design.design_search`
+  over the simulation's settings (Optuna on Dask, resumable), its Pareto front, a recommended
+  point and its held-out check; ``python -m oasis_lab design --config FILE``.
 """
 
 from oasis_lab.experiments.auction import (

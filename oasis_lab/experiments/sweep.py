@@ -59,7 +59,17 @@ from oasis_lab.files import (
 )
 from oasis_lab.seeding import check_seed
 
-__all__ = ["MAX_RUNS", "SweepPoint", "expand_grid", "local_client", "point_key", "sweep"]
+__all__ = [
+    "MAX_RUNS",
+    "SweepPoint",
+    "check_client",
+    "close_client",
+    "expand_grid",
+    "local_client",
+    "open_client",
+    "point_key",
+    "sweep",
+]
 
 _MANIFEST = "_sweep.json"
 # 2: self-describing manifest and checksummed, self-describing parts; 1 named the experiment only
@@ -360,6 +370,38 @@ def local_client(n_workers: int | None = None) -> Any:
     return Client(cluster)
 
 
+def check_client(client: Any) -> None:
+    """Refuse a ``client`` argument that is not None, ``"serial"``, an address or a Client."""
+    if client is not None and not (isinstance(client, str) or hasattr(client, "submit")):
+        raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
+
+
+def open_client(client: Any) -> tuple[Any, Any]:
+    """``(active, own)`` for a ``client`` argument as :func:`sweep` takes it.
+
+    ``active`` is what to run on (``"serial"`` or a ``Client``); ``own`` is the Client this call
+    opened (a new LocalCluster for ``None``, a connection for a scheduler address), to be
+    closed with :func:`close_client`, or None when the caller's own client is used as is.
+    """
+    if client is None:
+        own = local_client()
+        return own, own
+    if isinstance(client, str) and client != "serial":
+        own = _connect(client)
+        return own, own
+    return client, None
+
+
+def close_client(own: Any) -> None:
+    """Close a Client :func:`open_client` opened, and the LocalCluster it started, if any."""
+    if own is None:
+        return
+    cluster = own.cluster  # None for a connection to a scheduler address
+    own.close()
+    if cluster is not None:
+        cluster.close()
+
+
 def sweep(
     experiment: Any,
     grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
@@ -402,8 +444,7 @@ def sweep(
             f"runs, more than the {MAX_RUNS:,} a sweep may hold"
         )
     name = points[0].config.name
-    if client is not None and not (client == "serial" or isinstance(client, str) or hasattr(client, "submit")):
-        raise TypeError(f"client must be None, 'serial', a scheduler address or a distributed.Client, got {client!r}")
+    check_client(client)
     if out is not None and (isinstance(out, bool) or not isinstance(out, (str, os.PathLike))):
         raise TypeError(f"out must be a folder path, got {type(out).__name__} {out!r}")
     out_dir = check_output_dir("out", Path(out)) if out is not None else None
@@ -423,12 +464,8 @@ def sweep(
                     relabel.append((point, seed, labels))
     todo = [(p, s) for p, s in jobs if (p.index, s) not in results]
 
-    own = None
-    if todo and client is None:
-        own = local_client()
-    elif todo and isinstance(client, str) and client != "serial":
-        own = _connect(client)  # before anything is created: a wrong address fails cleanly
-    active = own if own is not None else client
+    # a scheduler address is connected to before anything is created: a wrong one fails cleanly
+    active, own = open_client(client) if todo else (client, None)
     bar = None
     try:
         if dataset is not None:
@@ -459,11 +496,7 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-        if own is not None:
-            cluster = own.cluster if client is None else None
-            own.close()
-            if cluster is not None:
-                cluster.close()
+        close_client(own)
     return pd.concat([results[(p.index, s)] for p, s in jobs], ignore_index=True)
 
 
