@@ -174,6 +174,17 @@ def _explorer(s: dict[str, Any]) -> None:
     assert len(set(never.values())) == 1  # never slashed, the stake changes nothing
     fraud = learning["fraud_paid_by_stake"]["1"]
     assert fraud[stakes[-1]] < fraud[stakes[0]]
+    # the design study's front: feasible, non-dominated (both objectives minimised), the
+    # compromise on it
+    design = s["design"]
+    assert design["objectives"] == ["fraud_paid", "security_cost"]
+    points = design["points"]
+    front = [p for p in points if p["front"]]
+    assert front and all(p["feasible"] for p in front) and len(points) == design["trials"]
+    for p in front:
+        assert not any(q["feasible"] and q["x"] <= p["x"] and q["y"] <= p["y"] and (q["x"], q["y"]) != (p["x"], p["y"])
+                       for q in points), p
+    assert design["compromise"] in {p["trial"] for p in front}
     d = s["deterrence"]
     # cheating pays only below the frontier p* = G / (f S + P), and pays somewhere in the grid
     assert d["paying_points"] > 0 and d["paying_points_above_frontier"] == 0

@@ -24,7 +24,8 @@ widgets and compare the dashboard's view with the callback's output on the same 
 One module each: :mod:`~oasis_lab.widgets.pricing`, :mod:`~oasis_lab.widgets.explorer`,
 :mod:`~oasis_lab.widgets.challenge`, :mod:`~oasis_lab.widgets.trace`,
 :mod:`~oasis_lab.widgets.settings`, :mod:`~oasis_lab.widgets.session`,
-:mod:`~oasis_lab.widgets.dashboard`, :mod:`~oasis_lab.widgets.heatmap`; every public name is
+:mod:`~oasis_lab.widgets.dashboard`, :mod:`~oasis_lab.widgets.pareto`,
+:mod:`~oasis_lab.widgets.heatmap`; every public name is
 importable from here.
 """
 
@@ -47,6 +48,14 @@ from oasis_lab.widgets.explorer import (
     psi_state,
 )
 from oasis_lab.widgets.heatmap import plot_heatmap
+from oasis_lab.widgets.pareto import (
+    DESIGN_CONTROLS,
+    EXPLORER_SPACE,
+    explorer_study,
+    pareto_points,
+    pareto_widget,
+    plot_pareto,
+)
 from oasis_lab.widgets.pricing import (
     PricingDashboard,
     PricingView,
@@ -66,6 +75,8 @@ from oasis_lab.widgets.trace import add_to_trace, place_labels, plot_trace, trac
 
 __all__ = [
     "CONTROLS",
+    "DESIGN_CONTROLS",
+    "EXPLORER_SPACE",
     "PSI_MAX",
     "ChallengeView",
     "ExplorerDashboard",
@@ -85,14 +96,18 @@ __all__ = [
     "explorer_figure",
     "explorer_market",
     "explorer_params",
+    "explorer_study",
     "explorer_table",
     "explorer_view",
     "kept_state",
     "learned_rates",
     "live_frontend",
     "optimum_welfare",
+    "pareto_points",
+    "pareto_widget",
     "place_labels",
     "plot_heatmap",
+    "plot_pareto",
     "plot_trace",
     "pricing_params",
     "pricing_view",

@@ -200,6 +200,8 @@ class ExplorerDashboard:
         self.widget.add_class("oasis-explorer")
         self.view: ExplorerView
         self.challenge: ChallengeView
+        self.pareto: Any = None
+        self.study_points: Any = None
         self._register_hooks()
         self._state["dashboard"] = self
         self._update(set(CONTROLS))
@@ -281,6 +283,33 @@ class ExplorerDashboard:
             return
         self.set_settings(values)
         self.message.value = f"<small>loaded {self.saved.value!r}</small>"
+
+    # ----------------------------------------------------------------------- Pareto panel
+    def attach_study(self, study: Any) -> Any:
+        """Show a design study's Pareto panel under the controls (:func:`~oasis_lab.widgets.pareto.pareto_points`);
+        clicking a point loads its settings into the controls. Returns the panel's widget."""
+        from oasis_lab.widgets.pareto import pareto_points, pareto_widget
+
+        self.study_points = pareto_points(study, self.settings())
+        if self.pareto is not None:
+            _close_tree(self.pareto)
+        self.pareto = pareto_widget(self.study_points, self.load_trial)
+        children = [c for c in self.widget.children if c is not self.numbers]
+        self.widget.children = (*children, self.pareto, self.numbers)
+        return self.pareto
+
+    def load_trial(self, trial: int) -> None:
+        """Load the settings of the attached study's ``trial`` into the controls."""
+        rows = self.study_points[self.study_points["trial"] == trial]
+        if rows.empty:
+            raise ValueError(f"trial = {trial!r} is not a trial of the attached study")
+        point = rows.iloc[0]
+        self.set_settings(point["settings"])
+        other = ", ".join(f"{k} = {v}" for k, v in point["other"].items())
+        note = f"loaded trial {trial}" + (f"; its settings with no control here: {other}" if other else "")
+        self.message.value = f"<small>{note}</small>"
+        if self.pareto is not None:
+            self.pareto.note = note
 
     # ----------------------------------------------------------------------- busy state
     def _set_disabled(self, busy: bool) -> None:
