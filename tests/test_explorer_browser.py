@@ -13,8 +13,9 @@ user would:
   (measured in the page: ``scrollWidth`` against ``clientWidth``, text widths against the box);
 - moving the ``α`` slider, the provider-density drop-down and the stake slider changes the
   plot and the numbers, and the Ψ sliders are disabled with the reason shown;
-- settings saved by name load back; re-running the explorer's cell keeps the settings and the
-  trace;
+- settings saved by name load back; a click on a point of the design study's Pareto front
+  loads its settings into the controls; re-running the explorer's cell keeps the settings and
+  the trace;
 - nothing was written into ``reports/`` (an interactive run never writes the report's summary).
 
 The server and the browser are stopped in ``finally`` blocks, also when the test fails.
@@ -406,8 +407,25 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             loaded = _wait_for_change(page, moved)
             assert _readout(page, "stake") == "0"
 
+            # the design study's Pareto panel: a click on a front point loads its settings
+            front = _explorer(page).locator("circle.oasis-pareto-front")
+            assert front.count() > 0
+            target = None
+            for k in range(front.count()):
+                tip = front.nth(k).locator("title").text_content() or ""
+                stake = int(float(tip.split("disputes.provider_stake ")[1].split(",")[0].replace(",", "")))
+                if stake != 0:
+                    target, trial = front.nth(k), int(front.nth(k).get_attribute("data-trial") or -1)
+                    break
+            assert target is not None
+            target.click()
+            clicked = _wait_for_change(page, loaded)
+            assert _readout(page, "stake") == f"{stake:,}"
+            assert f"loaded trial {trial}" in _explorer(page).inner_text()
+
             # re-running the explorer's cell keeps the settings and the trace
-            trace_rows = loaded[1].count("balanced · 200 tasks")
+            before_rerun = {name: _readout(page, name) for name in ("stake", "slash_fraction", "p_platform", "alpha")}
+            trace_rows = clicked[1].count("balanced · 200 tasks")
             cell = page.locator(".jp-Cell", has=page.locator(".oasis-explorer")).first
             cell.locator(".jp-InputArea-editor").first.click()
             page.keyboard.press("Control+Enter")
@@ -415,7 +433,7 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240_000)
             page.wait_for_selector(".oasis-explorer .widget-output img", timeout=120_000)
             _wait_ready(page)
-            assert _readout(page, "stake") == "0"
+            assert {name: _readout(page, name) for name in before_rerun} == before_rerun
             assert _readout(page, "alpha") != alpha
             assert _control(page, "provider_density").locator("select").input_value() == "unit_cost"
             assert _panel_state(page)[1].count("balanced · 200 tasks") == trace_rows
@@ -425,6 +443,7 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             artefacts = Path(os.environ.get("OASIS_BROWSER_ARTIFACTS", folder))
             artefacts.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(artefacts / "failure.png"), full_page=False)
+            (artefacts / "notebook.txt").write_text(page.inner_text(".jp-Notebook"), encoding="utf-8")
             if artefacts.resolve() != folder.resolve():
                 shutil.copy(folder / "server.log", artefacts / "server.log")
             print(f"screenshot of the failure and the server log: {artefacts}")

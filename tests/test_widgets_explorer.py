@@ -378,3 +378,41 @@ def test_heatmap_numbers_stay_readable_on_light_and_dark_cells():
     assert ink["0"] == "white" and ink["3"] == "black"
     assert not any(line.get_visible() for line in ax.get_xgridlines() + ax.get_ygridlines())
     plt.close("all")
+
+
+def test_pareto_points_load_their_settings_on_a_click() -> None:
+    from oasis_lab.experiments.design import Float, Int, design_search
+    from oasis_lab.widgets import challenge_config, explorer_study, pareto_points
+
+    study = explorer_study(n_tasks=60, rounds=4, seeds=1, budget=6)
+    d = ExplorerDashboard("balanced", 200, key="test-pareto", restore=False, rounds=3)
+    panel = d.attach_study(study)
+    assert panel in d.widget.children and d.widget.children[-1] is d.numbers
+    points = d.study_points
+    front = points[points["front"]]
+    assert set(front["trial"]) == set(study.pareto_front()["trial"]) and len(points) == 6
+    trial = int(front["trial"].iloc[-1])
+    row = study.trials[study.trials["trial"] == trial].iloc[0]
+    panel.selected = trial  # what a click on the point does in the browser
+    s = d.settings()
+    assert s["stake"] == float(row["disputes.provider_stake"])
+    assert s["slash_fraction"] == pytest.approx(row["disputes.slash_fraction"])
+    assert s["p_platform"] == pytest.approx(row["p_platform"])
+    assert d.challenge.stake == s["stake"] and f"loaded trial {trial}" in d.message.value
+    assert d.trace[-1]["change"].startswith("stake S 1,000→")
+    with pytest.raises(ValueError, match="trial = 99"):
+        d.load_trial(99)
+    # Ψ weights by element, and settings with no control listed apart
+    base = challenge_config("balanced", 60, 1000.0, 1.0, 0.05, rounds=2)
+    base = base.replace(auction=base.auction.replace(psi_weights=(1.0, 1.0, 1.0, 1.0)))
+    other = design_search({"auction.psi_weights[1]": Float(0.0, 2.0), "disputes.challenger_bond": Int(10, 500)},
+                          ["fraud_paid"], None, ["balanced"], 1, 2, "serial", base=base, progress=False)
+    p = pareto_points(other, d.settings())
+    first = other.trials.iloc[0]
+    assert p["settings"].iloc[0]["psi_weights"][1] == pytest.approx(first["auction.psi_weights[1]"])
+    assert p["settings"].iloc[0]["psi_weights"][0] == d.settings()["psi_weights"][0]
+    assert p["other"].iloc[0] == {"disputes.challenger_bond": int(first["disputes.challenger_bond"])}
+    with pytest.raises(ValueError, match="x = 'welfare'"):
+        pareto_points(study, x="welfare")
+    with pytest.raises(TypeError, match="DesignStudy"):
+        pareto_points(points)  # type: ignore[arg-type]

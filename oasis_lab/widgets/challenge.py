@@ -39,9 +39,9 @@ __all__ = [
 
 #: The shipped configuration whose agents the panel runs.
 CHALLENGE_CONFIG = "learning.yaml"
-#: Rounds of the panel's simulation: short enough to answer in about a second at 1,000 tasks
-#: a round on one core (measured in the README's explorer section), long enough that the
-#: cheaters' learned rate separates a stake of 0 from one of 1,000.
+#: Rounds of the panel's simulation: short enough that the panel answers within about a second
+#: at its largest market (1,000 tasks a round), long enough that the cheaters' learned rate
+#: separates a stake of 0 from one of 1,000 (``tests/test_widgets_explorer.py``).
 CHALLENGE_ROUNDS = 40
 #: The least number of providers of the panel's market: ``cheater_share`` (10%) of them may
 #: cheat, so a smaller market often has none (20 providers: none at seed 0; 30: at least 3 at
