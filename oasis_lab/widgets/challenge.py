@@ -207,7 +207,6 @@ def challenge_grid(
         One row per point and seed: the grid's keys, ``seed`` and the view's figures.
     """
     from oasis_lab.progress import progress_bar
-    from oasis_lab.widgets.explorer import explorer_params
     from oasis_lab.widgets.settings import AUCTION_KEYS, check_settings, default_settings
 
     if not isinstance(grid, Mapping) or not grid:
@@ -228,7 +227,7 @@ def challenge_grid(
     for point, seed in progress_bar([(p, s) for p in points for s in seeds], desc="learning simulations",
                                     disable=not progress):
         s = {**settings, **check_settings(point)}
-        params = explorer_params({k: s[k] for k in AUCTION_KEYS})
+        params = AuctionParams().replace(**{k: s[k] for k in AUCTION_KEYS})
         view = challenge_view(s["scenario"], s["n_tasks"], s["stake"], s["slash_fraction"], s["p_platform"], params,
                               rounds=rounds, seed=seed)
         rows.append({**point, "seed": seed, **view.figures})

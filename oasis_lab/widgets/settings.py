@@ -143,12 +143,12 @@ def describe_change(before: Mapping[str, Any] | None, after: Mapping[str, Any],
                     psi_names: Sequence[str] = (), *, most: int = 2) -> str:
     """What changed from one setting to the next, for the trace's labels.
 
-    ``"stake 500→1,000"``; several changes joined by ``", "``; beyond ``most`` of them the
+    ``"stake S 500→1,000"``; several changes joined by ``", "``; beyond ``most`` of them the
     first ``most`` and ``"+k more"``; ``"start"`` without a ``before``, ``"no change"`` when
     nothing changed. Ψ weights are named by ``psi_names`` (``"Ψ gpu_tflops 1→2"``).
 
     >>> describe_change({"stake": 500.0, "alpha": 2.0}, {"stake": 1000.0, "alpha": 2.0})
-    'stake 500→1,000'
+    'stake S 500→1,000'
     >>> describe_change({"scenario": "balanced", "n_tasks": 400}, {"scenario": "scarce_supply", "n_tasks": 200})
     'scenario balanced→scarce_supply, tasks 400→200'
     """

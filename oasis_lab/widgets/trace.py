@@ -2,7 +2,7 @@
 
 Each entry of the trace is one setting (every control's value, :mod:`~oasis_lab.widgets.settings`)
 with what the auction and the challenge panel showed for it, numbered in the order tried and
-labelled by what changed from the setting before (``"stake 500→1,000"``,
+labelled by what changed from the setting before (``"stake S 500→1,000"``,
 :func:`~oasis_lab.widgets.settings.describe_change`). Settings of different markets (scenario,
 tasks per round) are drawn as separate series, each its own colour and marker with the
 market in the legend, so points of different markets are never read as one curve.
