@@ -402,6 +402,10 @@ def test_pareto_points_load_their_settings_on_a_click() -> None:
     assert d.trace[-1]["change"].startswith("stake S 1,000→")
     with pytest.raises(ValueError, match="trial = 99"):
         d.load_trial(99)
+    # the cell re-run keeps the Pareto panel with the settings and the trace
+    again = ExplorerDashboard("balanced", 200, key="test-pareto", rounds=3)
+    assert again.pareto is not None and again.pareto in again.widget.children
+    assert list(again.study_points["trial"]) == list(points["trial"]) and again.settings() == s
     # Ψ weights by element, and settings with no control listed apart
     base = challenge_config("balanced", 60, 1000.0, 1.0, 0.05, rounds=2)
     base = base.replace(auction=base.auction.replace(psi_weights=(1.0, 1.0, 1.0, 1.0)))

@@ -106,7 +106,8 @@ class ChallengeView:
         recomputed, the platform's checks included), ``fraud_paid`` (settled payments of
         cheated jobs, tokens), ``welfare`` (the auctions' welfare, tokens),
         ``challenger_costs``, ``stake_locked`` (mean per round), ``security_cost`` (their sum),
-        ``convictions``, ``false_convictions``, ``cheaters`` (providers that may cheat).
+        ``convictions``, ``false_convictions``, ``cheaters`` (accounts of providers that may
+        cheat over the run: a convicted cheater rejoins under a new one).
     curves : DataFrame
         Per round: ``mean_cheat_rate``, ``mean_challenge_rate``, ``cheated_share``,
         ``challenged_share``.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from oasis_lab.market import Market
@@ -134,6 +133,7 @@ class ExplorerDashboard:
             start = {**start, **self._check(self._state["settings"])}
         self.trace: list[dict[str, Any]] = list(self._state.get("trace", [])) if restore else []
         self.busy = ""
+        self._timing = ""
         self._held = False
         self._psi_disabled = False
         self._hooks: list[tuple[str, Any]] = []
@@ -205,6 +205,8 @@ class ExplorerDashboard:
         self._register_hooks()
         self._state["dashboard"] = self
         self._update(set(CONTROLS))
+        if restore and self._state.get("study") is not None:
+            self.attach_study(self._state["study"])  # the re-run keeps the Pareto panel too
 
     # ----------------------------------------------------------------------- settings
     def _check(self, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -291,6 +293,7 @@ class ExplorerDashboard:
         from oasis_lab.widgets.pareto import pareto_points, pareto_widget
 
         self.study_points = pareto_points(study, self.settings())
+        self._state["study"] = study
         if self.pareto is not None:
             _close_tree(self.pareto)
         self.pareto = pareto_widget(self.study_points, self.load_trial)
@@ -330,12 +333,6 @@ class ExplorerDashboard:
         self.busy = ""
         self.status.value = f"<div style='padding:2px 6px'>✓ {_READY}{': ' + note if note else ''}</div>"
         self._set_disabled(False)
-
-    @contextmanager
-    def _running(self, what: str) -> Iterator[None]:
-        # ready again only once the whole update is drawn (set_ready at its end)
-        self.set_busy(what)
-        yield
 
     def _register_hooks(self) -> None:
         """While another cell of the notebook runs, this panel's changes wait behind it in the
@@ -385,20 +382,21 @@ class ExplorerDashboard:
         try:
             s = self.settings()
             timings = []
+            # busy (controls disabled) until the whole update is drawn: set_ready at its end
             if changed & {*AUCTION_KEYS, *MARKET_KEYS} or not hasattr(self, "view"):
-                with self._running(f"auction: PRICES and the exact optimum, {s['n_tasks']:,} tasks ({s['scenario']})"):
-                    t = time.perf_counter()
-                    self.view = explorer_view(self.market, self.params())
-                    timings.append(f"auction {time.perf_counter() - t:.1f} s")
+                self.set_busy(f"auction: PRICES and the exact optimum, {s['n_tasks']:,} tasks ({s['scenario']})")
+                t = time.perf_counter()
+                self.view = explorer_view(self.market, self.params())
+                timings.append(f"auction {time.perf_counter() - t:.1f} s")
                 self._psi_disabled = self.view.psi_disabled
                 self.psi_reason.value = f"<small>{self.view.psi_reason}</small>" if self.view.psi_disabled else ""
-            with self._running(f"learning simulation: {self.rounds} rounds of {s['n_tasks']:,} tasks "
-                               f"({s['scenario']}), stake {s['stake']:,.0f}, slash {s['slash_fraction']:g}, "
-                               f"platform checks {s['p_platform']:g}"):
-                t = time.perf_counter()
-                self.challenge = challenge_view(s["scenario"], s["n_tasks"], s["stake"], s["slash_fraction"],
-                                                s["p_platform"], self.params(), rounds=self.rounds, seed=self.seed)
-                timings.append(f"learning simulation {time.perf_counter() - t:.1f} s")
+            self.set_busy(f"learning simulation: {self.rounds} rounds of {s['n_tasks']:,} tasks ({s['scenario']}), "
+                          f"stake {s['stake']:,.0f}, slash {s['slash_fraction']:g}, "
+                          f"platform checks {s['p_platform']:g}")
+            t = time.perf_counter()
+            self.challenge = challenge_view(s["scenario"], s["n_tasks"], s["stake"], s["slash_fraction"],
+                                            s["p_platform"], self.params(), rounds=self.rounds, seed=self.seed)
+            timings.append(f"learning simulation {time.perf_counter() - t:.1f} s")
             # a re-run of the cell restores the last setting: not a new one
             if not self.trace or self.trace[-1]["settings"] != s:
                 self.trace = add_to_trace(self.trace, s, {**self.view.figures, **self.challenge.figures},
@@ -411,8 +409,6 @@ class ExplorerDashboard:
             self.set_ready()
             self.status.value = f"<div style='color:#D55E00;padding:2px 6px'>error: {type(exc).__name__}: {exc}</div>"
             raise
-
-    _timing = ""
 
     def refresh(self) -> None:
         """Draw the current view into the panel's outputs, replacing what was there."""

@@ -260,6 +260,6 @@ def explorer_table(view: ExplorerView, challenge: ChallengeView | None = None) -
             f"welfare over {challenge.rounds} rounds (tokens)": f["welfare"],
             "security cost (tokens)": f["security_cost"],
             "convictions / false convictions": f"{f['convictions']:,} / {f['false_convictions']:,}",
-            "providers that may cheat": f["cheaters"],
+            "cheater accounts (a convicted cheater rejoins under a new one)": f["cheaters"],
         })
     return pd.DataFrame({"value": pd.Series({k: format_number(x) for k, x in rows.items()}, dtype=object)})
