@@ -8,7 +8,22 @@ only from the floors above its own (``docs/architecture.md``, "Layers"; checked 
 ``tests/test_layers.py``); the notebooks and the CLI only call.
 """
 
-from oasis_lab.market import SCENARIOS, Market, generate_market
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oasis_lab.market import SCENARIOS, Market, generate_market
 
 __all__ = ["Market", "generate_market", "SCENARIOS"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use: ``python -m oasis_lab --help`` (which imports this package) stays
+    # free of numpy and pandas
+    if name in __all__:
+        from oasis_lab import market
+
+        return getattr(market, name)
+    raise AttributeError(f"module 'oasis_lab' has no attribute {name!r}")

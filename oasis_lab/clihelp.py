@@ -17,13 +17,14 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from oasis_lab.checks import check_int, check_real
-from oasis_lab.plotting import format_number
-from oasis_lab.seeding import check_seed
+# Nothing heavy at import: ``python -m oasis_lab --help`` and every subcommand's ``--help``
+# import this module, so numpy and pandas are imported where a value is checked or a table
+# printed, not here.
 
 __all__ = [
     "WIDTH",
@@ -121,6 +122,8 @@ def _bounds(minimum: float | None, maximum: float | None) -> str:
 
 
 def _integer(name: str, text: str, minimum: int | None, maximum: int | None) -> int:
+    from oasis_lab.checks import check_int
+
     try:
         value = int(text)
     except ValueError:  # not an integer, or more digits than Python converts
@@ -163,6 +166,8 @@ def real(name: str, *, minimum: float | None = None, maximum: float | None = Non
     """
 
     def parse(text: str) -> float:
+        from oasis_lab.checks import check_real
+
         try:
             value = float(text)
         except ValueError:
@@ -173,6 +178,8 @@ def real(name: str, *, minimum: float | None = None, maximum: float | None = Non
 
 
 def _seed(text: str) -> int:
+    from oasis_lab.seeding import check_seed
+
     try:
         value = int(text)
     except ValueError:
@@ -248,29 +255,88 @@ def add_wide_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _width(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _labels(frame: pd.DataFrame) -> list[Any]:
+    """The leading columns that name a row (text, not numbers or flags): repeated in every block
+    of a table too wide for :data:`WIDTH`; the first column when none is text."""
+    import pandas as pd
+
+    labels: list[Any] = []
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            break
+        labels.append(column)
+    return labels or list(frame.columns[:1])
+
+
 def fit_table(
     frame: pd.DataFrame,
     *,
     wide: bool = False,
     index: bool = False,
-    float_format: Callable[[float], str] | None = format_number,
+    keys: Sequence[Any] | None = None,
+    float_format: Callable[[float], str] | None = None,
     **kwargs: Any,
 ) -> str:
     """``frame`` as text in one notation (:func:`oasis_lab.plotting.format_number`: thousands
-    separators, 4 significant digits, no exponent), in blocks of columns that fit
-    :data:`WIDTH` unless ``wide`` (then whole, however wide); every row is shown.
+    separators, 4 significant digits; integer counts too, :func:`oasis_lab.plotting.count_columns`)
+    fitting :data:`WIDTH` columns unless ``wide`` (then whole, however wide); every row is shown.
+
+    A table wider than :data:`WIDTH` is printed in blocks of columns, one under the other, each
+    block repeating what names the rows: the index (``index=True``), else ``keys``, else the
+    leading text columns (a case's name, a model's), else the first column. No row is cut in
+    two with a ``\\`` and no block loses the row names.
 
     Examples
     --------
-    >>> print(fit_table(pd.DataFrame({"welfare": [123456.7, 2e-7]})))
-      welfare
-      123,457
-    0.0000002
+    >>> import pandas as pd
+    >>> print(fit_table(pd.DataFrame({"welfare": [123456.7, 2e-7], "served": [10989, 7]})))
+      welfare served
+      123,457 10,989
+    0.0000002      7
+    >>> wide = pd.DataFrame({"case": ["matmul/normal", "exp/subnormal"],
+    ...                      **{f"engine {k} differing outputs": [k, 0] for k in range(4)}})
+    >>> print(fit_table(wide))
+             case engine 0 differing outputs engine 1 differing outputs engine 2 differing outputs
+    matmul/normal                          0                          1                          2
+    exp/subnormal                          0                          0                          0
+    <BLANKLINE>
+             case engine 3 differing outputs
+    matmul/normal                          3
+    exp/subnormal                          0
     """
-    with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                           "display.max_colwidth", None):
-        return frame.to_string(index=index, line_width=None if wide else WIDTH,
-                               float_format=float_format, **kwargs)
+    import pandas as pd
+
+    from oasis_lab.plotting import count_columns, format_number
+
+    shown = frame
+    given = kwargs.pop("formatters", None) or {}
+    # integer counts with separators (pandas applies float_format to float columns only)
+    formatters = {**{c: format_number for c in count_columns(frame)}, **given}
+
+    def render(part: pd.DataFrame) -> str:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                               "display.max_colwidth", None):
+            return part.to_string(index=index, line_width=None, float_format=float_format or format_number,
+                                  formatters={c: f for c, f in formatters.items() if c in part.columns},
+                                  **kwargs)
+
+    text = render(shown)
+    if wide or _width(text) <= WIDTH or shown.shape[1] <= 1:
+        return text
+    names = [] if index else list(keys) if keys is not None else _labels(frame)
+    rest = [c for c in shown.columns if c not in names]
+    blocks: list[list[Any]] = [[]]
+    for column in rest:
+        # greedy: a column joins the current block while the block still fits
+        if blocks[-1] and _width(render(shown[names + blocks[-1] + [column]])) > WIDTH:
+            blocks.append([])
+        blocks[-1].append(column)
+    return "\n\n".join(render(shown[names + block]) for block in blocks)
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> None:

@@ -1,37 +1,73 @@
 """Progress bars that tell the truth, also from inside a notebook run by the report.
 
-Every long computation in the package (studies, sweeps, simulations) iterates through
-:func:`progress_bar`, a :class:`tqdm.auto.tqdm` with two differences:
+Every loop of the package that can run long (sweeps, studies, simulations, comparisons)
+iterates through :func:`progress_bar`, a :class:`tqdm.auto.tqdm` with two differences:
 
 - its ETA is the remaining work at the *average* rate over everything done so far
   (``smoothing=0``), not the rate of the first or last step, which misleads when steps differ;
 - when the report runs the notebook (``python -m oasis_lab report``), the kernel process has
-  :data:`PROGRESS_ENV` set to a file; the bar then also writes its current line to that file,
-  and the report shows it on the console beside the notebook's cell progress. A kernel's own
-  output never reaches the console otherwise, so without this a 5-minute cell looks frozen.
+  :data:`PROGRESS_ENV` set to a file: every bar then writes its line to that file (nested bars
+  as one line, outermost first) and shows nothing in the notebook's output, and the report
+  prints the line on the console beside the notebook's cell. A kernel's own output never
+  reaches the console otherwise, so without this a 5-minute cell looks frozen. This happens
+  whatever the caller's ``disable`` says: the console is the report's, and a notebook need not
+  pass anything (outside a report, ``disable=True`` is silent).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from oasis_lab.files import atomic_write
-
-__all__ = ["PROGRESS_ENV", "progress_bar", "read_progress"]
+__all__ = ["PROGRESS_ENV", "format_seconds", "progress_bar", "progress_stage", "read_progress", "reporting"]
 
 #: Environment variable naming the file a bar mirrors its line into (set by the report).
 PROGRESS_ENV = "OASIS_LAB_PROGRESS_FILE"
+#: Separates nested bars in the mirrored line (outermost first).
+NESTED = " > "
+
+# The lines of the bars open in this process, in the order they were opened (nested bars).
+_open: dict[int, str] = {}
+_lock = threading.Lock()
 
 
-def _mirror(line: str) -> None:
+def reporting() -> bool:
+    """Whether this process runs under the report (its bars go to the report's console)."""
+    return bool(os.environ.get(PROGRESS_ENV))
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration as ``"42 s"``, ``"3 min 05 s"`` or ``"1 h 02 min"``.
+
+    Examples
+    --------
+    >>> format_seconds(4.26), format_seconds(185), format_seconds(3725)
+    ('4.3 s', '3 min 05 s', '1 h 02 min')
+    """
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _publish() -> None:
     target = os.environ.get(PROGRESS_ENV)
     if not target:
         return
+    from oasis_lab.files import atomic_write
+
+    with _lock:
+        line = NESTED.join(_open.values())
     # Written atomically, so the report never reads a half-written line.
     try:
         with atomic_write(target, "w", encoding="utf-8") as fh:
@@ -40,14 +76,49 @@ def _mirror(line: str) -> None:
         pass
 
 
-class _MirroredBar(tqdm):
-    """A tqdm bar that also mirrors its plain-text line to :data:`PROGRESS_ENV`'s file."""
+def _line(bar: Any) -> str:
+    """``"sweep deterrence: 12/40 points, 1 min 02 s elapsed, about 2 min 30 s left"``."""
+    d = bar.format_dict
+    n, total, elapsed = d["n"], d["total"], d["elapsed"]
+    unit = d.get("unit") or "it"
+    label = d.get("prefix") or "working"
+    if not total and not n:
+        return f"{label}: running"  # a stage without steps (see :func:`progress_stage`)
+    units = unit + ("es" if unit.endswith(("s", "x", "ch", "sh")) else "s")  # batches, points
+    done = f"{n:,}/{total:,} {units}" if total else f"{n:,} {units}"
+    text = f"{label}: {done}, {format_seconds(elapsed)} elapsed"
+    computed = n - (d.get("initial") or 0)  # steps read back (a resumed sweep) are not in the rate
+    if total and n < total and computed > 0 and elapsed > 0:
+        left = (total - n) * elapsed / computed  # the mean rate of this run so far
+        text += f", about {format_seconds(left)} left"
+    return text
 
-    # tqdm.auto is the console bar or, in a kernel, the notebook bar: their display()
-    # signatures differ, so pass everything through.
-    def display(self, *args: Any, **kwargs: Any) -> Any:
-        _mirror(self.format_meter(**{**self.format_dict, "ncols": 100}))
-        return super().display(*args, **kwargs)
+
+def _report_bar_class() -> type:
+    from tqdm.std import tqdm
+
+    class ReportBar(tqdm):
+        """Under the report: the line goes to the report's console, nothing to the output."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["file"] = io.StringIO()  # tqdm's own drawing goes nowhere
+            kwargs["disable"] = False
+            super().__init__(*args, **kwargs)
+
+        def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+            if not self.disable:
+                with _lock:
+                    _open[id(self)] = _line(self)
+                _publish()
+            return True
+
+        def close(self) -> None:
+            super().close()
+            with _lock:
+                _open.pop(id(self), None)
+            _publish()
+
+    return ReportBar
 
 
 def progress_bar(
@@ -70,7 +141,8 @@ def progress_bar(
     desc, unit : str
         Label and unit shown on the bar.
     disable : bool
-        No bar at all (and nothing mirrored).
+        Outside a report: no bar at all. Under the report (:func:`reporting`) the bar's line
+        goes to the report's console whatever this says, and never into the notebook.
     **kwargs
         Passed to :class:`tqdm.auto.tqdm`.
 
@@ -81,11 +153,27 @@ def progress_bar(
     """
     kwargs.setdefault("smoothing", 0.0)
     kwargs.setdefault("mininterval", 0.5)
-    return _MirroredBar(iterable, total=total, desc=desc, unit=unit, disable=disable, **kwargs)
+    if reporting():
+        return _report_bar_class()(iterable, total=total, desc=desc, unit=unit, **kwargs)
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=disable, **kwargs)
+
+
+def progress_stage(desc: str) -> Any:
+    """A bar without steps, for one long call that cannot count its work (a timed kernel): under
+    the report the console shows ``desc`` while the ``with`` block runs; elsewhere nothing.
+
+    Examples
+    --------
+    >>> with progress_stage("matmul naive n=1,024"):
+    ...     pass
+    """
+    return progress_bar(total=None, desc=desc, disable=True)
 
 
 def read_progress(path: str | Path) -> str:
-    """The last line a bar mirrored into ``path`` ("" when there is none yet)."""
+    """The last line the bars mirrored into ``path`` ("" when there is none yet)."""
     try:
         return Path(path).read_text(encoding="utf-8").strip()
     except OSError:

@@ -75,8 +75,29 @@ _OUTPUT_CHECK = """() => Array.from(document.querySelectorAll('.jp-OutputArea-ou
     .length"""
 
 
+# Where a report page's parts sit once laid out (page coordinates, None when absent): its
+# first visible blocks' text, its title, findings, first figure and first visible code input.
+_LAYOUT = """() => {
+    const shown = el => { const r = el.getBoundingClientRect();
+        return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden'; };
+    const top = el => el ? el.getBoundingClientRect().top + window.scrollY : null;
+    const h1 = document.querySelector('h1');
+    const findings = document.querySelector('#findings');
+    const figure = document.querySelector('.jp-OutputArea-output img, .jp-OutputArea-output svg');
+    const code = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea')].filter(shown);
+    const blocks = [...document.querySelectorAll('main > *')].filter(shown);
+    return {first_blocks: blocks.slice(0, 3).map(b => b.innerText.trim().slice(0, 300)),
+            title: h1 ? h1.innerText.replace(/\u00b6$/, '').trim() : null, title_top: top(h1),
+            findings: findings ? findings.innerText : null, findings_top: top(findings),
+            figure_top: top(figure), code_top: code.length ? top(code[0]) : null,
+            code_cells: code.length};
+}"""
+
+
 def open_offline(page_path: Path) -> dict[str, Any]:
-    """Open ``page_path`` with the network blocked; what failed and how many outputs are empty."""
+    """Open ``page_path`` with the network blocked; what failed, how many outputs are empty and
+    where its parts sit (``layout``: its first blocks, title, findings, first figure, first
+    visible code)."""
     from playwright.sync_api import sync_playwright
 
     if CHROMIUM is None:
@@ -109,10 +130,11 @@ def open_offline(page_path: Path) -> dict[str, Any]:
             n_outputs = page.evaluate(
                 "() => document.querySelectorAll('.jp-OutputArea-output').length"
             )
+            layout = page.evaluate(_LAYOUT)
         finally:
             browser.close()
     return {"blocked": blocked, "failed": failed, "errors": errors, "empty": empty,
-            "outputs": n_outputs}
+            "outputs": n_outputs, "layout": layout}
 
 
 @pytest.fixture(scope="session", name="open_offline")

@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from oasis_lab.__main__ import build_parser, main
+from oasis_lab.__main__ import SUBCOMMANDS, build_parser, main
 from oasis_lab.auction.greedy import run_greedy
 from oasis_lab.auction.metrics import check_individual_rationality
 from oasis_lab.auction.pricing import user_costs
@@ -125,6 +125,8 @@ def test_default_tables_fit_100_columns_and_wide_prints_whole(name: str, capsys)
     out = capsys.readouterr().out
     assert _fits(out), "\n".join(line for line in out.splitlines() if len(line) > WIDTH)
     assert "e+" not in out and "e-0" not in out  # one positional notation, no exponents
+    # fitted in blocks of columns that keep the row names, never pandas' "\" halves
+    assert not [line for line in out.splitlines() if line.rstrip().endswith("\\")], out
     assert main([*args, "--wide"]) == 0
     wide = capsys.readouterr().out
     assert _fits(wide) is not wider
@@ -307,3 +309,103 @@ def test_every_adversary_is_explained_in_the_help() -> None:
     help_text = re.sub(r"\s+", " ", _subparser("dispute").format_help())
     for name, text in ADVERSARY_HELP.items():
         assert f"{name} = {text}" in help_text
+
+
+def test_a_wide_table_is_cut_into_blocks_that_keep_the_row_names() -> None:
+    # issue 22: `browser check` and `dispute` tables wrapped with "\" and their second half had
+    # no case names; a table shaped like browser check's kernel table
+    import pandas as pd
+
+    from oasis_lab.clihelp import fit_table
+
+    cases = [f"{k}/{c}" for k in ("matmul", "softmax", "layernorm") for c in ("normal", "subnormal")]
+    frame = pd.DataFrame({"case": cases, "kernel": ["blocked"] * 6,
+                          **{f"{a}={b}": [True] * 6 for a, b in (("browser", "webgpu"), ("browser", "numpy"),
+                                                                ("webgpu", "numpy"))},
+                          "max_ulp browser-numpy": [0.0] * 6, "max_ulp webgpu-numpy": [0.0] * 6,
+                          "differing elements of 1,048,576": [10989, 0, 0, 0, 0, 3]})
+    text = fit_table(frame)
+    blocks = text.split("\n\n")
+    assert len(blocks) >= 2 and _fits(text) and "\\" not in text
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[0].split()[:2] == ["case", "kernel"], block  # every block names its rows
+        assert [line.split()[0] for line in lines[1:]] == cases, block
+    assert "10,989" in text  # counts with separators
+    columns = [c for block in blocks for c in frame.columns if f" {c}" in f" {block.splitlines()[0]}"]
+    assert set(columns) == set(frame.columns)  # every column is somewhere
+    assert fit_table(frame, wide=True).count("\n") == len(frame)  # --wide: one block, whole
+
+
+def test_the_sweep_table_fits_100_columns(tmp_path, capsys) -> None:
+    sweep_file = tmp_path / "sweep.yaml"
+    sweep_file.write_text("experiment: deterrence\nconfig: {n_tasks: 40, n_nodes: 8}\n"
+                          "grid:\n  stake: [0, 5000]\n  p_platform: [0.0, 0.05]\nseeds: 1\n")
+    args = ["sweep", "--config", str(sweep_file), "--out", str(tmp_path / "out"), "--serial", "--no-progress"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert _fits(out) and "\\" not in out, out
+    assert out.count("stake p_platform") >= 2  # each block carries the grid point's values
+    assert main([*args, "--wide"]) == 0
+    assert not _fits(capsys.readouterr().out)  # the whole table is wider than 100 columns
+
+
+# ------------------------------------------------------------------ --help without heavy imports
+_HEAVY = ("numpy", "pandas", "scipy", "pyarrow", "numba", "cvxpy", "matplotlib", "IPython", "papermill",
+          "nbconvert", "wgpu", "yaml", "tqdm", "distributed")
+
+_IMPORTS_OF_HELP = """
+import contextlib, io, json, sys
+from oasis_lab.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main(sys.argv[1:] + ["--help"])
+    except SystemExit:
+        pass
+print(json.dumps({"help": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def _imports_of_help(*command: str) -> tuple[str, set[str]]:
+    """The help text of ``python -m oasis_lab COMMAND --help`` and the modules it imported (in a
+    fresh interpreter)."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_OF_HELP, *command], capture_output=True, text=True,
+                          check=True, timeout=120)
+    data = json.loads(done.stdout)
+    return data["help"], set(data["modules"])
+
+
+@pytest.mark.parametrize("command", [(), ("report",), ("kernels",), ("kernels", "check"), ("bench",)])
+def test_help_imports_no_numerical_library(command: tuple[str, ...]) -> None:
+    # issue 22: `python -m oasis_lab --help` took 3.8 to 6.5 s importing every subcommand's
+    # module (numpy, pandas, scipy, cvxpy, numba ...); the list and these subcommands' help
+    # now import argparse-level code only
+    text, modules = _imports_of_help(*command)
+    assert "usage: python -m oasis_lab" in text
+    heavy = sorted(m for m in modules if m.split(".")[0] in _HEAVY)
+    assert not heavy, heavy
+    if not command:
+        assert all(name in text for name in SUBCOMMANDS)
+        assert {m for m in modules if m.startswith("oasis_lab")} == {"oasis_lab", "oasis_lab.__main__",
+                                                                    "oasis_lab.clihelp"}
+
+
+@pytest.mark.parametrize("name", sorted(set(SUBCOMMANDS) - {"report", "kernels", "bench"}))
+def test_a_subcommands_help_imports_no_other_subcommand(name: str) -> None:
+    text, modules = _imports_of_help(name)
+    assert f"python -m oasis_lab {name}" in text
+    shared = {"compare": {"oasis_lab.auction.cli"}}.get(name, set())  # compare shares auction's reading help
+    others = {module for module, _ in SUBCOMMANDS.values() if module != SUBCOMMANDS[name][0]} - shared
+    assert not others & modules, sorted(others & modules)
+
+
+def test_the_listed_help_is_each_modules_own() -> None:
+    # the top-level list is written in __main__ (so it imports nothing); it must say what each
+    # module registers
+    actions = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    registered = {choice.dest: choice.help for choice in actions[0]._choices_actions}
+    assert registered == {name: text for name, (_, text) in SUBCOMMANDS.items()}

@@ -33,21 +33,56 @@ def test_use_style_sets_the_okabe_ito_cycle_and_readable_tables() -> None:
     ("value", "text"),
     [(10176.0, "10,176"), (np.int64(7), "7"), (0.123456, "0.1235"), (123456.7, "123,457"), (1389.33, "1,389"),
      (-2.5, "-2.5"), (float("nan"), "NaN"), (True, "True"), ("label", "label"), (2e-7, "0.0000002"),
-     (0.5, "0.5"), (1e20, "100,000,000,000,000,000,000"), (float("inf"), "inf")],
+     (0.5, "0.5"), (float("inf"), "inf"), (np.int64(10989), "10,989"),
+     # issue 22: float noise and a float max_abs of 3.4e27 read as 0.0000000000000001571 and as a
+     # 28-digit integer; integers are exact counts and keep every digit
+     (1.571e-16, "1.571 × 10⁻¹⁶"), (-3.4028e27, "-3.403 × 10²⁷"), (1e20, "1 × 10²⁰"), (9.99996e-10, "1 × 10⁻⁹"),
+     (10**20, "100,000,000,000,000,000,000"), (0.0, "0"), (-0.0, "0")],
 )
 def test_format_number(value: object, text: str) -> None:
     assert plotting.format_number(value) == text
 
 
-@pytest.mark.parametrize("magnitude", range(-12, 19))
-def test_format_number_never_prints_an_exponent_and_keeps_four_digits(magnitude: int) -> None:
-    # the README's notation: thousands separators, 4 significant digits, no exponent (fit_table
-    # printed 123456.7 as 1.235e+05 and plotting 2e-7 as 2e-07 before they shared this function)
+def _read_back(text: str) -> float:
+    if " × 10" in text:
+        mantissa, power = text.split(" × 10")
+        digits = power.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+        return float(mantissa) * 10.0 ** int(digits)
+    return float(text.replace(",", ""))
+
+
+@pytest.mark.parametrize("magnitude", range(-18, 22))
+def test_format_number_never_prints_an_e_exponent_and_keeps_four_digits(magnitude: int) -> None:
+    # the README's notation: thousands separators, 4 significant digits, no "e" exponent (fit_table
+    # printed 123456.7 as 1.235e+05 and plotting 2e-7 as 2e-07 before they shared this function);
+    # positional from 10^-9 up to 10^15, "m.mmm × 10ⁿ" outside
     for mantissa in (1.0, 1.23456, -9.87654, 9.99961):
         value = mantissa * 10.0**magnitude
         text = plotting.format_number(value)
         assert "e" not in text.lower() and text == text.strip(), text
-        assert float(text.replace(",", "")) == pytest.approx(value, rel=5e-4)
+        assert (" × 10" in text) == (not 1e-9 <= abs(value) < 1e15), text
+        assert len(text.replace(",", "").replace("-", "")) <= 22, text
+        assert _read_back(text) == pytest.approx(value, rel=5e-4)
+
+
+def test_readable_writes_integer_counts_with_separators_and_leaves_identifiers() -> None:
+    frame = pd.DataFrame({"served": [10989, 20000], "seed": [12345, 7], "task_id": [22037, 1],
+                          "share": [0.5, 0.25], "ok": [True, False]})
+    out = plotting.readable(frame)
+    assert out["served"].tolist() == ["10,989", "20,000"]
+    assert out["seed"].tolist() == [12345, 7] and out["task_id"].tolist() == [22037, 1]
+    assert out["share"].tolist() == [0.5, 0.25] and out["ok"].tolist() == [True, False]
+    assert frame["served"].tolist() == [10989, 20000]  # the input is left alone
+    assert plotting.count_columns(frame) == ["served"]
+
+
+def test_in_a_notebook_frames_show_their_counts_with_separators() -> None:
+    # use_style registers this display for DataFrames in IPython (text and HTML)
+    frame = pd.DataFrame({"served": [10989], "welfare": [1234.5]})
+    with pd.option_context("display.float_format", plotting.format_number):
+        html = plotting._show_readable(frame, "html")
+        text = plotting._show_readable(frame, "text")
+    assert "<td>10,989</td>" in html and "10,989" in text and "1,234" in text
 
 
 def test_cli_tables_use_the_same_notation() -> None:

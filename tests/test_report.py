@@ -307,8 +307,18 @@ def test_long_cells_show_their_own_progress_on_the_console(notebook_dir: Path, t
     )
     code, log = _report_cli(notebook_dir, tmp_path / "r", "c_slow")
     assert code == 0, log
-    assert "inner-study" in log and "4/8" in log, log  # the kernel's bar reached the console
-    assert "c_slow" in log and "cell" in log  # and the notebook's cell bar
+    import re
+
+    lines = log.splitlines()  # the CLI's table (stdout), then the console (stderr)
+    first = next(k for k, line in enumerate(lines) if line.startswith("report: "))
+    # at once: the run, then the notebook (before its kernel is up), and no invented estimate
+    assert lines[first].startswith("report: 1 notebook(s) into "), log
+    assert lines[first + 1].startswith("[1/1] c_slow · ") and lines[first + 1].endswith("no estimate"), log
+    assert re.search(r"  cell 2/2 \[import time\].* > inner-study: \d/8 markets", log), log  # the kernel's bar
+    assert re.search(r"^ok +c_slow in ", log, re.M), log
+    # a second run estimates from the first one's measured times
+    code, log = _report_cli(notebook_dir, tmp_path / "r", "c_slow")
+    assert code == 0 and "left (the last run's times)" in log and "(last run " in log, log
 
 
 def test_a_profile_can_be_named(notebook_dir: Path, tmp_path: Path) -> None:
@@ -346,3 +356,160 @@ def test_concurrent_index_updates_keep_every_entry(tmp_path: Path) -> None:
 
     records = json.loads((out / "index.json").read_text())
     assert all(records[n]["latest"]["profile"] == "profile p" for n in names)
+
+
+# ------------------------------------------------------------ pages open with their findings
+_FIGURE_NB = [
+    ("markdown", "# C · a study with a figure\n\nWhat this study asks."),
+    ("parameters", "size = 3\nsummary_dir = 'reports'"),
+    ("code", "import matplotlib.pyplot as plt\n"
+             "from oasis_lab.report import write_summary"),
+    ("markdown", "## The figure"),
+    ("code", "fig, ax = plt.subplots(figsize=(4, 3))\nax.plot(range(size))\nplt.show()"),
+    ("code", "print('served', 10989 * size)"),
+    ("code", "write_summary('c_figure', {'served': 10989 * size, 'headline': {\n"
+             "    'tasks served': 10989 * size, 'welfare / optimum': 0.87912, 'verdict': 'cheater caught'}},\n"
+             "    summary_dir)"),
+]
+
+
+def _write_cells(path: Path, cells: list[tuple[str, str]]) -> None:
+    nb = nbformat.v4.new_notebook()
+    for kind, source in cells:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            tags = ["parameters"] if kind == "parameters" else []
+            nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture()
+def figure_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "nbs_figure"
+    folder.mkdir()
+    _write_cells(folder / "c_figure.ipynb", _FIGURE_NB)
+    return folder
+
+
+@pytest.mark.browser
+def test_a_page_opens_with_its_title_and_findings_and_no_code(figure_dir: Path, tmp_path: Path,
+                                                              open_offline) -> None:
+    out = tmp_path / "r"
+    run = run_report(out, notebook_dir=figure_dir, profile=None, progress=False)[0]
+    assert run.ok, run.error
+    seen = open_offline(out / "c_figure.html")
+    assert seen["blocked"] == [] and seen["errors"] == [] and seen["empty"] == 0, seen
+    layout = seen["layout"]
+    # first the title, then the findings: the headline numbers of this run, in the notebook's order
+    assert layout["first_blocks"][0] == "C · a study with a figure¶" or \
+        layout["first_blocks"][0].startswith("C · a study with a figure"), layout
+    assert layout["first_blocks"][1].startswith("Findings"), layout
+    findings = layout["findings"]
+    assert "tasks served: 32,967" in findings and "welfare / optimum: 0.8791" in findings, findings
+    assert findings.index("tasks served") < findings.index("welfare / optimum") < findings.index("verdict")
+    assert "cheater caught" in findings and "in" in findings and "parameters:" in findings
+    # no code anywhere, so none above the first figure; the outputs are all there
+    assert layout["code_cells"] == 0 and layout["code_top"] is None, layout
+    assert layout["title_top"] < layout["findings_top"] < layout["figure_top"], layout
+    page = (out / "c_figure.html").read_text()
+    assert "served 32967" in page and "matplotlib.pyplot" not in page
+    # the parameters cell is out of the page's flow, its values in the closed box of the findings
+    assert "Parameters of this run" in page and "size = 3" in page
+
+
+@pytest.mark.browser
+def test_show_code_renders_every_cell_with_its_code(figure_dir: Path, tmp_path: Path, open_offline) -> None:
+    out = tmp_path / "r"
+    assert run_report(out, notebook_dir=figure_dir, progress=False, show_code=True)[0].ok
+    layout = open_offline(out / "c_figure.html")["layout"]
+    assert layout["first_blocks"][1].startswith("Findings"), layout  # findings first still
+    assert layout["code_cells"] >= 4 and layout["code_top"] < layout["figure_top"], layout
+    assert "matplotlib.pyplot" in (out / "c_figure.html").read_text()
+    index = (out / "index.html").read_text()
+    assert "page shows the code" in index  # the index records the switch
+
+
+def test_pages_take_the_headline_of_this_run_only(figure_dir: Path, tmp_path: Path) -> None:
+    # a summary left by an earlier run must not head a page of a run that wrote none
+    out = tmp_path / "r"
+    out.mkdir()
+    nb = figure_dir / "c_figure.ipynb"
+    _write_cells(nb, [c for c in _FIGURE_NB if "write_summary(" not in c[1]])
+    import json
+
+    (out / "c_figure.summary.json").write_text(json.dumps({"headline": {"stale number": 1}}))
+    import os
+
+    os.utime(out / "c_figure.summary.json", (1, 1))  # written long before this run
+    run = run_report(out, notebook_dir=figure_dir, progress=False)[0]
+    assert run.ok and run.headline == {}
+    page = (out / "c_figure.html").read_text()
+    assert "stale number" not in page and "states no headline numbers" in page
+
+
+def test_the_index_lists_titles_headlines_and_each_notebooks_own_time(figure_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    _write_notebook(figure_dir / "d_slow.ipynb", "import time\ntime.sleep(1.5)\nprint('slow done')")
+    out = tmp_path / "r"
+    runs = run_report(out, notebook_dir=figure_dir, progress=False)
+    assert [r.notebook for r in runs] == ["c_figure", "d_slow"] and all(r.ok for r in runs)
+    records = json.loads((out / "index.json").read_text())
+    c, d = records["c_figure"]["latest"], records["d_slow"]["latest"]
+    # each notebook's own finishing time: d ran 1.5 s after c finished (not the index's time)
+    assert c["finished"] < d["finished"], (c["finished"], d["finished"])
+    assert d["seconds"] >= 1.5 and c["title"] == "C · a study with a figure" and d["title"] == "d_slow"
+    assert list(c["headline"]) == ["tasks served", "welfare / optimum", "verdict"]
+    index = (out / "index.html").read_text()
+    for text in ("C · a study with a figure", "tasks served: <b>32,967</b>", "welfare / optimum: <b>0.8791</b>",
+                 f"finished {c['finished']}", f"finished {d['finished']}"):
+        assert text in index, text
+    from oasis_lab.progress import format_seconds
+
+    assert format_seconds(c["seconds"]) in index and format_seconds(d["seconds"]) in index
+    # the cells' times of this run are kept for the next run's estimates
+    assert len(c["cell_seconds"]) == len(nbformat.read(out / "c_figure.ipynb", as_version=4).cells)
+
+
+def test_a_failed_page_says_so_first_and_shows_its_code(notebook_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    run_report(out, notebook_dir=notebook_dir, only=["b_fails"], progress=False)
+    page = (out / "b_fails.failed.html").read_text()
+    # the failure first, then the cells with their code
+    assert page.index("This run failed: PapermillExecutionError: RuntimeError: boom in notebook") < \
+        page.index('<div class="jp-Cell jp-CodeCell') < page.index('<span class="ne">RuntimeError</span>')
+    assert "An Exception was encountered" not in page  # papermill's banner: the findings say it
+
+
+@pytest.mark.parametrize(("headline", "error", "match"), [
+    ([("a", 1)], TypeError, "headline must be a dict"),
+    ({}, ValueError, "headline has 0 entries"),
+    ({f"k{i}": i for i in range(9)}, ValueError, "headline has 9 entries; give 1 to 8"),
+    ({"": 1}, ValueError, "headline label '' must be a text"),
+    ({"welfare": [1, 2]}, TypeError, r"headline\['welfare'\] must be a number, a bool or a text, got list"),
+    ({"note": "x" * 161}, ValueError, r"headline\['note'\] is 161 characters long"),
+])
+def test_a_bad_headline_is_refused_naming_it(headline, error, match, tmp_path: Path) -> None:
+    from oasis_lab.report import write_summary
+
+    with pytest.raises(error, match=match):
+        write_summary("x", {"headline": headline}, tmp_path)
+    assert not (tmp_path / "x.summary.json").exists()
+
+
+def test_a_headline_keeps_its_order_and_numpy_values(tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from oasis_lab.report import write_summary
+    from oasis_lab.report.summary import read_headline
+
+    write_summary("x", {"z": 1, "headline": {"zeta": np.float64(0.5), "alpha": np.int64(3),
+                                             "nan": np.nan}, "a": {"y": 1, "b": 2}}, tmp_path)
+    data = json.loads((tmp_path / "x.summary.json").read_text())
+    assert list(data) == ["a", "headline", "z"] and list(data["a"]) == ["b", "y"]  # sorted...
+    assert read_headline(tmp_path, "x") == {"zeta": 0.5, "alpha": 3, "nan": None}  # ...but this
+    assert read_headline(tmp_path, "missing") == {}

@@ -154,7 +154,8 @@ def compare_markets(
     seed : int
         SBBA's lottery and the DP draw.
     progress : bool
-        Show a progress bar (:func:`oasis_lab.progress.progress_bar`).
+        Show a progress bar (:func:`oasis_lab.progress.progress_bar`; under the report it is on
+        the report's console whatever this says).
     total : int, optional
         Number of markets, for the progress bar.
 
@@ -189,11 +190,11 @@ def compare_markets(
     run_greedy(tiny, params)
     if exact:
         solve_optimum(tiny, params, backend=backend)
-    iterator: Iterable[tuple[dict[str, Any], Market]] = markets
-    if progress:
-        from oasis_lab.progress import progress_bar
+    from oasis_lab.progress import progress_bar
 
-        iterator = progress_bar(markets, total=total, desc="compare", unit="market")
+    # always on the report's console (oasis_lab.progress); shown elsewhere when asked
+    iterator: Iterable[tuple[dict[str, Any], Market]] = progress_bar(
+        markets, total=total, desc="compare", unit="market", disable=not progress)
     rows: list[dict[str, Any]] = []
     for labels, market in iterator:
         rows.extend(

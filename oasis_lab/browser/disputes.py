@@ -48,6 +48,12 @@ __all__ = [
     "dispute_table",
 ]
 
+#: The cheating browser's change of a float node by default: ``2**16`` ULPs at one element (about
+#: 0.8% of a value near 1), far beyond the exact referee's rounding bound; a change within the
+#: bound is ``ambiguous`` by design (``DisputeParams.rounding_ulp``, docs/mechanism.md). A
+#: discrete node (compared exactly) is changed by one unit.
+CHEAT_ULPS = 1 << 16
+
 OUTCOMES = ("no dispute", "cheater caught", "cheater escaped", "ambiguous: honest runtimes disagree",
             "honest provider convicted", "honest challenger lost")
 
@@ -133,7 +139,7 @@ def browser_dispute(
     inputs: Mapping[str, np.ndarray] | None = None,
     *,
     cheat_node: int | str | None = None,
-    ulps: int = 1,
+    ulps: int | None = None,
     variant: str = "",
     arity: int = 2,
     seed: int = 0,
@@ -147,7 +153,8 @@ def browser_dispute(
     model : Model or str
         A model or shipped model name; ``inputs`` default to its seeded example inputs.
     cheat_node : int or str, optional
-        Make the browser's JS add ``ulps`` to the bits of one element of this node's output.
+        Make the browser's JS add ``ulps`` to the bits of one element of this node's output
+        (default: :data:`CHEAT_ULPS` at a float node, 1 at a discrete one).
     variant : str
         Kernel variant both runtimes run (:data:`oasis_lab.browser.variants.VARIANTS`); the
         referee always recomputes with the numpy references of the shipped kernels.
@@ -170,8 +177,12 @@ def browser_dispute(
     cheat_at = -1 if cheat_node is None else (
         mdl.node_index(cheat_node) if isinstance(cheat_node, str) else int(cheat_node))
     with use_variant(variant):
-        b = provider.run(mdl, feed, seed=seed, cheat=None if cheat_at < 0 else (cheat_at, ulps))
         w = M.run(mdl, feed, backend="webgpu", seed=seed)
+        cheat = None
+        if cheat_at >= 0:
+            floats = np.asarray(w.outputs[cheat_at]).dtype.kind == "f"
+            cheat = (cheat_at, ulps if ulps is not None else CHEAT_ULPS if floats else 1)
+        b = provider.run(mdl, feed, seed=seed, cheat=cheat)
     diverge = next((i for i, (x, y) in enumerate(zip(b.outputs, w.outputs, strict=True))
                     if x.tobytes() != y.tobytes()), -1)
     computation = ModelComputation(mdl, feed, backend="numpy", seed=seed)

@@ -371,8 +371,9 @@ class WrongAfter(Strategy):
 
 @dataclass(frozen=True)
 class BelowTolerance(Strategy):
-    """Moves one element of node ``node`` by ``ulps`` ULPs: convicted in exact mode, upheld
-    by a tolerance referee whose ``max_ulp >= ulps``."""
+    """Moves one element of node ``node`` by ``ulps`` ULPs: upheld by a tolerance referee whose
+    ``max_ulp >= ulps``, ``ambiguous`` in exact mode's rounding reading when ``ulps`` is within
+    ``rounding_ulp`` at a float node, convicted beyond it and by the strict reading."""
 
     node: int | str = 0
     ulps: int = 1
@@ -393,7 +394,8 @@ class BelowTolerance(Strategy):
 @dataclass(frozen=True)
 class OtherDevice(BelowTolerance):
     """An *honest* provider whose device rounds node ``node`` ``ulps`` ULPs away from the
-    referee's (e.g. a different ``exp``). Exact mode convicts it: a wrongful slash. A
+    referee's (e.g. a different ``exp``). The strict exact reading convicts it (a wrongful
+    slash); the rounding reading (the default) finds it ``ambiguous`` within its bound. A
     discrete output (integers, booleans) does not round: there its trace is the honest one
     (integer arithmetic is the same on every device)."""
 
@@ -411,9 +413,10 @@ class Launder(Strategy):
     """A few ULPs at ``small_node``, then a real cheat (``scale``) at ``big_node``.
 
     The hash chain diverges from an honest run first at ``small_node``, where the change is
-    within tolerance. Exact mode convicts at ``small_node``; tolerance mode checks every node
-    against its own committed inputs and convicts at ``big_node`` (comparing traces, it
-    stopped at ``small_node`` and upheld the cheat).
+    within tolerance. The strict exact reading convicts at ``small_node``; tolerance mode and
+    the rounding exact reading (once ``small_node`` is within its bound) check every node
+    against its own committed inputs and convict at ``big_node`` (comparing traces, tolerance
+    mode stopped at ``small_node`` and upheld the cheat).
     """
 
     small_node: int | str = 0
@@ -447,7 +450,8 @@ class Drift(Strategy):
     Every node is then within ``ulps`` ULPs of itself recomputed from its own inputs: a
     tolerance referee with ``max_ulp >= ulps`` accepts the trace by design, however far the
     drift has carried the final output (the residual of tolerance mode, measured by the
-    ``residual_drift`` experiment). Exact mode convicts it at the first float node.
+    ``residual_drift`` experiment). The strict exact reading convicts it at the first float
+    node; the rounding reading finds a drift within its bound ``ambiguous``.
     """
 
     ulps: int = 1

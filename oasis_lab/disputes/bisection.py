@@ -49,7 +49,7 @@ from oasis_lab.disputes.adversaries import Choice, Honest, PartyState, Reply, St
 from oasis_lab.disputes.commitments import CommitmentMismatch, MalformedOpening
 from oasis_lab.disputes.computations import Computation, ModelComputation, SyntheticComputation
 from oasis_lab.disputes.graph import DisputeGraph
-from oasis_lab.disputes.hashing import DIGEST_SIZE
+from oasis_lab.disputes.hashing import DIGEST_SIZE, chain_step
 from oasis_lab.disputes.params import DisputeParams
 from oasis_lab.disputes.referee import VERDICTS, Referee, Ruling
 from oasis_lab.disputes.traces import (
@@ -154,6 +154,10 @@ class DisputeOutcome:
     transcript : tuple of RoundRecord
     ruling : Ruling or None
         The referee's ruling when it ruled.
+    drew : bool
+        Whether either party drew from its random generator. When neither did, the outcome is
+        fixed by the strategies, the computation, the parameters and the referee, whatever the
+        seed (the simulation's court looks such games up instead of playing them again).
     """
 
     model: str
@@ -176,6 +180,7 @@ class DisputeOutcome:
     transcript: tuple[RoundRecord, ...] = field(default=(), repr=False)
     ruling: Ruling | None = field(default=None, repr=False)
     bytes_shared: int = 0
+    drew: bool = field(default=False, repr=False)
 
     @property
     def provider_convicted(self) -> bool:
@@ -250,6 +255,11 @@ class _LazyGenerator:
     def __init__(self, seed: list[int]) -> None:
         self._seed = seed
         self._gen: np.random.Generator | None = None
+
+    @property
+    def drew(self) -> bool:
+        """Whether the generator was used (built)."""
+        return self._gen is not None
 
     def __getattr__(self, name: str) -> Any:
         gen = self._gen
@@ -341,11 +351,110 @@ def _opened_output(
 
 
 class _Ended(Exception):
-    """Internal: the dispute ended early with a verdict."""
+    """Internal: the dispute ended early with a verdict (``ruling``: the whole ruling)."""
 
-    def __init__(self, verdict: str, reason: str, detail: str = "") -> None:
+    def __init__(self, verdict: str, reason: str, detail: str = "", ruling: Ruling | None = None) -> None:
         super().__init__(detail)
-        self.ruling = Ruling(verdict, reason, detail=detail)
+        self.ruling = ruling if ruling is not None else Ruling(verdict, reason, detail=detail)
+
+
+def _rule_rounding(
+    computation: Computation, referee: Referee, provider: Strategy, ps: PartyState,
+    challenger: Strategy, cs: PartyState, k: int, inputs: tuple[np.ndarray, ...], agreed: bytes,
+    p_hi: bytes, q_hi: bytes, head: bytes,
+) -> tuple[Ruling, int, int, int]:
+    """The exact referee's rounding reading at node ``k`` (issue 20 item 4): the ruling, the
+    node it is about, the output bytes opened and the bytes shared.
+
+    1. ``k`` is recomputed on each engine of :meth:`Referee.engines_for`, in order: a provider
+       commitment that one engine's bits give is upheld (``challenger_wrong``).
+    2. Otherwise, at a discrete node (or with ``rounding_ulp = 0``) it is a fault: the
+       challenger's claim agreeing with an engine convicts (``provider_guilty``; ``ambiguous``
+       when no claim agrees, or the recomputation is not finite).
+    3. At a float node the provider opens its output (checked against its claim): beyond
+       ``rounding_ulp`` ULPs of every engine's, as step 2.
+    4. Within the bound, rounding on the provider's device can explain the difference: no
+       conviction at ``k``. Such a change must not shield a later cheat, so the provider shares
+       its trace (checked against the head it published) and the challenger names the first
+       node that is beyond the bound against the provider's *own* inputs
+       (``Strategy.localise``); the referee recomputes that node from the shared trace and
+       convicts if it is beyond the bound of every engine (a discrete node: unequal). No
+       such node: ``ambiguous`` (reason ``within_rounding``).
+    """
+    graph = computation.graph
+    engines = referee.engines_for(computation)
+    bound = referee.rounding_ulp
+    recomputed: list[np.ndarray] = []
+    c_ok = False
+    for engine in engines:  # a few engines: the first whose bits are the provider's upholds it
+        r = referee.recompute_on(computation, k, inputs, engine)
+        recomputed.append(r)
+        ref = chain_step(agreed, computation.digest(r))
+        c_ok = c_ok or ref == q_hi
+        if ref == p_hi:
+            return referee.judge(Ruling(
+                "challenger_wrong", "referee", provider_agrees=True, challenger_agrees=c_ok,
+                detail=f"the provider's commitment is the {engine} engine's recomputation",
+            )), k, 0, 0
+    first = recomputed[0]
+    names = "/".join(engines)
+    if first.dtype.kind != "f" or bound == 0:
+        why = "a discrete output does not round" if first.dtype.kind != "f" else "no rounding is excused"
+        return referee.judge(Ruling(
+            referee.verdict(False, c_ok, first), "referee", provider_agrees=False, challenger_agrees=c_ok,
+            detail=f"no engine ({names}) gives the provider's commitment ({why}); challenger "
+            f"{'agrees' if c_ok else 'differs'}",
+        )), k, 0, 0
+    po = _opened_output(provider.open_output(ps, k), agreed, p_hi, computation,
+                        "provider_guilty", f"node {k}: provider's output")
+    within, dist = referee.within_rounding(po, recomputed)
+    if not within:
+        return referee.judge(Ruling(
+            referee.verdict(False, c_ok, first), "referee", provider_agrees=False, challenger_agrees=c_ok,
+            max_ulp_provider=dist,
+            detail=f"the provider's output is {dist} ULPs from the nearest engine's ({names}), beyond "
+            f"the rounding bound of {bound}; challenger {'agrees' if c_ok else 'differs'}",
+        )), k, po.nbytes, 0
+    shared = _shared_trace(provider.share_trace(ps), computation, head)
+    nbytes_shared = _nbytes(shared.outputs)
+    local = challenger.localise(cs, shared, atol=0.0, max_ulp=bound)
+    j = _first_difference(shared, local)
+    within_k = (f"node {k}: the provider's output is {dist} ULPs from the nearest engine's ({names}), "
+                f"within the rounding bound of {bound}")
+    if j is None:
+        return referee.judge(Ruling(
+            "ambiguous", "within_rounding", provider_agrees=False, challenger_agrees=c_ok, max_ulp_provider=dist,
+            detail=f"{within_k}; no node of its trace is beyond the bound against its own inputs",
+        )), k, po.nbytes, nbytes_shared
+    ins = tuple(np.asarray(shared.output(i), order="C") for i in graph.inputs_of(j))
+    rj = [referee.recompute_on(computation, j, ins, e) for e in engines]
+    oj = np.asarray(shared.output(j))
+    opened = po.nbytes + sum(x.nbytes for x in ins)
+    same = any(computation.digest(r) == computation.digest(oj) for r in rj)
+    within_j, dj = referee.within_rounding(oj, rj)
+    if same or within_j:
+        return referee.judge(Ruling(
+            "ambiguous", "within_rounding", provider_agrees=False, challenger_agrees=c_ok, max_ulp_provider=dist,
+            detail=f"{within_k}; node {j}, named by the challenger, is within the bound of its own inputs",
+        )), k, opened, nbytes_shared
+    return referee.judge(Ruling(
+        referee.verdict(False, True, rj[0]), "referee", provider_agrees=False, challenger_agrees=True,
+        max_ulp_provider=dj,
+        detail=f"{within_k}; node {j} is "
+        + (f"{dj} ULPs from its own inputs' recomputation, beyond the bound" if dj is not None
+           else "unlike its own inputs' recomputation (compared exactly)"),
+    )), j, opened, nbytes_shared
+
+
+def _first_difference(shared: CommittedTrace, local: Any) -> int | None:
+    """The first node where the challenger's localised trace leaves the provider's shared one
+    (None: they are equal, or the challenger's answer is no trace of the same length)."""
+    trace = getattr(local, "trace", None)
+    chain = getattr(trace, "chain", None)
+    if not isinstance(chain, np.ndarray) or chain.shape != shared.chain.shape:
+        return None
+    bad = np.flatnonzero((chain != shared.chain).any(axis=1))
+    return int(bad[0]) if bad.size else None
 
 
 def play(
@@ -445,6 +554,7 @@ def _play(
     bytes_shared = 0
     rounds = 0
     k = -1
+    extra_flops = 0.0
     ruling: Ruling
 
     try:
@@ -462,6 +572,7 @@ def _play(
             hashes += 2
             tail = 32 * (n - 1)
             p_hi, q_hi = pb[tail:], cb[tail:]
+            head = p_hi
             if p_hi == q_hi:
                 raise _Ended("challenger_wrong", "no_disagreement", "final commitments are equal")
             lo, hi = 0, n - 1
@@ -499,7 +610,7 @@ def _play(
                         "challenger's final commitment is malformed",
                         "challenger did not publish its commitment")
             hashes += 2
-            p_hi = rp.values[0].tobytes()
+            p_hi = head = rp.values[0].tobytes()
             q_hi = rc.values[0].tobytes()
             if record:
                 transcript.append(
@@ -577,6 +688,16 @@ def _play(
         bytes_opened += opening.nbytes
         # checked: numeric arrays matching their digests; the referee reads them C-ordered
         inputs = tuple(np.asarray(o, order="C") for o in opening.outputs)
+        if referee.rounding:
+            # k is the node first ruled on; a node-local fault found later is the one ruled
+            first = k
+            ruling, k, opened, shared_bytes = _rule_rounding(
+                computation, referee, provider, ps, challenger, cs, first, inputs, agreed, p_hi, q_hi, head
+            )
+            bytes_opened += opened
+            bytes_shared += shared_bytes
+            extra_flops = float(graph.flops[first]) if k != first else 0.0
+            raise _Ended(ruling.verdict, ruling.reason, ruling.detail, ruling)
         recomputed = referee.recompute(computation, k, inputs)
         if referee.comparison == "exact":
             ruling = referee.rule_exact(computation, recomputed, agreed, p_hi, q_hi)
@@ -591,7 +712,7 @@ def _play(
         ruling = end.ruling
 
     total, bound = totals
-    flops = float(graph.flops[k]) if k >= 0 else 0.0
+    flops = (float(graph.flops[k]) if k >= 0 else 0.0) + extra_flops
     return DisputeOutcome(
         model=graph.name,
         n_nodes=n,
@@ -613,6 +734,7 @@ def _play(
         challenger_honest=challenger.honest,
         transcript=tuple(transcript),
         ruling=ruling,
+        drew=cast(_LazyGenerator, p_rng).drew or cast(_LazyGenerator, c_rng).drew,
     )
 
 

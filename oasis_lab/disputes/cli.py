@@ -20,7 +20,7 @@ from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, checked, fi
 from oasis_lab.disputes.bisection import play
 from oasis_lab.disputes.economics import cost_table
 from oasis_lab.disputes.ledger import single_task_ledger
-from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
+from oasis_lab.disputes.params import COMPARISONS, EXACT_READINGS, MAX_ULP_LIMIT, DisputeParams
 from oasis_lab.disputes.profiles import PROFILES
 from oasis_lab.disputes.registry import (
     ADVERSARIES,
@@ -115,11 +115,14 @@ def _run(args: argparse.Namespace) -> int:
         max_ulp=args.max_ulp,
         atol=args.atol,
         referee_backend=args.referee_backend,
+        exact_reading=args.exact_reading,
+        rounding_ulp=args.rounding_ulp,
     )
     if args.costs:
         models = [*EXECUTED_MODELS, *PROFILES] if args.model == ALL_MODELS else [args.model]
         graphs = [computation_for(m, seed=args.seed).graph for m in models]
-        print(cost_text(cost_table(graphs, tuple(args.cost_arities)), wide=args.wide))
+        opens = params.exact_reading == "rounding"
+        print(cost_text(cost_table(graphs, tuple(args.cost_arities), open_output=opens), wide=args.wide))
         note = "K = arity; n = nodes; every node of the graph costed as the disputed one"
         print("\n" + textwrap.fill(note + ("" if args.wide else "; --wide prints the computed "
                                            "table whole"), WIDTH))
@@ -206,6 +209,19 @@ def register_cli(subparsers: Any) -> None:
         "--comparison", choices=COMPARISONS, default=defaults.comparison,
         help="how the referee compares the re-executed node with the provider's: exact = equal "
         "hashes (bitwise); tolerance = every float element within --max-ulp or --atol",
+    )
+    parser.add_argument(
+        "--exact-reading", choices=EXACT_READINGS, default=defaults.exact_reading,
+        help="with --comparison exact: rounding = the referee re-executes the node on every "
+        "engine it can (numpy, webgpu where available) and a provider output within "
+        "--rounding-ulp of one engine's at a float node is ambiguous, never guilty; strict = "
+        "bitwise on --referee-backend only, any difference guilty",
+    )
+    parser.add_argument(
+        "--rounding-ulp", type=integer("rounding_ulp", 0, MAX_ULP_LIMIT), default=defaults.rounding_ulp,
+        metavar="ULPS",
+        help=f"with --exact-reading rounding: units in the last place device rounding may explain "
+        f"at a float node, 0 .. {MAX_ULP_LIMIT}",
     )
     parser.add_argument(
         "--max-ulp", type=integer("max_ulp", 0, MAX_ULP_LIMIT), default=defaults.max_ulp,

@@ -66,6 +66,11 @@ class Computation(ABC):
     def recompute(self, k: int, inputs: Sequence[np.ndarray], backend: str = "numpy") -> np.ndarray:
         """Recompute node ``k`` from the outputs of ``graph.inputs_of(k)`` (the referee's work)."""
 
+    def can_run(self, backend: str) -> bool:
+        """Whether :meth:`recompute` can run on ``backend`` on this machine (the referee's
+        rounding reading recomputes on every engine it can). Default: ``numpy`` only."""
+        return backend == "numpy"
+
     @abstractmethod
     def substitute(self) -> Computation:
         """A cheaper stand-in model with the same graph and genesis (what a model swap runs)."""
@@ -202,6 +207,19 @@ class ModelComputation(Computation):
         given = dict(zip(nodes, inputs, strict=True))
         args = self.node_arguments(k, given.__getitem__)
         return np.asarray(run_node(self.model, k, args, backend=backend, seed=self.seed))
+
+    def can_run(self, backend: str) -> bool:
+        """A registered backend of :mod:`oasis_lab.gpu.backends`; ``webgpu`` only where an
+        adapter can be created (the first call creates the process's device)."""
+        from oasis_lab.gpu import backends
+
+        if backend not in backends.names():
+            return False
+        if backend == "webgpu":
+            from oasis_lab.gpu.device import is_available
+
+            return is_available()
+        return True
 
     def substitute(self) -> ModelComputation:
         # The cheap stand-in a provider might serve: float weights quantized to int8

@@ -274,13 +274,23 @@ class DisputeCosts:
         )
 
 
-def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.ndarray | None = None) -> DisputeCosts:
+def dispute_costs(
+    graph: DisputeGraph,
+    arity: int,
+    nodes: Sequence[int] | np.ndarray | None = None,
+    *,
+    open_output: bool = True,
+) -> DisputeCosts:
     """Cost of the dispute that isolates each node in ``nodes`` (default: every node).
 
     Replays the game of :mod:`oasis_lab.disputes.bisection` on indices only, vectorised over
     the nodes: an honest challenger against a provider whose trace first diverges at ``k``
-    (exact mode). Hashes: 2 final commitments, ``a - 1`` reveals per round plus the
-    challenger's claim unless it picks the last part, then the opening path of ``k``'s inputs.
+    beyond the rounding bound (exact mode). Hashes: 2 final commitments, ``a - 1`` reveals per
+    round plus the challenger's claim unless it picks the last part, then the opening path of
+    ``k``'s inputs. Bytes opened: ``k``'s inputs and, with ``open_output`` (the default
+    rounding reading of exact mode, ``DisputeParams.exact_reading``), the provider's output of
+    ``k``, which the referee measures in ULPs when no engine gives its bits (at a float node;
+    a discrete node opens none, and the graph has no dtypes: there it is an upper bound).
 
     Parameters
     ----------
@@ -288,6 +298,8 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
     arity : int
         ``>= 2``.
     nodes : array of int, optional
+    open_output : bool, default True
+        ``False``: the strict exact reading (only the inputs are opened).
 
     Returns
     -------
@@ -339,7 +351,7 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
         rounds=rounds,
         hashes_exchanged=hashes,
         opening_hashes=opening,
-        bytes_opened=graph.opened_input_bytes[k],
+        bytes_opened=graph.opened_input_bytes[k] + (graph.output_bytes[k] if open_output else 0),
         referee_flops=flops,
         referee_flops_share=flops / total if total > 0 else np.zeros_like(flops),
         total_flops=total,
@@ -347,11 +359,15 @@ def dispute_costs(graph: DisputeGraph, arity: int, nodes: Sequence[int] | np.nda
 
 
 def cost_table(
-    graphs: Mapping[str, DisputeGraph] | Sequence[DisputeGraph], arities: Sequence[int] = (2, 4, 8, 16)
+    graphs: Mapping[str, DisputeGraph] | Sequence[DisputeGraph],
+    arities: Sequence[int] = (2, 4, 8, 16),
+    *,
+    open_output: bool = True,
 ) -> pd.DataFrame:
-    """Rounds, hashes, opened bytes and referee compute vs model and arity (every node costed)."""
+    """Rounds, hashes, opened bytes and referee compute vs model and arity (every node costed;
+    ``open_output`` as :func:`dispute_costs`)."""
     items = graphs.values() if isinstance(graphs, Mapping) else graphs
-    rows = [dispute_costs(g, a).summary() for g in items for a in arities]
+    rows = [dispute_costs(g, a, open_output=open_output).summary() for g in items for a in arities]
     return pd.DataFrame(rows)
 
 

@@ -26,6 +26,8 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
   one with priority (``reauction_priority``).
 * ``challenger_wrong``: the bond is forfeited: ``bond_to_provider_fraction`` to the barred
   provider, ``referee_reward_fraction`` to the referee, the rest burned / to the platform.
+  A provider removed meanwhile (convicted on another task) receives nothing: its share of the
+  bond joins the remainder and the task's payment returns to the user.
 * ``ambiguous`` (the referee agrees with neither): nobody is slashed, the bond returns, the
   user is refunded and the task re-auctioned without priority.
 * Burned tokens move to the account ``burn``. Tokens enter only through the public
@@ -39,9 +41,10 @@ Readings taken (fields of :class:`~oasis_lab.disputes.params.DisputeParams`)
 * Appeals (a market referee's ruling, :mod:`oasis_lab.disputes.market_referee`):
   :meth:`Ledger.appeal` locks the appellant's ``appeal_bond`` while the challenge is open;
   :meth:`Ledger.resolve_appeal` returns it and slashes the first referee
-  (``referee_slash_fraction``, ``appeal_reward_fraction`` of it to the appellant, the referee
-  removed) when the appellate verdict differs, forfeits it otherwise, then resolves the
-  challenge with the verdict that stands.
+  (``referee_slash_fraction``, ``appeal_reward_fraction`` of it to the appellant, none to a
+  removed provider, whose share joins the remainder; the referee removed) when the appellate
+  verdict differs, forfeits it otherwise, then resolves the challenge with the verdict that
+  stands.
 * The ``platform`` account receives only slash and bond remainders
   (``slash_remainder="platform"``); :meth:`Ledger.deposit` refuses it, so its balance is
   exactly the platform's income from slashing. The platform may withdraw it.
@@ -602,14 +605,16 @@ class Ledger:
             refunded = self._removal_refunds(t.provider, moves, requeue, skip=c.task)
             action = "slash"
         elif verdict == "challenger_wrong":
-            to_provider = token_share(c.bond, p.bond_to_provider_fraction)
+            # a provider removed meanwhile is gone for good: its share joins the remainder
+            gone = t.provider in self._removed
+            to_provider = 0 if gone else token_share(c.bond, p.bond_to_provider_fraction)
             to_referee = token_share(c.bond, p.referee_reward_fraction) if referee else 0
             moves += [
                 (bond_acct, t.provider, to_provider, f"bond to barred provider, {challenge}"),
                 (bond_acct, referee or remainder_to, to_referee, f"referee reward, {challenge}"),
                 (bond_acct, remainder_to, c.bond - to_provider - to_referee, f"bond remainder, {challenge}"),
             ]
-            if t.provider in self._removed:
+            if gone:
                 # upheld on this task, but convicted on another meanwhile: it is gone for good
                 moves.append((escrow_acct, t.user, t.amount, f"refund, provider removed, {c.task}"))
                 requeue.append((c.task, False))
@@ -724,7 +729,9 @@ class Ledger:
             stake_acct = self.stake_account(first_referee)
             stake = self._balances[stake_acct]
             slashed = token_share(stake, p.referee_slash_fraction)
-            to_appellant = token_share(slashed, p.appeal_reward_fraction)
+            # a removed provider receives nothing: its reward joins the remainder
+            gone = a.appellant in self._removed
+            to_appellant = 0 if gone else token_share(slashed, p.appeal_reward_fraction)
             to_referee = token_share(slashed, p.referee_reward_fraction) if appeal_referee else 0
             moves += [
                 (bond_acct, a.appellant, a.bond, f"appeal bond returned, {appeal}"),

@@ -138,7 +138,11 @@ class MarketReferee(Referee):
         return None
 
     def recompute(self, computation: Computation, k: int, inputs: Sequence[np.ndarray]) -> np.ndarray:
-        """Recompute node ``k`` on this referee's backend, with its device's rounding."""
+        """Recompute node ``k`` on this referee's backend, with its device's rounding (the
+        strict exact reading and tolerance mode; the rounding reading recomputes on the
+        protocol's engines, :meth:`~oasis_lab.disputes.referee.Referee.recompute_on`, which any
+        honest referee runs alike: the numpy twin in software, kernels that give one answer on
+        every engine)."""
         out = super().recompute(computation, k, inputs)
         if self.rounding_ulps and np.asarray(out).dtype.kind == "f":
             out = shift_ulps(out, self.rounding_ulps)
@@ -154,6 +158,10 @@ class MarketReferee(Referee):
             verdict=verdict,
             detail=f"{ruling.detail}; {self.strategy} referee {self.name} rules for the {side}",
         )
+
+    def judge(self, ruling: Ruling) -> Ruling:
+        """As the trusted referee, then bent by the strategy (the exact rounding reading)."""
+        return self._corrupt(ruling)
 
     def rule_exact(
         self,
@@ -349,9 +357,10 @@ def adjudicate(
     seed : int
     game : callable, optional
         ``game(referee)`` plays (or looks up) the dispute ruled by ``referee``; default: it is
-        played with :func:`~oasis_lab.disputes.bisection.play`. The simulation passes a memo
-        keyed by what decides the verdict (the trusted stack, or a market referee's rounding
-        and the side it takes), since the game is deterministic given those.
+        played with :func:`~oasis_lab.disputes.bisection.play`. The simulation passes its court's
+        game, seeded by the disputed job: every referee rules on the same traces (and a game
+        whose parties drew nothing is looked up by what decides its verdict: the trusted stack,
+        or a market referee's rounding and the side it takes).
 
     Returns
     -------

@@ -24,9 +24,21 @@ from oasis_lab.checks import (
 from oasis_lab.disputes.commitments import COMMITMENTS
 from oasis_lab.params import ParamsMixin
 
-__all__ = ["COMPARISONS", "MAX_ULP_LIMIT", "SLASH_REMAINDER", "DisputeParams", "exact_fraction"]
+__all__ = [
+    "COMPARISONS",
+    "EXACT_READINGS",
+    "MAX_ULP_LIMIT",
+    "SLASH_REMAINDER",
+    "DisputeParams",
+    "check_engines",
+    "exact_fraction",
+]
 
 COMPARISONS: tuple[str, ...] = ("exact", "tolerance")
+#: How the exact referee reads a provider's output that no engine reproduces (issue 20 item 4):
+#: ``"rounding"`` (within ``rounding_ulp`` of an engine's at a float node: ambiguous) or
+#: ``"strict"`` (guilty whatever the distance, on the referee's own backend only).
+EXACT_READINGS: tuple[str, ...] = ("rounding", "strict")
 #: Largest ``max_ulp``: ULP distances are unsigned 64-bit (a NaN is at distance 2**64 - 1), and
 #: 2**63 - 1 already spans every pair of finite float64 of one sign.
 MAX_ULP_LIMIT = 2**63 - 1
@@ -38,6 +50,17 @@ _SHARED_FRACTIONS: tuple[tuple[str, str], ...] = (
     ("bond_to_provider_fraction", "referee_reward_fraction"),
     ("appeal_reward_fraction", "referee_reward_fraction"),
 )
+
+
+def check_engines(name: str, engines: object) -> tuple[str, ...]:
+    """``engines`` as a tuple of non-empty backend names (a list from a config file is read as
+    one), else one error naming ``name`` and the bad value."""
+    if isinstance(engines, (str, bytes)) or not isinstance(engines, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of backend names, got {engines!r}")
+    bad = [e for e in engines if not isinstance(e, str) or not e]
+    if bad:
+        raise TypeError(f"{name} must hold backend names (non-empty strings), got {bad[0]!r}")
+    return tuple(engines)
 
 
 def exact_fraction(value: float) -> Fraction:
@@ -65,6 +88,24 @@ class DisputeParams(ParamsMixin):
     comparison : {"exact", "tolerance"}, default "exact"
         How the referee compares its recomputed node with the parties' claims: bitwise (through
         the hash chain) or within ``atol`` / ``max_ulp`` on the opened outputs.
+    exact_reading : {"rounding", "strict"}, default "rounding"
+        ``comparison="exact"`` only. ``"rounding"``: the referee recomputes the disputed node on
+        every engine of ``referee_engines`` this machine can run; a provider whose commitment
+        is one engine's bits is upheld; one whose output (then opened) is within
+        ``rounding_ulp`` ULPs of an engine's at a float node is not convicted there (what
+        device rounding can explain: ``ambiguous``, unless a later node of its trace is beyond
+        the bound against its own inputs, which convicts); beyond the bound, or any
+        difference at a discrete node, is guilty. ``"strict"``: bitwise on ``referee_backend``
+        only, any difference guilty (an honest provider whose device rounds a node
+        differently is convicted).
+    rounding_ulp : int, default 4
+        The bound of ``exact_reading="rounding"``: ULPs of one float element that rounding on
+        another device can explain (0: no rounding is excused). At most ``2**63 - 1``.
+    referee_engines : tuple of str, default ("numpy", "webgpu")
+        Engines the ``"rounding"`` exact referee recomputes the disputed node on besides
+        ``referee_backend``, where the computation can run them (a synthetic computation runs
+        on ``numpy`` only; ``webgpu`` needs an adapter). Names of
+        :mod:`oasis_lab.gpu.backends`.
     atol : float, default 0.0
         Absolute tolerance (``comparison="tolerance"``): elements within ``atol`` agree.
     max_ulp : int, default 4
@@ -123,6 +164,9 @@ class DisputeParams(ParamsMixin):
 
     arity: int = 2
     comparison: str = "exact"
+    exact_reading: str = "rounding"
+    rounding_ulp: int = 4
+    referee_engines: tuple[str, ...] = ("numpy", "webgpu")
     atol: float = 0.0
     max_ulp: int = 4
     round_timeout_s: float = 60.0
@@ -165,6 +209,9 @@ def _check_backend_name(name: str, value: Any) -> Any:
 _DISPUTE_CHECKS: dict[str, FieldCheck] = {
     "arity": partial(check_int, minimum=2),
     "comparison": partial(check_choice, choices=COMPARISONS),
+    "exact_reading": partial(check_choice, choices=EXACT_READINGS),
+    "rounding_ulp": partial(check_int, minimum=0, maximum=MAX_ULP_LIMIT),
+    "referee_engines": check_engines,
     "slash_remainder": partial(check_choice, choices=SLASH_REMAINDER),
     "referee_backend": _check_backend_name,
     "atol": as_given(partial(check_real, minimum=0)),

@@ -10,7 +10,12 @@ bisection, provider and challenger agree on ``c_{k-1}`` and disagree on ``c_k``;
 3. compares ``r`` with each party's claim for node ``k``:
 
 * ``comparison="exact"``: through the chain, ``H(c_{k-1} | d(r))`` against ``c_k`` of each
-  party (bitwise: only the hashes are needed, no output is opened);
+  party (bitwise: only the hashes are needed). With ``exact_reading="rounding"`` (the
+  default) ``r`` is recomputed on every engine of ``engines`` the computation can run here, and
+  a provider whose claim is none of them opens its output: within ``rounding_ulp`` ULPs of an
+  engine's at a float node it is not convicted at ``k`` (device rounding can explain it), and
+  the dispute then checks its whole trace node by node against the bound
+  (:func:`oasis_lab.disputes.bisection.play`); ``"strict"`` compares on ``backend`` only;
 * ``comparison="tolerance"``: each party opens ``o_k`` (checked against its ``c_k``) and
   ``o_k`` agrees with ``r`` when every element is within ``atol`` or ``max_ulp`` ULPs. The
   tolerance is for floating-point outputs only: a discrete output (integer token ids,
@@ -32,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from oasis_lab.checks import check_int, check_real
+from oasis_lab.checks import check_choice, check_int, check_real
 from oasis_lab.disputes.computations import Computation
 from oasis_lab.disputes.hashing import chain_step
-from oasis_lab.disputes.params import COMPARISONS, MAX_ULP_LIMIT, DisputeParams
+from oasis_lab.disputes.params import COMPARISONS, EXACT_READINGS, MAX_ULP_LIMIT, DisputeParams, check_engines
 
 __all__ = [
+    "REASONS",
     "VERDICTS",
     "Referee",
     "Ruling",
@@ -48,6 +54,10 @@ __all__ = [
 
 #: The three verdicts, in the order of their integer codes in batch results.
 VERDICTS: tuple[str, ...] = ("provider_guilty", "challenger_wrong", "ambiguous")
+#: Why a dispute ended (:attr:`Ruling.reason`).
+REASONS: tuple[str, ...] = (
+    "referee", "within_rounding", "failed_opening", "no_disagreement", "timeout", "malformed",
+)
 
 _ORDERED_INT: dict[int, type[np.signedinteger[Any]]] = {2: np.int16, 4: np.int32, 8: np.int64}
 
@@ -177,8 +187,11 @@ class Ruling:
     verdict : str
         One of :data:`VERDICTS`.
     reason : str
-        ``"referee"`` (a comparison decided), ``"failed_opening"`` (a party's opening did not
-        match its commitment), ``"no_disagreement"``, ``"timeout"``, ``"malformed"``.
+        One of :data:`REASONS`: ``"referee"`` (a comparison decided), ``"within_rounding"``
+        (the exact referee's rounding reading: the provider's output is no engine's but within
+        the rounding bound, and no later node of its trace is beyond it), ``"failed_opening"``
+        (a party's opening did not match its commitment), ``"no_disagreement"``,
+        ``"timeout"``, ``"malformed"``.
     provider_agrees, challenger_agrees : bool or None
         Whether each party's claim agrees with the recomputed output (None: not compared).
     max_ulp_provider, max_ulp_challenger : int or None
@@ -198,6 +211,8 @@ class Ruling:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict = {self.verdict!r} is not one of {list(VERDICTS)}")
+        if self.reason not in REASONS:
+            raise ValueError(f"reason = {self.reason!r} is not one of {list(REASONS)}")
 
 
 def _verdict(provider_ok: bool, challenger_ok: bool, recomputed: np.ndarray | None = None) -> str:
@@ -230,12 +245,20 @@ class Referee:
     max_ulp : int, default 4
         Tolerances of ``comparison="tolerance"`` (floating-point outputs only; discrete
         outputs are compared exactly, see :func:`outputs_agree`).
+    exact_reading : {"rounding", "strict"}, default "rounding"
+    rounding_ulp : int, default 4
+    engines : tuple of str, default ("numpy", "webgpu")
+        The exact comparison's reading, its rounding bound and the engines it recomputes on
+        (``DisputeParams.exact_reading``, ``rounding_ulp``, ``referee_engines``).
     """
 
     backend: str = DisputeParams.referee_backend
     comparison: str = DisputeParams.comparison
     atol: float = DisputeParams.atol
     max_ulp: int = DisputeParams.max_ulp
+    exact_reading: str = DisputeParams.exact_reading
+    rounding_ulp: int = DisputeParams.rounding_ulp
+    engines: tuple[str, ...] = DisputeParams.referee_engines
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -245,6 +268,14 @@ class Referee:
         if check_real("atol", self.atol) < 0:
             raise ValueError(f"atol = {self.atol!r} must be >= 0")
         object.__setattr__(self, "max_ulp", check_int("max_ulp", self.max_ulp, 0, MAX_ULP_LIMIT))
+        check_choice("exact_reading", self.exact_reading, EXACT_READINGS)
+        object.__setattr__(self, "rounding_ulp", check_int("rounding_ulp", self.rounding_ulp, 0, MAX_ULP_LIMIT))
+        object.__setattr__(self, "engines", check_engines("engines", self.engines))
+
+    @property
+    def rounding(self) -> bool:
+        """Whether this referee rules with the exact comparison's rounding reading."""
+        return self.comparison == "exact" and self.exact_reading == "rounding"
 
     @classmethod
     def from_params(cls, params: object) -> Referee:
@@ -254,6 +285,9 @@ class Referee:
             comparison=params.comparison,  # type: ignore[attr-defined]
             atol=params.atol,  # type: ignore[attr-defined]
             max_ulp=params.max_ulp,  # type: ignore[attr-defined]
+            exact_reading=params.exact_reading,  # type: ignore[attr-defined]
+            rounding_ulp=params.rounding_ulp,  # type: ignore[attr-defined]
+            engines=params.referee_engines,  # type: ignore[attr-defined]
         )
 
     def recompute(
@@ -261,6 +295,44 @@ class Referee:
     ) -> np.ndarray:
         """Recompute node ``k`` from its opened inputs on this referee's backend."""
         return computation.recompute(k, inputs, backend=self.backend)
+
+    def engines_for(self, computation: Computation) -> tuple[str, ...]:
+        """The engines the rounding reading recomputes on: ``backend`` first, then each of
+        ``engines`` the computation can run on this machine (:meth:`Computation.can_run`)."""
+        return tuple(
+            e for e in dict.fromkeys((self.backend, *self.engines)) if e == self.backend or computation.can_run(e)
+        )
+
+    def recompute_on(
+        self, computation: Computation, k: int, inputs: Sequence[np.ndarray], engine: str
+    ) -> np.ndarray:
+        """Node ``k`` recomputed on ``engine`` (the rounding reading: the protocol's engines,
+        which every honest referee runs alike, whatever its own device)."""
+        return np.asarray(computation.recompute(k, inputs, backend=engine))
+
+    def within_rounding(self, output: np.ndarray, recomputed: Sequence[np.ndarray]) -> tuple[bool, int | None]:
+        """Whether ``output`` is within ``rounding_ulp`` ULPs of one of ``recomputed`` (float
+        outputs of its dtype and shape only: a discrete output does not round), and the
+        smallest largest-element ULP distance (None: no float recomputation to compare)."""
+        out = np.asarray(output)
+        best: int | None = None
+        for r in recomputed:
+            r = np.asarray(r)
+            if r.dtype.kind != "f" or out.dtype != r.dtype or out.shape != r.shape:
+                continue
+            d = int(ulp_distance(out, r).max()) if r.size else 0
+            best = d if best is None else min(best, d)
+        return best is not None and best <= self.rounding_ulp, best
+
+    def verdict(self, provider_ok: bool, challenger_ok: bool, recomputed: np.ndarray | None = None) -> str:
+        """The verdict of a comparison: the provider's claim agrees, else the challenger's
+        (unless the recomputation is outside the bitwise contract), else ``ambiguous``."""
+        return _verdict(provider_ok, challenger_ok, recomputed)
+
+    def judge(self, ruling: Ruling) -> Ruling:
+        """The ruling this referee gives once the comparison has decided (a market referee
+        may bend it; the trusted stack gives it as it is)."""
+        return ruling
 
     def rule_exact(
         self,

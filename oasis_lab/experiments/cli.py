@@ -24,14 +24,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from oasis_lab.clihelp import HelpFormatter
+from oasis_lab.clihelp import HelpFormatter, add_wide_option, fit_table
 from oasis_lab.configfile import load_config_file
 from oasis_lab.experiments.base import experiment_class
 from oasis_lab.experiments.sweep import sweep
 from oasis_lab.files import check_output_dir
-from oasis_lab.plotting import format_number
 
 __all__ = ["load_sweep_file", "register_cli"]
 
@@ -90,6 +87,7 @@ def register_cli(subparsers: Any) -> None:
     parser.add_argument("--serial", action="store_true",
                         help="run in this process, without Dask (default: on Dask)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown)")
+    add_wide_option(parser)
     parser.set_defaults(func=_run_sweep)
 
 
@@ -103,17 +101,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
     keys = [c for c in frame.columns[: list(frame.columns).index("seed")] if c != "point"]
     numeric = [c for c in frame.select_dtypes("number").columns if c not in ("point", "seed", *keys)]
     table = frame.groupby(["point", *keys], sort=True)[numeric].mean().reset_index(level=0, drop=True)
-    with pd.option_context(
-        "display.width",
-        200,
-        "display.max_rows",
-        200,
-        "display.max_columns",
-        12,
-        "display.float_format",
-        format_number,
-    ):
-        print(f"{base.name}: mean over {frame['seed'].nunique()} seed(s) per grid point")
-        print(table.to_string())
+    print(f"{base.name}: mean over {frame['seed'].nunique()} seed(s) per grid point")
+    # within WIDTH columns: blocks of columns, each with the grid point's values (--wide: whole)
+    print(fit_table(table, index=True, wide=args.wide))
     print(f"{len(frame)} rows in {out}")
     return 0

@@ -992,7 +992,7 @@ def design_search(
     tail: float = 0.25,
     stake_rate: float | None = None,
     metrics: Mapping[str, Metric] | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> DesignStudy:
     """Search the market's settings for the Pareto front of the objectives, worst case over scenarios.
 
@@ -1041,7 +1041,8 @@ def design_search(
     metrics : table name -> Metric, optional
         Further metrics (module-level functions of a ``SimulationResult``).
     progress : bool
-        tqdm progress bar over trials.
+        Show a progress bar over trials. Under the report (``python -m oasis_lab report``) the
+        bar goes to the report's console whatever this says (:mod:`oasis_lab.progress`).
 
     Returns
     -------
@@ -1073,11 +1074,12 @@ def design_search(
         directions: list[Any] = list(spec.objectives.values())
         study = optuna.create_study(storage=store.storage, study_name=_STUDY_NAME, load_if_exists=True,
                                     directions=directions, sampler=spec.make_sampler(0))
-        if progress:
-            from oasis_lab.progress import progress_bar
+        from oasis_lab.progress import progress_bar
 
-            finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
-            bar = progress_bar(total=max(budget, finished), initial=finished, desc="design", unit="trial")
+        # shown when asked; under the report always on its console (oasis_lab.progress)
+        finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        bar = progress_bar(total=max(budget, finished), initial=finished, desc="design", unit="trial",
+                           disable=not progress)
         while True:
             batch = _next_batch(study, spec, budget)
             if not batch:

@@ -5,6 +5,8 @@
   04, section 2); ``correct`` scores each verdict against the strategies' ground truth.
 - ``residual_drift`` (:class:`ResidualDrift`): how far changes within tolerance at every node
   carry an executed model's output (what tolerance mode accepts by design).
+- :func:`cheat_margins`: how far the cheats that save compute move the node they are convicted
+  at, in ULPs, against the exact referee's rounding bound (what the rounding reading costs).
 - ``deterrence`` (:class:`Deterrence`): a Monte Carlo of challenged tasks at one stake, slash
   fraction and challenge probability, with the welfare of the tasks and the cheaters' realised
   profit; swept over stake x challenge probability it is the deterrence surface measured.
@@ -40,21 +42,32 @@ from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.gpu.model import MODEL_NAMES
 from oasis_lab.seeding import child_seed, generator, stream
 
-__all__ = ["DOCUMENTED_ESCAPES", "MAX_TASKS", "AdversaryMatrix", "Deterrence", "ResidualDrift", "matchups"]
+__all__ = [
+    "DOCUMENTED_ESCAPES",
+    "MAX_TASKS",
+    "AdversaryMatrix",
+    "Deterrence",
+    "ResidualDrift",
+    "cheat_margins",
+    "matchups",
+]
 
 #: Most tasks of one ``deterrence`` run: its Monte Carlo holds about ten arrays of ``n_tasks``
 #: entries (under 1 GiB at this bound), so a larger one is refused before it starts.
 MAX_TASKS = 10**7
 
 #: (comparison, matchup) pairs where the verdict is documented to differ from the ground truth
-#: (docs/mechanism.md, "Fault proofs"): the exact referee convicts an honest provider whose
-#: device rounds one float node a ULP differently; the tolerance referee accepts a deviation
-#: within its ULP tolerance (by design: the residual drift). The laundered cheat, a 1-ULP
-#: change before a real cheat, is convicted: tolerance mode checks each node against the
-#: provider's own inputs. A model whose nodes are all discrete (quantized-mlp) has none.
+#: (docs/mechanism.md, "Fault proofs"): a deviation within the ULP bound at one float node is
+#: not convicted, by design: the tolerance referee accepts it (the residual drift), the exact
+#: referee's rounding reading finds it ``ambiguous`` (device rounding can explain it; nobody
+#: is slashed or paid). No honest provider is convicted (the one whose device rounds one float
+#: node a ULP differently is ``ambiguous`` in exact mode, upheld in tolerance mode), and the
+#: laundered cheat, a 1-ULP change before a real cheat, is convicted in both: each node is
+#: checked against the provider's own inputs. A model whose nodes are all discrete
+#: (quantized-mlp) has none.
 DOCUMENTED_ESCAPES: frozenset[tuple[str, str]] = frozenset(
     {
-        ("exact", "honest, other device"),
+        ("exact", "2 ULPs at one node"),
         ("tolerance", "2 ULPs at one node"),
     }
 )
@@ -379,3 +392,72 @@ def _top2_gap(values: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = (top[:, 1] - top[:, 0]) / top[:, 1]
     return float(np.min(np.where(top[:, 1] > 0, gap, np.nan)))
+
+
+#: The cheats that save compute, measured by :func:`cheat_margins` (each at the nodes it can
+#: take): a node skipped, the model swapped for its int8-quantized copy, outputs made up after
+#: a node, every float node computed in half precision.
+MARGIN_CHEATS: tuple[str, ...] = ("lazy: skip a node", "model swap (int8 weights)", "made up after a node",
+                                  "half precision")
+
+
+def cheat_margins(model: str = "tiny-transformer", *, seed: int = 0, every: int = 1) -> pd.DataFrame:
+    """How far each cheat that saves compute moves the node it is convicted at (issue 20 item 4).
+
+    For every cheat of :data:`MARGIN_CHEATS` (at every ``every``-th node it can take) the
+    provider's trace is checked node by node against its own inputs
+    (:func:`~oasis_lab.disputes.referee.first_local_fault`, bitwise): at the first node that
+    differs, the largest element distance in ULPs (float nodes) or ``discrete`` (a discrete node,
+    compared exactly in every mode). A cheat within the exact referee's rounding bound would be
+    ``ambiguous``; this is how far from the bound the cheats that save work land.
+
+    Returns
+    -------
+    DataFrame
+        One row per cheat: ``cheat``, ``cheats`` (placements measured), ``at_float`` (convicted at
+        a float node), ``at_discrete``, ``min_ulp`` (smallest largest-element distance at a float
+        node; NaN if none), ``median_ulp``.
+    """
+    from oasis_lab.disputes.referee import first_local_fault
+
+    check_choice("model", model, MODEL_NAMES)
+    check_int("every", every, 1)
+    comp = as_computation(model, seed=int(stream(seed, "execution").integers(2**32)))
+    honest = comp.honest_trace
+    n = comp.n_nodes
+    floats = [k for k in range(n) if np.asarray(honest.output(k)).dtype.kind == "f"]
+    half = {k: (lambda j, out, ins: out.astype(np.float16).astype(out.dtype)) for k in floats}
+    placements: dict[str, list[adv.Strategy | dict]] = {
+        "lazy: skip a node": [adv.SkipNode(node=k) for k in range(0, n, every)],
+        "model swap (int8 weights)": [adv.ModelSwap()],
+        "made up after a node": [adv.WrongAfter(node=k) for k in range(0, n - 1, every)],
+        "half precision": [half],
+    }
+    rng = stream(seed, "disputes", "margins")
+    rows = []
+    for label in MARGIN_CHEATS:
+        dists: list[float] = []
+        discrete = measured = 0
+        for cheat in placements[label]:  # a few dozen placements, each a model run
+            try:
+                trace = comp.trace(cheat) if isinstance(cheat, dict) else cheat.prepare(comp, rng).trace
+            except ValueError:  # a skipped sampling node reads no distribution: nothing to serve
+                continue
+            k, fixed = first_local_fault(comp, trace.outputs)
+            if fixed is None:
+                continue  # the cheat changed nothing (a node whose skip is its identity)
+            measured += 1
+            out = np.asarray(trace.output(k))
+            if out.dtype.kind != "f":
+                discrete += 1
+            else:
+                dists.append(float(ulp_distance(out, np.asarray(fixed)).max()))
+        rows.append({
+            "cheat": label,
+            "cheats": measured,
+            "at_float": len(dists),
+            "at_discrete": discrete,
+            "min_ulp": min(dists) if dists else float("nan"),
+            "median_ulp": float(np.median(dists)) if dists else float("nan"),
+        })
+    return pd.DataFrame(rows)

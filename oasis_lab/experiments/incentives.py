@@ -53,6 +53,7 @@ from oasis_lab.incentives.privacy import worst_privacy_loss
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
+from oasis_lab.progress import progress_bar
 from oasis_lab.seeding import child_seed
 
 __all__ = [
@@ -318,7 +319,8 @@ class IncentiveTable(_Strategic):
                                 tiny_tasks=self.tiny_tasks, tiny_providers=self.tiny_providers, seed=seed)
         specs = [_SPECS[name] for name in self.mechanisms]
         rows = []
-        for sm in markets:
+        # the slowest study of notebook 08: its markets on the report's console (oasis_lab.progress)
+        for sm in progress_bar(markets, desc=f"incentive table {self.scenario}", unit="market", disable=True):
             optima: dict[str, float] = {}
             for spec in specs:
                 market = getattr(sm, spec.market)
@@ -389,7 +391,7 @@ class Equilibrium(_Strategic):
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []
-        for k in range(self.draws):
+        for k in progress_bar(range(self.draws), desc=self.name, unit="draw", disable=True):
             market = _draw(seed, self.scenario, k, "general", self.n_tasks, self.n_providers)
             optima: dict[AuctionParams, float] = {}
             for name in self.mechanisms:
@@ -441,7 +443,7 @@ class WelfarePrice(_Drawn):
     def _run(self, seed: int) -> pd.DataFrame:
         params = BEST
         rows = []
-        for k in range(self.draws):
+        for k in progress_bar(range(self.draws), desc=self.name, unit="draw", disable=True):
             m = _draw(seed, self.scenario, k, "general", self.n_tasks, self.n_providers)
             previous = _draw(seed, self.scenario, k, "previous", self.n_tasks, self.n_providers)
             opt = solve_optimum(m, params, backend="highspy").welfare
@@ -486,7 +488,7 @@ class VcgBudget(_Drawn):
 
     def _run(self, seed: int) -> pd.DataFrame:
         rows = []
-        for k in range(self.draws):
+        for k in progress_bar(range(self.draws), desc=self.name, unit="draw", disable=True):
             res = vcg(_draw(seed, self.scenario, k, "tiny", self.tiny_tasks, self.tiny_providers), AuctionParams(),
                       backend="highspy")
             rows.append({"scenario": self.scenario, "draw": k, "welfare": res.welfare,

@@ -5,8 +5,9 @@
 by default, or an existing cluster given by its scheduler address), and appends each finished
 point to a Parquet dataset (one file per point, written atomically) as soon as it finishes.
 Run again with the same ``out`` and the points already there are read back, not recomputed,
-so an interrupted sweep resumes where it stopped. A progress bar counts points done and gives
-an ETA from the rate of the points computed in this run (points read back do not inflate it).
+so an interrupted sweep resumes where it stopped. A progress bar (``progress=True``, and always
+on the report's console) counts points done and gives an ETA from the rate of the points
+computed in this run (points read back do not inflate it).
 
 The dataset describes itself: its manifest ``_sweep.json`` records the experiment, the base
 config and the grid, and each part records its experiment, base config, grid, grid point,
@@ -409,7 +410,7 @@ def sweep(
     *,
     client: Any = None,
     out: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Run ``experiment`` at every grid point and seed; one frame, ordered by (point, seed).
 
@@ -429,7 +430,9 @@ def sweep(
         Folder of the Parquet dataset (one ``part-<hash>.parquet`` per point and seed, plus
         ``_sweep.json`` naming the experiment). Points already there are read, not recomputed.
     progress : bool
-        tqdm progress bar (points done, ETA from this run's rate).
+        Show a progress bar (points done, ETA from this run's mean rate). Under the report
+        (``python -m oasis_lab report``) the bar goes to the report's console whatever this
+        says (:mod:`oasis_lab.progress`), so a notebook passes nothing.
 
     Returns
     -------
@@ -472,13 +475,13 @@ def sweep(
             dataset.claim()
             for point, seed, labels in relabel:  # parts of an earlier grid: stored with the current labels
                 dataset.write(results[(point.index, seed)], labels, point, seed)
-        if progress:
-            from oasis_lab.progress import progress_bar
+        from oasis_lab.progress import progress_bar
 
-            # created once the cluster is up; smoothing=0: the ETA is (points left) / (mean rate
-            # of the points computed in this run); points read back from ``out`` count as done
-            # but not in the rate
-            bar = progress_bar(total=len(jobs), initial=len(results), desc=f"sweep {name}", unit="point")
+        # created once the cluster is up; smoothing=0: the ETA is (points left) / (mean rate
+        # of the points computed in this run); points read back from ``out`` count as done
+        # but not in the rate
+        bar = progress_bar(total=len(jobs), initial=len(results), desc=f"sweep {name}", unit="point",
+                           disable=not progress)
 
         def finish(point: SweepPoint, seed: int, frame: pd.DataFrame) -> None:
             labelled, labels = _labelled(frame, point, seed)

@@ -48,6 +48,7 @@ import pandas as pd
 from oasis_lab.checks import check_int
 from oasis_lab.gpu import reference as ref
 from oasis_lab.gpu.model import OPS, backend_module, load_model, node_flops
+from oasis_lab.progress import progress_bar, progress_stage
 from oasis_lab.seeding import generator
 from oasis_lab.timing import best_of
 
@@ -163,7 +164,9 @@ def time_ops(
     """
     module = backend_module(backend)
     rows = []
-    for op, shape, args, attrs in _cases(size, seed):
+    cases = list(_cases(size, seed))
+    # on the report's console only (oasis_lab.progress); updated between timed calls
+    for op, shape, args, attrs in progress_bar(cases, desc=f"time ops on {backend}", unit="op", disable=True):
         fn = getattr(module, op)
         out = fn(*args)
         nbytes = sum(a.nbytes for a in args if isinstance(a, np.ndarray)) + out.nbytes
@@ -189,7 +192,8 @@ def matmul_gflops(n: int, kernel: str = "blocked", repeats: int = 3, seed: int =
         from oasis_lab.gpu import ops
 
         fn = lambda: ops.matmul(a, b, kernel=kernel)  # noqa: E731
-    return 2.0 * size**3 / time_call(fn, repeats) / 1e9
+    with progress_stage(f"matmul {kernel} n={size:,}, best of {repeats}"):
+        return 2.0 * size**3 / time_call(fn, repeats) / 1e9
 
 
 def call_overhead(repeats: int = 20) -> float:

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from oasis_lab.clihelp import WIDTH, HelpFormatter, add_wide_option, fit_table, integer, real, seed
-from oasis_lab.plotting import format_number
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["register_cli"]
 
@@ -134,6 +133,8 @@ def _needs_device(command):
 
 
 def _check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from oasis_lab.gpu import backends
     from oasis_lab.gpu.determinism import OP_EXAMPLES, check
     from oasis_lab.gpu.model import MODEL_NAMES
@@ -166,6 +167,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fuzz(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
     from oasis_lab.gpu import backends, conformance
 
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
@@ -199,7 +203,10 @@ def _fuzz(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from oasis_lab.gpu import bench
+    from oasis_lab.plotting import format_number
 
     pb = bench.benchmark_provider(args.backend, args.size, args.repeats, args.seed)
     side = pb.ops[["op", "shape", "seconds", "gflops"]]

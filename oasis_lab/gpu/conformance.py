@@ -64,6 +64,7 @@ import pandas as pd
 
 from oasis_lab.checks import check_int, check_real
 from oasis_lab.gpu import backends, device, mathlib
+from oasis_lab.progress import progress_bar
 from oasis_lab.seeding import check_seed, stream
 
 __all__ = [
@@ -1057,12 +1058,16 @@ def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backend
     names = list(engines)
     t0 = time.perf_counter()
     rnd = 0
+    # batches on the report's console only (oasis_lab.progress)
+    bar = progress_bar(total=None, desc=f"fuzz {', '.join(names)} ({b:g} s budget)", unit="batch",
+                       disable=True)
     # Python loop over pairs and rounds: each step is one kernel call per engine (the work is in
     # the engines), and the budget is checked between calls.
     while True:
         for target, cls in pairs:
             if n_rounds is None and rnd > 0 and time.perf_counter() - t0 > b:
                 break
+            bar.update(1)
             rng = stream(s, "conformance", target.name, cls, rnd)
             args = target.generate(cls, rng, 0)
             case = Case(target.name, cls, target.prepare(args) if target.prepare else args)
@@ -1089,4 +1094,5 @@ def _fuzz_loop(pairs: list[tuple[KernelTarget, str]], engines: dict[str, backend
             if (time.perf_counter() - t0 <= b) if n_rounds is None else rnd < n_rounds:
                 continue
         break
+    bar.close()
     return time.perf_counter() - t0

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 import oasis_lab.report as report
 from oasis_lab.clihelp import RawDescriptionHelpFormatter, fit_table, names
 
@@ -15,12 +13,15 @@ __all__ = ["register_cli"]
 
 
 def _cli(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     runs = report.run_report(
         args.output,
         quick=args.quick,
         only=args.only,
         profile=args.profile,
         progress=not args.no_progress,
+        show_code=args.show_code,
         notebook_dir=report.NOTEBOOK_DIR,  # read at call time: tests point it elsewhere
     )
     table = pd.DataFrame(
@@ -63,6 +64,11 @@ def register_cli(subparsers: Any) -> None:
         "biggest studies)",
     )
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress lines (default: per-notebook and per-cell progress on "
-                        "stderr)")
+                        help="no progress lines (default: the notebook, its running cell and the "
+                        "cell's own loops on stderr, with the time elapsed and the time left by "
+                        "the last run's measured times)")
+    parser.add_argument("--show-code", action="store_true",
+                        help="render every cell with its code (default: each page opens with its "
+                        "title and findings and shows the narrative and outputs without code; "
+                        "index.html records which)")
     parser.set_defaults(func=_cli)

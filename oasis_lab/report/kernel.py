@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from oasis_lab.progress import read_progress
+from oasis_lab.report.console import ReportConsole, poll
 
 __all__ = ["kernel_manager_class", "progress_engine"]
 
@@ -39,13 +40,17 @@ def kernel_manager_class(log_path: Path, socket_dir: Path) -> type:
     return LoggedKernelManager
 
 
-def progress_engine(progress_file: Path) -> str:
-    """Register (under ``"oasis-lab"``) a papermill engine that shows the notebook's own progress.
+def progress_engine(progress_file: Path, console: ReportConsole | None,
+                    cell_seconds: list[float] | None = None) -> str:
+    """Register (under ``"oasis-lab"``) a papermill engine that shows the notebook's progress.
 
-    papermill's cell bar says which cell runs; a long cell (a study, a sweep) says nothing more.
-    Code inside the kernel reports through :func:`oasis_lab.progress.progress_bar`, which
-    mirrors its line into ``progress_file`` (the kernel inherits :data:`PROGRESS_ENV`); a
-    thread here copies that line onto the cell bar, so the console shows both.
+    Each cell's start goes to ``console`` (:class:`~oasis_lab.report.console.ReportConsole`)
+    with the cell count and, when the notebook has the same cells as at its last good run,
+    ``cell_seconds`` (each cell's time then), so the console's estimates count measured time,
+    not cells. Code inside the kernel reports through :func:`oasis_lab.progress.progress_bar`,
+    which writes its line into ``progress_file`` (the kernel inherits
+    :data:`~oasis_lab.progress.PROGRESS_ENV`); a thread here copies that line to the console.
+    ``console`` None: nothing is shown.
     """
     import threading
 
@@ -54,17 +59,21 @@ def progress_engine(progress_file: Path) -> str:
     class ProgressEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            if console is None:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            console.cells_known(len(nb_man.nb.cells), cell_seconds)
+            started = nb_man.cell_start
+
+            def cell_start(cell: Any, cell_index: int | None = None, **kw: Any) -> Any:
+                if cell_index is not None:
+                    console.cell_start(cell_index, cell.source if cell.get("cell_type") == "code" else "")
+                return started(cell, cell_index, **kw)
+
+            nb_man.cell_start = cell_start
             stop = threading.Event()
-
-            def poll() -> None:
-                shown = ""
-                while not stop.wait(0.5):
-                    line = read_progress(progress_file)
-                    if line != shown and getattr(nb_man, "pbar", None) is not None:
-                        shown = line
-                        nb_man.pbar.set_postfix_str(line[:80], refresh=True)
-
-            thread = threading.Thread(target=poll, daemon=True)
+            thread = threading.Thread(
+                target=poll, args=(console, lambda: read_progress(progress_file), stop), daemon=True
+            )
             thread.start()
             try:
                 return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)

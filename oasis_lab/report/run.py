@@ -17,11 +17,13 @@ from typing import Any
 
 from oasis_lab import paths
 from oasis_lab.files import atomic_path, atomic_write, check_output_dir
-from oasis_lab.progress import PROGRESS_ENV
-from oasis_lab.report.index import NotebookRun, expected_seconds, write_index
+from oasis_lab.progress import PROGRESS_ENV, format_seconds
+from oasis_lab.report.console import ReportConsole, no_estimate
+from oasis_lab.report.index import NotebookRun, expected_cell_seconds, expected_seconds, write_index
 from oasis_lab.report.kernel import kernel_manager_class, progress_engine
 from oasis_lab.report.profile import load_profile, profile_path
-from oasis_lab.report.render import render_file
+from oasis_lab.report.render import notebook_title, render_file
+from oasis_lab.report.summary import read_headline
 
 __all__ = ["NOTEBOOK_DIR", "ReportInterrupted", "run_report"]
 
@@ -111,6 +113,7 @@ def run_report(
     profile: str | Path | None = None,
     kernel_name: str = "python3",
     progress: bool = True,
+    show_code: bool = False,
 ) -> list[NotebookRun]:
     """Execute the notebooks and render them to HTML under ``output_dir``.
 
@@ -139,7 +142,12 @@ def run_report(
     kernel_name : str
         Jupyter kernel to execute with.
     progress : bool
-        Show a tqdm progress bar over notebooks.
+        Show the run's progress on stderr (:class:`~oasis_lab.report.console.ReportConsole`):
+        the notebook, its running cell, the cell's own loops (:mod:`oasis_lab.progress`), the
+        time elapsed and, from the last run with the same parameters, the time left.
+    show_code : bool
+        Render the pages with every cell's code (default: findings first, no code; the
+        index records which).
 
     Returns
     -------
@@ -154,9 +162,6 @@ def run_report(
         Ctrl-C or SIGTERM: the notebook being run is dropped, earlier files are kept, the
         finished notebooks are recorded in the index.
     """
-    import papermill
-    from tqdm.auto import tqdm
-
     # Every path is made absolute before anything runs: papermill executes each notebook with
     # the notebook folder as the process's working directory, so a relative output folder
     # (the default ``reports``) would be resolved against another folder once execution began.
@@ -196,20 +201,34 @@ def run_report(
         raise ValueError(f"output = {str(output_dir)!r} cannot be created: {exc}") from None
 
     runs: list[NotebookRun] = []
-    # The ETA comes from measured work: the same notebooks' times at their last good run with
-    # the same parameters (index.json), not from the rate of the first notebook.
-    expected = expected_seconds(output_dir, [p.stem for p in notebooks], profile_label)
-    bar = tqdm(notebooks, desc="notebooks", unit="nb", disable=not progress, position=0)
-    started = time.perf_counter()
+    # Estimates come from measured work only: each notebook's time at its last good run with
+    # the same parameters (index.json), never the rate of the first notebooks.
+    console = None
+    if progress:
+        console = ReportConsole(
+            [p.stem for p in notebooks],
+            {p.stem: expected_seconds(output_dir, [p.stem], profile_label) for p in notebooks},
+        )
+        total = expected_seconds(output_dir, [p.stem for p in notebooks], profile_label)
+        console.start(
+            f"report: {len(notebooks)} notebook(s) into {output_dir}, parameters: {profile_label}; "
+            + (f"the last good runs with these parameters took {format_seconds(total)}"
+               if total is not None
+               else no_estimate([s for s, t in console.expected.items() if t is None]))
+        )
     path = notebooks[0]
     with _sigterm_as_ctrl_c() as signals:
         try:
-            for path in bar:
-                elapsed = time.perf_counter() - started
-                eta = "" if expected is None else f", last run took {expected:.0f} s in all"
-                bar.set_postfix_str(f"{path.stem} (elapsed {elapsed:.0f} s{eta})")
-                runs.append(_run_one(papermill, path, output_dir, notebook_dir, parameters,
-                                     profile_label, kernel_name, progress))
+            for path in notebooks:
+                if console is not None:
+                    console.notebook_start(path.stem)
+                import papermill  # slow to import the first time: after the first lines are out
+
+                run = _run_one(papermill, path, output_dir, notebook_dir, parameters, profile_label,
+                               kernel_name, console, show_code)
+                runs.append(run)
+                if console is not None:
+                    console.notebook_done(run.notebook, run.ok, run.seconds)
         except KeyboardInterrupt:
             how = "SIGTERM" if signals else "interrupted"
             raise ReportInterrupted(
@@ -218,6 +237,8 @@ def run_report(
                 signals[0] if signals else signal.SIGINT,
             ) from None
         finally:
+            if console is not None:
+                console.close()
             if runs:
                 write_index(output_dir, runs, profile_label)
     return runs
@@ -230,6 +251,24 @@ def _with_summary_dir(papermill: Any, path: Path, params: dict[str, Any], output
     return params
 
 
+def _cell_seconds(executed: Path) -> list[float]:
+    """Each executed cell's time (papermill's cell metadata), for the next run's estimates."""
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8")).get("cells", [])
+        return [float((c.get("metadata", {}).get("papermill") or {}).get("duration") or 0.0) for c in cells]
+    except (OSError, ValueError, AttributeError, TypeError):
+        return []
+
+
+def _title(executed: Path) -> str:
+    import nbformat
+
+    try:
+        return notebook_title(nbformat.read(executed, as_version=4))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def _run_one(
     papermill: Any,
     path: Path,
@@ -238,20 +277,20 @@ def _run_one(
     parameters: dict[str, dict[str, Any]],
     profile_label: str,
     kernel_name: str,
-    progress: bool = True,
+    console: ReportConsole | None = None,
+    show_code: bool = False,
 ) -> NotebookRun:
-    """Execute one notebook into a temporary file; keep it as ``.ipynb`` or ``.failed.ipynb``."""
+    """Execute one notebook into a temporary file; keep it as ``.ipynb`` or ``.failed.ipynb``;
+    render its page (findings first: its summary's headline, written by this run)."""
     import tempfile
 
     start = time.perf_counter()
+    started_at = time.time()
     error = ""
     executed = output_dir / f"{path.stem}.ipynb"
     failed = output_dir / f"{path.stem}.failed.ipynb"
     kernel_log = output_dir / f"{path.stem}.kernel.log"
     kernel_log.unlink(missing_ok=True)
-    cell_bar: bool | dict[str, Any] = progress and {
-        "desc": f"  {path.stem}", "unit": "cell", "leave": False, "position": 1, "smoothing": 0
-    }
     with atomic_path(executed, keep_suffix=True) as tmp, tempfile.TemporaryDirectory() as tmpdir:
         progress_file = Path(tmpdir) / "progress.txt"
         previous = os.environ.get(PROGRESS_ENV)
@@ -263,8 +302,10 @@ def _run_one(
                 parameters=_with_summary_dir(papermill, path, parameters.get(path.stem, {}), output_dir),
                 cwd=str(notebook_dir),
                 kernel_name=kernel_name,
-                progress_bar=cell_bar,
-                engine_name=progress_engine(progress_file),
+                progress_bar=False,  # the report's console shows the cells (and their loops)
+                engine_name=progress_engine(
+                    progress_file, console, expected_cell_seconds(output_dir, path.stem, profile_label)
+                ),
                 kernel_manager_class=kernel_manager_class(kernel_log, Path(tmpdir)),
             )
         except Exception as exc:  # a failing notebook is reported, the others still run
@@ -281,18 +322,33 @@ def _run_one(
             else:
                 os.environ[PROGRESS_ENV] = previous
     seconds = time.perf_counter() - start
+    finished = time.strftime("%Y-%m-%d %H:%M:%S")
+    note = (f"Ran {finished} in {format_seconds(seconds)}; parameters: {profile_label}. "
+            + ("The page shows the code." if show_code or error else
+               "Code hidden: python -m oasis_lab report --show-code renders it."))
+    headline: dict[str, Any] = {}
+    cells: list[float] = []
+    title = ""
     if error:
         target = output_dir / f"{path.stem}.failed.html"
         if failed.exists():
-            render_file(failed, target)
+            title = _title(failed)
+            render_file(failed, target, run_note=note, error=error)
         else:  # it failed before papermill wrote anything (no kernel, unreadable notebook)
             with atomic_write(target, "w", encoding="utf-8") as fh:
                 fh.write(f"<!doctype html><html><body><h1>{html.escape(path.stem)} failed</h1>"
                          f"<pre>{html.escape(error)}</pre></body></html>")
     else:
         target = output_dir / f"{path.stem}.html"
-        render_file(executed, target)
+        summary = output_dir / f"{path.stem}.summary.json"
+        # only a summary this run wrote: an earlier run's numbers must not head this page
+        if summary.exists() and summary.stat().st_mtime >= started_at - 1:
+            headline = read_headline(output_dir, path.stem)
+        title, cells = _title(executed), _cell_seconds(executed)
+        render_file(executed, target, show_code=show_code, headline=headline, run_note=note)
         # a stale failure from an earlier run would contradict this success
         (output_dir / f"{path.stem}.failed.html").unlink(missing_ok=True)
         failed.unlink(missing_ok=True)
-    return NotebookRun(path.stem, not error, seconds, target, error, profile_label)
+    return NotebookRun(path.stem, not error, seconds, target, error, profile_label, finished=finished,
+                       title=title or path.stem, headline=headline, cell_seconds=cells,
+                       show_code=show_code or bool(error))

@@ -21,9 +21,13 @@ challenge, the three verdicts, withdrawal) in bulk:
   the shortfall.
 
 :meth:`Books.check` proves conservation after every round: all accounts together hold exactly
-what was deposited minus what was withdrawn, no account is negative, and the open escrows and
-bonds hold what the pending challenges say. ``tests/sim`` replays a simulation's operations
-through :class:`~oasis_lab.disputes.ledger.Ledger` and finds the same balances.
+what was deposited minus what was withdrawn, no account is negative, the open escrows and
+bonds hold what the pending challenges say, and no removed provider (a convicted provider, a
+market referee overturned on appeal) holds more than it held when it was removed, plus what it
+deposited itself since: it receives nothing after its removal (a forfeited bond's provider
+share and an appeal reward due to it join the remainder, as in the Ledger). ``tests/sim``
+replays a simulation's operations through :class:`~oasis_lab.disputes.ledger.Ledger` and finds
+the same balances.
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ class Books:
         Escrowed payments and locked bonds of the running challenges.
     deposited, withdrawn : int
         Everything that entered from and left to the outside.
+    removed : ndarray of bool
+        Providers removed (convicted, or slashed as a referee on appeal).
+    held_at_removal : ndarray of int64
+        A removed provider's free balance and stake when it was removed, plus what it has
+        deposited since (the most it may hold: it receives nothing after its removal).
     """
 
     def __init__(self) -> None:
@@ -68,12 +77,16 @@ class Books:
         self.bonds_open = 0
         self.deposited = 0
         self.withdrawn = 0
+        self.removed = np.zeros(0, dtype=bool)
+        self.held_at_removal = np.zeros(0, dtype=np.int64)
 
     # ---------------------------------------------------------------- providers
     def add_providers(self, n: int, stake: int) -> None:
         """``n`` providers join: each deposits ``stake`` and locks it."""
         self.provider = np.concatenate([self.provider, np.zeros(n, dtype=np.int64)])
         self.stake = np.concatenate([self.stake, np.full(n, stake, dtype=np.int64)])
+        self.removed = np.concatenate([self.removed, np.zeros(n, dtype=bool)])
+        self.held_at_removal = np.concatenate([self.held_at_removal, np.zeros(n, dtype=np.int64)])
         self.deposited += n * stake
 
     def withdraw_providers(self, idx: np.ndarray) -> int:
@@ -127,6 +140,13 @@ class Books:
         """A resolved challenge's bond leaves the open bonds."""
         self.bonds_open -= bond
 
+    def remove(self, provider: int) -> None:
+        """Mark ``provider`` removed (after its removal's own flows): from now on it receives
+        nothing, which :meth:`check` proves."""
+        if not self.removed[provider]:
+            self.removed[provider] = True
+            self.held_at_removal[provider] = self.provider[provider] + self.stake[provider]
+
     def remainder(self, amount: int, to: str) -> None:
         """The unrewarded rest of a slash or a forfeited bond: ``burn`` or ``platform``."""
         if to == "burn":
@@ -161,7 +181,9 @@ class Books:
             The provider that recomputed (rewarded), or -1 for none.
         params : DisputeParams
         removed : bool
-            Whether the provider was convicted (removed) on another job before.
+            Whether the provider was convicted (removed) on another job before: it receives
+            nothing (a forfeited bond's provider share joins the remainder, an upheld job's
+            payment returns to the user).
         fee : float
             The auction's fee, taken when an upheld job's payment is settled.
 
@@ -190,10 +212,12 @@ class Books:
             self.remainder(slashed - to_ch - to_ref, to)
             self.provider[provider] += stake - slashed
             self.users += amount
+            self.remove(provider)
             flows.update(slashed=slashed, to_challenger=to_ch, to_referee=to_ref,
                          remainder=slashed - to_ch - to_ref, returned=amount)
         elif verdict == "challenger_wrong":
-            to_p = token_share(bond, params.bond_to_provider_fraction)
+            # a provider removed meanwhile is gone for good: its share joins the remainder
+            to_p = 0 if removed else token_share(bond, params.bond_to_provider_fraction)
             to_ref = token_share(bond, params.referee_reward_fraction) if referee >= 0 else 0
             self.provider[provider] += to_p
             if referee >= 0:
@@ -225,6 +249,8 @@ class Books:
         else:
             shortfall = max(amount - int(self.provider[account]), 0)
             self.provider[account] += shortfall - amount
+            if self.removed[account]:
+                self.held_at_removal[account] += shortfall  # its own deposit, not an income
         self.deposited += shortfall
 
     def credit(self, account: str | int, amount: int) -> None:
@@ -257,9 +283,9 @@ class Books:
         Upheld: the bond is forfeited, ``referee_reward_fraction`` of it to ``appeal_referee``
         (-1: the trusted stack, whose share joins the remainder). Overturned: the bond returns,
         the first referee's stake is slashed by ``referee_slash_fraction``
-        (``appeal_reward_fraction`` of it to the appellant, ``referee_reward_fraction`` to the
-        appeal referee, the rest to the remainder) and the unslashed rest returned to its free
-        balance (it is removed by the caller).
+        (``appeal_reward_fraction`` of it to the appellant, none to a removed provider,
+        ``referee_reward_fraction`` to the appeal referee, the rest to the remainder) and the
+        unslashed rest returned to its free balance; it is removed.
 
         Returns
         -------
@@ -274,10 +300,12 @@ class Books:
         if overturned:
             stake = int(self.stake[first_referee])
             slashed = token_share(stake, params.referee_slash_fraction)
-            to_app = token_share(slashed, params.appeal_reward_fraction)
+            removed = not isinstance(appellant, str) and bool(self.removed[appellant])
+            to_app = 0 if removed else token_share(slashed, params.appeal_reward_fraction)
             to_ref = token_share(slashed, params.referee_reward_fraction) if appeal_referee >= 0 else 0
             self.stake[first_referee] = 0
             self.provider[first_referee] += stake - slashed
+            self.remove(first_referee)
             self.credit(appellant, bond + to_app)
             if appeal_referee >= 0:
                 self.provider[appeal_referee] += to_ref
@@ -337,6 +365,14 @@ class Books:
             raise LedgerError(
                 f"round {round_no}: open escrow {self.escrow_open} / bonds {self.bonds_open} differ "
                 f"from the running challenges' {escrow_pending} / {bonds_pending}"
+            )
+        gained = np.flatnonzero(self.removed & (self.provider + self.stake > self.held_at_removal))
+        if gained.size:
+            p = int(gained[0])
+            raise LedgerError(
+                f"round {round_no}: removed providers {gained.tolist()} received tokens after their "
+                f"removal (provider {p} holds {int(self.provider[p] + self.stake[p])}, "
+                f"{int(self.held_at_removal[p])} when removed)"
             )
         return total
 

@@ -3,18 +3,24 @@
 A challenged result is disputed when the challenger's recomputation (on the referee's backend)
 disagrees with the provider's committed trace: always for a cheater, and for an honest
 provider whose device rounds a node differently (:class:`~oasis_lab.disputes.adversaries.OtherDevice`),
-never for an honest provider on the referee's backend (identical traces). A dispute between an
-honest challenger and the provider's strategy at a node is a deterministic game: its verdict,
-the node it isolates, its rounds and hashes depend on the strategy, the node, the computation
-and :class:`~oasis_lab.disputes.params.DisputeParams`, not on the dispute's random seed.
+never for an honest provider on the referee's backend (identical traces).
 
-:class:`Court` therefore has two modes with the same verdicts (``tests/sim`` plays both and
-compares them, dispute by dispute):
+A dispute's random draw (what a :class:`~oasis_lab.disputes.adversaries.WrongAfter` cheater
+makes up, a random challenger's picks) comes from its *job*: the seed of the dispute over job
+``j`` of round ``r`` is :meth:`Court.job_seed` ``(r, j)``, whoever plays it and however often
+(the trusted stack when the dispute opens, a market referee and an appellate referee when it
+is due). A game whose parties drew nothing has an outcome fixed by the provider's strategy, its
+node, the computation, :class:`~oasis_lab.disputes.params.DisputeParams` and the referee, not by
+any seed (:attr:`~oasis_lab.disputes.bisection.DisputeOutcome.drew` says which).
 
-- ``"played"``: every dispute is played in full with :func:`oasis_lab.disputes.bisection.play`,
-  seeded per dispute;
-- ``"vectorised"``: each distinct (strategy, node) game is played once, the first time it is
-  needed, and its outcome is looked up for every later dispute (a numpy gather per round).
+:class:`Court` therefore has two modes with the same outcomes, dispute by dispute (``tests/sim``
+plays both and compares them over random configurations):
+
+- ``"played"``: every game of every dispute is played in full with
+  :func:`oasis_lab.disputes.bisection.play`, from its job's seed;
+- ``"vectorised"``: a game is played the first time its key (strategy, node, referee) is
+  needed; when its parties drew nothing its outcome is looked up for every later dispute of
+  that key, otherwise every dispute of that key is played from its own job's seed.
 """
 
 from __future__ import annotations
@@ -76,8 +82,8 @@ class Court:
     other_device_ulps : int
         ULPs an honest provider on other hardware is off at its node.
     seed : int
-        The simulation's root seed (the computation's weights and each game's seed derive
-        from it).
+        The simulation's root seed (the computation's weights and each job's dispute seed
+        derive from it).
     mode : {"vectorised", "played"}
     """
 
@@ -99,14 +105,19 @@ class Court:
         self.other_device_ulps = other_device_ulps
         self.seed = seed
         self.mode = mode
-        self._table: dict[tuple[int | str, ...], tuple[int, int, int, int, float]] = {}
-        self._games: dict[tuple[int | str | None, ...], DisputeOutcome] = {}
+        # vectorised mode: a key's outcome when its game drew nothing, else _DRAWS (play each)
+        self._games: dict[tuple[int | str | None, ...], DisputeOutcome | None] = {}
         self.games_played = 0
 
     @property
     def n_nodes(self) -> int:
         """Nodes of the disputed computation."""
         return int(self.computation.n_nodes)
+
+    def job_seed(self, round_no: int, job: int) -> int:
+        """The seed of every game of the dispute over job ``job`` of round ``round_no`` (the
+        parties' draws come from the job, not from who plays the game or when)."""
+        return child_seed(self.seed, "disputes", "job", int(round_no), int(job))
 
     def strategy(self, kind: int, node: int, adversary: str | None = None) -> Strategy:
         """The provider's strategy: the adversary (cheater; ``adversary``, by default the
@@ -117,30 +128,38 @@ class Court:
             return OtherDevice(node=int(node), ulps=self.other_device_ulps)
         raise ValueError(f"kind = {kind} is not a disputed provider kind (cheater or other_device)")
 
-    def _play(self, kind: int, node: int, seed: int | tuple[int, ...],
-              adversary: str | None = None) -> tuple[int, int, int, int, float]:
-        challenger = ADVERSARIES["honest"](0)[1]
+    def _game(self, kind: int, node: int, adversary: str | None, referee: Referee, seed: int) -> DisputeOutcome:
+        """One game of a dispute, ruled by ``referee`` and seeded by its job: played, or looked
+        up in ``"vectorised"`` mode when a game of the same key drew nothing."""
+        adv = (adversary or self.adversary) if kind == CHEATER else None
+        if isinstance(referee, MarketReferee):
+            # what decides a market referee's ruling: its rounding and the side it takes
+            key: tuple[int | str | None, ...] = (kind, node, adv, referee.rounding_ulps, referee.sides_with)
+        else:
+            key = (kind, node, adv, -1, None)
+        memo = self.mode == "vectorised"
+        if memo and self._games.get(key) is not None:
+            return self._games[key]  # type: ignore[return-value]
         out = play(
             self.computation,
             self.strategy(kind, node, adversary),
-            challenger,
+            ADVERSARIES["honest"](0)[1],
             params=self.params,
-            referee=self.referee,
+            referee=referee,
             seed=seed,
             record=False,
         )
         self.games_played += 1
-        return (
-            VERDICTS.index(out.verdict),
-            out.disputed_node,
-            out.rounds,
-            out.hashes_exchanged,
-            out.referee_flops_share,
-        )
+        if memo and key not in self._games:
+            # a game that drew nothing is the game of every dispute of its key; one that drew
+            # is played again for each (None: its outcome depends on the job's draw)
+            self._games[key] = None if out.drew else out
+        return out
 
     def decide(self, kind: np.ndarray, node: np.ndarray, round_no: int,
-               adversary: Sequence[str] | None = None) -> DisputeResults:
-        """Outcomes of the disputes of round ``round_no`` against providers of ``kind`` at ``node``.
+               adversary: Sequence[str] | None = None, job: np.ndarray | None = None) -> DisputeResults:
+        """Outcomes under the platform's trusted stack of the disputes of round ``round_no``
+        against providers of ``kind`` at ``node``.
 
         Parameters
         ----------
@@ -149,38 +168,35 @@ class Court:
         node : ndarray of int
             The node the provider's strategy targets, per dispute.
         round_no : int
-            Seeds the played games (``"played"`` mode).
+            The round the disputed jobs were delivered in.
         adversary : sequence of str, optional
             Each cheater's strategy (a key of ``ADVERSARIES``; read where ``kind`` is
             :data:`CHEATER`), by default the court's ``adversary`` for every dispute.
+        job : ndarray of int, optional
+            Each disputed job's index among the round's jobs (its game's seed is
+            :meth:`job_seed` ``(round_no, job)``), by default ``0 .. n - 1``.
         """
         n = int(kind.size)
         advs = [self.adversary] * n if adversary is None else list(adversary)
         if len(advs) != n:
             raise ValueError(f"adversary has {len(advs)} entries for {n} disputes")
-        rows: list[tuple[int, int, int, int, float]] = []
-        if self.mode == "played":
-            rows = [
-                self._play(int(k), int(v), (child_seed(self.seed, "disputes", round_no), i), a)
-                for i, (k, v, a) in enumerate(zip(kind, node, advs, strict=True))
-            ]
-        else:
-            for k, v, a in zip(kind.tolist(), node.tolist(), advs, strict=True):
-                # the court's own adversary keeps the game seed it has always had
-                key = (k, v) if a == self.adversary or k != CHEATER else (k, v, a)
-                if key not in self._table:
-                    self._table[key] = self._play(k, v, child_seed(self.seed, "disputes", "game", *key), a)
-                rows.append(self._table[key])
+        jobs = np.arange(n) if job is None else np.asarray(job)
+        if jobs.shape != (n,):
+            raise ValueError(f"job has shape {jobs.shape} for {n} disputes")
         if n == 0:
             empty = np.zeros(0, dtype=np.int64)
             return DisputeResults(empty.astype(np.int8), empty, empty, empty, np.zeros(0))
-        arr = np.array([r[:4] for r in rows], dtype=np.int64)
+        # Python loop over a round's disputes (tens; most looked up)
+        outs = [
+            self._game(k, v, a, self.referee, self.job_seed(round_no, j))
+            for k, v, a, j in zip(kind.tolist(), node.tolist(), advs, jobs.tolist(), strict=True)
+        ]
         return DisputeResults(
-            verdict=arr[:, 0].astype(np.int8),
-            disputed_node=arr[:, 1],
-            rounds=arr[:, 2],
-            hashes=arr[:, 3],
-            referee_flops_share=np.array([r[4] for r in rows], dtype=np.float64),
+            verdict=np.array([VERDICTS.index(o.verdict) for o in outs], dtype=np.int8),
+            disputed_node=np.array([o.disputed_node for o in outs], dtype=np.int64),
+            rounds=np.array([o.rounds for o in outs], dtype=np.int64),
+            hashes=np.array([o.hashes_exchanged for o in outs], dtype=np.int64),
+            referee_flops_share=np.array([o.referee_flops_share for o in outs], dtype=np.float64),
         )
 
     def adjudicate(
@@ -197,40 +213,26 @@ class Court:
         payment: int,
         bribe: tuple[str, int] | None,
         seed: int,
+        job: tuple[int, int],
         adversary: str | None = None,
     ) -> Adjudication:
         """A dispute ruled by a market referee drawn from ``pool``, perhaps appealed
         (:func:`oasis_lab.disputes.market_referee.adjudicate`).
 
-        ``"vectorised"`` mode plays each distinct game once: a game's verdict is decided by the
-        provider's strategy and node and, for its referee, only by the referee's rounding and
-        the side it takes (the trusted stack is the key ``(-1, None)``); ``"played"`` plays
-        every game of every dispute. ``adversary``: the cheater's strategy (default the court's).
+        ``seed`` draws the referees; ``job`` = (round delivered, job index) seeds every game of
+        the dispute (:meth:`job_seed`), so the first, the appellate and the trusted stack's
+        games are played on the same traces, the very game :meth:`decide` played for the
+        dispute when it opened. ``adversary``: the cheater's strategy (default the court's).
         """
-        challenger = ADVERSARIES["honest"](0)[1]
-        strategy = self.strategy(kind, node, adversary)
-        # the court's own adversary keeps the key it has always had
-        other = () if adversary in (None, self.adversary) or kind != CHEATER else (adversary,)
+        game_seed = self.job_seed(*job)
 
         def game(referee: Referee) -> DisputeOutcome:
-            if isinstance(referee, MarketReferee):
-                key = (kind, node, referee.rounding_ulps, referee.sides_with, *other)
-            else:
-                key = (kind, node, -1, None, *other)
-            if self.mode == "vectorised" and key in self._games:
-                return self._games[key]
-            out = play(
-                self.computation, strategy, challenger, params=self.params, referee=referee, seed=seed, record=False
-            )
-            self.games_played += 1
-            if self.mode == "vectorised":
-                self._games[key] = out
-            return out
+            return self._game(kind, node, adversary, referee, game_seed)
 
         return adjudicate(
             self.computation,
-            strategy,
-            challenger,
+            self.strategy(kind, node, adversary),
+            ADVERSARIES["honest"](0)[1],
             pool,
             params=self.params,
             appeal_to=appeal_to,

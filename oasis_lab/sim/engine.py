@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from oasis_lab.agents.policies import Policy
+from oasis_lab.progress import progress_bar
 from oasis_lab.seeding import check_seed
 from oasis_lab.sim.adapters import Agents
 from oasis_lab.sim.behaviour import Behaviour
@@ -99,7 +100,8 @@ def simulate(
         resolved dispute (``SimulationResult.jobs``, ``.requeued``, ``.tasks``, ``.disputes``):
         for tests and small studies; it does not change the run.
     progress : callable, optional
-        Called with the round number after each round (the CLI's progress bar).
+        Called with the round number after each round (the CLI's progress bar). Under the
+        report the rounds are shown on its console without it (:mod:`oasis_lab.progress`).
     behaviour : Behaviour, optional
         The policy of each role (:mod:`oasis_lab.sim.behaviour`); default the scripted agents
         of :meth:`Behaviour.scripted(config) <oasis_lab.sim.behaviour.Behaviour.scripted>`.
@@ -145,7 +147,8 @@ def simulate(
     start = clock()
     state = initial_state(config, seed, record_jobs, behaviour, policies)
     timings["setup"] = clock() - start
-    for r in range(config.rounds):
+    # a bar seen only on the report's console (oasis_lab.progress); silent elsewhere
+    for r in progress_bar(range(config.rounds), desc="simulate", unit="round", disable=True):
         # everything a round does happens inside a timed stage
         for name, stage in ROUND:
             t0 = clock()

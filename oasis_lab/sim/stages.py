@@ -319,7 +319,7 @@ def challenges(state: SimState, r: int) -> None:
     # a cheated job is disputed as a cheater's (whatever the provider's drawn kind)
     game_kind = np.where(jobs.cheated[index], CHEATER, jobs.kind[index]).astype(np.int64)
     adversary = [CHEATER_ADVERSARIES[a] for a in jobs.adversary[index]]
-    outcome = state.court.decide(game_kind, jobs.node[index], r, adversary=adversary)
+    outcome = state.court.decide(game_kind, jobs.node[index], r, adversary=adversary, job=index)
     rnd.challenges = Challenges(by_user, challenged, disputed, index, outcome, cost)
     if race is not None:
         # a job the challengers recomputed counts for them when the platform also checked it
@@ -394,6 +394,7 @@ def disputes(state: SimState, r: int) -> None:
                     "provider": p, "kind": PROVIDER_KINDS[d.kind], "cheated": d.cheated,
                     "challenger": d.challenger, "verdict": VERDICTS[verdict],
                     "amount": d.job.amount, "returned": flows["returned"], "paid": flows["paid"],
+                    "bond_share": flows["to_provider"],
                     "slashed": flows["slashed"], "referee": referee, "game_rounds": d.rounds,
                     "trusted_verdict": VERDICTS[d.verdict], "first_referee": first,
                     "appealed": appealed, "overturned": overturned,
@@ -486,7 +487,8 @@ def _market_ruling(state: SimState, rnd: Round, d: PendingDispute, r: int, i: in
         CHEATER if d.cheated else d.kind, d.node, pool,
         provider_name=str(d.provider), challenger_name=d.challenger, weighting=c.referee_selection,
         appeal_to=c.appeal_to, appeal_budget=c.appeal_budget, payment=d.job.amount // state.unit,
-        bribe=offer, seed=child_seed(state.seed, "disputes", "market", r, i), adversary=d.adversary,
+        bribe=offer, seed=child_seed(state.seed, "disputes", "market", r, i), job=(d.job.round, d.job.job),
+        adversary=d.adversary,
     )
     first = int(adj.first_referee.name)
     second = int(adj.appeal_referee.name) if adj.appeal_referee is not None else -1

@@ -116,14 +116,26 @@ PROVIDER_CHEATS = [
 ]
 
 
+@pytest.mark.parametrize("reading", ["rounding", "strict"])
 @pytest.mark.parametrize("arity", [2, 5])
-def test_every_cheater_is_convicted_exact_mode(tiny, synth, arity):
+def test_every_cheater_is_convicted_exact_mode(tiny, synth, arity, reading):
+    params = DisputeParams(arity=arity, exact_reading=reading)
     for comp in (tiny, synth):
         for make in PROVIDER_CHEATS:
             cheat = make(comp.n_nodes)
-            out = play(comp, cheat, adv.Honest(), params=DisputeParams(arity=arity))
-            assert out.verdict == "provider_guilty", (comp.name, cheat.label, out.reason)
+            out = play(comp, cheat, adv.Honest(), params=params)
             assert out.rounds <= out.max_rounds
+            at_float = isinstance(cheat, adv.BelowTolerance) and (
+                comp.honest_trace.output(comp.graph.node_index(cheat.node)).dtype.kind == "f")
+            if reading == "rounding" and at_float:
+                # one ULP at a float node: what device rounding can explain, never upheld (the
+                # tiny transformer's last node is the sampled token: discrete, compared exactly)
+                assert (out.verdict, out.reason) == ("ambiguous", "within_rounding"), (comp.name, out.reason)
+                continue
+            assert out.verdict == "provider_guilty", (comp.name, cheat.label, out.reason)
+            if isinstance(cheat, adv.Launder):
+                # the rounding reading looks past the 1-ULP change to the real cheat
+                assert out.disputed_node == (comp.n_nodes - 2 if reading == "rounding" else 3)
 
 
 def test_gross_cheaters_are_convicted_in_tolerance_mode_too(tiny, synth):
@@ -181,8 +193,12 @@ def test_honest_provider_is_never_convicted(tiny, synth, comparison):
 def test_tolerance_mode_readings(tiny):
     tol = DisputeParams(comparison="tolerance", max_ulp=4)
     k = 30
-    # a few ULPs: exact convicts, tolerance upholds (the reading's purpose: other devices)
-    assert play(tiny, adv.BelowTolerance(node=k, ulps=2), adv.Honest()).verdict == "provider_guilty"
+    # a few ULPs: strict exact convicts, exact within the rounding bound gives ambiguous,
+    # tolerance upholds (the reading's purpose: other devices)
+    strict = DisputeParams(exact_reading="strict")
+    assert play(tiny, adv.BelowTolerance(node=k, ulps=2), adv.Honest(), params=strict).verdict == "provider_guilty"
+    assert play(tiny, adv.BelowTolerance(node=k, ulps=2), adv.Honest()).verdict == "ambiguous"
+    assert play(tiny, adv.BelowTolerance(node=k, ulps=5), adv.Honest()).verdict == "provider_guilty"
     assert play(tiny, adv.BelowTolerance(node=k, ulps=2), adv.Honest(), params=tol).verdict == "challenger_wrong"
     out = play(tiny, adv.OtherDevice(node=k), adv.Honest(), params=tol)
     # every node agrees with its own inputs: the challenger has no node to dispute
@@ -192,7 +208,9 @@ def test_tolerance_mode_readings(tiny):
     # checked against the provider's own (1-ULP-shifted) inputs, is not
     out = play(tiny, adv.Launder(small_node=5, big_node=40), adv.Honest(), params=tol)
     assert out.disputed_node == 40 and out.verdict == "provider_guilty" and out.reason == "referee"
-    assert play(tiny, adv.Launder(small_node=5, big_node=40), adv.Honest()).disputed_node == 5
+    assert play(tiny, adv.Launder(small_node=5, big_node=40), adv.Honest(), params=strict).disputed_node == 5
+    out = play(tiny, adv.Launder(small_node=5, big_node=40), adv.Honest())
+    assert (out.verdict, out.disputed_node) == ("provider_guilty", 40)
 
 
 def test_referee_agreeing_with_neither_is_ambiguous(synth):

@@ -102,8 +102,12 @@ def test_monte_carlo_exact_mode_never_slashes_honest_on_one_device():
 def test_monte_carlo_other_devices_exact_vs_tolerance():
     kw = {"cheat_share": 0.0, "other_device_share": 0.5, "p_user": 0.5, "p_platform": 0.0, "n_nodes": 48, "seed": 7}
     exact = simulate_challenges(200, **kw).summary()
+    strict = simulate_challenges(200, params=DisputeParams(exact_reading="strict"), **kw).summary()
     tol = simulate_challenges(200, params=DisputeParams(comparison="tolerance", max_ulp=2), **kw).summary()
-    assert exact["honest_wrongly_slashed"] > 0  # bitwise comparison across devices convicts honest providers
+    # strict bitwise comparison across devices convicts honest providers; the rounding reading
+    # (the default) and tolerance mode convict none of the same disputes
+    assert strict["honest_wrongly_slashed"] > 0 and strict["disputes"] == exact["disputes"] > 0
+    assert exact["honest_wrongly_slashed"] == 0
     assert tol["honest_wrongly_slashed"] == 0
 
 

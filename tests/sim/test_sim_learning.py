@@ -295,16 +295,22 @@ def test_challengers_race_for_one_reward_and_the_others_bear_their_cost() -> Non
 
 
 def test_challengers_earn_by_convicting_honest_providers_on_other_hardware() -> None:
-    # no cheaters; half the honest providers round one node differently: the exact referee
-    # convicts them, the challenger earns the slash; the tolerance referee does not, and the
-    # challenger loses its bond on each such dispute
+    # no cheaters; half the honest providers round one node differently: the strict exact
+    # referee convicts them, the challenger earns the slash; the tolerance referee does not, and
+    # the challenger loses its bond on each such dispute; the exact referee's rounding reading
+    # (the default) finds them ambiguous: the bond returns, the challenger earns nothing
     base = dict(other_device_share=0.5, cheater_share=0.0, p_platform=0.0, dispute_delay=0,
                 **_learning(challenger={}))
     every = {"challenger": Profile("challenger", {"challenge_rate": np.full(1, 0.5)})}
-    exact = simulate(_config(**base, disputes={"provider_stake": 100, "challenger_bond": 10}), 0, policies=every)
+    exact = simulate(_config(**base, disputes={"provider_stake": 100, "challenger_bond": 10,
+                                               "exact_reading": "strict"}), 0, policies=every)
     tol = simulate(_config(**base, disputes={"provider_stake": 100, "challenger_bond": 10,
                                              "comparison": "tolerance"}), 0, policies=every)
+    rounding = simulate(_config(**base, disputes={"provider_stake": 100, "challenger_bond": 10}), 0, policies=every)
     assert exact.rounds["false_convictions"].sum() > 0 and tol.rounds["false_convictions"].sum() == 0
+    r = rounding.rounds
+    assert r["false_convictions"].sum() == 0 < r["ambiguous"].sum() == r["disputes_resolved"].sum()
+    assert rounding.agents["payoff"].sum() + r["challenger_costs"].sum() == pytest.approx(0.0, abs=1e-9)
     e, t = exact.agents, tol.agents
     rewards = e["payoff"].sum() + exact.rounds["challenger_costs"].sum()
     assert rewards > 0

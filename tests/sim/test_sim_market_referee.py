@@ -88,12 +88,18 @@ def test_a_framing_referee_never_reaches_an_honest_provider_within_tolerance() -
     assert rounds["disputes_resolved"].sum() > 0
     assert rounds["false_convictions"].sum() == rounds["wrong_verdicts"].sum() == 0
     assert rounds["appeals"].sum() == 0
-    # exact mode convicts them whoever referees: false convictions, the framing referee agrees
-    # with the trusted stack, nobody has a ruling to appeal
-    exact = simulate(_config(**frame, disputes=tolerance.replace(comparison="exact"),
-                             appeal_to="trusted"), 1).rounds
-    assert exact["false_convictions"].sum() > 0
-    assert exact["wrong_verdicts"].sum() == exact["appeals"].sum() == 0
+    # the strict exact reading convicts them whoever referees: false convictions, the framing
+    # referee agrees with the trusted stack, nobody has a ruling to appeal
+    strict = simulate(_config(**frame, disputes=tolerance.replace(comparison="exact", exact_reading="strict"),
+                              appeal_to="trusted"), 1).rounds
+    assert strict["false_convictions"].sum() > 0
+    assert strict["wrong_verdicts"].sum() == strict["appeals"].sum() == 0
+    # its rounding reading (the default) finds them ambiguous: the framing referee convicts
+    # them, they appeal to the trusted stack and are cleared (issue 20 item 4)
+    exact = simulate(_config(**frame, disputes=tolerance.replace(comparison="exact"), appeal_to="trusted"), 1).rounds
+    assert exact["ambiguous"].sum() == exact["disputes_resolved"].sum() > 0
+    assert exact["false_convictions"].sum() == exact["wrong_verdicts"].sum() == 0
+    assert exact["appeals"].sum() == exact["appeals_overturned"].sum() > 0
 
 
 def test_bribes_buy_bribable_referees() -> None:
