@@ -43,6 +43,8 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
+#: The trace's market column for every setting of this test (scenario and size of PARAMETERS).
+MARKET = "balanced · 200 tasks"
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "06_explorer.ipynb"
 CHROMIUM = os.environ.get("OASIS_CHROMIUM", "/usr/bin/chromium")
 
@@ -260,6 +262,49 @@ def _panel_state(page) -> tuple[str, str]:
     return plot, numbers
 
 
+#: In the page: records each state of the explorer's status line (its text, and whether the
+#: stake slider is disabled) in ``window.oasisStatuses`` from before Run All: a record per
+#: change of the page, so a brief busy state is seen however fast the cells run.
+RECORD_STATUS = """
+() => {
+  window.oasisStatuses = [];
+  const record = () => {
+    const status = document.querySelector('.oasis-explorer .oasis-explorer-status');
+    if (!status) return;
+    const stake = document.querySelector('.oasis-explorer .oasis-control-stake');
+    const disabled = !!stake
+      && (stake.querySelector('[disabled]') !== null || stake.classList.contains('mod-disabled'));
+    const row = {status: status.textContent.trim(), disabled};
+    const last = window.oasisStatuses[window.oasisStatuses.length - 1];
+    if (!last || last.status !== row.status || last.disabled !== row.disabled) window.oasisStatuses.push(row);
+  };
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                        attributes: true, attributeFilter: ['disabled', 'class']});
+}
+"""
+
+
+def _wait_all_ran(page, timeout_s: float = 600) -> None:
+    """Wait until every code cell has run (a number in each prompt, none queued), and check they
+    ran in one kernel, in order (a Run All split across a restarted kernel fails here, named)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+        counts = ["".join(ch for ch in p if ch.isdigit()) for p in prompts]
+        if prompts and all(counts) and not any("*" in p for p in prompts):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the notebook did not finish: prompts {prompts}")
+        page.wait_for_timeout(500)
+    numbers = [int(c) for c in counts]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), f"cells ran out of order: {prompts}"
+
+
+def _trace_rows(numbers: str) -> int:
+    """Rows of the trace's key in the panel's numbers (every setting of this test is on one market)."""
+    return numbers.count(MARKET)
+
+
 def _wait_ready(page, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -270,13 +315,20 @@ def _wait_ready(page, timeout_s: float = 180) -> None:
 
 
 def _wait_for_change(page, before: tuple[str, str], timeout_s: float = 180) -> tuple[str, str]:
+    """Wait until the panel shows the next setting in full: a new plot, the numbers and the
+    trace's key with one more row, and the status back to ready (the tables are rendered one
+    after the other, and the status line can read "ready" before they are all in the page: the
+    row count, not the status, says the update is drawn)."""
+    rows = _trace_rows(before[1]) + 1
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         now = _panel_state(page)
-        if now[0] and now[0] != before[0] and now[1] != before[1] and "ready" in _status(page):
+        if (now[0] and now[0] != before[0] and now[1] != before[1] and _trace_rows(now[1]) == rows
+                and "ready" in _status(page)):
             return now
-        page.wait_for_timeout(500)
-    raise AssertionError("the explorer's plot and numbers did not change")
+        page.wait_for_timeout(300)
+    raise AssertionError(f"the explorer's plot and numbers did not change to a trace of {rows} rows: "
+                         f"{_panel_state(page)[1][-400:]!r}")
 
 
 def _control(page, name: str):
@@ -289,10 +341,35 @@ def _readout(page, name: str) -> str:
 
 def _side_panel(page, open_: bool) -> None:
     """Open or close JupyterLab's left side panel (the file browser)."""
-    is_open = page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").count() > 0
-    if is_open != open_:
+    current = ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current"
+    if (page.locator(current).count() > 0) != open_:
         page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab").first.click()
-        page.wait_for_timeout(800)
+        page.wait_for_function(f"() => (document.querySelector({current!r}) !== null) === {str(open_).lower()}")
+
+
+#: In the page: resolves once JupyterLab's layout has caught up with the window and the side
+#: panel (Lumino lays out on animation frames): the left panel shows as asked, the notebook
+#: ends inside the window, and nothing moved between two frames.
+LAYOUT_SETTLED = """
+async (open_) => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => r()));
+  const state = () => {
+    const nb = document.querySelector('.jp-NotebookPanel').getBoundingClientRect();
+    const left = document.querySelector('#jp-left-stack');
+    const shown = !!left && !left.classList.contains('lm-mod-hidden') && left.getBoundingClientRect().width > 0;
+    const grid = document.querySelector('.oasis-explorer-controls').getBoundingClientRect();
+    return {nb: [nb.left, nb.right], shown, grid: grid.width, inner: window.innerWidth};
+  };
+  for (let i = 0; i < 600; i++) {
+    await frame();
+    const a = JSON.stringify(state());
+    await frame();
+    const b = state();
+    if (a === JSON.stringify(b) && b.shown === open_ && b.nb[1] <= b.inner) return b;
+  }
+  return {error: 'the layout never settled', state: state()};
+}
+"""
 
 
 def _move(page, name: str, key: str = "ArrowRight") -> None:
@@ -331,21 +408,18 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             page.goto(url)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            page.evaluate(RECORD_STATUS)  # every state of the status line, however brief
             _run_all(page)
             # live without editing widgets_ui: the front end was detected
             page.wait_for_selector(".oasis-explorer .widget-output img", timeout=240_000)
-            # busy-aware: while the later cells run, the panel names the running cell and waits
-            deadline, seen_busy = time.monotonic() + 240, ""
-            while time.monotonic() < deadline and not seen_busy:
-                status = _status(page)
-                if "another cell of the notebook" in status:
-                    seen_busy = status
-                    disabled = _control(page, "stake").locator(".noUi-target[disabled], [disabled]").count()
-                    assert disabled > 0 or "mod-disabled" in (_control(page, "stake").get_attribute("class") or "")
-                page.wait_for_timeout(200)
-            assert "running" in seen_busy, seen_busy
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=600_000)
+            _wait_all_ran(page)
             _wait_ready(page)
+            # busy-aware: while the later cells ran, the panel named the running cell, its
+            # controls disabled
+            seen = page.evaluate("() => window.oasisStatuses")
+            busy = [r for r in seen if "another cell of the notebook" in r["status"] and "running" in r["status"]]
+            assert busy, seen
+            assert any(r["disabled"] for r in busy), busy
             # the whole notebook ran, and wrote nothing into reports/ (an interactive run)
             assert "summary not written" in page.inner_text(".jp-Notebook")
             assert list((folder / "reports").iterdir()) == []
@@ -355,19 +429,22 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
                 for side in (True, False):
                     page.set_viewport_size({"width": width, "height": 1000})
                     _side_panel(page, side)
-                    page.wait_for_timeout(800)
+                    settled = page.evaluate(LAYOUT_SETTLED, side)
+                    assert "error" not in settled, settled
                     measured = page.evaluate(MEASURE_CONTROLS)
                     assert "error" not in measured, measured
                     controls = measured["controls"]
                     assert len(controls) >= 15, controls  # 4 Ψ, 3 sliders, 3 drop-downs, 2 + 3 market/challenge, saved
                     bad = [(c["name"], c["problems"]) for c in controls if c["problems"]]
                     assert not bad, f"{width} px, side panel {'open' if side else 'closed'}: {bad}"
-                    if shots:
+                    if shots:  # the plots (status line at the top), then the controls and the Pareto panel
                         Path(shots).mkdir(parents=True, exist_ok=True)
-                        _explorer(page).scroll_into_view_if_needed()
-                        page.locator(".oasis-explorer-controls").first.scroll_into_view_if_needed()
-                        name = f"after_{width}px_{'sidepanel' if side else 'nosidepanel'}.png"
-                        page.screenshot(path=str(Path(shots) / name))
+                        stem = f"after_{width}px_{'sidepanel' if side else 'nosidepanel'}"
+                        for part, selector in (("plots", ".oasis-explorer-status"),
+                                               ("controls", ".oasis-explorer-controls")):
+                            page.locator(selector).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                            page.evaluate(LAYOUT_SETTLED, side)
+                            page.screenshot(path=str(Path(shots) / f"{stem}_{part}.png"))
             page.set_viewport_size({"width": 1600, "height": 1000})
 
             first = _panel_state(page)
@@ -397,7 +474,7 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             panel = _explorer(page)
             panel.locator(".widget-text input").first.fill("no stake")
             panel.locator("button", has_text="save").first.click()
-            page.wait_for_timeout(1500)
+            panel.locator(".widget-html", has_text="saved 'no stake'").first.wait_for()
             _type(page, "stake", "500")
             moved = _wait_for_change(page, after_stake)
             assert _readout(page, "stake") == "500"
@@ -425,18 +502,30 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
 
             # re-running the explorer's cell keeps the settings and the trace
             before_rerun = {name: _readout(page, name) for name in ("stake", "slash_fraction", "p_platform", "alpha")}
-            trace_rows = clicked[1].count("balanced · 200 tasks")
+            trace_rows = _trace_rows(clicked[1])
             cell = page.locator(".jp-Cell", has=page.locator(".oasis-explorer")).first
+            prompt = cell.locator(".jp-InputPrompt").first
+            count = prompt.inner_text()
             cell.locator(".jp-InputArea-editor").first.click()
             page.keyboard.press("Control+Enter")
-            page.wait_for_timeout(2000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=240_000)
+            # the cell ran again: its execution count moved on (not "[*]", not the old one)
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline:
+                now = prompt.inner_text()
+                if now != count and any(ch.isdigit() for ch in now) and "*" not in now:
+                    break
+                page.wait_for_timeout(300)
+            else:
+                raise AssertionError(f"the explorer's cell did not run again: {prompt.inner_text()!r}")
             page.wait_for_selector(".oasis-explorer .widget-output img", timeout=120_000)
             _wait_ready(page)
+            deadline = time.monotonic() + 120  # the restored trace drawn (the tables render one by one)
+            while _trace_rows(_panel_state(page)[1]) != trace_rows and time.monotonic() < deadline:
+                page.wait_for_timeout(300)
             assert {name: _readout(page, name) for name in before_rerun} == before_rerun
             assert _readout(page, "alpha") != alpha
             assert _control(page, "provider_density").locator("select").input_value() == "unit_cost"
-            assert _panel_state(page)[1].count("balanced · 200 tasks") == trace_rows
+            assert _trace_rows(_panel_state(page)[1]) == trace_rows
             assert list((folder / "reports").iterdir()) == []
         except BaseException:
             # keep what the browser saw, for the failure report
