@@ -499,6 +499,10 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
             clicked = _wait_for_change(page, loaded)
             assert _readout(page, "stake") == f"{stake:,}"
             assert f"loaded trial {trial}" in _explorer(page).inner_text()
+            if shots:  # the trace of every setting tried, labelled by what changed
+                page.locator(".oasis-explorer-status").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                page.evaluate(LAYOUT_SETTLED, False)
+                page.screenshot(path=str(Path(shots) / "after_1600px_trace.png"))
 
             # re-running the explorer's cell keeps the settings and the trace
             before_rerun = {name: _readout(page, name) for name in ("stake", "slash_fraction", "p_platform", "alpha")}

@@ -156,9 +156,16 @@ def pareto_points(study: DesignStudy, current: Mapping[str, Any] | None = None,
 
 
 def _axis_label(name: str, direction: str) -> str:
-    what = METRICS[name].description if name in METRICS else name
+    """An objective's axis label on two lines: its name and which way is better, then what it
+    measures (on one line the y axis's label was longer than the panel is high and was cut).
+
+    >>> print(_axis_label("fraud_paid", "minimize"))
+    fraud paid (lower is better)
+    tokens paid and kept for cheated results
+    """
+    what = METRICS[name].description if name in METRICS else ""
     arrow = {"minimize": " (lower is better)", "maximize": " (higher is better)"}.get(direction, "")
-    return f"{name}: {what}{arrow}"
+    return f"{name.replace('_', ' ')}{arrow}" + (f"\n{what}" if what else "")
 
 
 def plot_pareto(ax: Any, points: pd.DataFrame, selected: int | None = None) -> Any:
@@ -182,7 +189,8 @@ def plot_pareto(ax: Any, points: pd.DataFrame, selected: int | None = None) -> A
 
 _ESM = r"""
 function render({ model, el }) {
-  const W = 560, H = 340, L = 70, R = 16, T = 14, B = 48;
+  // room on the left and below for the tick labels and the two-line axis labels
+  const W = 560, H = 350, L = 84, R = 16, T = 14, B = 62;
   const ns = "http://www.w3.org/2000/svg";
   const fmt = (v) => Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : (+v.toPrecision(3)).toString();
   function draw() {
@@ -195,6 +203,9 @@ function render({ model, el }) {
     const xs = pts.map(p => p.x), ys = pts.map(p => p.y);
     let x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
     if (x1 === x0) { x0 -= 1; x1 += 1; } if (y1 === y0) { y0 -= 1; y1 += 1; }
+    // a margin of 5% so the points at the extremes sit inside the frame, not on it
+    const mx = (x1 - x0) * 0.05, my = (y1 - y0) * 0.05;
+    x0 -= mx; x1 += mx; y0 -= my; y1 += my;
     const px = (v) => L + (v - x0) / (x1 - x0) * (W - L - R);
     const py = (v) => H - B - (v - y0) / (y1 - y0) * (H - T - B);
     const add = (tag, attrs, parent = svg) => {
@@ -208,11 +219,18 @@ function render({ model, el }) {
       add("text", {x: px(vx), y: H - B + 14, "text-anchor": "middle", "font-size": 10}).textContent = fmt(vx);
       add("text", {x: L - 4, y: py(vy) + 3, "text-anchor": "end", "font-size": 10}).textContent = fmt(vy);
     }
-    const xl = add("text", {x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", "font-size": 11});
-    xl.textContent = model.get("x_label");
-    const yl = add("text", {x: 12, y: (T + H - B) / 2, "text-anchor": "middle", "font-size": 11,
-                            transform: `rotate(-90 12 ${(T + H - B) / 2})`});
-    yl.textContent = model.get("y_label");
+    // each axis label: its first line (name, which way is better) bold, then what it measures
+    const label = (text, attrs) => {
+      const t = add("text", {...attrs, "text-anchor": "middle", "font-size": 11, class: "oasis-pareto-axis"});
+      text.split("\n").forEach((line, i) => {
+        const span = add("tspan", {x: attrs.x, dy: i ? 13 : 0, "font-weight": i ? "normal" : "bold"}, t);
+        span.textContent = line;
+      });
+      return t;
+    };
+    label(model.get("x_label"), {x: (L + W - R) / 2, y: H - B + 30});
+    const yc = (T + H - B) / 2;
+    label(model.get("y_label"), {x: yc, y: 0, transform: `rotate(-90) translate(${-2 * yc} 14)`});
     const front = pts.filter(p => p.front).sort((a, b) => a.x - b.x);
     if (front.length > 1) add("polyline", {points: front.map(p => `${px(p.x)},${py(p.y)}`).join(" "),
                                            fill: "none", stroke: "#0072B2", "stroke-width": 1});
@@ -231,6 +249,11 @@ function render({ model, el }) {
     note.style.fontSize = "12px";
     note.textContent = model.get("note");
     el.appendChild(note);
+    const key = document.createElement("div");
+    key.style.fontSize = "12px";
+    key.innerHTML = '<span style="color:#0072B2">&#9679;</span> Pareto front (feasible) &nbsp; '
+      + '<span style="color:#c8c8c8">&#9679;</span> other trials &nbsp; ringed: the trial loaded';
+    el.appendChild(key);
   }
   model.on("change:points", draw); model.on("change:selected", draw); model.on("change:note", draw);
   draw();
