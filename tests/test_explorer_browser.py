@@ -2,9 +2,10 @@
 
 Starts ``jupyter lab`` from this venv on 127.0.0.1 (a free port, a random token) over a copy of
 notebook 06 in a ``notebooks/`` folder beside an empty ``reports/`` (tiny sweeps; ``widgets_ui``
-and ``summary_dir`` left at their defaults), opens it in Debian's Chromium (Playwright with
-``executable_path``, no browser download) and runs every cell from the Run menu. Then, as a
-user would:
+and ``summary_dir`` left at their defaults) with the notebook's kernel started for it, opens it
+in Debian's Chromium (Playwright with ``executable_path``, no browser download) and runs every
+cell from the Run menu. It waits for states (a status seen, a row drawn, a layout settled, an
+execution count), never for a length of time. Then, as a user would:
 
 - the panel is live without editing anything (the front end is detected), and while the
   later cells run its status line names the running cell and its controls are disabled;
@@ -38,6 +39,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,8 +98,10 @@ def _notebook_copy(folder: Path) -> Path:
 
 
 @pytest.fixture
-def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A JupyterLab server on loopback over a copy of notebook 06; stopped at teardown."""
+def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path, Any]]:
+    """A JupyterLab server on loopback over a copy of notebook 06, with the notebook's kernel
+    started and idle (:func:`_start_kernel`); stopped at teardown. Yields the page's address,
+    the folder and a function reading the server's kernels."""
     notebook = _notebook_copy(tmp_path)
     # JupyterLab 4 renders only the cells in view ("windowing"): the explorer's panel would
     # vanish once Run All scrolls past it, so every cell stays rendered; no news prompt either
@@ -155,9 +159,30 @@ def jupyter_lab(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                             f"JupyterLab did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}"
                         ) from exc
                     time.sleep(0.5)
-            yield f"{url}/lab/tree/notebooks/{notebook.name}?token={token}", tmp_path
+            _start_kernel(url, token, f"notebooks/{notebook.name}")
+            yield (f"{url}/lab/tree/notebooks/{notebook.name}?token={token}", tmp_path,
+                   lambda: _api(url, token, "kernels"))
         finally:
             _stop(server)
+
+
+def _api(url: str, token: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The server's REST API: GET ``path`` (POST ``body`` when given) as JSON."""
+    request = urllib.request.Request(f"{url}/api/{path}?token={token}", method="POST" if body else "GET",
+                                     data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _start_kernel(url: str, token: str, path: str) -> None:
+    """Start the notebook's session and kernel before the page opens (the page joins it and its
+    first request makes the kernel idle: the server reports "starting" until a client asks).
+    Left to itself, JupyterLab opening a notebook by its URL started up to three kernels at once
+    and shut all but one down, and a Run All sent meanwhile ran its first cells in a kernel that
+    was then replaced (a NameError in the next cell)."""
+    _api(url, token, "sessions", {"path": path, "name": Path(path).name, "type": "notebook",
+                                  "kernel": {"name": "python3"}})
 
 
 def _stop(server: subprocess.Popen) -> None:
@@ -389,7 +414,7 @@ def _type(page, name: str, value: str) -> None:
     page.keyboard.press("Enter")
 
 
-def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
+def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path, Any]) -> None:
     _require(
         shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists(),
         f"no Chromium at {CHROMIUM} (apt-get install chromium)",
@@ -398,16 +423,20 @@ def test_explorer_in_jupyterlab(jupyter_lab: tuple[str, Path]) -> None:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _require(False, "playwright is not installed (pip install playwright)")
-    url, folder = jupyter_lab
+    url, folder, kernels = jupyter_lab
     shots = os.environ.get("OASIS_EXPLORER_SHOTS")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(120_000)
+            started = [k["id"] for k in kernels()]  # the fixture's kernel
             page.goto(url)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+            # the page joined the kernel started for it, and started no other
+            page.locator("#jp-main-statusbar").get_by_text("| Idle").first.wait_for()
+            assert [k["id"] for k in kernels()] == started and len(started) == 1, (started, kernels())
             page.evaluate(RECORD_STATUS)  # every state of the status line, however brief
             _run_all(page)
             # live without editing widgets_ui: the front end was detected
