@@ -175,7 +175,7 @@ def _explorer(s: dict[str, Any]) -> None:
     assert cheat["no slash"] == cheat["no stake"]
     assert e["changes"]["no stake"] == "stake S 1,000→0" and e["changes"]["defaults"] == "start"
     # its title shows the platform's rate as set and the challengers' as learned, apart
-    assert e["challenge_title"].startswith(f"platform checks p = {e['p_platform']:g} (set), challengers ")
+    assert e["challenge_title"].startswith(f"platform checks p = {e['p_platform']:.3g} (set), challengers ")
     assert "(learned)" in e["challenge_title"]
     # scenario and size move the panel's numbers (once they did not)
     assert e["fraud_paid"]["scarce supply, half the tasks"] != e["fraud_paid"]["capability providers"]

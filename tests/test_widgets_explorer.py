@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -143,6 +144,9 @@ def test_challenge_title_shows_both_rates_as_set_and_learned() -> None:
     # learning challengers take the users' place; the platform's rate is the one set
     assert view.config.p_platform == 0.05 and view.config.policies.challenger.learning
     assert view.figures["cheaters"] > 0
+    # a design study's trial loads unrounded values: the title rounds them
+    loaded = dataclasses.replace(view, p_platform=0.0488861, slash_fraction=0.89872)
+    assert "platform checks p = 0.0489 (set)" in loaded.title() and "slash f = 0.899:" in loaded.title()
 
 
 def test_trace_labels_say_what_changed_without_overlap() -> None:

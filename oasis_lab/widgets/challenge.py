@@ -128,8 +128,9 @@ class ChallengeView:
     def title(self) -> str:
         """The two rates as set and learned, and the stake and slash."""
         f = self.figures
-        return (f"platform checks p = {self.p_platform:g} (set), challengers {_rate(f['learned_challenge_rate'])} "
-                f"(learned)\nstake S = {self.stake:,.0f}, slash f = {self.slash_fraction:g}: cheaters learned "
+        # three significant digits: a design study's trial loads values such as 0.0488861
+        return (f"platform checks p = {self.p_platform:.3g} (set), challengers {_rate(f['learned_challenge_rate'])} "
+                f"(learned)\nstake S = {self.stake:,.0f}, slash f = {self.slash_fraction:.3g}: cheaters learned "
                 f"{_rate(f['learned_cheat_rate'])}")
 
 

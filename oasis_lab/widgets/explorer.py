@@ -200,8 +200,9 @@ def explorer_figure(
         learned.plot(c["round"], c["mean_challenge_rate"], color=OKABE_ITO["blue"],
                      label="challengers' rate (learned)")
         learned.axhline(challenge.p_platform, color="black", ls="--", lw=1,
-                        label=f"platform checks p = {challenge.p_platform:g} (set)")
-        learned.set(xlabel="round", ylabel="rate per job", ylim=(0, 1.02))
+                        label=f"platform checks p = {challenge.p_platform:.3g} (set)")
+        # room above 1 for the legend: the learned rates reach 1 and ran under it
+        learned.set(xlabel="round", ylabel="rate per job", ylim=(0, 1.4), yticks=np.linspace(0, 1, 6))
         learned.set_title(challenge.title(), fontsize=8.5)
         learned.legend(fontsize=7, loc="upper right")
         f = challenge.figures
