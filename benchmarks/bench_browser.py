@@ -29,6 +29,7 @@ from oasis_lab.browser.bench import time_ops_in_page
 from oasis_lab.gpu import bench, conformance, device, ops
 from oasis_lab.gpu import model as M
 from oasis_lab.gpu import reference as R
+from oasis_lab.seeding import generator
 from oasis_lab.timing import best_of, machine
 
 
@@ -60,7 +61,7 @@ def main() -> None:
         print(f"\n2. cached small op (relu, 16 floats): browser {small_b * 1e3:.2f} ms "
               f"(target < 5 ms), wgpu-py {small_w * 1e3:.2f} ms")
 
-        rng = np.random.default_rng(0)
+        rng = generator(0)
         a = rng.standard_normal((n, n)).astype(np.float32)
         w = rng.standard_normal((n, n)).astype(np.float32)
         w.setflags(write=False)

@@ -47,6 +47,7 @@ from oasis_lab.disputes.trace import (
     verify_input_opening,
 )
 from oasis_lab.plotting import format_number
+from oasis_lab.seeding import generator
 from oasis_lab.timing import best_of
 
 TARGET_S = 1.0
@@ -74,7 +75,7 @@ def main() -> int:
     play(warm, PerturbNode(node=3), Honest())
 
     graph = synthetic_graph(args.nodes, seed=1)
-    nodes = np.random.default_rng(2).integers(0, args.nodes, size=args.disputes)
+    nodes = generator(2).integers(0, args.nodes, size=args.disputes)
     pairs = [(PerturbNode(node=int(k)), Honest()) for k in nodes]
 
     def batch(commitment: str = "chain"):
@@ -128,7 +129,7 @@ def main() -> int:
         f"{'PASS' if t_game < TARGET_S else 'FAIL'} (< {TARGET_S:g} CPU s)\n"
     )
 
-    chain_bytes = np.random.default_rng(3).integers(0, 256, size=(100_000, 32), dtype=np.uint8).tobytes()
+    chain_bytes = generator(3).integers(0, 256, size=(100_000, 32), dtype=np.uint8).tobytes()
     t_fast, fast = cpu_best(lambda: extend_chain(b"g" * 32, chain_bytes), args.repeats)
     saved = hashing._SHA
     hashing._SHA = False

@@ -39,6 +39,7 @@ from oasis_lab.auction.density import provider_order, task_order  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy, walk_work  # noqa: E402
 from oasis_lab.market import Market, generate_market  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
+from oasis_lab.seeding import generator  # noqa: E402
 
 TARGET_RATIO = 9.0  # largest run / argsort of 1M float64 keys
 TARGET_EXPONENT = 1.05  # growth from 10^4 to 10^6 tasks
@@ -118,7 +119,7 @@ def main() -> None:
               f"{growth} {len(result.trades):>9,} {result.served.mean():>7.1%}")
         previous = seconds
 
-    keys = np.random.default_rng(0).random(1_000_000)
+    keys = generator(0).random(1_000_000)
     side = interleaved({"argsort": lambda: np.argsort(keys), "greedy": lambda: run_greedy(market)},
                        args.repeats)
     largest = min(side["greedy"], times[sizes[-1]])

@@ -19,6 +19,22 @@ def test_an_arity_beyond_the_node_count_is_costed_exactly() -> None:
     assert cost_table([g], (99_999_999_999_999_999_999,))["rounds_max"].tolist() == [1]
 
 
+def test_the_cli_costs_a_huge_arity_as_the_node_count(capsys) -> None:
+    # the issue's `dispute --costs --cost-arities 99999999999999999999`: a table, exactly the
+    # one of arity n (one round), not an overflow
+    from oasis_lab.__main__ import main
+
+    def table(arity: str) -> list[str]:
+        assert main(["dispute", "--costs", "--model", "synthetic:40", "--cost-arities", arity]) == 0
+        return [" ".join(line.replace(f"K = {arity}", "K = ?").split())  # widths follow the arity
+                for line in capsys.readouterr().out.splitlines()]
+
+    huge = table("99999999999999999999")
+    assert huge != table("2")  # the comparison sees the arity
+    assert huge == table("40")
+    assert any(line.startswith("rounds, max") and line.split()[-1] == "1" for line in huge)
+
+
 def test_tradeoff_table_refuses_bad_models_and_sizes_by_name() -> None:
     with pytest.raises(TypeError, match="models must be a tuple of model names"):
         tradeoff_table(models="llama-2-7b")  # was "model = 'l'"
