@@ -258,9 +258,23 @@ def _incentives(s: dict[str, Any]) -> None:
     assert m["VCG"]["share_profitable"] == 0 and abs(m["VCG"]["ratio_truth"] - 1) < 1e-7
     truthful = m["truthful greedy (posted price)"]
     assert truthful["share_profitable_users"] == 0 and truthful["share_profitable_cost"] == 0
-    assert truthful["ratio_eq"] == truthful["ratio_truth"]  # nobody moves off the truth
+    assert truthful["ratio_end"] == truthful["ratio_truth"]  # nobody moves off the truth ...
+    assert truthful["certified"] == 1 and truthful["max_gain"] <= 1e-6  # ... and the certificate agrees
+    assert m["VCG"]["certified"] == 1
+    # under the paper's price fallback a provider is paid its ask: no best response, no equilibrium
+    assert m["greedy paper (fallback price)"]["certified"] == 0
+    assert m["greedy paper (fallback price)"]["max_gain"] == "inf"
     assert m["greedy surplus+unit_cost"]["share_profitable"] > 0.2  # measured 0.50 at CI size
-    assert all(r["ratio_truth"] <= 1 + 1e-7 and r["ratio_eq"] <= 1 + 1e-7 for r in m.values())
+    assert all(r["ratio_truth"] <= 1 + 1e-7 and r["ratio_end"] <= 1 + 1e-7 for r in m.values())
+    # grid-limited dynamics stop where off-grid deviations pay (issue 19)
+    dyn = s["midpoint_dynamics"]
+    assert not dyn["grid"]["certified"] and dyn["grid"]["max_gain"] > 1
+    assert dyn["continuous"]["certified"] and dyn["continuous"]["max_gain"] <= 0.02  # measured 0.0045
+    # the cross-round misreport search: the old price source is moved, the group split is not
+    rep = s["repeated"]
+    assert rep["cross_round_gainers"]["previous_clearing"] > 0 and rep["cross_round_gainers"]["other_group"] == 0
+    w = rep["welfare_mean"]
+    assert 0 < w["truthful, other_group"] <= w["greedy"] <= 1 + 1e-7
     assert m["greedy paper (fallback price)"]["ratio_truth"] < 0 < m["greedy surplus+unit_cost"]["ratio_truth"]
     wp = s["welfare_price_mean"]
     assert wp["truthful"] <= wp["truthful_hindsight"] <= 1 + 1e-7 and wp["truthful"] <= wp["greedy"]

@@ -8,7 +8,8 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
   ``deterrence``.
 - :mod:`~oasis_lab.experiments.referees`: ``referee_market``, ``split_verification``.
 - :mod:`~oasis_lab.experiments.incentives`: ``incentive_table``, ``equilibrium``,
-  ``welfare_price``, ``vcg_budget``, ``dp_privacy``, ``ir_causes`` (notebook 08).
+  ``welfare_price``, ``repeated_welfare``, ``vcg_budget``, ``dp_privacy``, ``ir_causes``
+  (notebook 08).
 - :mod:`~oasis_lab.experiments.sim`: ``market_over_time`` (:func:`oasis_lab.sim.simulate`).
 - :mod:`~oasis_lab.experiments.learning`: ``learning_curves``, ``market_challenge_game``
   (learning agents in the market; the verifier's dilemma and the known answer of the docs).
@@ -40,6 +41,7 @@ from oasis_lab.experiments.incentives import (
     Equilibrium,
     IncentiveTable,
     IrCauses,
+    RepeatedWelfare,
     VcgBudget,
     WelfarePrice,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "MarketOverTime",
     "OutlierStudy",
     "RefereeMarket",
+    "RepeatedWelfare",
     "ResidualDrift",
     "SplitVerification",
     "VcgBudget",

@@ -53,6 +53,7 @@ from oasis_lab.experiments.incentives import (
     Equilibrium,
     IncentiveTable,
     IrCauses,
+    RepeatedWelfare,
     VcgBudget,
     WelfarePrice,
 )
@@ -241,16 +242,20 @@ CASES: dict[str, Case] = {
         ExperimentCase(
             "incentive_table",
             IncentiveTable(n_tasks=14, n_providers=4, unit_tasks=14, unit_providers=6, tiny_tasks=4,
-                           tiny_providers=2, report_grid=(0.5, 0.8, 1.25, 2.0), user_shades=(0.0, 0.3, 0.6),
-                           provider_markups=(0.0, 0.3, 0.6), max_sweeps=3),
+                           tiny_providers=2, report_grid=(0.5, 0.8, 1.25, 2.0), search="grid",
+                           user_shades=(0.0, 0.3, 0.6), provider_markups=(0.0, 0.3, 0.6), max_sweeps=3,
+                           certificate_scan=21, certificate_refine=1),
             (0, 1),
         ),
         ExperimentCase(
             "equilibrium",
-            Equilibrium(n_tasks=12, n_providers=4, user_shades=(0.0, 0.4), provider_markups=(0.0, 0.4), max_sweeps=3),
+            Equilibrium(n_tasks=12, n_providers=4, max_sweeps=2, scan=21, refine=1, certificate_scan=21,
+                        certificate_refine=1),
             (0, 1),
         ),
         ExperimentCase("welfare_price", WelfarePrice(n_tasks=120, n_providers=12), (0, 1)),
+        # the truthful variant round after round, by price source (issue 19 item 4)
+        ExperimentCase("repeated_welfare", RepeatedWelfare(n_tasks=40, n_providers=8, rounds=3), (0, 1)),
         ExperimentCase("vcg_budget", VcgBudget(tiny_tasks=4, tiny_providers=2, draws=2), (0, 1)),
         ExperimentCase("dp_privacy", DpPrivacy(unit_tasks=14, unit_providers=6), (0, 1)),
         ExperimentCase("ir_causes", IrCauses(n_tasks=280, n_providers=40, scenario="price_crossing"), (0, 1)),

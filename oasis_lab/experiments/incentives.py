@@ -9,13 +9,20 @@ over scenarios.
 
 - ``incentive_table`` (:class:`IncentiveTable`): for each mechanism of
   :data:`MECHANISM_SPECS`, the share of agents with a profitable unilateral lie (a
-  manipulability scan), the welfare at truthful reports and after best-response dynamics, as
-  shares of the exact optimum of the same market;
+  manipulability scan), the welfare at truthful reports and at the end of best-response
+  dynamics, as shares of the exact optimum of the same market, and whether that end profile
+  passes its epsilon-Nash certificate
+  (:func:`~oasis_lab.incentives.equilibrium.certify_profile`: each agent's best deviation
+  searched off any grid, no cap);
 - ``welfare_price`` (:class:`WelfarePrice`): the truthful variant against the best greedy
   reading, over the optimum;
+- ``repeated_welfare`` (:class:`RepeatedWelfare`): the truthful variant round after round with
+  the same agents, under each price source of
+  :data:`~oasis_lab.incentives.repeated.PRICE_SOURCES` (the welfare price of a price no agent
+  can move), against the greedy and the optimum of each round;
 - ``vcg_budget`` (:class:`VcgBudget`): VCG's budget surplus, measured;
-- ``equilibrium`` (:class:`Equilibrium`): best-response dynamics alone, on one general
-  market per seed, for chosen mechanisms;
+- ``equilibrium`` (:class:`Equilibrium`): best-response dynamics and the certificate alone,
+  on one general market per draw, for chosen mechanisms;
 - ``dp_privacy`` (:class:`DpPrivacy`): the DP clearing price's measured privacy loss with the
   public grid and the per-agent sensitivity, against the old per-unit sensitivity and the old
   grid read off the reports;
@@ -42,7 +49,10 @@ from oasis_lab.auction.metrics import IR_CAUSES, ir_violations_by_cause
 from oasis_lab.checks import FieldCheck, check_choice, check_int, check_names, check_real
 from oasis_lab.experiments.base import ExperimentConfig, register
 from oasis_lab.incentives.equilibrium import (
+    EPSILON,
     PROVIDER_MARKUPS,
+    RTOL,
+    SEARCH,
     USER_SHADES,
     best_response_dynamics,
     check_strategy_grids,
@@ -50,6 +60,7 @@ from oasis_lab.incentives.equilibrium import (
 from oasis_lab.incentives.manipulability import DEFAULT_GRID, check_report_grid, manipulability
 from oasis_lab.incentives.outcomes import run_mechanism
 from oasis_lab.incentives.privacy import worst_privacy_loss
+from oasis_lab.incentives.repeated import PRICE_SOURCES, initial_price, repeated_markets, run_repeated
 from oasis_lab.incentives.truthful import clearing_price, truthful_greedy, tuned_price
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import CHOICES, AuctionParams
@@ -60,6 +71,7 @@ __all__ = [
     "BEST",
     "MECHANISM_SPECS",
     "PRIVACY_VARIANTS",
+    "RepeatedWelfare",
     "SPEC_NAMES",
     "VCG_MAX_TASKS",
     "DpPrivacy",
@@ -185,12 +197,17 @@ def _ratio(welfare: float, optimum: float) -> float:
 
 
 def _dynamics_columns(res: Any, optimum: float) -> dict[str, Any]:
-    """What best-response dynamics did: welfare at truth and at the end over the optimum, and
-    how far the agents moved."""
+    """What best-response dynamics did and what the certificate says of where they stopped:
+    welfare at truth and at the end over the optimum, how far the agents moved, whether the
+    end profile is a certified epsilon-Nash equilibrium and the largest deviation gain."""
+    cert = res.certificate
     return {
-        "ratio_truth": _ratio(res.welfare_truth, optimum), "ratio_eq": _ratio(res.welfare, optimum),
-        "converged": res.converged, "sweeps": len(res.sweeps),
+        "ratio_truth": _ratio(res.welfare_truth, optimum), "ratio_end": _ratio(res.welfare, optimum),
+        "converged": res.converged, "certified": cert.passed, "max_gain": cert.max_gain,
+        "max_relative_gain": cert.max_relative_gain, "deviators": len(cert.deviators),
+        "unbounded": int(cert.table["unbounded"].sum()), "sweeps": len(res.sweeps),
         "mean_shade": float(res.shade.mean()), "mean_markup": float(res.markup.mean()),
+        "label": cert.label,
     }
 
 
@@ -220,7 +237,13 @@ _DRAWN_CHECKS: dict[str, FieldCheck] = {**_SCENARIO_CHECKS, "draws": partial(che
 _STRATEGIC_CHECKS: dict[str, FieldCheck] = {
     **_DRAWN_CHECKS,
     "mechanisms": partial(check_names, choices=SPEC_NAMES),
+    "search": partial(check_choice, choices=SEARCH),
     "max_sweeps": partial(check_int, minimum=1, maximum=1_000),
+    # the certificate's tolerance and the searches (the dynamics' and the certificate's)
+    "epsilon": partial(check_real, minimum=0.0),
+    "rtol": partial(check_real, minimum=0.0),
+    **dict.fromkeys(("scan", "certificate_scan"), partial(check_int, minimum=3, maximum=100_000)),
+    **dict.fromkeys(("refine", "certificate_refine"), partial(check_int, minimum=1, maximum=100)),
 }
 
 
@@ -242,12 +265,20 @@ class _Drawn(_Scenario):
 
 @dataclass(frozen=True)
 class _Strategic(_Drawn):
-    """Shared fields of the studies that run best-response dynamics."""
+    """Shared fields of the studies that run best-response dynamics and certify where they stop
+    (:func:`~oasis_lab.incentives.equilibrium.best_response_dynamics`)."""
 
     mechanisms: tuple[str, ...] = SPEC_NAMES
+    search: str = "continuous"
     user_shades: tuple[float, ...] = USER_SHADES
     provider_markups: tuple[float, ...] = PROVIDER_MARKUPS
     max_sweeps: int = 8
+    epsilon: float = EPSILON
+    rtol: float = RTOL
+    scan: int = 51
+    refine: int = 2
+    certificate_scan: int = 51
+    certificate_refine: int = 2
     checks = _STRATEGIC_CHECKS
 
     def validate(self) -> None:
@@ -257,9 +288,12 @@ class _Strategic(_Drawn):
         self._set("provider_markups", tuple(float(x) for x in markups))
 
     def _dynamics(self, market: Market, spec: MechanismSpec, opts: dict[str, Any], seed: int) -> Any:
-        return best_response_dynamics(market, spec.mechanism, spec.params, user_shades=self.user_shades,
-                                      provider_markups=self.provider_markups, max_sweeps=self.max_sweeps,
-                                      seed=seed, options=opts)
+        return best_response_dynamics(market, spec.mechanism, spec.params, search=self.search,
+                                      user_shades=self.user_shades, provider_markups=self.provider_markups,
+                                      max_sweeps=self.max_sweeps, seed=seed, options=opts, epsilon=self.epsilon,
+                                      rtol=self.rtol, scan=self.scan, refine=self.refine,
+                                      certificate_scan=self.certificate_scan,
+                                      certificate_refine=self.certificate_refine)
 
 
 @register
@@ -283,9 +317,19 @@ class IncentiveTable(_Strategic):
         Names of :data:`MECHANISM_SPECS`.
     report_grid : tuple of float
         Misreport factors of the scan (users' value; providers' cost, speed and capacity).
+    search : {"continuous", "grid"}
+        How the dynamics find best responses
+        (:func:`~oasis_lab.incentives.equilibrium.best_response_dynamics`).
     user_shades, provider_markups : tuple of float
-        Grids of the best-response dynamics (each contains 0, the truth).
+        Grids of ``search="grid"`` (each contains 0, the truth).
     max_sweeps : int
+    epsilon, rtol : float
+        The certificate's tolerance: a deviation counts above ``epsilon + rtol |utility|``
+        tokens.
+    scan, refine : int
+        The dynamics' search (scan points per interval, local maxima refined).
+    certificate_scan, certificate_refine : int
+        The certificate's search (the end profile's, as fine or finer).
 
     Returns (``run``)
     -----------------
@@ -293,9 +337,12 @@ class IncentiveTable(_Strategic):
     ``scenario``, ``draw``, ``share_profitable`` (agents with a profitable unilateral
     misreport on ``report_grid``), ``share_profitable_users``, ``share_profitable_providers``,
     ``share_profitable_cost`` (providers, counting cost misreports only), ``ratio_truth`` and
-    ``ratio_eq`` (welfare at truthful reports and after best-response dynamics, over the
-    optimum), ``converged``, ``sweeps``, ``mean_shade``, ``mean_markup``, ``budget_surplus``
-    (at truth).
+    ``ratio_end`` (welfare at truthful reports and where the dynamics stopped, over the
+    optimum), ``converged`` (the last sweep moved nobody), ``certified`` (the end profile
+    passes its certificate), ``max_gain`` (the largest deviation gain found, tokens),
+    ``max_relative_gain`` (over the deviator's utility), ``deviators``, ``unbounded``
+    (providers whose gain grows without bound), ``sweeps``, ``mean_shade``, ``mean_markup``,
+    ``label`` (what the end profile may be called), ``budget_surplus`` (at truth).
     """
 
     name = "incentive_table"
@@ -350,12 +397,14 @@ class IncentiveTable(_Strategic):
 @register
 @dataclass(frozen=True)
 class Equilibrium(_Strategic):
-    """Welfare at truth and in best-response equilibrium, as shares of the optimum (section 4.2).
+    """Welfare at truth and where best-response dynamics stop, certified or not (section 4.2).
 
     The general markets of :func:`study_markets` (and their previous rounds, for the truthful
     variant's posted price); each mechanism's dynamics from
-    ``child_seed(seed, "strategies", name)``. The dynamics of :class:`IncentiveTable`, without
-    the manipulability scan.
+    ``child_seed(seed, "strategies", name)``, and the end profile's epsilon-Nash certificate
+    (:func:`~oasis_lab.incentives.equilibrium.certify_profile`). The dynamics of
+    :class:`IncentiveTable`, without the manipulability scan. Only a row with ``certified``
+    describes an equilibrium; the others say where the dynamics stopped.
 
     Parameters
     ----------
@@ -364,14 +413,15 @@ class Equilibrium(_Strategic):
     n_tasks, n_providers : int
     mechanisms : tuple of str
         Names of :data:`MECHANISM_SPECS` that run on general markets.
-    user_shades, provider_markups : tuple of float
-    max_sweeps : int
+    search, user_shades, provider_markups, max_sweeps, epsilon, rtol, scan, refine,
+    certificate_scan, certificate_refine
+        As :class:`IncentiveTable`.
 
     Returns (``run``)
     -----------------
     One row per (draw, mechanism): ``draw``, ``mechanism``, ``optimum``, ``welfare_truth``,
-    ``welfare_eq``, ``ratio_truth``, ``ratio_eq``, ``converged``, ``sweeps``, ``mean_shade``,
-    ``mean_markup``.
+    ``welfare_end``, and the columns of :class:`IncentiveTable`'s dynamics (``ratio_truth``
+    to ``label``).
     """
 
     name = "equilibrium"
@@ -405,7 +455,7 @@ class Equilibrium(_Strategic):
                 opt = optima[spec.params]
                 rows.append({
                     "draw": k, "mechanism": name, "optimum": opt,
-                    "welfare_truth": res.welfare_truth, "welfare_eq": res.welfare,
+                    "welfare_truth": res.welfare_truth, "welfare_end": res.welfare,
                     **_dynamics_columns(res, opt),
                 })
         return pd.DataFrame(rows)
@@ -459,6 +509,72 @@ class WelfarePrice(_Drawn):
                 "reference_price": price,
                 "served_greedy": float(g.served.mean()), "served_truthful": float(t.served.mean()),
             })
+        return pd.DataFrame(rows)
+
+
+@register
+@dataclass(frozen=True)
+class RepeatedWelfare(_Drawn):
+    """The truthful variant round after round, by price source, against the greedy (section 4).
+
+    Each draw is ``rounds`` consecutive markets with the same providers and users
+    (:func:`~oasis_lab.incentives.repeated.repeated_markets` from ``child_seed(seed, "markets",
+    "repeated_welfare", draw)``); round 0 posts a public reference price
+    (:func:`~oasis_lab.incentives.repeated.initial_price`), later rounds read it from the
+    previous round by ``price_sources``. Rounds 1 onwards are scored (round 0's price is the
+    same for every source), each against its exact optimum; the greedy
+    (``surplus+unit_cost``, not truthful) at truthful reports is the reference.
+
+    Parameters
+    ----------
+    scenario : str
+    draws : int
+    n_tasks, n_providers : int
+        Each round's market.
+    rounds : int
+        Rounds per draw (>= 2).
+    price_sources : tuple of str
+        Names of :data:`~oasis_lab.incentives.repeated.PRICE_SOURCES`.
+
+    Returns (``run``)
+    -----------------
+    One row per (draw, scored round, mechanism): ``scenario``, ``draw``, ``round``,
+    ``mechanism`` (``"greedy"`` or ``"truthful, <price source>"``), ``optimum``, ``welfare``,
+    ``ratio`` (welfare / optimum), ``served`` (share of tasks), ``price`` (mean posted price
+    faced by the providers; ``nan`` for the greedy).
+    """
+
+    name = "repeated_welfare"
+
+    n_tasks: int = 400
+    n_providers: int = 40
+    rounds: int = 4
+    price_sources: tuple[str, ...] = PRICE_SOURCES
+    checks = {**_DRAWN_CHECKS, **_sizes("n_tasks", "n_providers"),
+              "rounds": partial(check_int, minimum=2, maximum=1_000),
+              "price_sources": partial(check_names, choices=PRICE_SOURCES)}
+
+    def _run(self, seed: int) -> pd.DataFrame:
+        params = BEST
+        rows = []
+        for k in range(self.draws):
+            root = child_seed(seed, "markets", "repeated_welfare", self.scenario, k)
+            markets = repeated_markets(self.n_tasks, self.n_providers, self.rounds, scenario=self.scenario, seed=root)
+            p0 = initial_price(self.n_tasks, self.n_providers, scenario=self.scenario, seed=root, params=params)
+            runs = {f"truthful, {src}": run_repeated(markets, price_source=src, initial_price=p0, params=params,
+                                                     seed=root, compute_payments=False)
+                    for src in self.price_sources}
+            for r in range(1, self.rounds):
+                opt = solve_optimum(markets[r], params, backend="highspy").welfare
+                g = run_greedy(markets[r], params)
+                rows.append({"scenario": self.scenario, "draw": k, "round": r, "mechanism": "greedy", "optimum": opt,
+                             "welfare": g.welfare, "ratio": _ratio(g.welfare, opt),
+                             "served": float(g.served.mean()), "price": np.nan})
+                for name, res in runs.items():
+                    rows.append({"scenario": self.scenario, "draw": k, "round": r, "mechanism": name, "optimum": opt,
+                                 "welfare": float(res.welfare[r]), "ratio": _ratio(float(res.welfare[r]), opt),
+                                 "served": float(res.served[r].mean()),
+                                 "price": float(res.provider_price[r].mean())})
         return pd.DataFrame(rows)
 
 

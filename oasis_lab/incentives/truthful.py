@@ -52,11 +52,35 @@ from oasis_lab.checks import check_int, check_real
 from oasis_lab.market import Market
 from oasis_lab.params import AuctionParams
 
-__all__ = ["TIE_RTOL", "TruthfulResult", "clearing_price", "truthful_greedy"]
+__all__ = ["PostedPrices", "TruthfulResult", "clearing_price", "submarket", "truthful_greedy", "tuned_price"]
 
-#: Relative margin by which a probe report is placed just above another task's density, so
-#: that the bisection's probe sorts before that task (see :func:`truthful_greedy`).
-TIE_RTOL = 1e-9
+
+@dataclass(frozen=True, eq=False)
+class PostedPrices:
+    """One posted per-unit price per agent (instead of one for the whole market).
+
+    ``task[i]`` is user ``i``'s price (admission ``v_i - e_i >= task[i] U_i``, payment at
+    least ``task[i] U_i``), ``provider[j]`` provider ``j``'s (admission ``u_j <= provider[j]``,
+    paid ``provider[j]`` per unit). A leave-one-out price (each agent's computed without its
+    own reports) is of this kind; users may then pay less per unit than some providers
+    receive, so weak budget balance is no longer guaranteed.
+    """
+
+    task: np.ndarray
+    provider: np.ndarray
+
+    def checked(self, n_tasks: int, n_providers: int) -> PostedPrices:
+        """Float arrays of the right lengths, finite and ``>= 0``, or one error naming the side."""
+        out = []
+        for name, arr, n in (("task", self.task, n_tasks), ("provider", self.provider, n_providers)):
+            a = np.asarray(arr, dtype=np.float64)
+            if a.shape != (n,):
+                raise ValueError(f"PostedPrices.{name} has shape {a.shape}, the market needs ({n},)")
+            if not np.isfinite(a).all() or (a < 0).any():
+                i = int(np.flatnonzero(~np.isfinite(a) | (a < 0))[0])
+                raise ValueError(f"PostedPrices.{name}[{i}] = {a[i]} must be finite and >= 0")
+            out.append(a)
+        return PostedPrices(out[0], out[1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,15 +99,18 @@ class TruthfulResult:
     units : numpy.ndarray, shape (n_providers, n_types)
         Units served by each provider and type.
     provider_revenue : numpy.ndarray, shape (n_providers,)
-        ``p`` times the units served.
+        ``p`` (the provider's posted price) times the units served.
     eligible_tasks, eligible_providers : numpy.ndarray of bool
         Who passed the posted-price test.
     reference_price : float
-        The posted per-unit price ``p``.
+        The posted per-unit price ``p`` (``nan`` under per-agent :class:`PostedPrices`).
+    task_price, provider_price : numpy.ndarray
+        The price each user and each provider faced (all ``p`` under one posted price).
     welfare : float
         Social welfare of the allocation on the given market.
     budget_surplus : float
-        Payments minus revenues (>= 0; ``nan`` if payments were not computed).
+        Payments minus revenues (>= 0 under one posted price; ``nan`` if payments were not
+        computed).
     n_walks : int
         Greedy walks run (1 for the allocation plus the bisection probes).
     runtime_s : float
@@ -97,6 +124,8 @@ class TruthfulResult:
     eligible_tasks: np.ndarray
     eligible_providers: np.ndarray
     reference_price: float
+    task_price: np.ndarray
+    provider_price: np.ndarray
     welfare: float
     budget_surplus: float
     n_walks: int
@@ -166,20 +195,18 @@ def clearing_price(market: Market, params: AuctionParams = AuctionParams()) -> f
     return float((candidates[over[-1]] + candidates[under[0]]) / 2)
 
 
-def _walk_market(market: Market, tasks: np.ndarray, providers: np.ndarray, rank: np.ndarray) -> Market:
-    """The eligible sub-market, with costs replaced so that ``unit_cost`` order is ``rank`` order.
+def submarket(market: Market, tasks: Any, providers: Any, *, cost: np.ndarray | None = None) -> Market:
+    """The market of the tasks and providers named (index arrays, in market order kept).
 
-    The walk itself is :func:`run_greedy`'s (``price_rule="as_written"`` makes every runnable
-    pair trade and never stops on a budget); only its allocation is used. Costs are set to
-    ``(rank + 1) sum_t s[j, t]`` so that ascending unit cost is the verified-capability order.
+    ``cost`` replaces the chosen providers' costs (one per chosen provider).
     """
-    speed = market.speed[providers]
+    tasks, providers = np.asarray(tasks, dtype=np.int64), np.asarray(providers, dtype=np.int64)
     return Market(
         demand=market.demand[tasks],
         value=market.value[tasks],
-        speed=speed,
+        speed=market.speed[providers],
         capacity=market.capacity[providers],
-        cost=(rank[providers] + 1.0) * speed.sum(axis=1),
+        cost=market.cost[providers] if cost is None else cost,
         psi=market.psi[providers],
         model_types=market.model_types,
         size=None if market.size is None else market.size[tasks],
@@ -188,9 +215,20 @@ def _walk_market(market: Market, tasks: np.ndarray, providers: np.ndarray, rank:
     )
 
 
+def _walk_market(market: Market, tasks: np.ndarray, providers: np.ndarray, rank: np.ndarray) -> Market:
+    """The eligible sub-market, with costs replaced so that ``unit_cost`` order is ``rank`` order.
+
+    The walk itself is :func:`run_greedy`'s (``price_rule="as_written"`` makes every runnable
+    pair trade and never stops on a budget); only its allocation is used. Costs are set to
+    ``(rank + 1) sum_t s[j, t]`` so that ascending unit cost is the verified-capability order.
+    """
+    return submarket(market, tasks, providers,
+                     cost=(rank[providers] + 1.0) * market.speed[providers].sum(axis=1))
+
+
 def truthful_greedy(
     market: Market,
-    reference_price: float,
+    reference_price: float | PostedPrices,
     params: AuctionParams = AuctionParams(task_density="surplus"),
     *,
     compute_payments: bool = True,
@@ -202,9 +240,11 @@ def truthful_greedy(
     ----------
     market : Market
         Reported values and costs; speeds, ``Psi`` and capacities are taken as verified.
-    reference_price : float
+    reference_price : float or PostedPrices
         The posted per-unit price ``p >= 0``; it must not depend on this round's reports
-        (e.g. :func:`clearing_price` of the previous round).
+        (e.g. :func:`clearing_price` of the previous round; under repetition, see
+        :mod:`oasis_lab.incentives.repeated`). :class:`PostedPrices` posts one price per
+        agent (a leave-one-out price).
     params : AuctionParams
         ``alpha``, ``beta``, ``task_size`` (user cost) and ``capacity_per_type``; the densities
         are fixed by the mechanism (surplus tasks, verified-capability providers). Needs
@@ -236,7 +276,13 @@ def truthful_greedy(
     """
     start = time.perf_counter()
     _check(market, params)
-    p = check_real("reference_price", reference_price, minimum=0.0)
+    if isinstance(reference_price, PostedPrices):
+        prices = reference_price.checked(market.n_tasks, market.n_providers)
+        p = float("nan")
+        p_task, p_prov = prices.task, prices.provider
+    else:
+        p = check_real("reference_price", reference_price, minimum=0.0)
+        p_task, p_prov = np.full(market.n_tasks, p), np.full(market.n_providers, p)
     if not isinstance(compute_payments, bool):
         raise TypeError(f"compute_payments must be a bool, got {compute_payments!r}")
     wanted = np.ones(market.n_tasks, dtype=bool)
@@ -253,8 +299,8 @@ def truthful_greedy(
     e = user_costs(market, params)
     units_total = market.task_units
     net = market.value - e
-    eligible_t = (units_total > 0) & (net >= p * units_total)
-    eligible_p = (market.provider_unit_cost <= p) & (market.capacity > 0)
+    eligible_t = (units_total > 0) & (net >= p_task * units_total)
+    eligible_p = (market.provider_unit_cost <= p_prov) & (market.capacity > 0)
     # Verified-capability order over *all* providers (reports of cost do not enter it).
     order = provider_order(market, params.replace(provider_density="capability"))
     rank = np.empty(n_prov, np.float64)
@@ -275,14 +321,15 @@ def truthful_greedy(
         if compute_payments:
             dens = task_density(sub, walk_params)
             for k in np.flatnonzero(res.served & wanted[tasks]):
-                theta, walks = _critical_value(sub, walk_params, int(k), dens, p, float(e[tasks[k]]))
+                theta, walks = _critical_value(sub, walk_params, int(k), dens, float(p_task[tasks[k]]),
+                                               float(e[tasks[k]]))
                 critical[tasks[k]] = theta
                 n_walks += walks
     served = share > 0
     if compute_payments:
         payment = np.where(served, critical - e, np.where(wanted, 0.0, np.nan))
         critical = np.where(served, critical, np.nan)
-    revenue = p * units.sum(axis=1)
+    revenue = p_prov * units.sum(axis=1)
     budget = float(payment.sum() - revenue.sum()) if compute_payments else float("nan")
     return TruthfulResult(
         served_share=share,
@@ -293,6 +340,8 @@ def truthful_greedy(
         eligible_tasks=eligible_t,
         eligible_providers=eligible_p,
         reference_price=p,
+        task_price=p_task,
+        provider_price=p_prov,
         welfare=social_welfare(market, share, units, params),
         budget_surplus=budget,
         n_walks=n_walks,
@@ -300,48 +349,92 @@ def truthful_greedy(
     )
 
 
+def _least_float(pred: Any, lo: float, hi: float) -> float:
+    """The smallest float ``x`` in ``[lo, hi]`` with ``pred(x)``, for ``0 < lo <= hi``, ``pred``
+    monotone (false then true) and ``pred(hi)`` true: bisection on the floats themselves.
+
+    Positive floats are ordered as their int64 bit patterns, so about 62 steps reach the exact
+    float whatever the magnitudes.
+    """
+    if pred(lo):
+        return lo
+    a = int(np.float64(lo).view(np.int64))  # pred false here
+    b = int(np.float64(hi).view(np.int64))  # pred true here
+    while b - a > 1:
+        mid = (a + b) // 2
+        if pred(float(np.int64(mid).view(np.float64))):
+            b = mid
+        else:
+            a = mid
+    return float(np.int64(b).view(np.float64))
+
+
 def _critical_value(
     sub: Market, params: AuctionParams, k: int, dens: np.ndarray, p: float, e_k: float
 ) -> tuple[float, int]:
-    """Lowest value at which task ``k`` of the eligible sub-market is still served.
+    """The smallest report at which task ``k`` of the eligible sub-market is still served, exactly.
 
-    Moving ``k`` down the order only changes its position among the other tasks (the walk of
-    the tasks before it does not depend on it), and being served is monotone in the position
-    (earlier = componentwise more capacity left, on which first fit still succeeds). So the
-    served region is ``[theta, inf)`` and ``theta`` is found by bisection over the densities of
-    the tasks it could be placed just before, down to the eligibility bound
-    ``e_k + p sum_t C[k, t]``.
+    The walk depends on ``k``'s report only through its position among the tasks of its
+    priority (the walk of the tasks before it does not depend on it; ``price_rule="as_written"``
+    never reads a budget) and through admission (``v - e_k >= p U_k``). Its density
+    ``fl(fl(v - e_k) / sqrt(U_k))`` is non-decreasing in ``v``, so each competing task ``m``
+    that the walk places after ``k`` has a *threshold*: the smallest float ``v`` at which ``k``
+    still sorts before ``m`` (density above ``m``'s, or equal with ``k``'s index lower: ties
+    keep market order), found by bisection on the floats (:func:`_least_float`, no walk). In
+    walk order the thresholds do not increase, and being served is monotone in the position
+    (proof in ``docs/mechanism.md``), so the critical report is one of these thresholds (or
+    the admission bound), found by bisection over them with one walk per probe, each probe at
+    the threshold itself: no relative margin that could jump over a near-tie.
     """
     root = float(np.sqrt(sub.task_units[k]))
-    floor = p * root  # density at the eligibility bound
-    same = sub.priority == sub.priority[k]
-    others = np.flatnonzero(same & (np.arange(sub.n_tasks) != k) & (dens <= dens[k]) & (dens >= floor))
-    cands = np.sort(dens[others])[::-1]  # positions, from k's own downwards
+    e_sub = float(user_costs(sub, params)[k])  # the e the walk's density reads (== e_k)
+    tiny = float(np.nextafter(0.0, 1.0))  # a report must stay > 0 (Market's contract)
+    v_k = float(sub.value[k])
+    need = p * float(sub.task_units[k])
+    admitted = _least_float(lambda v: v - e_k >= need, tiny, v_k)
+    same = np.flatnonzero(sub.priority == sub.priority[k])
+    d_k = float(dens[k])
+    idx = np.arange(sub.n_tasks)
+    after = same[((dens[same] < d_k) | ((dens[same] == d_k) & (idx[same] > k)))]
+    # walk order of the competitors: density non-increasing, ties by index (a stable sort)
+    after = after[np.lexsort((after, -dens[after]))]
 
-    def served_at(density: float, above: bool) -> bool:
-        v = e_k + density * root * (1.0 + TIE_RTOL if above else 1.0)
+    def threshold(q: int) -> float:
+        m, d_m = int(after[q]), float(dens[after[q]])
+        if k < m:
+            before = lambda v: (v - e_sub) / root >= d_m  # noqa: E731
+        else:
+            before = lambda v: (v - e_sub) / root > d_m  # noqa: E731
+        return max(admitted, _least_float(before, tiny, v_k))
+
+    def served_at(v: float) -> bool:
         value = sub.value.copy()
-        value[k] = max(v, np.nextafter(0.0, 1.0))
+        value[k] = v
         return bool(run_greedy(sub.replace(value=value), params).served[k])
 
+    # candidates[q] = threshold(q) for q < n, admitted for q = n: non-increasing in q, and
+    # served at candidates[0] (k's own position). Find the largest q still served.
+    n = after.size
     walks = 0
-    lo, hi = 0, cands.size  # invariant: served just above cands[lo - 1] (or at dens[k] for lo = 0)
-    # find the largest m in [0, size] such that served just above cands[m - 1]; m = 0 is k's own
-    # position, served by assumption.
+    lo, hi = 0, n  # served at candidate lo; the answer is in [lo, hi]
+    cache: dict[int, float] = {}
+
+    def candidate(q: int) -> float:
+        if q not in cache:
+            cache[q] = admitted if q == n else threshold(q)
+        return cache[q]
+
     while lo < hi:
         mid = (lo + hi + 1) // 2
+        if candidate(mid) == candidate(lo):
+            lo = mid  # the same report: the same walk
+            continue
         walks += 1
-        if served_at(float(cands[mid - 1]), True):
+        if served_at(candidate(mid)):
             lo = mid
         else:
             hi = mid - 1
-    if lo == cands.size:
-        walks += 1
-        if served_at(floor, False):
-            return e_k + floor * root, walks
-    if lo == 0:
-        return e_k + float(dens[k]) * root, walks
-    return e_k + float(cands[lo - 1]) * root, walks
+    return candidate(lo), walks
 
 
 def tuned_price(

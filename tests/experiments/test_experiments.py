@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from oasis_lab.experiments import (
     MarketOverTime,
     OutlierStudy,
     RefereeMarket,
+    RepeatedWelfare,
     ResidualDrift,
     SplitVerification,
     VcgBudget,
@@ -47,11 +49,13 @@ SMALL = {
     "split_verification": SplitVerification(n_trials=20, n_nodes=16),
     "incentive_table": IncentiveTable(n_tasks=8, n_providers=3, unit_tasks=8, unit_providers=3, tiny_tasks=3,
                                       tiny_providers=2, mechanisms=("greedy surplus+unit_cost", "SBBA", "VCG"),
-                                      report_grid=(0.5, 2.0), user_shades=(0.0, 0.5), provider_markups=(0.0, 0.5),
-                                      max_sweeps=2),
-    "equilibrium": Equilibrium(n_tasks=8, n_providers=3, user_shades=(0.0, 0.5), provider_markups=(0.0, 0.5),
-                               max_sweeps=2),
+                                      report_grid=(0.5, 2.0), search="grid", user_shades=(0.0, 0.5),
+                                      provider_markups=(0.0, 0.5), max_sweeps=2, certificate_scan=11,
+                                      certificate_refine=1),
+    "equilibrium": Equilibrium(n_tasks=8, n_providers=3, max_sweeps=2, scan=11, refine=1, certificate_scan=11,
+                               certificate_refine=1),
     "welfare_price": WelfarePrice(n_tasks=20, n_providers=4),
+    "repeated_welfare": RepeatedWelfare(n_tasks=20, n_providers=4, rounds=2),
     "vcg_budget": VcgBudget(tiny_tasks=4, tiny_providers=2, draws=2),
     "dp_privacy": DpPrivacy(unit_tasks=8, unit_providers=3),
     "ir_causes": IrCauses(n_tasks=60, n_providers=10),
@@ -259,3 +263,25 @@ def test_market_over_time_challenges_remove_cheaters() -> None:
     assert many["false_convictions"] == 0
     with pytest.raises(ValueError, match="p_user"):
         MarketOverTime(p_user=2.0)
+
+
+def test_repeated_welfare_at_40_x_8_is_the_docs_table() -> None:
+    # docs/mechanism.md ("The truthful variant under repetition", its welfare price): the
+    # 40 x 8 rows, mean +- standard deviation over 5 draws of each draw's 3 scored rounds, and
+    # the mean; min-max over the 25 draws (the larger sizes: the sweep the docs name)
+    scenarios = ["abundant_supply", "balanced", "heterogeneous", "price_crossing", "scarce_supply"]
+    df = sweep(RepeatedWelfare(n_tasks=40, n_providers=8, rounds=4, draws=5), {"scenario": scenarios}, [0],
+               client="serial", progress=False)
+    per_draw = df.groupby(["scenario", "mechanism", "draw"])["ratio"].mean()
+    order = ["greedy", "truthful, previous_clearing", "truthful, leave_one_out", "truthful, other_group"]
+    lines = (Path(__file__).resolve().parents[2] / "docs" / "mechanism.md").read_text().splitlines()
+    start = lines.index(next(x for x in lines if x.startswith("| 40 x 8 | abundant_supply |")))
+    for k, scenario in enumerate(scenarios):
+        cells = [c.strip() for c in lines[start + k].strip("|").split("|")]
+        assert cells[1] == scenario, cells
+        stats = per_draw[scenario].groupby("mechanism").agg(["mean", "std"])
+        assert cells[2:] == [f"{stats.loc[m, 'mean']:.3f} +- {stats.loc[m, 'std']:.3f}" for m in order], scenario
+    cells = [c.strip().strip("*") for c in lines[start + 5].strip("|").split("|")]
+    overall = per_draw.groupby("mechanism").agg(["mean", "min", "max"])
+    assert cells[2:] == [f"{overall.loc[m, 'mean']:.3f}; {overall.loc[m, 'min']:.3f}-{overall.loc[m, 'max']:.3f}"
+                         for m in order]

@@ -12,6 +12,7 @@ from oasis_lab.experiments import (
     Equilibrium,
     IncentiveTable,
     IrCauses,
+    RepeatedWelfare,
     VcgBudget,
     WelfarePrice,
     run,
@@ -53,8 +54,8 @@ def test_welfare_price_and_vcg_budget_have_their_columns() -> None:
 def test_incentive_table_scans_and_plays_each_mechanism() -> None:
     names = ("greedy surplus+unit_cost", "McAfee", "VCG")
     study = IncentiveTable(n_tasks=16, n_providers=4, unit_tasks=12, unit_providers=4, tiny_tasks=4, tiny_providers=2,
-                           mechanisms=names, report_grid=(0.5, 2.0), user_shades=(0.0, 0.5),
-                           provider_markups=(0.0, 0.5), max_sweeps=2)
+                           mechanisms=names, report_grid=(0.5, 2.0), search="grid", user_shades=(0.0, 0.5),
+                           provider_markups=(0.0, 0.5), max_sweeps=2, certificate_scan=21, certificate_refine=1)
     table = sweep(study, {"scenario": ["balanced", "price_crossing"]}, [3], client="serial", progress=False)
     assert len(table) == 6 and table["share_profitable"].between(0, 1).all()
     assert table["mechanism"].tolist() == list(names) * 2
@@ -62,17 +63,33 @@ def test_incentive_table_scans_and_plays_each_mechanism() -> None:
     # truthful in values and costs (over-claimed capacity or speed is not a report it accepts), efficient
     assert (vcg[["share_profitable_users", "share_profitable_cost"]] == 0).all().all()
     assert np.allclose(vcg["ratio_truth"], 1.0)
+    # every end profile carries its certificate; VCG's (the truth) passes it, and a row is
+    # labelled an equilibrium only when certified
+    assert vcg["certified"].all() and (vcg["max_gain"] <= 1e-6).all()
+    assert (table["certified"] == table["label"].str.startswith("epsilon-Nash equilibrium")).all()
+    assert (table["certified"] == (table["deviators"] == 0)).all()
 
 
 def test_equilibrium_greedy_is_not_a_fixed_point_and_reports_ratios() -> None:
-    table = run(Equilibrium(n_tasks=12, n_providers=4, mechanisms=("greedy surplus+unit_cost",),
-                            user_shades=(0.0, 0.4), provider_markups=(0.0, 0.4), max_sweeps=3), 0)
+    cheap = {"scan": 21, "refine": 1, "certificate_scan": 21, "certificate_refine": 1}
+    table = run(Equilibrium(n_tasks=12, n_providers=4, mechanisms=("greedy surplus+unit_cost",), max_sweeps=2,
+                            **cheap), 0)
     row = table.iloc[0]
     assert row["mean_shade"] > 0
-    assert 0 < row["ratio_truth"] <= 1 + 1e-9 and row["ratio_eq"] <= 1 + 1e-9
+    assert 0 < row["ratio_truth"] <= 1 + 1e-9 and row["ratio_end"] <= 1 + 1e-9
+    assert row["label"].startswith("epsilon-Nash" if row["certified"] else "dynamics stopped, not an equilibrium")
     truthful = run(Equilibrium(n_tasks=12, n_providers=4, mechanisms=("truthful greedy (posted price)",),
-                               user_shades=(0.0, 0.3), provider_markups=(0.0, 0.3), max_sweeps=2), 0).iloc[0]
+                               max_sweeps=2, **cheap), 0).iloc[0]
     assert truthful["converged"] and truthful["sweeps"] == 1 and truthful["mean_shade"] == 0
+    assert truthful["certified"] and truthful["max_gain"] <= 1e-6
+
+
+def test_repeated_welfare_has_a_row_per_round_and_mechanism() -> None:
+    t = run(RepeatedWelfare(n_tasks=20, n_providers=6, rounds=3, draws=2), 1)
+    assert len(t) == 2 * 2 * 4  # draws x scored rounds x (greedy + three price sources)
+    assert set(t["round"]) == {1, 2} and (t["ratio"] <= 1 + 1e-7).all()
+    assert set(t["mechanism"]) == {"greedy", "truthful, previous_clearing", "truthful, leave_one_out",
+                                   "truthful, other_group"}
 
 
 def test_dp_privacy_and_ir_causes() -> None:
@@ -114,6 +131,11 @@ def test_tuned_price_is_the_best_candidate_on_the_round_it_reads() -> None:
         (IncentiveTable, {"report_grid": (0.5, -1.0)}, ValueError, r"report_grid\[1\] = -1.0 must be finite and > 0"),
         (IncentiveTable, {"n_tasks": 10**9}, ValueError, "n_tasks = 1000000000 must be <= 100000"),
         (IncentiveTable, {"draws": 0}, ValueError, "draws = 0 must be >= 1"),
+        (IncentiveTable, {"search": "newton"}, ValueError, "search = 'newton' must be one of"),
+        (Equilibrium, {"certificate_scan": 2}, ValueError, "certificate_scan = 2 must be >= 3"),
+        (Equilibrium, {"epsilon": -0.1}, ValueError, "epsilon"),
+        (RepeatedWelfare, {"rounds": 1}, ValueError, "rounds = 1 must be >= 2"),
+        (RepeatedWelfare, {"price_sources": ("median",)}, ValueError, r"price_sources has unknown names \['median'\]"),
         (Equilibrium, {"mechanisms": ("McAfee",)}, ValueError, r"mechanisms \['McAfee'\] do not run on general"),
         (VcgBudget, {"tiny_tasks": 40}, ValueError, "tiny_tasks = 40 must be <= 30"),
         (IncentiveTable, {"tiny_tasks": 31}, ValueError, "tiny_tasks = 31 must be <= 30"),
@@ -126,7 +148,8 @@ def test_bad_settings_are_refused_by_name(cls, changes, error, match) -> None:
         cls(**changes)
 
 
-def test_all_six_are_registered() -> None:
-    for name in ("incentive_table", "equilibrium", "welfare_price", "vcg_budget", "dp_privacy", "ir_causes"):
+def test_all_seven_are_registered() -> None:
+    for name in ("incentive_table", "equilibrium", "welfare_price", "repeated_welfare", "vcg_budget", "dp_privacy",
+                 "ir_causes"):
         assert name in EXPERIMENTS
     assert IncentiveTable().mechanisms == SPEC_NAMES
