@@ -1,8 +1,10 @@
-"""Notebook 06's explorer (whitepaper sections 4 and 5): the auction's readings plus the fee,
-scenario and size, and stake, slash fraction and challenge probability driving a short
-market-over-time run. Callbacks: :func:`explorer_params`, :func:`explorer_view`,
-:func:`dispute_view`, :func:`add_to_trace`, :func:`explorer_figure`; Psi sliders are disabled,
-with the reason, while the provider density ignores them (:func:`psi_state`)."""
+"""Notebook 06's explorer (whitepaper sections 4 and 5), its pure callbacks: the auction under
+the chosen readings against the exact optimum (:func:`explorer_view`, with
+:func:`explorer_params` translating the controls), the plots (:func:`explorer_figure`) and the
+numbers (:func:`explorer_table`). Ψ sliders are disabled, with the reason, while no Ψ weight
+can change a trade (:func:`psi_state`). The challenge panel is
+:mod:`~oasis_lab.widgets.challenge`, the trace :mod:`~oasis_lab.widgets.trace`, the live panel
+:mod:`~oasis_lab.widgets.dashboard`."""
 
 from __future__ import annotations
 
@@ -18,29 +20,24 @@ import pandas as pd
 from oasis_lab.auction.baselines import solve_optimum
 from oasis_lab.auction.compare import WELFARE_FIELDS
 from oasis_lab.auction.greedy import AuctionResult, run_greedy
-from oasis_lab.experiments import MarketOverTime, run
 from oasis_lab.market import SCENARIOS, Market, generate_market
 from oasis_lab.params import AuctionParams
-from oasis_lab.plotting import OKABE_ITO
-from oasis_lab.widgets.pricing import capability_tiers, reading_dropdowns
+from oasis_lab.plotting import OKABE_ITO, format_number
+from oasis_lab.widgets.challenge import ChallengeView
+from oasis_lab.widgets.pricing import capability_tiers
+from oasis_lab.widgets.settings import PSI_MAX
+from oasis_lab.widgets.trace import place_labels, plot_trace
 
 __all__ = [
-    "PSI_MAX",
-    "DisputeView",
-    "ExplorerDashboard",
     "ExplorerView",
-    "add_to_trace",
-    "dispute_view",
     "explorer_figure",
     "explorer_market",
     "explorer_params",
+    "explorer_table",
     "explorer_view",
     "optimum_welfare",
     "psi_state",
 ]
-
-#: Largest value of a Ψ weight slider (also the weight :func:`psi_state` probes with).
-PSI_MAX = 5.0
 
 
 @lru_cache(maxsize=16)
@@ -164,282 +161,106 @@ def explorer_view(market: Market, params: AuctionParams) -> ExplorerView:
     return ExplorerView(params, figures, prices, capability_tiers(market, result), disabled, reason, result)
 
 
-@dataclass(frozen=True)
-class DisputeView:
-    """A short market-over-time run at one stake, slash fraction and challenge probability.
 
-    ``figures``: the ``market_over_time`` experiment's row (``p, welfare, cheaters,
-    cheaters_removed, cheater_income_per_cheater, false_convictions, challenger_costs, ...``).
+def explorer_figure(
+    view: ExplorerView, trace: Sequence[Mapping[str, Any]], challenge: ChallengeView | None = None
+) -> Any:
+    """The explorer's plots, in two rows.
+
+    Top: the auction's settings tried (welfare as a share of the exact optimum against the
+    served share), the challenge game's settings tried (fraud paid against the cost of
+    security, the design search's two objectives in tokens), and what the agents learned
+    round by round with the platform's rate as set. Bottom: prices per model type, who wins by
+    GPU-throughput tier, and what the challenge game cost. Every trace point is labelled by
+    what changed (:func:`~oasis_lab.widgets.trace.plot_trace`), one series per market.
     """
-
-    stake: float
-    slash_fraction: float
-    p_challenge: float
-    figures: dict[str, Any]
-
-
-def dispute_view(
-    stake: float, slash_fraction: float, p_challenge: float, *, rounds: int = 10, seed: int = 0
-) -> DisputeView:
-    """The explorer's challenge callback (pure): a short :func:`oasis_lab.sim.simulate` run.
-
-    ``data/configs/cheaters.yaml`` for ``rounds`` rounds of 100 tasks and 40 providers (10%
-    cheaters); ``p_challenge`` is the platform's random challenge probability per job (users
-    challenge 5% of jobs on top), ``stake`` the provider stake in tokens.
-    """
-    config = MarketOverTime(
-        rounds=rounds, stake=round(float(stake)), slash_fraction=float(slash_fraction), p_platform=float(p_challenge)
-    )
-    row = run(config, seed).iloc[0].to_dict()
-    return DisputeView(float(stake), float(slash_fraction), float(p_challenge), row)
-
-
-def add_to_trace(trace: Sequence[dict[str, Any]], view: ExplorerView) -> list[dict[str, Any]]:
-    """The trace of settings tried, with ``view`` appended (a new list; pure)."""
-    return [
-        *trace,
-        {
-            "setting": len(trace) + 1,
-            "label": view.params.label(),
-            "welfare_share": view.figures["welfare_share"],
-            "served_share": view.figures["served_share"],
-        },
-    ]
-
-
-def explorer_figure(view: ExplorerView, trace: Sequence[dict[str, Any]], dispute: DisputeView | None = None) -> Any:
-    """The explorer's plots: the trace of settings, prices per type, winners, challenges."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4 if dispute is not None else 3, figsize=(16 if dispute is not None else 12.5, 3.6))
-    ax = axes[0]
-    if trace:
-        t = pd.DataFrame(trace)
-        ax.plot(t["served_share"], t["welfare_share"], "-", color="lightgrey", lw=1, zorder=1)
-        ax.scatter(t["served_share"], t["welfare_share"], c="grey", s=25, zorder=2)
-        for _, r in t.iterrows():
-            ax.annotate(
-                str(int(r["setting"])),
-                (r["served_share"], r["welfare_share"]),
-                fontsize=8,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-    ax.scatter(
-        [view.figures["served_share"]],
-        [view.figures["welfare_share"]],
-        c=OKABE_ITO["vermillion"],
-        s=80,
-        zorder=3,
-        label="current",
-    )
-    ax.axhline(1.0, color="black", lw=0.8)
-    ax.set_xlim(0, 1.02)
-    low = min(
-        [0.0]
-        + [float(r["welfare_share"]) for r in trace if math.isfinite(r["welfare_share"])]
-        + [view.figures["welfare_share"] if math.isfinite(view.figures["welfare_share"]) else 0.0]
-    )
-    ax.set_ylim(low - 0.05, 1.05)
-    ax.set_xlabel("served share of tasks")
-    ax.set_ylabel("welfare / exact optimum")
-    ax.set_title(f"settings tried (current: {view.figures['welfare_share']:.3f})", fontsize=10)
-    ax.legend(loc="lower right", fontsize=8)
-    view.prices["unit_price"].plot.bar(ax=axes[1], rot=20, color=OKABE_ITO["blue"])
-    axes[1].set_ylabel("mean price per unit (tokens)")
-    axes[1].set_title("prices per model type", fontsize=10)
-    axes[1].tick_params(axis="x", labelsize=7)
-    view.winners["units_share"].plot.bar(ax=axes[2], rot=20, color=OKABE_ITO["bluish green"])
-    axes[2].set_ylabel("share of units served")
-    axes[2].set_title("who wins, by GPU-throughput tier", fontsize=10)
-    axes[2].tick_params(axis="x", labelsize=7)
-    if dispute is not None:
-        f = dispute.figures
-        # tokens only on the axis; the counts go in the title (a count among tokens drew no bar)
-        values = pd.Series(
-            {
-                "income per cheater": f["cheater_income_per_cheater"],
-                "challenger costs": f["challenger_costs"],
-            }
-        )
-        values.plot.barh(ax=axes[3], color=[OKABE_ITO["vermillion"], OKABE_ITO["orange"]])
-        axes[3].set_xlabel("tokens")
-        axes[3].set_title(
-            f"{int(f['rounds'])} rounds: S={dispute.stake:g}, f={dispute.slash_fraction:g}, p={f['p']:.3f}\n"
-            f"cheaters removed {int(f['cheaters_removed'])}/{int(f['cheaters'])}, "
-            f"false convictions {int(f['false_convictions'])}",
-            fontsize=9,
-        )
-        axes[3].tick_params(axis="y", labelsize=8)
-    fig.tight_layout()
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7.6), gridspec_kw={"height_ratios": [1.15, 1]})
+    (a_trace, c_trace, learned), (prices, winners, costs) = axes
+    # the figure's layout first: labels are placed against the final axes
+    entries = list(trace)
+    share = [t["welfare_share"] for t in entries if math.isfinite(t["welfare_share"])] + [view.figures["welfare_share"]]
+    # room below the lowest point, for labels; no lower than needed (the points crowded at the top)
+    low = min([1.0, *[s for s in share if math.isfinite(s)]]) - 0.2
+    a_trace.set(xlim=(0.0, 1.05), ylim=(low, 1.08), xlabel="served share of tasks",
+                ylabel="welfare / exact optimum")
+    a_trace.axhline(1.0, color="black", lw=0.8)
+    a_trace.set_title(f"auction: settings tried (now {format_number(view.figures['welfare_share'])} of the optimum)",
+                      fontsize=10)
+    if challenge is not None:
+        xs = [t["security_cost"] for t in entries if "security_cost" in t]
+        ys = [t["fraud_paid"] for t in entries if "fraud_paid" in t]
+        c_trace.set(xlim=(0.0, 1.15 * max([1.0, *xs])), ylim=(-0.05 * max([1.0, *ys]), 1.2 * max([1.0, *ys])),
+                    xlabel="security cost: challenger costs + stake locked (tokens)",
+                    ylabel=f"fraud paid over {challenge.rounds} rounds (tokens)")
+        c_trace.set_title("challenge game: settings tried", fontsize=10)
+        c = challenge.curves
+        learned.plot(c["round"], c["mean_cheat_rate"], color=OKABE_ITO["vermillion"], label="cheat rate (learned)")
+        learned.plot(c["round"], c["mean_challenge_rate"], color=OKABE_ITO["blue"],
+                     label="challengers' rate (learned)")
+        learned.axhline(challenge.p_platform, color="black", ls="--", lw=1,
+                        label=f"platform checks p = {challenge.p_platform:.3g} (set)")
+        # room above 1 for the legend: the learned rates reach 1 and ran under it
+        learned.set(xlabel="round", ylabel="rate per job", ylim=(0, 1.4), yticks=np.linspace(0, 1, 6))
+        learned.set_title(challenge.title(), fontsize=8.5)
+        learned.legend(fontsize=7, loc="upper right")
+        f = challenge.figures
+        pd.Series({
+            "fraud paid": f["fraud_paid"],
+            "challenger costs": f["challenger_costs"],
+            "stake locked (mean)": f["stake_locked"],
+        }).plot.barh(ax=costs, color=[OKABE_ITO["vermillion"], OKABE_ITO["orange"], OKABE_ITO["sky blue"]])
+        costs.set_xlabel("tokens")
+        costs.set_title(f"{challenge.rounds} rounds of {challenge.scenario}, {challenge.n_tasks:,} tasks: "
+                        f"{f['convictions']} convictions, {f['false_convictions']} false", fontsize=9)
+        costs.tick_params(axis="y", labelsize=8)
+    else:
+        for ax in (c_trace, learned, costs):
+            ax.set_axis_off()
+    view.prices["unit_price"].plot.bar(ax=prices, rot=20, color=OKABE_ITO["blue"])
+    prices.set_ylabel("mean price per unit (tokens)")
+    prices.set_title("prices per model type", fontsize=10)
+    prices.tick_params(axis="x", labelsize=7)
+    view.winners["units_share"].plot.bar(ax=winners, rot=20, color=OKABE_ITO["bluish green"])
+    winners.set_ylabel("share of units served")
+    winners.set_title("who wins, by GPU-throughput tier", fontsize=10)
+    winners.tick_params(axis="x", labelsize=7)
+    pending = [(a_trace, plot_trace(a_trace, entries, "served_share", "welfare_share", only_auction_changes=True,
+                                    labels=False))]
+    if challenge is not None:
+        pending.append((c_trace, plot_trace(c_trace, [t for t in entries if "fraud_paid" in t], "security_cost",
+                                            "fraud_paid", labels=False)))
+    # labels last, against the final layout (the legends below the traces take room)
+    fig.tight_layout(h_pad=1.0)
+    for ax, (xs, ys, texts, short) in pending:
+        place_labels(ax, xs, ys, texts, short=short)
     return fig
 
 
-def _table(view: ExplorerView, dispute: DisputeView | None) -> pd.DataFrame:
+def explorer_table(view: ExplorerView, challenge: ChallengeView | None = None) -> pd.DataFrame:
+    """The numbers beside the plots: the auction's against the optimum, and the challenge game's
+    as learned (rates over the second half of the rounds) and as set."""
+    v = view.figures
     rows: dict[str, Any] = {
-        k: view.figures[k]
-        for k in (
-            "welfare_share",
-            "served_share",
-            "user_utility",
-            "provider_utility",
-            "ir_violations_users",
-            "ir_violations_providers",
-        )
+        "auction: welfare / exact optimum": v["welfare_share"],
+        "auction: served share": v["served_share"],
+        "auction: user utility (tokens)": v["user_utility"],
+        "auction: provider utility (tokens)": v["provider_utility"],
+        "auction: IR violations, users / providers": f"{v['ir_violations_users']:,} / {v['ir_violations_providers']:,}",
     }
-    if dispute is not None:
-        f = dispute.figures
-        rows.update(
-            {
-                "market over time: welfare": f["welfare"],
-                "income per cheater": f["cheater_income_per_cheater"],
-                "cheaters removed": f"{int(f['cheaters_removed'])} of {int(f['cheaters'])}",
-                "false convictions": int(f["false_convictions"]),
-            }
-        )
-    return pd.DataFrame({"value": pd.Series(rows, dtype=object)})
-
-
-class ExplorerDashboard:
-    """The explorer of notebook 06: readings, market and challenge controls; plots first.
-
-    Parameters
-    ----------
-    scenario : str
-    n_tasks : int
-        Tasks of the market (a tenth as many providers).
-    params : AuctionParams
-        Initial readings.
-    seed : int
-        The market's seed.
-
-    Attributes
-    ----------
-    psi_weights : tuple of FloatSlider
-    alpha, beta, fee, stake, slash_fraction, p_challenge : FloatSlider
-    price_rule, task_density, provider_density, scenario : Dropdown
-    n_tasks : IntSlider
-    psi_reason : HTML
-        Why the Ψ sliders are disabled (empty when they are enabled).
-    output : Output
-        The one panel: replaced in place on every change (plots, then the table).
-    trace : list of dict
-        The settings tried so far (:func:`add_to_trace`).
-    view : ExplorerView
-    dispute : DisputeView
-    widget : VBox
-    """
-
-    def __init__(
-        self, scenario: str = "balanced", n_tasks: int = 400, params: AuctionParams | None = None, *, seed: int = 0
-    ) -> None:
-        import ipywidgets as w
-
-        params = params if params is not None else AuctionParams()
-        self.seed = seed
-        self.base = params
-        market = explorer_market(scenario, n_tasks, seed)
-        weights = params.psi_weights or (1.0,) * market.psi.shape[1]
-        style = {"description_width": "initial"}
-        self.psi_weights = tuple(
-            w.FloatSlider(value=float(v), min=0.0, max=PSI_MAX, step=0.1, description=f"Ψ {name}", style=style)
-            for v, name in zip(weights, market.psi_names, strict=False)
-        )
-        self.alpha = w.FloatSlider(value=float(params.alpha), min=1.1, max=10.0, step=0.1, description="α", style=style)
-        self.beta = w.FloatSlider(value=float(params.beta), min=0.0, max=20.0, step=0.5, description="β", style=style)
-        self.fee = w.FloatSlider(value=float(params.fee), min=0.0, max=0.5, step=0.01, description="fee", style=style)
-        self.price_rule, self.task_density, self.provider_density = reading_dropdowns(params, style)
-        self.scenario = w.Dropdown(options=sorted(SCENARIOS), value=scenario, description="scenario", style=style)
-        self.n_tasks = w.IntSlider(value=int(n_tasks), min=50, max=1000, step=50, description="tasks", style=style)
-        self.stake = w.FloatSlider(value=1000.0, min=0.0, max=5000.0, step=100.0, description="stake S", style=style)
-        self.slash_fraction = w.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05, description="slash f", style=style)
-        self.p_challenge = w.FloatSlider(
-            value=0.05, min=0.0, max=0.5, step=0.01, description="platform challenge p", style=style
-        )
-        self.psi_reason = w.HTML()
-        self.output = w.Output()
-        self.trace: list[dict[str, Any]] = []
-        auction = [
-            *self.psi_weights,
-            self.alpha,
-            self.beta,
-            self.fee,
-            self.price_rule,
-            self.task_density,
-            self.provider_density,
-            self.scenario,
-            self.n_tasks,
-        ]
-        challenge = [self.stake, self.slash_fraction, self.p_challenge]
-        self.widget = w.VBox(
-            [
-                self.output,
-                w.HBox(
-                    [
-                        w.VBox([*self.psi_weights, self.psi_reason]),
-                        w.VBox([self.alpha, self.beta, self.fee, self.price_rule]),
-                        w.VBox([self.task_density, self.provider_density, self.scenario, self.n_tasks]),
-                        w.VBox(challenge),
-                    ]
-                ),
-            ]
-        )
-        for control in auction:
-            control.observe(self._on_auction, names="value")
-        for control in challenge:
-            control.observe(self._on_challenge, names="value")
-        self.dispute = dispute_view(self.stake.value, self.slash_fraction.value, self.p_challenge.value, seed=seed)
-        self.view = self._compute()
-        self.refresh()
-
-    @property
-    def market(self) -> Market:
-        return explorer_market(self.scenario.value, self.n_tasks.value, self.seed)
-
-    def params(self) -> AuctionParams:
-        """The :class:`AuctionParams` the widgets currently describe."""
-        return explorer_params(
-            {
-                "psi_weights": [s.value for s in self.psi_weights],
-                "alpha": self.alpha.value,
-                "beta": self.beta.value,
-                "fee": self.fee.value,
-                "price_rule": self.price_rule.value,
-                "task_density": self.task_density.value,
-                "provider_density": self.provider_density.value,
-            },
-            self.base,
-        )
-
-    def _compute(self) -> ExplorerView:
-        view = explorer_view(self.market, self.params())
-        self.trace = add_to_trace(self.trace, view)
-        for slider in self.psi_weights:
-            slider.disabled = view.psi_disabled
-        self.psi_reason.value = f"<small>{view.psi_reason}</small>" if view.psi_disabled else ""
-        return view
-
-    def refresh(self) -> None:
-        """Draw the current view into the one output panel, replacing what was there."""
-        import matplotlib.pyplot as plt
-        from IPython.display import display
-
-        fig = explorer_figure(self.view, self.trace, self.dispute)
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
-            display(_table(self.view, self.dispute))
-        plt.close(fig)
-
-    def _on_auction(self, _change: dict) -> None:
-        self.view = self._compute()
-        self.refresh()
-
-    def _on_challenge(self, _change: dict) -> None:
-        self.dispute = dispute_view(self.stake.value, self.slash_fraction.value, self.p_challenge.value, seed=self.seed)
-        self.refresh()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self.widget)
+    if challenge is not None:
+        f = challenge.figures
+        half = f"rounds {challenge.rounds // 2}-{challenge.rounds - 1}"
+        rows.update({
+            f"cheat rate of cheaters, learned ({half})": f["learned_cheat_rate"],
+            f"challengers' rate, learned ({half})": f["learned_challenge_rate"],
+            "platform checks p, set": challenge.p_platform,
+            "share of jobs cheated": f["cheated_share"],
+            f"fraud paid over {challenge.rounds} rounds (tokens)": f["fraud_paid"],
+            f"welfare over {challenge.rounds} rounds (tokens)": f["welfare"],
+            "security cost (tokens)": f["security_cost"],
+            "convictions / false convictions": f"{f['convictions']:,} / {f['false_convictions']:,}",
+            "cheater accounts (a convicted cheater rejoins under a new one)": f["cheaters"],
+        })
+    return pd.DataFrame({"value": pd.Series({k: format_number(x) for k, x in rows.items()}, dtype=object)})
