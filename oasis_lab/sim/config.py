@@ -556,7 +556,11 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
         and ``disputes`` may be given as the file nests them, a mapping of some of their fields
         (``disputes={"provider_stake": 500}``): merged over the file's table, the other keys
         kept. A :class:`~oasis_lab.params.AuctionParams` or
-        :class:`~oasis_lab.disputes.params.DisputeParams` replaces the table whole.
+        :class:`~oasis_lab.disputes.params.DisputeParams` replaces the table whole. So may
+        ``policies`` (``policies={"challenger": {"n_challengers": 5}}``: the role's named fields
+        change, the rest of the file's ``policies:`` table stays; a role given another
+        ``policy`` starts from its defaults); a
+        :class:`~oasis_lab.sim.policies.Policies` replaces it whole.
 
     Raises
     ------
@@ -581,10 +585,25 @@ def load_config(path: str | Path, **overrides: Any) -> SimConfig:
 
 
 def _override(config: SimConfig, overrides: dict[str, Any], source: str) -> SimConfig:
-    """``config`` with ``overrides``; a mapping given for ``auction`` or ``disputes`` is merged
-    over that table (keys checked and named ``disputes.<key>``), anything else replaces."""
+    """``config`` with ``overrides``; a mapping given for ``auction``, ``disputes`` or
+    ``policies`` is merged over that table (keys checked and named ``disputes.<key>``,
+    ``policies.<role>.<key>``), anything else replaces."""
     merged: dict[str, Any] = {}
     for key, value in overrides.items():
+        if key == "policies" and isinstance(value, dict):
+            # as a file's `policies:` table, merged over the file's: a role's named fields change,
+            # its other fields and the roles not named stay (Policies names a bad key or value); a
+            # role given another `policy` starts from that policy's defaults (the file's learner
+            # settings would not apply to it)
+            tables = config.policies.to_dict()
+            for role, table in value.items():
+                if (role in tables and isinstance(table, dict)
+                        and table.get("policy", tables[role]["policy"]) == tables[role]["policy"]):
+                    tables[role] = {**tables[role], **table}
+                else:
+                    tables[role] = table
+            merged[key] = Policies.from_dict(tables, source)
+            continue
         if key not in _NESTED_TABLES or isinstance(value, _NESTED_TABLES[key]):
             merged[key] = value
             continue

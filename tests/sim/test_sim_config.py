@@ -134,6 +134,24 @@ def test_nested_overrides_merge_into_the_files_tables() -> None:
         load_config("cheaters.yaml", disputes=[("provider_stake", 1)])
 
 
+def test_policies_overrides_merge_into_the_files_table() -> None:
+    """``policies={role: {...}}`` as the YAML nests it: the role's named fields change, its other
+    fields and the other roles keep the file's; a bad role, key or value is one error naming it."""
+    base = load_config("learning.yaml")
+    c = load_config("learning.yaml", policies={"challenger": {"n_challengers": 5}})
+    assert c.policies.challenger.n_challengers == 5
+    assert c.policies.challenger.learner == base.policies.challenger.learner  # the file's, kept
+    assert c.policies.provider == base.policies.provider and c.policies.challenger.learning
+    scripted = load_config("learning.yaml", policies={"provider": {"policy": "scripted"}})
+    assert not scripted.policies.provider.learning and scripted.policies.challenger.learning
+    with pytest.raises(ValueError, match=r"learning\.yaml overrides: unknown key policies\.auditor"):
+        load_config("learning.yaml", policies={"auditor": {}})
+    with pytest.raises(ValueError, match=r"unknown key policies\.challenger\.n_challenger\b"):
+        load_config("learning.yaml", policies={"challenger": {"n_challenger": 5}})
+    with pytest.raises(TypeError, match=r"policies\.provider must be a table"):
+        load_config("learning.yaml", policies={"provider": "learning"})
+
+
 def test_stake_overflow_is_refused() -> None:
     with pytest.raises(ValueError, match=r"disputes\.provider_stake"):
         SimConfig(token_unit=10**9, disputes=DisputeParams(provider_stake=10**8))
