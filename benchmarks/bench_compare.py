@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from oasis_lab.auction.baselines import solve_optimum  # noqa: E402
 from oasis_lab.auction.compare import READINGS  # noqa: E402
 from oasis_lab.auction.greedy import run_greedy  # noqa: E402
+from oasis_lab.experiments import UnsplitGap, run  # noqa: E402
 from oasis_lab.market import generate_market  # noqa: E402
 from oasis_lab.params import AuctionParams  # noqa: E402
 from oasis_lab.plotting import format_number  # noqa: E402
@@ -34,7 +35,6 @@ from oasis_lab.timing import best_of  # noqa: E402
 
 SPEEDUP_TARGET = 1000.0
 SHARE_TARGET = 0.95
-
 
 
 def main() -> int:
@@ -95,23 +95,13 @@ def main() -> int:
                   f"{fast:.0f}x (target >= {SPEEDUP_TARGET:.0f}x: "
                   f"{'met' if fast >= SPEEDUP_TARGET else 'NOT met'})")
 
-        gap_rows = []
-        unsplit = AuctionParams(split=False)
-        for n in [int(x) for x in args.gap_sizes.split(",") if x]:
-            market = generate_market(n, n, scenario=scenarios[0], seed=0)
-            res = solve_optimum(market, unsplit, backend="highspy", time_limit=args.gap_time_limit)
-            split = solve_optimum(market, params, backend="highspy")
-            t_g, g = best_of(lambda: run_greedy(market, unsplit.replace(**READINGS["surplus+unit_cost"])), args.repeats)
-            gap_rows.append({
-                "n": n, "status": res.status, "variables": res.n_variables,
-                "time_s": res.solve_time_s, "mip_gap": res.gap, "incumbent": res.incumbent,
-                "bound": res.bound, "split_optimum": split.welfare,
-                "greedy(surplus+unit_cost)/bound": g.welfare / res.bound if res.bound == res.bound else np.nan,
-            })
+        # the registered experiment notebook 01 runs (the greedy_vs_optimum markets at these sizes)
+        gap = run(UnsplitGap(sizes=tuple(int(x) for x in args.gap_sizes.split(",") if x), scenario=scenarios[0],
+                             time_limit=args.gap_time_limit, timings=True), 0)
         print()
         print(f"split=False (generalized assignment) ILP, per-pair model, time limit {args.gap_time_limit:g} s, "
               f"{scenarios[0]}")
-        print(pd.DataFrame(gap_rows).to_string(index=False))
+        print(gap.to_string(index=False))
     return 0
 
 

@@ -26,6 +26,7 @@ Layer: above ``auction``, ``disputes`` (and ``sim``); below ``widgets``, ``repor
 from oasis_lab.experiments.auction import (
     GreedyVsOptimum,
     OutlierStudy,
+    UnsplitGap,
     WorstMarket,
     dissect,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "ResidualDrift",
     "ScriptedVsLearning",
     "SplitVerification",
+    "UnsplitGap",
     "VcgBudget",
     "WelfarePrice",
     "WorstMarket",

@@ -45,7 +45,7 @@ import pandas as pd
 
 from oasis_lab.auction.compare import BASELINES
 from oasis_lab.checks import check_names
-from oasis_lab.experiments.auction import GreedyVsOptimum, OutlierStudy, WorstMarket
+from oasis_lab.experiments.auction import GreedyVsOptimum, OutlierStudy, UnsplitGap, WorstMarket
 from oasis_lab.experiments.base import EXPERIMENTS, ExperimentConfig, run
 from oasis_lab.experiments.disputes import AdversaryMatrix, Deterrence, ResidualDrift
 from oasis_lab.experiments.incentives import (
@@ -209,6 +209,9 @@ CASES: dict[str, Case] = {
         ),
         ExperimentCase("outlier", OutlierStudy(n_tasks=200), (0, 1)),
         ExperimentCase("worst_market", WorstMarket(n_tasks=12, n_markets=2), (0,)),
+        # sizes every machine solves to optimality well inside the limit (a solve the limit stops
+        # has a machine-dependent incumbent and bound)
+        ExperimentCase("unsplit_gap", UnsplitGap(sizes=(6, 10), time_limit=60.0), (0, 1)),
         ExperimentCase("adversary_matrix", AdversaryMatrix(), (0,)),
         ExperimentCase("residual_drift", ResidualDrift(max_ulps=(1, 4)), (0,)),
         ExperimentCase("deterrence", Deterrence(n_tasks=600, n_nodes=32), (0, 1)),

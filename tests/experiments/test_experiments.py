@@ -29,6 +29,7 @@ from oasis_lab.experiments import (
     ResidualDrift,
     ScriptedVsLearning,
     SplitVerification,
+    UnsplitGap,
     VcgBudget,
     WelfarePrice,
     WorstMarket,
@@ -62,12 +63,35 @@ SMALL = {
     "vcg_budget": VcgBudget(tiny_tasks=4, tiny_providers=2, draws=2),
     "dp_privacy": DpPrivacy(unit_tasks=8, unit_providers=3),
     "ir_causes": IrCauses(n_tasks=60, n_providers=10),
+    "unsplit_gap": UnsplitGap(sizes=(6, 10), time_limit=60.0),
 }
 
 
 def test_every_registered_experiment_has_a_small_config_here() -> None:
     registered = {name for name in EXPERIMENTS if not name.startswith("test_")}  # the tests' own
     assert registered <= set(SMALL), f"untested experiments: {sorted(registered - set(SMALL))}"
+
+
+def test_unsplit_gap_bounds_the_greedy_by_the_tighter_bound() -> None:
+    """Both the MIP bound and the split optimum bound the unsplittable optimum; the greedy
+    (split=False) is measured against the smaller, and at an optimal solve the incumbent is
+    the unsplittable optimum, at most the split one and at least the greedy."""
+    t = run(UnsplitGap(sizes=(6, 10, 14), time_limit=60.0), 0)
+    assert list(t["n"]) == [6, 10, 14] and (t["status"] == "optimal").all()
+    assert (t["best_bound"] == t[["bound", "split_optimum"]].min(axis=1)).all()
+    assert (t["incumbent"] <= t["split_optimum"] * (1 + 1e-9)).all()
+    assert (t["greedy"] <= t["incumbent"] * (1 + 1e-9)).all() and (t["greedy/best bound"] <= 1 + 1e-9).all()
+    assert t[["solve_s", "compact_ilp_s"]].isna().all().all()  # timings only when asked
+    timed = run(UnsplitGap(sizes=(6,), time_limit=60.0, timings=True), 0)
+    assert (timed[["solve_s", "compact_ilp_s"]] > 0).all().all()
+    # the markets are greedy_vs_optimum's at that size and seed
+    g = run(GreedyVsOptimum(n_tasks=10, readings=("no_trade",), mechanisms=("ilp",)), 0)
+    ilp = g.loc[g["mechanism"] == "ilp", "welfare"].iloc[0]
+    assert t.loc[t["n"] == 10, "split_optimum"].iloc[0] == pytest.approx(ilp, rel=1e-6)
+    for bad, match in (({"sizes": ()}, "sizes is empty"), ({"sizes": (10, 20_000)}, r"sizes\[1\] = 20000"),
+                       ({"time_limit": 2.2e6}, "time_limit"), ({"reading": "best"}, "reading")):
+        with pytest.raises(ValueError, match=match):
+            UnsplitGap(**bad)
 
 
 def test_the_docs_list_every_registered_experiment() -> None:
