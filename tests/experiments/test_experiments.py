@@ -101,6 +101,10 @@ def test_the_docs_list_every_registered_experiment() -> None:
     listed = set(re.findall(r"`([a-z_]+)`", bullet)) - {"EXPERIMENTS"}
     registered = {name for name in EXPERIMENTS if not name.startswith("test_")}
     assert listed == registered, (sorted(registered - listed), sorted(listed - registered))
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    in_readme = readme.split("(`EXPERIMENTS`:", 1)[1].split("`experiments.expected`", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", in_readme))
+    assert listed == registered, ("README", sorted(registered - listed), sorted(listed - registered))
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
