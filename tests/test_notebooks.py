@@ -304,6 +304,14 @@ def _incentives(s: dict[str, Any]) -> None:
     assert all(w > 1 for w in s["mcafee_cost_liars_units"]), s["mcafee_cost_liars_units"]
     assert all(0 < c <= n for c, n in s["markets_in_welfare_means"].values())
     assert m["greedy surplus+unit_cost"]["share_profitable"] > 0.2  # measured 0.50 at CI size
+    # the headline splits each share by kind, so no reader takes an over-claim for a broken proof
+    h = s["headline"]
+    for name in ("greedy surplus+unit_cost", "truthful greedy (posted price)", "VCG"):
+        k = kinds[name]
+        assert h[f"agents with a profitable lie: {name}"] == (
+            f"{k['value_or_cost']:.0%} of value or cost, "
+            f"{k['overclaim_only']:.0%} only by over-claiming speed or capacity")
+    assert h["agents with a profitable lie: VCG"].startswith("0% of value or cost")
     assert all(r["ratio_truth"] <= 1 + 1e-7 and r["ratio_end"] <= 1 + 1e-7 for r in m.values())
     # grid-limited dynamics stop where off-grid deviations pay (issue 19)
     dyn = s["midpoint_dynamics"]
