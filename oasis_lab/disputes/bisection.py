@@ -246,8 +246,8 @@ class _LazyGenerator:
     """A party's ``numpy.random.Generator``, built on first use.
 
     Seeding a generator costs about 10 us, as much as the rest of a lean dispute; most
-    strategies never draw. The draws are those of ``np.random.default_rng(seed)``
-    (:func:`oasis_lab.seeding.generator`).
+    strategies never draw. The draws are those of :func:`oasis_lab.seeding.generator` (numpy's
+    default generator of ``seed``).
     """
 
     __slots__ = ("_gen", "_seed")

@@ -266,7 +266,8 @@ def synthetic_graph(
     block : int, default 8
         Nodes per residual block (>= 2).
     seed : int
-        Randomness of the FLOPs (the draws of ``numpy.random.default_rng(seed)``).
+        Randomness of the FLOPs (the draws of numpy's default generator of ``seed``, through
+        :func:`oasis_lab.seeding.generator`).
     output_bytes : int, default 32
         Output size of every node (synthetic traces carry eight float32 per node).
     name : str, optional

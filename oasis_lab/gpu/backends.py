@@ -177,7 +177,7 @@ def get(backend: str | Backend) -> Backend:
     found = _REGISTRY.get(backend)
     if found is None:
         raise ValueError(
-            f"backend = {backend!r} is unknown; registered: {list(_REGISTRY)} (packages register "
-            "their engines when imported: `import oasis_lab.browser` registers 'browser')"
+            f"backend = {backend!r} is unknown; registered: {list(_REGISTRY)} (a package adds its "
+            "engines to this registry when it is loaded, e.g. the headless-Chromium one)"
         )
     return found
