@@ -178,6 +178,6 @@ def get(backend: str | Backend) -> Backend:
     if found is None:
         raise ValueError(
             f"backend = {backend!r} is unknown; registered: {list(_REGISTRY)} (a package adds its "
-            "engines to this registry when it is loaded, e.g. the headless-Chromium one)"
+            "engines to this registry when it is loaded: load oasis_lab.browser for 'browser')"
         )
     return found

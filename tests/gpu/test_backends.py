@@ -47,7 +47,7 @@ def test_a_later_backend_is_known_only_once_its_package_registered_it():
                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     lines = out.stdout.strip().splitlines()
     assert "backend = 'browser' is unknown; registered: ['numpy', 'webgpu']" in lines[0]
-    assert "import oasis_lab.browser" in lines[0]
+    assert "load oasis_lab.browser for 'browser'" in lines[0]  # what to do, in the message
     assert lines[1] == "False"
     assert lines[2] == "('numpy', 'webgpu', 'browser')"
 
