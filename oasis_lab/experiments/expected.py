@@ -100,9 +100,11 @@ ATOL = 1e-12
 #: Columns measured with a clock (their values differ between two runs of one config on one
 #: machine); checked for presence and dtype but not for values. ``runtime_s`` and
 #: ``speedup_vs_ilp`` are ``greedy_vs_optimum``'s (:data:`oasis_lab.experiments.auction.
-#: TIMING_COLUMNS`; NaN unless ``timings=True``). The simulation's stage timings are not part
-#: of its tables (:attr:`oasis_lab.sim.SimulationResult.timings`), so they are not stored.
-EXCLUDED_COLUMNS: frozenset[str] = frozenset({"runtime_s", "speedup_vs_ilp"})
+#: TIMING_COLUMNS`; NaN unless ``timings=True``), ``solve_s`` and ``compact_ilp_s``
+#: ``unsplit_gap``'s (:data:`~oasis_lab.experiments.auction.UNSPLIT_TIMING_COLUMNS`, likewise).
+#: The simulation's stage timings are not part of its tables
+#: (:attr:`oasis_lab.sim.SimulationResult.timings`), so they are not stored.
+EXCLUDED_COLUMNS: frozenset[str] = frozenset({"runtime_s", "speedup_vs_ilp", "solve_s", "compact_ilp_s"})
 
 
 # ----------------------------------------------------------------------------- cases
