@@ -133,6 +133,22 @@ def report_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return target
 
 
+@pytest.fixture()
+def seen(report_file: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every line the report's console would show, read after each publication."""
+    import oasis_lab.progress as progress
+
+    lines: list[str] = []
+    publish = progress._publish
+
+    def spy() -> None:
+        publish()
+        lines.append(read_progress(report_file))
+
+    monkeypatch.setattr(progress, "_publish", spy)
+    return lines
+
+
 def test_under_the_report_bars_go_to_its_console_only(report_file: Path, capsys) -> None:
     outer = progress_bar(total=4, desc="sweep study", unit="point", disable=True, mininterval=0)
     outer.update(1)
@@ -154,57 +170,27 @@ def test_outside_a_report_a_disabled_bar_is_silent(tmp_path: Path, monkeypatch: 
     assert capsys.readouterr() == ("", "")
 
 
-def test_a_sweep_reports_to_the_report_without_being_asked(report_file: Path, monkeypatch) -> None:
+def test_a_sweep_reports_to_the_report_without_being_asked(seen: list[str]) -> None:
     # notebooks pass nothing: the sweep's bar reaches the report's console by default
     from oasis_lab.experiments import Deterrence
     from oasis_lab.experiments.sweep import sweep
 
-    seen: list[str] = []
-    import oasis_lab.progress as progress
-
-    publish = progress._publish
-
-    def spy() -> None:
-        publish()
-        seen.append(read_progress(report_file))
-
-    monkeypatch.setattr(progress, "_publish", spy)
     sweep(Deterrence(n_tasks=20, n_nodes=8), {"stake": [0.0, 100.0]}, 1, client="serial")
     assert seen[0] == "sweep deterrence: 0/2 points, 0.0 s elapsed", seen
     assert seen[-1] == ""  # closed with the sweep
 
 
-def test_a_simulation_reports_its_rounds_to_the_report(report_file: Path, monkeypatch) -> None:
+def test_a_simulation_reports_its_rounds_to_the_report(seen: list[str]) -> None:
     from oasis_lab.sim import SimConfig, simulate
 
-    seen: list[str] = []
-    import oasis_lab.progress as progress
-
-    publish = progress._publish
-
-    def spy() -> None:
-        publish()
-        seen.append(read_progress(report_file))
-
-    monkeypatch.setattr(progress, "_publish", spy)
     simulate(SimConfig(rounds=3, tasks_per_round=20, n_providers=5), seed=1)
     assert any(line.startswith("simulate: ") and "/3 rounds" in line for line in seen), seen
 
 
-def test_the_challenge_games_learners_report_to_the_report(report_file: Path, monkeypatch) -> None:
+def test_the_challenge_games_learners_report_to_the_report(seen: list[str]) -> None:
     # notebook 10's 2x2 game (half a minute at the study size): one step per learner pair
     from oasis_lab.incentives.learning import KNOWN_ANSWER_RUNS, known_answer_runs
 
-    seen: list[str] = []
-    import oasis_lab.progress as progress
-
-    publish = progress._publish
-
-    def spy() -> None:
-        publish()
-        seen.append(read_progress(report_file))
-
-    monkeypatch.setattr(progress, "_publish", spy)
     known_answer_runs(rounds=20, repetitions=2, platform_rates=(0.0,))
     n = len(KNOWN_ANSWER_RUNS)
     assert seen[0] == f"challenge game learners: 0/{n} pairs, 0.0 s elapsed", seen
