@@ -16,14 +16,20 @@ from oasis_lab.__main__ import build_parser, main
 from oasis_lab.report import load_profile, run_report
 
 
-def _write_notebook(path: Path, body: str) -> None:
+def _write_cells(path: Path, cells: list[tuple[str, str]]) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("size = 1", metadata={"tags": ["parameters"]}),
-        nbformat.v4.new_code_cell(body),
-    ]
+    for kind, source in cells:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            tags = ["parameters"] if kind == "parameters" else []
+            nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+def _write_notebook(path: Path, body: str) -> None:
+    _write_cells(path, [("parameters", "size = 1"), ("code", body)])
 
 
 @pytest.fixture()
@@ -371,18 +377,6 @@ _FIGURE_NB = [
              "    'tasks served': 10989 * size, 'welfare / optimum': 0.87912, 'verdict': 'cheater caught'}},\n"
              "    summary_dir)"),
 ]
-
-
-def _write_cells(path: Path, cells: list[tuple[str, str]]) -> None:
-    nb = nbformat.v4.new_notebook()
-    for kind, source in cells:
-        if kind == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(source))
-        else:
-            tags = ["parameters"] if kind == "parameters" else []
-            nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
 
 
 @pytest.fixture()
