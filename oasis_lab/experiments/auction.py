@@ -247,7 +247,8 @@ class UnsplitGap(ExperimentConfig):
     -----------------
     One row per size: ``n, status, variables, solve_s, mip_gap, incumbent, bound,
     compact_ilp_s, split_optimum, greedy, best_bound, bound_used, greedy/best bound,
-    greedy/incumbent``.
+    greedy/incumbent``. A ratio is NaN where its denominator is 0 (a market where nothing can
+    trade has no welfare ratio) or missing (a solve the limit stopped before any incumbent).
     """
 
     name = "unsplit_gap"
